@@ -1,0 +1,45 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL := $(shell scripts/pg.sh url)
+
+.PHONY: run test install install-test demo lint bench clean
+
+run: install demo
+	$(BIN)/assay serve
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+demo: install
+	$(BIN)/assay demo load
+
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+test: install-test
+	scripts/pg.sh start
+	scripts/chromium.sh
+	ASSAY_TEST_POSTGRES_URL=$(PG_URL) ASSAY_TEST_REQUIRE_ALL=1 $(BIN)/pytest -n 2 -q
+
+lint: install-test
+	$(BIN)/ruff check assay tests bench
+	$(BIN)/ruff format --check assay tests bench
+
+bench: install-test
+	$(BIN)/pip install -q -e '.[bench]'
+	scripts/pg.sh start
+	ASSAY_BENCH_POSTGRES_URL=$(PG_URL) $(BIN)/python -m bench
+
+clean:
+	scripts/pg.sh stop
+	rm -rf $(VENV) .test-pg

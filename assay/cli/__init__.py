@@ -1,0 +1,123 @@
+"""The ``assay`` command line. A thin shell: every command calls into the parts of the package.
+
+Errors: every :class:`assay.errors.AssayError` is caught once here, printed with its hint to stderr, and
+the process exits with the error's exit code (2); ``--verbose`` also prints the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import typer
+
+from assay.cli._common import err_console, get_config, opt
+from assay.config import Config
+from assay.errors import AssayError
+
+app = typer.Typer(
+    name="assay",
+    help="Assay: a public register of AI systems, provenance marks, complaints and a transparency log.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    data_dir: Path = opt("data_dir"),
+    database_url: str = opt("database_url"),
+    public_url: str = opt("public_url"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", envvar="ASSAY_VERBOSE", help="Show tracebacks and debug logs."),
+) -> None:
+    """Global options apply to every command."""
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    ctx.obj["config"] = Config.from_env(data_dir=data_dir, database_url=database_url, public_url=public_url)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: str = opt("host"),
+    port: int = opt("port"),
+) -> None:
+    """Serve the web app (pages, API, log) with uvicorn. Access logs are off: no client address is logged."""
+    import uvicorn
+
+    from assay.web.app import create_app
+
+    config = get_config(ctx, host=host, port=port)
+    web_app = create_app(config)
+    err_console.print(f"Assay is serving on [bold]{config.base_url}[/bold] (Ctrl+C stops it)")
+    uvicorn.run(web_app, host=config.host, port=config.port, access_log=False, log_level="warning",
+                server_header=False)
+
+
+db_app = typer.Typer(help="The database: migrations and status.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Create the schema, or bring it to the newest migration."""
+    from assay.cli._common import open_db
+
+    db = open_db(ctx)
+    err_console.print(f"schema up to date at {db.engine.url.render_as_string(hide_password=True)}")
+
+
+def _register_subcommands() -> None:
+    # Each part of Assay adds its commands in its own module of assay.cli.
+    import importlib
+
+    for name in ("register", "provenance", "log", "complaints", "demo"):
+        try:
+            module = importlib.import_module(f"assay.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (f"assay.cli.{name}" == exc.name or f"assay.cli.{name}".startswith(exc.name + ".")):
+                raise
+            continue
+        module.install(app)
+
+
+_register_subcommands()
+
+
+def main() -> None:
+    verbose = "--verbose" in sys.argv or "-v" in sys.argv
+    try:
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int):
+            sys.exit(rc)
+    except AssayError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        err_console.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"[bold]hint:[/bold] {exc.hint}", highlight=False)
+        for p in exc.problems:
+            err_console.print(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come through here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if verbose:
+            raise
+        err_console.print(f"[bold red]internal error:[/bold red] {exc!r}", highlight=False)
+        err_console.print("hint: run again with --verbose and report the traceback", highlight=False)
+        sys.exit(3)

@@ -1,0 +1,140 @@
+"""Assay's settings, in one declarative table.
+
+Every setting has a name, an ``ASSAY_*`` environment variable, a default and a help text. CLI options are
+built from this table (``assay.cli._options``), so every flag is also readable from its environment variable,
+and a test checks that each setting is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from assay.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    kind: type = str
+
+    @property
+    def env(self) -> str:
+        return "ASSAY_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "data", "Folder for the embedded database, keys, the log's tiles and uploads in flight."),
+    Setting(
+        "database_url",
+        "",
+        "SQLAlchemy URL of the database. Empty means SQLite in the data folder "
+        "(sqlite:///<data_dir>/assay.db); use postgresql+psycopg://user@host/db for PostgreSQL.",
+    ),
+    Setting("host", "127.0.0.1", "Address the web app listens on."),
+    Setting("port", 8000, "Port the web app listens on.", int),
+    Setting(
+        "public_url",
+        "",
+        "The register's public base URL, used in links written into marks and exports. "
+        "Empty means http://<host>:<port>.",
+    ),
+    Setting("max_body_bytes", 2_000_000, "Largest JSON or form body the API accepts, in bytes.", int),
+    Setting("max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int),
+    Setting("max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int),
+    Setting("page_size", 50, "Default number of items per page in lists.", int),
+    Setting("max_page_size", 500, "Largest page size a client may ask for.", int),
+    Setting("log_origin", "", "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    return _BY_NAME[name]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings. Build with :meth:`from_env` or :meth:`with_overrides`; never mutate."""
+
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    max_body_bytes: int = 2_000_000
+    max_upload_bytes: int = 50_000_000
+    max_pixels: int = 80_000_000
+    page_size: int = 50
+    max_page_size: int = 500
+    log_origin: str = ""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """Read every setting from its ``ASSAY_*`` variable; keyword overrides win (CLI flags)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for s in SETTINGS:
+            if overrides.get(s.name) is not None:
+                raw: Any = overrides[s.name]
+            elif s.env in environ:
+                raw = environ[s.env]
+            else:
+                continue
+            values[s.name] = _convert(s, raw)
+        return cls(**values).validated()
+
+    def with_overrides(self, **overrides: Any) -> Config:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for k, v in overrides.items():
+            if v is not None:
+                values[k] = _convert(_BY_NAME[k], v) if k in _BY_NAME else v
+        return Config(**values).validated()
+
+    def validated(self) -> Config:
+        if self.max_page_size < self.page_size:
+            raise ConfigError(
+                f"page_size ({self.page_size}) is larger than max_page_size ({self.max_page_size})",
+                hint="set ASSAY_PAGE_SIZE to at most ASSAY_MAX_PAGE_SIZE",
+            )
+        for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def resolved_log_origin(self) -> str:
+        if self.log_origin:
+            return self.log_origin
+        host = self.base_url.split("://", 1)[-1]
+        return f"{host}/log"
+
+
+def _convert(s: Setting, raw: Any) -> Any:
+    if s.name == "data_dir":
+        return Path(raw)
+    if s.kind is int:
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"{s.env} must be a whole number, got {raw!r}", hint=f"set {s.env} to e.g. {s.default}"
+            ) from None
+    return str(raw)

@@ -1,0 +1,143 @@
+"""The register's database: SQLite by default, PostgreSQL when ``ASSAY_DATABASE_URL`` says so.
+
+Contract:
+
+- Schema changes only through the Alembic migrations in ``assay/db/migrations`` (``Database.upgrade()``).
+- Writes go through :meth:`Database.write`, one transaction each. On SQLite there is exactly one writer at a
+  time (a process-wide lock plus ``BEGIN IMMEDIATE``), so a read-modify-write inside ``write()`` never loses
+  an update; on PostgreSQL code that reads before it writes locks the rows it reads
+  (``select(...).with_for_update()``).
+- Reads go through :meth:`Database.read`, which never writes.
+- SQLite runs in WAL mode with ``synchronous=FULL``: a committed write survives a power cut.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from assay.errors import StorageError
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every part's tables (so one Alembic environment sees them all)."""
+
+
+def _import_all_models() -> None:
+    # Each part keeps its tables in its own ``models`` module; importing them registers them on Base.metadata.
+    import importlib
+
+    for name in ("assay.register.models", "assay.transparency.models", "assay.provenance.models",
+                 "assay.complaints.models"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+                raise
+
+
+class Database:
+    """A handle on the database: engine, sessions, and the single-writer discipline."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.split("sqlite:///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(
+                url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8,
+                max_overflow=16,
+            )
+            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(self.engine, "begin", _sqlite_on_begin)
+        else:
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=40, pool_pre_ping=True)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Protects the single SQLite writer: one write transaction at a time in this process.
+        self._write_lock = threading.Lock()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction: commits on success, rolls back everything on any exception."""
+        lock = self._write_lock if self.is_sqlite else _NullLock()
+        with lock:
+            session = self._sessions()
+            try:
+                if self.is_sqlite:
+                    # Take SQLite's write lock at BEGIN, so reads inside the transaction are never stale.
+                    session.connection(execution_options={"assay_immediate": True})
+                yield session
+                session.commit()
+            except OperationalError as exc:
+                session.rollback()
+                raise StorageError(
+                    f"the database could not complete the write: {exc.orig}",
+                    hint="check that the data folder is writable and the database server is reachable",
+                ) from exc
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (creates it on an empty database)."""
+        from assay.db.migrate import upgrade
+
+        upgrade(self)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class _NullLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (so BEGIN IMMEDIATE works).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    immediate = bool(conn.get_execution_options().get("assay_immediate"))
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def check_connection(db: Database) -> None:
+    try:
+        with db.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        raise StorageError(
+            f"cannot connect to the database at {db.engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+            hint="check ASSAY_DATABASE_URL, or unset it to use SQLite in the data folder",
+        ) from exc

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from alembic import context
+
+from assay.db import Base, _import_all_models
+
+_import_all_models()
+target_metadata = Base.metadata
+config = context.config
+
+connection = config.attributes.get("connection")
+if connection is None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    connection = engine.connect()
+
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

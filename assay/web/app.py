@@ -1,0 +1,149 @@
+"""The web app: public pages, the JSON API under /api/v1, the log under /log/, C2PA resolution endpoints.
+
+Build it with :func:`create_app`; ``assay serve`` runs it with uvicorn, with access logs off (no client
+addresses are ever logged).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assay import __version__
+from assay.config import Config
+from assay.db import Database
+from assay.web.errors import error_body, install_error_handlers
+
+HERE = Path(__file__).parent
+
+
+def create_app(config: Config | None = None, db: Database | None = None, *, migrate: bool = True) -> FastAPI:
+    config = config or Config.from_env()
+    if db is None:
+        db = Database(config.resolved_database_url)
+    if migrate:
+        db.upgrade()
+    app = FastAPI(
+        title="Assay",
+        version=__version__,
+        summary="The public register of AI systems, provenance checks, complaints and the transparency log.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.config = config
+    app.state.db = db
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(site_name="Assay", version=__version__, base_url=config.base_url)
+    app.state.templates = templates
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    from assay.web.routes import ROUTERS
+
+    for router in ROUTERS:
+        app.include_router(router)
+
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, default_limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)
+    return app
+
+
+# Paths whose bodies are media or encrypted attachments, allowed up to max_upload_bytes.
+UPLOAD_PATHS = ("/check", "/api/v1/check", "/api/v1/marks", "/matches/byContent", "/complaints", "/api/v1/complaints")
+
+
+class BodyLimit:
+    """Refuses bodies over the limit before the app reads them (by Content-Length, and while streaming)."""
+
+    def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.default_limit = default_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        limit = self.upload_limit if path.startswith(UPLOAD_PATHS) else self.default_limit
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > limit
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await _send_too_large(send, limit)
+                    return
+        seen = 0
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _send_too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_too_large(send: Send, limit: int) -> None:
+    import json
+
+    body = json.dumps(
+        error_body("too_large", f"the request body is larger than the limit of {limit} bytes",
+                   "send a smaller body or file")
+    ).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """Strict headers on every response: no framing, no referrer, no third-party resources."""
+
+    HEADERS = [
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        (
+            b"content-security-policy",
+            b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+            b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+        ),
+    ]
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,5 @@
+"""Every router of the web app. Each part of Assay owns one module here (its pages and its API)."""
+
+from assay.web.routes import site
+
+ROUTERS = [site.router]

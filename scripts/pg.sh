@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Starts (or stops) the throwaway PostgreSQL server the test suite uses, in .test-pg/ on port 54329.
+# PostgreSQL refuses to run as root, so as root the server runs as the 'postgres' user.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PGDIR="$PWD/.test-pg"
+PORT="${ASSAY_TEST_PG_PORT:-54329}"
+BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+if [ -z "$BIN" ]; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+    BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
+  else
+    echo "PostgreSQL is not installed (hint: apt-get install postgresql)" >&2; exit 1
+  fi
+fi
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+case "${1:-start}" in
+  start)
+    if [ -f "$PGDIR/data/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
+      exit 0
+    fi
+    mkdir -p "$PGDIR"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
+    if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
+      as_pg "$BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
+    as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+      -o "-p $PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    ;;
+  stop)
+    [ -d "$PGDIR/data" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null || true
+    ;;
+  url)
+    echo "postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres"
+    ;;
+esac

@@ -1,0 +1,45 @@
+"""The foundation: configuration, the error shape, limits and headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.config import SETTINGS, Config
+from assay.errors import ConfigError
+
+
+def test_every_setting_has_an_env_var_and_is_documented() -> None:
+    docs = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    for s in SETTINGS:
+        assert s.env.startswith("ASSAY_")
+        assert s.env in docs, f"{s.env} is not documented in docs/configuration.md"
+        assert s.help
+
+
+def test_config_reads_environment_and_flags_win() -> None:
+    c = Config.from_env({"ASSAY_PORT": "9000", "ASSAY_DATA_DIR": "/tmp/x"}, port=9100)
+    assert c.port == 9100
+    assert str(c.data_dir) == "/tmp/x"
+    assert c.resolved_database_url == "sqlite:////tmp/x/assay.db"
+
+
+def test_config_rejects_bad_numbers_with_a_hint() -> None:
+    with pytest.raises(ConfigError) as info:
+        Config.from_env({"ASSAY_PORT": "eighty"})
+    assert "ASSAY_PORT" in info.value.message and info.value.hint
+
+
+def test_request_over_the_body_limit_is_refused_with_the_error_shape(client) -> None:  # type: ignore[no-untyped-def]
+    big = b"x" * (client.app.state.config.max_body_bytes + 1)
+    r = client.post("/api/v1/health", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "too_large"
+
+
+def test_security_headers_on_every_page(client) -> None:  # type: ignore[no-untyped-def]
+    r = client.get("/")
+    assert r.status_code == 200
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert r.headers["referrer-policy"] == "no-referrer"
