@@ -1,0 +1,60 @@
+"""The log's tables (branch ``transparency`` of the migrations).
+
+- ``tlog_entries``: every sequenced entry, by index; written by :func:`assay.transparency.record` in the
+  caller's transaction, never updated or deleted. The log's source of truth: tiles can be rebuilt from it.
+- ``tlog_sequence``: one row holding the next index. Recording locks it (``UPDATE ... RETURNING``), so indexes
+  are gapless and in commit order on both SQLite and PostgreSQL.
+- ``tlog_head``: one row, the latest published checkpoint, replaced only by compare-and-swap on
+  ``generation`` (owned by the integrator).
+- ``tlog_checkpoints``: every checkpoint ever published, one per tree size (the primary key makes two
+  different trees of the same size impossible).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from assay.db import Base
+
+# SQLite makes INTEGER PRIMARY KEY the rowid (fast appends); PostgreSQL gets a real 64-bit column.
+_Index = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class LogEntry(Base):
+    __tablename__ = "tlog_entries"
+
+    idx: Mapped[int] = mapped_column(_Index, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class LogSequence(Base):
+    __tablename__ = "tlog_sequence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    next_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class LogHead(Base):
+    __tablename__ = "tlog_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    checkpoint: Mapped[str] = mapped_column(Text, nullable=False)  # signed note text; "" before the first
+    vkey: Mapped[str] = mapped_column(Text, nullable=False)  # the key that signs; "" before the first
+    tiles_dir: Mapped[str] = mapped_column(Text, nullable=False)  # where the integrator writes tiles
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "tlog_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    checkpoint: Mapped[str] = mapped_column(Text, nullable=False)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
