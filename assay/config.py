@@ -28,7 +28,9 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "data", "Folder for the embedded database, keys, the log's tiles and uploads in flight."),
+    Setting(
+        "data_dir", "data", "Folder for the embedded database, keys, the log's tiles and uploads in flight."
+    ),
     Setting(
         "database_url",
         "",
@@ -44,11 +46,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Empty means http://<host>:<port>.",
     ),
     Setting("max_body_bytes", 2_000_000, "Largest JSON or form body the API accepts, in bytes.", int),
-    Setting("max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int),
-    Setting("max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int),
+    Setting(
+        "max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int
+    ),
+    Setting(
+        "max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int
+    ),
     Setting("page_size", 50, "Default number of items per page in lists.", int),
     Setting("max_page_size", 500, "Largest page size a client may ask for.", int),
-    Setting("log_origin", "", "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log."),
+    Setting(
+        "log_origin",
+        "",
+        "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -104,7 +114,9 @@ class Config:
             )
         for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port"):
             if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
+                raise ConfigError(
+                    f"{name} must be positive", hint=f"set {setting(name).env} to a positive number"
+                )
         return self
 
     @property

@@ -7,7 +7,7 @@ error shape (see ``assay.web.errors``). Nothing here imports from the rest of th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 

@@ -31,7 +31,9 @@ def _root(
     data_dir: Path = opt("data_dir"),
     database_url: str = opt("database_url"),
     public_url: str = opt("public_url"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", envvar="ASSAY_VERBOSE", help="Show tracebacks and debug logs."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", envvar="ASSAY_VERBOSE", help="Show tracebacks and debug logs."
+    ),
 ) -> None:
     """Global options apply to every command."""
     ctx.ensure_object(dict)
@@ -54,8 +56,14 @@ def serve(
     config = get_config(ctx, host=host, port=port)
     web_app = create_app(config)
     err_console.print(f"Assay is serving on [bold]{config.base_url}[/bold] (Ctrl+C stops it)")
-    uvicorn.run(web_app, host=config.host, port=config.port, access_log=False, log_level="warning",
-                server_header=False)
+    uvicorn.run(
+        web_app,
+        host=config.host,
+        port=config.port,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
 
 
 db_app = typer.Typer(help="The database: migrations and status.", no_args_is_help=True)
@@ -79,7 +87,9 @@ def _register_subcommands() -> None:
         try:
             module = importlib.import_module(f"assay.cli.{name}")
         except ModuleNotFoundError as exc:
-            if exc.name is None or not (f"assay.cli.{name}" == exc.name or f"assay.cli.{name}".startswith(exc.name + ".")):
+            if exc.name is None or not (
+                f"assay.cli.{name}" == exc.name or f"assay.cli.{name}".startswith(exc.name + ".")
+            ):
                 raise
             continue
         module.install(app)
@@ -103,7 +113,9 @@ def main() -> None:
         if exc.hint:
             err_console.print(f"[bold]hint:[/bold] {exc.hint}", highlight=False)
         for p in exc.problems:
-            err_console.print(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False)
+            err_console.print(
+                f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False
+            )
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

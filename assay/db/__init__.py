@@ -34,8 +34,12 @@ def _import_all_models() -> None:
     # Each part keeps its tables in its own ``models`` module; importing them registers them on Base.metadata.
     import importlib
 
-    for name in ("assay.register.models", "assay.transparency.models", "assay.provenance.models",
-                 "assay.complaints.models"):
+    for name in (
+        "assay.register.models",
+        "assay.transparency.models",
+        "assay.provenance.models",
+        "assay.complaints.models",
+    ):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -54,7 +58,10 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8,
+                url,
+                echo=echo,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                pool_size=8,
                 max_overflow=16,
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
@@ -102,7 +109,15 @@ class Database:
         """Bring the schema to the newest migration (creates it on an empty database)."""
         from assay.db.migrate import upgrade
 
-        upgrade(self)
+        try:
+            upgrade(self)
+        except OperationalError as exc:
+            raise StorageError(
+                f"cannot bring the database schema up to date at "
+                f"{self.engine.url.render_as_string(hide_password=True)}: {exc.orig}",
+                hint="check ASSAY_DATABASE_URL (is the server running and reachable?), "
+                "or unset it to use SQLite in the data folder",
+            ) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

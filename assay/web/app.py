@@ -54,7 +54,14 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
 
 
 # Paths whose bodies are media or encrypted attachments, allowed up to max_upload_bytes.
-UPLOAD_PATHS = ("/check", "/api/v1/check", "/api/v1/marks", "/matches/byContent", "/complaints", "/api/v1/complaints")
+UPLOAD_PATHS = (
+    "/check",
+    "/api/v1/check",
+    "/api/v1/marks",
+    "/matches/byContent",
+    "/complaints",
+    "/api/v1/complaints",
+)
 
 
 class BodyLimit:
@@ -107,11 +114,19 @@ async def _send_too_large(send: Send, limit: int) -> None:
     import json
 
     body = json.dumps(
-        error_body("too_large", f"the request body is larger than the limit of {limit} bytes",
-                   "send a smaller body or file")
+        error_body(
+            "too_large",
+            f"the request body is larger than the limit of {limit} bytes",
+            "send a smaller body or file",
+        )
     ).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

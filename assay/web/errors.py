@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assay.errors import AssayError, FieldProblem
@@ -35,8 +35,9 @@ _HTTP_CODES = {
 }
 
 
-def error_body(code: str, message: str, hint: str = "", problems: list[dict[str, str]] | None = None,
-               **extra: Any) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, hint: str = "", problems: list[dict[str, str]] | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "message": message, "hint": hint, "problems": problems or []}
     body.update(extra)
     return {"error": body}
@@ -97,8 +98,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = _pydantic_problems(list(exc.errors()))
-        body = error_body("invalid_input", "the request is malformed or incomplete", "fix the fields listed in problems",
-                          problems)
+        body = error_body(
+            "invalid_input",
+            "the request is malformed or incomplete",
+            "fix the fields listed in problems",
+            problems,
+        )
         return render_error(request, 422, body)
 
     @app.exception_handler(StarletteHTTPException)
@@ -114,6 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Logged without the request's client address or body (privacy by design).
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        body = error_body("internal_error", "something went wrong on our side",
-                          "try again; if it persists, report it to the register's operator")
+        body = error_body(
+            "internal_error",
+            "something went wrong on our side",
+            "try again; if it persists, report it to the register's operator",
+        )
         return render_error(request, 500, body)

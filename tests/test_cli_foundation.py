@@ -1,0 +1,35 @@
+"""The CLI shell: errors become a message and a hint on stderr with exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args], capture_output=True, text=True, env=full_env, timeout=60
+    )
+
+
+def test_help_lists_commands() -> None:
+    r = run("--help")
+    assert r.returncode == 0
+    assert "serve" in r.stdout and "db" in r.stdout
+
+
+def test_bad_setting_is_reported_with_hint_and_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = run("--data-dir", str(tmp_path), "db", "upgrade", env={"ASSAY_PORT": "eighty"})
+    assert r.returncode == 2
+    assert "ASSAY_PORT" in r.stderr and "hint:" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unreachable_database_is_a_storage_error_not_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    r = run("--database-url", "postgresql+psycopg://nobody@127.0.0.1:1/none", "db", "upgrade")
+    assert r.returncode == 2, r.stderr
+    assert "hint:" in r.stderr
+    assert "Traceback" not in r.stderr
