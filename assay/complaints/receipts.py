@@ -1,0 +1,70 @@
+"""How the server finds a complaint from a receipt without keeping anything that identifies the receipt.
+
+The design, and why:
+
+1. A receipt is 128 random bits (12 BIP-39 words). Nobody chooses it, so it cannot be guessed; the slow hash
+   below is defence in depth, not the main protection.
+2. ``Argon2id(receipt, installation salt)`` gives the access key and the reply key pair. The salt is one per
+   installation and public (the browser needs it to derive the same keys). A per-receipt salt would force
+   the server to try every stored complaint's salt on each visit (one Argon2id per complaint), so it could
+   not find a complaint at all; a public identifier inside the receipt (``id + secret``) would let anyone
+   who sees the identifier ask whether it exists, and would let the database link visits to complaints.
+3. The server stores only ``HMAC-SHA256(pepper, access key)``, in a unique index. The pepper is 32 random
+   bytes in the *data folder* (``complaints/pepper``, mode 0600), never in the database: a leaked database
+   or backup alone cannot even confirm a receipt found on someone's note, however much Argon2id it runs.
+4. A wrong receipt costs the same work as a right one (one Argon2id in the no-JavaScript path, one HMAC and
+   one index lookup in the browser path) and gets the same answer whatever else exists: "no complaint
+   matches this receipt". The web layer adds a time floor so the answer's timing does not depend on it.
+
+Losing the pepper makes every receipt useless for the complainants (the oversight body still reads every
+complaint with its private key): back it up with the server's data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from assay.errors import StorageError
+
+__all__ = ["PEPPER_BYTES", "load_or_create_pepper"]
+
+PEPPER_BYTES = 32
+
+
+def pepper_path(data_dir: Path) -> Path:
+    return data_dir / "complaints" / "pepper"
+
+
+def load_or_create_pepper(data_dir: Path) -> bytes:
+    """The installation's pepper: read it from the data folder, or make it there on first use (mode 0600)."""
+    path = pepper_path(data_dir)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        data = b""
+    except OSError as exc:
+        raise StorageError(f"cannot read the complaints pepper at {path}: {exc.strerror}",
+                           hint="check the data folder's permissions (ASSAY_DATA_DIR)") from None
+    if data:
+        if len(data) != PEPPER_BYTES:
+            raise StorageError(f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
+                               hint="restore it from the data folder's backup; without it receipts cannot be found")
+        return data
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        new = secrets.token_bytes(PEPPER_BYTES)
+        # O_EXCL: two processes starting at once must not write two different peppers.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        with os.fdopen(fd, "wb") as f:
+            f.write(new)
+            f.flush()
+            os.fsync(f.fileno())
+        return new
+    except FileExistsError:
+        return load_or_create_pepper(data_dir)
+    except OSError as exc:
+        raise StorageError(f"cannot write the complaints pepper at {path}: {exc.strerror}",
+                           hint="check that the data folder (ASSAY_DATA_DIR) is writable") from None

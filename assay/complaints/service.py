@@ -1,0 +1,417 @@
+"""Storing and reading sealed complaints. Every function runs inside the caller's session.
+
+Write functions expect a session from ``Database.write()`` (one transaction: all or nothing); read functions
+work in ``Database.read()``. Nothing here ever sees plaintext: complaints, added information and replies
+arrive sealed (:mod:`assay.complaints.crypto`), and receipts arrive as their ``lookup`` hash
+(:mod:`assay.complaints.receipts`). Days are given by the caller (``today``), so tests inject the clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assay.complaints.crypto import SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
+from assay.complaints.models import ChannelSettings, Complaint, ComplaintKey, ComplaintMessage, StatusChange
+from assay.complaints.stats import FINAL, STATUSES, ComplaintDates, Deadlines, SystemStats, deadlines, system_stats
+from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
+
+__all__ = [
+    "ComplaintView",
+    "KeyView",
+    "MessageView",
+    "add_information",
+    "add_reply",
+    "change_status",
+    "channel_params",
+    "current_key",
+    "find_by_lookup",
+    "get_complaint",
+    "inbox",
+    "list_complaints",
+    "list_keys",
+    "publish_key",
+    "stats_for_system",
+    "submit_complaint",
+]
+
+NOT_FOUND_BY_RECEIPT = "no complaint matches this receipt"
+NOT_FOUND_HINT = "check the twelve words against your note; a receipt works only on the register where it was made"
+
+
+@dataclass(frozen=True)
+class KeyView:
+    key_id: str
+    public_key: bytes
+    published_on: date
+    retired_on: date | None
+    log_index: int | None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public_key)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key_id": self.key_id, "public_key": b64(self.public_key), "fingerprint": self.fingerprint,
+                "published_on": self.published_on.isoformat(),
+                "retired_on": self.retired_on.isoformat() if self.retired_on else None,
+                "log_index": self.log_index,
+                "log_url": f"/log/entries/{self.log_index}" if self.log_index is not None else None}
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: int
+    complaint_id: str
+    author: str
+    kind: str
+    day: date
+    key_id: str | None
+    ciphertext: bytes
+    body_copy: bytes | None
+    body_copy_key_id: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "complaint_id": self.complaint_id, "author": self.author, "kind": self.kind,
+                "day": self.day.isoformat(), "key_id": self.key_id, "ciphertext": b64(self.ciphertext),
+                "body_copy": b64(self.body_copy) if self.body_copy else None,
+                "body_copy_key_id": self.body_copy_key_id}
+
+
+@dataclass(frozen=True)
+class ComplaintView:
+    id: str
+    system_id: str
+    status: str
+    received_on: date
+    acknowledged_on: date | None
+    answered_on: date | None
+    closed_on: date | None
+    reply_public_key: bytes
+    history: tuple[tuple[str, date], ...]
+    messages: tuple[MessageView, ...] = ()
+
+    def deadlines(self, today: date) -> Deadlines:
+        return deadlines(received_on=self.received_on, acknowledged_on=self.acknowledged_on,
+                         answered_on=self.answered_on, today=today)
+
+    def as_dict(self, today: date, *, with_messages: bool = True) -> dict[str, Any]:
+        d = self.deadlines(today)
+        body: dict[str, Any] = {
+            "id": self.id, "system_id": self.system_id, "status": self.status,
+            "received_on": self.received_on.isoformat(),
+            "acknowledged_on": _iso(self.acknowledged_on), "answered_on": _iso(self.answered_on),
+            "closed_on": _iso(self.closed_on), "reply_public_key": b64(self.reply_public_key),
+            "history": [{"status": s, "day": day.isoformat()} for s, day in self.history],
+            "acknowledge_by": d.acknowledge_by.isoformat(), "answer_by": d.answer_by.isoformat(),
+            "flags": d.flags, "overdue": d.overdue_now,
+        }
+        if with_messages:
+            body["messages"] = [m.as_dict() for m in self.messages]
+        return body
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The channel: salt and keys
+
+
+def channel_params(session: Session, *, opslimit: int, memlimit: int, today: date) -> KdfParams:
+    """The installation's receipt salt and Argon2id parameters; created (write session) on first use."""
+    row = session.get(ChannelSettings, 1)
+    if row is None:
+        row = ChannelSettings(id=1, salt=secrets.token_bytes(16), kdf_opslimit=opslimit, kdf_memlimit=memlimit,
+                              created_on=today)
+        session.add(row)
+        session.flush()
+    return KdfParams(salt=row.salt, opslimit=row.kdf_opslimit, memlimit=row.kdf_memlimit)
+
+
+def _key_view(k: ComplaintKey) -> KeyView:
+    return KeyView(k.key_id, k.public_key, k.published_on, k.retired_on, k.log_index)
+
+
+def current_key(session: Session) -> KeyView | None:
+    """The key new complaints are sealed to: the newest one not retired."""
+    row = session.scalars(
+        select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).order_by(ComplaintKey.published_on.desc())
+    ).first()
+    return _key_view(row) if row else None
+
+
+def list_keys(session: Session) -> list[KeyView]:
+    rows = session.scalars(select(ComplaintKey).order_by(ComplaintKey.published_on, ComplaintKey.key_id))
+    return [_key_view(k) for k in rows]
+
+
+def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
+    """Make ``public_key`` the key new complaints are sealed to, and record it on the transparency log.
+
+    The first key is recorded as ``complaints.key.published``; a new key retires the current one and is
+    recorded as ``complaints.key.rotated``. Complaints sealed to a retired key stay readable with its private
+    key. Publishing the current key again changes nothing; a retired key cannot come back.
+    """
+    from assay.transparency import record
+
+    if len(public_key) != 32:
+        raise InvalidInput("a complaints public key is 32 bytes (X25519)",
+                           hint="give the public key printed by 'assay complaints keygen'")
+    kid = key_id(public_key)
+    existing = session.get(ComplaintKey, kid)
+    if existing is not None:
+        if existing.retired_on is None:
+            return _key_view(existing)
+        raise Conflict(f"key {kid} was retired on {existing.retired_on} and cannot be published again",
+                       hint="make a new key with 'assay complaints keygen'")
+    previous = session.scalars(
+        select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).with_for_update()
+    ).all()
+    for old in previous:
+        old.retired_on = today
+    row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today)
+    session.add(row)
+    session.flush()
+    body: dict[str, Any] = {"key_id": kid, "public_key": b64(public_key), "alg": "x25519-sealed-box",
+                            "published_on": today.isoformat()}
+    if previous:
+        body["previous_key_ids"] = sorted(o.key_id for o in previous)
+        row.log_index = record(session, "complaints.key.rotated", body)
+    else:
+        row.log_index = record(session, "complaints.key.published", body)
+    return _key_view(row)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The complainant's side
+
+
+def _check_sealed(ciphertext: bytes, *, path: str, max_bytes: int) -> None:
+    if len(ciphertext) < SEAL_OVERHEAD + 1:
+        raise InvalidInput(
+            f"{path} is {len(ciphertext)} bytes, too short to be a sealed box",
+            hint="send the sealed box made by the complaint form",
+            problems=[FieldProblem(path, "not a sealed box", "send the whole sealed box")],
+        )
+    if len(ciphertext) > max_bytes:
+        from assay.errors import TooLarge
+
+        raise TooLarge(f"{path} is {len(ciphertext)} bytes, more than the limit of {max_bytes}",
+                       hint="attach fewer or smaller files", problems=[FieldProblem(path, "too large", "send less")])
+
+
+def _usable_key(session: Session, kid: str) -> ComplaintKey:
+    key = session.get(ComplaintKey, kid)
+    if key is None:
+        raise InvalidInput(f"key {kid[:16]!r} is not a key of the oversight body",
+                           hint="reload the complaint form to get the current key",
+                           problems=[FieldProblem("key_id", "unknown key", "use the key the form shows")])
+    if key.retired_on is not None:
+        raise Conflict(f"key {kid} was replaced on {key.retired_on}; the complaint was not stored",
+                       hint="reload the page: it will encrypt to the oversight body's new key")
+    return key
+
+
+def _digest(ciphertext: bytes) -> bytes:
+    return hashlib.sha256(ciphertext).digest()
+
+
+def _refuse_replay(session: Session, digest: bytes) -> None:
+    if session.scalar(select(ComplaintMessage.id).where(ComplaintMessage.digest == digest)) is not None:
+        raise Conflict("this submission was already received", hint="nothing more to do: it is stored once")
+
+
+def submit_complaint(session: Session, *, system_id: str, key_id: str, ciphertext: bytes, lookup: bytes,
+                     reply_public_key: bytes, today: date, max_bytes: int) -> str:
+    """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant)."""
+    _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    if len(lookup) != 32 or len(reply_public_key) != 32:
+        raise InvalidInput("the receipt's keys are malformed", hint="let the complaint form make the receipt",
+                           problems=[FieldProblem("reply_public_key", "not 32 bytes", "send a 32-byte key")])
+    _usable_key(session, key_id)
+    digest = _digest(ciphertext)
+    _refuse_replay(session, digest)
+    if session.scalar(select(Complaint.id).where(Complaint.lookup == lookup)) is not None:
+        raise Conflict("this submission was already received", hint="nothing more to do: it is stored once")
+    cid = secrets.token_hex(10)
+    session.add(Complaint(id=cid, system_id=system_id, lookup=lookup, reply_public_key=reply_public_key,
+                          status="received", received_on=today))
+    session.flush()
+    session.add(ComplaintMessage(complaint_id=cid, author="complainant", kind="complaint", day=today, key_id=key_id,
+                                 ciphertext=ciphertext, digest=digest))
+    session.add(StatusChange(complaint_id=cid, status="received", day=today))
+    _flush_or_conflict(session)
+    return cid
+
+
+def _flush_or_conflict(session: Session) -> None:
+    try:
+        session.flush()
+    except IntegrityError:
+        # Two identical submissions racing: the unique indexes keep one; this one is a replay.
+        raise Conflict("this submission was already received", hint="nothing more to do: it is stored once") from None
+
+
+def find_by_lookup(session: Session, lookup: bytes) -> ComplaintView | None:
+    cid = session.scalar(select(Complaint.id).where(Complaint.lookup == lookup))
+    return get_complaint(session, cid) if cid else None
+
+
+def add_information(session: Session, *, lookup: bytes, key_id: str, ciphertext: bytes, today: date,
+                    max_bytes: int) -> ComplaintView:
+    """Append information sealed by the complainant (identified only by the receipt's lookup hash)."""
+    _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    complaint = session.scalars(select(Complaint).where(Complaint.lookup == lookup).with_for_update()).first()
+    if complaint is None:
+        raise NotFound(NOT_FOUND_BY_RECEIPT, hint=NOT_FOUND_HINT)
+    if complaint.status in FINAL:
+        raise Conflict(f"this complaint was closed on {complaint.closed_on} ({complaint.status})",
+                       hint="to raise something new, file a new complaint from the system's page")
+    _usable_key(session, key_id)
+    digest = _digest(ciphertext)
+    _refuse_replay(session, digest)
+    session.add(ComplaintMessage(complaint_id=complaint.id, author="complainant", kind="information", day=today,
+                                 key_id=key_id, ciphertext=ciphertext, digest=digest))
+    _flush_or_conflict(session)
+    view = get_complaint(session, complaint.id)
+    assert view is not None
+    return view
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The oversight body's side
+
+
+def get_complaint(session: Session, complaint_id: str) -> ComplaintView | None:
+    c = session.get(Complaint, complaint_id)
+    if c is None:
+        return None
+    history = session.execute(
+        select(StatusChange.status, StatusChange.day).where(StatusChange.complaint_id == c.id).order_by(StatusChange.id)
+    ).all()
+    messages = session.scalars(
+        select(ComplaintMessage).where(ComplaintMessage.complaint_id == c.id).order_by(ComplaintMessage.id)
+    ).all()
+    return ComplaintView(
+        id=c.id, system_id=c.system_id, status=c.status, received_on=c.received_on,
+        acknowledged_on=c.acknowledged_on, answered_on=c.answered_on, closed_on=c.closed_on,
+        reply_public_key=c.reply_public_key, history=tuple((s, d) for s, d in history),
+        messages=tuple(_message_view(m) for m in messages),
+    )
+
+
+def _require(session: Session, complaint_id: str, *, lock: bool = False) -> Complaint:
+    q = select(Complaint).where(Complaint.id == complaint_id)
+    c = session.scalars(q.with_for_update() if lock else q).first()
+    if c is None:
+        raise NotFound(f"no complaint with id {complaint_id!r}", hint="list complaints with 'assay complaints list'")
+    return c
+
+
+def _message_view(m: ComplaintMessage) -> MessageView:
+    return MessageView(m.id, m.complaint_id, m.author, m.kind, m.day, m.key_id, m.ciphertext, m.body_copy,
+                       m.body_copy_key_id)
+
+
+def list_complaints(session: Session, *, system_id: str | None = None,
+                    status: str | None = None) -> list[ComplaintView]:
+    q = select(Complaint.id).order_by(Complaint.received_on, Complaint.id)
+    if system_id:
+        q = q.where(Complaint.system_id == system_id)
+    if status:
+        q = q.where(Complaint.status == status)
+    return [v for cid in session.scalars(q) if (v := get_complaint(session, cid)) is not None]
+
+
+def inbox(session: Session, *, after: int = 0, limit: int = 100) -> list[MessageView]:
+    """Messages with an id above ``after`` (the cursor of 'assay complaints pull'), oldest first."""
+    rows = session.scalars(
+        select(ComplaintMessage).where(ComplaintMessage.id > after).order_by(ComplaintMessage.id).limit(limit)
+    )
+    return [_message_view(m) for m in rows]
+
+
+@dataclass(frozen=True)
+class SealedReply:
+    """A reply sealed twice: to the complaint's reply key (for the complainant) and to the body's own key."""
+
+    ciphertext: bytes
+    body_copy: bytes
+    body_copy_key_id: str
+
+
+def add_reply(session: Session, complaint_id: str, reply: SealedReply, *, today: date, max_bytes: int) -> MessageView:
+    c = _require(session, complaint_id, lock=True)
+    _check_sealed(reply.ciphertext, path="ciphertext", max_bytes=max_bytes)
+    _check_sealed(reply.body_copy, path="body_copy", max_bytes=max_bytes)
+    if session.get(ComplaintKey, reply.body_copy_key_id) is None:
+        raise InvalidInput(f"key {reply.body_copy_key_id!r} is not a key of the oversight body",
+                           hint="seal the body's copy to a published key")
+    digest = _digest(reply.ciphertext)
+    _refuse_replay(session, digest)
+    m = ComplaintMessage(complaint_id=c.id, author="body", kind="reply", day=today, key_id=None,
+                         ciphertext=reply.ciphertext, digest=digest, body_copy=reply.body_copy,
+                         body_copy_key_id=reply.body_copy_key_id)
+    session.add(m)
+    if c.answered_on is None:
+        c.answered_on = today
+    _flush_or_conflict(session)
+    return _message_view(m)
+
+
+def change_status(session: Session, complaint_id: str, status: str, *, today: date,
+                  reason: SealedReply | None = None, max_bytes: int = 1_000_000) -> ComplaintView:
+    """Move a complaint forward: received → acknowledged → under review → referred to provider → resolved/rejected.
+
+    Steps may be skipped but never undone; a closed complaint stays closed. Rejecting needs a reason, sealed
+    as a reply (so the complainant reads it and the server does not).
+    """
+    if status not in STATUSES:
+        raise InvalidInput(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES[1:])}",
+                           problems=[FieldProblem("status", "unknown", f"use one of {', '.join(STATUSES[1:])}")])
+    c = _require(session, complaint_id, lock=True)
+    if c.status in FINAL:
+        raise Conflict(f"complaint {c.id} is already {c.status} (since {c.closed_on})",
+                       hint="a closed complaint stays closed; the complainant can file a new one")
+    if STATUSES.index(status) <= STATUSES.index(c.status):
+        later = [s for s in STATUSES if STATUSES.index(s) > STATUSES.index(c.status)]
+        raise Conflict(f"complaint {c.id} is {c.status}; it cannot move back to {status}",
+                       hint=f"choose a later status: {', '.join(later)}")
+    if status == "rejected" and reason is None:
+        raise InvalidInput("rejecting a complaint needs a reason", hint="give --reason with the reason, in plain words",
+                           problems=[FieldProblem("reason", "missing", "say why the complaint is rejected")])
+    if reason is not None:
+        add_reply(session, c.id, reason, today=today, max_bytes=max_bytes)
+    c.status = status
+    if c.acknowledged_on is None:
+        c.acknowledged_on = today
+    if status in FINAL:
+        c.closed_on = today
+        if c.answered_on is None:
+            c.answered_on = today
+    session.add(StatusChange(complaint_id=c.id, status=status, day=today))
+    session.flush()
+    view = get_complaint(session, c.id)
+    assert view is not None
+    return view
+
+
+def stats_for_system(session: Session, system_id: str, *, today: date) -> SystemStats:
+    rows = session.execute(
+        select(Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on)
+        .where(Complaint.system_id == system_id)
+    ).all()
+    return system_stats(system_id, (ComplaintDates(*r) for r in rows), today=today)
+
+
+def count_open(session: Session) -> int:
+    return int(session.scalar(select(func.count()).select_from(Complaint).where(Complaint.status.not_in(FINAL))) or 0)
