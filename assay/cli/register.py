@@ -1,0 +1,439 @@
+"""``assay systems``, ``assay providers``, ``assay tokens`` and ``assay schema``: the register from the shell.
+
+The CLI runs on the server, next to the database, so it acts as the local operator (the oversight body):
+it may publish for any provider (``--provider``), suspend, reinstate and review. Every command that prints
+results takes ``--json``; errors go to stderr with a hint and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from assay.cli._common import console, err_console, get_config, json_flag, open_db, print_json
+from assay.errors import InvalidInput
+
+systems_app = typer.Typer(help="Publish, update, list and review AI systems in the register.", no_args_is_help=True)
+providers_app = typer.Typer(help="Providers and deployers: the organisations that answer for systems.",
+                            no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens: providers publish with them, the oversight body administers.",
+                         no_args_is_help=True)
+
+_OUTCOME_STYLE = {"prohibited": "bold red", "high_risk": "yellow", "transparency": "cyan", "minimal": "green"}
+_OUTCOME_TEXT = {"prohibited": "PROHIBITED", "high_risk": "high-risk", "transparency": "transparency obligations",
+                 "minimal": "minimal"}
+
+
+def install(app: typer.Typer) -> None:
+    app.add_typer(systems_app, name="systems")
+    app.add_typer(providers_app, name="providers")
+    app.add_typer(tokens_app, name="tokens")
+    app.command("schema")(schema)
+
+
+def _operator() -> Any:
+    from assay.register.access import Principal
+
+    return Principal.local_operator()
+
+
+def _read_file(path: Path) -> tuple[bytes, str]:
+    if str(path) == "-":
+        return sys.stdin.buffer.read(), "standard input"
+    try:
+        return path.read_bytes(), str(path)
+    except FileNotFoundError:
+        raise InvalidInput(f"there is no file {str(path)!r}", hint="check the path") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{str(path)!r} is a folder, not a disclosure file", hint="give a .yaml or .json file") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}", hint="check the path and permissions") from None
+
+
+def _load(path: Path) -> tuple[Any, str]:
+    from assay.register.service import read_document
+
+    raw, source = _read_file(path)
+    media = "application/json" if path.suffix.lower() == ".json" else None
+    return read_document(raw, source=source, media_type=media), source
+
+
+def _outcome(outcome: str) -> str:
+    return f"[{_OUTCOME_STYLE.get(outcome, 'bold')}]{_OUTCOME_TEXT.get(outcome, outcome)}[/]"
+
+
+def _print_findings(findings: list[dict[str, Any]]) -> None:
+    if not findings:
+        console.print("No red-line findings.")
+        return
+    for f in findings:
+        rule = f.get("rule_id") or f.get("rule") or "?"
+        outcome = f.get("outcome", "")
+        text = f.get("explanation") or f.get("message") or f.get("title") or ""
+        console.print(f"- {_outcome(outcome)} [bold]{escape(str(rule))}[/bold]: {escape(str(text))}", highlight=False)
+        review = f.get("review") or f.get("review_status")
+        if review:
+            console.print(f"    review: {escape(str(review))}", highlight=False)
+
+
+def _print_system(view: Any) -> None:
+    console.print(f"[bold]{escape(view.name)}[/bold] ({view.id}) by {escape(view.provider_name)} "
+                  f"— version {view.version_number}", highlight=False)
+    state = _outcome(view.outcome)
+    if view.suspended:
+        state += " · [bold red]SUSPENDED[/]"
+    if view.needs_review:
+        state += " · awaiting review"
+    console.print(f"Screening: {state} · impact level {_roman(view.impact_level)}", highlight=False)
+    if view.training_data_headline:
+        console.print(f"Training data: {escape(view.training_data_headline)}", highlight=False)
+    _print_findings(view.findings)
+
+
+def _roman(level: int) -> str:
+    return {1: "I", 2: "II", 3: "III", 4: "IV"}.get(level, str(level))
+
+
+# ------------------------------------------------------------------------------------------- systems
+
+
+@systems_app.command("validate")
+def systems_validate(
+    file: Path = typer.Argument(..., help="The disclosure, YAML or JSON ('-' reads standard input)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Check a disclosure and show its screening and impact level, without writing anything."""
+    from assay.register.service import validate
+
+    document, source = _load(file)
+    preview = validate(document, source=source)
+    if as_json:
+        print_json(preview)
+        return
+    console.print(f"[green]valid[/green]: {escape(preview['name'])} — screening {_outcome(preview['outcome'])}, "
+                  f"impact level {_roman(preview['impact_level'])}", highlight=False)
+    _print_findings(preview["findings"])
+
+
+@systems_app.command("publish")
+def systems_publish(
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="The disclosure, YAML or JSON ('-' reads standard input)."),
+    provider: str = typer.Option(None, "--provider", envvar="ASSAY_PROVIDER",
+                                 help="Provider id to publish for (it must exist: 'assay providers add')."),
+    reason: str = typer.Option("", "--reason", help="Why this is published (shown in the version history)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Publish a new system from a disclosure file: validate, screen, assess, record (version 1)."""
+    from assay.register.service import publish, to_dict
+
+    document, source = _load(file)
+    if not provider:
+        raise InvalidInput("say which provider publishes this system", hint="add --provider ID ('assay providers list')")
+    db = open_db(ctx)
+    with db.write() as session:
+        view = publish(session, document, principal=_operator(), provider_id=provider, reason=reason, source=source)
+    if as_json:
+        print_json(to_dict(view))
+        return
+    console.print(f"[green]published[/green] {get_config(ctx).base_url}{view.url_path}", highlight=False)
+    _print_system(view)
+
+
+@systems_app.command("update")
+def systems_update(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    file: Path = typer.Argument(..., help="The new disclosure, YAML or JSON ('-' reads standard input)."),
+    expected_version: int = typer.Option(None, "--expected-version",
+                                         help="Fail if the system is no longer at this version (default: current)."),
+    reason: str = typer.Option("", "--reason", help="Why it changed (shown in the version history)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Add a new version to a system; earlier versions stay on record."""
+    from assay.register.models import System
+    from assay.register.service import to_dict, update
+
+    document, source = _load(file)
+    db = open_db(ctx)
+    with db.write() as session:
+        if expected_version is None:
+            current = session.get(System, system_id)
+            expected_version = current.current_version if current is not None else 0
+        view = update(session, system_id, document, expected_version=expected_version, principal=_operator(),
+                      reason=reason, source=source)
+    if as_json:
+        print_json(to_dict(view))
+        return
+    console.print(f"[green]updated[/green] {view.id} to version {view.version_number}", highlight=False)
+    _print_system(view)
+
+
+@systems_app.command("list")
+def systems_list(
+    ctx: typer.Context,
+    q: str = typer.Option("", "--q", "-q", help="Words to search for (names, providers, the whole disclosure)."),
+    provider: str = typer.Option(None, "--provider", help="Only this provider's systems."),
+    capability: str = typer.Option(None, "--capability", help="Only systems declaring this capability."),
+    context: str = typer.Option(None, "--context", help="Only systems used in this deployment context."),
+    outcome: str = typer.Option(None, "--outcome", help="prohibited, high_risk, transparency or minimal."),
+    impact_level: int = typer.Option(None, "--impact-level", help="1 to 4."),
+    status: str = typer.Option(None, "--status", help="planned, in_use or withdrawn."),
+    sort: str = typer.Option("relevance", "--sort", help="relevance, name or updated."),
+    page: int = typer.Option(1, "--page", help="Page number, from 1."),
+    per_page: int = typer.Option(None, "--per-page", help="Systems per page (default ASSAY_PAGE_SIZE)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """List and search the register."""
+    from assay.register.search import SystemQuery
+    from assay.register.service import search, to_dict
+
+    config = get_config(ctx)
+    query = SystemQuery(q=q, provider=provider, capability=capability, context=context, outcome=outcome,
+                        impact_level=impact_level, status=status, sort=sort, page=page,
+                        per_page=per_page or config.page_size).validated(max_per_page=config.max_page_size)
+    with open_db(ctx).read() as session:
+        result = search(session, query)
+    if as_json:
+        print_json({"items": [to_dict(s) for s in result.items], "page": result.page, "per_page": result.per_page,
+                    "total": result.total, "pages": result.pages})
+        return
+    table = Table("id", "name", "provider", "screening", "level", "status", title=f"{result.total} systems")
+    for s in result.items:
+        screening = _outcome(s.outcome) + (" [red](suspended)[/]" if s.suspended else "")
+        table.add_row(s.id, escape(s.name), escape(s.provider_name), screening, _roman(s.impact_level), s.status)
+    console.print(table)
+    if result.pages > 1:
+        console.print(f"page {result.page} of {result.pages} (--page N for more)")
+
+
+@systems_app.command("show")
+def systems_show(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    version: int = typer.Option(None, "--version", help="Show this version instead of the current one."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Show a system: its screening, impact level and (with --json) its whole disclosure."""
+    from assay.errors import NotFound
+    from assay.register.service import get_system, get_version, to_dict
+
+    with open_db(ctx).read() as session:
+        view: Any = get_system(session, system_id)
+        if view is None:
+            raise NotFound(f"there is no system {system_id!r}", hint="list them with 'assay systems list'")
+        if version is not None:
+            view = get_version(session, system_id, version)
+            if view is None:
+                raise NotFound(f"system {system_id!r} has no version {version}",
+                               hint=f"see 'assay systems history {system_id}'")
+    if as_json:
+        print_json(to_dict(view))
+        return
+    if version is not None:
+        console.print(f"[bold]{escape(view.name)}[/bold] version {view.number} ({view.created_at:%Y-%m-%d}, "
+                      f"by {view.actor}): {escape(view.reason)}", highlight=False)
+        console.print(f"Screening: {_outcome(view.outcome)} · impact level {_roman(view.impact_level)}")
+        _print_findings(view.findings)
+    else:
+        _print_system(view)
+
+
+@systems_app.command("history")
+def systems_history(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Every version of a system: who, when, why, and its screening then."""
+    from assay.register.service import history, to_dict
+
+    with open_db(ctx).read() as session:
+        versions = history(session, system_id)
+    if as_json:
+        print_json([to_dict(v) for v in versions])
+        return
+    table = Table("version", "when", "who", "why", "screening", "level", "log", title=system_id)
+    for v in versions:
+        table.add_row(str(v.number), f"{v.created_at:%Y-%m-%d %H:%M}", v.actor, escape(v.reason), _outcome(v.outcome),
+                      _roman(v.impact_level), "" if v.log_index is None else str(v.log_index))
+    console.print(table)
+
+
+def _admin_action(ctx: typer.Context, action: str, system_id: str, reason: str, as_json: bool, **kw: Any) -> None:
+    from assay.register import service
+
+    with open_db(ctx).write() as session:
+        fn = getattr(service, action)
+        view = fn(session, system_id, reason=reason, principal=_operator(), **kw)
+    if as_json:
+        print_json(service.to_dict(view))
+        return
+    _print_system(view)
+
+
+@systems_app.command("suspend")
+def systems_suspend(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Suspend a system (the oversight body): its page says so until it is reinstated."""
+    _admin_action(ctx, "suspend", system_id, reason, as_json)
+
+
+@systems_app.command("reinstate")
+def systems_reinstate(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Lift a suspension."""
+    _admin_action(ctx, "reinstate", system_id, reason, as_json)
+
+
+@systems_app.command("review")
+def systems_review(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system's id."),
+    rule: str = typer.Option(..., "--rule", help="The red-line rule whose exception is reviewed (see its findings)."),
+    accept: bool = typer.Option(None, "--accept/--reject", help="Accept or reject the claimed exception."),
+    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Decide on an exception a system claims against a red-line rule; it is screened again."""
+    if accept is None:
+        raise InvalidInput("say whether the exception is accepted or rejected", hint="add --accept or --reject")
+    _admin_action(ctx, "review_exception", system_id, reason, as_json, rule_id=rule,
+                  decision="accepted" if accept else "rejected")
+
+
+# ------------------------------------------------------------------------------------------- providers
+
+
+@providers_app.command("add")
+def providers_add(
+    ctx: typer.Context,
+    provider_id: str = typer.Argument(..., help="Short public id: lower-case letters, digits, '-' (e.g. acme)."),
+    name: str = typer.Option(..., "--name", help="Legal name."),
+    jurisdiction: str = typer.Option("", "--jurisdiction", help="Country or region (e.g. DE, EU, US-CA)."),
+    website: str = typer.Option("", "--website", help="Public website."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Register a provider or deployer."""
+    from assay.register.service import add_provider, to_dict
+
+    with open_db(ctx).write() as session:
+        view = add_provider(session, id=provider_id, name=name, jurisdiction=jurisdiction, website=website,
+                            principal=_operator())
+    if as_json:
+        print_json(to_dict(view))
+        return
+    console.print(f"[green]added[/green] provider {view.id} ({escape(view.name)}). "
+                  f"Give it a token: assay tokens create --provider {view.id}", highlight=False)
+
+
+@providers_app.command("list")
+def providers_list(
+    ctx: typer.Context,
+    page: int = typer.Option(1, "--page", help="Page number, from 1."),
+    per_page: int = typer.Option(None, "--per-page", help="Providers per page (default ASSAY_PAGE_SIZE)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """List providers."""
+    from assay.register.service import list_providers, to_dict
+
+    config = get_config(ctx)
+    with open_db(ctx).read() as session:
+        result = list_providers(session, page=page, per_page=min(per_page or config.page_size, config.max_page_size))
+    if as_json:
+        print_json({"items": [to_dict(p) for p in result.items], "page": result.page, "per_page": result.per_page,
+                    "total": result.total, "pages": result.pages})
+        return
+    table = Table("id", "name", "jurisdiction", "systems", title=f"{result.total} providers")
+    for p in result.items:
+        table.add_row(p.id, escape(p.name), escape(p.jurisdiction), str(p.system_count))
+    console.print(table)
+
+
+# ------------------------------------------------------------------------------------------- tokens
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    provider: str = typer.Option(None, "--provider", help="Make a token for this provider."),
+    admin: bool = typer.Option(False, "--admin", help="Make an admin token for the oversight body."),
+    label: str = typer.Option("", "--label", help="A note to recognise the token by (e.g. 'CI pipeline')."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Make an API token. The secret is printed once; only its hash is stored."""
+    from assay.register.access import create_token
+
+    with open_db(ctx).write() as session:
+        issued = create_token(session, provider_id=provider, admin=admin, label=label, actor=_operator())
+    if as_json:
+        print_json({"token": issued.secret, **issued.info.as_dict()})
+        return
+    err_console.print(f"[green]created[/green] {issued.info.role} token {issued.info.id}"
+                      + (f" for provider {issued.info.provider_id}" if issued.info.provider_id else "")
+                      + ". Store it now: it is not shown again.", highlight=False)
+    # The secret alone on stdout, so `TOKEN=$(assay tokens create ...)` works.
+    sys.stdout.write(issued.secret + "\n")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    ctx: typer.Context,
+    provider: str = typer.Option(None, "--provider", help="Only this provider's tokens."),
+    active: bool = typer.Option(False, "--active", help="Leave out revoked tokens."),
+    as_json: bool = json_flag(),
+) -> None:
+    """List tokens (ids, prefixes, roles; never secrets)."""
+    from assay.register.access import list_tokens
+
+    with open_db(ctx).read() as session:
+        tokens = list_tokens(session, provider_id=provider, include_revoked=not active)
+    if as_json:
+        print_json([t.as_dict() for t in tokens])
+        return
+    table = Table("id", "prefix", "role", "provider", "label", "created", "state")
+    for t in tokens:
+        state = "[green]active[/]" if t.active else f"[red]revoked {t.revoked_at:%Y-%m-%d}[/]"
+        table.add_row(str(t.id), t.prefix + "…", t.role, t.provider_id or "", escape(t.label),
+                      f"{t.created_at:%Y-%m-%d}", state)
+    console.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context,
+    token: str = typer.Argument(..., help="The token's id or prefix (from 'assay tokens list')."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Revoke a token: it stops working at once."""
+    from assay.register.access import revoke_token
+
+    with open_db(ctx).write() as session:
+        info = revoke_token(session, token, actor=_operator())
+    if as_json:
+        print_json(info.as_dict())
+        return
+    console.print(f"[green]revoked[/green] token {info.id} ({info.prefix}…)", highlight=False)
+
+
+# ------------------------------------------------------------------------------------------- schema
+
+
+def schema(ctx: typer.Context) -> None:
+    """Print the JSON Schema of the disclosure format (also served at /schema/disclosure/v1.json)."""
+    from assay.register.disclosure import disclosure_json_schema
+
+    print_json(disclosure_json_schema(get_config(ctx).base_url))

@@ -1,0 +1,914 @@
+"""The register's service layer: every write, and the read model the rest of Assay uses.
+
+Each write (publish, update, suspend, reinstate, review an exception, add a provider) is one call inside one
+write transaction of the caller's (``with db.write() as session``); it checks the principal's permission
+first, validates everything before it writes anything, appends to the transparency log as its last step
+(``assay.transparency.record``), and stores the log index on the row it wrote. If anything fails, the
+caller's transaction rolls back and nothing at all is written.
+
+Versions are append-only: an update adds version n+1 with who, when and why, and rewrites only the
+denormalised copies on ``systems``. Concurrent updates never lose one: an update names the version it was
+based on (``expected_version``) and gets :class:`Conflict` if another update got there first; the single
+SQLite writer, and on PostgreSQL a row lock on the system, make the check and the append atomic.
+
+Read model (the contract other parts code against)::
+
+    with db.read() as session:
+        system = get_system(session, "acme-imagegen")     # SystemView | None
+        provider = get_provider(session, "acme")           # ProviderView | None
+
+Writes::
+
+    with db.write() as session:
+        view = publish(session, document, principal=principal)                  # document: dict or Disclosure
+        view = update(session, view.id, document2, expected_version=1, principal=principal, reason="new model")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from assay.register.access import Principal, record_event
+from assay.register.models import (
+    ExceptionReview,
+    ImpactRecord,
+    Provider,
+    ScreeningRecord,
+    System,
+    SystemCapability,
+    SystemContext,
+    SystemSuspension,
+    SystemVersion,
+)
+from assay.register.search import Page, SystemQuery, index_system, search_systems
+
+__all__ = [
+    "ProviderView",
+    "SystemSummary",
+    "SystemView",
+    "VersionView",
+    "add_provider",
+    "get_provider",
+    "get_system",
+    "get_version",
+    "history",
+    "list_providers",
+    "publish",
+    "read_document",
+    "reinstate",
+    "review_exception",
+    "search",
+    "suspend",
+    "to_dict",
+    "update",
+    "validate",
+]
+
+PROVIDER_ID_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+_MAX_REASON = 2000
+_MAX_SYSTEM_ID = 80
+
+
+# ---------------------------------------------------------------------------------------------- views
+
+
+@dataclass(frozen=True)
+class ProviderView:
+    id: str
+    name: str
+    jurisdiction: str
+    url_path: str
+    website: str = ""
+    created_at: datetime | None = None
+    log_index: int | None = None
+    system_count: int = 0
+
+
+@dataclass(frozen=True)
+class SystemSummary:
+    """A system as lists show it: no disclosure, no history."""
+
+    id: str
+    name: str
+    version: str
+    status: str
+    provider_id: str
+    provider_name: str
+    capabilities: list[str]
+    contexts: list[str]
+    outcome: str
+    impact_level: int
+    suspended: bool
+    needs_review: bool
+    summary: str
+    training_data_headline: str
+    version_number: int
+    updated_at: datetime
+    url_path: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """One version of a system: who made it, when and why; its disclosure, screening and impact level."""
+
+    system_id: str
+    number: int
+    name: str
+    version: str
+    status: str
+    reason: str
+    actor: str
+    created_at: datetime
+    log_index: int | None
+    disclosure_sha256: str
+    outcome: str
+    impact_level: int
+    needs_review: bool
+    disclosure: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def url_path(self) -> str:
+        return f"/systems/{self.system_id}/versions/{self.number}"
+
+
+@dataclass(frozen=True)
+class SystemView:
+    """The current state of a system, as the public sees it (the read model of the contract)."""
+
+    id: str
+    name: str
+    version: str
+    status: str
+    provider_id: str
+    provider_name: str
+    capabilities: list[str]
+    contexts: list[str]
+    outcome: str
+    impact_level: int
+    suspended: bool
+    needs_review: bool
+    training_data_headline: str
+    version_number: int
+    disclosure: dict[str, Any]
+    url_path: str
+    summary: str = ""
+    disclosure_sha256: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    log_index: int | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    impact: dict[str, Any] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    suspension: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------------------------------------- reads
+
+
+def get_system(session: Session, system_id: str) -> SystemView | None:
+    system = session.get(System, system_id)
+    if system is None:
+        return None
+    version = _version_row(session, system.id, system.current_version)
+    screening = _latest_screening(session, version.id)
+    impact = session.scalars(select(ImpactRecord).where(ImpactRecord.version_id == version.id)).one()
+    provider = session.get(Provider, system.provider_id)
+    assert provider is not None  # a foreign key guarantees it
+    return SystemView(
+        id=system.id, name=system.name, version=system.version_label, status=system.status,
+        provider_id=system.provider_id, provider_name=provider.name,
+        capabilities=_capabilities(session, [system.id])[system.id],
+        contexts=_contexts(session, [system.id])[system.id],
+        outcome=system.outcome, impact_level=system.impact_level, suspended=system.suspended,
+        needs_review=system.needs_review, training_data_headline=system.training_data_headline,
+        version_number=system.current_version, disclosure=json.loads(version.disclosure),
+        url_path=f"/systems/{system.id}", summary=system.summary, disclosure_sha256=version.disclosure_sha256,
+        created_at=_aware(system.created_at), updated_at=_aware(system.updated_at), log_index=version.log_index,
+        findings=list(screening.findings), impact=dict(impact.assessment),
+        reviews=_reviews(session, system.id, version.number), suspension=_latest_suspension(session, system.id),
+    )
+
+
+def get_provider(session: Session, provider_id: str) -> ProviderView | None:
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        return None
+    count = session.scalar(select(func.count()).select_from(System).where(System.provider_id == provider.id)) or 0
+    return _provider_view(provider, count)
+
+
+def list_providers(session: Session, *, page: int = 1, per_page: int = 50) -> Page[ProviderView]:
+    if page < 1 or per_page < 1:
+        raise InvalidInput("pages count from 1", hint="give page >= 1 and per_page >= 1")
+    total = session.scalar(select(func.count()).select_from(Provider)) or 0
+    counts = (
+        select(System.provider_id, func.count().label("n")).group_by(System.provider_id).subquery("counts")
+    )
+    rows = session.execute(
+        select(Provider, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.provider_id == Provider.id)
+        .order_by(func.lower(Provider.name), Provider.id)
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return Page(items=[_provider_view(p, int(n)) for p, n in rows], page=page, per_page=per_page, total=total)
+
+
+def search(session: Session, query: SystemQuery) -> Page[SystemSummary]:
+    """One page of systems matching the query (full text and filters), as summaries."""
+    found = search_systems(session, query)
+    ids = [s.id for s in found.items]
+    caps = _capabilities(session, ids)
+    ctxs = _contexts(session, ids)
+    names = _provider_names(session, {s.provider_id for s in found.items})
+    items = [_summary(s, names[s.provider_id], caps[s.id], ctxs[s.id]) for s in found.items]
+    return Page(items=items, page=found.page, per_page=found.per_page, total=found.total)
+
+
+def history(session: Session, system_id: str) -> list[VersionView]:
+    """Every version of a system, newest first (without the disclosures; see :func:`get_version`)."""
+    if session.get(System, system_id) is None:
+        raise NotFound(f"there is no system {system_id!r}", hint="check the id; search the register at /systems")
+    versions = list(session.scalars(
+        select(SystemVersion).where(SystemVersion.system_id == system_id).order_by(SystemVersion.number.desc())))
+    screenings = _latest_screenings(session, [v.id for v in versions])
+    levels = dict(session.execute(
+        select(ImpactRecord.version_id, ImpactRecord.level).where(ImpactRecord.version_id.in_([v.id for v in versions]))
+    ).tuples().all())
+    return [_version_view(v, screenings[v.id], levels[v.id]) for v in versions]
+
+
+def get_version(session: Session, system_id: str, number: int) -> VersionView | None:
+    """One version in full: its disclosure, its (current) screening, its impact assessment and reviews."""
+    v = session.scalars(
+        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)).first()
+    if v is None:
+        return None
+    screening = _latest_screening(session, v.id)
+    impact = session.scalars(select(ImpactRecord).where(ImpactRecord.version_id == v.id)).one()
+    return _version_view(
+        v, screening, impact.level, disclosure=json.loads(v.disclosure), impact=dict(impact.assessment),
+        reviews=_reviews(session, system_id, number),
+    )
+
+
+def validate(document: Any, *, source: str = "the disclosure") -> dict[str, Any]:
+    """Validate, screen and assess a disclosure without writing anything: what publishing it would record."""
+    a = _assess(document, source=source)
+    return {
+        "valid": True, "name": a.name, "version": a.version_label, "status": a.status,
+        "capabilities": a.capabilities, "contexts": a.contexts, "outcome": a.screening["outcome"],
+        "needs_review": a.screening["needs_review"], "findings": a.screening["findings"],
+        "impact_level": a.impact["level"], "impact": a.impact, "training_data_headline": a.headline,
+        "disclosure_sha256": a.sha256,
+    }
+
+
+def to_dict(view: Any) -> dict[str, Any]:
+    """A view (SystemView, SystemSummary, VersionView, ProviderView) as JSON-ready data, times in ISO 8601."""
+    import dataclasses
+
+    data = dataclasses.asdict(view)
+    if isinstance(view, VersionView):
+        data["url_path"] = view.url_path
+    return _isoformat(data)
+
+
+def _isoformat(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _aware(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dict):
+        return {k: _isoformat(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_isoformat(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- input
+
+
+JSON_TYPES = ("application/json",)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+
+
+def read_document(raw: bytes, *, source: str, media_type: str | None = None) -> Any:
+    """Decode a disclosure file or request body (UTF-8 JSON or YAML) into plain data, or :class:`InvalidInput`.
+
+    ``media_type`` picks the parser ("application/json" or a YAML type); without it, a document whose first
+    character is ``{`` is read as JSON and anything else as YAML. YAML anchors and aliases are refused:
+    they let a small file expand into a huge document ("billion laughs").
+    """
+    import yaml
+
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{source} is not UTF-8 text (byte {exc.start} is not valid UTF-8)",
+            hint="save the file as UTF-8", problems=[FieldProblem("(document)", "not UTF-8", "save it as UTF-8")],
+        ) from None
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise InvalidInput(f"{source} is empty", hint="send a disclosure in YAML or JSON",
+                           problems=[FieldProblem("(document)", "empty", "send a disclosure")])
+    kind = (media_type or "").split(";")[0].strip().lower()
+    as_json = kind in JSON_TYPES or kind.endswith("+json") or (not kind and text.lstrip().startswith("{"))
+    if as_json:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(
+                f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
+                hint="check the JSON syntax near that position",
+                problems=[FieldProblem(f"(line {exc.lineno}, column {exc.colno})", exc.msg, "fix the JSON syntax")],
+            ) from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown position"
+        raise InvalidInput(
+            f"{source} is not valid YAML: {exc.problem} at {where}",
+            hint="fix the YAML near that position (indentation, quoting, no aliases)",
+            problems=[FieldProblem(f"({where})", str(exc.problem), "fix the YAML syntax")],
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"{source} is not valid YAML: {exc}", hint="check the YAML syntax") from None
+
+
+def _no_alias_loader() -> type:
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.MarkedYAMLError(None, None, "YAML aliases (*name) are not allowed in a disclosure",
+                                           event.start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
+_NoAliasLoader = _no_alias_loader()
+
+
+# ---------------------------------------------------------------------------------------------- writes
+
+
+def add_provider(
+    session: Session, *, id: str, name: str, jurisdiction: str = "", website: str = "", principal: Principal,
+    now: datetime | None = None,
+) -> ProviderView:
+    """Register a provider or deployer (the oversight body does this; providers then get tokens)."""
+    principal.require_admin(action="register providers")
+    problems = []
+    if not PROVIDER_ID_RE.match(id or ""):
+        problems.append(FieldProblem("id", f"{id!r} is not a valid provider id",
+                                     "use 1-64 lower-case letters, digits and '-', e.g. 'acme-health'"))
+    name = (name or "").strip()
+    if not name or len(name) > 300:
+        problems.append(FieldProblem("name", "a provider needs a legal name of 1-300 characters", "give its legal name"))
+    if len(jurisdiction) > 100:
+        problems.append(FieldProblem("jurisdiction", "longer than 100 characters", "give a country or region code"))
+    if len(website) > 500:
+        problems.append(FieldProblem("website", "longer than 500 characters", "give a shorter address"))
+    if problems:
+        raise InvalidInput("the provider is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
+                           hint="fix the listed fields", problems=problems)
+    if session.get(Provider, id) is not None:
+        raise Conflict(f"there is already a provider {id!r}", hint="choose another id, or use the existing provider")
+    provider = Provider(id=id, name=name, jurisdiction=jurisdiction.strip(), website=website.strip(),
+                        created_at=now or _now(), created_by=principal.actor)
+    session.add(provider)
+    session.flush()
+    provider.log_index = record_event(session, "provider.registered", {"provider": id})
+    return _provider_view(provider, 0)
+
+
+def publish(
+    session: Session,
+    document: Any,
+    *,
+    principal: Principal,
+    provider_id: str | None = None,
+    reason: str = "",
+    source: str = "the disclosure",
+    now: datetime | None = None,
+) -> SystemView:
+    """Publish a new system (version 1). ``document`` is a parsed dict/YAML mapping or a ``Disclosure``.
+
+    Raises :class:`InvalidInput` (each wrong field), :class:`Forbidden` (another provider's token),
+    :class:`NotFound` (unknown provider) or :class:`Conflict` (the provider already has a system of that name).
+    """
+    provider_id = provider_id or principal.provider_id
+    if provider_id is None:
+        raise InvalidInput("say which provider publishes this system",
+                           hint="an admin publishing for a provider gives its id (--provider ID, ?provider=ID)",
+                           problems=[FieldProblem("provider", "missing", "give the provider's id")])
+    principal.require_provider(provider_id, action="publish systems")
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound(f"there is no provider {provider_id!r}",
+                       hint="the oversight body registers providers first ('assay providers add')")
+    reason = _check_reason(reason, required=False) or "first publication"
+    assessed = _assess(document, source=source)
+    existing = session.scalars(
+        select(System.id).where(System.provider_id == provider_id, System.name_key == assessed.name_key)).first()
+    if existing is not None:
+        raise _duplicate(provider_id, assessed.name, existing)
+    now = now or _now()
+    system_id = _new_system_id(session, provider_id, assessed.name)
+    system = System(
+        id=system_id, provider_id=provider_id, current_version=1, created_at=now, created_by=principal.actor,
+        **assessed.system_columns(now),
+    )
+    session.add(system)
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent publish of the same name won the race (PostgreSQL)
+        raise _duplicate(provider_id, assessed.name, None) from None
+    version = _append_version(session, system, assessed, number=1, reason=reason, principal=principal, now=now)
+    _replace_facets(session, system.id, assessed)
+    index_system(session, system, provider_name=provider.name, disclosure=assessed.document)
+    version.log_index = record_event(session, "system.published", _log_body(system, version, assessed))
+    session.flush()
+    view = get_system(session, system.id)
+    assert view is not None
+    return view
+
+
+def update(
+    session: Session,
+    system_id: str,
+    document: Any,
+    *,
+    expected_version: int,
+    principal: Principal,
+    reason: str = "",
+    source: str = "the disclosure",
+    now: datetime | None = None,
+) -> SystemView:
+    """Add version n+1 to a system. ``expected_version`` must be its current version, else :class:`Conflict`."""
+    system = _locked_system(session, system_id)
+    principal.require_provider(system.provider_id, action="update systems")
+    if expected_version != system.current_version:
+        raise Conflict(
+            f"system {system_id!r} is at version {system.current_version}, not {expected_version}: "
+            "someone else updated it since you read it",
+            hint=f"read version {system.current_version}, merge your change into it and send expected_version="
+                 f"{system.current_version}",
+            extra={"current_version": system.current_version},
+        )
+    reason = _check_reason(reason, required=False)
+    assessed = _assess(document, source=source)
+    current = _version_row(session, system.id, system.current_version)
+    if assessed.sha256 == current.disclosure_sha256:
+        raise Conflict(
+            f"the disclosure is identical to version {system.current_version} of {system_id!r}; nothing to update",
+            hint="change the disclosure, or leave the system as it is",
+            extra={"current_version": system.current_version},
+        )
+    if assessed.name_key != system.name_key:
+        clash = session.scalars(select(System.id).where(
+            System.provider_id == system.provider_id, System.name_key == assessed.name_key, System.id != system.id)
+        ).first()
+        if clash is not None:
+            raise _duplicate(system.provider_id, assessed.name, clash)
+    now = now or _now()
+    number = system.current_version + 1
+    for key, value in assessed.system_columns(now).items():
+        setattr(system, key, value)
+    system.current_version = number
+    try:
+        session.flush()
+    except IntegrityError:
+        raise _duplicate(system.provider_id, assessed.name, None) from None
+    version = _append_version(session, system, assessed, number=number, reason=reason or "update",
+                              principal=principal, now=now)
+    _replace_facets(session, system.id, assessed)
+    provider = session.get(Provider, system.provider_id)
+    assert provider is not None
+    index_system(session, system, provider_name=provider.name, disclosure=assessed.document)
+    version.log_index = record_event(session, "system.updated", _log_body(system, version, assessed))
+    session.flush()
+    view = get_system(session, system.id)
+    assert view is not None
+    return view
+
+
+def suspend(session: Session, system_id: str, *, reason: str, principal: Principal,
+            now: datetime | None = None) -> SystemView:
+    """The oversight body suspends a system: its page says so until it is reinstated."""
+    return _set_suspension(session, system_id, suspended=True, reason=reason, principal=principal, now=now)
+
+
+def reinstate(session: Session, system_id: str, *, reason: str, principal: Principal,
+              now: datetime | None = None) -> SystemView:
+    return _set_suspension(session, system_id, suspended=False, reason=reason, principal=principal, now=now)
+
+
+def review_exception(
+    session: Session,
+    system_id: str,
+    *,
+    rule_id: str,
+    decision: str,
+    reason: str,
+    principal: Principal,
+    version: int | None = None,
+    now: datetime | None = None,
+) -> SystemView:
+    """The oversight body accepts or rejects an exception claimed against a red-line rule.
+
+    The current version is screened again with every review of that version, and the result becomes its
+    current screening (the earlier one stays on record); the log records the decision.
+    """
+    principal.require_admin(action="review exception claims")
+    system = _locked_system(session, system_id)
+    number = system.current_version if version is None else version
+    if number != system.current_version:
+        raise Conflict(
+            f"system {system_id!r} is at version {system.current_version}; only its current version can be reviewed",
+            hint=f"review version {system.current_version}", extra={"current_version": system.current_version})
+    if decision not in ("accepted", "rejected"):
+        raise InvalidInput(f"unknown decision {decision!r}", hint="decide 'accepted' or 'rejected'",
+                           problems=[FieldProblem("decision", "must be 'accepted' or 'rejected'", "")])
+    reason = _check_reason(reason, required=True)
+    current = _version_row(session, system.id, number)
+    screening = _latest_screening(session, current.id)
+    claimable = {f.get("rule_id") or f.get("rule") for f in screening.findings if _claims_exception(f)}
+    if rule_id not in claimable:
+        raise InvalidInput(
+            f"version {number} of {system_id!r} claims no exception to rule {rule_id!r}",
+            hint=("exceptions claimed: " + ", ".join(sorted(str(r) for r in claimable))) if claimable
+            else "this version claims no exception that needs review",
+            problems=[FieldProblem("rule_id", "no exception claimed under this rule", "pick a rule from the findings")],
+        )
+    now = now or _now()
+    review = ExceptionReview(
+        system_id=system.id, version_number=number, rule_id=rule_id, decision=decision, reason=reason,
+        actor=principal.actor, actor_token_id=principal.actor_token_id, created_at=now)
+    session.add(review)
+    session.flush()
+    reviews = _review_decisions(session, system.id, number)
+    disclosure = _parse(json.loads(current.disclosure), source=f"version {number} of {system_id!r}")
+    result = _screen(disclosure, reviews)
+    session.add(ScreeningRecord(version_id=current.id, outcome=result["outcome"], needs_review=result["needs_review"],
+                                findings=result["findings"], cause="review", actor=principal.actor, created_at=now))
+    system.outcome = result["outcome"]
+    system.needs_review = result["needs_review"]
+    system.updated_at = now
+    review.log_index = record_event(session, "system.finding", {
+        "system": system.id, "version": number, "rule": rule_id, "decision": decision,
+        "outcome": result["outcome"], "review_id": review.id,
+    })
+    session.flush()
+    view = get_system(session, system.id)
+    assert view is not None
+    return view
+
+
+# ---------------------------------------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Assessed:
+    """A validated disclosure with everything derived from it, computed before anything is written."""
+
+    document: dict[str, Any]
+    canonical: str
+    sha256: str
+    name: str
+    name_key: str
+    version_label: str
+    status: str
+    summary: str
+    capabilities: list[str]
+    contexts: list[str]
+    headline: str
+    screening: dict[str, Any]
+    impact: dict[str, Any]
+
+    def system_columns(self, now: datetime) -> dict[str, Any]:
+        return {
+            "name": self.name, "name_key": self.name_key, "version_label": self.version_label,
+            "status": self.status, "summary": self.summary, "outcome": self.screening["outcome"],
+            "impact_level": self.impact["level"], "needs_review": self.screening["needs_review"],
+            "training_data_headline": self.headline, "updated_at": now,
+        }
+
+
+def _assess(document: Any, *, source: str) -> _Assessed:
+    disclosure = _parse(document, source=source)
+    from assay.register.disclosure import canonical_json, training_data_headline
+
+    canonical = canonical_json(disclosure)
+    data = json.loads(canonical)
+    facts = _facts(disclosure)
+    screening = _screen(disclosure, None)
+    from assay.register.impact import assess_impact
+
+    impact = _plain(assess_impact(disclosure))
+    impact["level"] = int(impact["level"])
+    return _Assessed(
+        document=data, canonical=canonical.decode("utf-8"), sha256=hashlib.sha256(canonical).hexdigest(),
+        name=facts["name"], name_key=name_key(facts["name"]), version_label=facts["version"],
+        status=facts["status"], summary=facts["summary"], capabilities=facts["capabilities"],
+        contexts=facts["contexts"], headline=training_data_headline(disclosure), screening=screening, impact=impact,
+    )
+
+
+def _parse(document: Any, *, source: str) -> Any:
+    from assay.register.disclosure import Disclosure, parse_disclosure
+
+    if isinstance(document, Disclosure):
+        return document
+    return parse_disclosure(document, source=source)
+
+
+def _screen(disclosure: Any, reviews: Any) -> dict[str, Any]:
+    from assay.register.screening import screen
+
+    result = screen(disclosure, reviews=reviews)
+    return {
+        "outcome": str(result.outcome),
+        "needs_review": bool(result.needs_review),
+        "findings": [_plain(f) for f in result.findings],
+    }
+
+
+def _facts(disclosure: Any) -> dict[str, Any]:
+    """The facts the register lists and filters by, read off a validated disclosure."""
+    system = disclosure.system
+    purpose = getattr(system, "intended_purpose", "") or ""
+    return {
+        "name": system.name.strip(),
+        "version": str(getattr(system, "version", "") or ""),
+        "status": str(system.status),
+        "summary": _shorten(str(purpose), 300),
+        "capabilities": sorted({str(c) for c in getattr(system, "capabilities", []) or []}),
+        "contexts": sorted({str(c) for c in getattr(system, "deployment_contexts", []) or []}),
+    }
+
+
+def _claims_exception(finding: Mapping[str, Any]) -> bool:
+    return bool(finding.get("exception_claimed") or finding.get("needs_review") or finding.get("exception"))
+
+
+def _review_decisions(session: Session, system_id: str, number: int) -> dict[str, str]:
+    """The newest decision per rule for one version ({rule_id: 'accepted'|'rejected'})."""
+    decisions: dict[str, str] = {}
+    for review in session.scalars(select(ExceptionReview).where(
+            ExceptionReview.system_id == system_id, ExceptionReview.version_number == number
+    ).order_by(ExceptionReview.id)):
+        decisions[review.rule_id] = review.decision
+    return decisions
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready copy of a domain result (pydantic model, dataclass, enum, tuple...)."""
+    if hasattr(value, "model_dump"):
+        return _plain(value.model_dump(mode="json"))
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _plain(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _append_version(session: Session, system: System, assessed: _Assessed, *, number: int, reason: str,
+                    principal: Principal, now: datetime) -> SystemVersion:
+    version = SystemVersion(
+        system_id=system.id, number=number, disclosure=assessed.canonical, disclosure_sha256=assessed.sha256,
+        name=assessed.name, version_label=assessed.version_label, status=assessed.status, reason=reason,
+        actor=principal.actor, actor_token_id=principal.actor_token_id, created_at=now,
+    )
+    session.add(version)
+    try:
+        session.flush()
+    except IntegrityError:  # unique (system_id, number): a concurrent update got this number first
+        raise Conflict(f"system {system.id!r} was updated concurrently", hint="read it again and retry") from None
+    session.add(ScreeningRecord(
+        version_id=version.id, outcome=assessed.screening["outcome"], needs_review=assessed.screening["needs_review"],
+        findings=assessed.screening["findings"], cause="submitted", actor=principal.actor, created_at=now))
+    session.add(ImpactRecord(version_id=version.id, level=assessed.impact["level"], assessment=assessed.impact,
+                             created_at=now))
+    return version
+
+
+def _replace_facets(session: Session, system_id: str, assessed: _Assessed) -> None:
+    from sqlalchemy import delete
+
+    session.execute(delete(SystemCapability).where(SystemCapability.system_id == system_id))
+    session.execute(delete(SystemContext).where(SystemContext.system_id == system_id))
+    session.add_all([SystemCapability(system_id=system_id, capability=c) for c in assessed.capabilities])
+    session.add_all([SystemContext(system_id=system_id, context=c) for c in assessed.contexts])
+
+
+def _log_body(system: System, version: SystemVersion, assessed: _Assessed) -> dict[str, Any]:
+    return {
+        "system": system.id, "provider": system.provider_id, "version": version.number,
+        "disclosure_sha256": assessed.sha256, "outcome": assessed.screening["outcome"],
+        "impact_level": assessed.impact["level"],
+    }
+
+
+def _set_suspension(session: Session, system_id: str, *, suspended: bool, reason: str, principal: Principal,
+                    now: datetime | None) -> SystemView:
+    principal.require_admin(action="suspend or reinstate systems")
+    system = _locked_system(session, system_id)
+    reason = _check_reason(reason, required=True)
+    if system.suspended == suspended:
+        state = "suspended" if suspended else "not suspended"
+        raise Conflict(f"system {system_id!r} is already {state}", hint="nothing to do")
+    now = now or _now()
+    action = "suspended" if suspended else "reinstated"
+    event = SystemSuspension(system_id=system.id, action=action, reason=reason, actor=principal.actor,
+                             actor_token_id=principal.actor_token_id, created_at=now)
+    session.add(event)
+    system.suspended = suspended
+    system.updated_at = now
+    session.flush()
+    event.log_index = record_event(session, f"system.{action}", {
+        "system": system.id, "version": system.current_version, "event_id": event.id})
+    session.flush()
+    view = get_system(session, system.id)
+    assert view is not None
+    return view
+
+
+def _locked_system(session: Session, system_id: str) -> System:
+    # FOR UPDATE on PostgreSQL (ignored by SQLite, where the single writer already serialises writes):
+    # the version check and the append below are atomic with respect to other updates of this system.
+    system = session.scalars(select(System).where(System.id == system_id).with_for_update()).first()
+    if system is None:
+        raise NotFound(f"there is no system {system_id!r}", hint="check the id; search the register at /systems")
+    return system
+
+
+def _version_row(session: Session, system_id: str, number: int) -> SystemVersion:
+    return session.scalars(
+        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)).one()
+
+
+def _latest_screening(session: Session, version_id: int) -> ScreeningRecord:
+    return session.scalars(select(ScreeningRecord).where(ScreeningRecord.version_id == version_id)
+                           .order_by(ScreeningRecord.id.desc()).limit(1)).one()
+
+
+def _latest_screenings(session: Session, version_ids: list[int]) -> dict[int, ScreeningRecord]:
+    out: dict[int, ScreeningRecord] = {}
+    for record in session.scalars(select(ScreeningRecord).where(ScreeningRecord.version_id.in_(version_ids))
+                                  .order_by(ScreeningRecord.id)):
+        out[record.version_id] = record  # ascending ids: the newest one wins
+    return out
+
+
+def _reviews(session: Session, system_id: str, number: int) -> list[dict[str, Any]]:
+    rows = session.scalars(select(ExceptionReview).where(
+        ExceptionReview.system_id == system_id, ExceptionReview.version_number == number).order_by(ExceptionReview.id))
+    return [{"rule_id": r.rule_id, "decision": r.decision, "reason": r.reason, "actor": r.actor,
+             "created_at": _aware(r.created_at), "log_index": r.log_index} for r in rows]
+
+
+def _latest_suspension(session: Session, system_id: str) -> dict[str, Any] | None:
+    row = session.scalars(select(SystemSuspension).where(SystemSuspension.system_id == system_id)
+                          .order_by(SystemSuspension.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return {"action": row.action, "reason": row.reason, "actor": row.actor, "created_at": _aware(row.created_at),
+            "log_index": row.log_index}
+
+
+def _capabilities(session: Session, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        for sid, cap in session.execute(select(SystemCapability.system_id, SystemCapability.capability)
+                                        .where(SystemCapability.system_id.in_(ids))
+                                        .order_by(SystemCapability.capability)):
+            out[sid].append(cap)
+    return out
+
+
+def _contexts(session: Session, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {i: [] for i in ids}
+    if ids:
+        for sid, ctx in session.execute(select(SystemContext.system_id, SystemContext.context)
+                                        .where(SystemContext.system_id.in_(ids)).order_by(SystemContext.context)):
+            out[sid].append(ctx)
+    return out
+
+
+def _provider_names(session: Session, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids))).tuples().all())
+
+
+def _summary(s: System, provider_name: str, caps: list[str], ctxs: list[str]) -> SystemSummary:
+    return SystemSummary(
+        id=s.id, name=s.name, version=s.version_label, status=s.status, provider_id=s.provider_id,
+        provider_name=provider_name, capabilities=caps, contexts=ctxs, outcome=s.outcome,
+        impact_level=s.impact_level, suspended=s.suspended, needs_review=s.needs_review, summary=s.summary,
+        training_data_headline=s.training_data_headline, version_number=s.current_version,
+        updated_at=_aware(s.updated_at), url_path=f"/systems/{s.id}",
+    )
+
+
+def _version_view(v: SystemVersion, screening: ScreeningRecord, level: int, **extra: Any) -> VersionView:
+    return VersionView(
+        system_id=v.system_id, number=v.number, name=v.name, version=v.version_label, status=v.status,
+        reason=v.reason, actor=v.actor, created_at=_aware(v.created_at), log_index=v.log_index,
+        disclosure_sha256=v.disclosure_sha256, outcome=screening.outcome, impact_level=level,
+        needs_review=screening.needs_review, findings=list(screening.findings), **extra,
+    )
+
+
+def _provider_view(p: Provider, count: int) -> ProviderView:
+    return ProviderView(id=p.id, name=p.name, jurisdiction=p.jurisdiction, url_path=f"/providers/{p.id}",
+                        website=p.website, created_at=_aware(p.created_at), log_index=p.log_index,
+                        system_count=count)
+
+
+def _duplicate(provider_id: str, name: str, existing: str | None) -> Conflict:
+    where = f" ({existing})" if existing else ""
+    return Conflict(
+        f"provider {provider_id!r} already has a system named {name!r}{where}",
+        hint="update that system with PUT /api/v1/systems/<id> (or 'assay systems update'), or choose another name",
+        problems=[FieldProblem("system.name", "already used by another system of this provider",
+                               "choose another name, or update the existing system")],
+        extra={"existing_system": existing} if existing else None,
+    )
+
+
+def _check_reason(reason: str | None, *, required: bool) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise InvalidInput("give a reason: it is shown publicly next to the decision",
+                           hint="say in one or two sentences why", problems=[FieldProblem("reason", "missing", "add a reason")])
+    if len(reason) > _MAX_REASON:
+        raise InvalidInput(f"the reason is longer than {_MAX_REASON} characters", hint="shorten it",
+                           problems=[FieldProblem("reason", f"longer than {_MAX_REASON} characters", "shorten it")])
+    return reason
+
+
+def name_key(name: str) -> str:
+    """The form of a name that must be unique per provider: case, accents-as-typed and spacing ignored."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def slugify(text: str, *, max_len: int = 60) -> str:
+    """A URL-safe slug: ASCII letters, digits and '-' ("Émotion Scan 2" -> "emotion-scan-2")."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[:max_len].strip("-")
+
+
+def _new_system_id(session: Session, provider_id: str, name: str) -> str:
+    """``<provider>-<name>``, made unique with -2, -3... (ids are public and never change once given)."""
+    base = slugify(name) or "system"
+    if base != provider_id and not base.startswith(provider_id + "-"):
+        base = f"{provider_id}-{base}"
+    base = base[: _MAX_SYSTEM_ID - 6].strip("-")
+    candidate, n = base, 1
+    while session.get(System, candidate) is not None:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
