@@ -1,0 +1,196 @@
+"""Mark identifiers and the keys behind them.
+
+A mark is a 64-bit watermark payload laid out as::
+
+    namespace (20 bits) | sequence (28 bits) | tag (16 bits)
+
+- ``namespace``: a number the register gives a provider (a provider may hold several: one for marking through
+  the register, one per offline marking kit, and a new one whenever a range runs out or a key is revoked);
+- ``sequence``: a counter inside the namespace, handed out by the register (online) or leased to a kit;
+- ``tag``: the first 16 bits of HMAC-SHA256 under the namespace's key over (namespace, sequence).
+
+The namespace key is derived from the register's master key (HMAC-SHA256 over the namespace number), so the
+database holds no secret and every check can recompute it in one step: the cost of checking does not depend
+on the number of providers or systems. Only the register and the namespace's owner know the key, so nobody
+else can mint a payload that passes the tag check for that namespace; the record the owner registers (with
+its token) is what finally ties a mark to a system.
+
+The watermark itself is embedded with one register-wide spreading key, so detection is one pass. Both keys
+live in ``<data_dir>/provenance/keys`` (mode 0600, created on first use) and never appear on pages or in logs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from assay.errors import ConfigError, InvalidInput
+
+__all__ = [
+    "NAMESPACE_BITS",
+    "SEQUENCE_BITS",
+    "TAG_BITS",
+    "MarkId",
+    "RegisterKeys",
+    "namespace_key",
+    "namespace_key_id",
+]
+
+NAMESPACE_BITS = 20
+SEQUENCE_BITS = 28
+TAG_BITS = 16
+MAX_NAMESPACE = (1 << NAMESPACE_BITS) - 1
+MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+_KEY_BYTES = 32
+
+
+@dataclass(frozen=True, order=True)
+class MarkId:
+    """A mark identifier: the 64-bit payload the watermark carries."""
+
+    payload: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.payload < (1 << 64)):
+            raise InvalidInput(f"a mark payload must be a 64-bit unsigned integer, got {self.payload}",
+                               hint="mark identifiers are 16 hexadecimal digits")
+
+    @classmethod
+    def mint(cls, *, namespace: int, sequence: int, key: bytes) -> MarkId:
+        if not (1 <= namespace <= MAX_NAMESPACE):
+            raise InvalidInput(f"namespace {namespace} is out of range 1..{MAX_NAMESPACE}")
+        if not (1 <= sequence <= MAX_SEQUENCE):
+            raise InvalidInput(f"sequence {sequence} is out of range 1..{MAX_SEQUENCE}",
+                               hint="the namespace is exhausted; ask the register for a new marking kit")
+        head = (namespace << SEQUENCE_BITS) | sequence
+        return cls((head << TAG_BITS) | _tag(key, namespace, sequence))
+
+    @classmethod
+    def parse(cls, text: str, *, field: str = "mark_id") -> MarkId:
+        """Parse 16 hexadecimal digits (the form used in URLs, records and batches)."""
+        t = (text or "").strip().lower()
+        if len(t) != 16 or any(c not in "0123456789abcdef" for c in t):
+            raise InvalidInput(f"{field} must be 16 hexadecimal digits, got {text[:40]!r}",
+                               hint="copy the mark identifier exactly as 'assay mark' printed it")
+        return cls(int(t, 16))
+
+    @classmethod
+    def from_binding(cls, value: str) -> MarkId:
+        """Parse a C2PA soft-binding value: base64 of the 8 payload bytes, big-endian."""
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (ValueError, TypeError):
+            raise InvalidInput("the soft-binding value is not valid base64",
+                               hint="send the 'value' of the c2pa.soft-binding block, base64-encoded") from None
+        if len(raw) != 8:
+            raise InvalidInput(f"the soft-binding value must decode to 8 bytes, got {len(raw)}",
+                               hint="Assay's binding value is the 64-bit mark, base64-encoded")
+        return cls(int.from_bytes(raw, "big"))
+
+    @property
+    def hex(self) -> str:
+        return f"{self.payload:016x}"
+
+    @property
+    def binding_value(self) -> str:
+        return base64.b64encode(self.payload.to_bytes(8, "big")).decode()
+
+    @property
+    def namespace(self) -> int:
+        return self.payload >> (SEQUENCE_BITS + TAG_BITS)
+
+    @property
+    def sequence(self) -> int:
+        return (self.payload >> TAG_BITS) & MAX_SEQUENCE
+
+    @property
+    def tag(self) -> int:
+        return self.payload & ((1 << TAG_BITS) - 1)
+
+    def tag_valid(self, key: bytes) -> bool:
+        if not (1 <= self.namespace and 1 <= self.sequence):
+            return False
+        return hmac.compare_digest(self.tag.to_bytes(2, "big"),
+                                   _tag(key, self.namespace, self.sequence).to_bytes(2, "big"))
+
+    def __str__(self) -> str:
+        return self.hex
+
+
+def _tag(key: bytes, namespace: int, sequence: int) -> int:
+    msg = b"assay-mark-v1" + namespace.to_bytes(4, "big") + sequence.to_bytes(4, "big")
+    return int.from_bytes(hmac.new(key, msg, hashlib.sha256).digest()[:2], "big")
+
+
+def namespace_key(master: bytes, namespace: int) -> bytes:
+    """The namespace's MAC key, derived from the register's master key (never stored)."""
+    return hmac.new(master, b"assay/namespace-key/v1" + namespace.to_bytes(4, "big"), hashlib.sha256).digest()
+
+
+def namespace_key_id(key: bytes) -> str:
+    """A public fingerprint of a namespace key (16 hex digits) for the log and lists; reveals nothing."""
+    return hashlib.sha256(b"assay/key-id/v1" + key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RegisterKeys:
+    """The register's two symmetric secrets, loaded from the data folder.
+
+    ``watermark``: the spreading key every Assay watermark is embedded and detected with (given to providers
+    in their marking kits). ``master``: the key namespace keys are derived from (never leaves the register).
+    """
+
+    watermark: bytes
+    master: bytes
+
+    @classmethod
+    def open(cls, data_dir: Path, *, create: bool = True) -> RegisterKeys:
+        folder = Path(data_dir) / "provenance" / "keys"
+        return cls(watermark=_load_or_create(folder / "watermark.key", create),
+                   master=_load_or_create(folder / "master.key", create))
+
+    def namespace_key(self, namespace: int) -> bytes:
+        return namespace_key(self.master, namespace)
+
+    def __repr__(self) -> str:  # keys never end up in logs or tracebacks
+        return "RegisterKeys(<secret>)"
+
+
+def _load_or_create(path: Path, create: bool) -> bytes:
+    if not path.exists():
+        if not create:
+            raise ConfigError(f"the register key {path} does not exist",
+                              hint="run 'assay ca init' to create the register's keys")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        try:
+            # O_EXCL: if two processes race, exactly one creates the key and the other reads it.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            try:
+                os.write(fd, base64.b64encode(secrets.token_bytes(_KEY_BYTES)) + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    for _ in range(50):
+        text = path.read_bytes().strip()
+        if text:
+            break
+        import time
+
+        time.sleep(0.01)  # another process created the file a moment ago and is still writing it
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != _KEY_BYTES:
+        raise ConfigError(f"the register key {path} is damaged (expected {_KEY_BYTES} bytes, base64)",
+                          hint="restore it from a backup: marks made with it resolve only with the same key")
+    return key

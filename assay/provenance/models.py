@@ -1,0 +1,108 @@
+"""Provenance tables (SQLAlchemy 2). Schema changes go through the Alembic branch ``provenance``.
+
+What is stored about a mark: its identifier (the 64-bit watermark payload), the system and record version
+it was made for, times, the SHA-256 of the marked file, a perceptual hash of its pixels, the size, and the
+signed C2PA manifest store (made without a thumbnail, so no picture of the image is ever kept). Never the
+image itself. Secrets are never stored here either: namespace keys are derived from the register's master
+key in the data folder, private signing keys live in files in the data folder.
+
+Mark records are append-only: a recorded mark is never updated or deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from assay.db import Base
+
+__all__ = ["MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate"]
+
+_TZ = DateTime(timezone=True)
+
+
+class MarkNamespace(Base):
+    """A 20-bit number a provider mints marks under, with its own MAC key (derived, never stored).
+
+    ``next_sequence`` is owned by :mod:`assay.provenance.marking`: it only grows, inside write transactions.
+    """
+
+    __tablename__ = "provenance_namespaces"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", name="fk_prov_ns_provider"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "online" (marked by the register) or "kit" (offline)
+    key_id: Mapped[str] = mapped_column(String(16))  # public fingerprint of the derived key
+    next_sequence: Mapped[int] = mapped_column(BigInteger, default=1)
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(_TZ, nullable=True)
+    revoked_reason: Mapped[str] = mapped_column(String(300), default="")
+    issued_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class SequenceLease(Base):
+    """A range of sequence numbers handed out in a marking kit, for offline marking: [start, end)."""
+
+    __tablename__ = "provenance_leases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    namespace: Mapped[int] = mapped_column(ForeignKey("provenance_namespaces.number", name="fk_prov_lease_ns"),
+                                           index=True)
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(_TZ)
+
+
+class SigningCertificate(Base):
+    """A provider's C2PA claim-signing certificate: issued by the register's CA, or brought by the provider."""
+
+    __tablename__ = "provenance_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", name="fk_prov_cert_provider"), index=True)
+    serial: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(500))
+    chain_pem: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))  # "issued" or "imported"
+    not_before: Mapped[datetime] = mapped_column(_TZ)
+    not_after: Mapped[datetime] = mapped_column(_TZ)
+    key_file: Mapped[str] = mapped_column(String(300), default="")  # relative to the data folder; "" = not held
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(_TZ, nullable=True)
+    revoked_reason: Mapped[str] = mapped_column(String(300), default="")
+    issued_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class MarkRecord(Base):
+    """One marked output, as its provider recorded it. Append-only."""
+
+    __tablename__ = "provenance_marks"
+    __table_args__ = (UniqueConstraint("namespace", "sequence", name="uq_prov_mark_ns_seq"),)
+
+    mark_id: Mapped[str] = mapped_column(String(16), primary_key=True)  # the payload, 16 lower-case hex digits
+    namespace: Mapped[int] = mapped_column(ForeignKey("provenance_namespaces.number", name="fk_prov_mark_ns"))
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id", name="fk_prov_mark_system"), index=True)
+    system_version_number: Mapped[int] = mapped_column(Integer)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", name="fk_prov_mark_provider"), index=True)
+    created_at: Mapped[datetime] = mapped_column(_TZ, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(_TZ)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    phash: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    media_type: Mapped[str] = mapped_column(String(40))
+    alg: Mapped[str] = mapped_column(String(100))
+    manifest_id: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
+    manifest: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    certificate_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    visible_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(16))  # "online" or "batch"
+    log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    recorded_by_token: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", name="fk_prov_mark_token"), nullable=True)
