@@ -59,6 +59,18 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log.",
     ),
+    Setting("complaints_max_bytes", 20_000_000,
+            "Largest complaint (text and attachments, encrypted) or added information accepted, in bytes.", int),
+    Setting("complaints_pow_bits", 18,
+            "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint.",
+            int),
+    Setting("complaints_per_hour", 300,
+            "Complaint submissions and receipt look-ups accepted per hour from everyone together "
+            "(an in-memory limit that keeps no IP address).", int),
+    Setting("complaints_kdf_memlimit", 64 * 1024 * 1024,
+            "Argon2id memory (bytes) for deriving keys from receipts; fixed when the channel is first set up.", int),
+    Setting("complaints_kdf_opslimit", 3,
+            "Argon2id passes for deriving keys from receipts; fixed when the channel is first set up.", int),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -83,6 +95,11 @@ class Config:
     page_size: int = 50
     max_page_size: int = 500
     log_origin: str = ""
+    complaints_max_bytes: int = 20_000_000
+    complaints_pow_bits: int = 18
+    complaints_per_hour: int = 300
+    complaints_kdf_memlimit: int = 64 * 1024 * 1024
+    complaints_kdf_opslimit: int = 3
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Config:
@@ -112,7 +129,8 @@ class Config:
                 f"page_size ({self.page_size}) is larger than max_page_size ({self.max_page_size})",
                 hint="set ASSAY_PAGE_SIZE to at most ASSAY_MAX_PAGE_SIZE",
             )
-        for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port"):
+        for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port",
+                     "complaints_max_bytes", "complaints_per_hour", "complaints_kdf_opslimit"):
             if getattr(self, name) <= 0:
                 raise ConfigError(
                     f"{name} must be positive", hint=f"set {setting(name).env} to a positive number"
