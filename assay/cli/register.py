@@ -55,12 +55,9 @@ def _read_file(path: Path) -> tuple[bytes, str]:
         raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}", hint="check the path and permissions") from None
 
 
-def _load(path: Path) -> tuple[Any, str]:
-    from assay.register.service import read_document
-
-    raw, source = _read_file(path)
-    media = "application/json" if path.suffix.lower() == ".json" else None
-    return read_document(raw, source=source, media_type=media), source
+def _load(path: Path) -> tuple[bytes, str]:
+    # The raw bytes go to the disclosure parser, which checks size and UTF-8 and reads YAML or JSON strictly.
+    return _read_file(path)
 
 
 def _outcome(outcome: str) -> str:
@@ -125,7 +122,7 @@ def systems_publish(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="The disclosure, YAML or JSON ('-' reads standard input)."),
     provider: str = typer.Option(None, "--provider", envvar="ASSAY_PROVIDER",
-                                 help="Provider id to publish for (it must exist: 'assay providers add')."),
+                                 help="Provider id to publish for (default: provider.id in the disclosure; see 'assay providers list')."),
     reason: str = typer.Option("", "--reason", help="Why this is published (shown in the version history)."),
     as_json: bool = json_flag(),
 ) -> None:
@@ -133,8 +130,6 @@ def systems_publish(
     from assay.register.service import publish, to_dict
 
     document, source = _load(file)
-    if not provider:
-        raise InvalidInput("say which provider publishes this system", hint="add --provider ID ('assay providers list')")
     db = open_db(ctx)
     with db.write() as session:
         view = publish(session, document, principal=_operator(), provider_id=provider, reason=reason, source=source)

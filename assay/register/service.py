@@ -66,7 +66,6 @@ __all__ = [
     "history",
     "list_providers",
     "publish",
-    "read_document",
     "reinstate",
     "review_exception",
     "search",
@@ -298,75 +297,6 @@ def _isoformat(value: Any) -> Any:
     return value
 
 
-# ---------------------------------------------------------------------------------------------- input
-
-
-JSON_TYPES = ("application/json",)
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-
-
-def read_document(raw: bytes, *, source: str, media_type: str | None = None) -> Any:
-    """Decode a disclosure file or request body (UTF-8 JSON or YAML) into plain data, or :class:`InvalidInput`.
-
-    ``media_type`` picks the parser ("application/json" or a YAML type); without it, a document whose first
-    character is ``{`` is read as JSON and anything else as YAML. YAML anchors and aliases are refused:
-    they let a small file expand into a huge document ("billion laughs").
-    """
-    import yaml
-
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(
-            f"{source} is not UTF-8 text (byte {exc.start} is not valid UTF-8)",
-            hint="save the file as UTF-8", problems=[FieldProblem("(document)", "not UTF-8", "save it as UTF-8")],
-        ) from None
-    text = text.removeprefix("\ufeff")
-    if not text.strip():
-        raise InvalidInput(f"{source} is empty", hint="send a disclosure in YAML or JSON",
-                           problems=[FieldProblem("(document)", "empty", "send a disclosure")])
-    kind = (media_type or "").split(";")[0].strip().lower()
-    as_json = kind in JSON_TYPES or kind.endswith("+json") or (not kind and text.lstrip().startswith("{"))
-    if as_json:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(
-                f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
-                hint="check the JSON syntax near that position",
-                problems=[FieldProblem(f"(line {exc.lineno}, column {exc.colno})", exc.msg, "fix the JSON syntax")],
-            ) from None
-    try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "an unknown position"
-        raise InvalidInput(
-            f"{source} is not valid YAML: {exc.problem} at {where}",
-            hint="fix the YAML near that position (indentation, quoting, no aliases)",
-            problems=[FieldProblem(f"({where})", str(exc.problem), "fix the YAML syntax")],
-        ) from None
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"{source} is not valid YAML: {exc}", hint="check the YAML syntax") from None
-
-
-def _no_alias_loader() -> type:
-    import yaml
-
-    class NoAliasLoader(yaml.SafeLoader):
-        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
-            if self.check_event(yaml.AliasEvent):
-                event = self.peek_event()
-                raise yaml.MarkedYAMLError(None, None, "YAML aliases (*name) are not allowed in a disclosure",
-                                           event.start_mark)
-            return super().compose_node(parent, index)
-
-    return NoAliasLoader
-
-
-_NoAliasLoader = _no_alias_loader()
-
-
 # ---------------------------------------------------------------------------------------------- writes
 
 
@@ -377,7 +307,7 @@ def add_provider(
     """Register a provider or deployer (the oversight body does this; providers then get tokens)."""
     principal.require_admin(action="register providers")
     problems = []
-    if not PROVIDER_ID_RE.match(id or ""):
+    if not PROVIDER_ID_RE.match(id or "") or "--" in id:
         problems.append(FieldProblem("id", f"{id!r} is not a valid provider id",
                                      "use 1-64 lower-case letters, digits and '-', e.g. 'acme-health'"))
     name = (name or "").strip()
@@ -415,24 +345,34 @@ def publish(
     Raises :class:`InvalidInput` (each wrong field), :class:`Forbidden` (another provider's token),
     :class:`NotFound` (unknown provider) or :class:`Conflict` (the provider already has a system of that name).
     """
-    provider_id = provider_id or principal.provider_id
+    reason = _check_reason(reason, required=False) or "first publication"
+    if principal.provider_id is not None and provider_id not in (None, principal.provider_id):
+        principal.require_provider(provider_id, action="publish systems")  # raises Forbidden
+    assessed = _assess(document, source=source)
+    named = assessed.provider_id  # provider.id inside the disclosure, if the provider gave it
+    provider_id = provider_id or principal.provider_id or named
     if provider_id is None:
-        raise InvalidInput("say which provider publishes this system",
-                           hint="an admin publishing for a provider gives its id (--provider ID, ?provider=ID)",
-                           problems=[FieldProblem("provider", "missing", "give the provider's id")])
+        raise InvalidInput(
+            "say which provider publishes this system",
+            hint="give provider.id in the disclosure, or --provider ID (API: ?provider=ID)",
+            problems=[FieldProblem("provider.id", "missing", "give the provider's id in this register")])
     principal.require_provider(provider_id, action="publish systems")
+    if named is not None and named != provider_id:
+        principal.require_provider(named, action="publish systems")  # a provider's token: Forbidden
+        raise InvalidInput(
+            f"the disclosure names provider {named!r}, but it is being published for {provider_id!r}",
+            hint="make provider.id match the provider it is published for, or leave provider.id out",
+            problems=[FieldProblem("provider.id", f"is {named!r}, not {provider_id!r}", f"set it to {provider_id!r}")])
     provider = session.get(Provider, provider_id)
     if provider is None:
         raise NotFound(f"there is no provider {provider_id!r}",
-                       hint="the oversight body registers providers first ('assay providers add')")
-    reason = _check_reason(reason, required=False) or "first publication"
-    assessed = _assess(document, source=source)
+                       hint=f"the oversight body registers it first: assay providers add {provider_id} --name ...")
     existing = session.scalars(
         select(System.id).where(System.provider_id == provider_id, System.name_key == assessed.name_key)).first()
     if existing is not None:
         raise _duplicate(provider_id, assessed.name, existing)
     now = now or _now()
-    system_id = _new_system_id(session, provider_id, assessed.name)
+    system_id = _new_system_id(session, provider_id, assessed)
     system = System(
         id=system_id, provider_id=provider_id, current_version=1, created_at=now, created_by=principal.actor,
         **assessed.system_columns(now),
@@ -476,6 +416,18 @@ def update(
         )
     reason = _check_reason(reason, required=False)
     assessed = _assess(document, source=source)
+    if assessed.preferred_id is not None and assessed.preferred_id != system.id:
+        raise InvalidInput(
+            f"the disclosure gives system.id {assessed.preferred_id!r}, but this is system {system.id!r}",
+            hint="a system's id never changes; set system.id to it or leave system.id out",
+            problems=[FieldProblem("system.id", f"is {assessed.preferred_id!r}", f"set it to {system.id!r}")])
+    if assessed.provider_id is not None and assessed.provider_id != system.provider_id:
+        raise InvalidInput(
+            f"the disclosure names provider {assessed.provider_id!r}, but {system.id!r} belongs to "
+            f"{system.provider_id!r}",
+            hint="a system cannot move to another provider; publish it anew under the other provider",
+            problems=[FieldProblem("provider.id", f"is {assessed.provider_id!r}",
+                                   f"set it to {system.provider_id!r}")])
     current = _version_row(session, system.id, system.current_version)
     if assessed.sha256 == current.disclosure_sha256:
         raise Conflict(
@@ -601,6 +553,8 @@ class _Assessed:
     capabilities: list[str]
     contexts: list[str]
     headline: str
+    preferred_id: str | None
+    provider_id: str | None
     screening: dict[str, Any]
     impact: dict[str, Any]
 
@@ -629,7 +583,8 @@ def _assess(document: Any, *, source: str) -> _Assessed:
         document=data, canonical=canonical.decode("utf-8"), sha256=hashlib.sha256(canonical).hexdigest(),
         name=facts["name"], name_key=name_key(facts["name"]), version_label=facts["version"],
         status=facts["status"], summary=facts["summary"], capabilities=facts["capabilities"],
-        contexts=facts["contexts"], headline=training_data_headline(disclosure), screening=screening, impact=impact,
+        contexts=facts["contexts"], headline=training_data_headline(disclosure), preferred_id=facts["preferred_id"],
+        provider_id=facts["provider_id"], screening=screening, impact=impact,
     )
 
 
@@ -655,14 +610,15 @@ def _screen(disclosure: Any, reviews: Any) -> dict[str, Any]:
 def _facts(disclosure: Any) -> dict[str, Any]:
     """The facts the register lists and filters by, read off a validated disclosure."""
     system = disclosure.system
-    purpose = getattr(system, "intended_purpose", "") or ""
     return {
         "name": system.name.strip(),
-        "version": str(getattr(system, "version", "") or ""),
+        "version": system.version,
         "status": str(system.status),
-        "summary": _shorten(str(purpose), 300),
-        "capabilities": sorted({str(c) for c in getattr(system, "capabilities", []) or []}),
-        "contexts": sorted({str(c) for c in getattr(system, "deployment_contexts", []) or []}),
+        "summary": _shorten(system.summary, 350),
+        "capabilities": sorted({str(c) for c in disclosure.capabilities}),
+        "contexts": sorted({str(c) for c in system.deployment_contexts}),
+        "preferred_id": system.id,
+        "provider_id": disclosure.provider.id,
     }
 
 
@@ -885,9 +841,22 @@ def slugify(text: str, *, max_len: int = 60) -> str:
     return slug[:max_len].strip("-")
 
 
-def _new_system_id(session: Session, provider_id: str, name: str) -> str:
-    """``<provider>-<name>``, made unique with -2, -3... (ids are public and never change once given)."""
-    base = slugify(name) or "system"
+def _new_system_id(session: Session, provider_id: str, assessed: _Assessed) -> str:
+    """The disclosure's preferred ``system.id`` if free, else ``<provider>-<name>`` made unique with -2, -3...
+
+    Ids are public and never change once given.
+    """
+    if assessed.preferred_id is not None:
+        if len(assessed.preferred_id) > _MAX_SYSTEM_ID:
+            raise InvalidInput(f"system.id is longer than {_MAX_SYSTEM_ID} characters", hint="shorten it",
+                               problems=[FieldProblem("system.id", "too long", f"at most {_MAX_SYSTEM_ID} characters")])
+        if session.get(System, assessed.preferred_id) is not None:
+            raise Conflict(
+                f"the system id {assessed.preferred_id!r} is already taken",
+                hint="choose another system.id, or leave it out and the register derives one",
+                problems=[FieldProblem("system.id", "already taken", "choose another id or leave it out")])
+        return assessed.preferred_id
+    base = slugify(assessed.name) or "system"
     if base != provider_id and not base.startswith(provider_id + "-"):
         base = f"{provider_id}-{base}"
     base = base[: _MAX_SYSTEM_ID - 6].strip("-")
