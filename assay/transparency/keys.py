@@ -1,0 +1,59 @@
+"""The log's Ed25519 signing key: generated on first run into the data folder (never committed), mode 0600."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from assay.config import Config
+from assay.errors import ConfigError, InvalidInput
+from assay.tlog import Signer
+
+KEY_FILE = Path("keys") / "transparency-log.key"
+
+
+def key_path(config: Config) -> Path:
+    return config.data_dir / KEY_FILE
+
+
+def load_or_create_signer(config: Config) -> Signer:
+    """The log's signer for ``config.resolved_log_origin``; created (atomically, once) if there is none yet."""
+    origin = config.resolved_log_origin
+    path = key_path(config)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        signer = Signer.generate(origin)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, (signer.to_text() + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            # link() fails if another process created the key first: then everyone uses that one.
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    try:
+        signer = Signer.from_text(path.read_text())
+    except InvalidInput as exc:
+        raise ConfigError(f"the log's signing key {path} is unreadable: {exc.message}",
+                          hint="restore the key file from your backup") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the log's signing key {path}: {exc.strerror}",
+                          hint="check the data folder's permissions") from None
+    if signer.name != origin:
+        raise ConfigError(
+            f"the log's signing key is for origin {signer.name!r}, but the configured origin is {origin!r}",
+            hint=f"set ASSAY_LOG_ORIGIN={signer.name} (a log keeps its origin for life), or move {path} away "
+            "to start a new log with a new database",
+        )
+    return signer

@@ -1,0 +1,529 @@
+"""The log service: integrates sequenced entries into tiles and a signed checkpoint, and serves proofs.
+
+Sequencing (``record``) happens in the callers' transactions and fixes every entry's index. Integration,
+here, is a single logical sequencer per log: it reads the entries after the published tree size in
+batches, and for each batch
+
+1. writes the new full tiles and entry bundles and the new partial ones (storage, durably),
+2. signs a checkpoint for the new size and publishes it in the database by compare-and-swap on the head's
+   ``generation`` (losing the race means another integrator published first: reload and go on),
+3. writes the ``checkpoint`` file next to the tiles (a convenience copy; the database is the authority),
+4. removes partial tiles made redundant by the full tiles of this batch.
+
+A checkpoint is never published before the tiles it needs are durable, tiles are a deterministic function
+of the entries (so rewriting them after a crash is harmless), and the head only moves forward by CAS, so
+two integrators can never publish two different trees of the same size. After any failure the in-memory
+state is dropped and rebuilt from storage and the database (or, if storage lost tiles, from the entries).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from assay.config import Config
+from assay.db import Database
+from assay.errors import ConfigError, StorageError, VerificationError
+from assay.tlog import (
+    EMPTY_ROOT,
+    TILE_WIDTH,
+    Checkpoint,
+    Signer,
+    TileID,
+    TileReader,
+    TlogProof,
+    encode_bundle,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    split_hashes,
+    verify_checkpoint,
+    verify_proof,
+)
+from assay.transparency._record import entries_committed
+from assay.transparency.keys import load_or_create_signer
+from assay.transparency.models import LogCheckpoint, LogEntry, LogHead
+from assay.transparency.storage import LogStorage, PosixStorage
+
+log = logging.getLogger("assay.transparency")
+
+DEFAULT_BATCH = 4096
+_sha256 = hashlib.sha256
+
+
+@dataclass(frozen=True)
+class Head:
+    """The latest published checkpoint, as stored in the database."""
+
+    generation: int
+    size: int
+    root_hash: bytes
+    checkpoint: str  # the signed note; "" before the first publication
+    vkey: str
+    tiles_dir: str
+    published_at: datetime | None
+
+
+def read_head(session: Session) -> Head:
+    row = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one_or_none()
+    if row is None:
+        raise StorageError("the transparency log's head row is missing", hint="run 'assay db upgrade'")
+    return Head(int(row.generation), int(row.tree_size), bytes(row.root_hash), row.checkpoint, row.vkey,
+                row.tiles_dir, row.published_at)
+
+
+class _TreeState:
+    """The right edge of the tree: the hashes of the rightmost (partial) tile of every level and the entries
+    of the partial bundle. Enough to append entries and to compute the root. Owned by the integrator lock."""
+
+    def __init__(self, size: int = 0, levels: list[list[bytes]] | None = None,
+                 bundle: list[bytes] | None = None) -> None:
+        self.size = size
+        self.levels: list[list[bytes]] = levels if levels is not None else []
+        self.bundle: list[bytes] = bundle if bundle is not None else []
+
+    def append(self, entries: Iterable[bytes]) -> tuple[dict[str, bytes], list[TileID]]:
+        """Add entries; return the files to write (full tiles, bundles, new partials) and the full tiles."""
+        old_size = self.size
+        files: dict[str, bytes] = {}
+        full: list[TileID] = []
+        levels = self.levels
+        bundle = self.bundle
+        size = self.size
+        for data in entries:
+            bundle.append(data)
+            size += 1
+            if len(bundle) == TILE_WIDTH:
+                tile = TileID(-1, (size - 1) >> 8)
+                files[tile.path] = encode_bundle(bundle)
+                full.append(tile)
+                bundle = self.bundle = []
+            carry = _sha256(b"\x00" + data).digest()
+            level = 0
+            while True:
+                if level == len(levels):
+                    levels.append([])
+                row = levels[level]
+                row.append(carry)
+                if len(row) < TILE_WIDTH:
+                    break
+                tile = TileID(level, ((size >> (8 * level)) - 1) >> 8)
+                files[tile.path] = b"".join(row)
+                full.append(tile)
+                carry = _perfect_root(row)
+                levels[level] = []
+                level += 1
+        self.size = size
+        for level, row in enumerate(levels):
+            if row and (size >> (8 * level)) != (old_size >> (8 * level)):
+                files[TileID(level, (size >> (8 * level)) >> 8, len(row)).path] = b"".join(row)
+        if self.bundle and size != old_size:
+            files[TileID(-1, size >> 8, len(self.bundle)).path] = encode_bundle(self.bundle)
+        return files, full
+
+    def root(self) -> bytes:
+        parts: list[bytes] = []
+        for row in reversed(self.levels):  # leftmost (largest) subtrees live in the highest levels
+            pos = 0
+            remaining = len(row)
+            while remaining:
+                span = 1 << (remaining.bit_length() - 1)
+                parts.append(_perfect_root(row[pos : pos + span]))
+                pos += span
+                remaining -= span
+        if not parts:
+            return EMPTY_ROOT
+        acc = parts[-1]
+        for h in reversed(parts[:-1]):
+            acc = node_hash(h, acc)
+        return acc
+
+
+def _perfect_root(hashes: Sequence[bytes]) -> bytes:
+    row = list(hashes)
+    while len(row) > 1:
+        row = [_sha256(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
+    return row[0]
+
+
+class _LostRace(Exception):
+    pass
+
+
+class TransparencyLog:
+    """One log: its database tables, its tile storage and its signing key.
+
+    ``integrate()`` is safe to call from many threads (one runs at a time) and from many processes (CAS).
+    ``on_step(name, when)`` is a test hook called before and after each persistence step ("tiles",
+    "publish", "checkpoint", "gc"); raising from it simulates a crash at that point.
+    """
+
+    def __init__(self, db: Database, storage: LogStorage, signer: Signer, *, tiles_dir: str = "",
+                 batch_size: int = DEFAULT_BATCH, on_step: Callable[[str, str], None] | None = None) -> None:
+        if batch_size < 1:
+            raise ConfigError("the integration batch size must be positive", hint="")
+        self.db = db
+        self.storage = storage
+        self.signer = signer
+        self.origin = signer.name
+        self.vkey = signer.vkey
+        self.tiles_dir = tiles_dir
+        self.batch_size = batch_size
+        self._on_step = on_step
+        self._lock = threading.Lock()  # one integration at a time in this process
+        self._state: _TreeState | None = None  # owned by _lock
+        self._generation = -1  # owned by _lock
+
+    def __repr__(self) -> str:
+        return f"TransparencyLog({self.origin!r}, {self.storage!r})"
+
+    # -- integration -------------------------------------------------------------------------------------
+
+    def integrate(self, *, max_entries: int | None = None) -> Head:
+        """Integrate every sequenced entry (or up to ``max_entries``); return the head published last."""
+        with self._lock:
+            try:
+                return self._integrate(max_entries)
+            except BaseException:
+                # Never trust in-memory state after a failure: the next call reloads it from durable storage.
+                self._state = None
+                raise
+
+    def _step(self, name: str, when: str) -> None:
+        if self._on_step is not None:
+            self._on_step(name, when)
+
+    def _integrate(self, max_entries: int | None) -> Head:
+        done = 0
+        while True:
+            state, head = self._current()
+            if not head.checkpoint:
+                # A brand-new log publishes the empty tree first, so there is always a signed checkpoint.
+                try:
+                    self._publish(state, head, {}, [])
+                except _LostRace:
+                    self._state = None
+                continue
+            limit = self.batch_size if max_entries is None else min(self.batch_size, max_entries - done)
+            if limit <= 0:
+                return head
+            entries = self._pending(state.size, limit)
+            if not entries:
+                return head
+            files, full = state.append(entries)
+            try:
+                self._publish(state, head, files, full)
+            except _LostRace:
+                self._state = None
+                continue
+            done += len(entries)
+
+    def _current(self) -> tuple[_TreeState, Head]:
+        with self.db.read() as s:
+            head = read_head(s)
+        if head.vkey and head.vkey != self.vkey:
+            raise ConfigError(
+                "the log's signing key is not the key that signed its published checkpoints "
+                f"(published: {head.vkey}; this key: {self.vkey})",
+                hint="restore the original key file into the data folder (keys/transparency-log.key)",
+            )
+        if self._state is None or self._generation != head.generation:
+            self._state = self._load(head)
+            self._generation = head.generation
+        return self._state, head
+
+    def _pending(self, start: int, limit: int) -> list[bytes]:
+        with self.db.read() as s:
+            rows = s.execute(
+                select(LogEntry.idx, LogEntry.data).where(LogEntry.idx >= start).order_by(LogEntry.idx).limit(limit)
+            ).all()
+        out = []
+        for expected, (idx, data) in enumerate(rows, start):
+            if idx != expected:
+                # Cannot happen with record()'s counter; stop at a gap rather than integrate out of order.
+                log.error("transparency log: entry %d is missing (found %d); integrating up to the gap", expected, idx)
+                break
+            out.append(bytes(data))
+        return out
+
+    def _publish(self, state: _TreeState, head: Head, files: dict[str, bytes], full: list[TileID]) -> None:
+        # 1. Tiles and bundles, durably, before any checkpoint refers to them.
+        self._step("tiles", "before")
+        if files:
+            self.storage.write_many(files)
+        self._step("tiles", "after")
+        # 2. Sign and publish by compare-and-swap on the generation.
+        checkpoint = Checkpoint(self.origin, state.size, state.root())
+        note = checkpoint.text() + "\n" + self.signer.sign(checkpoint.text()).line()
+        now = datetime.now(UTC)
+        self._step("publish", "before")
+        with self.db.write() as s:
+            result = s.execute(
+                update(LogHead)
+                .where(LogHead.id == 1, LogHead.generation == head.generation)
+                .values(generation=head.generation + 1, tree_size=state.size, root_hash=checkpoint.root_hash,
+                        checkpoint=note, vkey=self.vkey, tiles_dir=self.tiles_dir, published_at=now)
+            )
+            if result.rowcount != 1:
+                raise _LostRace()
+            if state.size != head.size or not head.checkpoint:
+                s.execute(insert(LogCheckpoint).values(tree_size=state.size, root_hash=checkpoint.root_hash,
+                                                       checkpoint=note, published_at=now))
+        self._generation = head.generation + 1
+        self._step("publish", "after")
+        # 3. The checkpoint file, for static mirrors of the data folder.
+        self._step("checkpoint", "before")
+        self.storage.write_many({"checkpoint": note.encode()})
+        self._step("checkpoint", "after")
+        # 4. Partial tiles that a full tile of this batch replaces.
+        self._step("gc", "before")
+        for tile in full:
+            self.storage.remove_partials(tile)
+        self._step("gc", "after")
+
+    def _load(self, head: Head) -> _TreeState:
+        """The right edge of the published tree, from storage; rebuilt from the entries if storage lost it."""
+        if head.checkpoint:
+            verify_checkpoint(head.checkpoint, self.vkey, origin=self.origin)
+        try:
+            state = self._load_from_storage(head)
+        except (_MissingTile, VerificationError) as exc:
+            log.warning("transparency log: rebuilding tiles from the database (%s)", exc.message)
+            state = self._rebuild(head)
+        if head.checkpoint:
+            if self.storage.read("checkpoint") != head.checkpoint.encode():
+                self.storage.write_many({"checkpoint": head.checkpoint.encode()})
+            # Partials of the latest full tiles may survive a crash between publishing and removing them.
+            for level in range(len(state.levels)):
+                count = head.size >> (8 * level)
+                if count >= TILE_WIDTH:
+                    self.storage.remove_partials(TileID(level, (count >> 8) - 1))
+            if head.size >= TILE_WIDTH:
+                self.storage.remove_partials(TileID(-1, (head.size >> 8) - 1))
+        return state
+
+    def _load_from_storage(self, head: Head) -> _TreeState:
+        size = head.size
+        levels: list[list[bytes]] = []
+        level = 0
+        while size >> (8 * level):
+            width = (size >> (8 * level)) & (TILE_WIDTH - 1)
+            tile = TileID(level, (size >> (8 * level)) >> 8, width) if width else None
+            levels.append(split_hashes(self._read_tile(tile, head), width) if tile else [])
+            level += 1
+        start = size & ~(TILE_WIDTH - 1)
+        with self.db.read() as s:
+            bundle = [bytes(d) for (d,) in s.execute(
+                select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < size).order_by(LogEntry.idx))]
+        if len(bundle) != size - start:
+            raise StorageError(f"the database lacks entries {start}..{size - 1} of the published tree",
+                               hint="restore the database from a backup")
+        if bundle:
+            stored = self._read_tile(TileID(-1, size >> 8, len(bundle)), head)
+            if stored != encode_bundle(bundle) or (levels and [leaf_hash(e) for e in bundle] != levels[0]):
+                raise _MissingTile("the stored partial entry bundle or level-0 tile does not match the database")
+        state = _TreeState(size, levels, bundle)
+        if state.root() != head.root_hash:
+            raise _MissingTile("the stored tiles do not produce the published root hash")
+        return state
+
+    def _read_tile(self, tile: TileID, head: Head) -> bytes:
+        data = _read_published_tile(self.storage, tile, head)
+        if data is None:
+            raise _MissingTile(f"{tile.path} is missing from {self.storage!r}")
+        return data
+
+    def _rebuild(self, head: Head) -> _TreeState:
+        state = _TreeState()
+        start = 0
+        chunk = 65536
+        while start < head.size:
+            end = min(start + chunk, head.size)
+            with self.db.read() as s:
+                rows = [bytes(d) for (d,) in s.execute(
+                    select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx))]
+            if len(rows) != end - start:
+                raise StorageError(f"the database lacks entries between {start} and {end - 1}",
+                                   hint="restore the database from a backup")
+            files, _ = state.append(rows)
+            # Intermediate partials are not needed: only the final size's partials are published.
+            if end < head.size:
+                files = {p: d for p, d in files.items() if ".p/" not in p}
+            self.storage.write_many(files)
+            start = end
+        if state.root() != head.root_hash:
+            raise VerificationError(
+                "the log's entries in the database do not produce its published root hash",
+                hint="the database was altered or restored from another log: do not publish; investigate",
+            )
+        return state
+
+    # -- reading -----------------------------------------------------------------------------------------
+
+    def head(self) -> Head:
+        with self.db.read() as s:
+            return read_head(s)
+
+    def read_tile(self, tile: TileID, head: Head | None = None) -> bytes | None:
+        """A published tile or bundle (only ranges inside the published tree), or None."""
+        return _read_published_tile(self.storage, tile, head or self.head())
+
+    def proof(self, index: int) -> str | None:
+        return _proof(self.db, self.storage, index, self.vkey)
+
+
+class _MissingTile(StorageError):
+    code = "missing_tile"
+
+
+def _read_published_tile(storage: LogStorage, tile: TileID, head: Head) -> bytes | None:
+    span = 1 if tile.is_entries else 1 << (8 * tile.level)
+    first_node = tile.index << 8
+    if (first_node + tile.width) * span > head.size:
+        return None
+    data = storage.read(tile.path)
+    if data is None and tile.is_partial:
+        full = storage.read(tile.full.path)
+        if full is not None:
+            if tile.is_entries:
+                return _bundle_prefix(full, tile.width)
+            return full[: tile.width * 32]
+    return data
+
+
+def _bundle_prefix(data: bytes, count: int) -> bytes:
+    pos = 0
+    for _ in range(count):
+        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
+    return data[:pos]
+
+
+def _proof(db: Database, storage: LogStorage, index: int, vkey: str) -> str | None:
+    with db.read() as s:
+        head = read_head(s)
+        entry = s.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
+    if not head.checkpoint or index < 0 or index >= head.size or entry is None:
+        return None
+
+    def fetch(tile: TileID) -> bytes:
+        data = _read_published_tile(storage, tile, head)
+        if data is None:
+            raise StorageError(f"the log's tile {tile.path} is missing", hint="run 'assay log integrate' to repair")
+        return data
+
+    hashes = inclusion_proof(index, head.size, TileReader(head.size, fetch).node)
+    text = TlogProof(index, tuple(hashes), head.checkpoint).render()
+    # Fail closed: hand out a proof only if it verifies against the entry and the published key.
+    try:
+        verify_proof(text, bytes(entry), vkey or head.vkey)
+    except VerificationError as exc:
+        raise StorageError(f"the log's tiles do not match its checkpoint: {exc.message}",
+                           hint="run 'assay log verify' and restore the data folder from a backup") from exc
+    return text
+
+
+# -- one log per (database, data folder) in this process ----------------------------------------------------
+
+_LOGS: weakref.WeakKeyDictionary[Database, dict[Path, TransparencyLog]] = weakref.WeakKeyDictionary()
+_LOGS_LOCK = threading.Lock()
+
+
+def open_log(db: Database, config: Config) -> TransparencyLog:
+    """The log of this database, with tiles in ``<data_dir>/log`` and its key in ``<data_dir>/keys``."""
+    root = (config.data_dir / "log").resolve()
+    with _LOGS_LOCK:
+        logs = _LOGS.setdefault(db, {})
+        existing = logs.get(root)
+        if existing is not None and existing.origin == config.resolved_log_origin:
+            return existing
+        signer = load_or_create_signer(config)
+        tlog = TransparencyLog(db, PosixStorage(root), signer, tiles_dir=str(root))
+        logs[root] = tlog
+        return tlog
+
+
+def _any_open_log(db: Database) -> TransparencyLog | None:
+    with _LOGS_LOCK:
+        logs = _LOGS.get(db) or {}
+        return next(iter(logs.values()), None)
+
+
+def integrate(db: Database, config: Config) -> Head:
+    """Integrate every sequenced entry now (CLI commands call this after their writes)."""
+    return open_log(db, config).integrate()
+
+
+def proof_for(db: Database, index: int) -> str | None:
+    """The tlog-proof of entry ``index`` once it is integrated, else None."""
+    tlog = _any_open_log(db)
+    if tlog is not None:
+        return tlog.proof(index)
+    with db.read() as s:
+        head = read_head(s)
+    if not head.tiles_dir:
+        return None
+    return _proof(db, PosixStorage(Path(head.tiles_dir)), index, head.vkey)
+
+
+def verifier_key(db: Database) -> str | None:
+    """The vkey that verifies the log's checkpoints (``None`` before the first checkpoint)."""
+    with db.read() as s:
+        return read_head(s).vkey or None
+
+
+def latest_checkpoint(db: Database) -> str | None:
+    with db.read() as s:
+        return read_head(s).checkpoint or None
+
+
+def entry_at(db: Database, index: int) -> bytes | None:
+    with db.read() as s:
+        data = s.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
+    return None if data is None else bytes(data)
+
+
+class BackgroundIntegrator:
+    """A daemon thread that integrates soon after entries are committed in this process, and every
+    ``period`` seconds anyway (for entries written by other processes)."""
+
+    def __init__(self, tlog: TransparencyLog, *, period: float = 1.0) -> None:
+        self.tlog = tlog
+        self.period = period
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="assay-log-integrator", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        entries_committed.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            entries_committed.wait(self.period if not failures else min(60.0, self.period * 2**failures))
+            entries_committed.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.tlog.integrate()
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 - a background loop must survive and report
+                failures += 1
+                log.error("transparency log: integration failed (attempt %d): %s", failures, exc)
+

@@ -1,0 +1,208 @@
+"""Where the log's tiles, entry bundles and checkpoint file live: a small interface with a written contract,
+its POSIX implementation, and a fault-injecting fake for crash tests.
+
+Paths are tlog-tiles paths relative to the log's root: ``checkpoint``, ``tile/<L>/<N>[.p/<W>]``,
+``tile/entries/<N>[.p/<W>]``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from assay.errors import StorageError
+from assay.tlog import TileID
+
+__all__ = ["FaultInjectingStorage", "LogStorage", "PosixStorage", "SimulatedCrash"]
+
+
+class LogStorage(Protocol):
+    """The contract every storage of the log keeps.
+
+    - ``write_many(files)``: when it returns, every file is durable (survives a crash or power cut) and
+      each one was replaced atomically (a reader sees the old bytes or the new bytes, never a mix). Writing
+      the same bytes again is harmless: the integrator rewrites tiles after a crash. On failure it raises
+      :class:`StorageError`; some of the files may then be written (each whole), none half-written. Nothing
+      is retried inside: the integrator retries the whole batch.
+    - ``read(path)``: the bytes of the file, or ``None`` if absent; :class:`StorageError` if unreadable.
+    - ``remove_partials(tile)``: deletes every partial version of a *full* tile (``<path>.p/*``) that is
+      already stored; idempotent; only ever called after the full tile is durable (tlog-tiles allows it, and
+      readers fall back to the full tile).
+    """
+
+    def write_many(self, files: Mapping[str, bytes]) -> None: ...
+
+    def read(self, path: str) -> bytes | None: ...
+
+    def remove_partials(self, tile: TileID) -> None: ...
+
+
+def _check_path(path: str) -> None:
+    # Paths come from the integrator, never from a client; this guards against a bug writing outside the root.
+    if path != "checkpoint":
+        TileID.parse(path)
+
+
+class PosixStorage:
+    """Files in a folder of the data directory, written durably: temp file, fsync, rename, fsync the folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"PosixStorage({str(self.root)!r})"
+
+    def write_many(self, files: Mapping[str, bytes]) -> None:
+        dirs: set[Path] = set()
+        temps: list[tuple[Path, Path]] = []
+        try:
+            for path, data in files.items():
+                _check_path(path)
+                target = self.root / path
+                for created in self._makedirs(target.parent):
+                    dirs.add(created.parent)  # a new folder exists durably once its parent is synced
+                tmp = target.parent / f".tmp-{target.name}-{secrets.token_hex(6)}"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view) :]
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                temps.append((tmp, target))
+            # Rename only after every file's data is on disk, then make the renames themselves durable.
+            for tmp, target in temps:
+                os.replace(tmp, target)
+                dirs.add(target.parent)
+            temps = []
+            for d in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+                _fsync_dir(d)
+        except OSError as exc:
+            raise StorageError(
+                f"could not write the log's tiles under {self.root}: {exc.strerror or exc}",
+                hint="check that the data folder is writable and has free space",
+            ) from exc
+        finally:
+            for tmp, _ in temps:
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+
+    def _makedirs(self, folder: Path) -> list[Path]:
+        created: list[Path] = []
+        missing = []
+        p = folder
+        while not p.exists():
+            missing.append(p)
+            p = p.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+                created.append(d)
+            except FileExistsError:
+                pass
+        return created
+
+    def read(self, path: str) -> bytes | None:
+        _check_path(path)
+        try:
+            return (self.root / path).read_bytes()
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"could not read {path} under {self.root}: {exc.strerror or exc}",
+                               hint="check the data folder's permissions") from exc
+
+    def remove_partials(self, tile: TileID) -> None:
+        folder = self.root / (tile.full.path + ".p")
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StorageError(f"could not remove {folder}: {exc.strerror or exc}", hint="") from exc
+        _fsync_dir(folder.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot fsync a directory; their renames are durable anyway
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+class SimulatedCrash(StorageError):
+    """Raised by :class:`FaultInjectingStorage` at its fault point, as if the process had died there."""
+
+    code = "simulated_crash"
+
+
+class FaultInjectingStorage:
+    """An in-memory storage that fails before or after a chosen persistence step (for crash tests).
+
+    Every single file write and every partial-tile removal is one step, counted from 1. With
+    ``fail_at=(n, "before")`` the n-th step raises :class:`SimulatedCrash` without persisting it; with
+    ``(n, "after")`` it persists it, then raises. After the crash every call fails (the process is dead)
+    until :meth:`restart` returns a healthy storage over the same files (what survives on disk).
+    """
+
+    def __init__(self, files: dict[str, bytes] | None = None, *, fail_at: tuple[int, str] | None = None) -> None:
+        if fail_at is not None and fail_at[1] not in ("before", "after"):
+            raise ValueError("fail_at is (step, 'before' | 'after')")
+        self.files: dict[str, bytes] = files if files is not None else {}
+        self.fail_at = fail_at
+        self.steps = 0
+        self.crashed = False
+        self._lock = threading.Lock()
+
+    def restart(self, *, fail_at: tuple[int, str] | None = None) -> FaultInjectingStorage:
+        return FaultInjectingStorage(self.files, fail_at=fail_at)
+
+    def _step(self, persist: callable) -> None:  # type: ignore[valid-type]
+        if self.crashed:
+            raise SimulatedCrash("the storage crashed earlier", hint="restart it")
+        self.steps += 1
+        if self.fail_at == (self.steps, "before"):
+            self.crashed = True
+            raise SimulatedCrash(f"simulated crash before step {self.steps}", hint="")
+        persist()
+        if self.fail_at == (self.steps, "after"):
+            self.crashed = True
+            raise SimulatedCrash(f"simulated crash after step {self.steps}", hint="")
+
+    def write_many(self, files: Mapping[str, bytes]) -> None:
+        with self._lock:
+            for path, data in files.items():
+                _check_path(path)
+                self._step(lambda p=path, d=bytes(data): self.files.__setitem__(p, d))
+
+    def read(self, path: str) -> bytes | None:
+        with self._lock:
+            if self.crashed:
+                raise SimulatedCrash("the storage crashed earlier", hint="restart it")
+            _check_path(path)
+            return self.files.get(path)
+
+    def remove_partials(self, tile: TileID) -> None:
+        prefix = tile.full.path + ".p/"
+
+        def remove() -> None:
+            for path in [p for p in self.files if p.startswith(prefix)]:
+                del self.files[path]
+
+        with self._lock:
+            self._step(remove)
