@@ -1,0 +1,294 @@
+"""Blind detection: find the tile lattice, fold the image onto one tile, align it with the pilot, decode.
+
+Steps (each fails closed: a step that finds nothing yields "no mark", never a guess):
+1. Luma at a working resolution of about 512x512 pixels of area (never upsampled), spectrally whitened so the
+   photograph's own 1/f spectrum does not drown the pattern, and clipped (robust to text and hard edges).
+2. The autocorrelation of the whitened image peaks on the lattice of the periodic tile, whatever the scale,
+   rotation or crop: the best square lattices (two orthogonal vectors of equal length) are the candidates.
+3. For each candidate, every pixel is folded onto one canonical tile (average per tile position).
+4. The cyclic shift and the orientation (8 rotations/flips) come from an FFT correlation with the key's pilot.
+5. The pilot's correlation at that alignment gives z; its p-value under the null (Hoeffding bound on a
+   Rademacher sum, times the number of hypotheses searched) must be below 1e-6, and the soft Viterbi decode of
+   the payload cells must pass its CRC. Only then is a payload reported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from . import _ecc, _pattern
+from ._embed import work_scale
+
+TILE = _pattern.TILE
+MAX_CANDIDATES = 4
+ORIENTATIONS = 8
+# Every (lattice candidate, orientation, cyclic shift) is one hypothesis of the union bound.
+HYPOTHESES = MAX_CANDIDATES * ORIENTATIONS * TILE * TILE
+P_THRESHOLD = 1e-6
+MAX_WORK_PIXELS = 1_300_000  # bounds the detector's time and memory on very large images
+MIN_PERIOD = 36.0  # working pixels
+MAX_PERIOD = 300.0
+ACF_BAND = 0.12  # cycles per working pixel; keeps the 8x8 JPEG grid (1/8) out of the lattice search
+# The fold runs at a resolution where the period is about one tile (one pixel per tile position): resampled
+# when the measured period is further than this factor from TILE.
+FOLD_RESAMPLE = 1.12
+
+
+@dataclass(frozen=True)
+class Alignment:
+    z: float
+    p_value: float
+    payload: int | None
+    crc_ok: bool
+    bit_agreement: float
+    period: float  # in input-image pixels
+    rotation_deg: float
+    flipped: bool
+    offset: tuple[float, float]  # (x, y) of the tile origin in input-image pixels
+    candidates_tried: int
+
+
+def _working_luma(rgb: np.ndarray, scale: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    img = Image.fromarray(rgb).convert("L")
+    if abs(scale - 1.0) > 1e-6:
+        size = (max(8, round(w * scale)), max(8, round(h * scale)))
+        img = img.convert("F").resize(size, Image.Resampling.BILINEAR, reducing_gap=None)
+    return np.asarray(img, dtype=np.float32)
+
+
+def _taper(h: int, w: int) -> np.ndarray:
+    # A Tukey window: without it the image borders put a bright cross on the spectrum's axes.
+    def one(n: int) -> np.ndarray:
+        edge = max(2, n // 12)
+        win = np.ones(n, dtype=np.float32)
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(edge) + 0.5) / edge)
+        win[:edge] = ramp
+        win[-edge:] = ramp[::-1]
+        return win
+
+    return one(h)[:, None] * one(w)[None, :]
+
+
+def _prefilter(y: np.ndarray) -> np.ndarray:
+    """High-pass (the pattern's chips are ~4 px; the photograph's energy is lower) and local contrast
+    normalisation, so busy textures and hard edges weigh no more than quiet areas. Measured on photographs,
+    this beats global spectral whitening by about 2 dB of pilot correlation."""
+    r = y - ndimage.gaussian_filter(y, 2.0)
+    local = ndimage.uniform_filter(r * r, 9)
+    r /= np.sqrt(local + 1e-2 * float(local.mean()) + 1e-9)
+    np.clip(r, -4.0, 4.0, out=r)
+    return r
+
+
+def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation of the spectral lines only, for lags |dy|, |dx| <= max_lag: a (2L+1)^2 array.
+
+    The power spectrum is divided by its local average and 1 is subtracted, so the smooth part of the
+    spectrum (the photograph) averages to zero and only narrow lines (a periodic pattern) make peaks.
+    """
+    h, w = x.shape
+    sh, sw = h + max_lag, w + max_lag
+    f = np.fft.rfft2(x * _taper(h, w), s=(sh, sw))
+    power = f.real**2 + f.imag**2
+    local = ndimage.uniform_filter(power, 15, mode="wrap") + 1e-12
+    fy = np.fft.fftfreq(sh)[:, None]
+    fx = np.fft.rfftfreq(sw)[None, :]
+    r2 = fy * fy + fx * fx
+    lines = (power / local - 1.0) * ((r2 <= ACF_BAND**2) & (r2 >= (1.0 / 400.0) ** 2))
+    a = np.fft.fftshift(np.fft.irfft2(lines, s=(sh, sw)))
+    cy, cx = sh // 2, sw // 2
+    a = a[cy - max_lag : cy + max_lag + 1, cx - max_lag : cx + max_lag + 1]
+    return a / (float(np.abs(lines).sum()) + 1e-12)
+
+
+def _parabolic(a: np.ndarray, iy: int, ix: int) -> tuple[float, float]:
+    def off(m: float, c: float, p: float) -> float:
+        d = m - 2 * c + p
+        return 0.0 if d >= 0 else float(np.clip(0.5 * (m - p) / d, -0.5, 0.5))
+
+    if 0 < iy < a.shape[0] - 1 and 0 < ix < a.shape[1] - 1:
+        return iy + off(a[iy - 1, ix], a[iy, ix], a[iy + 1, ix]), ix + off(a[iy, ix - 1], a[iy, ix], a[iy, ix + 1])
+    return float(iy), float(ix)
+
+
+def lattice_candidates(white: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[float, float]]:
+    """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first."""
+    h, w = white.shape
+    max_lag = int(min(MAX_PERIOD * 1.45, 0.9 * min(h, w), 0.9 * max(h, w)))
+    if max_lag < MIN_PERIOD:
+        return []
+    a = _acf(white, max_lag)
+    c = max_lag
+    dy, dx = np.mgrid[-max_lag : max_lag + 1, -max_lag : max_lag + 1]
+    r = np.hypot(dx, dy)
+    region = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD) & (r <= MAX_PERIOD)
+    # R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
+    ry, rx = dx, -dy
+    valid = region & (np.abs(ry) <= max_lag) & (np.abs(rx) <= max_lag)
+    score = np.full(a.shape, -np.inf, dtype=np.float64)
+    score[valid] = a[dy[valid] + c, dx[valid] + c] + a[ry[valid] + c, rx[valid] + c]
+    peaks = (score == ndimage.maximum_filter(score, size=7)) & valid
+    idx = np.flatnonzero(peaks)
+    if idx.size == 0:
+        return []
+    order = idx[np.argsort(score.flat[idx])[::-1]]
+    out: list[tuple[float, float]] = []
+    for flat in order[: 4 * k]:
+        iy, ix = divmod(int(flat), a.shape[1])
+        py, px = _parabolic(a, iy, ix)
+        v1 = np.array([px - c, py - c])
+        # The rotated partner, refined on its own peak, averaged back.
+        qy, qx = _parabolic(a, int(dx.flat[flat]) + c, int(-dy.flat[flat]) + c)
+        v2 = np.array([qy - c, -(qx - c)])  # rotate (qx, qy) by -90 degrees: (x, y) -> (y, -x)
+        v = (v1 + v2) / 2.0
+        v = _refine_with_multiples(a, v, c)
+        if any(np.hypot(v[0] - o[0], v[1] - o[1]) < 3.0 for o in out):
+            continue
+        out.append((float(v[0]), float(v[1])))
+        if len(out) == k:
+            break
+    return out
+
+
+def _refine_with_multiples(a: np.ndarray, v: np.ndarray, c: int) -> np.ndarray:
+    # Peaks at 2v, v + R90 v, ... pin the period more precisely than the first peak alone.
+    estimates = [v]
+    rot = np.array([[0.0, -1.0], [1.0, 0.0]])
+    for m, n in ((2, 0), (1, 1), (1, -1), (0, 2)):
+        target = m * v + n * (rot @ v)
+        iy, ix = int(round(target[1])) + c, int(round(target[0])) + c
+        if not (2 <= iy < a.shape[0] - 2 and 2 <= ix < a.shape[1] - 2):
+            continue
+        win = a[iy - 2 : iy + 3, ix - 2 : ix + 3]
+        jy, jx = np.unravel_index(int(np.argmax(win)), win.shape)
+        py, px = _parabolic(a, iy - 2 + int(jy), ix - 2 + int(jx))
+        found = np.array([px - c, py - c])
+        # Solve found = m v + n R v for v: (m I + n R)^-1 found.
+        mat = m * np.eye(2) + n * rot
+        estimates.append(np.linalg.solve(mat, found))
+    weights = np.array([1.0] + [2.0] * (len(estimates) - 1))
+    return np.average(np.array(estimates), axis=0, weights=weights)
+
+
+def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
+    """Average every pixel onto one canonical TILE x TILE tile, for lattice basis v1 and v2 = R90 v1."""
+    h, w = white.shape
+    a, b = v1
+    # Columns of m: image displacement per canonical column step and per canonical row step.
+    m = np.array([[a, -b], [b, a]]) / TILE
+    inv = np.linalg.inv(m)
+    ys, xs = np.mgrid[0:h, 0:w]
+    xs = xs.ravel().astype(np.float64)
+    ys = ys.ravel().astype(np.float64)
+    col = inv[0, 0] * xs + inv[0, 1] * ys
+    row = inv[1, 0] * xs + inv[1, 1] * ys
+    bins = (np.floor(row + 0.5).astype(np.int64) % TILE) * TILE + (np.floor(col + 0.5).astype(np.int64) % TILE)
+    sums = np.bincount(bins, weights=white.ravel(), minlength=TILE * TILE)
+    counts = np.bincount(bins, minlength=TILE * TILE)
+    tile = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(TILE, TILE)
+    return tile - tile.mean()
+
+
+def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
+    out = []
+    for flip in (False, True):
+        base = t.T if flip else t
+        for k in range(4):
+            out.append((np.rot90(base, k), k, flip))
+    return out
+
+
+def _log_p(z: float, extra_log: float) -> float:
+    # log of the union bound HYPOTHESES * e^(extra_log) * exp(-z^2 / 2), Hoeffding for a Rademacher sum.
+    if z <= 0:
+        return 0.0
+    return min(0.0, math.log(HYPOTHESES) + extra_log - 0.5 * z * z)
+
+
+_LOG_PAYLOADS = _ecc.PAYLOAD_BITS * math.log(2.0)
+
+
+def align_and_decode(tile: np.ndarray, key: bytes) -> dict:
+    """Steps 4 and 5 for one folded tile: orientation and shift from the pilot, then z, p-value and payload."""
+    kp = _pattern.key_pattern(key)
+    best = None
+    for var, k, flip in _orientations(tile):
+        corr = np.fft.irfft2(np.fft.rfft2(var) * kp.pilot_tile_fft_conj, s=var.shape)
+        i = int(np.argmax(corr))
+        if best is None or corr.flat[i] > best[0]:
+            best = (float(corr.flat[i]), var, k, flip, divmod(i, TILE))
+    assert best is not None
+    _, var, k, flip, (sy, sx) = best
+    cells = _pattern.cells_of(np.roll(var, (-sy, -sx), axis=(0, 1)))
+    a_pilot = cells[kp.pilot_cells]
+    z_pilot = float(a_pilot @ kp.pilot_signs) / (float(np.linalg.norm(a_pilot)) + 1e-12)
+    a_payload = cells[kp.payload_cells] * kp.payload_signs
+    soft = a_payload.sum(axis=1)
+    payload, crc_ok, coded = _ecc.decode(soft)
+    symbols = 1.0 - 2.0 * coded
+    # The whole tile's correlation with the chips of the decoded payload: a Rademacher sum for each of the
+    # 2^64 payloads, hence the extra log(2^64) in its bound.
+    total = float(a_pilot @ kp.pilot_signs) + float((a_payload * symbols[:, None]).sum())
+    z_all = total / (float(np.linalg.norm(cells)) + 1e-12)
+    log_p = math.log(2.0) + min(_log_p(z_pilot, 0.0), _log_p(z_all, _LOG_PAYLOADS))
+    return {
+        "z": max(z_pilot, z_all),
+        "z_pilot": z_pilot,
+        "z_all": z_all,
+        "p_value": math.exp(max(min(log_p, 0.0), -745.0)),
+        "payload": payload,
+        "crc_ok": crc_ok,
+        "agreement": float(np.mean((soft > 0) == (coded == 0))),
+        "rot90": k,
+        "flip": flip,
+        "shift": (sy, sx),
+    }
+
+
+def detect_rgb(rgb: np.ndarray, key: bytes) -> Alignment:
+    h, w = rgb.shape[:2]
+    scale = min(work_scale(h, w), math.sqrt(MAX_WORK_PIXELS / (h * w)))
+    work = _prefilter(_working_luma(rgb, scale))
+    candidates = lattice_candidates(work)
+    best: Alignment | None = None
+    resampled: dict[float, np.ndarray] = {}
+    for n, v in enumerate(candidates, start=1):
+        period = math.hypot(*v)
+        factor = TILE / period
+        fold_scale, vv, src = scale, v, work
+        if max(factor, 1 / factor) > FOLD_RESAMPLE:
+            fold_scale = scale * factor
+            cache_key = round(fold_scale, 4)
+            if cache_key not in resampled:
+                resampled[cache_key] = _prefilter(_working_luma(rgb, fold_scale))
+            src = resampled[cache_key]
+            vv = (v[0] * factor, v[1] * factor)
+        r = align_and_decode(fold(src, vv), key)
+        found = r["p_value"] < P_THRESHOLD and r["crc_ok"]
+        sy, sx = r["shift"]
+        a, b = vv
+        result = Alignment(
+            z=r["z"],
+            p_value=r["p_value"],
+            payload=r["payload"] if found else None,
+            crc_ok=r["crc_ok"],
+            bit_agreement=r["agreement"],
+            period=period / scale,
+            rotation_deg=math.degrees(math.atan2(v[1], v[0])),
+            flipped=bool(r["flip"]),
+            offset=((sx * a - sy * b) / TILE / fold_scale, (sx * b + sy * a) / TILE / fold_scale),
+            candidates_tried=n,
+        )
+        if found:
+            return result
+        if best is None or result.p_value < best.p_value:
+            best = result
+    if best is None:
+        return Alignment(0.0, 1.0, None, False, 0.0, 0.0, 0.0, False, (0.0, 0.0), 0)
+    return best
