@@ -1,0 +1,306 @@
+"""Checking a file: is it marked, by which registered system, and how sure can anyone be?
+
+:func:`check_media` runs these steps on bytes held in memory only (never stored, never logged):
+
+1. decode the image under the size and pixel limits (bad input -> a precise AssayError, never a crash);
+2. read and validate the embedded C2PA manifest with c2pa's Reader against the register's trust anchors;
+3. look for Assay's watermark (one pass with the register-wide key: the cost does not depend on how many
+   systems or providers are registered);
+4. take the mark from the watermark, or else from a *trusted* manifest's soft binding;
+5. resolve it: verify its tag under the namespace key, find its record (one primary-key lookup) and the
+   system and provider it names, and the transparency-log proof of the record;
+6. compare the file with the record (SHA-256 for the exact file, perceptual hash for the picture), so a mark
+   copied onto another picture shows;
+7. say it in words people understand, with the evidence and what the check cannot know.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from assay import watermark
+from assay.db import Database
+from assay.provenance.environment import ProvenanceEnv
+from assay.provenance.keys import MarkId
+from assay.provenance.manifest import ManifestReport, read_manifest
+from assay.provenance.media import decode_image, hamming, perceptual_hash, sha256_hex
+from assay.provenance.models import MarkNamespace, MarkRecord
+from assay.register.service import get_provider, get_system
+
+__all__ = ["PHASH_SIMILAR", "Verdict", "check_media", "mark_view"]
+
+# Perceptual hashes of re-encoded, resized or lightly edited copies differ in a few of 64 bits; different
+# pictures differ in about 32. Up to 12 is "the same picture".
+PHASH_SIMILAR = 12
+
+NOT_AUTHENTIC_CAVEAT = ("No Assay mark does not mean the image is authentic: most AI systems are not registered "
+                        "here, and marks can be damaged by heavy editing.")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer to "what is this file?". ``status`` is one of:
+
+    - ``marked``: an Assay mark resolved to a registered system;
+    - ``marked_unrecorded``: a genuine mark of a provider (its tag verifies), not yet recorded (offline batch);
+    - ``mark_unresolved``: a watermark was found but resolves to nothing the register knows;
+    - ``credentials_only``: no Assay mark, but Content Credentials (possibly from another tool);
+    - ``no_mark``: nothing found.
+    """
+
+    status: str
+    headline: str
+    media_type: str
+    width: int
+    height: int
+    manifest: ManifestReport
+    detection: dict[str, Any]
+    mark_id: str | None = None
+    mark_source: str = ""  # "watermark" or "manifest"
+    record: dict[str, Any] | None = None
+    system: dict[str, Any] | None = None
+    provider: dict[str, Any] | None = None
+    match: dict[str, Any] | None = None
+    log: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
+    name: str = field(default="", compare=False)
+
+    @property
+    def found(self) -> bool:
+        """A mark (or Assay's Content Credentials) was found: the CLI exits with 1."""
+        return self.status in ("marked", "marked_unrecorded", "mark_unresolved") or (
+            self.manifest.present and bool(self.manifest.assay))
+
+    @property
+    def ai_generated(self) -> bool:
+        return self.status in ("marked", "marked_unrecorded") or (
+            self.manifest.state == "trusted" and self.manifest.says_ai_generated)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.name or None,
+            "status": self.status,
+            "found": self.found,
+            "ai_generated": self.ai_generated,
+            "headline": self.headline,
+            "media_type": self.media_type,
+            "width": self.width,
+            "height": self.height,
+            "mark_id": self.mark_id,
+            "mark_source": self.mark_source or None,
+            "system": self.system,
+            "provider": self.provider,
+            "record": self.record,
+            "evidence": {
+                "manifest": self.manifest.as_dict(),
+                "watermark": self.detection,
+                "match": self.match,
+            },
+            "log": self.log,
+            "notes": list(self.notes),
+        }
+
+
+def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "the file") -> Verdict:
+    """Check one file held in memory. Raises only for input that cannot be checked at all (step 1)."""
+    cfg = env.config
+    # 1.
+    img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name=name)
+    # 2.
+    manifest = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())
+    # 3.
+    detection = watermark.detect(_for_detection(img.pixels), key=env.keys.watermark)
+    det = detection.as_dict()
+    det.pop("payload", None)  # the mark is reported once, as mark_id
+    # 4.
+    notes: list[str] = []
+    mark: MarkId | None = None
+    source = ""
+    if detection.payload is not None:
+        mark, source = MarkId(detection.payload), "watermark"
+    manifest_mark = _manifest_mark(manifest)
+    if manifest_mark is not None:
+        if mark is None and manifest.state == "trusted":
+            mark, source = manifest_mark, "manifest"
+            notes.append("The watermark was not found (the image may be heavily edited); the mark comes from its "
+                         "trusted Content Credentials.")
+        elif mark is not None and manifest_mark != mark and manifest.state in ("trusted", "valid"):
+            notes.append(f"The watermark ({mark.hex}) and the Content Credentials ({manifest_mark.hex}) name "
+                         "different marks: the image was marked twice, or one of them was copied.")
+    # 5.-7.
+    with db.read() as session:
+        if mark is None:
+            return _unmarked(img, manifest, det, name, notes)
+        row = session.get(MarkRecord, mark.hex)
+        if row is None:
+            return _unrecorded(session, env, img, manifest, det, mark, source, name, notes)
+        system = get_system(session, row.system_id)
+        provider = get_provider(session, row.provider_id)
+        ns = session.get(MarkNamespace, row.namespace)
+        record = mark_view(row)
+    log = _log_evidence(db, row.log_index)
+    same_file = sha256_hex(data) == row.sha256
+    distance = 0 if same_file else hamming(perceptual_hash(img.pixels), row.phash)
+    assessment = "identical" if same_file else ("similar" if distance <= PHASH_SIMILAR else "different")
+    match = {"sha256_equal": same_file, "phash_distance": distance, "assessment": assessment,
+             "recorded_size": [row.width, row.height]}
+    sys_dict = _system_dict(env, system, row.system_version_number) if system else None
+    prov_dict = ({"id": provider.id, "name": provider.name, "jurisdiction": provider.jurisdiction,
+                  "url": env.url(provider.url_path)} if provider else None)
+    made = _aware(row.created_at).strftime("%d %B %Y").lstrip("0")
+    sys_name = system.name if system else row.system_id
+    prov_name = provider.name if provider else row.provider_id
+    version = (system.version if system and system.version_number == row.system_version_number
+               else f"record version {row.system_version_number}")
+    headline = f"AI-generated by {sys_name} ({prov_name}), version {version}, made on {made}."
+    if assessment == "different":
+        headline = (f"This picture carries the mark of an image AI-generated by {sys_name} ({prov_name}) on {made}, "
+                    "but it is not the picture recorded with that mark.")
+        notes.append("The picture differs from the one recorded with this mark: it may be heavily cropped or "
+                     "edited, or the mark was copied onto another picture. Treat the attribution with care.")
+    if system is not None and system.version_number != row.system_version_number:
+        notes.append(f"The system's register entry has changed since this image was made (record version "
+                     f"{row.system_version_number} then, {system.version_number} now).")
+    if system is not None and system.suspended:
+        notes.append("The oversight body has suspended this system since.")
+    if ns is not None and ns.revoked_at is not None:
+        notes.append("The marking key this mark was made with has since been revoked; the mark was recorded "
+                     "before that.")
+    if manifest.state == "tampered":
+        notes.append("The file's Content Credentials were changed after they were signed: do not rely on them.")
+    elif manifest.state == "absent" and source == "watermark":
+        notes.append("The file has no Content Credentials any more (often removed by websites); the invisible "
+                     "watermark still identifies it.")
+    notes.append("The mark says which registered system made the image. It does not say who used the system, "
+                 "why, or how much the image was changed afterwards.")
+    return Verdict(status="marked", headline=headline, media_type=img.media_type, width=img.width,
+                   height=img.height, manifest=manifest, detection=det, mark_id=mark.hex, mark_source=source,
+                   record=record, system=sys_dict, provider=prov_dict, match=match, log=log, notes=tuple(notes),
+                   name=name)
+
+
+def _for_detection(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    if max(h, w) <= watermark.MAX_SIDE:
+        return pixels
+    # Larger than the detector takes: a box-filtered integer downscale (the mark survives resizing).
+    from PIL import Image
+
+    factor = -(-max(h, w) // watermark.MAX_SIDE)
+    return np.asarray(Image.fromarray(pixels, "RGB").reduce(factor), dtype=np.uint8)
+
+
+def _manifest_mark(manifest: ManifestReport) -> MarkId | None:
+    for alg, value in manifest.soft_bindings:
+        if alg == watermark.ALGORITHM:
+            try:
+                return MarkId.from_binding(value)
+            except Exception:  # noqa: BLE001 - a malformed binding in a hostile file is just "no mark"
+                return None
+    return None
+
+
+def _unmarked(img: Any, manifest: ManifestReport, det: dict[str, Any], name: str, notes: list[str]) -> Verdict:
+    if manifest.present:
+        if manifest.state == "trusted" and manifest.says_ai_generated:
+            agent = manifest.software_agent.get("name") or "an AI system"
+            headline = (f"AI-generated according to its Content Credentials (made with {agent}, signed by "
+                        f"{manifest.signer}); no Assay mark was found.")
+        elif manifest.state in ("tampered", "invalid", "unreadable"):
+            headline = "The file's Content Credentials are damaged or were changed after signing; no Assay mark was found."
+        elif manifest.says_ai_generated:
+            headline = ("Its Content Credentials say it is AI-generated, but they are signed by someone this "
+                        "register does not trust; no Assay mark was found.")
+        else:
+            headline = "No Assay mark found. The file carries Content Credentials from another tool."
+        notes.append(NOT_AUTHENTIC_CAVEAT)
+        return Verdict(status="credentials_only", headline=headline, media_type=img.media_type, width=img.width,
+                       height=img.height, manifest=manifest, detection=det, notes=tuple(notes), name=name)
+    notes.append(NOT_AUTHENTIC_CAVEAT)
+    return Verdict(status="no_mark", headline="No Assay mark found in this image.", media_type=img.media_type,
+                   width=img.width, height=img.height, manifest=manifest, detection=det, notes=tuple(notes),
+                   name=name)
+
+
+def _unrecorded(session: Any, env: ProvenanceEnv, img: Any, manifest: ManifestReport, det: dict[str, Any],
+                mark: MarkId, source: str, name: str, notes: list[str]) -> Verdict:
+    ns = session.get(MarkNamespace, mark.namespace) if mark.namespace else None
+    if ns is not None and mark.tag_valid(env.keys.namespace_key(ns.number)):
+        provider = get_provider(session, ns.provider_id)
+        pname = provider.name if provider else ns.provider_id
+        notes.append("The provider has not recorded this particular image yet (providers that mark offline "
+                     "record in batches); which of its systems made it is not known until then.")
+        if ns.revoked_at is not None:
+            notes.append("The key this mark was made with has been revoked.")
+        prov = ({"id": provider.id, "name": provider.name, "jurisdiction": provider.jurisdiction,
+                 "url": env.url(provider.url_path)} if provider else None)
+        return Verdict(status="marked_unrecorded",
+                       headline=f"AI-generated by a system of {pname}; this image is not recorded in the register yet.",
+                       media_type=img.media_type, width=img.width, height=img.height, manifest=manifest,
+                       detection=det, mark_id=mark.hex, mark_source=source, provider=prov, notes=tuple(notes),
+                       name=name)
+    notes.append("The watermark does not match any mark the register issued: it may be forged, or come from "
+                 "another register using the same algorithm.")
+    return Verdict(status="mark_unresolved",
+                   headline="An Assay watermark was found, but it does not resolve to any registered system.",
+                   media_type=img.media_type, width=img.width, height=img.height, manifest=manifest,
+                   detection=det, mark_id=mark.hex, mark_source=source, notes=tuple(notes), name=name)
+
+
+def _system_dict(env: ProvenanceEnv, system: Any, version_at_marking: int) -> dict[str, Any]:
+    return {
+        "id": system.id, "name": system.name, "version": system.version, "status": system.status,
+        "url": env.url(system.url_path), "disclosure_url": env.url(system.url_path),
+        "training_data_headline": system.training_data_headline,
+        "training_data_url": env.url(system.url_path) + "#training-data",
+        "outcome": system.outcome, "impact_level": system.impact_level, "suspended": system.suspended,
+        "record_version_now": system.version_number, "record_version_at_marking": version_at_marking,
+    }
+
+
+def mark_view(row: MarkRecord) -> dict[str, Any]:
+    """The public facts of a mark record (what pages, the API and the resolution API show)."""
+    return {
+        "mark_id": row.mark_id, "system_id": row.system_id, "provider_id": row.provider_id,
+        "system_version_number": row.system_version_number, "created_at": _iso(row.created_at),
+        "recorded_at": _iso(row.recorded_at), "sha256": row.sha256, "phash": row.phash,
+        "width": row.width, "height": row.height, "media_type": row.media_type, "alg": row.alg,
+        "manifest_id": row.manifest_id, "visible_label": row.visible_label, "origin": row.origin,
+        "log_index": row.log_index, "url_path": f"/marks/{row.mark_id}",
+    }
+
+
+def _log_evidence(db: Database, index: int | None) -> dict[str, Any] | None:
+    """The mark's log entry and, once the log has integrated it, its tlog-proof (C2SP tlog-proof@v1)."""
+    if index is None:
+        return None
+    out: dict[str, Any] = {"index": index, "url_path": f"/log/entries/{index}", "entry": None, "proof": None}
+    try:
+        from assay.transparency.models import LogEntry
+
+        with db.read() as session:
+            data = session.scalars(select(LogEntry.data).where(LogEntry.idx == index)).first()
+        if data is not None:
+            out["entry"] = base64.b64encode(bytes(data)).decode()
+    except ImportError:  # pragma: no cover - the log part is always installed with Assay
+        pass
+    try:
+        from assay.transparency import proof_for  # type: ignore[attr-defined]
+    except ImportError:
+        return out
+    out["proof"] = proof_for(db, index)
+    return out
+
+
+def _aware(d: dt.datetime) -> dt.datetime:
+    return d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
+
+
+def _iso(d: dt.datetime) -> str:
+    return _aware(d).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,111 @@
+"""The C2PA Soft Binding Resolution API (C2PA 2.2, OpenAPI 1.0.0), so other C2PA tools can resolve marks.
+
+- ``GET /matches/byBinding?alg=&value=&maxResults=`` (and ``POST`` with ``{"alg", "value"}``): the value of a
+  ``c2pa.soft-binding`` block (base64 of the 8-byte mark) -> the manifest ids recorded with it;
+- ``POST /matches/byContent?alg=&maxResults=``: an image -> its watermark -> the same;
+- ``GET /manifests/{manifestId}``: the signed manifest store (``application/c2pa``) recorded with the mark;
+- ``GET /services/supportedAlgorithms``: the watermark algorithm this register resolves.
+
+A mark resolves only through a record its owning provider registered, so a copied or forged watermark
+value resolves to nothing or to that provider's own record; the checker (not this API) compares pictures.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from assay import watermark
+from assay.db import Database
+from assay.errors import FieldProblem, InvalidInput, NotFound
+from assay.provenance.environment import ProvenanceEnv
+from assay.provenance.keys import MarkId
+from assay.provenance.manifest import read_manifest
+from assay.provenance.media import decode_image
+from assay.provenance.models import MarkRecord
+
+__all__ = ["manifest_store", "matches_by_binding", "matches_by_content", "supported_algorithms"]
+
+MAX_RESULTS = 100
+
+
+def supported_algorithms() -> dict[str, Any]:
+    return {"watermarks": [{"alg": watermark.ALGORITHM}], "fingerprints": []}
+
+
+def _check_alg(alg: str | None, *, required: bool) -> None:
+    if alg is None or alg == "":
+        if required:
+            raise InvalidInput("the 'alg' query parameter is missing",
+                               hint=f"this register resolves alg={watermark.ALGORITHM}",
+                               problems=[FieldProblem("query.alg", "missing", f"use {watermark.ALGORITHM}")])
+        return
+    if alg != watermark.ALGORITHM:
+        raise InvalidInput(f"this register does not resolve soft bindings of algorithm {alg[:100]!r}",
+                           hint=f"see /services/supportedAlgorithms (this register resolves {watermark.ALGORITHM})",
+                           problems=[FieldProblem("query.alg", "unsupported algorithm", watermark.ALGORITHM)])
+
+
+def _check_max(max_results: int | None) -> int:
+    n = 10 if max_results is None else max_results
+    if not (1 <= n <= MAX_RESULTS):
+        raise InvalidInput(f"maxResults must be 1..{MAX_RESULTS}", hint="ask for fewer results",
+                           problems=[FieldProblem("query.maxResults", "out of range", f"1..{MAX_RESULTS}")])
+    return n
+
+
+def _matches(db: Database, env: ProvenanceEnv, mark: MarkId | None, max_results: int) -> dict[str, Any]:
+    if mark is None:
+        return {"matches": []}
+    with db.read() as session:
+        rows = session.scalars(select(MarkRecord).where(MarkRecord.mark_id == mark.hex,
+                                                        MarkRecord.manifest_id.is_not(None)).limit(max_results))
+        matches = [{"manifestId": r.manifest_id, "endpoint": env.config.base_url, "similarityScore": 100}
+                   for r in rows]
+    return {"matches": matches}
+
+
+def matches_by_binding(db: Database, env: ProvenanceEnv, *, alg: str | None, value: str | None,
+                       max_results: int | None = None) -> dict[str, Any]:
+    _check_alg(alg, required=True)
+    n = _check_max(max_results)
+    if not value:
+        raise InvalidInput("the 'value' parameter is missing",
+                           hint="send the soft-binding block's value (base64 of the 8-byte mark)",
+                           problems=[FieldProblem("value", "missing", "base64 of 8 bytes")])
+    try:
+        mark = MarkId.from_binding(value)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, hint=exc.hint, problems=[FieldProblem("value", exc.message, exc.hint)]) from None
+    return _matches(db, env, mark, n)
+
+
+def matches_by_content(db: Database, env: ProvenanceEnv, data: bytes, *, alg: str | None = None,
+                       max_results: int | None = None) -> dict[str, Any]:
+    """Find the manifests of an image by its watermark (or, failing that, by its trusted manifest's binding).
+    The image is held in memory only."""
+    _check_alg(alg, required=False)
+    n = _check_max(max_results)
+    cfg = env.config
+    img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset")
+    from assay.provenance.checking import _for_detection, _manifest_mark
+
+    found = watermark.detect(_for_detection(img.pixels), key=env.keys.watermark)
+    mark = MarkId(found.payload) if found.payload is not None else None
+    if mark is None:
+        report = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())
+        if report.state == "trusted":
+            mark = _manifest_mark(report)
+    return _matches(db, env, mark, n)
+
+
+def manifest_store(db: Database, manifest_id: str) -> bytes:
+    if not manifest_id or len(manifest_id) > 120:
+        raise NotFound("there is no such manifest", hint="use a manifestId returned by /matches/byBinding")
+    with db.read() as session:
+        data = session.scalars(select(MarkRecord.manifest).where(MarkRecord.manifest_id == manifest_id)).first()
+    if data is None:
+        raise NotFound(f"there is no manifest {manifest_id[:120]!r} in this register",
+                       hint="use a manifestId returned by /matches/byBinding or /matches/byContent")
+    return bytes(data)
