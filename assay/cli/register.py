@@ -299,15 +299,15 @@ def systems_review(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
     rule: str = typer.Option(..., "--rule", help="The red-line rule whose exception is reviewed (see its findings)."),
-    accept: bool = typer.Option(None, "--accept/--reject", help="Accept or reject the claimed exception."),
+    accept: bool = typer.Option(None, "--uphold/--reject", help="Uphold or reject the claimed exception."),
     reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
     as_json: bool = json_flag(),
 ) -> None:
     """Decide on an exception a system claims against a red-line rule; it is screened again."""
     if accept is None:
-        raise InvalidInput("say whether the exception is accepted or rejected", hint="add --accept or --reject")
+        raise InvalidInput("say whether the exception is upheld or rejected", hint="add --uphold or --reject")
     _admin_action(ctx, "review_exception", system_id, reason, as_json, rule_id=rule,
-                  decision="accepted" if accept else "rejected")
+                  decision="upheld" if accept else "rejected")
 
 
 # ------------------------------------------------------------------------------------------- providers

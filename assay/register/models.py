@@ -175,6 +175,7 @@ class ScreeningRecord(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rules_version: Mapped[str] = mapped_column(String(64), default="", server_default="")
     cause: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(_TZ)
@@ -197,7 +198,7 @@ class ExceptionReview(Base):
 
     __tablename__ = "exception_reviews"
     __table_args__ = (
-        CheckConstraint("decision IN ('accepted', 'rejected')", name="ck_exception_reviews_decision"),
+        CheckConstraint("decision IN ('upheld', 'rejected')", name="ck_exception_reviews_decision"),
         Index("ix_exception_reviews_system", "system_id", "version_number"),
     )
 
@@ -206,6 +207,8 @@ class ExceptionReview(Base):
     version_number: Mapped[int] = mapped_column(Integer)
     rule_id: Mapped[str] = mapped_column(String(100))
     decision: Mapped[str] = mapped_column(String(10))
+    # SHA-256 of the exact claim decided (screening's claim_digest): a changed claim needs a new review.
+    claim_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(100))
     actor_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), nullable=True)

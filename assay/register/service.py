@@ -139,6 +139,7 @@ class VersionView:
     findings: list[dict[str, Any]] = field(default_factory=list)
     impact: dict[str, Any] = field(default_factory=dict)
     reviews: list[dict[str, Any]] = field(default_factory=list)
+    rules_version: str = ""
 
     @property
     def url_path(self) -> str:
@@ -174,6 +175,7 @@ class SystemView:
     impact: dict[str, Any] = field(default_factory=dict)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     suspension: dict[str, Any] | None = None
+    rules_version: str = ""
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -200,6 +202,7 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
         created_at=_aware(system.created_at), updated_at=_aware(system.updated_at), log_index=version.log_index,
         findings=list(screening.findings), impact=dict(impact.assessment),
         reviews=_reviews(session, system.id, version.number), suspension=_latest_suspension(session, system.id),
+        rules_version=screening.rules_version,
     )
 
 
@@ -485,49 +488,60 @@ def review_exception(
     version: int | None = None,
     now: datetime | None = None,
 ) -> SystemView:
-    """The oversight body accepts or rejects an exception claimed against a red-line rule.
+    """The oversight body upholds or rejects an exception claimed against a red-line rule.
 
-    The current version is screened again with every review of that version, and the result becomes its
-    current screening (the earlier one stays on record); the log records the decision.
+    Only a complete claim (screening status ``claimed_pending_review``, or one already decided) can be
+    reviewed. The current version is screened again with the newest decision per rule, and the result becomes
+    its current screening (the earlier one stays on record); the log records the decision. A review belongs
+    to one version and the exact claim text (its digest): a later version, even with the same claim, is
+    screened afresh and waits for a new review, because the facts around the claim may have changed.
     """
     principal.require_admin(action="review exception claims")
+    decision = {"accepted": "upheld", "accept": "upheld", "uphold": "upheld", "reject": "rejected"}.get(
+        decision, decision)
+    if decision not in REVIEW_DECISIONS:
+        raise InvalidInput(f"unknown decision {decision!r}", hint="decide 'upheld' or 'rejected'",
+                           problems=[FieldProblem("decision", "must be 'upheld' or 'rejected'", "")])
+    reason = _check_reason(reason, required=True)
     system = _locked_system(session, system_id)
     number = system.current_version if version is None else version
     if number != system.current_version:
         raise Conflict(
             f"system {system_id!r} is at version {system.current_version}; only its current version can be reviewed",
             hint=f"review version {system.current_version}", extra={"current_version": system.current_version})
-    if decision not in ("accepted", "rejected"):
-        raise InvalidInput(f"unknown decision {decision!r}", hint="decide 'accepted' or 'rejected'",
-                           problems=[FieldProblem("decision", "must be 'accepted' or 'rejected'", "")])
-    reason = _check_reason(reason, required=True)
     current = _version_row(session, system.id, number)
     screening = _latest_screening(session, current.id)
-    claimable = {f.get("rule_id") or f.get("rule") for f in screening.findings if _claims_exception(f)}
-    if rule_id not in claimable:
-        raise InvalidInput(
-            f"version {number} of {system_id!r} claims no exception to rule {rule_id!r}",
-            hint=("exceptions claimed: " + ", ".join(sorted(str(r) for r in claimable))) if claimable
-            else "this version claims no exception that needs review",
-            problems=[FieldProblem("rule_id", "no exception claimed under this rule", "pick a rule from the findings")],
-        )
+    finding = next((f for f in screening.findings if f.get("rule_id") == rule_id), None)
+    reviewable = {f.get("rule_id"): f for f in screening.findings if f.get("exception_status") in _REVIEWABLE}
+    if finding is None or rule_id not in reviewable:
+        if finding is not None and finding.get("exception_status") in ("missing_justification", "unavailable"):
+            why = "; ".join(finding.get("exception_problems") or []) or finding.get("exception_status")
+            message = f"the exception claimed against {rule_id!r} cannot be reviewed yet: {why}"
+            hint = "the provider must complete the claim in a new version first"
+        else:
+            message = f"version {number} of {system_id!r} claims no exception to rule {rule_id!r}"
+            hint = ("reviewable claims: " + ", ".join(sorted(map(str, reviewable)))) if reviewable \
+                else "this version claims no exception that can be reviewed"
+        raise InvalidInput(message, hint=hint, problems=[
+            FieldProblem("rule_id", "no reviewable exception claim under this rule", "pick a rule from the findings")])
     now = now or _now()
     review = ExceptionReview(
         system_id=system.id, version_number=number, rule_id=rule_id, decision=decision, reason=reason,
-        actor=principal.actor, actor_token_id=principal.actor_token_id, created_at=now)
+        claim_digest=finding.get("claim_digest"), actor=principal.actor, actor_token_id=principal.actor_token_id,
+        created_at=now)
     session.add(review)
     session.flush()
-    reviews = _review_decisions(session, system.id, number)
     disclosure = _parse(json.loads(current.disclosure), source=f"version {number} of {system_id!r}")
-    result = _screen(disclosure, reviews)
+    result = _screen(disclosure, _review_decisions(session, system.id, number, screening.findings))
     session.add(ScreeningRecord(version_id=current.id, outcome=result["outcome"], needs_review=result["needs_review"],
-                                findings=result["findings"], cause="review", actor=principal.actor, created_at=now))
+                                findings=result["findings"], rules_version=result["rules_version"], cause="review",
+                                actor=principal.actor, created_at=now))
     system.outcome = result["outcome"]
     system.needs_review = result["needs_review"]
     system.updated_at = now
     review.log_index = record_event(session, "system.finding", {
         "system": system.id, "version": number, "rule": rule_id, "decision": decision,
-        "outcome": result["outcome"], "review_id": review.id,
+        "claim_sha256": finding.get("claim_digest"), "outcome": result["outcome"], "review_id": review.id,
     })
     session.flush()
     view = get_system(session, system.id)
@@ -600,10 +614,16 @@ def _screen(disclosure: Any, reviews: Any) -> dict[str, Any]:
     from assay.register.screening import screen
 
     result = screen(disclosure, reviews=reviews)
+    findings = []
+    for f in result.findings:
+        plain = _plain(f)
+        plain["needs_review"] = bool(f.needs_review)
+        findings.append(plain)
     return {
         "outcome": str(result.outcome),
         "needs_review": bool(result.needs_review),
-        "findings": [_plain(f) for f in result.findings],
+        "findings": findings,
+        "rules_version": str(result.rules_version),
     }
 
 
@@ -622,17 +642,21 @@ def _facts(disclosure: Any) -> dict[str, Any]:
     }
 
 
-def _claims_exception(finding: Mapping[str, Any]) -> bool:
-    return bool(finding.get("exception_claimed") or finding.get("needs_review") or finding.get("exception"))
+REVIEW_DECISIONS = ("upheld", "rejected")
+# Exception statuses (assay.register.screening) of a complete claim: the ones the oversight body can decide.
+_REVIEWABLE = ("claimed_pending_review", "upheld", "rejected")
 
 
-def _review_decisions(session: Session, system_id: str, number: int) -> dict[str, str]:
-    """The newest decision per rule for one version ({rule_id: 'accepted'|'rejected'})."""
+def _review_decisions(session: Session, system_id: str, number: int,
+                      findings: list[dict[str, Any]]) -> dict[str, str]:
+    """The newest decision per rule for one version, for claims whose text is still the one decided."""
+    digests = {f.get("rule_id"): f.get("claim_digest") for f in findings}
     decisions: dict[str, str] = {}
     for review in session.scalars(select(ExceptionReview).where(
             ExceptionReview.system_id == system_id, ExceptionReview.version_number == number
     ).order_by(ExceptionReview.id)):
-        decisions[review.rule_id] = review.decision
+        if review.claim_digest is None or review.claim_digest == digests.get(review.rule_id):
+            decisions[review.rule_id] = review.decision
     return decisions
 
 
@@ -667,7 +691,8 @@ def _append_version(session: Session, system: System, assessed: _Assessed, *, nu
         raise Conflict(f"system {system.id!r} was updated concurrently", hint="read it again and retry") from None
     session.add(ScreeningRecord(
         version_id=version.id, outcome=assessed.screening["outcome"], needs_review=assessed.screening["needs_review"],
-        findings=assessed.screening["findings"], cause="submitted", actor=principal.actor, created_at=now))
+        findings=assessed.screening["findings"], rules_version=assessed.screening["rules_version"], cause="submitted",
+        actor=principal.actor, created_at=now))
     session.add(ImpactRecord(version_id=version.id, level=assessed.impact["level"], assessment=assessed.impact,
                              created_at=now))
     return version
@@ -745,7 +770,8 @@ def _reviews(session: Session, system_id: str, number: int) -> list[dict[str, An
     rows = session.scalars(select(ExceptionReview).where(
         ExceptionReview.system_id == system_id, ExceptionReview.version_number == number).order_by(ExceptionReview.id))
     return [{"rule_id": r.rule_id, "decision": r.decision, "reason": r.reason, "actor": r.actor,
-             "created_at": _aware(r.created_at), "log_index": r.log_index} for r in rows]
+             "created_at": _aware(r.created_at), "log_index": r.log_index, "claim_digest": r.claim_digest}
+            for r in rows]
 
 
 def _latest_suspension(session: Session, system_id: str) -> dict[str, Any] | None:
@@ -797,7 +823,8 @@ def _version_view(v: SystemVersion, screening: ScreeningRecord, level: int, **ex
         system_id=v.system_id, number=v.number, name=v.name, version=v.version_label, status=v.status,
         reason=v.reason, actor=v.actor, created_at=_aware(v.created_at), log_index=v.log_index,
         disclosure_sha256=v.disclosure_sha256, outcome=screening.outcome, impact_level=level,
-        needs_review=screening.needs_review, findings=list(screening.findings), **extra,
+        needs_review=screening.needs_review, findings=list(screening.findings),
+        rules_version=screening.rules_version, **extra,
     )
 
 

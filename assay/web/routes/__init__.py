@@ -1,5 +1,5 @@
 """Every router of the web app. Each part of Assay owns one module here (its pages and its API)."""
 
-from assay.web.routes import provenance, site
+from assay.web.routes import provenance, register, site
 
-ROUTERS = [site.router, provenance.router]
+ROUTERS = [site.router, register.router, provenance.router]
