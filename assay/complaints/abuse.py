@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from assay.errors import FieldProblem, InvalidInput, RateLimited
 
-__all__ = ["ProofOfWork", "RateLimit", "solve"]
+__all__ = ["OneTimeTokens", "ProofOfWork", "RateLimit", "solve"]
 
 _CHALLENGE_TTL = 600.0
 
@@ -120,3 +120,49 @@ class RateLimit:
                     extra={"retry_after": wait},
                 )
             self._tokens -= 1.0
+
+
+class OneTimeTokens:
+    """Signed single-use tokens for forms sent without JavaScript: re-sending a form is refused as a replay."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, ttl: float = 6 * 3600.0):
+        self._clock = clock
+        self._ttl = ttl
+        self._key = secrets.token_bytes(32)
+        self._spent: dict[bytes, float] = {}  # owned by _lock
+        self._lock = threading.Lock()
+
+    def issue(self) -> str:
+        body = secrets.token_bytes(16) + int(self._clock() + self._ttl).to_bytes(8, "big")
+        return (body + hmac.new(self._key, body, hashlib.sha256).digest()[:16]).hex()
+
+    def spend(self, token: str) -> None:
+        """1. issued here (HMAC); 2. not expired; 3. not spent before. Raises InvalidInput otherwise."""
+        try:
+            raw = bytes.fromhex(token)
+        except (ValueError, TypeError):
+            raw = b""
+        fix = "open the form again from the system's page and send it once"
+        if len(raw) != 40 or not hmac.compare_digest(
+            hmac.new(self._key, raw[:24], hashlib.sha256).digest()[:16], raw[24:]
+        ):
+            raise InvalidInput("this form has expired or did not come from this register", hint=fix,
+                               problems=[FieldProblem("form_token", "unknown", fix)])
+        now = self._clock()
+        expires = int.from_bytes(raw[16:24], "big")
+        if now > expires:
+            raise InvalidInput("this form has expired", hint=fix, problems=[FieldProblem("form_token", "expired", fix)])
+        with self._lock:
+            for k in [k for k, exp in self._spent.items() if exp < now]:
+                del self._spent[k]
+            if raw in self._spent:
+                from assay.errors import Conflict
+
+                raise Conflict("this form was already sent: the complaint was received once",
+                               hint="nothing more to do; to add something, use your receipt on the follow-up page")
+            self._spent[raw] = float(expires)
+
+    def unspend(self, token: str) -> None:
+        """Give a token back when the submission failed before anything was stored, so the person can retry."""
+        with self._lock:
+            self._spent.pop(bytes.fromhex(token), None)

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from assay.complaints.crypto import SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
 from assay.complaints.models import ChannelSettings, Complaint, ComplaintKey, ComplaintMessage, StatusChange
 from assay.complaints.stats import FINAL, STATUSES, ComplaintDates, Deadlines, SystemStats, deadlines, system_stats
-from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from assay.errors import AssayError, Conflict, FieldProblem, InvalidInput, NotFound
 
 __all__ = [
+    "ChannelNotReady",
     "ComplaintView",
     "KeyView",
     "MessageView",
@@ -41,6 +42,18 @@ __all__ = [
     "stats_for_system",
     "submit_complaint",
 ]
+
+class ChannelNotReady(AssayError):
+    """No key of the oversight body is published, so nothing can be sealed to it."""
+
+    code = "complaints_not_ready"
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__("the oversight body has not published its complaints key yet, so complaints cannot be "
+                         "received safely",
+                         hint="the oversight body runs 'assay complaints keygen' and 'assay complaints publish-key'")
+
 
 NOT_FOUND_BY_RECEIPT = "no complaint matches this receipt"
 NOT_FOUND_HINT = "check the twelve words against your note; a receipt works only on the register where it was made"

@@ -1,0 +1,573 @@
+"""The complaints channel on the web: the form, receipts, follow-up, public statistics, and the body's API.
+
+Two modes, and every page says which one was used:
+
+- **Browser** (JavaScript on): ``/static/complaints/complaints.js`` seals the complaint and its attachments to
+  the oversight body's key before upload and derives the receipt's keys itself; the server receives only the
+  sealed box, the receipt's access key (an Argon2id output) and the reply public key.
+- **Server** (JavaScript off): the form posts to ``/complaints``; the body is read in memory only
+  (:mod:`assay.complaints.multipart`), sealed at once and dropped. Nothing is logged, spooled or stored in
+  the clear.
+
+The oversight body's side is the JSON API under ``/api/v1/complaints`` with an admin token; the CLI
+(``assay complaints``) uses it, or the local database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from assay.complaints import crypto, service
+from assay.complaints.abuse import OneTimeTokens, ProofOfWork, RateLimit
+from assay.complaints.crypto import KdfParams
+from assay.complaints.multipart import read_form_in_memory
+from assay.complaints.receipts import load_or_create_pepper
+from assay.complaints.stats import LABELS, STATUSES
+from assay.config import Config
+from assay.db import Database
+from assay.errors import ConfigError, FieldProblem, InvalidInput, NotFound
+from assay.register.access import Principal
+from assay.web.auth import require_principal
+
+router = APIRouter()
+log = logging.getLogger("assay.complaints")
+
+# Answers about a receipt take at least this long, found or not, so timing does not tell them apart.
+LOOKUP_FLOOR_SECONDS = 0.35
+# Server-side Argon2id runs (no-JavaScript path) at most this many at a time, to bound memory under load.
+_KDF_SLOTS = threading.BoundedSemaphore(2)
+NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Per-app state: in memory only, nothing about any person
+
+
+class _Channel:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.pow = ProofOfWork(config.complaints_pow_bits)
+        self.rate = RateLimit(config.complaints_per_hour)
+        self.forms = OneTimeTokens()
+        self._pepper: bytes | None = None
+        self._params: KdfParams | None = None
+        self._lock = threading.Lock()
+
+    def pepper(self) -> bytes:
+        if self._pepper is None:
+            self._pepper = load_or_create_pepper(self.config.data_dir)
+        return self._pepper
+
+    def params(self, db: Database, today: date) -> KdfParams:
+        with self._lock:
+            if self._params is None:
+                c = self.config
+                if c.complaints_kdf_memlimit < 8192:
+                    raise ConfigError("ASSAY_COMPLAINTS_KDF_MEMLIMIT must be at least 8192 bytes",
+                                      hint="keep the default of 67108864 (64 MiB)")
+                with db.write() as session:
+                    self._params = service.channel_params(session, opslimit=c.complaints_kdf_opslimit,
+                                                          memlimit=c.complaints_kdf_memlimit, today=today)
+            return self._params
+
+
+def _channel(request: Request) -> _Channel:
+    state = request.app.state
+    ch = getattr(state, "complaints_channel", None)
+    if ch is None:
+        with _INIT_LOCK:
+            ch = getattr(state, "complaints_channel", None)
+            if ch is None:
+                ch = state.complaints_channel = _Channel(state.config)
+    return ch
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def _today(request: Request) -> date:
+    """The day, from the app's injected clock if tests set one (``app.state.complaints_today``)."""
+    clock: Callable[[], date] | None = getattr(request.app.state, "complaints_today", None)
+    return clock() if clock else datetime.now(UTC).date()
+
+
+def _db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def _render(request: Request, template: str, context: dict[str, Any], *, status: int = 200,
+            headers: dict[str, str] | None = None) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status,
+                                                        headers=headers)
+
+
+def _system(request: Request, system_id: str) -> Any:
+    from assay.register.service import get_system
+
+    with _db(request).read() as session:
+        system = get_system(session, system_id)
+    if system is None:
+        raise NotFound(f"there is no system {system_id!r} in the register",
+                       hint="find the system on /systems and use its 'File a complaint' link")
+    return system
+
+
+def _current_key(request: Request) -> service.KeyView | None:
+    with _db(request).read() as session:
+        return service.current_key(session)
+
+
+def _require_key(request: Request) -> service.KeyView:
+    key = _current_key(request)
+    if key is None:
+        raise service.ChannelNotReady()
+    return key
+
+
+def _sleep_to_floor(start: float) -> None:
+    left = LOOKUP_FLOOR_SECONDS - (time.monotonic() - start)
+    if left > 0:
+        time.sleep(left)
+
+
+def _limits(config: Config) -> dict[str, int]:
+    return {"max_bytes": config.complaints_max_bytes, "max_attachments": crypto.MAX_ATTACHMENTS,
+            **{f"max_{k}_chars": v for k, v in crypto.FIELDS.items()}}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pages: filing
+
+
+@router.get("/systems/{system_id}/complaints/new", response_class=HTMLResponse, include_in_schema=False)
+def complaint_form(request: Request, system_id: str) -> HTMLResponse:
+    system = _system(request, system_id)
+    key = _current_key(request)
+    ch = _channel(request)
+    params = ch.params(_db(request), _today(request)) if key else None
+    return _render(request, "complaints/new.html", {
+        "system": system, "key": key, "params": params, "form_token": ch.forms.issue(),
+        "pow_bits": ch.config.complaints_pow_bits, "limits": _limits(ch.config), "fields": crypto.FIELDS,
+        "key_b64": crypto.b64(key.public_key) if key else "", "salt_b64": crypto.b64(params.salt) if params else "",
+    }, headers=NO_STORE)
+
+
+@router.post("/complaints", response_class=HTMLResponse, include_in_schema=False)
+async def file_without_javascript(request: Request) -> HTMLResponse:
+    """The no-JavaScript path: read the form in memory, seal it at once, show the receipt once."""
+    ch = _channel(request)
+    config = ch.config
+    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
+                                     max_total=config.complaints_max_bytes, max_files=crypto.MAX_ATTACHMENTS)
+    return await run_in_threadpool(_file_sealed_on_server, request, ch, form)
+
+
+def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLResponse:
+    system = _system(request, form.fields.get("system_id", ""))
+    key = _require_key(request)
+    today = _today(request)
+    content = crypto.ComplaintContent(
+        fields={k: form.fields.get(k, "").strip() for k in crypto.FIELDS if form.fields.get(k, "").strip()},
+        attachments=tuple(crypto.Attachment(f.name, f.content_type, f.data, "as-is") for f in form.files),
+        system_id=system.id, mode="server",
+    )
+    blob = crypto.pack_complaint(content)  # validates fields before anything is spent or stored
+    ch.rate.take("complaint")
+    token = form.fields.get("form_token", "")
+    ch.forms.spend(token)
+    try:
+        sealed = crypto.seal(blob, key.public_key)
+        del blob, content
+        words, entropy = crypto.new_receipt()
+        params = ch.params(_db(request), today)
+        with _KDF_SLOTS:
+            keys = crypto.derive_receipt_keys(entropy, params)
+        with _db(request).write() as session:
+            service.submit_complaint(
+                session, system_id=system.id, key_id=key.key_id, ciphertext=sealed,
+                lookup=crypto.lookup_hash(keys.access_key, ch.pepper()), reply_public_key=keys.reply_public_key,
+                today=today, max_bytes=ch.config.complaints_max_bytes,
+            )
+    except BaseException:
+        ch.forms.unspend(token)
+        raise
+    return _render(request, "complaints/receipt.html", {
+        "system": system, "words": words.split(), "mode": "server", "received_on": today,
+        "attachments": len(form.files),
+    }, headers=NO_STORE)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pages: follow-up with the receipt
+
+
+@router.get("/complaints/follow-up", response_class=HTMLResponse, include_in_schema=False)
+def follow_up_form(request: Request) -> HTMLResponse:
+    key = _current_key(request)
+    ch = _channel(request)
+    params = ch.params(_db(request), _today(request)) if key else None
+    return _render(request, "complaints/follow_up.html", {
+        "key": key, "params": params, "pow_bits": ch.config.complaints_pow_bits, "limits": _limits(ch.config),
+        "key_b64": crypto.b64(key.public_key) if key else "", "salt_b64": crypto.b64(params.salt) if params else "",
+        "fields": crypto.FIELDS, "labels": LABELS,
+    }, headers=NO_STORE)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    view: service.ComplaintView
+    replies: list[tuple[date, str]]
+
+
+def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_Opened, crypto.ReceiptKeys]:
+    """No-JavaScript follow-up: derive the receipt's keys here, find the complaint, open its replies in memory."""
+    entropy = crypto.parse_receipt(receipt)
+    params = ch.params(_db(request), _today(request))
+    start = time.monotonic()
+    try:
+        ch.rate.take("receipt look-up")
+        with _KDF_SLOTS:
+            keys = crypto.derive_receipt_keys(entropy, params)
+        with _db(request).read() as session:
+            view = service.find_by_lookup(session, crypto.lookup_hash(keys.access_key, ch.pepper()))
+        if view is None:
+            raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
+        replies = []
+        for m in view.messages:
+            if m.kind == "reply":
+                replies.append((m.day, crypto.unpack_message(crypto.open_sealed(m.ciphertext, keys.reply_private_key))))
+        return _Opened(view, replies), keys
+    finally:
+        _sleep_to_floor(start)
+
+
+def _status_page(request: Request, opened: _Opened, receipt: str, *, notice: str = "") -> HTMLResponse:
+    ch = _channel(request)
+    return _render(request, "complaints/status.html", {
+        "complaint": opened.view, "replies": opened.replies, "receipt": receipt, "labels": LABELS,
+        "notice": notice, "form_token": ch.forms.issue(), "limits": _limits(ch.config),
+        "closed": opened.view.status in ("resolved", "rejected"),
+        "deadlines": opened.view.deadlines(_today(request)),
+    }, headers=NO_STORE)
+
+
+@router.post("/complaints/follow-up", response_class=HTMLResponse, include_in_schema=False)
+async def follow_up_without_javascript(request: Request) -> HTMLResponse:
+    ch = _channel(request)
+    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
+                                     max_total=10_000, max_files=0)
+    receipt = form.fields.get("receipt", "")
+
+    def work() -> HTMLResponse:
+        opened, _ = _open_with_receipt(request, ch, receipt)
+        return _status_page(request, opened, receipt)
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/complaints/follow-up/information", response_class=HTMLResponse, include_in_schema=False)
+async def add_information_without_javascript(request: Request) -> HTMLResponse:
+    ch = _channel(request)
+    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
+                                     max_total=ch.config.complaints_max_bytes, max_files=crypto.MAX_ATTACHMENTS)
+
+    def work() -> HTMLResponse:
+        receipt = form.fields.get("receipt", "")
+        opened, keys = _open_with_receipt(request, ch, receipt)
+        key = _require_key(request)
+        text = form.fields.get("what", "").strip()
+        content = crypto.ComplaintContent(
+            fields={"what": text} if text else {}, kind="information", system_id=opened.view.system_id,
+            attachments=tuple(crypto.Attachment(f.name, f.content_type, f.data, "as-is") for f in form.files),
+            mode="server",
+        )
+        blob = crypto.pack_complaint(content)
+        ch.rate.take("complaint")
+        token = form.fields.get("form_token", "")
+        ch.forms.spend(token)
+        try:
+            with _db(request).write() as session:
+                view = service.add_information(
+                    session, lookup=crypto.lookup_hash(keys.access_key, ch.pepper()), key_id=key.key_id,
+                    ciphertext=crypto.seal(blob, key.public_key), today=_today(request),
+                    max_bytes=ch.config.complaints_max_bytes)
+        except BaseException:
+            ch.forms.unspend(token)
+            raise
+        return _status_page(request, _Opened(view, opened.replies), receipt,
+                            notice="Your information was encrypted on the server and added to your complaint.")
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/complaints/wordlist.txt", include_in_schema=False)
+def wordlist() -> PlainTextResponse:
+    """The 2048 BIP-39 English words receipts are made of (the browser needs the same list)."""
+    return PlainTextResponse("\n".join(crypto.wordlist()) + "\n", headers={"cache-control": "public, max-age=86400"})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Public statistics
+
+
+@router.get("/systems/{system_id}/complaints", response_class=HTMLResponse, include_in_schema=False)
+def stats_page(request: Request, system_id: str) -> HTMLResponse:
+    system = _system(request, system_id)
+    today = _today(request)
+    with _db(request).read() as session:
+        stats = service.stats_for_system(session, system.id, today=today)
+    return _render(request, "complaints/stats.html", {"system": system, "stats": stats, "labels": LABELS,
+                                                      "statuses": STATUSES})
+
+
+@router.get("/api/v1/systems/{system_id}/complaints", tags=["complaints"],
+            summary="Public, content-free complaint statistics of a system")
+def stats_api(request: Request, system_id: str) -> dict[str, Any]:
+    system = _system(request, system_id)
+    with _db(request).read() as session:
+        return service.stats_for_system(session, system.id, today=_today(request)).as_dict()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# API: the complainant's browser
+
+
+class ProofOfWorkSolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenge: str = Field(max_length=200)
+    nonce: str = Field(max_length=64)
+
+
+class SubmitComplaint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    system_id: str = Field(max_length=64, description="The system the complaint is about.")
+    key_id: str = Field(max_length=16, description="The oversight body's key the complaint is sealed to.")
+    ciphertext: str = Field(description="base64url of the sealed box (crypto_box_seal of the padded container).")
+    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.")
+    reply_public_key: str = Field(max_length=64, description="base64url of the receipt's X25519 reply key.")
+    pow: ProofOfWorkSolution | None = None
+
+
+class AddInformation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_id: str = Field(max_length=16)
+    ciphertext: str
+    access_key: str = Field(max_length=64)
+    pow: ProofOfWorkSolution | None = None
+
+
+class Lookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    access_key: str = Field(max_length=64)
+
+
+def _access_key(text: str) -> bytes:
+    raw = crypto.b64decode(text, path="access_key")
+    if len(raw) != 32:
+        raise InvalidInput("access_key must be 32 bytes", hint="derive it from the receipt as the form does",
+                           problems=[FieldProblem("access_key", "not 32 bytes", "send 32 bytes, base64url")])
+    return raw
+
+
+def _check_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
+    if ch.config.complaints_pow_bits <= 0:
+        return
+    if solution is None:
+        raise InvalidInput("a proof of work is needed", hint="ask POST /api/v1/complaints/challenge and solve it",
+                           problems=[FieldProblem("pow", "missing", "solve a challenge")])
+    ch.pow.verify(solution.challenge, solution.nonce)
+
+
+@router.get("/api/v1/complaints/channel", tags=["complaints"],
+            summary="The oversight body's current key, the receipt parameters and the limits")
+def channel_info(request: Request) -> dict[str, Any]:
+    ch = _channel(request)
+    key = _require_key(request)
+    params = ch.params(_db(request), _today(request))
+    return {"key": key.as_dict(), "kdf": params.as_dict(), "pow_bits": ch.config.complaints_pow_bits,
+            "limits": _limits(ch.config), "wordlist": "/complaints/wordlist.txt",
+            "construction": "libsodium crypto_box_seal (X25519, XSalsa20-Poly1305) of a Padme-padded container"}
+
+
+@router.post("/api/v1/complaints/challenge", tags=["complaints"], summary="A proof-of-work challenge")
+def challenge(request: Request) -> dict[str, Any]:
+    ch = _channel(request)
+    return {"challenge": ch.pow.challenge(), "bits": ch.config.complaints_pow_bits}
+
+
+@router.post("/api/v1/complaints", status_code=201, tags=["complaints"],
+             summary="File a complaint sealed in the browser")
+def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
+    ch = _channel(request)
+    system = _system(request, body.system_id)
+    ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
+    access = _access_key(body.access_key)
+    reply_public = crypto.decode_public_key(body.reply_public_key, path="reply_public_key")
+    _check_pow(ch, body.pow)
+    ch.rate.take("complaint")
+    today = _today(request)
+    with _db(request).write() as session:
+        service.submit_complaint(session, system_id=system.id, key_id=body.key_id, ciphertext=ciphertext,
+                                 lookup=crypto.lookup_hash(access, ch.pepper()), reply_public_key=reply_public,
+                                 today=today, max_bytes=ch.config.complaints_max_bytes)
+    return JSONResponse({"status": "received", "received_on": today.isoformat(), "mode": "browser"},
+                        status_code=201, headers=NO_STORE)
+
+
+def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
+    """What the receipt holder sees: status, days, and the replies (sealed to their reply key)."""
+    d = view.deadlines(today)
+    return {
+        "status": view.status, "status_label": LABELS[view.status], "received_on": view.received_on.isoformat(),
+        "history": [{"status": s, "label": LABELS[s], "day": day.isoformat()} for s, day in view.history],
+        "acknowledge_by": d.acknowledge_by.isoformat(), "answer_by": d.answer_by.isoformat(),
+        "closed": view.status in ("resolved", "rejected"),
+        "messages": [
+            {"author": m.author, "kind": m.kind, "day": m.day.isoformat(),
+             **({"ciphertext": crypto.b64(m.ciphertext)} if m.kind == "reply" else {})}
+            for m in view.messages
+        ],
+    }
+
+
+@router.post("/api/v1/complaints/lookup", tags=["complaints"],
+             summary="A complaint's status and sealed replies, for the holder of its receipt")
+def lookup(request: Request, body: Lookup) -> JSONResponse:
+    ch = _channel(request)
+    access = _access_key(body.access_key)
+    start = time.monotonic()
+    try:
+        ch.rate.take("receipt look-up")
+        with _db(request).read() as session:
+            view = service.find_by_lookup(session, crypto.lookup_hash(access, ch.pepper()))
+        if view is None:
+            raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
+        return JSONResponse(_public_view(view, _today(request)), headers=NO_STORE)
+    finally:
+        _sleep_to_floor(start)
+
+
+@router.post("/api/v1/complaints/information", status_code=201, tags=["complaints"],
+             summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)")
+def add_information(request: Request, body: AddInformation) -> JSONResponse:
+    ch = _channel(request)
+    access = _access_key(body.access_key)
+    ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
+    _check_pow(ch, body.pow)
+    start = time.monotonic()
+    try:
+        ch.rate.take("complaint")
+        with _db(request).write() as session:
+            view = service.add_information(session, lookup=crypto.lookup_hash(access, ch.pepper()),
+                                           key_id=body.key_id, ciphertext=ciphertext, today=_today(request),
+                                           max_bytes=ch.config.complaints_max_bytes)
+        return JSONResponse(_public_view(view, _today(request)), status_code=201, headers=NO_STORE)
+    finally:
+        _sleep_to_floor(start)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# API: the oversight body (admin token)
+
+
+def _admin(principal: Principal = Depends(require_principal)) -> Principal:
+    principal.require_admin(action="read or answer complaints")
+    return principal
+
+
+class PublishKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public_key: str = Field(max_length=64, description="base64url X25519 public key from 'assay complaints keygen'")
+
+
+class SealedReplyBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ciphertext: str = Field(description="The reply sealed to the complaint's reply public key.")
+    body_copy: str = Field(description="The same reply sealed to the oversight body's own key.")
+    body_copy_key_id: str = Field(max_length=16)
+
+    def sealed(self) -> service.SealedReply:
+        return service.SealedReply(crypto.b64decode(self.ciphertext, path="ciphertext"),
+                                   crypto.b64decode(self.body_copy, path="body_copy"), self.body_copy_key_id)
+
+
+class StatusBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str = Field(max_length=32, description=f"One of: {', '.join(STATUSES[1:])}")
+    reason: SealedReplyBody | None = Field(None, description="Required for 'rejected': the reason, sealed.")
+
+
+@router.get("/api/v1/complaints/keys", tags=["complaints"], summary="Every key the oversight body published")
+def keys(request: Request) -> dict[str, Any]:
+    with _db(request).read() as session:
+        return {"keys": [k.as_dict() for k in service.list_keys(session)]}
+
+
+@router.post("/api/v1/complaints/keys", status_code=201, tags=["complaints"],
+             summary="Publish (or rotate to) a new key of the oversight body (admin)")
+def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admin)) -> dict[str, Any]:
+    public = crypto.decode_public_key(body.public_key)
+    with _db(request).write() as session:
+        view = service.publish_key(session, public, today=_today(request))
+    return view.as_dict()
+
+
+@router.get("/api/v1/complaints/inbox", tags=["complaints"], summary="Sealed messages after a cursor (admin)")
+def inbox(request: Request, after: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+          _: Principal = Depends(_admin)) -> dict[str, Any]:
+    with _db(request).read() as session:
+        messages = service.inbox(session, after=after, limit=limit)
+    return {"messages": [m.as_dict() for m in messages], "next_after": messages[-1].id if messages else after}
+
+
+@router.get("/api/v1/complaints/cases", tags=["complaints"],
+            summary="Complaints with status, days and deadline flags, without content (admin)")
+def cases(request: Request, status: str | None = Query(None, max_length=32),
+          system_id: str | None = Query(None, max_length=64), _: Principal = Depends(_admin)) -> dict[str, Any]:
+    today = _today(request)
+    with _db(request).read() as session:
+        views = service.list_complaints(session, status=status, system_id=system_id)
+    return {"as_of": today.isoformat(), "complaints": [v.as_dict(today, with_messages=False) for v in views]}
+
+
+@router.get("/api/v1/complaints/cases/{complaint_id}", tags=["complaints"],
+            summary="One complaint with its sealed messages (admin)")
+def case(request: Request, complaint_id: str, _: Principal = Depends(_admin)) -> dict[str, Any]:
+    with _db(request).read() as session:
+        view = service.get_complaint(session, complaint_id)
+    if view is None:
+        raise NotFound(f"no complaint with id {complaint_id!r}", hint="list them at /api/v1/complaints/cases")
+    return view.as_dict(_today(request))
+
+
+@router.post("/api/v1/complaints/cases/{complaint_id}/replies", status_code=201, tags=["complaints"],
+             summary="Add a sealed reply (admin)")
+def reply(request: Request, complaint_id: str, body: SealedReplyBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
+    ch = _channel(request)
+    with _db(request).write() as session:
+        m = service.add_reply(session, complaint_id, body.sealed(), today=_today(request),
+                              max_bytes=ch.config.complaints_max_bytes)
+    return m.as_dict()
+
+
+@router.post("/api/v1/complaints/cases/{complaint_id}/status", tags=["complaints"],
+             summary="Move a complaint to a later status (admin)")
+def set_status(request: Request, complaint_id: str, body: StatusBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
+    ch = _channel(request)
+    today = _today(request)
+    with _db(request).write() as session:
+        view = service.change_status(session, complaint_id, body.status, today=today,
+                                     reason=body.reason.sealed() if body.reason else None,
+                                     max_bytes=ch.config.complaints_max_bytes)
+    return view.as_dict(today, with_messages=False)

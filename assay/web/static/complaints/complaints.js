@@ -1,0 +1,445 @@
+/* Assay complaints: encrypt in the browser before anything is sent.
+ *
+ * The same constructions as assay/complaints/crypto.py, with libsodium.js (vendored, unmodified):
+ *  - sealed box (crypto_box_seal: X25519 + XSalsa20-Poly1305) of a container padded to a Padmé length
+ *    with ISO/IEC 7816-4 bytes (sodium.pad);
+ *  - receipt: 16 random bytes shown as 12 BIP-39 words; Argon2id(receipt, installation salt) -> 64 bytes:
+ *    access key (the server keeps only its HMAC) and the seed of the reply key pair (replies are sealed to it);
+ *  - a proof of work against floods (SHA-256 with leading zero bits), instead of tracking anyone.
+ * Without JavaScript the forms still work: the server then encrypts on arrival and the pages say so.
+ * All text from the server or from replies is put in the page with textContent, never as HTML.
+ */
+(function () {
+  "use strict";
+
+  var CONTAINER_MAGIC = "ASSAY-COMPLAINT-1\n";
+  var MESSAGE_MAGIC = "ASSAY-MESSAGE-1\n";
+  var FIELDS = ["what", "when", "effect", "ask", "contact"];
+  // Image types a canvas can re-encode: the re-drawn file keeps the pixels and drops EXIF, XMP, GPS, comments.
+  var STRIPPABLE = { "image/jpeg": "image/jpeg", "image/png": "image/png", "image/webp": "image/webp" };
+  var enc = new TextEncoder();
+  var dec = new TextDecoder("utf-8", { fatal: true });
+
+  function $(id) { return document.getElementById(id); }
+
+  function sodiumReady() {
+    if (!window.sodium || !window.sodium.ready) {
+      return Promise.reject(new Error("The encryption library did not load. Reload the page; or turn JavaScript " +
+        "off, and the server will encrypt your complaint as it arrives."));
+    }
+    return window.sodium.ready.then(function () { return window.sodium; });
+  }
+
+  function b64(sodium, bytes) { return sodium.to_base64(bytes, sodium.base64_variants.URLSAFE_NO_PADDING); }
+  function unb64(sodium, text) { return sodium.from_base64(text, sodium.base64_variants.URLSAFE_NO_PADDING); }
+
+  function concat(parts) {
+    var n = 0, i, out, at = 0;
+    for (i = 0; i < parts.length; i++) n += parts[i].length;
+    out = new Uint8Array(n);
+    for (i = 0; i < parts.length; i++) { out.set(parts[i], at); at += parts[i].length; }
+    return out;
+  }
+
+  function bitLength(n) { var b = 0; while (n > 0) { n = Math.floor(n / 2); b++; } return b; }
+
+  // Padmé (Nikitin et al., PETS 2019), as padme_length() in crypto.py.
+  function padmeLength(len) {
+    if (len < 2) return Math.max(len, 1);
+    var e = bitLength(len) - 1, s = bitLength(e), step = Math.pow(2, e - s);
+    return Math.ceil(len / step) * step;
+  }
+
+  function seal(sodium, plaintext, publicKey) {
+    var padded = sodium.pad(plaintext, padmeLength(plaintext.length + 1));
+    return sodium.crypto_box_seal(padded, publicKey);
+  }
+
+  function openSealed(sodium, ciphertext, publicKey, privateKey) {
+    var padded = sodium.crypto_box_seal_open(ciphertext, publicKey, privateKey);
+    return sodium.unpad(padded, padded.length);
+  }
+
+  // --- the container (pack_complaint in crypto.py) ---------------------------------------------------------
+
+  function packComplaint(sodium, kind, systemId, fields, attachments) {
+    var header = { kind: kind, system: systemId, mode: "browser", fields: {}, attachments: [] };
+    FIELDS.forEach(function (k) { if (fields[k]) header.fields[k] = fields[k]; });
+    attachments.forEach(function (a) {
+      header.attachments.push({ name: a.name, type: a.type, size: a.data.length, metadata: a.metadata,
+        sha256: sodium.to_hex(sodium.crypto_hash_sha256(a.data)) });
+    });
+    var json = enc.encode(JSON.stringify(header));
+    var len = new Uint8Array(4);
+    new DataView(len.buffer).setUint32(0, json.length);
+    return concat([enc.encode(CONTAINER_MAGIC), len, json].concat(attachments.map(function (a) { return a.data; })));
+  }
+
+  // --- attachments: strip what can be stripped, warn about the rest ---------------------------------------
+
+  function stripImage(file, type) {
+    return createImageBitmap(file, { imageOrientation: "from-image" }).then(function (bitmap) {
+      var canvas = document.createElement("canvas");
+      canvas.width = bitmap.width;
+      canvas.height = bitmap.height;
+      canvas.getContext("2d").drawImage(bitmap, 0, 0);
+      return new Promise(function (resolve, reject) {
+        canvas.toBlob(function (blob) {
+          if (!blob || blob.type !== type) { reject(new Error("re-encoding is not supported")); return; }
+          blob.arrayBuffer().then(function (buf) { resolve(new Uint8Array(buf)); }, reject);
+        }, type, 0.92);
+      });
+    });
+  }
+
+  function prepareFiles(files) {
+    return Promise.all(Array.prototype.map.call(files, function (file) {
+      var type = STRIPPABLE[file.type];
+      var asIs = function () {
+        return file.arrayBuffer().then(function (buf) {
+          return { name: file.name, type: file.type || "application/octet-stream", data: new Uint8Array(buf),
+            metadata: "as-is" };
+        });
+      };
+      if (!type) return asIs();
+      return stripImage(file, type).then(function (data) {
+        return { name: file.name, type: type, data: data, metadata: "stripped" };
+      }, asIs);
+    }));
+  }
+
+  function describeFiles(input, list) {
+    list.textContent = "";
+    Array.prototype.forEach.call(input.files, function (file) {
+      var li = document.createElement("li");
+      if (STRIPPABLE[file.type]) {
+        li.className = "ok";
+        li.textContent = file.name + ": a photo; hidden information (location, camera, author) will be removed.";
+      } else {
+        li.className = "warn";
+        li.textContent = file.name + ": will be sent as it is. It may carry hidden information such as an author's " +
+          "name or a location; remove it first if that matters to you.";
+      }
+      list.appendChild(li);
+    });
+  }
+
+  // --- receipts: BIP-39 words over 16 random bytes --------------------------------------------------------
+
+  var wordlistPromise = null;
+  function wordlist() {
+    if (!wordlistPromise) {
+      wordlistPromise = fetch("/complaints/wordlist.txt", { credentials: "omit" }).then(function (r) {
+        if (!r.ok) throw new Error("The receipt word list did not load; reload the page.");
+        return r.text();
+      }).then(function (t) {
+        var words = t.split("\n").filter(function (w) { return w; });
+        if (words.length !== 2048) throw new Error("The receipt word list is damaged; reload the page.");
+        return words;
+      });
+    }
+    return wordlistPromise;
+  }
+
+  function bits(bytes) {
+    var s = "";
+    for (var i = 0; i < bytes.length; i++) s += ("00000000" + bytes[i].toString(2)).slice(-8);
+    return s;
+  }
+
+  function entropyToWords(sodium, entropy, words) {
+    var b = bits(entropy) + bits(sodium.crypto_hash_sha256(entropy)).slice(0, 4);
+    var out = [];
+    for (var i = 0; i < b.length; i += 11) out.push(words[parseInt(b.slice(i, i + 11), 2)]);
+    return out;
+  }
+
+  function wordsToEntropy(sodium, text, words) {
+    var typed = text.normalize("NFKD").toLowerCase().replace(/[-,]/g, " ").split(/\s+/).filter(function (w) { return w; });
+    if (typed.length !== 12) throw new Error("A receipt has 12 words; this has " + typed.length + ".");
+    var byPrefix = {};
+    words.forEach(function (w, i) { byPrefix[w.slice(0, 4)] = i; });
+    var b = "";
+    typed.forEach(function (w, n) {
+      var i = words.indexOf(w);
+      if (i < 0 && w.length >= 4 && byPrefix.hasOwnProperty(w.slice(0, 4))) i = byPrefix[w.slice(0, 4)];
+      if (i < 0) throw new Error("Word " + (n + 1) + " of the receipt is not a receipt word: check its spelling.");
+      b += ("00000000000" + i.toString(2)).slice(-11);
+    });
+    var entropy = new Uint8Array(16);
+    for (var k = 0; k < 16; k++) entropy[k] = parseInt(b.slice(k * 8, k * 8 + 8), 2);
+    if (bits(sodium.crypto_hash_sha256(entropy)).slice(0, 4) !== b.slice(128)) {
+      throw new Error("The receipt's words do not fit together: one of them is wrong or two are swapped.");
+    }
+    return entropy;
+  }
+
+  function deriveKeys(sodium, entropy, ds) {
+    var out = sodium.crypto_pwhash(64, entropy, unb64(sodium, ds.salt), Number(ds.opslimit), Number(ds.memlimit),
+      sodium.crypto_pwhash_ALG_ARGON2ID13);
+    var pair = sodium.crypto_box_seed_keypair(out.slice(32));
+    return { access: out.slice(0, 32), replyPublic: pair.publicKey, replyPrivate: pair.privateKey };
+  }
+
+  // --- the network ----------------------------------------------------------------------------------------
+
+  function postJSON(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "omit", cache: "no-store", headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (!r.ok) {
+          var e = (data && data.error) || {};
+          var err = new Error(e.message || ("The server answered " + r.status + "."));
+          err.hint = e.hint || "";
+          err.problems = e.problems || [];
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  function zeroBits(hash, n) {
+    var full = Math.floor(n / 8), rest = n % 8;
+    for (var i = 0; i < full; i++) if (hash[i] !== 0) return false;
+    return rest === 0 || (hash[full] >> (8 - rest)) === 0;
+  }
+
+  function proofOfWork(sodium, powBits) {
+    if (!(Number(powBits) > 0)) return Promise.resolve(null);
+    return postJSON("/api/v1/complaints/challenge", {}).then(function (c) {
+      var challenge = sodium.from_hex(c.challenge), n = 0;
+      var buf = new Uint8Array(challenge.length + 8);
+      var view = new DataView(buf.buffer);
+      buf.set(challenge);
+      return new Promise(function (resolve) {
+        (function batch() {
+          for (var k = 0; k < 5000; k++, n++) {
+            view.setUint32(challenge.length, Math.floor(n / 4294967296));
+            view.setUint32(challenge.length + 4, n >>> 0);
+            if (zeroBits(sodium.crypto_hash_sha256(buf), c.bits)) {
+              resolve({ challenge: c.challenge, nonce: sodium.to_hex(buf.slice(challenge.length)) });
+              return;
+            }
+          }
+          setTimeout(batch, 0); // let the page breathe
+        })();
+      });
+    });
+  }
+
+  function showError(box, err) {
+    box.textContent = "";
+    var p = document.createElement("p");
+    p.textContent = err.message || String(err);
+    box.appendChild(p);
+    if (err.hint) { var h = document.createElement("p"); h.textContent = err.hint; box.appendChild(h); }
+    (err.problems || []).forEach(function (pr) {
+      var q = document.createElement("p");
+      q.textContent = pr.path + ": " + pr.message + (pr.fix ? " (" + pr.fix + ")" : "");
+      box.appendChild(q);
+    });
+    box.hidden = false;
+    box.focus && box.focus();
+  }
+
+  function checkSize(ds, ciphertext) {
+    if (ciphertext.length > Number(ds.maxBytes)) {
+      throw new Error("The complaint with its attachments is " + Math.round(ciphertext.length / 1e6) +
+        " MB; the limit is " + Math.round(Number(ds.maxBytes) / 1e6) + " MB. Attach fewer or smaller files.");
+    }
+    var files = arguments[2];
+    if (files && files.length > Number(ds.maxAttachments)) {
+      throw new Error("Attach at most " + ds.maxAttachments + " files.");
+    }
+  }
+
+  // --- filing a complaint ---------------------------------------------------------------------------------
+
+  function setUpComplaintForm(form) {
+    var ds = form.dataset, progress = $("progress"), errorBox = $("error"), button = $("send");
+    var fileInput = $("f-files");
+    document.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
+    var notice = $("mode-notice");
+    if (notice) notice.dataset.mode = "browser";
+    fileInput.addEventListener("change", function () { describeFiles(fileInput, $("file-notes")); });
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      errorBox.hidden = true;
+      button.disabled = true;
+      var sodium, receiptWords, keys, ciphertext;
+      var fields = {};
+      FIELDS.forEach(function (k) { var el = form.elements[k]; fields[k] = el ? el.value.trim() : ""; });
+      sodiumReady().then(function (s) {
+        sodium = s;
+        if (fileInput.files.length > Number(ds.maxAttachments)) throw new Error("Attach at most " + ds.maxAttachments + " files.");
+        progress.textContent = "Preparing attachments…";
+        return prepareFiles(fileInput.files);
+      }).then(function (attachments) {
+        progress.textContent = "Encrypting your complaint…";
+        var container = packComplaint(sodium, "complaint", ds.systemId, fields, attachments);
+        ciphertext = seal(sodium, container, unb64(sodium, ds.key));
+        container.fill(0);
+        checkSize(ds, ciphertext);
+        progress.textContent = "Making your receipt…";
+        return wordlist();
+      }).then(function (words) {
+        var entropy = sodium.randombytes_buf(16);
+        receiptWords = entropyToWords(sodium, entropy, words);
+        keys = deriveKeys(sodium, entropy, ds);
+        progress.textContent = "Checking that this is not a flood of messages (a few seconds)…";
+        return proofOfWork(sodium, ds.powBits);
+      }).then(function (pow) {
+        progress.textContent = "Sending…";
+        return postJSON("/api/v1/complaints", {
+          system_id: ds.systemId, key_id: ds.keyId, ciphertext: b64(sodium, ciphertext),
+          access_key: b64(sodium, keys.access), reply_public_key: b64(sodium, keys.replyPublic), pow: pow,
+        });
+      }).then(function () {
+        form.reset();
+        form.hidden = true;
+        var list = $("receipt-words");
+        list.textContent = "";
+        receiptWords.forEach(function (w) { var li = document.createElement("li"); li.textContent = w; list.appendChild(li); });
+        var section = $("receipt");
+        section.hidden = false;
+        section.focus();
+        progress.textContent = "";
+      }).catch(function (err) {
+        progress.textContent = "";
+        button.disabled = false;
+        showError(errorBox, err);
+      });
+    });
+  }
+
+  // --- following up with the receipt ----------------------------------------------------------------------
+
+  function setUpFollowUp(form) {
+    var ds = form.dataset, progress = $("progress"), errorBox = $("error");
+    var session = null; // { sodium, keys } while the page is open; never stored
+
+    function render(data) {
+      var sodium = session.sodium;
+      $("case-status").textContent = data.status_label;
+      $("case-received").textContent = data.received_on;
+      var history = $("case-history");
+      history.textContent = "";
+      data.history.forEach(function (h) {
+        var li = document.createElement("li"); li.textContent = h.day + ": " + h.label; history.appendChild(li);
+      });
+      var list = $("case-messages");
+      list.textContent = "";
+      data.messages.forEach(function (m) {
+        var li = document.createElement("li"), meta = document.createElement("p");
+        meta.className = "meta";
+        if (m.kind === "reply") {
+          li.className = "reply";
+          meta.textContent = m.day + " · reply from the oversight body";
+          var text = document.createElement("div");
+          text.className = "text";
+          try {
+            var plain = openSealed(sodium, unb64(sodium, m.ciphertext), session.keys.replyPublic, session.keys.replyPrivate);
+            var magic = enc.encode(MESSAGE_MAGIC);
+            if (plain.length < magic.length || dec.decode(plain.slice(0, magic.length)) !== MESSAGE_MAGIC) throw new Error("bad");
+            text.textContent = dec.decode(plain.slice(magic.length));
+          } catch (e) {
+            text.textContent = "(This reply could not be decrypted with your receipt.)";
+          }
+          li.appendChild(meta);
+          li.appendChild(text);
+        } else {
+          li.className = "mine";
+          meta.textContent = m.day + (m.kind === "complaint" ? " · you filed the complaint" : " · you added information") +
+            " (only the oversight body can read it)";
+          li.appendChild(meta);
+        }
+        list.appendChild(li);
+      });
+      $("information-form").hidden = !!data.closed;
+      var section = $("case");
+      section.hidden = false;
+      section.focus();
+    }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      errorBox.hidden = true;
+      var text = form.elements.receipt.value;
+      var sodium;
+      sodiumReady().then(function (s) {
+        sodium = s;
+        progress.textContent = "Opening your complaint…";
+        return wordlist();
+      }).then(function (words) {
+        var keys = deriveKeys(sodium, wordsToEntropy(sodium, text, words), ds);
+        session = { sodium: sodium, keys: keys };
+        return postJSON("/api/v1/complaints/lookup", { access_key: b64(sodium, keys.access) });
+      }).then(function (data) {
+        progress.textContent = "";
+        form.hidden = true;
+        render(data);
+      }).catch(function (err) {
+        progress.textContent = "";
+        session = null;
+        showError(errorBox, err);
+      });
+    });
+
+    var info = $("information-form"), infoFiles = $("i-files"), infoProgress = $("i-progress");
+    infoFiles.addEventListener("change", function () { describeFiles(infoFiles, $("i-file-notes")); });
+    info.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!session) return;
+      var sodium = session.sodium, ciphertext;
+      var what = info.elements.what.value.trim();
+      var button = info.querySelector("button");
+      button.disabled = true;
+      infoProgress.textContent = "Preparing attachments…";
+      prepareFiles(infoFiles.files).then(function (attachments) {
+        if (!what && !attachments.length) throw new Error("Write something or attach a file to add.");
+        infoProgress.textContent = "Encrypting…";
+        var container = packComplaint(sodium, "information", "", { what: what }, attachments);
+        ciphertext = seal(sodium, container, unb64(sodium, ds.key));
+        checkSize(ds, ciphertext, infoFiles.files);
+        infoProgress.textContent = "Checking that this is not a flood of messages…";
+        return proofOfWork(sodium, ds.powBits);
+      }).then(function (pow) {
+        infoProgress.textContent = "Sending…";
+        return postJSON("/api/v1/complaints/information", {
+          key_id: ds.keyId, ciphertext: b64(sodium, ciphertext), access_key: b64(sodium, session.keys.access), pow: pow,
+        });
+      }).then(function (data) {
+        info.reset();
+        $("i-file-notes").textContent = "";
+        infoProgress.textContent = "Your information was encrypted in your browser and added.";
+        button.disabled = false;
+        render(data);
+      }).catch(function (err) {
+        infoProgress.textContent = "";
+        button.disabled = false;
+        showError(errorBox, err);
+      });
+    });
+  }
+
+  function start() {
+    var f = $("complaint-form");
+    if (f) setUpComplaintForm(f);
+    var u = $("follow-up-form");
+    if (u) setUpFollowUp(u);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  // For tests and curious readers: the same functions the forms use.
+  window.assayComplaints = {
+    sodiumReady: sodiumReady, seal: seal, openSealed: openSealed, packComplaint: packComplaint,
+    padmeLength: padmeLength, entropyToWords: entropyToWords, wordsToEntropy: wordsToEntropy,
+    deriveKeys: deriveKeys, wordlist: wordlist,
+  };
+})();
