@@ -23,7 +23,7 @@ import difflib
 import json
 import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import date
 from functools import lru_cache
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -693,28 +693,24 @@ def _cross_check(d: Disclosure) -> list[tuple[str, str, str]]:
     return problems
 
 
-# Set by screening/impact when they load, so that a claim or answer naming an unknown rule, exception, question
-# or choice is caught at parse time with the allowed values. Kept as hooks to keep imports pointing inward.
-_claim_checker: Callable[[Disclosure], list[tuple[str, str, str]]] | None = None
-_answer_checker: Callable[[Disclosure], list[tuple[str, str, str]]] | None = None
-
-
 def _check_claims(d: Disclosure) -> list[tuple[str, str, str]]:
     problems = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[str, int] = {}
     for i, claim in enumerate(d.exception_claims):
-        key = (claim.rule, claim.exception)
-        if key in seen:
-            problems.append((f"exception_claims[{i}]", f"repeats exception_claims[{seen[key]}]",
-                             "claim each exception once"))
-        seen[key] = i
-    if _claim_checker is not None:
-        problems.extend(_claim_checker(d))
-    return problems
+        if claim.rule in seen:
+            problems.append((f"exception_claims[{i}].rule", f"repeats the rule of exception_claims[{seen[claim.rule]}]",
+                             "claim one exception per rule"))
+        seen[claim.rule] = i
+    # Imported here, not at the top: screening builds on this module (its rules name exceptions by id).
+    from assay.register.screening import check_claims
+
+    return problems + check_claims(d)
 
 
 def _check_answers(d: Disclosure) -> list[tuple[str, str, str]]:
-    return _answer_checker(d) if _answer_checker is not None else []
+    from assay.register.impact import check_answers
+
+    return check_answers(d)
 
 
 # --- Parsing -----------------------------------------------------------------------------------------------
@@ -1061,13 +1057,11 @@ def disclosure_json_schema(base_url: str) -> dict[str, Any]:
         "$id": f"{base_url.rstrip('/')}/schema/disclosure/v{SCHEMA_VERSION}.json",
     }
     out.update(schema)
-    if _schema_hook is not None:
-        _schema_hook(out)
+    # The questionnaire is data, so its question and choice ids are added here rather than typed in the model.
+    from assay.register.impact import answers_json_schema
+
+    out["properties"]["impact_answers"] = answers_json_schema()
     return out
-
-
-# Lets impact/screening add the questionnaire's question and choice ids to the schema (see _answer_checker).
-_schema_hook: Callable[[dict[str, Any]], None] | None = None
 
 
 _SIZE_WORDS = {
