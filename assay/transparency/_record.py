@@ -34,8 +34,9 @@ def record(session: Session, kind: str, body: Mapping[str, Any], *, time: dateti
     return record_many(session, [(kind, body)], time=time)[0]
 
 
-def record_many(session: Session, items: Iterable[tuple[str, Mapping[str, Any]]], *,
-                time: datetime | None = None) -> list[int]:
+def record_many(
+    session: Session, items: Iterable[tuple[str, Mapping[str, Any]]], *, time: datetime | None = None
+) -> list[int]:
     """Append several entries at once (one counter update, one batched insert); returns their indexes.
 
     All entries are checked before anything is written: one bad body refuses the whole call.

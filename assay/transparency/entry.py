@@ -140,18 +140,14 @@ def encode_entry(kind: str, body: Mapping[str, Any], *, time: datetime) -> bytes
         raise TooLarge(
             f"the {kind} log entry is {len(data)} bytes, over the limit of {MAX_ENTRY_BYTES} bytes",
             hint="log a hash of large content instead of the content itself",
-            problems=[
-                FieldProblem("body", f"{len(data)} bytes when encoded", f"at most {MAX_ENTRY_BYTES} bytes")
-            ],
+            problems=[FieldProblem("body", f"{len(data)} bytes when encoded", f"at most {MAX_ENTRY_BYTES} bytes")],
         )
     return data
 
 
 def canonical_json(value: Any) -> bytes:
     # Sorted keys, no whitespace, no floats: the same value always serialises to the same bytes.
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:
@@ -159,9 +155,7 @@ def decode_entry(data: bytes) -> dict[str, Any]:
     try:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidInput(
-            f"the log entry is not UTF-8 JSON: {exc}", hint="entries are canonical JSON"
-        ) from None
+        raise InvalidInput(f"the log entry is not UTF-8 JSON: {exc}", hint="entries are canonical JSON") from None
     if not isinstance(value, dict) or set(value) != {"v", "kind", "time", "body"}:
         raise InvalidInput(
             "the log entry is not an object with exactly the fields v, kind, time and body",
@@ -182,9 +176,7 @@ def _check_value(value: Any, path: str, depth: int, problems: list[FieldProblem]
         return value
     if isinstance(value, int):
         if not -_MAX_INT < value < _MAX_INT:
-            problems.append(
-                FieldProblem(path, "integer outside the 64-bit range", "log it as a decimal string")
-            )
+            problems.append(FieldProblem(path, "integer outside the 64-bit range", "log it as a decimal string"))
         return value
     if isinstance(value, float):
         problems.append(

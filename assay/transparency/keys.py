@@ -45,11 +45,13 @@ def load_or_create_signer(config: Config) -> Signer:
     try:
         signer = Signer.from_text(path.read_text())
     except InvalidInput as exc:
-        raise ConfigError(f"the log's signing key {path} is unreadable: {exc.message}",
-                          hint="restore the key file from your backup") from None
+        raise ConfigError(
+            f"the log's signing key {path} is unreadable: {exc.message}", hint="restore the key file from your backup"
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read the log's signing key {path}: {exc.strerror}",
-                          hint="check the data folder's permissions") from None
+        raise ConfigError(
+            f"cannot read the log's signing key {path}: {exc.strerror}", hint="check the data folder's permissions"
+        ) from None
     if signer.name != origin:
         raise ConfigError(
             f"the log's signing key is for origin {signer.name!r}, but the configured origin is {origin!r}",

@@ -77,16 +77,24 @@ def read_head(session: Session) -> Head:
     row = session.execute(select(LogHead).where(LogHead.id == 1)).scalar_one_or_none()
     if row is None:
         raise StorageError("the transparency log's head row is missing", hint="run 'assay db upgrade'")
-    return Head(int(row.generation), int(row.tree_size), bytes(row.root_hash), row.checkpoint, row.vkey,
-                row.tiles_dir, row.published_at)
+    return Head(
+        int(row.generation),
+        int(row.tree_size),
+        bytes(row.root_hash),
+        row.checkpoint,
+        row.vkey,
+        row.tiles_dir,
+        row.published_at,
+    )
 
 
 class _TreeState:
     """The right edge of the tree: the hashes of the rightmost (partial) tile of every level and the entries
     of the partial bundle. Enough to append entries and to compute the root. Owned by the integrator lock."""
 
-    def __init__(self, size: int = 0, levels: list[list[bytes]] | None = None,
-                 bundle: list[bytes] | None = None) -> None:
+    def __init__(
+        self, size: int = 0, levels: list[list[bytes]] | None = None, bundle: list[bytes] | None = None
+    ) -> None:
         self.size = size
         self.levels: list[list[bytes]] = levels if levels is not None else []
         self.bundle: list[bytes] = bundle if bundle is not None else []
@@ -167,8 +175,16 @@ class TransparencyLog:
     "publish", "checkpoint", "gc"); raising from it simulates a crash at that point.
     """
 
-    def __init__(self, db: Database, storage: LogStorage, signer: Signer, *, tiles_dir: str = "",
-                 batch_size: int = DEFAULT_BATCH, on_step: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        storage: LogStorage,
+        signer: Signer,
+        *,
+        tiles_dir: str = "",
+        batch_size: int = DEFAULT_BATCH,
+        on_step: Callable[[str, str], None] | None = None,
+    ) -> None:
         if batch_size < 1:
             raise ConfigError("the integration batch size must be positive", hint="")
         self.db = db
@@ -270,14 +286,24 @@ class TransparencyLog:
             result = s.execute(
                 update(LogHead)
                 .where(LogHead.id == 1, LogHead.generation == head.generation)
-                .values(generation=head.generation + 1, tree_size=state.size, root_hash=checkpoint.root_hash,
-                        checkpoint=note, vkey=self.vkey, tiles_dir=self.tiles_dir, published_at=now)
+                .values(
+                    generation=head.generation + 1,
+                    tree_size=state.size,
+                    root_hash=checkpoint.root_hash,
+                    checkpoint=note,
+                    vkey=self.vkey,
+                    tiles_dir=self.tiles_dir,
+                    published_at=now,
+                )
             )
             if result.rowcount != 1:
                 raise _LostRace()
             if state.size != head.size or not head.checkpoint:
-                s.execute(insert(LogCheckpoint).values(tree_size=state.size, root_hash=checkpoint.root_hash,
-                                                       checkpoint=note, published_at=now))
+                s.execute(
+                    insert(LogCheckpoint).values(
+                        tree_size=state.size, root_hash=checkpoint.root_hash, checkpoint=note, published_at=now
+                    )
+                )
         self._generation = head.generation + 1
         self._step("publish", "after")
         # 3. The checkpoint file, for static mirrors of the data folder.
@@ -322,11 +348,17 @@ class TransparencyLog:
             level += 1
         start = size & ~(TILE_WIDTH - 1)
         with self.db.read() as s:
-            bundle = [bytes(d) for (d,) in s.execute(
-                select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < size).order_by(LogEntry.idx))]
+            bundle = [
+                bytes(d)
+                for (d,) in s.execute(
+                    select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < size).order_by(LogEntry.idx)
+                )
+            ]
         if len(bundle) != size - start:
-            raise StorageError(f"the database lacks entries {start}..{size - 1} of the published tree",
-                               hint="restore the database from a backup")
+            raise StorageError(
+                f"the database lacks entries {start}..{size - 1} of the published tree",
+                hint="restore the database from a backup",
+            )
         if bundle:
             stored = self._read_tile(TileID(-1, size >> 8, len(bundle)), head)
             if stored != encode_bundle(bundle) or (levels and [leaf_hash(e) for e in bundle] != levels[0]):
@@ -349,11 +381,17 @@ class TransparencyLog:
         while start < head.size:
             end = min(start + chunk, head.size)
             with self.db.read() as s:
-                rows = [bytes(d) for (d,) in s.execute(
-                    select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx))]
+                rows = [
+                    bytes(d)
+                    for (d,) in s.execute(
+                        select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
+                    )
+                ]
             if len(rows) != end - start:
-                raise StorageError(f"the database lacks entries between {start} and {end - 1}",
-                                   hint="restore the database from a backup")
+                raise StorageError(
+                    f"the database lacks entries between {start} and {end - 1}",
+                    hint="restore the database from a backup",
+                )
             files, _ = state.append(rows)
             # Intermediate partials are not needed: only the final size's partials are published.
             if end < head.size:
@@ -426,8 +464,10 @@ def _proof(db: Database, storage: LogStorage, index: int, vkey: str) -> str | No
     try:
         verify_proof(text, bytes(entry), vkey or head.vkey)
     except VerificationError as exc:
-        raise StorageError(f"the log's tiles do not match its checkpoint: {exc.message}",
-                           hint="run 'assay log verify' and restore the data folder from a backup") from exc
+        raise StorageError(
+            f"the log's tiles do not match its checkpoint: {exc.message}",
+            hint="run 'assay log verify' and restore the data folder from a backup",
+        ) from exc
     return text
 
 
@@ -526,4 +566,3 @@ class BackgroundIntegrator:
             except Exception as exc:  # noqa: BLE001 - a background loop must survive and report
                 failures += 1
                 log.error("transparency log: integration failed (attempt %d): %s", failures, exc)
-

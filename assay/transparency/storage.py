@@ -120,8 +120,10 @@ class PosixStorage:
         except NotADirectoryError:
             return None
         except OSError as exc:
-            raise StorageError(f"could not read {path} under {self.root}: {exc.strerror or exc}",
-                               hint="check the data folder's permissions") from exc
+            raise StorageError(
+                f"could not read {path} under {self.root}: {exc.strerror or exc}",
+                hint="check the data folder's permissions",
+            ) from exc
 
     def remove_partials(self, tile: TileID) -> None:
         folder = self.root / (tile.full.path + ".p")

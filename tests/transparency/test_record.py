@@ -18,9 +18,7 @@ T = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
 
 def _entries(db: Database) -> list[tuple[int, bytes]]:
     with db.read() as s:
-        return [
-            (r.idx, r.data) for r in s.execute(select(LogEntry.idx, LogEntry.data).order_by(LogEntry.idx))
-        ]
+        return [(r.idx, r.data) for r in s.execute(select(LogEntry.idx, LogEntry.data).order_by(LogEntry.idx))]
 
 
 def test_record_returns_consecutive_indexes_and_canonical_bytes(db: Database) -> None:
@@ -31,8 +29,7 @@ def test_record_returns_consecutive_indexes_and_canonical_bytes(db: Database) ->
     rows = _entries(db)
     assert [i for i, _ in rows] == [0, 1]
     assert rows[0][1] == (
-        b'{"body":{"system":"acme-imagegen","version":3},"kind":"system.published",'
-        b'"time":"2026-11-29T10:00:00Z","v":1}'
+        b'{"body":{"system":"acme-imagegen","version":3},"kind":"system.published","time":"2026-11-29T10:00:00Z","v":1}'
     )
     assert decode_entry(rows[1][1])["body"]["mark"] == 2**63 + 5
 

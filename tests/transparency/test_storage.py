@@ -1,0 +1,73 @@
+"""The storage contract, on the POSIX implementation and on the fault-injecting fake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from assay.errors import InvalidInput, StorageError
+from assay.tlog import TileID
+from assay.transparency.storage import FaultInjectingStorage, LogStorage, PosixStorage, SimulatedCrash
+
+
+@pytest.fixture(params=["posix", "fake"])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> LogStorage:
+    return PosixStorage(tmp_path / "log") if request.param == "posix" else FaultInjectingStorage()
+
+
+def test_written_files_read_back_and_absent_files_are_none(storage: LogStorage) -> None:
+    assert storage.read("tile/0/000") is None
+    storage.write_many({"tile/0/000": b"a" * 8192, "tile/entries/x001/000.p/3": b"xyz", "checkpoint": b"c\n"})
+    assert storage.read("tile/0/000") == b"a" * 8192
+    assert storage.read("tile/entries/x001/000.p/3") == b"xyz"
+    assert storage.read("checkpoint") == b"c\n"
+    # Rewriting (after a crash) replaces the file whole.
+    storage.write_many({"checkpoint": b"d\n"})
+    assert storage.read("checkpoint") == b"d\n"
+
+
+def test_remove_partials_removes_only_partials_of_that_tile(storage: LogStorage) -> None:
+    storage.write_many(
+        {
+            "tile/0/001.p/1": b"1" * 32,
+            "tile/0/001.p/2": b"2" * 64,
+            "tile/0/001": b"f" * 8192,
+            "tile/0/002.p/1": b"3" * 32,
+        }
+    )
+    storage.remove_partials(TileID(0, 1))
+    storage.remove_partials(TileID(0, 1))  # idempotent
+    assert storage.read("tile/0/001.p/1") is None and storage.read("tile/0/001.p/2") is None
+    assert storage.read("tile/0/001") == b"f" * 8192 and storage.read("tile/0/002.p/1") == b"3" * 32
+
+
+@pytest.mark.parametrize("path", ["../escape", "tile/0/1", "/etc/passwd", "tile/0/000/../../x", ""])
+def test_paths_outside_the_layout_are_refused(storage: LogStorage, path: str) -> None:
+    with pytest.raises(InvalidInput):
+        storage.write_many({path: b"x"})
+    with pytest.raises(InvalidInput):
+        storage.read(path)
+
+
+def test_posix_writes_leave_no_temporary_files_and_fail_with_a_storage_error(tmp_path: Path) -> None:
+    storage = PosixStorage(tmp_path / "log")
+    storage.write_many({"tile/0/000.p/1": b"x" * 32})
+    assert [p.name for p in (tmp_path / "log" / "tile" / "0" / "000.p").iterdir()] == ["1"]
+    # A file where a folder must go (works even as root, unlike permissions).
+    (tmp_path / "log" / "tile" / "1").write_bytes(b"in the way")
+    with pytest.raises(StorageError, match="could not write the log's tiles"):
+        storage.write_many({"tile/1/000.p/1": b"y" * 32})
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_the_fake_fails_at_the_chosen_step_and_stays_down_until_restarted(when: str) -> None:
+    fake = FaultInjectingStorage(fail_at=(2, when))
+    with pytest.raises(SimulatedCrash):
+        fake.write_many({"tile/0/000.p/1": b"a" * 32, "tile/0/000.p/2": b"b" * 64, "tile/0/000.p/3": b"c" * 96})
+    assert fake.files.get("tile/0/000.p/1") == b"a" * 32
+    assert ("tile/0/000.p/2" in fake.files) == (when == "after")
+    assert "tile/0/000.p/3" not in fake.files
+    with pytest.raises(SimulatedCrash):
+        fake.read("tile/0/000.p/1")
+    assert fake.restart().read("tile/0/000.p/1") == b"a" * 32
