@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from assay.db import Database
 from assay.errors import ConfigError, Conflict, InvalidInput, NotFound
-from assay.provenance.ca import fingerprint, key_pem, load_chain, write_private
+from assay.provenance.ca import SigningChain, fingerprint, key_pem, load_chain, write_private
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.models import SigningCertificate
 from assay.register.access import Principal
@@ -182,32 +182,32 @@ def signing_credentials(db: Database, env: ProvenanceEnv, *, provider_id: str, p
     """The provider's newest usable certificate whose key the register holds; issues one on first use."""
     now = now or _now()
     with db.read() as session:
-        row = _usable(session, provider_id, now)
-    if row is None:
+        found = _usable(session, provider_id, now)
+    if found is None:
         issue_certificate(db, env, provider_id=provider_id, principal=principal, now=now)
         with db.read() as session:
-            row = _usable(session, provider_id, now)
-        assert row is not None
+            found = _usable(session, provider_id, now)
+        assert found is not None
+    chain_pem, key_file, fp = found
     try:
-        key = (env.data_dir / row.key_file).read_bytes()
+        key = (env.data_dir / key_file).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"the signing key {row.key_file} of provider {provider_id!r} is missing: {exc}",
+        raise ConfigError(f"the signing key {key_file} of provider {provider_id!r} is missing: {exc}",
                           hint="restore the data folder, or revoke the certificate and issue a new one") from None
-    leaf = load_chain(row.chain_pem.encode())[0]
-    from assay.provenance.ca import SigningChain
-
-    return SigningCredentials(chain_pem=row.chain_pem.encode(), key_pem=key, alg=SigningChain((leaf,)).alg,
-                              fingerprint=row.fingerprint)
+    leaf = load_chain(chain_pem.encode())[0]
+    return SigningCredentials(chain_pem=chain_pem.encode(), key_pem=key, alg=SigningChain((leaf,)).alg,
+                              fingerprint=fp)
 
 
-def _usable(session: Session, provider_id: str, now: dt.datetime) -> SigningCertificate | None:
+def _usable(session: Session, provider_id: str, now: dt.datetime) -> tuple[str, str, str] | None:
+    """(chain PEM, key file, fingerprint) of the newest usable register-held certificate, read in-session."""
     rows = session.scalars(select(SigningCertificate).where(
         SigningCertificate.provider_id == provider_id, SigningCertificate.revoked_at.is_(None),
         SigningCertificate.key_file != "").order_by(SigningCertificate.id.desc()))
     margin = dt.timedelta(days=1)
     for r in rows:
         if _aware(r.not_before) <= now and now + margin < _aware(r.not_after):
-            return r
+            return r.chain_pem, r.key_file, r.fingerprint
     return None
 
 

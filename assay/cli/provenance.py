@@ -1,0 +1,607 @@
+"""``assay mark``, ``assay check``, ``assay marks``, ``assay ca`` and ``assay keys``: provenance from the shell.
+
+``assay check`` is for everyone: it checks files or whole folders in parallel (one process per core) and
+exits 0 when nothing is marked, 1 when a mark is found, 2 on errors. ``--json`` prints one JSON object per
+file (JSON lines). With the register's database at hand it checks locally; with ``--remote URL`` it asks a
+register's API. Either way, a mark's transparency-log proof is verified offline against the log's key.
+
+The other commands run next to the register's database, as the local operator.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from assay.cli._common import (
+    console,
+    env_option,
+    err_console,
+    get_config,
+    json_flag,
+    open_db,
+    print_json,
+    print_json_line,
+)
+from assay.config import Config
+from assay.errors import AssayError, InvalidInput, NotFound
+
+ca_app = typer.Typer(help="The register's certificate authority for C2PA signing certificates.",
+                     no_args_is_help=True)
+keys_app = typer.Typer(help="Marking keys: namespaces and offline marking kits.", no_args_is_help=True)
+marks_app = typer.Typer(help="Mark records: list them, record offline batches.", no_args_is_help=True)
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif"}
+
+
+def install(app: typer.Typer) -> None:
+    app.command("mark")(mark)
+    app.command("check")(check)
+    app.add_typer(marks_app, name="marks")
+    app.add_typer(ca_app, name="ca")
+    app.add_typer(keys_app, name="keys")
+
+
+def _operator() -> Any:
+    from assay.register.access import Principal
+
+    return Principal.local_operator()
+
+
+def _env(ctx: typer.Context) -> Any:
+    from assay.provenance.environment import ProvenanceEnv
+
+    return ProvenanceEnv.open(get_config(ctx))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"there is no file {str(path)!r}", hint="check the path") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{str(path)!r} is a folder", hint="give image files") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}", hint="check the permissions") from None
+
+
+def _integrate(ctx: typer.Context, db: Any) -> None:
+    # Integrate the new log entries now, so the marks' proofs exist when this command returns.
+    from assay.transparency import integrate
+
+    integrate(db, get_config(ctx))
+
+
+_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+
+# ---------------------------------------------------------------------------------------------- assay mark
+
+def mark(
+    ctx: typer.Context,
+    images: list[Path] = typer.Argument(..., help="Image files made by the system (JPEG, PNG, WebP, ...)."),
+    system: str = env_option(..., "--system", "-s", envvar="ASSAY_MARK_SYSTEM",
+                             help="The registered system that made the images, e.g. acme-imagegen."),
+    out: Path = env_option(None, "--out", "-o", envvar="ASSAY_MARK_OUT",
+                           help="Folder for the marked files (default: next to each input, as NAME.marked.EXT)."),
+    visible_label: bool = env_option(False, "--visible-label", envvar="ASSAY_MARK_VISIBLE_LABEL",
+                                     help="Also draw a small visible 'AI-generated' badge."),
+    offline: bool = env_option(False, "--offline", envvar="ASSAY_MARK_OFFLINE",
+                               help="Mark with a marking kit, without the register; append records to --batch."),
+    kit: Path = env_option(None, "--kit", envvar="ASSAY_MARK_KIT", help="The marking kit (with --offline)."),
+    batch: Path = env_option(None, "--batch", envvar="ASSAY_MARK_BATCH",
+                             help="JSON-lines file the offline records are appended to (with --offline)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Mark images: invisible watermark + signed Content Credentials + a record in the register."""
+    if offline:
+        _mark_offline(images, system=system, out=out, visible_label=visible_label, kit=kit, batch=batch,
+                      as_json=as_json, config=get_config(ctx))
+        return
+    if kit or batch:
+        raise InvalidInput("--kit and --batch only apply with --offline", hint="add --offline, or leave them out")
+    from assay.provenance.marking import mark_images
+
+    db = open_db(ctx)
+    env = _env(ctx)
+    data = [_read(p) for p in images]
+    results = mark_images(db, env, images=data, system_id=system, principal=_operator(),
+                          visible_label=visible_label, names=[str(p) for p in images])
+    _integrate(ctx, db)
+    for path, r in zip(images, results, strict=True):
+        target = _target(path, out, r.media_type)
+        target.write_bytes(r.data)
+        if as_json:
+            print_json_line(r.as_dict() | {"input": str(path), "output": str(target)})
+        else:
+            console.print(f"[green]marked[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                          f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}", highlight=False)
+
+
+def _target(path: Path, out: Path | None, media_type: str) -> Path:
+    suffix = _SUFFIX.get(media_type, path.suffix)
+    if out is None:
+        return path.with_name(f"{path.stem}.marked{suffix}")
+    out.mkdir(parents=True, exist_ok=True)
+    return out / f"{path.stem}{suffix}"
+
+
+def _mark_offline(images: list[Path], *, system: str, out: Path | None, visible_label: bool, kit: Path | None,
+                  batch: Path | None, as_json: bool, config: Config) -> None:
+    from assay.provenance.marking import OfflineMarker
+
+    if kit is None or batch is None:
+        raise InvalidInput("offline marking needs --kit FILE and --batch FILE",
+                           hint="get a kit with 'assay keys kit --provider ID --out kit.json'")
+    try:
+        kit_data = json.loads(_read(kit))
+    except ValueError:
+        raise InvalidInput(f"{kit} is not a marking kit (not JSON)", hint="use the file 'assay keys kit' wrote") from None
+    marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
+    for path in images:
+        data, entry = marker.mark(_read(path), system_id=system, visible_label=visible_label, name=str(path),
+                                  max_bytes=config.max_upload_bytes, max_pixels=config.max_pixels)
+        target = _target(path, out, entry["media_type"])
+        target.write_bytes(data)
+        # Appended with a flush per line, so a crash loses at most the image being marked.
+        with open(batch, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if as_json:
+            print_json_line({"input": str(path), "output": str(target), "mark_id": entry["mark_id"],
+                             "recorded": False, "batch": str(batch)})
+        else:
+            console.print(f"[green]marked offline[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                          f"[bold]{entry['mark_id']}[/bold] (record it with 'assay marks record {escape(str(batch))}')",
+                          highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- assay marks
+
+@marks_app.command("record")
+def marks_record(
+    ctx: typer.Context,
+    batch: Path = typer.Argument(..., help="The JSON-lines batch 'assay mark --offline' wrote."),
+    remote: str = env_option(None, "--remote", envvar="ASSAY_REMOTE",
+                             help="Record at this register's API instead of the local database."),
+    token: str = env_option(None, "--token", envvar="ASSAY_TOKEN", help="Your provider token (with --remote)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Record a batch of marks made offline (all or nothing; safe to repeat)."""
+    entries = []
+    for n, line in enumerate(_read(batch).decode("utf-8", "replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            raise InvalidInput(f"line {n} of {batch} is not JSON", hint="fix or remove that line") from None
+    if remote:
+        if not token:
+            raise InvalidInput("--remote needs --token", hint="use your provider token (ASSAY_TOKEN)")
+        import httpx
+
+        resp = httpx.post(remote.rstrip("/") + "/api/v1/marks/batch", json={"entries": entries},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        result = _remote_json(resp)
+    else:
+        from assay.provenance.marking import record_batch
+
+        db = open_db(ctx)
+        results = record_batch(db, _env(ctx), entries=entries, principal=_operator())
+        _integrate(ctx, db)
+        result = {"recorded": sum(r["status"] == "recorded" for r in results), "results": results}
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"recorded {result['recorded']} of {len(entries)} marks "
+                      f"({len(entries) - result['recorded']} were already recorded)")
+
+
+@marks_app.command("list")
+def marks_list(
+    ctx: typer.Context,
+    system: str = env_option(None, "--system", envvar="ASSAY_MARKS_SYSTEM", help="Only this system's marks."),
+    limit: int = env_option(20, "--limit", envvar="ASSAY_MARKS_LIMIT", help="How many, newest first."),
+    as_json: bool = json_flag(),
+) -> None:
+    """List recorded marks, newest first."""
+    from sqlalchemy import select
+
+    from assay.provenance.checking import mark_view
+    from assay.provenance.models import MarkRecord
+
+    db = open_db(ctx)
+    q = select(MarkRecord).order_by(MarkRecord.created_at.desc()).limit(max(1, min(limit, 10_000)))
+    if system:
+        q = q.where(MarkRecord.system_id == system)
+    with db.read() as session:
+        items = [mark_view(r) for r in session.scalars(q)]
+    if as_json:
+        print_json(items)
+        return
+    for m in items:
+        console.print(f"{m['mark_id']}  {m['created_at']}  {m['system_id']}  {m['width']}x{m['height']}  "
+                      f"log {m['log_index']}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- assay check
+
+def _expand(paths: list[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for f in sorted(files):
+                    fp = Path(root) / f
+                    if fp.suffix.lower() in _IMAGE_SUFFIXES:
+                        yield fp
+        else:
+            yield p
+
+
+_worker: dict[str, Any] = {}
+
+
+def _worker_init(config: Config) -> None:
+    from assay.db import Database
+    from assay.provenance.environment import ProvenanceEnv
+
+    _worker["db"] = Database(config.resolved_database_url)
+    _worker["env"] = ProvenanceEnv.open(config)
+
+
+def _check_one(path: str) -> dict[str, Any]:
+    """Runs in a worker: check one file, return its verdict or its error as a plain dict."""
+    from assay.provenance.checking import check_media
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return {"file": path, "status": "error", "error": {"code": "unreadable",
+                                                            "message": f"cannot read {path}: {exc.strerror}",
+                                                            "hint": "check the path and permissions"}}
+    try:
+        return check_media(_worker["db"], _worker["env"], data, name=path).as_dict() | {"file": path}
+    except AssayError as exc:
+        return {"file": path, "status": "error", "error": exc.as_dict()}
+    finally:
+        del data  # checked media is dropped at once
+
+
+def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return {"file": path, "status": "error", "error": {"code": "unreadable", "message": str(exc), "hint": ""}}
+    resp = client.post(url.rstrip("/") + "/api/v1/check", content=data,
+                       headers={"Content-Type": "application/octet-stream"})
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code != 200:
+        err = body.get("error") if isinstance(body, dict) else None
+        return {"file": path, "status": "error",
+                "error": err or {"code": "http_error", "message": f"HTTP {resp.status_code}", "hint": ""}}
+    return body | {"file": path}
+
+
+def check(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively for images)."),
+    workers: int = env_option(0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS",
+                              help="Parallel processes (0 = one per CPU core)."),
+    remote: str = env_option(None, "--remote", envvar="ASSAY_REMOTE",
+                             help="Check with this register's API (https://...) instead of the local database."),
+    log_key: str = env_option(None, "--log-key", envvar="ASSAY_LOG_KEY",
+                              help="The log's verifier key, to verify proofs offline (default: the local log's)."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors."""
+    files = [str(p) for p in _expand(paths)]
+    if not files:
+        raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
+    config = get_config(ctx)
+    vkey = log_key
+    if remote is None:
+        db = open_db(ctx)  # creates/upgrades the schema once, before the workers start
+        if vkey is None:
+            from assay.transparency import verifier_key
+
+            vkey = verifier_key(db)
+        db.dispose()  # workers open their own connections
+    n_workers = workers if workers > 0 else (os.cpu_count() or 1)
+    n_workers = max(1, min(n_workers, len(files)))
+    found = errors = 0
+    progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=True, disable=len(files) < 2 or not err_console.is_terminal)
+    with progress:
+        task = progress.add_task("check", total=len(files))
+        for verdict in _run_checks(files, config, remote, n_workers):
+            _verify_log_proof(verdict, vkey)
+            if verdict.get("status") == "error":
+                errors += 1
+            elif verdict.get("found"):
+                found += 1
+            _print_verdict(verdict, as_json)
+            progress.advance(task)
+    if not as_json and len(files) > 1:
+        err_console.print(f"{len(files)} checked: {found} marked, {errors} errors")
+    raise typer.Exit(2 if errors else (1 if found else 0))
+
+
+def _run_checks(files: list[str], config: Config, remote: str | None, n_workers: int) -> Iterator[dict[str, Any]]:
+    if remote:
+        import httpx
+
+        with httpx.Client(timeout=60) as client:
+            for f in files:
+                yield _check_remote(remote, f, client)
+        return
+    if n_workers == 1:
+        _worker_init(config)
+        for f in files:
+            yield _check_one(f)
+        return
+    with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(config,)) as pool:
+        futures = [pool.submit(_check_one, f) for f in files]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
+    """Verify the mark's tlog-proof offline: the entry is in the log the key signs, and it is this mark's."""
+    log = verdict.get("log")
+    if not log:
+        return
+    if not (log.get("proof") and log.get("entry")):
+        log["verified"] = False
+        log["verification"] = "the log has not integrated this entry yet; check again in a moment"
+        return
+    if not vkey:
+        log["verified"] = False
+        log["verification"] = "no log key to verify with (give --log-key)"
+        return
+    from assay.tlog import verify_proof
+    from assay.transparency import decode_entry
+
+    try:
+        entry = base64.b64decode(log["entry"])
+        checkpoint = verify_proof(log["proof"], entry, vkey)
+        body = decode_entry(entry).get("body", {})
+        if body.get("mark") != verdict.get("mark_id"):
+            raise AssayError("the log entry is not this mark's", hint="the register answered inconsistently")
+        log["verified"] = True
+        log["verification"] = f"included in {checkpoint.origin} at tree size {checkpoint.size}"
+    except AssayError as exc:
+        log["verified"] = False
+        log["verification"] = f"FAILED: {exc.message}"
+        verdict.setdefault("notes", []).append("The transparency-log proof of this mark did not verify.")
+
+
+def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json_line(v)
+        return
+    name = escape(str(v.get("file")))
+    if v.get("status") == "error":
+        e = v.get("error", {})
+        err_console.print(f"[bold red]error[/bold red] {name}: {escape(e.get('message', ''))}"
+                          + (f" (hint: {escape(e.get('hint'))})" if e.get("hint") else ""), highlight=False)
+        return
+    style = "bold red" if v.get("ai_generated") else ("yellow" if v.get("found") else "green")
+    console.print(f"[{style}]{name}[/{style}]: {escape(v.get('headline', ''))}", highlight=False)
+    ev = v.get("evidence", {})
+    m, w = ev.get("manifest", {}), ev.get("watermark", {})
+    parts = [f"credentials {m.get('state')}", "watermark " + (f"found (p < {w.get('p_value'):.0e})"
+                                                              if v.get("mark_source") == "watermark" else "not found")]
+    if ev.get("match"):
+        parts.append(f"picture {ev['match']['assessment']}")
+    log = v.get("log")
+    if log:
+        parts.append(f"log entry {log['index']}: " + ("proof verified" if log.get("verified") else
+                                                      log.get("verification", "")))
+    console.print("  " + "; ".join(parts), highlight=False, style="dim")
+    if v.get("system"):
+        s = v["system"]
+        console.print(f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})",
+                      highlight=False)
+        console.print(f"  screening: {s['outcome']}, impact level {s['impact_level']}", highlight=False)
+
+
+def _remote_json(resp: Any) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code >= 400:
+        err = (body or {}).get("error", {})
+        raise AssayError(err.get("message") or f"the register answered HTTP {resp.status_code}",
+                         hint=err.get("hint", ""))
+    return body
+
+
+# ---------------------------------------------------------------------------------------------- assay ca
+
+@ca_app.command("init")
+def ca_init(ctx: typer.Context) -> None:
+    """Create the register's root, intermediate and marking keys in the data folder (if absent)."""
+    env = _env(ctx)
+    console.print(f"certificate authority in {env.ca.folder}; root fingerprint "
+                  f"{__import__('assay.provenance.ca', fromlist=['fingerprint']).fingerprint(env.ca.root)}")
+
+
+@ca_app.command("show")
+def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """Show the trust anchor (what /trust/anchors.pem serves) and the CA's certificates."""
+    from assay.provenance.ca import fingerprint
+
+    env = _env(ctx)
+    info = {"root": {"subject": env.ca.root.subject.rfc4514_string(), "fingerprint": fingerprint(env.ca.root),
+                     "not_after": env.ca.root.not_valid_after_utc.isoformat()},
+            "intermediate": {"subject": env.ca.intermediate.subject.rfc4514_string(),
+                             "fingerprint": fingerprint(env.ca.intermediate)},
+            "accepted_anchors": [fingerprint(c) for c in env.ca.extra_anchors],
+            "anchors_pem": env.anchors_pem().decode()}
+    if as_json:
+        print_json(info)
+    else:
+        sys.stdout.write(info["anchors_pem"])
+        err_console.print(f"root {info['root']['fingerprint']} ({info['root']['subject']})")
+
+
+@ca_app.command("issue")
+def ca_issue(
+    ctx: typer.Context,
+    provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
+    public_key: Path = env_option(None, "--public-key", envvar="ASSAY_CA_PUBLIC_KEY",
+                                  help="The provider's own EC P-256 public key (PEM); default: the register "
+                                       "generates the key and keeps it in the data folder."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Issue a C2PA claim-signing certificate for a provider."""
+    from assay.provenance.credentials import issue_certificate
+
+    db = open_db(ctx)
+    view = issue_certificate(db, _env(ctx), provider_id=provider, principal=_operator(),
+                             public_key_pem=_read(public_key) if public_key else None)
+    _integrate(ctx, db)
+    if as_json:
+        print_json(view.as_dict() | {"chain_pem": view.chain_pem})
+    else:
+        console.print(f"issued certificate {view.serial} for {provider} (fingerprint {view.fingerprint}), "
+                      f"valid until {view.not_after:%Y-%m-%d}; log entry {view.issued_log_index}", highlight=False)
+
+
+@ca_app.command("import")
+def ca_import(
+    ctx: typer.Context,
+    provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
+    cert: Path = env_option(..., "--cert", envvar="ASSAY_CA_CERT", help="The chain (leaf first), PEM."),
+    key: Path = env_option(None, "--key", envvar="ASSAY_CA_KEY",
+                           help="Its private key (PEM), if the register should sign for this provider."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Bring your own certificate: validated against the C2PA profile and the accepted anchors."""
+    from assay.provenance.credentials import import_certificate
+
+    db = open_db(ctx)
+    view = import_certificate(db, _env(ctx), provider_id=provider, principal=_operator(), chain_pem=_read(cert),
+                              private_key_pem=_read(key) if key else None)
+    _integrate(ctx, db)
+    if as_json:
+        print_json(view.as_dict())
+    else:
+        console.print(f"imported certificate {view.serial} for {provider} ({view.subject})", highlight=False)
+
+
+@ca_app.command("accept-anchor")
+def ca_accept_anchor(ctx: typer.Context, anchor: Path = typer.Argument(..., help="A root CA certificate (PEM).")) -> None:
+    """Trust another root for providers who bring their own certificates (it is published in anchors.pem)."""
+    from assay.provenance.ca import fingerprint, load_chain
+
+    env = _env(ctx)
+    for cert in load_chain(_read(anchor), what=str(anchor)):
+        env.ca.accept_anchor(cert)
+        console.print(f"accepted {cert.subject.rfc4514_string()} ({fingerprint(cert)})", highlight=False)
+
+
+@ca_app.command("revoke")
+def ca_revoke(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="Certificate fingerprint or serial (see 'assay ca list')."),
+    reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (recorded on the log)."),
+) -> None:
+    """Revoke a provider's signing certificate (listed in /trust/crl.der)."""
+    from assay.provenance.credentials import revoke_certificate
+
+    db = open_db(ctx)
+    view = revoke_certificate(db, fingerprint_or_serial=ref, principal=_operator(), reason=reason)
+    _integrate(ctx, db)
+    console.print(f"revoked certificate {view.serial} of {view.provider_id}", highlight=False)
+
+
+@ca_app.command("list")
+def ca_list(ctx: typer.Context, provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER",
+                                                          help="Only this provider's."),
+            as_json: bool = json_flag()) -> None:
+    """List providers' signing certificates."""
+    from assay.provenance.credentials import list_certificates
+
+    db = open_db(ctx)
+    with db.read() as session:
+        views = list_certificates(session, provider_id=provider)
+    if as_json:
+        print_json([v.as_dict() for v in views])
+        return
+    for v in views:
+        state = "revoked" if v.revoked_at else "active"
+        console.print(f"{v.serial}  {v.provider_id}  {v.origin}  {state}  until {v.not_after:%Y-%m-%d}  "
+                      f"{v.fingerprint}", highlight=False)
+
+
+# ---------------------------------------------------------------------------------------------- assay keys
+
+@keys_app.command("kit")
+def keys_kit(
+    ctx: typer.Context,
+    provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
+    out: Path = env_option(..., "--out", "-o", envvar="ASSAY_KIT_OUT", help="Where to write the kit (0600)."),
+    sequences: int = env_option(100_000, "--marks", envvar="ASSAY_KIT_MARKS",
+                                help="How many marks the kit may make."),
+) -> None:
+    """Issue an offline marking kit for a provider. It holds secrets: hand it over securely."""
+    from assay.provenance.marking import issue_kit
+
+    if out.exists():
+        raise InvalidInput(f"{out} exists already", hint="choose a new file; kits are never overwritten")
+    db = open_db(ctx)
+    kit = issue_kit(db, _env(ctx), provider_id=provider, principal=_operator(), sequences=sequences)
+    _integrate(ctx, db)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(kit, fh, indent=2)
+    console.print(f"wrote marking kit for {provider} to {out}: namespace {kit['namespace']['number']}, "
+                  f"{sequences:,} marks, {len(kit['systems'])} systems", highlight=False)
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context, provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER",
+                                                            help="Only this provider's."),
+              as_json: bool = json_flag()) -> None:
+    """List mark namespaces (their key ids, never the keys)."""
+    from assay.provenance.marking import list_namespaces
+
+    db = open_db(ctx)
+    with db.read() as session:
+        items = list_namespaces(session, provider_id=provider)
+    if as_json:
+        print_json(items)
+        return
+    for n in items:
+        console.print(f"{n['namespace']:>7}  {n['provider_id']}  {n['purpose']}  key {n['key_id']}  used "
+                      f"{n['used']}  {'revoked' if n['revoked_at'] else 'active'}", highlight=False)
+
+
+@keys_app.command("revoke")
+def keys_revoke(ctx: typer.Context, namespace: int = typer.Argument(..., help="The namespace number."),
+                reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (on the log).")) -> None:
+    """Revoke a namespace's key: marks not yet recorded under it can no longer be recorded."""
+    from assay.provenance.marking import revoke_namespace
+
+    db = open_db(ctx)
+    revoke_namespace(db, number=namespace, principal=_operator(), reason=reason)
+    _integrate(ctx, db)
+    console.print(f"revoked namespace {namespace}")
