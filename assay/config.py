@@ -59,6 +59,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log.",
     ),
+    Setting("log_period_ms", 1000,
+            "Milliseconds between the web app's log integration runs (it also runs right after each write).", int),
     Setting("complaints_max_bytes", 20_000_000,
             "Largest complaint (text and attachments, encrypted) or added information accepted, in bytes.", int),
     Setting("complaints_pow_bits", 18,
@@ -95,6 +97,7 @@ class Config:
     page_size: int = 50
     max_page_size: int = 500
     log_origin: str = ""
+    log_period_ms: int = 1000
     complaints_max_bytes: int = 20_000_000
     complaints_pow_bits: int = 18
     complaints_per_hour: int = 300
@@ -130,7 +133,7 @@ class Config:
                 hint="set ASSAY_PAGE_SIZE to at most ASSAY_MAX_PAGE_SIZE",
             )
         for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port",
-                     "complaints_max_bytes", "complaints_per_hour", "complaints_kdf_opslimit"):
+                     "complaints_max_bytes", "complaints_per_hour", "complaints_kdf_opslimit", "log_period_ms"):
             if getattr(self, name) <= 0:
                 raise ConfigError(
                     f"{name} must be positive", hint=f"set {setting(name).env} to a positive number"
