@@ -546,7 +546,9 @@ def system_page(request: Request, system_id: str, db: Database = Depends(get_db)
         if view is None:
             raise _no_system(system_id)
         versions = service.history(session, system_id)
-    return _page(request, "register/system.html", {"s": view, "versions": versions, "rules": _rules_by_id()})
+    return _page(request, "register/system.html", {
+        "s": view, "versions": versions, "disclosure": _display_order(view.disclosure),
+        "claims": _claims_by_rule(view.disclosure)})
 
 
 @router.get("/systems/{system_id}/versions/{number}", response_class=HTMLResponse, include_in_schema=False)
@@ -562,7 +564,8 @@ def version_page(request: Request, system_id: str, number: int, db: Database = D
         previous = service.get_version(session, system_id, number - 1) if number > 1 else None
     changes = _diff(previous.disclosure, v.disclosure) if previous else []
     return _page(request, "register/version.html", {
-        "s": current, "v": v, "previous": previous, "changes": changes, "rules": _rules_by_id()})
+        "s": current, "v": v, "previous": previous, "changes": changes, "disclosure": _display_order(v.disclosure),
+        "claims": _claims_by_rule(v.disclosure)})
 
 
 @router.get("/providers", response_class=HTMLResponse, include_in_schema=False)
@@ -750,20 +753,29 @@ def _rules() -> list[dict[str, Any]]:
     return load_rules().as_data()
 
 
-def _rules_by_id() -> dict[str, dict[str, Any]]:
+def _claims_by_rule(disclosure: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(c.get("rule")): c for c in disclosure.get("exception_claims") or [] if isinstance(c, dict)}
+
+
+def _display_order(disclosure: dict[str, Any]) -> dict[str, Any]:
+    """The disclosure in the format's own field order (stored canonical JSON sorts keys alphabetically)."""
+    from assay.register.disclosure import Disclosure
+
     try:
-        return {str(r.get("id")): r for r in _rules()}
-    except Exception:  # noqa: BLE001 - the pages still render findings without the rule texts
-        return {}
+        return Disclosure.model_validate(disclosure).model_dump(mode="json", exclude_defaults=True)
+    except Exception:  # noqa: BLE001 - an old version the current format no longer accepts: show it as stored
+        return disclosure
 
 
 def _impact_levels() -> list[dict[str, Any]]:
-    try:
-        from assay.register import impact
-    except ImportError:
-        return []
-    levels = getattr(impact, "LEVELS", None) or getattr(impact, "OBLIGATIONS", None)
-    return [service._plain(x) for x in levels] if isinstance(levels, (list, tuple)) else []
+    from assay.register.impact import LEVEL_NAMES, load_questionnaire
+
+    q = load_questionnaire()
+    return [
+        {"level": n, "name": LEVEL_NAMES.get(n, ""), "description": q.level_summaries.get(n, ""),
+         "obligations": [{"title": o.area_label, "text": o.text} for o in q.obligations.get(n, ())]}
+        for n in (1, 2, 3, 4)
+    ]
 
 
 class _Helpers:
@@ -846,6 +858,24 @@ class _Helpers:
 
     def json(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+    def answers(self, answers: Any) -> list[tuple[str, str, str]]:
+        """Impact questionnaire answers as (question id, question text, chosen label)."""
+        from assay.register.impact import load_questionnaire
+
+        questions = {q.id: q for q in load_questionnaire().questions}
+        rows = []
+        for qid, choice in (answers or {}).items():
+            q = questions.get(qid)
+            label = next((c.label for c in q.choices if c.id == choice), choice) if q else choice
+            rows.append((qid, q.text if q else qid, label))
+        return rows
+
+    def percent(self, part: Any, whole: Any) -> str:
+        try:
+            return f"{100 * float(part) / float(whole):.0f}%"
+        except (TypeError, ValueError, ZeroDivisionError):
+            return "–"
 
     def short(self, value: Any, limit: int = 160) -> str:
         text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
