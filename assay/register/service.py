@@ -60,6 +60,7 @@ __all__ = [
     "SystemView",
     "VersionView",
     "add_provider",
+    "disclosure_sha256",
     "get_provider",
     "get_system",
     "get_version",
@@ -278,6 +279,13 @@ def validate(document: Any, *, source: str = "the disclosure") -> dict[str, Any]
         "impact_level": a.impact["level"], "impact": a.impact, "training_data_headline": a.headline,
         "disclosure_sha256": a.sha256,
     }
+
+
+def disclosure_sha256(document: Any) -> str:
+    """The SHA-256 of a disclosure's canonical JSON: what a version records and the log carries."""
+    from assay.register.disclosure import canonical_json
+
+    return hashlib.sha256(canonical_json(_parse(document, source="the disclosure"))).hexdigest()
 
 
 def to_dict(view: Any) -> dict[str, Any]:

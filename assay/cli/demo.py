@@ -1,0 +1,33 @@
+"""``assay demo load``: the demo register (example systems, and marked demo images when provenance is installed)."""
+
+from __future__ import annotations
+
+import typer
+
+from assay.cli._common import console, get_config, json_flag, open_db, print_json
+
+demo_app = typer.Typer(help="The demo register that 'make run' loads.", no_args_is_help=True)
+
+
+def install(app: typer.Typer) -> None:
+    app.add_typer(demo_app, name="demo")
+
+
+@demo_app.command("load")
+def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """Load the example systems into the register. Idempotent: a second run changes nothing."""
+    from assay.register.demo import load_demo
+
+    result = load_demo(open_db(ctx), get_config(ctx))
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if not result.changed:
+        console.print(f"demo register already loaded ({len(result.unchanged)} systems unchanged)")
+    else:
+        for label, items in (("providers added", result.providers_added), ("published", result.published),
+                             ("updated", result.updated), ("unchanged", result.unchanged)):
+            if items:
+                console.print(f"{label}: {', '.join(items)}", highlight=False)
+    for key, value in result.extra.items():
+        console.print(f"{key}: {value}", highlight=False)
