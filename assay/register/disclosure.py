@@ -211,9 +211,20 @@ def _licence(value: str) -> str:
         return value.lower()
     if re.fullmatch(r"LicenseRef-[A-Za-z0-9.\-]{1,100}", value):
         return value
-    info = _spdx().validate(value)
+    try:
+        info = _spdx().validate(value)
+    except Exception:  # noqa: BLE001 - the library raises internal errors on some malformed expressions
+        info = None
+    if info is None:
+        raise _assay_error(f"'{value}' is not a valid licence expression",
+                           "use an SPDX identifier such as 'MIT', or an expression such as 'MIT OR Apache-2.0'")
     if not info.errors and info.normalized_expression:
         return str(info.normalized_expression)
+    # Expressions may combine SPDX identifiers with the SPDX "LicenseRef-" form for custom licences.
+    custom = [str(s) for s in info.invalid_symbols]
+    only_refs = custom and all(re.fullmatch(r"LicenseRef-[A-Za-z0-9.\-]{1,100}", s) for s in custom)
+    if only_refs and all(e.startswith("Unknown license key") for e in info.errors):
+        return value
     known = [str(k) for k in _spdx().known_symbols if not str(k).startswith("LicenseRef-")]
     guess = difflib.get_close_matches(value, known + sorted(_MODEL_LICENCES), n=1, cutoff=0.6)
     hint = f"did you mean '{guess[0]}'? " if guess else ""
@@ -1077,12 +1088,23 @@ _MODALITY_WORDS = {
     Modality.IMAGE: "images",
     Modality.VIDEO: "video",
     Modality.AUDIO: "audio",
-    Modality.TABULAR: "records",
+    Modality.TABULAR: "tabular data",
     Modality.TIME_SERIES: "sensor data",
     Modality.GEOSPATIAL: "location data",
     Modality.BIOMETRIC: "biometric data",
     Modality.CODE: "code",
     Modality.SCORES_DECISIONS: "scores and decisions",
+}
+
+
+_SOURCE_WORDS = {
+    DataSourceCategory.PUBLIC_DATASETS: "public datasets",
+    DataSourceCategory.LICENSED_DATA: "licensed data",
+    DataSourceCategory.WEB_CRAWLED: "web-crawled data",
+    DataSourceCategory.USER_DATA: "data from users",
+    DataSourceCategory.SYNTHETIC_DATA: "synthetic data",
+    DataSourceCategory.OPERATIONAL_RECORDS: "case records",
+    DataSourceCategory.OTHER: "other sources",
 }
 
 
@@ -1101,7 +1123,7 @@ def training_data_headline(d: Disclosure) -> str:
         return "The provider has not published a summary of the training data."
     largest = max((m.size for m in t.modalities), key=list(SizeRange).index)
     kinds = _join([_MODALITY_WORDS[m.modality] for m in t.modalities])
-    sources = [c.label[0].lower() + c.label[1:] for c in t.sources.categories()]
+    sources = [_SOURCE_WORDS[c] for c in t.sources.categories()]
     if t.biometric_data_used:
         personal = "it includes personal data, among them biometric data"
     elif t.personal_data_used:

@@ -96,7 +96,7 @@ _BIOMETRIC_CAPABILITIES = _RED_LINE_CAPABILITIES - {
 
 
 def _labels(values: Any) -> str:
-    return ", ".join(v.label for v in values)
+    return ", ".join(f"\u201c{v.label}\u201d" for v in values)
 
 
 def _context_sensitivity(d: Any) -> tuple[str, str]:
@@ -136,8 +136,8 @@ def _decision_autonomy(d: Any) -> tuple[str, str]:
 
 def _profiling(d: Any) -> tuple[str, str]:
     if d.system.profiling:
-        return "yes", "the disclosure says the system profiles people"
-    return "no", "the disclosure says the system does not profile people"
+        return "yes", "the system profiles people (system.profiling)"
+    return "no", "the system does not profile people (system.profiling)"
 
 
 def _red_line_capabilities(d: Any) -> tuple[str, str]:
