@@ -122,7 +122,7 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "t
         raise TooLarge(f"{name} expands to too many pixels (a decompression bomb)",
                        hint="send an ordinary image; raise ASSAY_MAX_PIXELS if it is genuine") from None
     except UnidentifiedImageError:
-        raise UnsupportedMedia(f"{name} looks like {media_type} but its header cannot be read",
+        raise InvalidInput(f"{name} looks like {media_type} but its header is damaged and cannot be read",
                                hint="the file is damaged or not really an image; export it again") from None
     except MemoryError:
         raise TooLarge(f"{name} needs more memory to decode than is available",
