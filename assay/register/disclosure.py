@@ -75,6 +75,7 @@ SCHEMA_VERSION = "1"
 DEFAULT_MAX_BYTES = 1_000_000
 # More wrong fields than this are summarised, so that one absurd input cannot produce a huge error body.
 _MAX_PROBLEMS = 100
+_MAX_DEPTH = 50
 
 
 # --- Field types -------------------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def _cross_field(problems: list[tuple[str, str, str]]) -> None:
 
 class Contact(_Strict):
     email: Email | None = Field(None, description="An address that reaches the responsible team.")
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+    phone: _text(40) | None = Field(
         None, description="A telephone number, international format."
     )
     url: Url | None = Field(None, description="A contact page.")
@@ -365,10 +366,10 @@ class System(_Strict):
         None,
         description="Preferred public identifier (e.g. 'acme-imagegen'); the register derives one if absent.",
     )
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] = Field(
+    name: _text(100) = Field(
         description="The system's name, as the public knows it."
     )
-    version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = Field(
+    version: _text(50) = Field(
         description="The version this disclosure describes (quote it in YAML: '1.10')."
     )
     status: StatusName
@@ -423,7 +424,7 @@ class System(_Strict):
 class EvaluationResult(_Strict):
     metric: Name = Field(description="What was measured, e.g. 'false match rate' or 'accuracy'.")
     value: float = Field(description="The measured value.")
-    unit: Annotated[str, StringConstraints(max_length=40)] | None = Field(None, description="e.g. '%'.")
+    unit: _text(40) | None = Field(None, description="e.g. '%'.")
     dataset: Name | None = Field(None, description="The evaluation dataset.")
     group: Name | None = Field(None, description="The group or slice of people the value is for, if any.")
     notes: ShortText | None = None
@@ -433,7 +434,7 @@ class Model(_Strict):
     """A model the system uses, with the fields of a model card."""
 
     name: Name
-    version: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    version: _text(50)
     provider: Name = Field(description="Who developed the model.")
     architecture_family: Name = Field(
         description="e.g. 'decoder-only transformer', 'latent diffusion', 'gradient-boosted trees'."
@@ -629,8 +630,7 @@ class ExceptionClaim(_Strict):
 
     rule: RuleId = Field(description="The id of the red-line rule (see /rules).")
     exception: RuleId = Field(description="The id of the legal exception the rule lists.")
-    justification: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30_000),
-                             AfterValidator(_no_control_characters)] = Field(
+    justification: LongText = Field(
         description="Why the exception applies, in full sentences: facts, necessity, proportionality, safeguards."
     )
     legal_basis: ShortText | None = Field(None, description="The provision of national or Union law relied on.")
@@ -750,11 +750,21 @@ class _Loader(yaml.SafeLoader):
     scalars are typed; everything else stays text.
     """
 
+    _depth = 0
+
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _Refused("aliases (*name) are not allowed", "write the value out in full", event.start_mark)
-        return super().compose_node(parent, index)
+        # An explicit limit rather than Python's recursion limit: a disclosure is at most about 8 levels deep.
+        self._depth += 1
+        try:
+            if self._depth > _MAX_DEPTH:
+                raise _Refused(f"the document is nested too deeply (more than {_MAX_DEPTH} levels)",
+                               "a disclosure needs only a few levels", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         if not isinstance(node, yaml.MappingNode):
