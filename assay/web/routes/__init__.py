@@ -1,5 +1,5 @@
 """Every router of the web app. Each part of Assay owns one module here (its pages and its API)."""
 
-from assay.web.routes import provenance, register, site
+from assay.web.routes import complaints, log, provenance, register, site
 
-ROUTERS = [site.router, register.router, provenance.router]
+ROUTERS = [site.router, register.router, provenance.router, complaints.router, log.router]

@@ -1,0 +1,324 @@
+"""``assay log``: integrate, show, prove, verify and monitor the transparency log.
+
+Without ``--url`` the commands work on this register's own log (its database and data folder). With
+``--url`` they read any log in the C2SP tlog-tiles layout over HTTP and trust nothing but the verifier key you
+give (``--key`` or ``ASSAY_LOG_KEY``). ``verify`` and ``monitor`` exit with 1 on an inconsistency (a fork, a
+rollback, altered data) and 2 on any other error, so they can run from cron or CI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
+from assay.errors import InvalidInput
+
+log_app = typer.Typer(help="The transparency log: integrate, show, prove, verify, monitor.", no_args_is_help=True)
+
+
+def install(app: typer.Typer) -> None:
+    app.add_typer(log_app, name="log")
+
+
+def _url_option() -> Any:
+    return env_option(
+        None,
+        "--url",
+        envvar="ASSAY_LOG_URL",
+        help="Read the log served at this URL prefix (e.g. https://register.example/log) instead of "
+        "this register's own log.",
+    )
+
+
+def _key_option() -> Any:
+    return env_option(
+        None,
+        "--key",
+        envvar="ASSAY_LOG_KEY",
+        help="The log's verifier key (vkey), from a source you trust. Needed with --url.",
+    )
+
+
+def _source(ctx: typer.Context, url: str | None, folder: Path | None):  # type: ignore[no-untyped-def]
+    from assay.transparency.audit import FolderSource, HttpSource
+
+    if url and folder:
+        raise InvalidInput("give --url or --dir, not both", hint="--url reads over HTTP, --dir reads a folder")
+    if url:
+        return HttpSource(url)
+    return FolderSource(folder or get_config(ctx).data_dir / "log")
+
+
+def _local_key(ctx: typer.Context) -> str:
+    from assay.transparency import integrate, verifier_key
+
+    db = open_db(ctx)
+    key = verifier_key(db)
+    if key is None:
+        key = integrate(db, get_config(ctx)).vkey
+    return key
+
+
+def _alarm(exc: Exception, as_json: bool) -> None:
+    from assay.transparency.audit import Inconsistency
+
+    assert isinstance(exc, Inconsistency)
+    if as_json:
+        print_json({"ok": False, "alarm": exc.message, "hint": exc.hint})
+    err_console.print(f"[bold red]ALARM:[/bold red] {escape(exc.message)}", highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[bold]hint:[/bold] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@log_app.command("integrate")
+def integrate_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """Integrate every recorded entry now: write tiles and sign a new checkpoint."""
+    from assay.transparency import integrate
+
+    head = integrate(open_db(ctx), get_config(ctx))
+    if as_json:
+        print_json(
+            {
+                "tree_size": head.size,
+                "root_hash": head.root_hash.hex(),
+                "checkpoint": head.checkpoint,
+                "vkey": head.vkey,
+            }
+        )
+    else:
+        console.print(f"the log holds [bold]{head.size}[/bold] entries; checkpoint signed", highlight=False, soft_wrap=True)
+
+
+@log_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    url: str = _url_option(),
+    key: str = _key_option(),
+    as_json: bool = json_flag(),
+) -> None:
+    """Show the latest checkpoint (verified against the key) and the log's verifier key."""
+    from assay.tlog import verify_checkpoint
+
+    if url:
+        if not key:
+            raise InvalidInput("--key is needed with --url", hint="pass the log's vkey from a source you trust")
+        source = _source(ctx, url, None)
+        note = source.checkpoint().decode()
+        vkey = key
+    else:
+        from assay.transparency import integrate, latest_checkpoint
+
+        db = open_db(ctx)
+        note = latest_checkpoint(db) or integrate(db, get_config(ctx)).checkpoint
+        vkey = key or _local_key(ctx)
+    cp = verify_checkpoint(note, vkey)
+    if as_json:
+        print_json(
+            {
+                "origin": cp.origin,
+                "tree_size": cp.size,
+                "root_hash": cp.root_hash.hex(),
+                "vkey": vkey,
+                "checkpoint": note,
+            }
+        )
+        return
+    console.print(
+        f"origin     {escape(cp.origin)}\nentries    {cp.size}\nroot hash  {cp.root_hash.hex()}\n"
+        f"key        {escape(vkey)}\n",
+        highlight=False,
+    soft_wrap=True,
+    )
+    typer.echo(note, nl=False)
+
+
+@log_app.command("proof")
+def proof_cmd(
+    ctx: typer.Context,
+    index: int = typer.Argument(..., min=0, help="The entry's index in the log."),
+    url: str = _url_option(),
+    key: str = _key_option(),
+    entry_out: Path = typer.Option(None, "--entry-out", help="Also write the entry's exact bytes to this file."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Print an entry's c2sp.org/tlog-proof (with --url: built from the log's public tiles)."""
+    if url:
+        from assay.transparency.audit import proof_from_tiles
+
+        if not key:
+            raise InvalidInput("--key is needed with --url", hint="pass the log's vkey from a source you trust")
+        proof, entry = proof_from_tiles(_source(ctx, url, None), key, index)
+    else:
+        from assay.transparency import entry_at, proof_for
+
+        db = open_db(ctx)
+        proof = proof_for(db, index)
+        stored = entry_at(db, index)
+        if proof is None or stored is None:
+            raise InvalidInput(
+                f"entry {index} is not integrated into the log", hint="check the index, or run 'assay log integrate'"
+            )
+        entry = stored
+    if entry_out is not None:
+        entry_out.write_bytes(entry)
+    if as_json:
+        print_json({"index": index, "proof": proof, "entry": entry.decode()})
+    else:
+        typer.echo(proof, nl=False)
+
+
+@log_app.command("check-proof")
+def check_proof_cmd(
+    proof_file: Path = typer.Argument(..., help="The .tlog-proof file."),
+    entry: Path = typer.Option(..., "--entry", help="The file holding the entry's exact bytes."),
+    key: str = _key_option(),
+    as_json: bool = json_flag(),
+) -> None:
+    """Check offline that an entry is in the log, with its tlog-proof and the log's key."""
+    from assay.tlog import verify_proof
+
+    if not key:
+        raise InvalidInput("--key is needed", hint="pass the log's vkey from a source you trust")
+    try:
+        proof_text, entry_bytes = proof_file.read_bytes(), entry.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {exc.filename}: {exc.strerror}", hint="check the path") from None
+    cp = verify_proof(proof_text, entry_bytes, key)
+    if as_json:
+        print_json({"ok": True, "origin": cp.origin, "tree_size": cp.size, "root_hash": cp.root_hash.hex()})
+    else:
+        console.print(
+            f"[green]OK[/green]: the entry is in {escape(cp.origin)} (tree of {cp.size} entries)", highlight=False
+        )
+
+
+@log_app.command("verify")
+def verify_cmd(
+    ctx: typer.Context,
+    url: str = _url_option(),
+    folder: Path = typer.Option(None, "--dir", help="Read a log folder (default: this register's <data-dir>/log)."),
+    key: str = _key_option(),
+    checkpoints: list[Path] = typer.Option(
+        [], "--checkpoint", help="A checkpoint seen before (a file); must be a prefix of the latest. Repeatable."
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Recompute the whole log from its entries and check every checkpoint seen against the latest."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from assay.transparency.audit import Inconsistency, verify_log
+
+    seen: list[bytes] = []
+    for path in checkpoints:
+        try:
+            seen.append(path.read_bytes())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}", hint="check the path") from None
+    database_entries = None
+    if not url and folder is None:
+        # This register's own log: also every checkpoint it ever published, and its database's entries.
+        from sqlalchemy import select
+
+        from assay.transparency.models import LogCheckpoint, LogEntry
+
+        db = open_db(ctx)
+        key = key or _local_key(ctx)
+        with db.read() as s:
+            seen.extend(c.encode() for (c,) in s.execute(select(LogCheckpoint.checkpoint)))
+
+        def database_entries(start: int, end: int) -> list[bytes]:
+            with db.read() as s:
+                return [
+                    bytes(d)
+                    for (d,) in s.execute(
+                        select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
+                    )
+                ]
+
+    if not key:
+        raise InvalidInput("--key is needed", hint="pass the log's vkey from a source you trust")
+    source = _source(ctx, url, folder)
+    with Progress(
+        "verifying",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("entries", total=None)
+        try:
+            report = verify_log(
+                source,
+                key,
+                seen=seen,
+                database_entries=database_entries,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        except Inconsistency as exc:
+            _alarm(exc, as_json)
+            return
+        finally:
+            source.close()
+    if as_json:
+        print_json(report.as_dict())
+        return
+    console.print(
+        f"[green]OK[/green]: {escape(report.origin)}: {report.tree_size} entries recomputed, root "
+        f"{report.root_hash}; {report.tiles_checked} tiles match; "
+        f"{len(report.checkpoints_checked)} earlier checkpoint(s) are prefixes of the latest",
+        highlight=False,
+    soft_wrap=True,
+    )
+
+
+@log_app.command("monitor")
+def monitor_cmd(
+    ctx: typer.Context,
+    url: str = _url_option(),
+    folder: Path = typer.Option(None, "--dir", help="Read a log folder (default: this register's <data-dir>/log)."),
+    key: str = _key_option(),
+    state: Path = env_option(
+        None,
+        "--state",
+        envvar="ASSAY_LOG_MONITOR_STATE",
+        help="The file remembering the last checkpoint seen (default: <data-dir>/monitor/<log>.json).",
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Check the log has only grown since the last run (no fork, no rollback), then remember its checkpoint."""
+    from assay.transparency.audit import Inconsistency, monitor_log
+
+    source = _source(ctx, url, folder)
+    if state is None:
+        name = hashlib.sha256(source.description.encode()).hexdigest()[:16]
+        state = get_config(ctx).data_dir / "monitor" / f"{name}.json"
+    if not key and not url and folder is None:
+        key = _local_key(ctx)
+    try:
+        result = monitor_log(source, state, key)
+    except Inconsistency as exc:
+        _alarm(exc, as_json)
+        return
+    finally:
+        source.close()
+    if as_json:
+        print_json(result.as_dict())
+        return
+    if result.status == "first":
+        text = f"first look: remembered the checkpoint of {result.new_size} entries in {state}"
+    elif result.status == "unchanged":
+        text = f"unchanged: {result.new_size} entries"
+    else:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.new_entries.items()))
+        text = f"grew from {result.old_size} to {result.new_size} entries, consistently" + (
+            f" ({kinds})" if kinds else ""
+        )
+    console.print(f"[green]OK[/green]: {escape(result.origin)}: {escape(text)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,240 @@
+"""The transparency log on the web.
+
+- ``/log/checkpoint``, ``/log/tile/<L>/<N>[.p/<W>]``, ``/log/tile/entries/<N>[.p/<W>]``: the C2SP tlog-tiles
+  layout, read-only, so any tlog-tiles client can read and verify the log; ``/log/vkey``: the verifier key.
+- ``/log`` and ``/log/entries/{index}``: pages for people (what the log is, how to verify it, each entry with
+  its proof), ``/log/entries/{index}/proof``: the entry's c2sp.org/tlog-proof, ``/api/v1/log/...``: JSON.
+- ``POST /log/add-checkpoint``: nothing here; witnesses are other parties (see docs/transparency-log.md).
+
+The router's lifespan starts the background integrator of the app's log (and stops it on shutdown).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from sqlalchemy import select
+
+from assay.errors import InvalidInput, NotFound
+from assay.tlog import Checkpoint, TileID, leaf_hash
+from assay.transparency import decode_entry, open_log
+from assay.transparency.models import LogEntry
+from assay.transparency.service import BackgroundIntegrator, Head, TransparencyLog
+
+log = logging.getLogger("assay.web.log")
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+# tlog-tiles: the checkpoint is mutable and must not be cached beyond a few seconds.
+SHORT = "public, max-age=2"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    config = app.state.config
+    tlog = open_log(app.state.db, config)
+    await run_in_threadpool(tlog.integrate)
+    worker = BackgroundIntegrator(tlog, period=config.log_period_ms / 1000)
+    worker.start()
+    app.state.transparency_log = tlog
+    try:
+        yield
+    finally:
+        await run_in_threadpool(worker.stop)
+
+
+router = APIRouter(lifespan=lifespan)
+
+
+def _log(request: Request) -> TransparencyLog:
+    tlog = getattr(request.app.state, "transparency_log", None)
+    if tlog is None:  # an app used without its lifespan (no background thread): open on demand
+        tlog = open_log(request.app.state.db, request.app.state.config)
+        request.app.state.transparency_log = tlog
+    return tlog
+
+
+def _published_head(tlog: TransparencyLog) -> Head:
+    head = tlog.head()
+    if not head.checkpoint:
+        raise NotFound("the log has no checkpoint yet", hint="try again in a second, once the log has started")
+    return head
+
+
+# -- the tlog-tiles layout ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/log/checkpoint",
+    tags=["log"],
+    summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
+    response_class=PlainTextResponse,
+)
+def checkpoint(request: Request) -> Response:
+    head = _published_head(_log(request))
+    return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT})
+
+
+@router.get(
+    "/log/vkey",
+    tags=["log"],
+    summary="The log's verifier key (C2SP signed-note vkey)",
+    response_class=PlainTextResponse,
+)
+def vkey(request: Request) -> Response:
+    return Response(
+        _log(request).vkey + "\n",
+        media_type="text/plain; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+@router.get(
+    "/log/tile/{path:path}",
+    tags=["log"],
+    summary="A tile or entry bundle (C2SP tlog-tiles)",
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def tile(request: Request, path: str) -> Response:
+    try:
+        tile_id = TileID.parse("tile/" + path)
+    except InvalidInput:
+        raise NotFound(
+            f"/log/tile/{path} is not a tile of this log",
+            hint="tiles are at /log/tile/<L>/<N>[.p/<W>] and /log/tile/entries/<N>[.p/<W>]",
+        ) from None
+    tlog = _log(request)
+    data = tlog.read_tile(tile_id)
+    if data is None:
+        raise NotFound(
+            f"/log/tile/{path} is not published",
+            hint="fetch /log/checkpoint first; only tiles that a checkpoint covers exist",
+        )
+    headers = {"Cache-Control": IMMUTABLE}
+    if tile_id.is_entries:
+        headers["Vary"] = "Accept-Encoding"
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            data = gzip.compress(data, compresslevel=6, mtime=0)
+            headers["Content-Encoding"] = "gzip"
+    return Response(data, media_type="application/octet-stream", headers=headers)
+
+
+# -- pages and JSON ----------------------------------------------------------------------------------------
+
+
+def _entry_view(tlog: TransparencyLog, index: int) -> dict[str, Any]:
+    head = tlog.head()
+    with tlog.db.read() as s:
+        data = s.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
+    if data is None:
+        raise NotFound(
+            f"the log has no entry {index}",
+            hint=f"the log holds entries 0 to {max(head.size - 1, 0)}; newer ones appear within seconds",
+        )
+    data = bytes(data)
+    entry = decode_entry(data)
+    integrated = index < head.size
+    proof = tlog.proof(index) if integrated else None
+    return {
+        "index": index,
+        "kind": entry["kind"],
+        "time": entry["time"],
+        "body": entry["body"],
+        "entry": data.decode(),
+        "leaf_hash": leaf_hash(data).hex(),
+        "integrated": integrated,
+        "tree_size": head.size,
+        "proof": proof,
+        "vkey": tlog.vkey,
+        "origin": tlog.origin,
+    }
+
+
+def _checkpoint_view(tlog: TransparencyLog) -> dict[str, Any]:
+    head = tlog.head()
+    cp = Checkpoint.parse(head.checkpoint.split("\n\n")[0] + "\n") if head.checkpoint else None
+    return {
+        "origin": tlog.origin,
+        "vkey": tlog.vkey,
+        "tree_size": head.size,
+        "root_hash": cp.root_hash.hex() if cp else None,
+        "checkpoint": head.checkpoint or None,
+        "published_at": head.published_at.isoformat() if head.published_at else None,
+    }
+
+
+@router.get("/api/v1/log", tags=["log"], summary="The log's latest checkpoint and key, as JSON")
+def api_log(request: Request) -> dict[str, Any]:
+    return _checkpoint_view(_log(request))
+
+
+@router.get("/api/v1/log/entries/{index}", tags=["log"], summary="One log entry, decoded, with its tlog-proof")
+def api_entry(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> dict[str, Any]:
+    return _entry_view(_log(request), index)
+
+
+@router.get(
+    "/log/entries/{index}/proof",
+    tags=["log"],
+    summary="The entry's c2sp.org/tlog-proof",
+    response_class=PlainTextResponse,
+)
+def entry_proof(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Response:
+    view = _entry_view(_log(request), index)
+    if view["proof"] is None:
+        raise NotFound(f"entry {index} is not integrated into the tree yet", hint="try again in a second")
+    return Response(
+        view["proof"],
+        media_type="text/plain; charset=utf-8",
+        headers={
+            "Content-Disposition": f'inline; filename="assay-log-{index}.tlog-proof"',
+            "Cache-Control": "no-cache",
+        },
+    )
+
+
+@router.get(
+    "/log/entries/{index}",
+    tags=["log"],
+    summary="One log entry (HTML, or JSON when asked)",
+    response_class=HTMLResponse,
+)
+def entry_page(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Response:
+    tlog = _log(request)
+    accept = request.headers.get("accept", "")
+    as_json = "application/json" in accept and "text/html" not in accept
+    try:
+        view = _entry_view(tlog, index)
+    except NotFound as exc:
+        if as_json:
+            raise
+        return request.app.state.templates.TemplateResponse(
+            request, "error.html", {"status": 404, "error": exc.as_dict()}, status_code=404
+        )
+    if as_json:
+        return JSONResponse(view)
+    return request.app.state.templates.TemplateResponse(request, "log/entry.html", {"e": view})
+
+
+@router.get("/log", tags=["log"], summary="What the log is and how to verify it", response_class=HTMLResponse)
+def log_page(request: Request, before: int | None = Query(None, ge=1, le=2**63 - 1)) -> Response:
+    tlog = _log(request)
+    page = 25
+    with tlog.db.read() as s:
+        q = select(LogEntry.idx, LogEntry.data).order_by(LogEntry.idx.desc()).limit(page)
+        if before is not None:
+            q = q.where(LogEntry.idx < before)
+        rows = s.execute(q).all()
+    recent = []
+    for idx, data in rows:
+        entry = decode_entry(bytes(data))
+        recent.append({"index": idx, "kind": entry["kind"], "time": entry["time"], "body": entry["body"]})
+    older = recent[-1]["index"] if len(recent) == page and recent[-1]["index"] > 0 else None
+    context = {"cp": _checkpoint_view(tlog), "recent": recent, "older": older}
+    return request.app.state.templates.TemplateResponse(request, "log/index.html", context)
