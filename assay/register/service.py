@@ -251,7 +251,7 @@ def history(session: Session, system_id: str) -> list[VersionView]:
     screenings = _latest_screenings(session, [v.id for v in versions])
     levels = dict(session.execute(
         select(ImpactRecord.version_id, ImpactRecord.level).where(ImpactRecord.version_id.in_([v.id for v in versions]))
-    ).tuples().all())
+    ).all())
     return [_version_view(v, screenings[v.id], levels[v.id]) for v in versions]
 
 
@@ -813,7 +813,7 @@ def _contexts(session: Session, ids: list[str]) -> dict[str, list[str]]:
 def _provider_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids))).tuples().all())
+    return dict(session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids))).all())
 
 
 def _summary(s: System, provider_name: str, caps: list[str], ctxs: list[str]) -> SystemSummary:

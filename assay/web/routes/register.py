@@ -740,7 +740,7 @@ def _counts(session: Any) -> dict[str, int]:
 
     from assay.register.models import Provider, System
 
-    by_outcome = dict(session.execute(select(System.outcome, func.count()).group_by(System.outcome)).tuples().all())
+    by_outcome = dict(session.execute(select(System.outcome, func.count()).group_by(System.outcome)).all())
     return {
         "systems": sum(by_outcome.values()), "providers": session.scalar(select(func.count()).select_from(Provider)),
         **{f"outcome_{k}": v for k, v in by_outcome.items()},
