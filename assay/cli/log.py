@@ -92,7 +92,9 @@ def integrate_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
             }
         )
     else:
-        console.print(f"the log holds [bold]{head.size}[/bold] entries; checkpoint signed", highlight=False, soft_wrap=True)
+        console.print(
+            f"the log holds [bold]{head.size}[/bold] entries; checkpoint signed", highlight=False, soft_wrap=True
+        )
 
 
 @log_app.command("show")
@@ -133,7 +135,7 @@ def show_cmd(
         f"origin     {escape(cp.origin)}\nentries    {cp.size}\nroot hash  {cp.root_hash.hex()}\n"
         f"key        {escape(vkey)}\n",
         highlight=False,
-    soft_wrap=True,
+        soft_wrap=True,
     )
     typer.echo(note, nl=False)
 
@@ -275,7 +277,7 @@ def verify_cmd(
         f"{report.root_hash}; {report.tiles_checked} tiles match; "
         f"{len(report.checkpoints_checked)} earlier checkpoint(s) are prefixes of the latest",
         highlight=False,
-    soft_wrap=True,
+        soft_wrap=True,
     )
 
 
