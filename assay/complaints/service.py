@@ -163,7 +163,7 @@ def current_key(session: Session) -> KeyView | None:
 
 
 def list_keys(session: Session) -> list[KeyView]:
-    rows = session.scalars(select(ComplaintKey).order_by(ComplaintKey.published_on, ComplaintKey.key_id))
+    rows = session.scalars(select(ComplaintKey).order_by(ComplaintKey.published_on, ComplaintKey.log_index))
     return [_key_view(k) for k in rows]
 
 

@@ -1,0 +1,293 @@
+"""The oversight body's side: where complaints come from (the server's API, or the local database) and
+what ``assay complaints pull`` does with them on the body's own machine.
+
+Two backends with one contract, both returning the JSON shapes of the admin API:
+
+- :class:`ApiBackend` talks to ``/api/v1/complaints/...`` with an admin token (the body's usual set-up: its
+  private key never comes near the server);
+- :class:`LocalBackend` works on a database the CLI opens directly (for an operator on the server, and tests).
+
+Decryption happens only here, in :func:`pull`, with key files given by the body.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+from assay.complaints import crypto, service
+from assay.complaints.service import SealedReply
+from assay.errors import AssayError, InvalidInput, StorageError
+
+__all__ = ["ApiBackend", "Backend", "LocalBackend", "PullResult", "pull", "seal_reply"]
+
+
+class Backend(Protocol):
+    def keys(self) -> list[dict[str, Any]]: ...
+    def publish_key(self, public_key: bytes) -> dict[str, Any]: ...
+    def inbox(self, *, after: int, limit: int) -> dict[str, Any]: ...
+    def cases(self, *, status: str | None = None, system_id: str | None = None) -> dict[str, Any]: ...
+    def case(self, complaint_id: str) -> dict[str, Any]: ...
+    def reply(self, complaint_id: str, reply: SealedReply) -> dict[str, Any]: ...
+    def set_status(self, complaint_id: str, status: str, reason: SealedReply | None) -> dict[str, Any]: ...
+
+
+class LocalBackend:
+    def __init__(self, db: Any, *, today: Callable[[], date] | None = None, max_bytes: int = 20_000_000) -> None:
+        from datetime import UTC, datetime
+
+        self.db = db
+        self.today = today or (lambda: datetime.now(UTC).date())
+        self.max_bytes = max_bytes
+
+    def keys(self) -> list[dict[str, Any]]:
+        with self.db.read() as s:
+            return [k.as_dict() for k in service.list_keys(s)]
+
+    def publish_key(self, public_key: bytes) -> dict[str, Any]:
+        with self.db.write() as s:
+            return service.publish_key(s, public_key, today=self.today()).as_dict()
+
+    def inbox(self, *, after: int, limit: int) -> dict[str, Any]:
+        with self.db.read() as s:
+            messages = service.inbox(s, after=after, limit=limit)
+        return {"messages": [m.as_dict() for m in messages], "next_after": messages[-1].id if messages else after}
+
+    def cases(self, *, status: str | None = None, system_id: str | None = None) -> dict[str, Any]:
+        today = self.today()
+        with self.db.read() as s:
+            views = service.list_complaints(s, status=status, system_id=system_id)
+        return {"as_of": today.isoformat(), "complaints": [v.as_dict(today, with_messages=False) for v in views]}
+
+    def case(self, complaint_id: str) -> dict[str, Any]:
+        from assay.errors import NotFound
+
+        with self.db.read() as s:
+            view = service.get_complaint(s, complaint_id)
+        if view is None:
+            raise NotFound(f"no complaint with id {complaint_id!r}", hint="list them with 'assay complaints list'")
+        return view.as_dict(self.today())
+
+    def reply(self, complaint_id: str, reply: SealedReply) -> dict[str, Any]:
+        with self.db.write() as s:
+            return service.add_reply(s, complaint_id, reply, today=self.today(), max_bytes=self.max_bytes).as_dict()
+
+    def set_status(self, complaint_id: str, status: str, reason: SealedReply | None) -> dict[str, Any]:
+        today = self.today()
+        with self.db.write() as s:
+            view = service.change_status(s, complaint_id, status, today=today, reason=reason,
+                                         max_bytes=self.max_bytes)
+        return view.as_dict(today, with_messages=False)
+
+
+class ApiBackend:
+    """The server's admin API. ``token`` is an admin token made with 'assay tokens create --admin'."""
+
+    def __init__(self, base_url: str, token: str, *, transport: Any = None, timeout: float = 60.0) -> None:
+        import httpx
+
+        if not token:
+            raise InvalidInput("talking to a server needs an admin token",
+                               hint="give --token (or ASSAY_COMPLAINTS_TOKEN) made with 'assay tokens create --admin'")
+        self.base_url = base_url.rstrip("/")
+        self._client = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
+                                    headers={"authorization": f"Bearer {token}", "accept": "application/json"})
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        import httpx
+
+        try:
+            r = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise StorageError(f"cannot reach {self.base_url}: {exc}",
+                               hint="check --server (ASSAY_COMPLAINTS_SERVER) and your network") from None
+        try:
+            body = r.json()
+        except ValueError:
+            body = None
+        if r.status_code >= 400:
+            err = (body or {}).get("error", {}) if isinstance(body, dict) else {}
+            exc = AssayError(err.get("message") or f"the server answered {r.status_code}", hint=err.get("hint", ""))
+            exc.code = err.get("code", "error")
+            raise exc
+        if not isinstance(body, dict):
+            raise StorageError(f"{self.base_url} did not answer with JSON", hint="check --server: is it an Assay register?")
+        return body
+
+    def keys(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/api/v1/complaints/keys")["keys"])
+
+    def publish_key(self, public_key: bytes) -> dict[str, Any]:
+        return self._call("POST", "/api/v1/complaints/keys", json={"public_key": crypto.b64(public_key)})
+
+    def inbox(self, *, after: int, limit: int) -> dict[str, Any]:
+        return self._call("GET", "/api/v1/complaints/inbox", params={"after": after, "limit": limit})
+
+    def cases(self, *, status: str | None = None, system_id: str | None = None) -> dict[str, Any]:
+        params = {k: v for k, v in (("status", status), ("system_id", system_id)) if v}
+        return self._call("GET", "/api/v1/complaints/cases", params=params)
+
+    def case(self, complaint_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v1/complaints/cases/{complaint_id}")
+
+    def reply(self, complaint_id: str, reply: SealedReply) -> dict[str, Any]:
+        return self._call("POST", f"/api/v1/complaints/cases/{complaint_id}/replies", json=_reply_json(reply))
+
+    def set_status(self, complaint_id: str, status: str, reason: SealedReply | None) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": status}
+        if reason is not None:
+            body["reason"] = _reply_json(reason)
+        return self._call("POST", f"/api/v1/complaints/cases/{complaint_id}/status", json=body)
+
+
+def _reply_json(reply: SealedReply) -> dict[str, str]:
+    return {"ciphertext": crypto.b64(reply.ciphertext), "body_copy": crypto.b64(reply.body_copy),
+            "body_copy_key_id": reply.body_copy_key_id}
+
+
+def current_key(backend: Backend) -> dict[str, Any]:
+    current = [k for k in backend.keys() if not k.get("retired_on")]
+    if not current:
+        raise service.ChannelNotReady()
+    return current[-1]
+
+
+def seal_reply(backend: Backend, complaint_id: str, text: str) -> SealedReply:
+    """Seal ``text`` to the complaint's reply key (for the complainant) and to the body's current key (its copy)."""
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the reply is empty", hint="give the reply's text with --message or --message-file")
+    if len(text) > 50_000:
+        raise InvalidInput("the reply is longer than 50,000 characters", hint="shorten it")
+    case = backend.case(complaint_id)
+    key = current_key(backend)
+    blob = crypto.pack_message(text)
+    return SealedReply(
+        ciphertext=crypto.seal(blob, crypto.b64decode(case["reply_public_key"], path="reply_public_key")),
+        body_copy=crypto.seal(blob, crypto.b64decode(key["public_key"], path="public_key")),
+        body_copy_key_id=key["key_id"],
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# pull: download, decrypt, write into the body's local inbox folder
+
+
+@dataclass
+class KeyRing:
+    """The body's key files, opened lazily (each passphrase asked once, only if a message needs that key)."""
+
+    files: list[Path]
+    passphrase: Callable[[Path], str]
+    _opened: dict[str, bytes] = field(default_factory=dict)
+    _index: dict[str, Path] | None = None
+
+    def private_key(self, kid: str) -> bytes:
+        if kid in self._opened:
+            return self._opened[kid]
+        if self._index is None:
+            self._index = {}
+            for f in self.files:
+                self._index[crypto.key_id(crypto.read_key_file_public(f))] = f
+        path = self._index.get(kid)
+        if path is None:
+            raise InvalidInput(f"a message is sealed to key {kid}, and none of the key files given is that key",
+                               hint="add --key with the key file of that id (old keys stay needed after a rotation)")
+        private, _ = crypto.load_key_file(path, self.passphrase(path))
+        self._opened[kid] = private
+        return private
+
+
+@dataclass
+class PullResult:
+    written: list[dict[str, Any]]
+    cursor: int
+    inbox: Path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> PullResult:
+    """Fetch every message after the inbox's cursor, decrypt it, and write it under ``inbox/<complaint id>/``.
+
+    The cursor (``inbox/.cursor``) advances only past messages written completely, so an interrupted pull
+    (a wrong passphrase, a missing key file, the network) resumes where it stopped and writes nothing twice.
+    """
+    inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cursor_file = inbox / ".cursor"
+    try:
+        cursor = int(cursor_file.read_text().strip() or 0) if cursor_file.exists() else 0
+    except ValueError:
+        raise InvalidInput(f"{cursor_file} is damaged", hint="delete it to pull everything again") from None
+    written: list[dict[str, Any]] = []
+    while True:
+        page = backend.inbox(after=cursor, limit=batch)
+        messages = page.get("messages", [])
+        if not messages:
+            break
+        for m in messages:
+            written.append(_write_message(m, ring, inbox))
+            cursor = int(m["id"])
+            cursor_file.write_text(f"{cursor}\n")
+        if len(messages) < batch:
+            break
+    return PullResult(written=written, cursor=cursor, inbox=inbox)
+
+
+def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, Any]:
+    folder = inbox / m["complaint_id"]
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = f"m{int(m['id']):06d}-{m['kind']}"
+    summary: dict[str, Any] = {"id": m["id"], "complaint_id": m["complaint_id"], "kind": m["kind"],
+                               "author": m["author"], "day": m["day"], "path": str(folder / stem)}
+    if m["author"] == "body":
+        kid = m.get("body_copy_key_id")
+        text = crypto.unpack_message(crypto.open_sealed(crypto.b64decode(m["body_copy"]), ring.private_key(kid)))
+        _write_private(folder / f"{stem}.txt", text.encode())
+        summary["path"] = str(folder / f"{stem}.txt")
+        return summary
+    content = crypto.unpack_complaint(
+        crypto.open_sealed(crypto.b64decode(m["ciphertext"]), ring.private_key(m["key_id"]))
+    )
+    attachments = []
+    if content.attachments:
+        att_dir = folder / f"{stem}-attachments"
+        att_dir.mkdir(exist_ok=True, mode=0o700)
+        for i, a in enumerate(content.attachments, 1):
+            name = f"{i:02d}-{a.name}"
+            _write_private(att_dir / name, a.data)
+            attachments.append({"file": f"{stem}-attachments/{name}", "name": a.name, "type": a.media_type,
+                                "size": len(a.data), "sha256": a.sha256, "metadata": a.metadata})
+    doc = {"complaint_id": m["complaint_id"], "message_id": m["id"], "kind": content.kind, "day": m["day"],
+           "system_id": content.system_id, "encrypted_in": content.mode, "fields": content.fields,
+           "attachments": attachments}
+    _write_private(folder / f"{stem}.json", json.dumps(doc, indent=2, ensure_ascii=False).encode())
+    _write_private(folder / f"{stem}.txt", _readable(doc).encode())
+    summary.update(system_id=content.system_id, attachments=len(attachments), path=str(folder / f"{stem}.txt"))
+    return summary
+
+
+_TITLES = {"what": "What happened", "when": "When", "effect": "How it affected them", "ask": "What they ask",
+           "contact": "Contact details"}
+
+
+def _readable(doc: dict[str, Any]) -> str:
+    lines = [f"{'Complaint' if doc['kind'] == 'complaint' else 'Added information'} {doc['complaint_id']} "
+             f"about {doc['system_id'] or '(see the complaint)'}, received {doc['day']} "
+             f"(encrypted in the {doc['encrypted_in']})", ""]
+    for key, title in _TITLES.items():
+        if doc["fields"].get(key):
+            lines += [f"## {title}", doc["fields"][key], ""]
+    for a in doc["attachments"]:
+        note = "metadata removed in the browser" if a["metadata"] == "stripped" else "as sent, metadata not removed"
+        lines.append(f"Attachment: {a['file']} ({a['type']}, {a['size']} bytes, {note})")
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,165 @@
+"""The oversight body's CLI on a real database: keygen, publish, pull, reply, status, rotate, and its errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from nacl.public import PrivateKey
+
+from assay.complaints import crypto, service
+from assay.db import Database
+
+PASSPHRASE = "a long passphrase for tests"
+FAST = ["--kdf-memlimit", str(8 * 1024 * 1024)]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Runs ``assay --data-dir DATA ...`` through the CLI's real entry point (in-process, for speed)."""
+    from assay.cli import main
+
+    monkeypatch.setenv("ASSAY_COMPLAINTS_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("ASSAY_COMPLAINTS_SERVER", raising=False)
+
+    def _run(data: Path, *args: str, ok: bool = True) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["assay", "--data-dir", str(data), *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        r = Result(code, out, err)
+        if ok:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+            assert "hint:" in r.stderr and "Traceback" not in r.stderr
+        return r
+
+    return _run
+
+
+def file_complaint(db: Database, public: bytes, kid: str, content: crypto.ComplaintContent) -> bytes:
+    """What the browser does, with the same primitives; returns the reply private key."""
+    reply_private, reply_public = crypto.generate_body_key()
+    with db.write() as s:
+        service.submit_complaint(s, system_id=content.system_id, key_id=kid,
+                                 ciphertext=crypto.seal(crypto.pack_complaint(content), public),
+                                 lookup=os.urandom(32), reply_public_key=reply_public, today=date.today(),
+                                 max_bytes=10_000_000)
+    return reply_private
+
+
+def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    offline = tmp_path / "offline"
+    key1 = offline / "body-1.key.json"
+    out = json.loads(run(data, "complaints", "keygen", "--out", str(key1), *FAST, "--json").stdout)
+    assert out["key_id"] == crypto.key_id(crypto.read_key_file_public(key1))
+    published = json.loads(run(data, "complaints", "publish-key", "--key", str(key1), "--json").stdout)
+    assert published["key_id"] == out["key_id"] and published["log_index"] is not None
+
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    public1 = crypto.read_key_file_public(key1)
+    evidence = bytes(range(256)) * 40 + b"\x00end"
+    reply_private = file_complaint(db, public1, out["key_id"], crypto.ComplaintContent(
+        fields={"what": "The tenant screening refused me without a reason.", "contact": "via receipt only"},
+        attachments=(crypto.Attachment("letter.pdf", "application/pdf", evidence, "as-is"),),
+        system_id="acme-screening"))
+
+    inbox = offline / "inbox"
+    pulled = json.loads(run(data, "complaints", "pull", "--key", str(key1), "--inbox", str(inbox), "--json").stdout)
+    (written,) = pulled["written"]
+    cid = written["complaint_id"]
+    folder = inbox / cid
+    doc = json.loads(next(folder.glob("*-complaint.json")).read_text())
+    assert doc["fields"]["what"] == "The tenant screening refused me without a reason."
+    assert (folder / doc["attachments"][0]["file"]).read_bytes() == evidence  # byte for byte
+    assert oct((folder / doc["attachments"][0]["file"]).stat().st_mode & 0o777) == "0o600"
+    # A second pull finds nothing new.
+    again = json.loads(run(data, "complaints", "pull", "--key", str(key1), "--inbox", str(inbox), "--json").stdout)
+    assert again["written"] == []
+
+    run(data, "complaints", "status", cid, "acknowledged")
+    run(data, "complaints", "reply", cid, "--message", "We have asked the provider for its records.")
+    bad = run(data, "complaints", "status", cid, "received", ok=False)
+    assert "cannot move back" in bad.stderr
+    bad = run(data, "complaints", "status", cid, "rejected", ok=False)
+    assert "needs a reason" in bad.stderr
+    listed = json.loads(run(data, "complaints", "list", "--json").stdout)
+    assert [c["status"] for c in listed["complaints"]] == ["acknowledged"]
+    assert "reply_public_key" in listed["complaints"][0] and "messages" not in listed["complaints"][0]
+
+    # The complainant, with the receipt's key, reads the reply; the server's database holds only ciphertext.
+    with db.read() as s:
+        view = service.get_complaint(s, cid)
+    assert view is not None
+    (reply,) = [m for m in view.messages if m.kind == "reply"]
+    assert crypto.unpack_message(crypto.open_sealed(reply.ciphertext, reply_private)) == \
+        "We have asked the provider for its records."
+
+    # Rotation: the old key is needed for old complaints, the new one for new complaints.
+    key2 = offline / "body-2.key.json"
+    run(data, "complaints", "keygen", "--out", str(key2), *FAST)
+    refused = run(data, "complaints", "publish-key", "--key", str(key2), ok=False)
+    assert "--rotate" in refused.stderr
+    run(data, "complaints", "publish-key", "--key", str(key2), "--rotate")
+    keys = json.loads(run(data, "complaints", "keys", "--json").stdout)["keys"]
+    assert [k["retired_on"] is None for k in keys] == [False, True]
+    file_complaint(db, crypto.read_key_file_public(key2), crypto.key_id(crypto.read_key_file_public(key2)),
+                   crypto.ComplaintContent(fields={"what": "after the rotation"}, system_id="acme-screening"))
+    fresh = offline / "fresh-inbox"
+    missing = run(data, "complaints", "pull", "--key", str(key2), "--inbox", str(fresh), ok=False)
+    assert out["key_id"] in missing.stderr  # names the old key it needs
+    both = json.loads(run(data, "complaints", "pull", "--key", str(key2), "--key", str(key1), "--inbox", str(fresh),
+                          "--json").stdout)
+    assert [w["kind"] for w in both["written"]] == ["complaint", "reply", "complaint"]
+    assert "asked the provider" in Path(both["written"][1]["path"]).read_text()
+    db.dispose()
+    # Only after every connection is closed: reading a SQLite file in-process drops that process's POSIX locks.
+    raw = (data / "assay.db").read_bytes()
+    assert b"provider for its records" not in raw and b"tenant screening" not in raw and evidence[:600] not in raw
+
+
+def test_wrong_passphrase_and_missing_key_are_clear_errors(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    key = tmp_path / "k.json"
+    crypto.write_key_file(key, bytes(PrivateKey.generate()), "another passphrase entirely",
+                          kdf=crypto.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024))
+    run(data, "complaints", "publish-key", "--key", str(key))
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    public = crypto.read_key_file_public(key)
+    file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"))
+    db.dispose()
+    r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(tmp_path / "in"), ok=False)
+    assert "passphrase does not open" in r.stderr
+    assert not list((tmp_path / "in").glob("*/*"))  # nothing written, cursor not advanced
+    r = run(data, "complaints", "pull", "--key", str(tmp_path / "nope.json"), "--inbox", str(tmp_path / "in"),
+            ok=False)
+    assert "no key file" in r.stderr
+    r = run(data, "complaints", "reply", "0" * 20, "--message", "hi", ok=False)
+    assert "no complaint with id" in r.stderr
+
+
+def test_the_installed_entry_point_reports_errors_without_a_traceback(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "assay", "--data-dir", str(tmp_path), "complaints", "pull", "--inbox",
+                        str(tmp_path / "in")], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, COLUMNS="200"))
+    assert r.returncode == 2 and "needs the body's key file" in r.stderr and "Traceback" not in r.stderr
