@@ -67,7 +67,8 @@ def _keys_option() -> Any:
 
 @app.command()
 def keygen(
-    out: Path = typer.Option(..., "--out", "-o", help="Where to write the encrypted key file (keep it off the server)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Where to write the encrypted key file (keep it off the server)."),
     kdf_memlimit: int = env_option(crypto.KeyFileKdf().memlimit, "--kdf-memlimit",
                                    envvar="ASSAY_COMPLAINTS_KEY_KDF_MEMLIMIT",
                                    help="Argon2id memory in bytes to protect the key file (default 256 MiB)."),
@@ -166,7 +167,8 @@ def pull_command(
     ctx: typer.Context,
     keys: list[Path] = _keys_option(),
     inbox: Path = env_option(Path("complaints-inbox"), "--inbox", envvar="ASSAY_COMPLAINTS_INBOX",
-                             help="Local folder the decrypted complaints are written to (keep it on an encrypted disk)."),
+                             help="Local folder the decrypted complaints are written to "
+                                  "(keep it on an encrypted disk)."),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),

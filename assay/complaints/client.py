@@ -116,7 +116,8 @@ class ApiBackend:
             exc.code = err.get("code", "error")
             raise exc
         if not isinstance(body, dict):
-            raise StorageError(f"{self.base_url} did not answer with JSON", hint="check --server: is it an Assay register?")
+            raise StorageError(f"{self.base_url} did not answer with JSON",
+                               hint="check --server: is it an Assay register?")
         return body
 
     def keys(self) -> list[dict[str, Any]]:
