@@ -1,0 +1,114 @@
+"""The provenance API and pages: check, marks (tokens), trust anchor, and the C2PA resolution endpoints."""
+
+from __future__ import annotations
+
+import io
+
+import c2pa
+import pytest
+
+from assay import watermark
+from assay.provenance.keys import MarkId
+
+from .conftest import Register, encode, synthetic_pixels
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def marked(web, sqlite_register: Register):  # type: ignore[no-untyped-def]
+    image = encode(synthetic_pixels(60, 640, 480), "JPEG")
+    resp = web.post("/api/v1/marks?system_id=acme-imagegen", content=image,
+                    headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"})
+    assert resp.status_code == 201, resp.text
+    return resp
+
+
+def test_mark_then_check_over_the_api(web, marked) -> None:  # type: ignore[no-untyped-def]
+    mark_id = marked.headers["Assay-Mark-Id"]
+    assert marked.headers["content-type"] == "image/jpeg" and marked.headers["Location"] == f"/api/v1/marks/{mark_id}"
+    v = web.post("/api/v1/check", files={"file": ("x.jpg", marked.content, "image/jpeg")}).json()
+    assert v["status"] == "marked" and v["mark_id"] == mark_id and "file" not in v
+    assert v["evidence"]["manifest"]["state"] == "trusted"
+    record = web.get(f"/api/v1/marks/{mark_id}").json()
+    assert record["system_id"] == "acme-imagegen" and record["sha256"]
+    listing = web.get("/api/v1/marks", params={"system_id": "acme-imagegen"}).json()
+    assert listing["total"] == 1 and listing["items"][0]["mark_id"] == mark_id
+    page = web.get(f"/marks/{mark_id}")
+    assert page.status_code == 200 and mark_id in page.text and "Acme ImageGen" in page.text
+
+
+def test_marking_needs_the_owning_providers_live_token(web, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    image = encode(synthetic_pixels(61, 512, 384), "JPEG")
+    url = "/api/v1/marks?system_id=acme-imagegen"
+    assert web.post(url, content=image, headers={"Content-Type": "image/jpeg"}).status_code == 401
+    other = web.post(url, content=image, headers=_auth(sqlite_register.other_token) | {"Content-Type": "image/jpeg"})
+    assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
+    writer = web.post("/api/v1/marks?system_id=acme-writer", content=image,
+                      headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"})
+    assert writer.status_code == 403 and "synthetic_image" in writer.json()["error"]["message"]
+    from assay.register.access import revoke_token
+
+    from .conftest import OPERATOR
+
+    with sqlite_register.db.write() as s:
+        revoke_token(s, sqlite_register.acme_token[:12], actor=OPERATOR)
+    revoked = web.post(url, content=image, headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"})
+    assert revoked.status_code == 401
+    assert web.get("/api/v1/marks").json()["total"] == 0
+
+
+def test_bad_uploads_get_the_one_error_shape(web) -> None:  # type: ignore[no-untyped-def]
+    for body, ctype, code in [(b"not an image", "image/png", "unsupported_media"),
+                              (b"", "image/png", "invalid_input"),
+                              (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png", "invalid_input"),
+                              (b"{}", "application/json", "unsupported_media")]:
+        r = web.post("/api/v1/check", content=body, headers={"Content-Type": ctype})
+        assert r.status_code in (415, 422) and r.json()["error"]["code"] == code, (body, r.text)
+    form = web.post("/api/v1/check", files={"other": ("x.txt", b"abc", "text/plain")})
+    assert form.status_code == 422 and form.json()["error"]["problems"][0]["path"] == "file"
+
+
+def test_the_trust_anchor_is_published(web, marked) -> None:  # type: ignore[no-untyped-def]
+    anchors = web.get("/trust/anchors.pem")
+    assert anchors.status_code == 200 and anchors.text.startswith("-----BEGIN CERTIFICATE-----")
+    ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": anchors.text}, "verify": {"verify_trust": True}})
+    with c2pa.Reader("image/jpeg", io.BytesIO(marked.content), context=ctx) as reader:
+        assert reader.get_validation_state() == "Trusted"
+    assert web.get("/trust/crl.der").headers["content-type"] == "application/pkix-crl"
+
+
+def test_soft_binding_resolution_api(web, marked) -> None:  # type: ignore[no-untyped-def]
+    mark = MarkId.parse(marked.headers["Assay-Mark-Id"])
+    algs = web.get("/services/supportedAlgorithms").json()
+    assert algs == {"watermarks": [{"alg": watermark.ALGORITHM}], "fingerprints": []}
+    by_binding = web.get("/matches/byBinding", params={"alg": watermark.ALGORITHM, "value": mark.binding_value}).json()
+    [match] = by_binding["matches"]
+    assert match["manifestId"].startswith("urn:c2pa:")
+    post = web.post("/matches/byBinding", json={"alg": watermark.ALGORITHM, "value": mark.binding_value}).json()
+    assert post == by_binding
+    by_content = web.post(f"/matches/byContent?alg={watermark.ALGORITHM}", content=marked.content,
+                          headers={"Content-Type": "image/jpeg"}).json()
+    assert by_content["matches"][0]["manifestId"] == match["manifestId"]
+    store = web.get(f"/manifests/{match['manifestId']}")
+    assert store.status_code == 200 and store.headers["content-type"] == "application/c2pa"
+    # The stored manifest store validates against the marked file as a sidecar.
+    with c2pa.Reader("image/jpeg", io.BytesIO(marked.content), store.content) as reader:
+        assert reader.get_active_manifest()["label"] == match["manifestId"]
+    assert web.get("/matches/byBinding", params={"alg": "com.example", "value": mark.binding_value}).status_code == 422
+    assert web.get("/matches/byBinding", params={"alg": watermark.ALGORITHM, "value": "!!"}).status_code == 422
+    none = web.get("/matches/byBinding", params={"alg": watermark.ALGORITHM, "value": MarkId(12345).binding_value})
+    assert none.json() == {"matches": []}
+    assert web.get("/manifests/urn:c2pa:nothing").status_code == 404
+
+
+def test_check_page_without_javascript(web, marked) -> None:  # type: ignore[no-untyped-def]
+    page = web.get("/check")
+    assert page.status_code == 200 and 'enctype="multipart/form-data"' in page.text and '<label for="file">' in page.text
+    result = web.post("/check", files={"file": ("a.jpg", marked.content, "image/jpeg")})
+    assert result.status_code == 200 and "AI-generated by Acme ImageGen" in result.text
+    assert "What this check cannot tell you" in result.text
+    bad = web.post("/check", files={"file": ("a.txt", b"hello", "text/plain")})
+    assert bad.status_code == 415 and "We could not check this file" in bad.text
