@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
@@ -122,9 +123,19 @@ class Page(Generic[T]):
 
 
 def query_words(q: str) -> list[str]:
-    """The plain words of a search string (letters and digits only, lower case, at most 12)."""
-    words = [w.lower()[:_MAX_WORD_LEN] for w in _WORD.findall(q or "")]
-    return list(dict.fromkeys(words))[:_MAX_WORDS]
+    """The plain words of a search string (letters and digits only, lower case, accents removed, at most 12)."""
+    words = [w[:_MAX_WORD_LEN] for w in _WORD.findall(fold(q or ""))]
+    return list(dict.fromkeys(w for w in words if w))[:_MAX_WORDS]
+
+
+def fold(text: str) -> str:
+    """Lower case without accents ("Crédit" -> "credit"), as SQLite's FTS5 ``remove_diacritics`` does.
+
+    PostgreSQL's ``simple`` configuration keeps accents and its ``unaccent`` extension needs a superuser to
+    install, so documents and queries for PostgreSQL are folded here instead.
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 def search_systems(session: Session, query: SystemQuery) -> Page[System]:
@@ -209,7 +220,7 @@ def index_system(session: Session, system: System, *, provider_name: str, disclo
             text("UPDATE systems SET search_document = "
                  "setweight(to_tsvector('simple', :n), 'A') || setweight(to_tsvector('simple', :p), 'B') || "
                  "setweight(to_tsvector('simple', :b), 'D') WHERE id = :id"),
-            {"id": system.id, "n": system.name, "p": provider_name, "b": body},
+            {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body)},
         )
 
 
