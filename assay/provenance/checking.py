@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,9 @@ from assay.provenance.models import MarkNamespace, MarkRecord
 from assay.register.service import get_provider, get_system
 from assay.transparency import entry_at, proof_for
 
-__all__ = ["PHASH_SIMILAR", "Verdict", "check_media", "mark_view"]
+__all__ = ["PHASH_SIMILAR", "Verdict", "check_media", "detect_safely", "mark_view"]
+
+log = logging.getLogger("assay.provenance")
 
 # Perceptual hashes of re-encoded, resized or lightly edited copies differ in a few of 64 bits; different
 # pictures differ in about 32. Up to 12 is "the same picture".
@@ -114,11 +117,15 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     # 2.
     manifest = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())
     # 3.
-    detection = watermark.detect(_for_detection(img.pixels), key=env.keys.watermark)
+    notes: list[str] = []
+    detection = detect_safely(img.pixels, env.keys.watermark)
     det = detection.as_dict()
     det.pop("payload", None)  # the mark is reported once, as mark_id
+    if detection.p_value != detection.p_value:  # NaN marks a detector failure (see detect_safely)
+        det["p_value"] = 1.0
+        det["error"] = "the watermark detector failed on this image"
+        notes.append("The watermark detector failed on this image, so a watermark may have been missed.")
     # 4.
-    notes: list[str] = []
     mark: MarkId | None = None
     source = ""
     if detection.payload is not None:
@@ -185,6 +192,18 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
                    height=img.height, manifest=manifest, detection=det, mark_id=mark.hex, mark_source=source,
                    record=record, system=sys_dict, provider=prov_dict, match=match, log=log, notes=tuple(notes),
                    name=name)
+
+
+def detect_safely(pixels: np.ndarray, key: bytes) -> watermark.Detection:
+    """Run the detector; a failure inside it (a bug, not bad input: the pixels were decoded and checked)
+    becomes "nothing found" with a NaN p-value, so one odd image never turns a check into a crash."""
+    try:
+        return watermark.detect(_for_detection(pixels), key=key)
+    except watermark.WatermarkError:
+        raise
+    except Exception:  # noqa: BLE001 - logged without the image; the verdict says the detector failed
+        log.exception("the watermark detector failed on a %dx%d image", pixels.shape[1], pixels.shape[0])
+        return watermark.Detection(payload=None, p_value=float("nan"))
 
 
 def _for_detection(pixels: np.ndarray) -> np.ndarray:

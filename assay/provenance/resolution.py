@@ -89,9 +89,9 @@ def matches_by_content(db: Database, env: ProvenanceEnv, data: bytes, *, alg: st
     n = _check_max(max_results)
     cfg = env.config
     img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset")
-    from assay.provenance.checking import _for_detection, _manifest_mark
+    from assay.provenance.checking import _manifest_mark, detect_safely
 
-    found = watermark.detect(_for_detection(img.pixels), key=env.keys.watermark)
+    found = detect_safely(img.pixels, env.keys.watermark)
     mark = MarkId(found.payload) if found.payload is not None else None
     if mark is None:
         report = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())

@@ -126,3 +126,17 @@ def test_webp_is_marked_in_its_own_format(sqlite_register: Register, fmt: str) -
     assert r.media_type == "image/webp"
     v = check_media(sqlite_register.db, sqlite_register.env, r.data)
     assert v.status == "marked" and v.manifest.state == "trusted"
+
+
+def test_demo_images_are_marked_and_check_as_expected(sqlite_register: Register) -> None:
+    from assay.provenance.demo import DEMO_FOLDER, load_demo
+
+    out = load_demo(sqlite_register.db, sqlite_register.config)
+    assert len(out["marked"]) == 3 and out["system"] == "acme-imagegen"
+    folder = sqlite_register.config.data_dir / DEMO_FOLDER
+    status = {p.name: check_media(sqlite_register.db, sqlite_register.env, p.read_bytes()).status
+              for p in sorted(folder.iterdir())}
+    assert status == {"city-at-night.png": "marked", "still-life-labelled.jpg": "marked",
+                      "sunset-over-hills.jpg": "marked", "sunset-reposted-without-credentials.jpg": "marked",
+                      "unmarked-photo.jpg": "no_mark"}
+    assert load_demo(sqlite_register.db, sqlite_register.config)["marked"] == []  # idempotent
