@@ -809,8 +809,9 @@ def _invalid(source: str, message: str, fix: str, *, path: str = "") -> InvalidI
 
 
 def _load_yaml(text: str, source: str) -> Any:
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # the reader already refuses some characters here
         if not loader.check_node():
             raise _invalid(source, "the document is empty", "give the disclosure's fields")
         node = loader.get_node()
@@ -834,7 +835,8 @@ def _load_yaml(text: str, source: str) -> Any:
         raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") \
             from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
