@@ -79,14 +79,15 @@ def _prefilter(y: np.ndarray) -> np.ndarray:
     """High-pass (the pattern's chips are ~4 px; the photograph's energy is lower) and local contrast
     normalisation, so busy textures and hard edges weigh no more than quiet areas. Measured on photographs,
     this beats global spectral whitening by about 2 dB of pilot correlation."""
-    r = y - ndimage.gaussian_filter(y, 2.0)
+    # Two 5-pixel box passes approximate a Gaussian of sigma 2 at a third of the cost.
+    r = y - ndimage.uniform_filter(ndimage.uniform_filter(y, 5), 5)
     local = ndimage.uniform_filter(r * r, 9)
     r /= np.sqrt(local + 1e-2 * float(local.mean()) + 1e-9)
     np.clip(r, -4.0, 4.0, out=r)
     return r
 
 
-def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
+def _acf(x: np.ndarray, max_lag: int, *, band: float) -> np.ndarray:
     """Autocorrelation of the spectral lines only, for lags |dy|, |dx| <= max_lag: a (2L+1)^2 array.
 
     The power spectrum is divided by its local average and 1 is subtracted, so the smooth part of the
@@ -100,7 +101,7 @@ def _acf(x: np.ndarray, max_lag: int) -> np.ndarray:
     fy = np.fft.fftfreq(sh)[:, None]
     fx = np.fft.rfftfreq(sw)[None, :]
     r2 = fy * fy + fx * fx
-    lines = (power / local - 1.0) * ((r2 <= ACF_BAND**2) & (r2 >= (1.0 / 400.0) ** 2))
+    lines = (power / local - 1.0) * ((r2 <= band**2) & (r2 >= (1.0 / 200.0) ** 2))
     a = np.fft.fftshift(np.fft.irfft2(lines, s=(sh, sw)))
     cy, cx = sh // 2, sw // 2
     a = a[cy - max_lag : cy + max_lag + 1, cx - max_lag : cx + max_lag + 1]
@@ -117,38 +118,44 @@ def _parabolic(a: np.ndarray, iy: int, ix: int) -> tuple[float, float]:
     return float(iy), float(ix)
 
 
-def lattice_candidates(white: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[float, float]]:
-    """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first."""
-    h, w = white.shape
-    max_lag = int(min(MAX_PERIOD * 1.45, 0.9 * min(h, w), 0.9 * max(h, w)))
-    if max_lag < MIN_PERIOD:
+def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[float, float]]:
+    """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first.
+
+    The search runs on a 2x2-averaged copy (the lines it looks for are below 0.2 cycles per working pixel, so
+    nothing is lost, and the FFTs are 4x smaller); the peaks at 2v and v +- R90 v then pin the period to
+    about 0.1%, which the fold needs: a tile that drifts by a pixel over the image blurs the chips.
+    """
+    h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
+    half = 0.25 * (work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2])
+    hh, hw = half.shape
+    max_lag = int(min(MAX_PERIOD * 0.5 * 2.05, 0.9 * min(hh, hw)))
+    min_p, max_p = MIN_PERIOD / 2, MAX_PERIOD / 2
+    if max_lag < min_p or min(hh, hw) < min_p:
         return []
-    a = _acf(white, max_lag)
+    a = _acf(half, max_lag, band=2 * ACF_BAND)
     c = max_lag
-    dy, dx = np.mgrid[-max_lag : max_lag + 1, -max_lag : max_lag + 1]
+    lim = int(min(max_p, max_lag))
+    dy, dx = np.mgrid[-lim : lim + 1, -lim : lim + 1]
     r = np.hypot(dx, dy)
-    region = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD) & (r <= MAX_PERIOD)
-    # R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
-    ry, rx = dx, -dy
-    valid = region & (np.abs(ry) <= max_lag) & (np.abs(rx) <= max_lag)
-    score = np.full(a.shape, -np.inf, dtype=np.float64)
-    score[valid] = a[dy[valid] + c, dx[valid] + c] + a[ry[valid] + c, rx[valid] + c]
-    peaks = (score == ndimage.maximum_filter(score, size=7)) & valid
+    valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= min_p) & (r <= max_p)
+    # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
+    score = np.full(dx.shape, -np.inf, dtype=np.float64)
+    score[valid] = a[dy[valid] + c, dx[valid] + c] + a[dx[valid] + c, -dy[valid] + c]
+    peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
     idx = np.flatnonzero(peaks)
     if idx.size == 0:
         return []
     order = idx[np.argsort(score.flat[idx])[::-1]]
     out: list[tuple[float, float]] = []
     for flat in order[: 4 * k]:
-        iy, ix = divmod(int(flat), a.shape[1])
-        py, px = _parabolic(a, iy, ix)
+        ly, lx = int(dy.flat[flat]), int(dx.flat[flat])
+        py, px = _parabolic(a, ly + c, lx + c)
         v1 = np.array([px - c, py - c])
-        # The rotated partner, refined on its own peak, averaged back.
-        qy, qx = _parabolic(a, int(dx.flat[flat]) + c, int(-dy.flat[flat]) + c)
-        v2 = np.array([qy - c, -(qx - c)])  # rotate (qx, qy) by -90 degrees: (x, y) -> (y, -x)
-        v = (v1 + v2) / 2.0
-        v = _refine_with_multiples(a, v, c)
-        if any(np.hypot(v[0] - o[0], v[1] - o[1]) < 3.0 for o in out):
+        # The rotated partner, refined on its own peak, rotated back by -90 degrees: (x, y) -> (y, -x).
+        qy, qx = _parabolic(a, lx + c, -ly + c)
+        v2 = np.array([qy - c, -(qx - c)])
+        v = _refine_with_multiples(a, (v1 + v2) / 2.0, c) * 2.0
+        if any(np.hypot(v[0] - o[0], v[1] - o[1]) < 4.0 for o in out):
             continue
         out.append((float(v[0]), float(v[1])))
         if len(out) == k:
@@ -183,12 +190,11 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     # Columns of m: image displacement per canonical column step and per canonical row step.
     m = np.array([[a, -b], [b, a]]) / TILE
     inv = np.linalg.inv(m)
-    ys, xs = np.mgrid[0:h, 0:w]
-    xs = xs.ravel().astype(np.float64)
-    ys = ys.ravel().astype(np.float64)
-    col = inv[0, 0] * xs + inv[0, 1] * ys
-    row = inv[1, 0] * xs + inv[1, 1] * ys
-    bins = (np.floor(row + 0.5).astype(np.int64) % TILE) * TILE + (np.floor(col + 0.5).astype(np.int64) % TILE)
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    col = np.floor(np.float32(inv[0, 0]) * xs + np.float32(inv[0, 1]) * ys + np.float32(0.5)).astype(np.int32)
+    row = np.floor(np.float32(inv[1, 0]) * xs + np.float32(inv[1, 1]) * ys + np.float32(0.5)).astype(np.int32)
+    bins = ((row & (TILE - 1)) * TILE + (col & (TILE - 1))).ravel()
     sums = np.bincount(bins, weights=white.ravel(), minlength=TILE * TILE)
     counts = np.bincount(bins, minlength=TILE * TILE)
     tile = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(TILE, TILE)
