@@ -146,7 +146,8 @@ def _mark_offline(images: list[Path], *, system: str, out: Path | None, visible_
     try:
         kit_data = json.loads(_read(kit))
     except ValueError:
-        raise InvalidInput(f"{kit} is not a marking kit (not JSON)", hint="use the file 'assay keys kit' wrote") from None
+        raise InvalidInput(f"{kit} is not a marking kit (not JSON)",
+                           hint="use the file 'assay keys kit' wrote") from None
     marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
     for path in images:
         data, entry = marker.mark(_read(path), system_id=system, visible_label=visible_label, name=str(path),
@@ -508,7 +509,8 @@ def ca_import(
 
 
 @ca_app.command("accept-anchor")
-def ca_accept_anchor(ctx: typer.Context, anchor: Path = typer.Argument(..., help="A root CA certificate (PEM).")) -> None:
+def ca_accept_anchor(ctx: typer.Context,
+                     anchor: Path = typer.Argument(..., help="A root CA certificate (PEM).")) -> None:
     """Trust another root for providers who bring their own certificates (it is published in anchors.pem)."""
     from assay.provenance.ca import fingerprint, load_chain
 

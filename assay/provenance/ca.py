@@ -21,11 +21,10 @@ import fcntl
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -309,7 +308,8 @@ def validate_signing_chain(chain: list[x509.Certificate], *, anchors: Iterable[x
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
             raise VerificationError(f"{_subject(child)} is not issued by {_subject(parent)}",
-                                    hint="give the chain in order: leaf, then the intermediate that issued it")
+                                    hint="give the chain in order: leaf, then the intermediate that issued it",
+                                    ) from None
     last = chain[-1]
     for anchor in anchors:
         try:

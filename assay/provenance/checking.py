@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from assay import watermark
 from assay.db import Database
 from assay.provenance.environment import ProvenanceEnv
@@ -234,7 +235,8 @@ def _unmarked(img: Any, manifest: ManifestReport, det: dict[str, Any], name: str
             headline = (f"AI-generated according to its Content Credentials (made with {agent}, signed by "
                         f"{manifest.signer}); no Assay mark was found.")
         elif manifest.state in ("tampered", "invalid", "unreadable"):
-            headline = "The file's Content Credentials are damaged or were changed after signing; no Assay mark was found."
+            headline = ("The file's Content Credentials are damaged or were changed after signing; "
+                        "no Assay mark was found.")
         elif manifest.says_ai_generated:
             headline = ("Its Content Credentials say it is AI-generated, but they are signed by someone this "
                         "register does not trust; no Assay mark was found.")

@@ -63,7 +63,8 @@ def _demo_system(db: Database, system_id: str | None) -> str | None:
     from assay.register.models import System
 
     with db.read() as session:
-        candidates = [system_id] if system_id else [PREFERRED_SYSTEM, *session.scalars(select(System.id).order_by(System.id))]
+        others = list(session.scalars(select(System.id).order_by(System.id)))
+        candidates = [system_id] if system_id else [PREFERRED_SYSTEM, *others]
         for sid in candidates:
             view = get_system(session, sid)
             if view is not None and may_mark(view) is None:

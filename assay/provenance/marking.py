@@ -427,11 +427,13 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
             ns = session.get(MarkNamespace, mark.namespace)
             where = f"[{i}].mark_id"
             if ns is None:
-                problems.append(FieldProblem(where, f"namespace {mark.namespace} does not exist", "use your kit's marks"))
+                problems.append(FieldProblem(where, f"namespace {mark.namespace} does not exist",
+                                             "use your kit's marks"))
                 continue
             if not mark.tag_valid(env.keys.namespace_key(ns.number)):
-                problems.append(FieldProblem(where, "the mark's tag does not verify (not minted with this namespace's key)",
-                                             "record only marks your kit made"))
+                problems.append(FieldProblem(
+                    where, "the mark's tag does not verify (not minted with this namespace's key)",
+                    "record only marks your kit made"))
                 continue
             try:
                 principal.require_provider(ns.provider_id, action="record marks in namespaces")

@@ -77,7 +77,8 @@ def matches_by_binding(db: Database, env: ProvenanceEnv, *, alg: str | None, val
     try:
         mark = MarkId.from_binding(value)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, hint=exc.hint, problems=[FieldProblem("value", exc.message, exc.hint)]) from None
+        raise InvalidInput(exc.message, hint=exc.hint,
+                           problems=[FieldProblem("value", exc.message, exc.hint)]) from None
     return _matches(db, env, mark, n)
 
 

@@ -153,7 +153,8 @@ def main() -> None:
     print("| registered systems | checks | mean ms/check | p95 ms | checks/s/core |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['systems']:,} | {r['images']} | {r['mean_ms']:.1f} | {r['p95_ms']:.1f} | {r['per_sec_core']:.1f} |")
+        print(f"| {r['systems']:,} | {r['images']} | {r['mean_ms']:.1f} | {r['p95_ms']:.1f} "
+              f"| {r['per_sec_core']:.1f} |")
     st = stages()
     print()
     print("| stage (median, marked 2-MP JPEG) | ms |")

@@ -97,7 +97,8 @@ def test_brought_certificates_are_checked_against_the_profile(ca: CertificateAut
              .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=9))
              .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(fkey, hashes.SHA256()))
     kwargs = {
-        "self_signed": {"self_signed": True}, "no_eku": {"eku": ()}, "any_eku": {"eku": (x509.ObjectIdentifier("2.5.29.37.0"),)},
+        "self_signed": {"self_signed": True}, "no_eku": {"eku": ()},
+        "any_eku": {"eku": (x509.ObjectIdentifier("2.5.29.37.0"),)},
         "server_auth_only": {"eku": (ExtendedKeyUsageOID.SERVER_AUTH,)}, "ca_leaf": {"ca_flag": True},
         "no_digital_signature": {"ku_sign": False}, "no_org": {"org": ""}, "no_aki": {"aki": False},
         "foreign_issuer": {},
