@@ -44,8 +44,12 @@ class DemoResult:
                 "unchanged": self.unchanged, **self.extra}
 
 
-def load_demo(db: Database, config: Config | None = None, *, examples: Path = EXAMPLES) -> DemoResult:
-    """Load every ``*.yaml`` example (in name order); each system in its own write transaction."""
+def load_demo(db: Database, config: Config | None = None, *, examples: Path = EXAMPLES,
+              provenance: bool = True) -> DemoResult:
+    """Load every ``*.yaml`` example (in name order); each system in its own write transaction.
+
+    With ``provenance`` (the default), the provenance part's demo (marked images) is loaded afterwards.
+    """
     from assay.register import service
     from assay.register.disclosure import parse_disclosure
 
@@ -80,7 +84,8 @@ def load_demo(db: Database, config: Config | None = None, *, examples: Path = EX
             service.update(session, system.id, d, expected_version=system.current_version, principal=operator,
                            reason="demo data updated", source=path.name)
             result.updated.append(system.id)
-    _load_provenance_demo(db, config, result)
+    if provenance:
+        _load_provenance_demo(db, config, result)
     return result
 
 

@@ -1,0 +1,82 @@
+"""The register in a real headless Chromium: open it, filter it, open a system, see its findings."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.register import service
+from assay.register.demo import load_demo
+
+from .conftest import DELETE, OPERATOR, example, variant
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def site(app, live_server):  # type: ignore[no-untyped-def]
+    load_demo(app.state.db, app.state.config, provenance=False)
+    return live_server
+
+
+def test_open_filter_and_read_a_system(browser, site) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{site}/systems")
+    assert page.locator("h1").inner_text() == "The register of AI systems"
+    total = page.locator(".system-card").count()
+    assert total >= 6
+    page.select_option("#f-outcome", "prohibited")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/systems?*outcome=prohibited*")
+    cards = page.locator(".system-card")
+    assert 0 < cards.count() < total
+    for i in range(cards.count()):
+        assert "Prohibited" in cards.nth(i).locator(".badges").inner_text()
+    page.fill("#f-q", "moodpulse")
+    page.press("#f-q", "Enter")
+    page.wait_for_url("**q=moodpulse**")
+    page.locator(".system-card h2 a").first.click()
+    page.wait_for_url("**/systems/moodpulse-call-centre")
+    assert page.locator("#prohibited-notice").is_visible()
+    findings = page.locator("ol.findings > li")
+    assert findings.count() >= 2
+    assert "Art. 5(1)(f)" in page.locator("ol.findings").inner_text()
+    page.click("a[href='#history']")
+    assert page.locator("#history").is_visible()
+    assert dialogs == []
+    page.close()
+
+
+def test_hostile_names_render_as_text(browser, app, site) -> None:  # type: ignore[no-untyped-def]
+    name = '<img src=x onerror="alert(1)"> Evil'
+    d = variant(example(), **{"system.id": DELETE, "system.name": name,
+                              "system.summary": '<script>alert("summary")</script>'})
+    with app.state.db.write() as session:
+        view = service.publish(session, d, principal=OPERATOR)
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dlg: (dialogs.append(dlg.message), dlg.dismiss()))
+    page.goto(f"{site}/systems/{view.id}")
+    assert page.locator("h1").inner_text() == name
+    assert page.locator("img[src=x]").count() == 0
+    page.goto(f"{site}/systems?q=evil")
+    assert name in page.locator(".system-card h2").first.inner_text()
+    assert dialogs == []
+    page.close()
+
+
+def test_pages_fit_a_phone_screen_and_work_with_the_keyboard(browser, site) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 375, "height": 740})
+    for path in ("/systems", "/systems/borealis-visa-triage", "/rules", "/providers"):
+        page.goto(f"{site}{path}")
+        overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"{path} scrolls sideways by {overflow}px on a phone"
+    page.goto(f"{site}/systems")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    # Every form control has a label.
+    unlabeled = page.evaluate(
+        "[...document.querySelectorAll('input, select')].filter(e => !e.labels || e.labels.length === 0).length")
+    assert unlabeled == 0
+    page.close()
