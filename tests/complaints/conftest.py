@@ -6,6 +6,8 @@ The production defaults are exercised by the benchmark in bench/complaints_bench
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from assay.db import Database
 
 EXAMPLE = Path(__file__).parents[2] / "assay" / "register" / "examples" / "acme-imagegen.yaml"
 FAST_KEY_FILE_KDF = KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024)
-PASSPHRASE = "correct horse battery staple"
+PASSPHRASE = "a long passphrase for tests"  # the same as test_cli.PASSPHRASE
 
 
 @pytest.fixture
@@ -61,3 +63,39 @@ def key_file(tmp_path: Path, body_key: tuple[bytes, bytes, str]) -> Path:
     path = tmp_path / "offline" / "body.key.json"
     crypto.write_key_file(path, body_key[0], PASSPHRASE, kdf=FAST_KEY_FILE_KDF)
     return path
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Runs ``assay --data-dir DATA ...`` through the CLI's real entry point (in-process, for speed)."""
+    from assay.cli import main
+
+    monkeypatch.setenv("ASSAY_COMPLAINTS_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.delenv("ASSAY_COMPLAINTS_SERVER", raising=False)
+
+    def _run(data: Path, *args: str, ok: bool = True) -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["assay", "--data-dir", str(data), *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        r = Result(code, out, err)
+        if ok:
+            assert r.returncode == 0, r.stderr
+        else:
+            assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+            assert "hint:" in r.stderr and "Traceback" not in r.stderr
+        return r
+
+    return _run

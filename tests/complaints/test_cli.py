@@ -6,54 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import pytest
 from nacl.public import PrivateKey
 
 from assay.complaints import crypto, service
 from assay.db import Database
 
-PASSPHRASE = "a long passphrase for tests"
 FAST = ["--kdf-memlimit", str(8 * 1024 * 1024)]
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Runs ``assay --data-dir DATA ...`` through the CLI's real entry point (in-process, for speed)."""
-    from assay.cli import main
-
-    monkeypatch.setenv("ASSAY_COMPLAINTS_PASSPHRASE", PASSPHRASE)
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.delenv("ASSAY_COMPLAINTS_SERVER", raising=False)
-
-    def _run(data: Path, *args: str, ok: bool = True) -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["assay", "--data-dir", str(data), *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        r = Result(code, out, err)
-        if ok:
-            assert r.returncode == 0, r.stderr
-        else:
-            assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-            assert "hint:" in r.stderr and "Traceback" not in r.stderr
-        return r
-
-    return _run
 
 
 def file_complaint(db: Database, public: bytes, kid: str, content: crypto.ComplaintContent) -> bytes:

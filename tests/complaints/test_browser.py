@@ -1,0 +1,189 @@
+"""The complaints channel in real headless Chromium: browser encryption end to end, the no-JavaScript path, and
+interoperability of libsodium.js (in the page) with PyNaCl (here) in both directions."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from mnemonic import Mnemonic
+from PIL import Image, PngImagePlugin
+
+from assay.complaints import crypto, service
+
+from .test_web import scan, tokens
+
+pytestmark = pytest.mark.browser
+
+WHAT = "The hiring filter rejected every applicant over fifty, including me"
+EVIDENCE = b"Rejection e-mail, 12 May 2026: 'not a culture fit' \xe2\x80\x94 ref 99812\n"
+SECRET_METADATA = "Jane Q. Complainant, 52.3702N 4.8952E"
+
+
+def png_with_metadata() -> bytes:
+    img = Image.new("RGB", (64, 48), (200, 30, 30))
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", SECRET_METADATA)
+    buf = io.BytesIO()
+    img.save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def open_page(browser, url: str, *, javascript: bool = True):  # type: ignore[no-untyped-def]
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    return context, page, errors
+
+
+def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_server, sqlite_db, system_id, key_file,  # type: ignore[no-untyped-def]
+                                                                config, tmp_path, run) -> None:
+    admin, _ = tokens(sqlite_db)
+    files = tmp_path / "upload"
+    files.mkdir()
+    (files / "rejection.txt").write_bytes(EVIDENCE)
+    (files / "photo.png").write_bytes(png_with_metadata())
+
+    context, page, errors = open_page(browser, f"{live_server}/systems/{system_id}")
+    page.click("text=File a complaint about this system")
+    page.wait_for_selector("#complaint-form")
+    assert page.is_visible("text=Encrypted in your browser.")
+    page.fill("#f-what", WHAT)
+    page.fill("#f-when", "May 2026")
+    page.set_input_files("#f-files", [str(files / "rejection.txt"), str(files / "photo.png")])
+    notes = page.inner_text("#file-notes")
+    assert "photo.png: a photo; hidden information" in notes and "rejection.txt: will be sent as it is" in notes
+    page.click("#send")
+    page.wait_for_selector("#receipt:not([hidden])", timeout=30_000)
+    words = " ".join(page.locator("#receipt-words li").all_inner_texts())
+    assert Mnemonic("english").check(words) and not errors
+    context.close()
+
+    # The server holds no plaintext anywhere: not in the database files, not in the data folder.
+    db_folder = Path(sqlite_db.url.split("sqlite:///")[1]).parent
+    needles = [WHAT.encode(), EVIDENCE, SECRET_METADATA.encode(), words.encode(), b"May 2026"]
+    assert scan([db_folder, config.data_dir], needles) == []
+
+    # The oversight body pulls through the API with its key file, off the server, and gets every byte back.
+    inbox = tmp_path / "offline-inbox"
+    server = ["--server", live_server, "--token", admin]
+    pulled = json.loads(run(tmp_path / "cli-data", "complaints", "pull", "--key", str(key_file), "--inbox",
+                            str(inbox), *server, "--json").stdout)
+    (written,) = pulled["written"]
+    folder = inbox / written["complaint_id"]
+    doc = json.loads(next(folder.glob("*-complaint.json")).read_text())
+    assert doc["fields"] == {"what": WHAT, "when": "May 2026"} and doc["encrypted_in"] == "browser"
+    by_name = {a["name"]: a for a in doc["attachments"]}
+    assert (folder / by_name["rejection.txt"]["file"]).read_bytes() == EVIDENCE  # byte for byte
+    assert by_name["rejection.txt"]["metadata"] == "as-is"
+    assert by_name["photo.png"]["metadata"] == "stripped"
+    cleaned = Image.open(folder / by_name["photo.png"]["file"])
+    assert cleaned.size == (64, 48) and cleaned.convert("RGB").getpixel((5, 5)) == (200, 30, 30)
+    assert "Author" not in cleaned.info
+    assert SECRET_METADATA.encode() not in (folder / by_name["photo.png"]["file"]).read_bytes()
+
+    run(tmp_path / "cli-data", "complaints", "status", written["complaint_id"], "acknowledged", *server)
+    run(tmp_path / "cli-data", "complaints", "reply", written["complaint_id"], "--message",
+        "Thank you. We have asked the provider for its age statistics.", *server)
+
+    # The complainant comes back with the receipt alone and reads the reply, decrypted in the browser.
+    context, page, errors = open_page(browser, f"{live_server}/complaints/follow-up")
+    page.fill("#f-receipt", words)
+    page.click("text=Open my complaint")
+    page.wait_for_selector("#case:not([hidden])", timeout=30_000)
+    assert page.inner_text("#case-status") == "Acknowledged"
+    assert "We have asked the provider for its age statistics." in page.inner_text("#case-messages")
+    # Adding information, sealed in the browser.
+    page.fill("#i-what", "I found a second rejection letter.")
+    page.click("text=Encrypt and add")
+    page.wait_for_selector("text=Your information was encrypted in your browser and added.", timeout=30_000)
+    assert not errors
+    context.close()
+    again = json.loads(run(tmp_path / "cli-data", "complaints", "pull", "--key", str(key_file), "--inbox",
+                           str(inbox), *server, "--json").stdout)
+    assert [w["kind"] for w in again["written"]] == ["reply", "information"]
+    assert "second rejection letter" in Path(again["written"][1]["path"]).read_text()
+
+
+def test_without_javascript_the_server_encrypts_and_says_so(browser, live_server, sqlite_db, system_id, body_key,  # type: ignore[no-untyped-def]
+                                                           config, tmp_path) -> None:
+    attachment = tmp_path / "statement.txt"
+    attachment.write_bytes(EVIDENCE)
+    context, page, _ = open_page(browser, f"{live_server}/systems/{system_id}/complaints/new", javascript=False)
+    assert "JavaScript is off." in page.inner_text("main")  # the <noscript> notice is rendered
+    page.fill("#f-what", WHAT)
+    page.set_input_files("#f-files", str(attachment))
+    page.click("#send")
+    page.wait_for_selector("#mode-used")
+    assert page.get_attribute("#mode-used", "data-mode") == "server"
+    assert "Encrypted on the server" in page.inner_text("#mode-used")
+    words = " ".join(page.locator("#receipt-words li").all_inner_texts())
+    db_folder = Path(sqlite_db.url.split("sqlite:///")[1]).parent
+    assert scan([db_folder, config.data_dir], [WHAT.encode(), EVIDENCE, words.encode()]) == []
+
+    with sqlite_db.write() as s:
+        (view,) = service.list_complaints(s)
+        content = crypto.unpack_complaint(crypto.open_sealed(view.messages[0].ciphertext, body_key[0]))
+        assert content.attachments[0].data == EVIDENCE and content.mode == "server"
+        blob = crypto.pack_message("Received; we will answer within three months.")
+        service.add_reply(s, view.id, service.SealedReply(crypto.seal(blob, view.reply_public_key),
+                                                          crypto.seal(blob, body_key[1]), body_key[2]),
+                          today=date.today(), max_bytes=10**6)
+    page.goto(f"{live_server}/complaints/follow-up")
+    page.fill("#f-receipt", words)
+    page.click("text=Open my complaint")
+    page.wait_for_selector("#case")
+    assert "Received; we will answer within three months." in page.inner_text("#case-messages")
+    context.close()
+
+
+def test_libsodium_js_and_pynacl_interoperate_both_ways(browser, live_server, sqlite_db, body_key) -> None:  # type: ignore[no-untyped-def]
+    context, page, errors = open_page(browser, f"{live_server}/complaints/follow-up")
+    page.wait_for_function("window.sodium && window.assayComplaints")
+    private, public = crypto.generate_body_key()
+
+    # Browser -> PyNaCl: a container sealed by libsodium.js opens here and parses.
+    sealed_b64 = page.evaluate(
+        """async ([pk]) => {
+            const s = await window.assayComplaints.sodiumReady();
+            const A = window.assayComplaints;
+            const att = [{name: "a.bin", type: "application/octet-stream", data: new Uint8Array([0, 1, 2, 255]),
+                          metadata: "as-is"}];
+            const box = A.seal(s, A.packComplaint(s, "complaint", "sys-1", {what: "héllo 🌍"}, att),
+                               s.from_base64(pk, s.base64_variants.URLSAFE_NO_PADDING));
+            return s.to_base64(box, s.base64_variants.URLSAFE_NO_PADDING);
+        }""", [crypto.b64(public)])
+    content = crypto.unpack_complaint(crypto.open_sealed(crypto.b64decode(sealed_b64), private))
+    assert content.fields == {"what": "héllo 🌍"} and content.attachments[0].data == bytes([0, 1, 2, 255])
+
+    # The same receipt gives the same words, access key and reply key in both implementations.
+    words, entropy = crypto.new_receipt()
+    params = crypto.KdfParams(salt=b"0123456789abcdef", opslimit=1, memlimit=8 * 1024 * 1024)
+    keys = crypto.derive_receipt_keys(entropy, params)
+    reply = crypto.seal(crypto.pack_message("A reply from PyNaCl ✓"), keys.reply_public_key)
+    result = page.evaluate(
+        """async ([words, salt, reply]) => {
+            const s = await window.assayComplaints.sodiumReady();
+            const A = window.assayComplaints;
+            const list = await A.wordlist();
+            const entropy = A.wordsToEntropy(s, words, list);
+            const k = A.deriveKeys(s, entropy, {salt: salt, opslimit: "1", memlimit: String(8 * 1024 * 1024)});
+            const plain = A.openSealed(s, s.from_base64(reply, s.base64_variants.URLSAFE_NO_PADDING),
+                                       k.replyPublic, k.replyPrivate);
+            return {words: A.entropyToWords(s, entropy, list).join(" "), entropy: s.to_hex(entropy),
+                    access: s.to_hex(k.access), replyPublic: s.to_hex(k.replyPublic),
+                    reply: new TextDecoder().decode(plain)};
+        }""", [words, crypto.b64(params.salt), crypto.b64(reply)])
+    assert result["words"] == words and result["entropy"] == entropy.hex()
+    assert result["access"] == keys.access_key.hex() and result["replyPublic"] == keys.reply_public_key.hex()
+    assert result["reply"] == crypto.MESSAGE_MAGIC.decode() + "A reply from PyNaCl ✓"
+    # Padmé lengths agree.
+    lengths = page.evaluate("[1, 2, 100, 1000, 65537, 10000003].map(window.assayComplaints.padmeLength)")
+    assert lengths == [crypto.padme_length(n) for n in (1, 2, 100, 1000, 65537, 10000003)]
+    assert not errors
+    context.close()
