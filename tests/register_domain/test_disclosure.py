@@ -312,3 +312,33 @@ def test_disclosure_is_immutable() -> None:
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError for frozen models
         d.system.name = "Other"  # type: ignore[misc]
     copy.deepcopy(d)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("a: &x 1\nb: *x\n", "aliases"),
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("a:\n  " + "- " * 60 + "x\n", "nested too deeply"),
+        ("a: 1\n---\nb: 2\n", "more than one YAML document"),
+        ("\x00a: 1", "not valid YAML"),
+    ],
+)
+def test_the_libyaml_and_pure_python_loaders_refuse_the_same_things(monkeypatch, text: str, words: str) -> None:  # type: ignore[no-untyped-def]
+    from assay.register import disclosure
+
+    for loader in {disclosure._Loader, disclosure._YAML_LOADER}:
+        monkeypatch.setattr(disclosure, "_YAML_LOADER", loader)
+        with pytest.raises(InvalidInput) as info:
+            parse_disclosure(text)
+        assert words in info.value.message, (loader, info.value.message)
+
+
+def test_the_libyaml_and_pure_python_loaders_read_examples_alike(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assay.register import disclosure
+
+    fast = [example(n) for n in example_names()]
+    monkeypatch.setattr(disclosure, "_YAML_LOADER", disclosure._Loader)
+    assert [example(n) for n in example_names()] == fast
+    assert parse_disclosure(yaml.safe_dump(make()).replace("jurisdiction: IE", "jurisdiction: NO")) \
+        .provider.jurisdiction == "NO"
