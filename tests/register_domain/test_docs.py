@@ -62,3 +62,14 @@ def test_impact_doc_lists_every_question_and_obligation() -> None:
         for o in q.obligations[level]:
             assert o.text in text
     assert f"maximum {q.max_risk}" in text and f"maximum {q.max_mitigation}" in text
+
+
+def test_module_docstring_examples_run(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import doctest
+
+    from assay.register import disclosure, impact, screening, vocabulary
+
+    monkeypatch.chdir(Path(__file__).parents[2])  # the examples use paths relative to the repository
+    for module in (vocabulary, disclosure, screening, impact):
+        result = doctest.testmod(module, raise_on_error=False, verbose=False)
+        assert result.attempted > 0 and result.failed == 0, module.__name__
