@@ -56,6 +56,10 @@ def load_demo(db: Database, config: Config, *, system_id: str | None = None) -> 
     stripped.save(buf, "JPEG", quality=80)
     (folder / "sunset-reposted-without-credentials.jpg").write_bytes(buf.getvalue())
     (folder / "unmarked-photo.jpg").write_bytes(_encode(_sunset(1024, 640, seed=7), "JPEG"))
+    # Integrate the log now, so the marks' proofs exist for the first 'assay check'.
+    from assay.transparency import integrate
+
+    integrate(db, config)
     return {"folder": str(folder), "system": system, "marked": results}
 
 
