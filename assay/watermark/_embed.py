@@ -55,26 +55,35 @@ def pattern_image(tile: np.ndarray, h: int, w: int) -> np.ndarray:
     return _interp_matrix(h, period) @ t @ _interp_matrix(w, period).T
 
 
-def masking(luma: np.ndarray) -> np.ndarray:
-    """Relative amplitude per pixel (mean about 1): more where local contrast hides it, less on flat areas."""
-    y = luma.astype(np.float32)
-    size = 5
-    mean = ndimage.uniform_filter(y, size)
-    var = ndimage.uniform_filter(y * y, size) - mean * mean
-    contrast = np.sqrt(np.maximum(var, 0.0))
-    # Smooth the map at the scale of the pattern's chips, so the product stays smooth as well.
-    contrast = ndimage.uniform_filter(contrast, 9)
+def masking(luma: Image.Image, period: float) -> np.ndarray:
+    """Relative amplitude per pixel (mean 1): more where local contrast hides it, less on flat areas.
+
+    Computed where the tile period is about 64 px (chips of 2 px) and upsampled: the map only has to be
+    as sharp as the chips it scales, and this keeps embedding near 50 ms per megapixel.
+    """
+    w, h = luma.size
+    r = max(1, int(period // 64))
+    small = luma.reduce(r) if r > 1 else luma
+    y = np.asarray(small, dtype=np.float32)
+    mean = ndimage.uniform_filter(y, 3)
+    var = ndimage.uniform_filter(y * y, 3) - mean * mean
+    # Local contrast, smoothed at the scale of the chips so the product stays smooth as well.
+    contrast = ndimage.uniform_filter(np.sqrt(np.maximum(var, 0.0)), 5)
     m = (contrast + 1.5) ** 0.5
-    # Very dark and very bright areas show changes less (and clip them); mid-tones get the full amount.
-    lum = ndimage.uniform_filter(y, 9)
+    # Very dark and very bright areas show changes more (and clip them); mid-tones get the full amount.
+    lum = ndimage.uniform_filter(y, 5)
     m *= 0.6 + 0.4 * np.clip(np.minimum(lum, 255.0 - lum) / 40.0, 0.0, 1.0)
-    return m / max(float(np.mean(m)), 1e-6)
+    m /= max(float(np.mean(m)), 1e-6)
+    if r > 1:
+        m = np.asarray(Image.fromarray(m, "F").resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    return m
 
 
 def embed_luma_delta(rgb: np.ndarray, tile: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
-    luma = np.asarray(Image.fromarray(rgb).convert("L"))
-    delta = pattern_image(tile, h, w) * masking(luma)
+    luma = Image.fromarray(rgb).convert("L")
+    delta = pattern_image(tile, h, w)
+    delta *= masking(luma, tile_period(h, w))
     target_mse = 255.0**2 / 10 ** (TARGET_PSNR_DB / 10)
     delta *= np.float32(np.sqrt(target_mse / max(float(np.mean(delta * delta)), 1e-12)))
     return delta
