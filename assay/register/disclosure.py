@@ -40,6 +40,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -122,7 +123,12 @@ def _slug(value: str) -> str:
     return value
 
 
-Slug = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), AfterValidator(_slug)]
+Slug = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=64),
+    AfterValidator(_slug),
+    WithJsonSchema({"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$", "maxLength": 64}),
+]
 
 
 def _url(value: str) -> str:
@@ -132,7 +138,12 @@ def _url(value: str) -> str:
     return value
 
 
-Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2_000), AfterValidator(_url)]
+Url = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2_000),
+    AfterValidator(_url),
+    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^\\s*https?://", "maxLength": 2_000}),
+]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -143,7 +154,12 @@ def _email(value: str) -> str:
     return value
 
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320), AfterValidator(_email)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320),
+    AfterValidator(_email),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 320}),
+]
 
 
 def _jurisdiction(value: str) -> str:
@@ -163,7 +179,13 @@ def _jurisdiction(value: str) -> str:
     )
 
 
-Jurisdiction = Annotated[str, StringConstraints(max_length=10), AfterValidator(_jurisdiction)]
+Jurisdiction = Annotated[
+    str,
+    StringConstraints(max_length=10),
+    AfterValidator(_jurisdiction),
+    WithJsonSchema({"type": "string", "pattern": "^\\s*([A-Za-z]{2}(-[A-Za-z0-9]{1,3})?|EU|INT|eu|int)\\s*$",
+                    "description": "ISO 3166-1 alpha-2 or ISO 3166-2 code, EU, or INT."}),
+]
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
 
@@ -186,7 +208,12 @@ def _language(value: str) -> str:
     return value
 
 
-Language = Annotated[str, StringConstraints(strip_whitespace=True, max_length=35), AfterValidator(_language)]
+Language = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=35),
+    AfterValidator(_language),
+    WithJsonSchema({"type": "string", "pattern": "^\\s*[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*\\s*$", "maxLength": 35}),
+]
 
 # Licence names Hugging Face model cards use that are not on the SPDX list; accepted as they are.
 _MODEL_LICENCES = frozenset(
@@ -282,7 +309,11 @@ def _unique(items: list[Any]) -> list[Any]:
 
 
 def _unique_list(item: Any, *, min_length: int = 0, max_length: int = 100) -> Any:
-    return Annotated[list[item], Field(min_length=min_length, max_length=max_length), AfterValidator(_unique)]
+    return Annotated[
+        list[item],
+        Field(min_length=min_length, max_length=max_length, json_schema_extra={"uniqueItems": True}),
+        AfterValidator(_unique),
+    ]
 
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,80}$")]
@@ -1032,6 +1063,8 @@ def _kind(value: Any) -> str:
 def _path(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for an error in a mapping's key rather than its value
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         elif isinstance(part, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part):
@@ -1119,7 +1152,8 @@ def _explain(kind: str, msg: str, ctx: Mapping[str, Any], given: Any, loc: tuple
     if kind == "string_too_short":
         return "must not be empty", "write the text, or leave the optional field out"
     if kind == "string_pattern_mismatch":
-        return "has characters that are not allowed", \
+        what = "key" if loc and loc[-1] == "[key]" else "value"
+        return f"the {what} has characters that are not allowed", \
             "use lowercase letters, digits and underscores (see the allowed ids in the documentation)"
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)", "add the missing items"

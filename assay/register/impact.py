@@ -575,6 +575,34 @@ class ImpactAssessment:
     def share(self) -> float:
         return self.final_score / self.max_score if self.max_score else 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, as stored with a version and served by the API."""
+        return {
+            "level": self.level,
+            "level_name": self.level_name,
+            "level_summary": self.level_summary,
+            "raw_score": self.raw_score,
+            "mitigation_score": self.mitigation_score,
+            "max_mitigation": self.max_mitigation,
+            "mitigation_applied": self.mitigation_applied,
+            "final_score": self.final_score,
+            "max_score": self.max_score,
+            "share": round(self.share, 4),
+            "contributions": [
+                {"question_id": c.question_id, "kind": c.kind, "section": c.section, "question": c.question,
+                 "answer": c.answer, "answer_label": c.answer_label, "points": c.points,
+                 "max_points": c.max_points, "basis": c.basis, "why": c.why}
+                for c in self.contributions
+            ],
+            "unanswered": list(self.unanswered),
+            "obligations": [
+                {"area": o.area, "area_label": o.area_label, "text": o.text,
+                 "sources": [{"cite": c, "url": u} for c, u in o.sources]}
+                for o in self.obligations
+            ],
+            "questionnaire_version": self.questionnaire_version,
+        }
+
 
 def assess_impact(d: Any, *, questionnaire: Questionnaire | None = None) -> ImpactAssessment:
     """Score a (validated) disclosure into an impact level, showing how each question contributed."""

@@ -533,6 +533,27 @@ class Finding:
     def needs_review(self) -> bool:
         return self.exception_status == "claimed_pending_review"
 
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, as stored with a screening and served by the API."""
+        return {
+            "rule_id": self.rule_id,
+            "framework": self.framework,
+            "outcome": self.outcome,
+            "effective_outcome": self.effective_outcome,
+            "title": self.title,
+            "explanation": self.explanation,
+            "triggered_by": [{"field": f, "value": v} for f, v in self.triggered_by],
+            "sources": [{"cite": s.cite, "url": s.url} for s in self.sources],
+            "exception_status": self.exception_status,
+            "exception": self.exception,
+            "exception_title": self.exception_title,
+            "exception_problems": list(self.exception_problems),
+            "available_exceptions": list(self.available_exceptions),
+            "review": self.review,
+            "claim_digest": self.claim_digest,
+            "needs_review": self.needs_review,
+        }
+
 
 @dataclass(frozen=True)
 class Screening:
@@ -545,6 +566,16 @@ class Screening:
     @property
     def outcome_label(self) -> str:
         return OUTCOME_LABELS[self.outcome]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, as stored and served by the API."""
+        return {
+            "outcome": self.outcome,
+            "needs_review": self.needs_review,
+            "rules_version": self.rules_version,
+            "findings": [f.as_dict() for f in self.findings],
+            "unmatched_claims": list(self.unmatched_claims),
+        }
 
 
 def _describe(field_name: str, value: str) -> str:

@@ -67,3 +67,16 @@ def test_canonical_json_round_trips(name: str) -> None:
     d = example(name)
     again = parse_disclosure(canonical_json(d))
     assert again == d and canonical_json(again) == canonical_json(d)
+
+
+@pytest.mark.parametrize("name", example_names())
+def test_results_serialise_to_plain_json(name: str) -> None:
+    import json
+
+    d = example(name)
+    s = screen(d).as_dict()
+    a = assess_impact(d).as_dict()
+    assert json.loads(json.dumps(s)) == s and json.loads(json.dumps(a)) == a
+    assert s["outcome"] == screen(d).outcome and a["level"] == assess_impact(d).level
+    assert all({"rule_id", "explanation", "sources", "exception_status"} <= set(f) for f in s["findings"])
+    assert len(a["contributions"]) == len(assess_impact(d).contributions) and a["obligations"]
