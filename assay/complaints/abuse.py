@@ -27,6 +27,11 @@ _CHALLENGE_TTL = 600.0
 
 class ProofOfWork:
     def __init__(self, bits: int, *, clock: Callable[[], float] = time.monotonic, ttl: float = _CHALLENGE_TTL):
+        if not 0 <= bits <= 32:
+            from assay.errors import ConfigError
+
+            raise ConfigError(f"ASSAY_COMPLAINTS_POW_BITS must be between 0 and 32, got {bits}",
+                              hint="keep the default of 18 (about half a second in a browser); 0 turns it off")
         self.bits = bits
         self._clock = clock
         self._ttl = ttl

@@ -524,7 +524,7 @@ def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admi
 
 
 @router.get("/api/v1/complaints/inbox", tags=["complaints"], summary="Sealed messages after a cursor (admin)")
-def inbox(request: Request, after: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+def inbox(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = Query(50, ge=1, le=500),
           _: Principal = Depends(_admin)) -> dict[str, Any]:
     with _db(request).read() as session:
         messages = service.inbox(session, after=after, limit=limit)
