@@ -28,6 +28,7 @@ from assay.tlog._note import Note, NoteSignature, Signer, Verifier, open_note, p
 from assay.tlog._proof import TlogProof, verify_proof
 from assay.tlog._tiles import (
     TILE_WIDTH,
+    TileCache,
     TileID,
     TileReader,
     bundle_for,
@@ -46,6 +47,7 @@ __all__ = [
     "Note",
     "NoteSignature",
     "Signer",
+    "TileCache",
     "TileID",
     "TileReader",
     "TlogProof",

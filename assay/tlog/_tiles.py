@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import struct
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -184,18 +185,44 @@ def _tile_levels(hashes: list[bytes]) -> list[list[bytes]]:
     return levels
 
 
+class TileCache:
+    """A thread-safe LRU of tiles with their internal subtree hashes, shared by readers of one log.
+
+    Safe to share across tree sizes: a tile's content is fixed by its (level, index, width).
+    """
+
+    def __init__(self, max_tiles: int = 256) -> None:
+        self._max = max_tiles
+        self._items: OrderedDict[TileID, list[list[bytes]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, tile: TileID) -> list[list[bytes]] | None:
+        with self._lock:
+            levels = self._items.get(tile)
+            if levels is not None:
+                self._items.move_to_end(tile)
+            return levels
+
+    def put(self, tile: TileID, levels: list[list[bytes]]) -> None:
+        with self._lock:
+            self._items[tile] = levels
+            self._items.move_to_end(tile)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+
 class TileReader:
     """Node hashes of a tree of ``size`` entries, read from tiles by ``fetch(tile_id) -> bytes``.
 
     ``fetch`` may return a full tile for a partial request (a log may delete partial tiles once full);
-    only the needed prefix is used. Tiles are cached (LRU) with their internal subtree hashes.
+    only the needed prefix is used. Tiles are cached (LRU) with their internal subtree hashes; pass a shared
+    :class:`TileCache` to keep them across readers.
     """
 
-    def __init__(self, size: int, fetch: Callable[[TileID], bytes], *, cache_tiles: int = 64) -> None:
+    def __init__(self, size: int, fetch: Callable[[TileID], bytes], *, cache: TileCache | None = None) -> None:
         self.size = size
         self._fetch = fetch
-        self._cache: OrderedDict[TileID, list[list[bytes]]] = OrderedDict()
-        self._cache_tiles = cache_tiles
+        self._cache = cache if cache is not None else TileCache(64)
 
     def tile_hashes(self, tile: TileID) -> list[bytes]:
         return self._levels(tile)[0]
@@ -203,15 +230,12 @@ class TileReader:
     def _levels(self, tile: TileID) -> list[list[bytes]]:
         levels = self._cache.get(tile)
         if levels is not None:
-            self._cache.move_to_end(tile)
             return levels
         data = self._fetch(tile)
         if tile.is_partial and len(data) == TILE_WIDTH * HASH_SIZE:
             data = data[: tile.width * HASH_SIZE]
         levels = _tile_levels(split_hashes(data, tile.width))
-        self._cache[tile] = levels
-        if len(self._cache) > self._cache_tiles:
-            self._cache.popitem(last=False)
+        self._cache.put(tile, levels)
         return levels
 
     def node(self, level: int, index: int) -> bytes:

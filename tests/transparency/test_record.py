@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from assay.db import Database
 from assay.errors import InvalidInput, TooLarge
-from assay.transparency import MAX_ENTRY_BYTES, decode_entry, record
+from assay.transparency import MAX_ENTRY_BYTES, decode_entry, record, record_many
 from assay.transparency.models import LogEntry
 
 T = datetime(2026, 11, 29, 10, 0, 0, tzinfo=UTC)
@@ -111,3 +111,28 @@ def test_decode_entry_rejects_non_canonical_bytes() -> None:
         decode_entry(b'{"v":1}')
     with pytest.raises(InvalidInput, match="UTF-8 JSON"):
         decode_entry(b"\xff")
+
+
+def test_entries_in_a_rolled_back_savepoint_vanish_with_it(db: Database) -> None:
+    with db.write() as s:
+        assert record(s, "system.published", {"system": "a"}, time=T) == 0
+        nested = s.begin_nested()
+        assert record(s, "system.updated", {"system": "a", "version": 2}, time=T) == 1
+        nested.rollback()
+        assert record(s, "system.updated", {"system": "a", "version": 3}, time=T) == 1
+        with s.begin_nested():
+            assert record(s, "system.updated", {"system": "a", "version": 4}, time=T) == 2
+    with db.write() as s:
+        nested = s.begin_nested()
+        assert record(s, "system.suspended", {"system": "a"}, time=T) == 3
+        nested.rollback()
+        assert record(s, "system.suspended", {"system": "a", "version": 4}, time=T) == 3
+    assert [i for i, _ in _entries(db)] == [0, 1, 2, 3]
+    assert [decode_entry(d)["body"].get("version") for _, d in _entries(db)] == [None, 3, 4, 4]
+
+
+def test_entries_are_written_only_when_the_transaction_commits(sqlite_db: Database) -> None:
+    with sqlite_db.write() as s:
+        index = record_many(s, [("token.issued", {"token_id": i}) for i in range(3)], time=T)
+        assert index == [0, 1, 2]
+    assert len(_entries(sqlite_db)) == 3
