@@ -27,6 +27,7 @@ STORIES = {
                                                           "un-biometric-surveillance"}, 4,
                                     ("eu-art26-10-untargeted-post-rbi", "high_risk")),
     "rivermouth-tree-canopy": ("minimal", False, set(), 1, None),
+    "westfjord-benefit-check": ("high_risk", False, {"eu-annex3-5a-public-benefits"}, 3, None),
 }
 
 
