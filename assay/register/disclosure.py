@@ -1186,17 +1186,23 @@ def canonical_json(d: Disclosure) -> bytes:
 
 def disclosure_json_schema(base_url: str) -> dict[str, Any]:
     """The JSON Schema (2020-12) of the disclosure format, with ``$id`` ``<base_url>/schema/disclosure/v1.json``."""
+    # Building the schema takes ~15 ms; it only changes with the code and data files, so build it once.
+    return json.loads(_schema_text(base_url.rstrip("/")))
+
+
+@lru_cache(maxsize=8)
+def _schema_text(base_url: str) -> str:
     schema = Disclosure.model_json_schema(mode="validation")
     out: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"{base_url.rstrip('/')}/schema/disclosure/v{SCHEMA_VERSION}.json",
+        "$id": f"{base_url}/schema/disclosure/v{SCHEMA_VERSION}.json",
     }
     out.update(schema)
     # The questionnaire is data, so its question and choice ids are added here rather than typed in the model.
     from assay.register.impact import answers_json_schema
 
     out["properties"]["impact_answers"] = answers_json_schema()
-    return out
+    return json.dumps(out)
 
 
 _SIZE_WORDS = {
