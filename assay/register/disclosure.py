@@ -723,11 +723,6 @@ class Disclosure(_Strict):
         _cross_field(_cross_check(self))
         return self
 
-    # Convenience views used by screening, impact and pages.
-    @property
-    def deployer_kinds(self) -> set[OrganisationKind]:
-        return {d.kind for d in self.deployers}
-
 
 _OUTPUT_FOR_SYNTHETIC = {
     Capability.SYNTHETIC_IMAGE: Modality.IMAGE,

@@ -28,8 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from assay.errors import ConfigError, FieldProblem, InvalidInput
 from assay.register.vocabulary import (
     VULNERABLE_GROUPS,
@@ -499,8 +497,11 @@ def _load(path: Path) -> RuleSet:
             raw = loader.get_single_data()
         finally:
             loader.dispose()
-    except (UnicodeDecodeError, yaml.YAMLError, Exception) as exc:  # noqa: BLE001 - any failure is a bad file
+    except Exception as exc:  # noqa: BLE001 - any failure to read the YAML means a bad rule file
         message = getattr(exc, "message", None) or str(exc)
+        mark = getattr(exc, "mark", None)
+        if mark is not None:
+            message += f" (line {mark.line + 1}, column {mark.column + 1})"
         raise ConfigError(f"{path.name}: not a valid YAML rule file: {message}",
                           hint="fix the YAML syntax at the position given") from None
     return _parse_rules(raw, name=path.name, digest=hashlib.sha256(data).hexdigest())

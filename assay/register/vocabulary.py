@@ -22,6 +22,9 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "ANNEX_III_PURPOSES",
+    "SENSITIVE_TRAIT_CATEGORISATION",
+    "SYNTHETIC_MEDIA",
     "AffectedGroup",
     "Capability",
     "DataSourceCategory",
