@@ -183,8 +183,13 @@ Jurisdiction = Annotated[
     str,
     StringConstraints(max_length=10),
     AfterValidator(_jurisdiction),
-    WithJsonSchema({"type": "string", "pattern": "^\\s*([A-Za-z]{2}(-[A-Za-z0-9]{1,3})?|EU|INT|eu|int)\\s*$",
-                    "description": "ISO 3166-1 alpha-2 or ISO 3166-2 code, EU, or INT."}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^\\s*([A-Za-z]{2}(-[A-Za-z0-9]{1,3})?|EU|INT|eu|int)\\s*$",
+            "description": "ISO 3166-1 alpha-2 or ISO 3166-2 code, EU, or INT.",
+        }
+    ),
 ]
 
 _DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$")
@@ -218,9 +223,26 @@ Language = Annotated[
 # Licence names Hugging Face model cards use that are not on the SPDX list; accepted as they are.
 _MODEL_LICENCES = frozenset(
     {
-        "openrail", "openrail++", "creativeml-openrail-m", "bigscience-openrail-m", "bigscience-bloom-rail-1.0",
-        "bigcode-openrail-m", "llama2", "llama3", "llama3.1", "llama3.2", "llama3.3", "llama4", "gemma",
-        "deepfloyd-if-license", "apple-amlr", "intel-research", "lgpl-lr", "h-research", "proprietary", "other",
+        "openrail",
+        "openrail++",
+        "creativeml-openrail-m",
+        "bigscience-openrail-m",
+        "bigscience-bloom-rail-1.0",
+        "bigcode-openrail-m",
+        "llama2",
+        "llama3",
+        "llama3.1",
+        "llama3.2",
+        "llama3.3",
+        "llama4",
+        "gemma",
+        "deepfloyd-if-license",
+        "apple-amlr",
+        "intel-research",
+        "lgpl-lr",
+        "h-research",
+        "proprietary",
+        "other",
     }
 )
 
@@ -244,8 +266,10 @@ def _licence(value: str) -> str:
     except Exception:  # noqa: BLE001 - the library raises internal errors on some malformed expressions
         info = None
     if info is None:
-        raise _assay_error(f"'{value}' is not a valid licence expression",
-                           "use an SPDX identifier such as 'MIT', or an expression such as 'MIT OR Apache-2.0'")
+        raise _assay_error(
+            f"'{value}' is not a valid licence expression",
+            "use an SPDX identifier such as 'MIT', or an expression such as 'MIT OR Apache-2.0'",
+        )
     if not info.errors and info.normalized_expression:
         return str(info.normalized_expression)
     # Expressions may combine SPDX identifiers with the SPDX "LicenseRef-" form for custom licences.
@@ -301,9 +325,7 @@ def _unique(items: list[Any]) -> list[Any]:
     seen: dict[Any, int] = {}
     for i, item in enumerate(items):
         if item in seen:
-            raise _assay_error(
-                f"'{item}' is listed twice (items {seen[item]} and {i})", "list each value only once"
-            )
+            raise _assay_error(f"'{item}' is listed twice (items {seen[item]} and {i})", "list each value only once")
         seen[item] = i
     return items
 
@@ -337,9 +359,7 @@ def _cross_field(problems: list[tuple[str, str, str]]) -> None:
 
 class Contact(_Strict):
     email: Email | None = Field(None, description="An address that reaches the responsible team.")
-    phone: _text(40) | None = Field(
-        None, description="A telephone number, international format."
-    )
+    phone: _text(40) | None = Field(None, description="A telephone number, international format.")
     url: Url | None = Field(None, description="A contact page.")
 
     @model_validator(mode="after")
@@ -397,12 +417,8 @@ class System(_Strict):
         None,
         description="Preferred public identifier (e.g. 'acme-imagegen'); the register derives one if absent.",
     )
-    name: _text(100) = Field(
-        description="The system's name, as the public knows it."
-    )
-    version: _text(50) = Field(
-        description="The version this disclosure describes (quote it in YAML: '1.10')."
-    )
+    name: _text(100) = Field(description="The system's name, as the public knows it.")
+    version: _text(50) = Field(description="The version this disclosure describes (quote it in YAML: '1.10').")
     status: StatusName = Field(description="planned, in_use or withdrawn.")
     summary: _text(350) = Field(description="What the system does, in one or two plain sentences.")
     intended_purpose: Text = Field(description="The use for which the system is intended, with its conditions.")
@@ -425,9 +441,7 @@ class System(_Strict):
     affected_groups: _unique_list(GroupName, min_length=1, max_length=30) = Field(  # type: ignore[valid-type]
         description="The people the system is used on or whose lives its output shapes."
     )
-    affected_people: Text = Field(
-        description="Who is affected and roughly how many people a year, in words."
-    )
+    affected_people: Text = Field(description="Who is affected and roughly how many people a year, in words.")
     profiling: bool = Field(
         False,
         description="True if the system evaluates personal aspects of people (work, finances, health, "
@@ -485,7 +499,8 @@ class Model(_Strict):
     limitations: Text = Field(description="Known limitations and failure modes.")
     bias_risks: Text | None = Field(None, description="Known biases and risks for groups of people.")
     evaluation: list[EvaluationResult] = Field(
-        default_factory=list, max_length=200,
+        default_factory=list,
+        max_length=200,
         description="Evaluation results; give results per group of people where the model affects people.",
     )
     model_card_url: Url | None = Field(None, description="The full model card.")
@@ -530,13 +545,15 @@ class UserData(_Strict):
 
 class SyntheticData(_Strict):
     description: Text = Field(description="What was generated, and how it was checked.")
-    generating_models: list[Name] = Field(default_factory=list, max_length=50,
-                                          description="Models that generated the data.")
+    generating_models: list[Name] = Field(
+        default_factory=list, max_length=50, description="Models that generated the data."
+    )
 
 
 class DataSources(_Strict):
-    public_datasets: list[PublicDataset] = Field(default_factory=list, max_length=200,
-                                                 description="Publicly available datasets used.")
+    public_datasets: list[PublicDataset] = Field(
+        default_factory=list, max_length=200, description="Publicly available datasets used."
+    )
     licensed_data: SourceDescription | None = Field(None, description="Data licensed from rightsholders.")
     web_crawled: WebCrawled | None = Field(None, description="Data crawled from the web.")
     user_data: UserData | None = Field(None, description="Data from users of the provider's services.")
@@ -577,8 +594,9 @@ class DataProcessing(_Strict):
 class TrainingData(_Strict):
     """The public summary of training content, following the EU AI Office's template (Art. 53(1)(d))."""
 
-    modalities: list[ModalitySize] = Field(min_length=1, max_length=20,
-                                           description="Each kind of data, with its size range.")
+    modalities: list[ModalitySize] = Field(
+        min_length=1, max_length=20, description="Each kind of data, with its size range."
+    )
     latest_collection_date: date | None = Field(None, description="When the latest data was collected.")
     languages: _unique_list(Language, max_length=300) = Field(  # type: ignore[valid-type]
         default_factory=list, description="Languages of the data (BCP 47 tags)."
@@ -598,18 +616,20 @@ class TrainingData(_Strict):
         problems = []
         if self.personal_data_used and not self.personal_data_description:
             problems.append(
-                ("personal_data_description", "personal data was used but is not described",
-                 "say which personal data, from whom, on which legal basis, and how it is protected")
+                (
+                    "personal_data_description",
+                    "personal data was used but is not described",
+                    "say which personal data, from whom, on which legal basis, and how it is protected",
+                )
             )
         if self.biometric_data_used and not self.personal_data_used:
-            problems.append(
-                ("personal_data_used", "biometric data is personal data", "set personal_data_used: true")
-            )
+            problems.append(("personal_data_used", "biometric data is personal data", "set personal_data_used: true"))
         seen: dict[str, int] = {}
         for i, m in enumerate(self.modalities):
             if m.modality in seen:
-                problems.append((f"modalities[{i}].modality", f"'{m.modality.value}' is listed twice",
-                                 "give each modality once"))
+                problems.append(
+                    (f"modalities[{i}].modality", f"'{m.modality.value}' is listed twice", "give each modality once")
+                )
             seen[m.modality] = i
         _cross_field(problems)
         return self
@@ -665,8 +685,9 @@ class DueDiligence(_Strict):
         None, description="Data-protection impact assessment (GDPR Art. 35)."
     )
     human_rights_policy_url: Url | None = Field(None, description="The organisation's human-rights policy.")
-    other_assessments: list[OtherAssessment] = Field(default_factory=list, max_length=50,
-                                                     description="Audits and other published assessments.")
+    other_assessments: list[OtherAssessment] = Field(
+        default_factory=list, max_length=50, description="Audits and other published assessments."
+    )
 
 
 class ExceptionClaim(_Strict):
@@ -694,27 +715,32 @@ class Disclosure(_Strict):
         json_schema_extra={"description": "Describes one AI system for the Assay public register."},
     )
 
-    schema_version: Literal["1"] = Field(description="Version of this format; always \"1\".")
+    schema_version: Literal["1"] = Field(description='Version of this format; always "1".')
     provider: Provider = Field(description="The organisation that develops the system and puts it on the market.")
     deployers: list[Deployer] = Field(
-        default_factory=list, max_length=100,
+        default_factory=list,
+        max_length=100,
         description="Organisations using the system; list the provider too if it uses the system itself.",
     )
     system: System = Field(description="What the system is, does, and where and on whom it is used.")
     capabilities: _unique_list(CapabilityName, max_length=40) = Field(  # type: ignore[valid-type]
         default_factory=list, description="What the system can do, from the capability vocabulary."
     )
-    models: list[Model] = Field(default_factory=list, max_length=50,
-                                description="The models the system uses, with model-card fields.")
+    models: list[Model] = Field(
+        default_factory=list, max_length=50, description="The models the system uses, with model-card fields."
+    )
     training_data: TrainingData | None = Field(None, description="Summary of the training data.")
-    due_diligence: DueDiligence = Field(default_factory=DueDiligence,
-                                        description="Impact assessments and consultation of affected groups.")
+    due_diligence: DueDiligence = Field(
+        default_factory=DueDiligence, description="Impact assessments and consultation of affected groups."
+    )
     exception_claims: list[ExceptionClaim] = Field(
-        default_factory=list, max_length=20,
+        default_factory=list,
+        max_length=20,
         description="Legal exceptions claimed against red-line rules; each is reviewed by the oversight body.",
     )
     impact_answers: dict[QuestionId, Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,80}$")]] = Field(
-        default_factory=dict, max_length=200,
+        default_factory=dict,
+        max_length=200,
         description="Answers to the impact questionnaire: question id to choice id.",
     )
 
@@ -740,8 +766,11 @@ def _cross_check(d: Disclosure) -> list[tuple[str, str, str]]:
         needed = _OUTPUT_FOR_SYNTHETIC.get(cap)
         if needed is not None and needed not in outputs:
             problems.append(
-                (f"capabilities[{i}]", f"'{cap.value}' is declared but system.output_modalities lacks "
-                 f"'{needed.value}'", f"add '{needed.value}' to system.output_modalities, or remove the capability")
+                (
+                    f"capabilities[{i}]",
+                    f"'{cap.value}' is declared but system.output_modalities lacks '{needed.value}'",
+                    f"add '{needed.value}' to system.output_modalities, or remove the capability",
+                )
             )
     problems.extend(_check_claims(d))
     problems.extend(_check_answers(d))
@@ -753,8 +782,13 @@ def _check_claims(d: Disclosure) -> list[tuple[str, str, str]]:
     seen: dict[str, int] = {}
     for i, claim in enumerate(d.exception_claims):
         if claim.rule in seen:
-            problems.append((f"exception_claims[{i}].rule", f"repeats the rule of exception_claims[{seen[claim.rule]}]",
-                             "claim one exception per rule"))
+            problems.append(
+                (
+                    f"exception_claims[{i}].rule",
+                    f"repeats the rule of exception_claims[{seen[claim.rule]}]",
+                    "claim one exception per rule",
+                )
+            )
         seen[claim.rule] = i
     # Imported here, not at the top: screening builds on this module (its rules name exceptions by id).
     from assay.register.screening import check_claims
@@ -795,8 +829,7 @@ class _StrictConstructor(yaml.constructor.SafeConstructor):
         first_line: dict[Any, int] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Refused("merge keys (<<) are not allowed", "write the fields out in full",
-                               key_node.start_mark)
+                raise _Refused("merge keys (<<) are not allowed", "write the fields out in full", key_node.start_mark)
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 raise _Refused(f"the key {key!r} is not text", "put the key in quotes", key_node.start_mark)
@@ -819,9 +852,7 @@ _StrictResolver.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL_TAG, _INT_TAG, _FLOAT_TAG, _TIMESTAMP_TAG)]
     for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
 }
-_StrictResolver.add_implicit_resolver(
-    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+_StrictResolver.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _StrictResolver.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
 _StrictResolver.add_implicit_resolver(
     _FLOAT_TAG,
@@ -863,8 +894,11 @@ class _Loader(
         self._depth += 1
         try:
             if self._depth > _MAX_DEPTH:
-                raise _Refused(f"the document is nested too deeply (more than {_MAX_DEPTH} levels)",
-                               "a disclosure needs only a few levels", self.peek_event().start_mark)
+                raise _Refused(
+                    f"the document is nested too deeply (more than {_MAX_DEPTH} levels)",
+                    "a disclosure needs only a few levels",
+                    self.peek_event().start_mark,
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -889,13 +923,15 @@ if yaml.__with_libyaml__:
             while parser.check_event():
                 event = parser.get_event()
                 if isinstance(event, yaml.AliasEvent):
-                    raise _Refused("aliases (*name) are not allowed", "write the value out in full",
-                                   event.start_mark)
+                    raise _Refused("aliases (*name) are not allowed", "write the value out in full", event.start_mark)
                 if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
                     depth += 1
                     if depth > _MAX_DEPTH:
-                        raise _Refused(f"the document is nested too deeply (more than {_MAX_DEPTH} levels)",
-                                       "a disclosure needs only a few levels", event.start_mark)
+                        raise _Refused(
+                            f"the document is nested too deeply (more than {_MAX_DEPTH} levels)",
+                            "a disclosure needs only a few levels",
+                            event.start_mark,
+                        )
                 elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
                     depth -= 1
         finally:
@@ -907,9 +943,7 @@ else:  # pragma: no cover - PyYAML built without libyaml
 
 
 def _invalid(source: str, message: str, fix: str, *, path: str = "") -> InvalidInput:
-    return InvalidInput(
-        f"{source}: {message}", hint=fix, problems=[FieldProblem(path or "(document)", message, fix)]
-    )
+    return InvalidInput(f"{source}: {message}", hint=fix, problems=[FieldProblem(path or "(document)", message, fix)])
 
 
 def _load_yaml(text: str, source: str) -> Any:
@@ -921,8 +955,9 @@ def _load_yaml(text: str, source: str) -> Any:
         node = loader.get_node()
         if loader.check_node():
             extra = loader.get_node()
-            raise _Refused("more than one YAML document", "keep one disclosure per file (remove '---')",
-                           extra.start_mark)
+            raise _Refused(
+                "more than one YAML document", "keep one disclosure per file (remove '---')", extra.start_mark
+            )
         return loader.construct_document(node)
     except _Refused as exc:
         where = f" (line {exc.mark.line + 1}, column {exc.mark.column + 1})" if exc.mark else ""
@@ -931,13 +966,11 @@ def _load_yaml(text: str, source: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "malformed YAML"
-        raise _invalid(source, f"not valid YAML{where}: {what}", "check indentation, colons and quotes there") \
-            from None
+        raise _invalid(source, f"not valid YAML{where}: {what}", "check indentation, colons and quotes there") from None
     except yaml.YAMLError as exc:
         raise _invalid(source, f"not valid YAML: {exc}", "check the document's syntax") from None
     except RecursionError:
-        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") \
-            from None
+        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -962,11 +995,13 @@ def _load_json(text: str, source: str) -> Any:
     except _Refused as exc:
         raise _invalid(source, exc.message, exc.fix) from None
     except json.JSONDecodeError as exc:
-        raise _invalid(source, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                       "check brackets, commas and quotes there") from None
+        raise _invalid(
+            source,
+            f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
+            "check brackets, commas and quotes there",
+        ) from None
     except RecursionError:
-        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") \
-            from None
+        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") from None
     except ValueError as exc:  # e.g. integers with too many digits
         raise _invalid(source, f"not valid JSON: {exc}", "check the numbers in the document") from None
 
@@ -975,8 +1010,9 @@ def _decode(data: bytes, source: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _invalid(source, f"not UTF-8 text (invalid byte at offset {exc.start})",
-                       "save the file as UTF-8") from None
+        raise _invalid(
+            source, f"not UTF-8 text (invalid byte at offset {exc.start})", "save the file as UTF-8"
+        ) from None
     return text
 
 
@@ -995,24 +1031,34 @@ def parse_disclosure(
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
         if len(raw) > max_bytes:
-            raise _invalid(source, f"the document is {len(raw):,} bytes; the limit is {max_bytes:,}",
-                           "shorten long texts or link to documents instead of pasting them")
+            raise _invalid(
+                source,
+                f"the document is {len(raw):,} bytes; the limit is {max_bytes:,}",
+                "shorten long texts or link to documents instead of pasting them",
+            )
         text: str | None = _decode(raw, source)
     elif isinstance(data, str):
         text = data
         try:
             size = len(text.encode("utf-8"))
         except UnicodeEncodeError:
-            raise _invalid(source, "the text contains unpaired surrogate characters",
-                           "save the file as UTF-8") from None
+            raise _invalid(
+                source, "the text contains unpaired surrogate characters", "save the file as UTF-8"
+            ) from None
         if size > max_bytes:
-            raise _invalid(source, f"the document is {size:,} bytes; the limit is {max_bytes:,}",
-                           "shorten long texts or link to documents instead of pasting them")
+            raise _invalid(
+                source,
+                f"the document is {size:,} bytes; the limit is {max_bytes:,}",
+                "shorten long texts or link to documents instead of pasting them",
+            )
     elif isinstance(data, Mapping):
         text = None
     else:
-        raise _invalid(source, f"expected YAML or JSON text or a mapping, got {type(data).__name__}",
-                       "pass the document's text or its parsed fields")
+        raise _invalid(
+            source,
+            f"expected YAML or JSON text or a mapping, got {type(data).__name__}",
+            "pass the document's text or its parsed fields",
+        )
 
     # 2. Text: JSON if it looks like JSON (better messages, same meaning), else YAML.
     if text is not None:
@@ -1025,8 +1071,11 @@ def parse_disclosure(
 
     # 3. The top level must be a mapping of fields.
     if not isinstance(loaded, Mapping):
-        raise _invalid(source, f"the document is a {_kind(loaded)}, not a set of fields",
-                       "start with 'schema_version: \"1\"' and the other top-level fields")
+        raise _invalid(
+            source,
+            f"the document is a {_kind(loaded)}, not a set of fields",
+            "start with 'schema_version: \"1\"' and the other top-level fields",
+        )
 
     # 4. Validate every field at once; turn pydantic's errors into our problems, one per wrong field.
     try:
@@ -1034,12 +1083,12 @@ def parse_disclosure(
     except ValidationError as exc:
         problems = _problems_from(exc)
     except RecursionError:
-        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") \
-            from None
+        raise _invalid(source, "the document is nested too deeply", "a disclosure needs only a few levels") from None
     shown = problems[:_MAX_PROBLEMS]
     if len(problems) > _MAX_PROBLEMS:
-        shown.append(FieldProblem("(document)", f"and {len(problems) - _MAX_PROBLEMS} more problems",
-                                  "fix the ones above first"))
+        shown.append(
+            FieldProblem("(document)", f"and {len(problems) - _MAX_PROBLEMS} more problems", "fix the ones above first")
+        )
     noun = "field is" if len(problems) == 1 else "fields are"
     first = shown[0]
     return_hint = f"{first.path}: {first.fix}" if len(problems) == 1 else "fix each field listed in 'problems'"
@@ -1047,9 +1096,13 @@ def parse_disclosure(
 
 
 def _kind(value: Any) -> str:
-    return {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(
-        type(value), type(value).__name__
-    ) if value is not None else "null value"
+    return (
+        {list: "list", str: "text", int: "number", float: "number", bool: "boolean"}.get(
+            type(value), type(value).__name__
+        )
+        if value is not None
+        else "null value"
+    )
 
 
 # --- Error translation -------------------------------------------------------------------------------------
@@ -1108,9 +1161,7 @@ def _problems_from(exc: ValidationError) -> list[FieldProblem]:
         if kind == "assay_cross_field":
             prefix = loc
             for rel, message, fix in ctx.get("problems", ()):
-                full = _path(prefix) if not rel else (
-                    f"{_path(prefix)}.{rel}" if prefix else rel
-                ).replace(".[", "[")
+                full = _path(prefix) if not rel else (f"{_path(prefix)}.{rel}" if prefix else rel).replace(".[", "[")
                 problems.append(FieldProblem(full, message, fix))
             continue
         problems.append(FieldProblem(_path(loc), *_explain(kind, err.get("msg", ""), ctx, given, loc)))
@@ -1134,12 +1185,16 @@ def _explain(kind: str, msg: str, ctx: Mapping[str, Any], given: Any, loc: tuple
         hint = f"did you mean '{guess[0]}'? " if guess else ""
         return f"unknown field '{name}'", f"{hint}remove it; allowed fields here: {', '.join(allowed)}"
     if kind == "literal_error":
-        return f"must be {ctx.get('expected', 'one of the allowed values')}", \
-            f"use {ctx.get('expected', 'an allowed value')}"
+        return (
+            f"must be {ctx.get('expected', 'one of the allowed values')}",
+            f"use {ctx.get('expected', 'an allowed value')}",
+        )
     if kind in ("string_type", "string_sub_type"):
         if isinstance(given, bool | int | float):
-            return f"must be text, got the {_kind(given)} {given!r}", \
-                "put the value in quotes, e.g. \"1.10\" - YAML reads unquoted 1.10 as a number"
+            return (
+                f"must be text, got the {_kind(given)} {given!r}",
+                'put the value in quotes, e.g. "1.10" - YAML reads unquoted 1.10 as a number',
+            )
         return f"must be text, got a {_kind(given)}", "give a text value"
     if kind == "string_too_long":
         size = f" (it has {len(given)})" if isinstance(given, str) else ""
@@ -1148,8 +1203,10 @@ def _explain(kind: str, msg: str, ctx: Mapping[str, Any], given: Any, loc: tuple
         return "must not be empty", "write the text, or leave the optional field out"
     if kind == "string_pattern_mismatch":
         what = "key" if loc and loc[-1] == "[key]" else "value"
-        return f"the {what} has characters that are not allowed", \
-            "use lowercase letters, digits and underscores (see the allowed ids in the documentation)"
+        return (
+            f"the {what} has characters that are not allowed",
+            "use lowercase letters, digits and underscores (see the allowed ids in the documentation)",
+        )
     if kind == "too_short":
         return f"needs at least {ctx.get('min_length')} item(s)", "add the missing items"
     if kind == "too_long":

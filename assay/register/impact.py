@@ -330,17 +330,26 @@ class Questionnaire:
             "max_risk": self.max_risk,
             "max_mitigation": self.max_mitigation,
             "questions": [
-                {"id": q.id, "kind": q.kind, "section": q.section, "text": q.text,
-                 "derived_from": _DERIVED_FROM.get(q.derived or ""), "max_points": q.max_points,
-                 "choices": [{"id": c.id, "label": c.label, "points": c.points} for c in q.choices]}
+                {
+                    "id": q.id,
+                    "kind": q.kind,
+                    "section": q.section,
+                    "text": q.text,
+                    "derived_from": _DERIVED_FROM.get(q.derived or ""),
+                    "max_points": q.max_points,
+                    "choices": [{"id": c.id, "label": c.label, "points": c.points} for c in q.choices],
+                }
                 for q in self.questions
             ],
         }
 
 
 def _fail(name: str, problems: list[FieldProblem]) -> ConfigError:
-    return ConfigError(f"{name}: not valid ({len(problems)} problems)",
-                       hint="; ".join(f"{p.path}: {p.message}" for p in problems[:5]), problems=problems)
+    return ConfigError(
+        f"{name}: not valid ({len(problems)} problems)",
+        hint="; ".join(f"{p.path}: {p.message}" for p in problems[:5]),
+        problems=problems,
+    )
 
 
 def _read_yaml(path: Path) -> tuple[Any, str]:
@@ -373,8 +382,11 @@ def _parse_questions(raw: Any, problems: list[FieldProblem]) -> list[Question]:
             continue
         unknown = set(q) - {"id", "kind", "section", "text", "choices", "derived"}
         for key in sorted(unknown):
-            problems.append(FieldProblem(f"{path}.{key}", f"unknown key '{key}'",
-                                         "allowed: id, kind, section, text, choices, derived"))
+            problems.append(
+                FieldProblem(
+                    f"{path}.{key}", f"unknown key '{key}'", "allowed: id, kind, section, text, choices, derived"
+                )
+            )
         qid = q.get("id")
         if not isinstance(qid, str) or not qid.replace("_", "").isalnum() or not qid.islower():
             problems.append(FieldProblem(f"{path}.id", f"invalid id {qid!r}", "use lowercase letters, digits, _"))
@@ -390,8 +402,11 @@ def _parse_questions(raw: Any, problems: list[FieldProblem]) -> list[Question]:
                 problems.append(FieldProblem(f"{path}.{key}", "missing", f"write the {key}"))
         derived = q.get("derived")
         if derived is not None and derived not in DERIVATIONS:
-            problems.append(FieldProblem(f"{path}.derived", f"unknown derivation {derived!r}",
-                                         "use one of: " + ", ".join(DERIVATIONS)))
+            problems.append(
+                FieldProblem(
+                    f"{path}.derived", f"unknown derivation {derived!r}", "use one of: " + ", ".join(DERIVATIONS)
+                )
+            )
         choices: list[Choice] = []
         raw_choices = q.get("choices")
         if not isinstance(raw_choices, list) or len(raw_choices) < 2:
@@ -400,13 +415,17 @@ def _parse_questions(raw: Any, problems: list[FieldProblem]) -> list[Question]:
         for j, c in enumerate(raw_choices):
             cpath = f"{path}.choices[{j}]"
             if not isinstance(c, Mapping) or set(c) != {"id", "label", "points"}:
-                problems.append(FieldProblem(cpath, "a choice needs exactly id, label and points",
-                                             "write {id: ..., label: ..., points: N}"))
+                problems.append(
+                    FieldProblem(
+                        cpath, "a choice needs exactly id, label and points", "write {id: ..., label: ..., points: N}"
+                    )
+                )
                 continue
             points = c["points"]
             if not isinstance(points, int) or isinstance(points, bool) or not 0 <= points <= 10:
-                problems.append(FieldProblem(f"{cpath}.points", "must be a whole number from 0 to 10",
-                                             "give the choice's weight"))
+                problems.append(
+                    FieldProblem(f"{cpath}.points", "must be a whole number from 0 to 10", "give the choice's weight")
+                )
                 continue
             if not isinstance(c["id"], str) or not isinstance(c["label"], str):
                 problems.append(FieldProblem(cpath, "id and label must be text", "quote them"))
@@ -417,21 +436,29 @@ def _parse_questions(raw: Any, problems: list[FieldProblem]) -> list[Question]:
         if choices and min(c.points for c in choices) != 0:
             problems.append(FieldProblem(f"{path}.choices", "the lowest choice must score 0", "add a 0 choice"))
         if kind in ("risk", "mitigation") and len(choices) >= 2:
-            questions.append(Question(qid, kind, str(q.get("section", "")), str(q.get("text", "")),
-                                      tuple(choices), derived))
+            questions.append(
+                Question(qid, kind, str(q.get("section", "")), str(q.get("text", "")), tuple(choices), derived)
+            )
     for qid in DERIVATIONS:
         matching = [q for q in questions if q.derived == qid]
         if not matching:
-            problems.append(FieldProblem("questions", f"no question uses the derivation '{qid}'",
-                                         "add the question or remove the derivation"))
+            problems.append(
+                FieldProblem(
+                    "questions", f"no question uses the derivation '{qid}'", "add the question or remove the derivation"
+                )
+            )
     for q in questions:
         if q.derived:
             # Every answer a derivation can give must be a choice of its question.
             for answer in _possible_answers(q.derived):
                 if q.choice(answer) is None:
-                    problems.append(FieldProblem(f"questions.{q.id}.choices",
-                                                 f"the derivation can answer '{answer}', which is not a choice",
-                                                 f"add a choice with id '{answer}'"))
+                    problems.append(
+                        FieldProblem(
+                            f"questions.{q.id}.choices",
+                            f"the derivation can answer '{answer}', which is not a choice",
+                            f"add a choice with id '{answer}'",
+                        )
+                    )
     return questions
 
 
@@ -443,8 +470,9 @@ def _possible_answers(derivation: str) -> tuple[str, ...]:
     }.get(derivation, ("no", "yes"))
 
 
-def _parse_obligations(raw: Any, problems: list[FieldProblem]) -> tuple[dict[int, tuple[Obligation, ...]],
-                                                                         dict[int, str]]:
+def _parse_obligations(
+    raw: Any, problems: list[FieldProblem]
+) -> tuple[dict[int, tuple[Obligation, ...]], dict[int, str]]:
     out: dict[int, tuple[Obligation, ...]] = {}
     summaries: dict[int, str] = {}
     if not isinstance(raw, Mapping):
@@ -454,8 +482,9 @@ def _parse_obligations(raw: Any, problems: list[FieldProblem]) -> tuple[dict[int
     sources = raw.get("sources") or {}
     levels = raw.get("levels") or {}
     if set(levels) != {"1", "2", "3", "4"}:
-        problems.append(FieldProblem("obligations.levels", "must define levels \"1\" to \"4\"",
-                                     "give each level its obligations"))
+        problems.append(
+            FieldProblem("obligations.levels", 'must define levels "1" to "4"', "give each level its obligations")
+        )
         return out, summaries
     for key, body in levels.items():
         level = int(key)
@@ -467,29 +496,44 @@ def _parse_obligations(raw: Any, problems: list[FieldProblem]) -> tuple[dict[int
         items = []
         for area, ob in body["obligations"].items():
             if area not in areas:
-                problems.append(FieldProblem(f"{path}.obligations.{area}", f"unknown area '{area}'",
-                                             "use one of: " + ", ".join(areas)))
+                problems.append(
+                    FieldProblem(
+                        f"{path}.obligations.{area}", f"unknown area '{area}'", "use one of: " + ", ".join(areas)
+                    )
+                )
                 continue
             if not isinstance(ob, Mapping) or not isinstance(ob.get("text"), str):
-                problems.append(FieldProblem(f"{path}.obligations.{area}", "needs text and sources",
-                                             "write {text: ..., sources: [...]}"))
+                problems.append(
+                    FieldProblem(
+                        f"{path}.obligations.{area}", "needs text and sources", "write {text: ..., sources: [...]}"
+                    )
+                )
                 continue
             cited = []
             for s in ob.get("sources") or []:
                 src = sources.get(s)
                 if not isinstance(src, Mapping) or "cite" not in src or "url" not in src:
-                    problems.append(FieldProblem(f"{path}.obligations.{area}.sources", f"unknown source '{s}'",
-                                                 "define it under 'sources'"))
+                    problems.append(
+                        FieldProblem(
+                            f"{path}.obligations.{area}.sources", f"unknown source '{s}'", "define it under 'sources'"
+                        )
+                    )
                     continue
                 cited.append((str(src["cite"]), str(src["url"])))
             if not cited:
-                problems.append(FieldProblem(f"{path}.obligations.{area}.sources", "no source cited",
-                                             "cite at least one source"))
+                problems.append(
+                    FieldProblem(f"{path}.obligations.{area}.sources", "no source cited", "cite at least one source")
+                )
             items.append(Obligation(area, str(areas[area]), ob["text"], tuple(cited)))
         missing = set(areas) - {o.area for o in items}
         for area in sorted(missing):
-            problems.append(FieldProblem(f"{path}.obligations", f"no obligation for area '{area}'",
-                                         "every level must say something for every area"))
+            problems.append(
+                FieldProblem(
+                    f"{path}.obligations",
+                    f"no obligation for area '{area}'",
+                    "every level must say something for every area",
+                )
+            )
         out[level] = tuple(items)
     return out, summaries
 
@@ -523,17 +567,31 @@ def _load(path: Path, obligations_path: Path) -> Questionnaire:
         problems.append(FieldProblem("scoring.mitigation_threshold", "must be a number in (0, 1]", "e.g. 0.80"))
     if not isinstance(reduction, float) or not 0 <= reduction < 1:
         problems.append(FieldProblem("scoring.mitigation_reduction", "must be a number in [0, 1)", "e.g. 0.15"))
-    if (not isinstance(bounds, list) or len(bounds) != 3 or not all(isinstance(b, float) for b in bounds)
-            or not 0 < bounds[0] < bounds[1] < bounds[2] < 1):
-        problems.append(FieldProblem("scoring.level_bounds", "must be three increasing shares between 0 and 1",
-                                     "e.g. [0.25, 0.50, 0.75]"))
+    if (
+        not isinstance(bounds, list)
+        or len(bounds) != 3
+        or not all(isinstance(b, float) for b in bounds)
+        or not 0 < bounds[0] < bounds[1] < bounds[2] < 1
+    ):
+        problems.append(
+            FieldProblem(
+                "scoring.level_bounds", "must be three increasing shares between 0 and 1", "e.g. [0.25, 0.50, 0.75]"
+            )
+        )
     questions = _parse_questions(raw.get("questions"), problems)
     obligations, summaries = _parse_obligations(raw_obligations, problems)
     if problems:
         raise _fail(path.name, problems)
     version = f"{raw.get('version', '?')}+{(digest + obligations_digest)[:12]}"
-    return Questionnaire(version, tuple(questions), float(threshold), float(reduction),  # type: ignore[arg-type]
-                         tuple(bounds), obligations, summaries)  # type: ignore[arg-type]
+    return Questionnaire(
+        version,
+        tuple(questions),
+        float(threshold),
+        float(reduction),  # type: ignore[arg-type]
+        tuple(bounds),
+        obligations,
+        summaries,
+    )  # type: ignore[arg-type]
 
 
 # --- Assessment --------------------------------------------------------------------------------------------
@@ -589,15 +647,28 @@ class ImpactAssessment:
             "max_score": self.max_score,
             "share": round(self.share, 4),
             "contributions": [
-                {"question_id": c.question_id, "kind": c.kind, "section": c.section, "question": c.question,
-                 "answer": c.answer, "answer_label": c.answer_label, "points": c.points,
-                 "max_points": c.max_points, "basis": c.basis, "why": c.why}
+                {
+                    "question_id": c.question_id,
+                    "kind": c.kind,
+                    "section": c.section,
+                    "question": c.question,
+                    "answer": c.answer,
+                    "answer_label": c.answer_label,
+                    "points": c.points,
+                    "max_points": c.max_points,
+                    "basis": c.basis,
+                    "why": c.why,
+                }
                 for c in self.contributions
             ],
             "unanswered": list(self.unanswered),
             "obligations": [
-                {"area": o.area, "area_label": o.area_label, "text": o.text,
-                 "sources": [{"cite": c, "url": u} for c, u in o.sources]}
+                {
+                    "area": o.area,
+                    "area_label": o.area_label,
+                    "text": o.text,
+                    "sources": [{"cite": c, "url": u} for c, u in o.sources],
+                }
                 for o in self.obligations
             ],
             "questionnaire_version": self.questionnaire_version,
@@ -625,10 +696,25 @@ def assess_impact(d: Any, *, questionnaire: Questionnaire | None = None) -> Impa
             choice = question.cautious
             basis = "unanswered"
             unanswered.append(question.id)
-            why = ("Not answered, so scored at the highest-risk choice." if question.kind == "risk"
-                   else "Not answered, so no mitigation is counted.")
-        contributions.append(Contribution(question.id, question.kind, question.section, question.text, choice.id,
-                                          choice.label, choice.points, question.max_points, basis, why))
+            why = (
+                "Not answered, so scored at the highest-risk choice."
+                if question.kind == "risk"
+                else "Not answered, so no mitigation is counted."
+            )
+        contributions.append(
+            Contribution(
+                question.id,
+                question.kind,
+                question.section,
+                question.text,
+                choice.id,
+                choice.label,
+                choice.points,
+                question.max_points,
+                basis,
+                why,
+            )
+        )
     raw = sum(c.points for c in contributions if c.kind == "risk")
     mitigation = sum(c.points for c in contributions if c.kind == "mitigation")
     applied = mitigation >= q.mitigation_threshold * q.max_mitigation
@@ -664,14 +750,29 @@ def check_answers(d: Any) -> list[tuple[str, str, str]]:
             from assay.register.screening import closest_name
 
             guess = closest_name(qid, answerable)
-            problems.append((path, f"unknown question '{qid}'",
-                             (f"did you mean '{guess}'? " if guess else "") + "questions: " + ", ".join(answerable)))
+            problems.append(
+                (
+                    path,
+                    f"unknown question '{qid}'",
+                    (f"did you mean '{guess}'? " if guess else "") + "questions: " + ", ".join(answerable),
+                )
+            )
         elif question.derived:
-            problems.append((path, "this question is answered from the disclosure itself",
-                             f"remove it; it is read from {_DERIVED_FROM[question.derived]}"))
+            problems.append(
+                (
+                    path,
+                    "this question is answered from the disclosure itself",
+                    f"remove it; it is read from {_DERIVED_FROM[question.derived]}",
+                )
+            )
         elif question.choice(answer) is None:
-            problems.append((path, f"'{answer}' is not a choice of this question",
-                             "use one of: " + ", ".join(c.id for c in question.choices)))
+            problems.append(
+                (
+                    path,
+                    f"'{answer}' is not a choice of this question",
+                    "use one of: " + ", ".join(c.id for c in question.choices),
+                )
+            )
     return problems
 
 
@@ -684,7 +785,8 @@ def answers_json_schema() -> dict[str, Any]:
         "the disclosure itself are not accepted here.",
         "properties": {
             x.id: {"type": "string", "enum": [c.id for c in x.choices], "description": x.text}
-            for x in q.questions if not x.derived
+            for x in q.questions
+            if not x.derived
         },
         "additionalProperties": False,
     }

@@ -177,14 +177,22 @@ class Condition:
 
 def _compile(raw: Any, path: str, problems: list[FieldProblem]) -> Condition | None:
     if not isinstance(raw, Mapping) or len(raw) != 1:
-        problems.append(FieldProblem(path, "a condition must be a mapping with exactly one key",
-                                     "use all:, any:, not:, or one field such as capabilities: [...]"))
+        problems.append(
+            FieldProblem(
+                path,
+                "a condition must be a mapping with exactly one key",
+                "use all:, any:, not:, or one field such as capabilities: [...]",
+            )
+        )
         return None
-    (key, value), = raw.items()
+    ((key, value),) = raw.items()
     if key in ("all", "any"):
         if not isinstance(value, list) or not value:
-            problems.append(FieldProblem(f"{path}.{key}", "must be a non-empty list of conditions",
-                                         "list the conditions, one '- ' each"))
+            problems.append(
+                FieldProblem(
+                    f"{path}.{key}", "must be a non-empty list of conditions", "list the conditions, one '- ' each"
+                )
+            )
             return None
         children = [_compile(v, f"{path}.{key}[{i}]", problems) for i, v in enumerate(value)]
         if any(c is None for c in children):
@@ -195,13 +203,22 @@ def _compile(raw: Any, path: str, problems: list[FieldProblem]) -> Condition | N
         return Condition(op="not", children=(child,)) if child else None
     if key not in _FIELDS:
         guess = closest_name(str(key), list(_FIELDS) + ["all", "any", "not"])
-        problems.append(FieldProblem(f"{path}.{key}", f"unknown condition field '{key}'",
-                                     (f"did you mean '{guess}'? " if guess else "")
-                                     + "use one of: all, any, not, " + ", ".join(_FIELDS)))
+        problems.append(
+            FieldProblem(
+                f"{path}.{key}",
+                f"unknown condition field '{key}'",
+                (f"did you mean '{guess}'? " if guess else "") + "use one of: all, any, not, " + ", ".join(_FIELDS),
+            )
+        )
         return None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        problems.append(FieldProblem(f"{path}.{key}", "must be a non-empty list of values",
-                                     "give the values as a list, e.g. [emotion_recognition]"))
+        problems.append(
+            FieldProblem(
+                f"{path}.{key}",
+                "must be a non-empty list of values",
+                "give the values as a list, e.g. [emotion_recognition]",
+            )
+        )
         return None
     if value == ["*"]:
         return Condition(op="has", field=key, values=None)
@@ -212,9 +229,13 @@ def _compile(raw: Any, path: str, problems: list[FieldProblem]) -> Condition | N
         if v not in allowed:
             ok = False
             guess = closest(vocab, v) if vocab is not None else closest_name(v, allowed)
-            problems.append(FieldProblem(f"{path}.{key}[{i}]", f"unknown value '{v}' for {key}",
-                                         (f"did you mean '{guess}'? " if guess else "")
-                                         + "allowed: " + ", ".join(allowed)))
+            problems.append(
+                FieldProblem(
+                    f"{path}.{key}[{i}]",
+                    f"unknown value '{v}' for {key}",
+                    (f"did you mean '{guess}'? " if guess else "") + "allowed: " + ", ".join(allowed),
+                )
+            )
     return Condition(op="has", field=key, values=frozenset(value)) if ok else None
 
 
@@ -283,9 +304,16 @@ class RuleSet:
                 "explanation": r.explanation,
                 "sources": [{"cite": s.cite, "url": s.url} for s in r.sources],
                 "exceptions": [
-                    {"id": e.id, "title": e.title, "legal_text": e.legal_text, "guidance": e.guidance,
-                     "source": {"cite": e.source.cite, "url": e.source.url}, "min_words": e.min_words,
-                     "requires": list(e.requires), "outcome_when_upheld": e.outcome_when_upheld}
+                    {
+                        "id": e.id,
+                        "title": e.title,
+                        "legal_text": e.legal_text,
+                        "guidance": e.guidance,
+                        "source": {"cite": e.source.cite, "url": e.source.url},
+                        "min_words": e.min_words,
+                        "requires": list(e.requires),
+                        "outcome_when_upheld": e.outcome_when_upheld,
+                    }
                     for e in r.exceptions
                 ],
             }
@@ -309,8 +337,13 @@ def _text(raw: Mapping[str, Any], key: str, path: str, problems: list[FieldProbl
 
 def _source(raw: Any, path: str, problems: list[FieldProblem]) -> Source | None:
     if not isinstance(raw, Mapping) or set(raw) != {"cite", "url"}:
-        problems.append(FieldProblem(path, "a source needs exactly 'cite' and 'url'",
-                                     "write {cite: \"EU AI Act Art. 5(1)(f)\", url: \"https://...\"}"))
+        problems.append(
+            FieldProblem(
+                path,
+                "a source needs exactly 'cite' and 'url'",
+                'write {cite: "EU AI Act Art. 5(1)(f)", url: "https://..."}',
+            )
+        )
         return None
     cite, url = raw["cite"], raw["url"]
     if not isinstance(cite, str) or not cite.strip():
@@ -326,9 +359,13 @@ def _unknown_keys(raw: Mapping[str, Any], allowed: set[str], path: str, problems
     for key in raw:
         if key not in allowed:
             guess = closest_name(str(key), sorted(allowed))
-            problems.append(FieldProblem(f"{path}.{key}", f"unknown key '{key}'",
-                                         (f"did you mean '{guess}'? " if guess else "")
-                                         + "allowed: " + ", ".join(sorted(allowed))))
+            problems.append(
+                FieldProblem(
+                    f"{path}.{key}",
+                    f"unknown key '{key}'",
+                    (f"did you mean '{guess}'? " if guess else "") + "allowed: " + ", ".join(sorted(allowed)),
+                )
+            )
 
 
 def _exception(eid: str, raw: Any, path: str, problems: list[FieldProblem]) -> ExceptionRule | None:
@@ -338,61 +375,95 @@ def _exception(eid: str, raw: Any, path: str, problems: list[FieldProblem]) -> E
         return None
     if not re.fullmatch(r"[a-z0-9_]{3,80}", eid):
         problems.append(FieldProblem(path, f"invalid exception id '{eid}'", "use lowercase letters, digits, _"))
-    _unknown_keys(raw, {"title", "legal_text", "source", "guidance", "min_words", "requires",
-                        "outcome_when_upheld", "unavailable_when"}, path, problems)
+    _unknown_keys(
+        raw,
+        {
+            "title",
+            "legal_text",
+            "source",
+            "guidance",
+            "min_words",
+            "requires",
+            "outcome_when_upheld",
+            "unavailable_when",
+        },
+        path,
+        problems,
+    )
     title = _text(raw, "title", path, problems, limit=200)
     legal_text = _text(raw, "legal_text", path, problems)
     guidance = _text(raw, "guidance", path, problems)
     source = _source(raw.get("source"), f"{path}.source", problems)
     min_words = raw.get("min_words")
     if not isinstance(min_words, int) or isinstance(min_words, bool) or not 20 <= min_words <= 1000:
-        problems.append(FieldProblem(f"{path}.min_words", "must be a whole number from 20 to 1000",
-                                     "set the minimum length of a justification, in words"))
+        problems.append(
+            FieldProblem(
+                f"{path}.min_words",
+                "must be a whole number from 20 to 1000",
+                "set the minimum length of a justification, in words",
+            )
+        )
     requires = raw.get("requires", [])
     if not isinstance(requires, list) or any(r not in _CLAIM_FIELDS for r in requires):
-        problems.append(FieldProblem(f"{path}.requires", "must list claim fields",
-                                     "use a list of: " + ", ".join(_CLAIM_FIELDS)))
+        problems.append(
+            FieldProblem(f"{path}.requires", "must list claim fields", "use a list of: " + ", ".join(_CLAIM_FIELDS))
+        )
         requires = []
     upheld = raw.get("outcome_when_upheld")
     if upheld not in OUTCOMES:
-        problems.append(FieldProblem(f"{path}.outcome_when_upheld", f"unknown outcome {upheld!r}",
-                                     "use one of: " + ", ".join(OUTCOMES)))
+        problems.append(
+            FieldProblem(
+                f"{path}.outcome_when_upheld", f"unknown outcome {upheld!r}", "use one of: " + ", ".join(OUTCOMES)
+            )
+        )
     unavailable = None
     if "unavailable_when" in raw:
         unavailable = _compile(raw["unavailable_when"], f"{path}.unavailable_when", problems)
     if len(problems) > before or source is None:
         return None
-    return ExceptionRule(eid, title, legal_text, source, guidance, int(min_words), tuple(requires),
-                         str(upheld), unavailable)
+    return ExceptionRule(
+        eid, title, legal_text, source, guidance, int(min_words), tuple(requires), str(upheld), unavailable
+    )
 
 
-def _rule(raw: Any, path: str, exceptions: Mapping[str, ExceptionRule], problems: list[FieldProblem],
-          ) -> Rule | None:
+def _rule(
+    raw: Any,
+    path: str,
+    exceptions: Mapping[str, ExceptionRule],
+    problems: list[FieldProblem],
+) -> Rule | None:
     before = len(problems)
     if not isinstance(raw, Mapping):
         problems.append(FieldProblem(path, "a rule must be a mapping", "give id, outcome, title, ..."))
         return None
-    _unknown_keys(raw, {"id", "framework", "outcome", "title", "explanation", "sources", "when", "exceptions"},
-                  path, problems)
+    _unknown_keys(
+        raw, {"id", "framework", "outcome", "title", "explanation", "sources", "when", "exceptions"}, path, problems
+    )
     rid = raw.get("id")
     if not isinstance(rid, str) or not _RULE_ID.match(rid):
-        problems.append(FieldProblem(f"{path}.id", f"invalid rule id {rid!r}",
-                                     "use 3-80 lowercase letters, digits, '-' and '.'"))
+        problems.append(
+            FieldProblem(f"{path}.id", f"invalid rule id {rid!r}", "use 3-80 lowercase letters, digits, '-' and '.'")
+        )
     framework = raw.get("framework")
     if framework not in ("eu_ai_act", "un_human_rights"):
-        problems.append(FieldProblem(f"{path}.framework", f"unknown framework {framework!r}",
-                                     "use eu_ai_act or un_human_rights"))
+        problems.append(
+            FieldProblem(f"{path}.framework", f"unknown framework {framework!r}", "use eu_ai_act or un_human_rights")
+        )
     outcome = raw.get("outcome")
     if outcome not in OUTCOMES[:3]:
-        problems.append(FieldProblem(f"{path}.outcome", f"unknown outcome {outcome!r}",
-                                     "use prohibited, high_risk or transparency"))
+        problems.append(
+            FieldProblem(f"{path}.outcome", f"unknown outcome {outcome!r}", "use prohibited, high_risk or transparency")
+        )
     title = _text(raw, "title", path, problems, limit=200)
     explanation = _text(raw, "explanation", path, problems)
     sources_raw = raw.get("sources")
     sources: list[Source] = []
     if not isinstance(sources_raw, list) or not sources_raw:
-        problems.append(FieldProblem(f"{path}.sources", "every rule must cite at least one source",
-                                     "add sources: [{cite: ..., url: ...}]"))
+        problems.append(
+            FieldProblem(
+                f"{path}.sources", "every rule must cite at least one source", "add sources: [{cite: ..., url: ...}]"
+            )
+        )
     else:
         for i, s in enumerate(sources_raw):
             src = _source(s, f"{path}.sources[{i}]", problems)
@@ -407,31 +478,50 @@ def _rule(raw: Any, path: str, exceptions: Mapping[str, ExceptionRule], problems
     for i, eid in enumerate(raw.get("exceptions", []) or []):
         exc = exceptions.get(eid) if isinstance(eid, str) else None
         if exc is None:
-            problems.append(FieldProblem(f"{path}.exceptions[{i}]", f"unknown exception {eid!r}",
-                                         "define it under the top-level 'exceptions', or use one of: "
-                                         + ", ".join(exceptions)))
-        elif isinstance(outcome, str) and outcome in OUTCOMES and \
-                severity(exc.outcome_when_upheld) >= severity(outcome):
-            problems.append(FieldProblem(f"{path}.exceptions[{i}]",
-                                         f"exception '{eid}' would not lower the outcome '{outcome}'",
-                                         "an upheld exception must lead to a less severe outcome"))
+            problems.append(
+                FieldProblem(
+                    f"{path}.exceptions[{i}]",
+                    f"unknown exception {eid!r}",
+                    "define it under the top-level 'exceptions', or use one of: " + ", ".join(exceptions),
+                )
+            )
+        elif (
+            isinstance(outcome, str) and outcome in OUTCOMES and severity(exc.outcome_when_upheld) >= severity(outcome)
+        ):
+            problems.append(
+                FieldProblem(
+                    f"{path}.exceptions[{i}]",
+                    f"exception '{eid}' would not lower the outcome '{outcome}'",
+                    "an upheld exception must lead to a less severe outcome",
+                )
+            )
         else:
             rule_exceptions.append(exc)
     if len(problems) > before or when is None:
         return None
-    return Rule(str(rid), framework, str(outcome), title, explanation, tuple(sources), when,  # type: ignore[arg-type]
-                tuple(rule_exceptions))
+    return Rule(
+        str(rid),
+        framework,
+        str(outcome),
+        title,
+        explanation,
+        tuple(sources),
+        when,  # type: ignore[arg-type]
+        tuple(rule_exceptions),
+    )
 
 
 def _parse_rules(raw: Any, *, name: str, digest: str) -> RuleSet:
     problems: list[FieldProblem] = []
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{name}: the rule file must be a mapping with version, exceptions and rules",
-                          hint="see the comment at the top of assay/register/data/red_lines.yaml")
+        raise ConfigError(
+            f"{name}: the rule file must be a mapping with version, exceptions and rules",
+            hint="see the comment at the top of assay/register/data/red_lines.yaml",
+        )
     _unknown_keys(raw, {"version", "exceptions", "rules"}, "(file)", problems)
     version = raw.get("version")
     if not isinstance(version, str) or not version.strip():
-        problems.append(FieldProblem("version", "missing version", "set version: \"YYYY-MM-DD.N\""))
+        problems.append(FieldProblem("version", "missing version", 'set version: "YYYY-MM-DD.N"'))
     exceptions: dict[str, ExceptionRule] = {}
     raw_exceptions = raw.get("exceptions") or {}
     if not isinstance(raw_exceptions, Mapping):
@@ -452,19 +542,31 @@ def _parse_rules(raw: Any, *, name: str, digest: str) -> RuleSet:
         if rule is None:
             continue
         if rule.id in seen:
-            problems.append(FieldProblem(f"rules[{i}].id",
-                                         f"duplicate rule id '{rule.id}' (also rules[{seen[rule.id]}])",
-                                         "give every rule its own id"))
+            problems.append(
+                FieldProblem(
+                    f"rules[{i}].id",
+                    f"duplicate rule id '{rule.id}' (also rules[{seen[rule.id]}])",
+                    "give every rule its own id",
+                )
+            )
         seen[rule.id] = i
         rules.append(rule)
     used = {e.id for r in rules for e in r.exceptions}
     for eid in exceptions:
         if eid not in used:
-            problems.append(FieldProblem(f"exceptions.{eid}", "no rule refers to this exception",
-                                         "refer to it from a rule's exceptions, or remove it"))
+            problems.append(
+                FieldProblem(
+                    f"exceptions.{eid}",
+                    "no rule refers to this exception",
+                    "refer to it from a rule's exceptions, or remove it",
+                )
+            )
     if problems:
-        raise ConfigError(f"{name}: the rule file is not valid ({len(problems)} problems)",
-                          hint="; ".join(f"{p.path}: {p.message}" for p in problems[:5]), problems=problems)
+        raise ConfigError(
+            f"{name}: the rule file is not valid ({len(problems)} problems)",
+            hint="; ".join(f"{p.path}: {p.message}" for p in problems[:5]),
+            problems=problems,
+        )
     return RuleSet(version=f"{str(version).strip()}+{digest[:12]}", rules=tuple(rules), exceptions=exceptions)
 
 
@@ -502,8 +604,9 @@ def _load(path: Path) -> RuleSet:
         mark = getattr(exc, "mark", None)
         if mark is not None:
             message += f" (line {mark.line + 1}, column {mark.column + 1})"
-        raise ConfigError(f"{path.name}: not a valid YAML rule file: {message}",
-                          hint="fix the YAML syntax at the position given") from None
+        raise ConfigError(
+            f"{path.name}: not a valid YAML rule file: {message}", hint="fix the YAML syntax at the position given"
+        ) from None
     return _parse_rules(raw, name=path.name, digest=hashlib.sha256(data).hexdigest())
 
 
@@ -629,8 +732,11 @@ def screen(d: Any, *, reviews: Mapping[str, str] | None = None, rules: RuleSet |
     """
     rules = rules or load_rules()
     reviews = dict(reviews or {})
-    bad = [FieldProblem(f"reviews.{k}", f"unknown decision {v!r}", "use 'upheld' or 'rejected'")
-           for k, v in reviews.items() if v not in REVIEW_DECISIONS]
+    bad = [
+        FieldProblem(f"reviews.{k}", f"unknown decision {v!r}", "use 'upheld' or 'rejected'")
+        for k, v in reviews.items()
+        if v not in REVIEW_DECISIONS
+    ]
     if bad:
         raise InvalidInput("unknown review decision", hint="use 'upheld' or 'rejected'", problems=bad)
     facts = facts_of(d)
@@ -649,8 +755,15 @@ def screen(d: Any, *, reviews: Mapping[str, str] | None = None, rules: RuleSet |
         if claim is not None and exc is not None:
             exc_id, exc_title = exc.id, exc.title
             digest = hashlib.sha256(
-                "\x1f".join([claim.rule, claim.exception, claim.justification, claim.legal_basis or "",
-                             claim.authorisation or ""]).encode("utf-8")
+                "\x1f".join(
+                    [
+                        claim.rule,
+                        claim.exception,
+                        claim.justification,
+                        claim.legal_basis or "",
+                        claim.authorisation or "",
+                    ]
+                ).encode("utf-8")
             ).hexdigest()
             status, problems = _claim_problems(claim, exc, facts)
             decision = REVIEW_DECISIONS.get(reviews.get(rule.id, ""))
@@ -700,18 +813,33 @@ def check_claims(d: Any) -> list[tuple[str, str, str]]:
         rule = rules.rule(claim.rule)
         if rule is None:
             guess = closest_name(claim.rule, [r.id for r in rules.rules if r.exceptions])
-            problems.append((f"exception_claims[{i}].rule", f"unknown rule '{claim.rule}'",
-                             (f"did you mean '{guess}'? " if guess else "")
-                             + "rules with exceptions: " + ", ".join(r.id for r in rules.rules if r.exceptions)))
+            problems.append(
+                (
+                    f"exception_claims[{i}].rule",
+                    f"unknown rule '{claim.rule}'",
+                    (f"did you mean '{guess}'? " if guess else "")
+                    + "rules with exceptions: "
+                    + ", ".join(r.id for r in rules.rules if r.exceptions),
+                )
+            )
             continue
         if not rule.exceptions:
-            problems.append((f"exception_claims[{i}].rule", f"rule '{rule.id}' allows no exception",
-                             "remove this claim; the law allows no exception to this rule"))
+            problems.append(
+                (
+                    f"exception_claims[{i}].rule",
+                    f"rule '{rule.id}' allows no exception",
+                    "remove this claim; the law allows no exception to this rule",
+                )
+            )
             continue
         if claim.exception not in {e.id for e in rule.exceptions}:
             allowed = ", ".join(e.id for e in rule.exceptions)
             guess = closest_name(claim.exception, [e.id for e in rule.exceptions])
-            problems.append((f"exception_claims[{i}].exception",
-                             f"rule '{rule.id}' has no exception '{claim.exception}'",
-                             (f"did you mean '{guess}'? " if guess else "") + f"allowed: {allowed}"))
+            problems.append(
+                (
+                    f"exception_claims[{i}].exception",
+                    f"rule '{rule.id}' has no exception '{claim.exception}'",
+                    (f"did you mean '{guess}'? " if guess else "") + f"allowed: {allowed}",
+                )
+            )
     return problems

@@ -69,8 +69,7 @@ class Capability(_Term):
     GENDER_INFERENCE = (
         "gender_inference",
         "Inference of gender or sex",
-        "Infers or classifies a person's gender or sex from their face, voice, body, name, writing or "
-        "behaviour.",
+        "Infers or classifies a person's gender or sex from their face, voice, body, name, writing or behaviour.",
     )
     BIOMETRIC_CATEGORISATION_RACE = (
         "biometric_categorisation_race",
@@ -199,8 +198,7 @@ class Capability(_Term):
     AUTOMATED_SCORING_OF_PEOPLE = (
         "automated_scoring_of_people",
         "Scores, ranks or classifies people",
-        "Gives individual people a score, rank, risk rating or category that others use to decide about "
-        "them.",
+        "Gives individual people a score, rank, risk rating or category that others use to decide about them.",
     )
 
 

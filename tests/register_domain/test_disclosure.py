@@ -63,13 +63,22 @@ def test_all_wrong_fields_are_reported_at_once_with_paths_and_fixes() -> None:
     data["system"]["version"] = 1.1
     data["models"] = [
         {
-            "name": "m", "version": "1", "provider": "p", "architecture_family": "cnn", "licence": "Apache2",
-            "intended_use": "x", "limitations": "y",
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "cnn",
+            "licence": "Apache2",
+            "intended_use": "x",
+            "limitations": "y",
         }
     ]
     found = problems_of(data)
     assert set(found) >= {
-        "provider.legal_name", "provider.legal_nam", "system.version", "capabilities[0]", "models[0].licence",
+        "provider.legal_name",
+        "provider.legal_nam",
+        "system.version",
+        "capabilities[0]",
+        "models[0].licence",
     }
     assert "did you mean 'legal_name'" in found["provider.legal_nam"][1]
     assert "did you mean 'emotion_recognition'" in found["capabilities[0]"][1]
@@ -93,8 +102,11 @@ def test_error_message_names_the_source_and_counts_problems() -> None:
     ("mutate", "path", "words"),
     [
         (lambda d: d["system"].update(status="live"), "system.status", "in_use"),
-        (lambda d: d["system"].update(deployment_contexts=["workplace", "workplace"]),
-         "system.deployment_contexts", "listed twice"),
+        (
+            lambda d: d["system"].update(deployment_contexts=["workplace", "workplace"]),
+            "system.deployment_contexts",
+            "listed twice",
+        ),
         (lambda d: d["system"].update(purposes=[]), "system.purposes", "at least 1"),
         (lambda d: d["system"].update(countries=["XX"]), "system.countries[0]", "ISO 3166"),
         (lambda d: d["provider"].update(jurisdiction="Germany"), "provider.jurisdiction", "ISO 3166"),
@@ -103,8 +115,7 @@ def test_error_message_names_the_source_and_counts_problems() -> None:
         (lambda d: d["system"].update(summary="x" * 351), "system.summary", "350"),
         (lambda d: d["system"].update(name="bad\x07name"), "system.name", "control"),
         (lambda d: d["system"].update(start_date="yesterday"), "system.start_date", "YYYY-MM-DD"),
-        (lambda d: d["system"].update(start_date="2026-02-01", end_date="2026-01-01"), "system.end_date",
-         "before"),
+        (lambda d: d["system"].update(start_date="2026-02-01", end_date="2026-01-01"), "system.end_date", "before"),
         (lambda d: d["system"].update(status="withdrawn"), "system.end_date", "end date"),
         (lambda d: d["system"].update(public_url="ftp://x.example"), "system.public_url", "https://"),
         (lambda d: d["system"].update(human_oversight="yes"), "system.human_oversight", "set of fields"),
@@ -113,8 +124,11 @@ def test_error_message_names_the_source_and_counts_problems() -> None:
         (lambda d: d.update(schema_version="2"), "schema_version", "'1'"),
         (lambda d: d.update(impact_answers={"fallbak": "yes"}), "impact_answers.fallbak", "did you mean 'fallback'"),
         (lambda d: d.update(impact_answers={"fallback": "maybe"}), "impact_answers.fallback", "yes"),
-        (lambda d: d.update(impact_answers={"vulnerable_groups": "no"}), "impact_answers.vulnerable_groups",
-         "system.affected_groups"),
+        (
+            lambda d: d.update(impact_answers={"vulnerable_groups": "no"}),
+            "impact_answers.vulnerable_groups",
+            "system.affected_groups",
+        ),
     ],
 )
 def test_each_wrong_field_gets_its_path_and_fix(mutate, path: str, words: str) -> None:  # type: ignore[no-untyped-def]
@@ -128,8 +142,17 @@ def test_each_wrong_field_gets_its_path_and_fix(mutate, path: str, words: str) -
 
 def test_training_data_rules_are_checked_across_fields() -> None:
     data = minimal()
-    data["models"] = [{"name": "m", "version": "1", "provider": "p", "architecture_family": "cnn",
-                       "licence": "other", "intended_use": "x", "limitations": "y"}]
+    data["models"] = [
+        {
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "cnn",
+            "licence": "other",
+            "intended_use": "x",
+            "limitations": "y",
+        }
+    ]
     data["training_data"] = {
         "modalities": [{"modality": "text", "size": "small"}, {"modality": "text", "size": "large"}],
         "sources": {},
@@ -140,8 +163,14 @@ def test_training_data_rules_are_checked_across_fields() -> None:
     found = problems_of(data)
     assert "models[0].licence_url" in found
     assert "training_data.sources" in found
-    data["training_data"]["sources"] = {"web_crawled": {"crawlers": ["bot"], "period": "2025",
-                                                        "respects_robots_txt": True, "top_domains": ["not a domain"]}}
+    data["training_data"]["sources"] = {
+        "web_crawled": {
+            "crawlers": ["bot"],
+            "period": "2025",
+            "respects_robots_txt": True,
+            "top_domains": ["not a domain"],
+        }
+    }
     found = problems_of(data)
     assert "training_data.sources.web_crawled.top_domains[0]" in found
     data["training_data"]["sources"]["web_crawled"]["top_domains"] = ["Example.org"]
@@ -159,22 +188,45 @@ def test_training_data_rules_are_checked_across_fields() -> None:
 
 @pytest.mark.parametrize(
     ("licence", "normalised"),
-    [("apache-2.0", "Apache-2.0"), ("MIT OR Apache-2.0", "MIT OR Apache-2.0"), ("openrail++", "openrail++"),
-     ("GPL-3.0+", "GPL-3.0-or-later"), ("LicenseRef-Acme-1", "LicenseRef-Acme-1"),
-     ("Proprietary", "proprietary")],
+    [
+        ("apache-2.0", "Apache-2.0"),
+        ("MIT OR Apache-2.0", "MIT OR Apache-2.0"),
+        ("openrail++", "openrail++"),
+        ("GPL-3.0+", "GPL-3.0-or-later"),
+        ("LicenseRef-Acme-1", "LicenseRef-Acme-1"),
+        ("Proprietary", "proprietary"),
+    ],
 )
 def test_licences_are_normalised(licence: str, normalised: str) -> None:
     data = minimal()
-    data["models"] = [{"name": "m", "version": "1", "provider": "p", "architecture_family": "cnn",
-                       "licence": licence, "intended_use": "x", "limitations": "y"}]
+    data["models"] = [
+        {
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "cnn",
+            "licence": licence,
+            "intended_use": "x",
+            "limitations": "y",
+        }
+    ]
     assert parse_disclosure(data).models[0].licence == normalised
 
 
 @pytest.mark.parametrize("licence", ["MIT AND", "Apache-2.0 OR Foo", "LicenseRef-", "free for all"])
 def test_bad_licences_are_refused(licence: str) -> None:
     data = minimal()
-    data["models"] = [{"name": "m", "version": "1", "provider": "p", "architecture_family": "cnn",
-                       "licence": licence, "intended_use": "x", "limitations": "y"}]
+    data["models"] = [
+        {
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "cnn",
+            "licence": licence,
+            "intended_use": "x",
+            "limitations": "y",
+        }
+    ]
     assert "models[0].licence" in problems_of(data)
 
 
@@ -234,8 +286,7 @@ def test_oversized_documents_are_refused_before_parsing() -> None:
 
 
 def test_yaml_scalars_follow_yaml_1_2_so_codes_and_dates_stay_text() -> None:
-    text = yaml.safe_dump(make()).replace("jurisdiction: IE", "jurisdiction: NO").replace(
-        "- IE", "- 'NO'")
+    text = yaml.safe_dump(make()).replace("jurisdiction: IE", "jurisdiction: NO").replace("- IE", "- 'NO'")
     text = text.replace("version: '1.0'", "version: 2026-01-01")
     d = parse_disclosure(text)
     assert d.provider.jurisdiction == "NO"  # Norway, not false (YAML 1.1 would read NO as a boolean)
@@ -302,8 +353,17 @@ def test_training_data_headline_is_one_plain_sentence() -> None:
     assert "biometric data" in training_data_headline(example("eastmark-police-face-search"))
     assert "no trained model" in training_data_headline(parse_disclosure(minimal()))
     data = make()
-    data["models"] = [{"name": "m", "version": "1", "provider": "p", "architecture_family": "cnn",
-                       "licence": "MIT", "intended_use": "x", "limitations": "y"}]
+    data["models"] = [
+        {
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "cnn",
+            "licence": "MIT",
+            "intended_use": "x",
+            "limitations": "y",
+        }
+    ]
     assert "not published" in training_data_headline(parse_disclosure(data))
 
 
@@ -340,5 +400,7 @@ def test_the_libyaml_and_pure_python_loaders_read_examples_alike(monkeypatch) ->
     fast = [example(n) for n in example_names()]
     monkeypatch.setattr(disclosure, "_YAML_LOADER", disclosure._Loader)
     assert [example(n) for n in example_names()] == fast
-    assert parse_disclosure(yaml.safe_dump(make()).replace("jurisdiction: IE", "jurisdiction: NO")) \
-        .provider.jurisdiction == "NO"
+    assert (
+        parse_disclosure(yaml.safe_dump(make()).replace("jurisdiction: IE", "jurisdiction: NO")).provider.jurisdiction
+        == "NO"
+    )

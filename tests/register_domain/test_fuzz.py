@@ -67,8 +67,10 @@ def test_arbitrary_json_like_values_as_mapping_json_and_yaml(value: Any) -> None
     outcome_of(yaml.safe_dump(value))
 
 
-_DOCUMENTS = {name: json.loads(canonical_json(parse_disclosure((EXAMPLES / f"{name}.yaml").read_bytes())))
-              for name in example_names()}
+_DOCUMENTS = {
+    name: json.loads(canonical_json(parse_disclosure((EXAMPLES / f"{name}.yaml").read_bytes())))
+    for name in example_names()
+}
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -109,4 +111,4 @@ def test_mutated_examples(name: str, data: st.DataObject) -> None:
 def test_corrupted_example_bytes(name: str, at: int, junk: bytes) -> None:
     raw = (EXAMPLES / f"{name}.yaml").read_bytes()
     at = at % len(raw)
-    outcome_of(raw[:at] + junk + raw[at + len(junk):])
+    outcome_of(raw[:at] + junk + raw[at + len(junk) :])

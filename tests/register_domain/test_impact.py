@@ -81,23 +81,44 @@ def full_mitigation(**facts: Any) -> dict[str, Any]:
     data = make(answers=best_mitigation_answers(), **facts)
     data["system"]["human_oversight"]["decision_role"] = "human_decides_on_recommendation"
     data["system"]["contest"]["url"] = "https://example.org/contest"
-    data["models"] = [{
-        "name": "m", "version": "1", "provider": "p", "architecture_family": "trees", "licence": "MIT",
-        "intended_use": "x", "limitations": "y",
-        "evaluation": [{"metric": "accuracy", "value": 0.9, "group": "women"}],
-    }]
+    data["models"] = [
+        {
+            "name": "m",
+            "version": "1",
+            "provider": "p",
+            "architecture_family": "trees",
+            "licence": "MIT",
+            "intended_use": "x",
+            "limitations": "y",
+            "evaluation": [{"metric": "accuracy", "value": 0.9, "group": "women"}],
+        }
+    ]
     data["training_data"] = {
         "modalities": [{"modality": "tabular", "size": "small"}],
         "sources": {"operational_records": {"description": "Past cases."}},
         "processing": {"tdm_opt_out": "n/a", "illegal_content_removal": "n/a"},
-        "personal_data_used": False, "biometric_data_used": False,
+        "personal_data_used": False,
+        "biometric_data_used": False,
     }
     data["due_diligence"] = {
-        "fria": {k: "Described." for k in ("process", "period_and_frequency", "affected_groups", "risks_of_harm",
-                                           "human_oversight_measures", "measures_if_risks_materialise",
-                                           "complaint_mechanism")},
-        "consultation": {"groups": data["system"]["affected_groups"], "how": "Panels.", "when": "2026",
-                         "outcome": "Changes made."},
+        "fria": {
+            k: "Described."
+            for k in (
+                "process",
+                "period_and_frequency",
+                "affected_groups",
+                "risks_of_harm",
+                "human_oversight_measures",
+                "measures_if_risks_materialise",
+                "complaint_mechanism",
+            )
+        },
+        "consultation": {
+            "groups": data["system"]["affected_groups"],
+            "how": "Panels.",
+            "when": "2026",
+            "outcome": "Changes made.",
+        },
         "dpia": {"reference": "DPIA 1"},
     }
     return data
@@ -131,8 +152,19 @@ def tiny_questionnaire(bounds: tuple[float, float, float] = (0.25, 0.5, 0.75)) -
 
 @pytest.mark.parametrize(
     ("points", "mitigated", "level"),
-    [(0, False, 1), (2, False, 1), (3, False, 2), (4, False, 2), (5, False, 3), (6, False, 3), (7, False, 4),
-     (8, False, 4), (7, True, 3), (3, True, 2), (8, True, 4)],
+    [
+        (0, False, 1),
+        (2, False, 1),
+        (3, False, 2),
+        (4, False, 2),
+        (5, False, 3),
+        (6, False, 3),
+        (7, False, 4),
+        (8, False, 4),
+        (7, True, 3),
+        (3, True, 2),
+        (8, True, 4),
+    ],
 )
 def test_level_boundaries_are_shares_of_the_maximum(points: int, mitigated: bool, level: int) -> None:
     d = parsed(make()).model_copy(update={"impact_answers": {"q": f"p{points}", "m": "yes" if mitigated else "no"}})
@@ -144,8 +176,15 @@ def test_level_boundaries_are_shares_of_the_maximum(points: int, mitigated: bool
 
 def test_every_level_states_every_obligation_with_sources() -> None:
     areas = {o.area for o in Q.obligations[1]}
-    assert areas >= {"notice", "explanation", "peer_review", "human_involvement", "approval", "monitoring",
-                     "publication"}
+    assert areas >= {
+        "notice",
+        "explanation",
+        "peer_review",
+        "human_involvement",
+        "approval",
+        "monitoring",
+        "publication",
+    }
     for level in (1, 2, 3, 4):
         assert {o.area for o in Q.obligations[level]} == areas
         assert all(o.sources and o.text for o in Q.obligations[level])
@@ -163,19 +202,27 @@ def test_questionnaire_as_data_lists_derivations() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "path", "words"),
     [
-        ("points: 4}\n\n  - id: vulnerable_groups", "points: 11}\n\n  - id: vulnerable_groups",
-         "questions[0].choices[2].points", "0 to 10"),
+        (
+            "points: 4}\n\n  - id: vulnerable_groups",
+            "points: 11}\n\n  - id: vulnerable_groups",
+            "questions[0].choices[2].points",
+            "0 to 10",
+        ),
         ("derived: profiling\n", "derived: profilng\n", "questions[4].derived", "unknown derivation"),
         ("  - id: dpia_done\n", "  - id: fria_done\n", "questions[20].id", "duplicate"),
         ("mitigation_threshold: 0.80", "mitigation_threshold: 80", "scoring.mitigation_threshold", "(0, 1]"),
-        ("level_bounds: [0.25, 0.50, 0.75]", "level_bounds: [0.5, 0.25, 0.75]", "scoring.level_bounds",
-         "increasing"),
-        ("      - {id: very_sensitive,", "      - {id: extremely_sensitive,", "questions.context_sensitivity.choices",
-         "very_sensitive"),
+        ("level_bounds: [0.25, 0.50, 0.75]", "level_bounds: [0.5, 0.25, 0.75]", "scoring.level_bounds", "increasing"),
+        (
+            "      - {id: very_sensitive,",
+            "      - {id: extremely_sensitive,",
+            "questions.context_sensitivity.choices",
+            "very_sensitive",
+        ),
     ],
 )
-def test_a_bad_questionnaire_fails_with_a_precise_error(tmp_path: Path, old: str, new: str, path: str,
-                                                         words: str) -> None:
+def test_a_bad_questionnaire_fails_with_a_precise_error(
+    tmp_path: Path, old: str, new: str, path: str, words: str
+) -> None:
     from assay.register import impact
 
     text = (Path(impact.__file__).parent / "data" / "questionnaire.yaml").read_text()

@@ -36,41 +36,65 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(capabilities=["remote_biometric_identification_post"])],
     ),
     "eu-art5-1f-emotion-work-education": (
-        [dict(capabilities=["emotion_recognition"], contexts=["workplace"]),
-         dict(capabilities=["emotion_recognition"], contexts=["education"]),
-         dict(capabilities=["emotion_recognition"], contexts=["consumer_services"], groups=["students"])],
-        [dict(capabilities=["emotion_recognition"], contexts=["consumer_services"], groups=["consumers"]),
-         dict(capabilities=["automated_scoring_of_people"], contexts=["workplace"], groups=["workers"])],
+        [
+            dict(capabilities=["emotion_recognition"], contexts=["workplace"]),
+            dict(capabilities=["emotion_recognition"], contexts=["education"]),
+            dict(capabilities=["emotion_recognition"], contexts=["consumer_services"], groups=["students"]),
+        ],
+        [
+            dict(capabilities=["emotion_recognition"], contexts=["consumer_services"], groups=["consumers"]),
+            dict(capabilities=["automated_scoring_of_people"], contexts=["workplace"], groups=["workers"]),
+        ],
     ),
     "eu-art5-1g-sensitive-biometric-categorisation": (
-        [dict(capabilities=[c]) for c in ("biometric_categorisation_race", "biometric_categorisation_religion",
-                                          "biometric_categorisation_political_opinion",
-                                          "biometric_categorisation_sexual_orientation",
-                                          "biometric_categorisation_trade_union")],
+        [
+            dict(capabilities=[c])
+            for c in (
+                "biometric_categorisation_race",
+                "biometric_categorisation_religion",
+                "biometric_categorisation_political_opinion",
+                "biometric_categorisation_sexual_orientation",
+                "biometric_categorisation_trade_union",
+            )
+        ],
         [dict(capabilities=["biometric_categorisation_other"]), dict(capabilities=["gender_inference"])],
     ),
     "eu-art5-1h-realtime-rbi-law-enforcement": (
-        [dict(capabilities=["remote_biometric_identification_realtime"],
-              contexts=["public_spaces", "law_enforcement"]),
-         dict(capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces"],
-              purposes=["criminal_profiling"])],
-        [dict(capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces"]),
-         dict(capabilities=["remote_biometric_identification_realtime"], contexts=["law_enforcement"]),
-         dict(capabilities=["remote_biometric_identification_post"], contexts=["public_spaces", "law_enforcement"])],
+        [
+            dict(
+                capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces", "law_enforcement"]
+            ),
+            dict(
+                capabilities=["remote_biometric_identification_realtime"],
+                contexts=["public_spaces"],
+                purposes=["criminal_profiling"],
+            ),
+        ],
+        [
+            dict(capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces"]),
+            dict(capabilities=["remote_biometric_identification_realtime"], contexts=["law_enforcement"]),
+            dict(capabilities=["remote_biometric_identification_post"], contexts=["public_spaces", "law_enforcement"]),
+        ],
     ),
     "eu-art26-10-untargeted-post-rbi": (
         [dict(capabilities=["remote_biometric_identification_post"], contexts=["law_enforcement"])],
-        [dict(capabilities=["remote_biometric_identification_post"], contexts=["consumer_services"]),
-         dict(capabilities=["biometric_verification"], contexts=["law_enforcement"])],
+        [
+            dict(capabilities=["remote_biometric_identification_post"], contexts=["consumer_services"]),
+            dict(capabilities=["biometric_verification"], contexts=["law_enforcement"]),
+        ],
     ),
     "eu-annex3-1a-remote-biometric-identification": (
-        [dict(capabilities=["remote_biometric_identification_post"]),
-         dict(capabilities=["remote_biometric_identification_realtime"])],
+        [
+            dict(capabilities=["remote_biometric_identification_post"]),
+            dict(capabilities=["remote_biometric_identification_realtime"]),
+        ],
         [dict(capabilities=["biometric_verification"], inputs=["biometric"])],
     ),
     "eu-annex3-1b-biometric-categorisation": (
-        [dict(capabilities=["biometric_categorisation_other"]),
-         dict(capabilities=["gender_inference"], inputs=["image"])],
+        [
+            dict(capabilities=["biometric_categorisation_other"]),
+            dict(capabilities=["gender_inference"], inputs=["image"]),
+        ],
         [dict(capabilities=["gender_inference"], inputs=["text"])],
     ),
     "eu-annex3-1c-emotion-recognition": (
@@ -82,8 +106,10 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(contexts=["critical_infrastructure"], purposes=["productivity"])],
     ),
     "eu-annex3-3-education": (
-        [dict(purposes=[p]) for p in ("education_admission", "education_assessment",
-                                      "education_level_assignment", "exam_proctoring")],
+        [
+            dict(purposes=[p])
+            for p in ("education_admission", "education_assessment", "education_level_assignment", "exam_proctoring")
+        ],
         [dict(contexts=["education"], purposes=["translation"], groups=["students"])],
     ),
     "eu-annex3-4-employment": (
@@ -107,15 +133,23 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(contexts=["health"], purposes=["medical_diagnosis"], groups=["patients"])],
     ),
     "eu-annex3-6-law-enforcement": (
-        [dict(purposes=[p]) for p in ("victim_risk_assessment", "evidence_evaluation",
-                                      "offending_risk_assessment", "criminal_profiling")]
+        [
+            dict(purposes=[p])
+            for p in (
+                "victim_risk_assessment",
+                "evidence_evaluation",
+                "offending_risk_assessment",
+                "criminal_profiling",
+            )
+        ]
         + [dict(capabilities=["deception_detection"], contexts=["law_enforcement"])],
-        [dict(capabilities=["deception_detection"], contexts=["consumer_services"]),
-         dict(contexts=["law_enforcement"], purposes=["translation"])],
+        [
+            dict(capabilities=["deception_detection"], contexts=["consumer_services"]),
+            dict(contexts=["law_enforcement"], purposes=["translation"]),
+        ],
     ),
     "eu-annex3-7-migration-border": (
-        [dict(purposes=[p]) for p in ("migration_risk_assessment", "asylum_visa_examination",
-                                      "border_identification")]
+        [dict(purposes=[p]) for p in ("migration_risk_assessment", "asylum_visa_examination", "border_identification")]
         + [dict(capabilities=["deception_detection"], contexts=["migration_border"])],
         [dict(contexts=["migration_border"], purposes=["translation"], groups=["migrants_refugees"])],
     ),
@@ -128,8 +162,10 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(purposes=["medical_diagnosis"], contexts=["health"])],
     ),
     "un-emotion-recognition": (
-        [dict(capabilities=["emotion_recognition"], contexts=["consumer_services"]),
-         dict(capabilities=["deception_detection"], contexts=["migration_border"])],
+        [
+            dict(capabilities=["emotion_recognition"], contexts=["consumer_services"]),
+            dict(capabilities=["deception_detection"], contexts=["migration_border"]),
+        ],
         [dict(capabilities=["conversational_agent", "synthetic_text"])],
     ),
     "un-gender-inference": (
@@ -137,15 +173,21 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(capabilities=["biometric_categorisation_other"])],
     ),
     "un-biometric-surveillance": (
-        [dict(capabilities=["remote_biometric_identification_realtime"], contexts=["consumer_services"]),
-         dict(capabilities=["facial_image_scraping"]),
-         dict(purposes=["public_surveillance"], inputs=["video"])],
-        [dict(purposes=["public_surveillance"], inputs=["geospatial"]),
-         dict(capabilities=["biometric_verification"], inputs=["biometric"])],
+        [
+            dict(capabilities=["remote_biometric_identification_realtime"], contexts=["consumer_services"]),
+            dict(capabilities=["facial_image_scraping"]),
+            dict(purposes=["public_surveillance"], inputs=["video"]),
+        ],
+        [
+            dict(purposes=["public_surveillance"], inputs=["geospatial"]),
+            dict(capabilities=["biometric_verification"], inputs=["biometric"]),
+        ],
     ),
     "un-humanitarian-biometrics": (
-        [dict(capabilities=["humanitarian_biometric_collection"]),
-         dict(contexts=["humanitarian_aid"], inputs=["biometric"])],
+        [
+            dict(capabilities=["humanitarian_biometric_collection"]),
+            dict(contexts=["humanitarian_aid"], inputs=["biometric"]),
+        ],
         [dict(contexts=["humanitarian_aid"], purposes=["aid_distribution"], inputs=["text"])],
     ),
     "eu-art50-1-interaction": (
@@ -157,14 +199,21 @@ CASES: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {
         [dict(capabilities=["conversational_agent"]), dict(capabilities=["deep_fake"], outputs=["video"])],
     ),
     "eu-art50-3-emotion-categorisation-notice": (
-        [dict(capabilities=["emotion_recognition"]), dict(capabilities=["biometric_categorisation_other"]),
-         dict(capabilities=["gender_inference"], inputs=["video"])],
-        [dict(capabilities=["gender_inference"], inputs=["text"]),
-         dict(capabilities=["remote_biometric_identification_post"])],
+        [
+            dict(capabilities=["emotion_recognition"]),
+            dict(capabilities=["biometric_categorisation_other"]),
+            dict(capabilities=["gender_inference"], inputs=["video"]),
+        ],
+        [
+            dict(capabilities=["gender_inference"], inputs=["text"]),
+            dict(capabilities=["remote_biometric_identification_post"]),
+        ],
     ),
     "eu-art50-4-deep-fakes": (
-        [dict(capabilities=["deep_fake"], outputs=["video"]),
-         dict(capabilities=["synthetic_text"], contexts=["media_information"])],
+        [
+            dict(capabilities=["deep_fake"], outputs=["video"]),
+            dict(capabilities=["synthetic_text"], contexts=["media_information"]),
+        ],
         [dict(capabilities=["synthetic_text"], contexts=["consumer_services"])],
     ),
 }
@@ -182,7 +231,8 @@ def test_the_minimal_disclosure_triggers_nothing() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule_id", "facts"), [(rid, f) for rid, (fire, _) in CASES.items() for f in fire],
+    ("rule_id", "facts"),
+    [(rid, f) for rid, (fire, _) in CASES.items() for f in fire],
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_rule_fires(rule_id: str, facts: dict[str, Any]) -> None:
@@ -199,7 +249,8 @@ def test_rule_fires(rule_id: str, facts: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("rule_id", "facts"), [(rid, f) for rid, (_, miss) in CASES.items() for f in miss],
+    ("rule_id", "facts"),
+    [(rid, f) for rid, (_, miss) in CASES.items() for f in miss],
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_rule_does_not_fire(rule_id: str, facts: dict[str, Any]) -> None:
@@ -216,8 +267,9 @@ def test_explanation_names_what_triggered_the_finding() -> None:
 
 
 def test_un_red_line_flags_emotion_recognition_the_eu_act_allows() -> None:
-    result = screen(parsed(make(capabilities=["emotion_recognition"], contexts=["consumer_services"],
-                                groups=["consumers"])))
+    result = screen(
+        parsed(make(capabilities=["emotion_recognition"], contexts=["consumer_services"], groups=["consumers"]))
+    )
     ids = [f.rule_id for f in result.findings]
     assert result.outcome == "high_risk"
     assert "eu-art5-1f-emotion-work-education" not in ids
@@ -273,10 +325,14 @@ def test_a_thin_justification_is_marked_missing(justification: str, problem: str
 
 
 def test_law_enforcement_exceptions_need_legal_basis_and_authorisation() -> None:
-    facts = dict(capabilities=["remote_biometric_identification_realtime"],
-                 contexts=["public_spaces", "law_enforcement"])
-    rbi = {"rule": "eu-art5-1h-realtime-rbi-law-enforcement", "exception": "rbi_search_for_victims",
-           "justification": LONG_JUSTIFICATION + " " + LONG_JUSTIFICATION.replace("system", "tool")}
+    facts = dict(
+        capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces", "law_enforcement"]
+    )
+    rbi = {
+        "rule": "eu-art5-1h-realtime-rbi-law-enforcement",
+        "exception": "rbi_search_for_victims",
+        "justification": LONG_JUSTIFICATION + " " + LONG_JUSTIFICATION.replace("system", "tool"),
+    }
     f = finding(screen(parsed(make(**facts, claims=[rbi]))), "eu-art5-1h-realtime-rbi-law-enforcement")
     assert f.exception_status == "missing_justification"
     assert any("legal_basis" in p for p in f.exception_problems)
@@ -287,7 +343,8 @@ def test_law_enforcement_exceptions_need_legal_basis_and_authorisation() -> None
     upheld = screen(parsed(make(**facts, claims=[rbi])), reviews={"eu-art5-1h-realtime-rbi-law-enforcement": "upheld"})
     assert upheld.outcome == "high_risk"  # still Annex III 1(a) and the UN line on biometric surveillance
     assert {"eu-annex3-1a-remote-biometric-identification", "un-biometric-surveillance"} <= {
-        f.rule_id for f in upheld.findings}
+        f.rule_id for f in upheld.findings
+    }
 
 
 def test_an_upheld_review_lowers_the_finding_but_keeps_it_visible() -> None:
@@ -322,8 +379,11 @@ def test_a_review_without_a_claim_is_ignored_and_unknown_decisions_are_refused()
 
 
 def test_art_6_3_exception_is_unavailable_when_the_system_profiles_people() -> None:
-    no_risk = {"rule": "eu-annex3-4-employment", "exception": "no_significant_risk",
-               "justification": LONG_JUSTIFICATION}
+    no_risk = {
+        "rule": "eu-annex3-4-employment",
+        "exception": "no_significant_risk",
+        "justification": LONG_JUSTIFICATION,
+    }
     d = parsed(make(purposes=["recruitment_selection"], profiling=True, claims=[no_risk]))
     f = finding(screen(d, reviews={"eu-annex3-4-employment": "upheld"}), "eu-annex3-4-employment")
     assert f.exception_status == "unavailable" and f.effective_outcome == "high_risk"
@@ -371,25 +431,46 @@ def write_rules(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("edit", "path", "words"),
     [
-        (lambda d: d["rules"][5]["when"]["all"][0].update(capabilities=["emotion_recog"]),
-         "rules[5].when.all[0].capabilities[0]", "did you mean 'emotion_recognition'"),
+        (
+            lambda d: d["rules"][5]["when"]["all"][0].update(capabilities=["emotion_recog"]),
+            "rules[5].when.all[0].capabilities[0]",
+            "did you mean 'emotion_recognition'",
+        ),
         (lambda d: d["rules"][0].update(sources=[]), "rules[0].sources", "at least one source"),
         (lambda d: d["rules"][1].update(id=d["rules"][0]["id"]), "rules[1].id", "duplicate"),
         (lambda d: d["rules"][3].update(exceptions=["no_such_exception"]), "rules[3].exceptions[0]", "unknown"),
         (lambda d: d["rules"][0].update(outcome="banned"), "rules[0].outcome", "unknown outcome"),
-        (lambda d: d["rules"][0].update(when={"capabilitys": ["social_scoring"]}), "rules[0].when.capabilitys",
-         "did you mean 'capabilities'"),
+        (
+            lambda d: d["rules"][0].update(when={"capabilitys": ["social_scoring"]}),
+            "rules[0].when.capabilitys",
+            "did you mean 'capabilities'",
+        ),
         (lambda d: d["rules"][0].update(when={"all": []}), "rules[0].when.all", "non-empty"),
-        (lambda d: d["rules"][0]["sources"][0].update(url="http://insecure.example"), "rules[0].sources[0].url",
-         "https"),
-        (lambda d: d["exceptions"]["medical_or_safety"].update(outcome_when_upheld="prohibited"),
-         "rules[5].exceptions[0]", "would not lower"),
-        (lambda d: d["exceptions"].update(spare=copy.deepcopy(d["exceptions"]["medical_or_safety"])),
-         "exceptions.spare", "no rule refers"),
-        (lambda d: d["exceptions"]["medical_or_safety"].update(min_words=3), "exceptions.medical_or_safety.min_words",
-         "20 to 1000"),
-        (lambda d: d["exceptions"]["medical_or_safety"].update(requires=["signature"]),
-         "exceptions.medical_or_safety.requires", "legal_basis"),
+        (
+            lambda d: d["rules"][0]["sources"][0].update(url="http://insecure.example"),
+            "rules[0].sources[0].url",
+            "https",
+        ),
+        (
+            lambda d: d["exceptions"]["medical_or_safety"].update(outcome_when_upheld="prohibited"),
+            "rules[5].exceptions[0]",
+            "would not lower",
+        ),
+        (
+            lambda d: d["exceptions"].update(spare=copy.deepcopy(d["exceptions"]["medical_or_safety"])),
+            "exceptions.spare",
+            "no rule refers",
+        ),
+        (
+            lambda d: d["exceptions"]["medical_or_safety"].update(min_words=3),
+            "exceptions.medical_or_safety.min_words",
+            "20 to 1000",
+        ),
+        (
+            lambda d: d["exceptions"]["medical_or_safety"].update(requires=["signature"]),
+            "exceptions.medical_or_safety.requires",
+            "legal_basis",
+        ),
         (lambda d: d["rules"][0].update(colour="red"), "rules[0].colour", "unknown key"),
     ],
 )
