@@ -212,7 +212,7 @@ class ReviewIn(BaseModel):
 class ProviderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(min_length=1, max_length=300, pattern=r"\S", description="The legal name.")
     jurisdiction: str = Field("", max_length=100)
     website: str = Field("", max_length=500)
 
@@ -228,8 +228,9 @@ _DISCLOSURE_BODY: dict[str, Any] = {
         "required": True,
         "description": "A disclosure in JSON or YAML (UTF-8). Its format: /schema/disclosure/v1.json.",
         "content": {
-            "application/json": {"schema": {"$ref": "/schema/disclosure/v1.json"}},
-            "application/yaml": {"schema": {"type": "string"}},
+            # The disclosure's own JSON Schema is published separately (it is large, and shared with tools).
+            "application/json": {"schema": {"type": "object", "description": "See /schema/disclosure/v1.json."}},
+            "application/yaml": {"schema": {"type": "string", "description": "See /schema/disclosure/v1.json."}},
         },
     }
 }
@@ -249,14 +250,15 @@ def _system_query(
     suspended: bool | None = Query(None, description="Only suspended (true) or not suspended (false) systems."),
     sort: Literal["relevance", "name", "updated"] = Query("relevance", description="Order of the results."),
     page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1."),
-    per_page: int | None = Query(None, ge=1, description="Items per page (default ASSAY_PAGE_SIZE)."),
+    per_page: int | None = Query(None, ge=1, le=1_000_000,
+                                 description="Items per page (default ASSAY_PAGE_SIZE, at most ASSAY_MAX_PAGE_SIZE)."),
     config: Any = Depends(get_config),
 ) -> SystemQuery:
     return SystemQuery(
         q=q, provider=provider, capability=capability.value if capability else None,
         context=context.value if context else None, outcome=outcome, impact_level=impact_level,
         status=status.value if status else None, suspended=suspended, sort=sort, page=page,
-        per_page=per_page or config.page_size,
+        per_page=min(per_page or config.page_size, config.max_page_size),  # clamped, as GitHub's API does
     ).validated(max_per_page=config.max_page_size)
 
 
@@ -312,12 +314,10 @@ def api_version(system_id: str = SystemId, number: int = Path(ge=1, le=2_000_000
 @router.get("/api/v1/providers", response_model=ProviderListOut, tags=["register"], summary="List providers",
             responses=_errors(422))
 def api_list_providers(request: Request, page: int = Query(1, ge=1, le=1_000_000),
-                       per_page: int | None = Query(None, ge=1), db: Database = Depends(get_db),
-                       config: Any = Depends(get_config)) -> dict[str, Any]:
-    per_page = per_page or config.page_size
-    if per_page > config.max_page_size:
-        raise InvalidInput(f"per_page must be at most {config.max_page_size}", hint="ask for fewer per page",
-                           problems=[FieldProblem("query.per_page", "too large", f"at most {config.max_page_size}")])
+                       per_page: int | None = Query(None, ge=1, le=1_000_000,
+                                                    description="Items per page (at most ASSAY_MAX_PAGE_SIZE)."),
+                       db: Database = Depends(get_db), config: Any = Depends(get_config)) -> dict[str, Any]:
+    per_page = min(per_page or config.page_size, config.max_page_size)
     with db.read() as session:
         result = service.list_providers(session, page=page, per_page=per_page)
     return {"items": [_provider_out(p) for p in result.items], "page": result.page, "per_page": result.per_page,
@@ -359,7 +359,9 @@ def api_rules() -> dict[str, Any]:
 
 
 @router.get("/schema/disclosure/v1.json", tags=["register"], summary="The disclosure format's JSON Schema",
-            response_model=dict[str, Any])
+            response_class=JSONResponse,
+            responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"}}},
+                             "description": "A JSON Schema (2020-12)."}})
 def disclosure_schema(config: Any = Depends(get_config)) -> JSONResponse:
     from assay.register.disclosure import disclosure_json_schema
 
@@ -423,7 +425,8 @@ async def api_update(
     expected_version: int | None = Query(None, ge=1, le=2_000_000_000,
                                          description="The version this update is based on (or send If-Match)."),
     reason: str = Query("", max_length=2000, description="Why it changed (shown in the history)."),
-    if_match: str | None = Header(None, max_length=40, description='The ETag of the version read, e.g. "3".'),
+    if_match: str | None = Header(None, max_length=16, pattern=r'^(W/)?"?[1-9][0-9]{0,8}"?$',
+                                  description='The ETag of the version read, e.g. "3".'),
     principal: Principal = Depends(require_principal),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
@@ -460,21 +463,21 @@ def _admin_write(db: Database, fn: Any, system_id: str, **kwargs: Any) -> dict[s
 
 
 @router.post("/api/v1/systems/{system_id}/suspend", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Suspend a system", responses=_errors(401, 403, 404, 409, 422))
+             summary="Suspend a system", responses=_errors(400, 401, 403, 404, 409, 422))
 def api_suspend(body: ReasonIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
                 db: Database = Depends(get_db)) -> dict[str, Any]:
     return _admin_write(db, service.suspend, system_id, reason=body.reason, principal=principal)
 
 
 @router.post("/api/v1/systems/{system_id}/reinstate", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Lift a suspension", responses=_errors(401, 403, 404, 409, 422))
+             summary="Lift a suspension", responses=_errors(400, 401, 403, 404, 409, 422))
 def api_reinstate(body: ReasonIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
                   db: Database = Depends(get_db)) -> dict[str, Any]:
     return _admin_write(db, service.reinstate, system_id, reason=body.reason, principal=principal)
 
 
 @router.post("/api/v1/systems/{system_id}/reviews", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Accept or reject a claimed exception", responses=_errors(401, 403, 404, 409, 422))
+             summary="Uphold or reject a claimed exception", responses=_errors(400, 401, 403, 404, 409, 422))
 def api_review(body: ReviewIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
                db: Database = Depends(get_db)) -> dict[str, Any]:
     return _admin_write(db, service.review_exception, system_id, rule_id=body.rule_id, decision=body.decision,
@@ -482,7 +485,7 @@ def api_review(body: ReviewIn, system_id: str = SystemId, principal: Principal =
 
 
 @router.post("/api/v1/providers", response_model=ProviderOut, status_code=201, tags=["register: admin"],
-             summary="Register a provider", responses=_errors(401, 403, 409, 422))
+             summary="Register a provider", responses=_errors(400, 401, 403, 409, 422))
 def api_add_provider(body: ProviderIn, response: Response, principal: Principal = Depends(require_principal),
                      db: Database = Depends(get_db)) -> dict[str, Any]:
     with db.write() as session:
