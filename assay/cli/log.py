@@ -21,6 +21,10 @@ from assay.errors import InvalidInput
 log_app = typer.Typer(help="The transparency log: integrate, show, prove, verify, monitor.", no_args_is_help=True)
 
 
+witness_app = typer.Typer(help="This register as a C2SP tlog-witness: the logs it cosigns.", no_args_is_help=True)
+log_app.add_typer(witness_app, name="witness")
+
+
 def install(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
 
@@ -324,3 +328,49 @@ def monitor_cmd(
             f" ({kinds})" if kinds else ""
         )
     console.print(f"[green]OK[/green]: {escape(result.origin)}: {escape(text)}", highlight=False, soft_wrap=True)
+
+
+@witness_app.command("trust")
+def witness_trust_cmd(
+    ctx: typer.Context,
+    vkey: str = typer.Argument(..., help="The log's verifier key (its /log/vkey), from a source you trust."),
+    origin: str = typer.Option(None, "--origin", help="The log's origin, if it differs from the key's name."),
+    as_json: bool = json_flag(),
+) -> None:
+    """Witness a log: cosign its checkpoints (POST /witness/add-checkpoint) when they are consistent."""
+    from assay.transparency.witness import trust_log
+
+    row = trust_log(open_db(ctx), vkey, origin=origin)
+    if as_json:
+        print_json({"origin": row.origin, "vkeys": row.vkeys.split("\n"), "size": row.size})
+    else:
+        console.print(
+            f"witnessing {escape(row.origin)} (cosigned up to {row.size} entries)", highlight=False, soft_wrap=True
+        )
+
+
+@witness_app.command("list")
+def witness_list_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """The logs this register witnesses, with the size it last cosigned."""
+    from assay.transparency.witness import list_logs
+
+    logs = list_logs(open_db(ctx))
+    if as_json:
+        print_json(logs)
+        return
+    for entry in logs:
+        console.print(
+            f"{escape(str(entry['origin']))}  {entry['size']} entries  {entry['updated_at'] or 'never'}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not logs:
+        console.print("no logs yet: add one with 'assay log witness trust <vkey>'", highlight=False)
+
+
+@witness_app.command("key")
+def witness_key_cmd(ctx: typer.Context) -> None:
+    """Print this witness's cosignature verifier key (give it to the logs you witness and their users)."""
+    from assay.transparency.witness import load_or_create_witness_key
+
+    typer.echo(load_or_create_witness_key(get_config(ctx)).vkey)

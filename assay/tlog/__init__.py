@@ -37,8 +37,10 @@ from assay.tlog._tiles import (
     split_hashes,
     tiles_for_size,
 )
+from assay.tlog._witness import AddCheckpointRequest
 
 __all__ = [
+    "AddCheckpointRequest",
     "EMPTY_ROOT",
     "TILE_WIDTH",
     "Checkpoint",

@@ -10,10 +10,10 @@ import struct
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from assay.errors import InvalidInput
-from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, b64, check_key_name, key_id
+from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, _b64decode, b64, check_key_name, key_id
 
 _MAX_TIMESTAMP = 2**63 - 1
 
@@ -82,6 +82,31 @@ class CosignatureSigner:
     @property
     def verifier(self) -> CosignatureVerifier:
         return CosignatureVerifier(self.name, self.public_key)
+
+    @property
+    def vkey(self) -> str:
+        return self.verifier.vkey
+
+    @classmethod
+    def from_text(cls, text: str) -> CosignatureSigner:
+        """Parse ``PRIVATE+KEY+<name>+<hex id>+<base64(0x04 || 32-byte seed)>``."""
+        parts = text.strip().split("+", 4)
+        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+            raise InvalidInput(
+                "the cosigner key is not of the form PRIVATE+KEY+<name>+<id>+<key>",
+                hint="generate one with CosignatureSigner.generate(name).to_text()",
+            )
+        raw = _b64decode(parts[4], "the cosigner key")
+        if len(raw) != 33 or raw[0] != cls.alg:
+            raise InvalidInput("the cosigner key is not an Ed25519 cosignature (type 0x04) key", hint="")
+        signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        if parts[3] != signer.key_id.hex():
+            raise InvalidInput("the cosigner key's ID does not match its name and key", hint="")
+        return signer
+
+    def to_text(self) -> str:
+        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + seed)}"
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> NoteSignature:
         if not 0 < timestamp <= _MAX_TIMESTAMP:

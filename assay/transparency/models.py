@@ -58,3 +58,20 @@ class LogCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     checkpoint: Mapped[str] = mapped_column(Text, nullable=False)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class WitnessedLog(Base):
+    """A log this register witnesses (C2SP tlog-witness): its keys and the latest checkpoint it cosigned.
+
+    ``size``/``root_hash``/``checkpoint`` are replaced only under the row's lock (owned by
+    ``assay.transparency.witness``), so two add-checkpoint requests can never roll the state back.
+    """
+
+    __tablename__ = "tlog_witnessed_logs"
+
+    origin: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vkeys: Mapped[str] = mapped_column(Text, nullable=False)  # one vkey per line
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    checkpoint: Mapped[str] = mapped_column(Text, nullable=False)  # with our cosignature; "" before the first
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -4,7 +4,8 @@
   layout, read-only, so any tlog-tiles client can read and verify the log; ``/log/vkey``: the verifier key.
 - ``/log`` and ``/log/entries/{index}``: pages for people (what the log is, how to verify it, each entry with
   its proof), ``/log/entries/{index}/proof``: the entry's c2sp.org/tlog-proof, ``/api/v1/log/...``: JSON.
-- ``POST /log/add-checkpoint``: nothing here; witnesses are other parties (see docs/transparency-log.md).
+- ``POST /witness/add-checkpoint``, ``GET /witness/<origin hash>/checkpoint``, ``/witness/vkey``: this register
+  as a C2SP tlog-witness for the logs its operator trusts (``assay log witness trust``).
 
 The router's lifespan starts the background integrator of the app's log (and stops it on shutdown).
 """
@@ -238,3 +239,69 @@ def log_page(request: Request, before: int | None = Query(None, ge=1, le=2**63 -
     older = recent[-1]["index"] if len(recent) == page and recent[-1]["index"] > 0 else None
     context = {"cp": _checkpoint_view(tlog), "recent": recent, "older": older}
     return request.app.state.templates.TemplateResponse(request, "log/index.html", context)
+
+
+# -- this register as a witness for other logs (C2SP tlog-witness) -----------------------------------------
+
+_MAX_WITNESS_BODY = 64 * 1024
+
+
+def _witness_key(request: Request):  # type: ignore[no-untyped-def]
+    from assay.transparency.witness import load_or_create_witness_key
+
+    key = getattr(request.app.state, "witness_key", None)
+    if key is None:
+        key = load_or_create_witness_key(request.app.state.config)
+        request.app.state.witness_key = key
+    return key
+
+
+@router.post(
+    "/witness/add-checkpoint",
+    tags=["log"],
+    summary="Cosign a checkpoint (C2SP tlog-witness)",
+    response_class=PlainTextResponse,
+)
+async def witness_add_checkpoint(request: Request) -> Response:
+    from assay.transparency.witness import add_checkpoint
+
+    body = await request.body()
+    if len(body) > _MAX_WITNESS_BODY:
+        return Response(
+            f"the request is larger than {_MAX_WITNESS_BODY} bytes\n",
+            status_code=400,
+            media_type="text/plain; charset=utf-8",
+        )
+    answer = await run_in_threadpool(add_checkpoint, request.app.state.db, _witness_key(request), body)
+    return Response(
+        # Set as is: Starlette would append a charset to text/x.tlog.size, whose form the spec fixes.
+        answer.body.encode(),
+        status_code=answer.status,
+        headers={"Cache-Control": "no-store", "Content-Type": answer.content_type},
+    )
+
+
+@router.get(
+    "/witness/vkey", tags=["log"], summary="This witness's cosignature verifier key", response_class=PlainTextResponse
+)
+def witness_vkey(request: Request) -> Response:
+    return Response(_witness_key(request).vkey + "\n", media_type="text/plain; charset=utf-8")
+
+
+@router.get(
+    "/witness/{origin_hash}/checkpoint",
+    tags=["log"],
+    response_class=PlainTextResponse,
+    summary="The latest checkpoint this witness cosigned for a log (by SHA-256 of its origin, hex)",
+)
+def witness_latest(request: Request, origin_hash: str = Path(pattern="^[0-9a-f]{64}$")) -> Response:
+    from assay.transparency.witness import witness_checkpoint
+
+    note = witness_checkpoint(request.app.state.db, origin_hash)
+    if note is None:
+        return Response(
+            "this witness has not cosigned a checkpoint of that log\n",
+            status_code=404,
+            media_type="text/plain; charset=utf-8",
+        )
+    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT})
