@@ -52,7 +52,7 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     context, page, errors = open_page(browser, f"{live_server}/systems/{system_id}")
     page.click("text=File a complaint about this system")
     page.wait_for_selector("#complaint-form")
-    assert page.is_visible("text=Encrypted in your browser.")
+    page.wait_for_selector("text=Encrypted in your browser.")  # shown by the script once it runs
     page.fill("#f-what", WHAT)
     page.fill("#f-when", "May 2026")
     page.set_input_files("#f-files", [str(files / "rejection.txt"), str(files / "photo.png")])
