@@ -73,6 +73,7 @@ def test_checkpoint_vkey_and_bundle_headers(client: TestClient, sqlite_db: Datab
     r = client.get("/log/checkpoint")
     assert r.headers["content-type"] == "text/plain; charset=utf-8"
     assert r.headers["cache-control"] == "public, max-age=2"
+    assert r.headers["access-control-allow-origin"] == "*"
     assert client.get("/log/vkey").headers["content-type"] == "text/plain; charset=utf-8"
     r = client.get("/log/tile/entries/000.p/10", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip" and len(decode_bundle(r.content, 10)) == 10

@@ -34,6 +34,8 @@ log = logging.getLogger("assay.web.log")
 IMMUTABLE = "public, max-age=31536000, immutable"
 # tlog-tiles: the checkpoint is mutable and must not be cached beyond a few seconds.
 SHORT = "public, max-age=2"
+# Public, static data: any web page may read it (browser-based verifiers), without credentials.
+PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
 
 @asynccontextmanager
@@ -79,7 +81,7 @@ def _published_head(tlog: TransparencyLog) -> Head:
 )
 def checkpoint(request: Request) -> Response:
     head = _published_head(_log(request))
-    return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT})
+    return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT, **PUBLIC})
 
 
 @router.get(
@@ -92,7 +94,7 @@ def vkey(request: Request) -> Response:
     return Response(
         _log(request).vkey + "\n",
         media_type="text/plain; charset=utf-8",
-        headers={"Cache-Control": "public, max-age=3600"},
+        headers={"Cache-Control": "public, max-age=3600", **PUBLIC},
     )
 
 
@@ -117,7 +119,7 @@ def tile(request: Request, path: str) -> Response:
             f"/log/tile/{path} is not published",
             hint="fetch /log/checkpoint first; only tiles that a checkpoint covers exist",
         )
-    headers = {"Cache-Control": IMMUTABLE}
+    headers = {"Cache-Control": IMMUTABLE, **PUBLIC}
     if tile_id.is_entries:
         headers["Vary"] = "Accept-Encoding"
         if "gzip" in request.headers.get("accept-encoding", ""):
