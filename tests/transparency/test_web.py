@@ -134,3 +134,11 @@ def test_log_endpoints_answer_without_entries(client: TestClient, path: str) -> 
     assert r.status_code in (200, 404)
     if path != "/log/tile/0/000.p/1":
         assert r.status_code == 200
+
+
+def test_static_log_resources_answer_head_requests(client: TestClient, sqlite_db: Database) -> None:
+    fill(sqlite_db, 3)
+    wait_for_size(client, 3)
+    for path in ("/log/checkpoint", "/log/vkey", "/log/tile/0/000.p/3"):
+        r = client.head(path)
+        assert r.status_code == 200 and r.content == b"", path

@@ -73,8 +73,9 @@ def _published_head(tlog: TransparencyLog) -> Head:
 # -- the tlog-tiles layout ---------------------------------------------------------------------------------
 
 
-@router.get(
+@router.api_route(
     "/log/checkpoint",
+    methods=["GET", "HEAD"],
     tags=["log"],
     summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
     response_class=PlainTextResponse,
@@ -84,8 +85,9 @@ def checkpoint(request: Request) -> Response:
     return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT, **PUBLIC})
 
 
-@router.get(
+@router.api_route(
     "/log/vkey",
+    methods=["GET", "HEAD"],
     tags=["log"],
     summary="The log's verifier key (C2SP signed-note vkey)",
     response_class=PlainTextResponse,
@@ -98,8 +100,9 @@ def vkey(request: Request) -> Response:
     )
 
 
-@router.get(
+@router.api_route(
     "/log/tile/{path:path}",
+    methods=["GET", "HEAD"],
     tags=["log"],
     summary="A tile or entry bundle (C2SP tlog-tiles)",
     responses={200: {"content": {"application/octet-stream": {}}}},
