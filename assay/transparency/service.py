@@ -49,6 +49,7 @@ from assay.tlog import (
     leaf_hash,
     node_hash,
     split_hashes,
+    tiles_for_size,
     verify_checkpoint,
     verify_inclusion,
 )
@@ -199,6 +200,7 @@ class TransparencyLog:
         self.vkey = signer.vkey
         self.tiles_dir = tiles_dir
         self.batch_size = batch_size
+        self.rebuild_chunk = 65536  # entries read from the database at a time when rebuilding lost tiles
         self._on_step = on_step
         self._lock = threading.Lock()  # one integration at a time in this process
         self._state: _TreeState | None = None  # owned by _lock
@@ -383,7 +385,7 @@ class TransparencyLog:
     def _rebuild(self, head: Head) -> _TreeState:
         state = _TreeState()
         start = 0
-        chunk = 65536
+        chunk = self.rebuild_chunk
         while start < head.size:
             end = min(start + chunk, head.size)
             with self.db.read() as s:
@@ -399,16 +401,19 @@ class TransparencyLog:
                     hint="restore the database from a backup",
                 )
             files, _ = state.append(rows)
-            # Intermediate partials are not needed: only the final size's partials are published.
-            if end < head.size:
-                files = {p: d for p, d in files.items() if ".p/" not in p}
-            self.storage.write_many(files)
+            # Only full tiles here: the published size's partials are written below, from the final state
+            # (a chunk only emits the partials it changed).
+            self.storage.write_many({p: d for p, d in files.items() if ".p/" not in p})
             start = end
         if state.root() != head.root_hash:
             raise VerificationError(
                 "the log's entries in the database do not produce its published root hash",
                 hint="the database was altered or restored from another log: do not publish; investigate",
             )
+        partials = {tile.path: b"".join(state.levels[tile.level]) for tile in tiles_for_size(head.size)}
+        if state.bundle:
+            partials[TileID(-1, head.size >> 8, len(state.bundle)).path] = encode_bundle(state.bundle)
+        self.storage.write_many(partials)
         return state
 
     # -- reading -----------------------------------------------------------------------------------------

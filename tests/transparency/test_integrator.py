@@ -191,11 +191,13 @@ def test_integrators_racing_in_threads_publish_one_consistent_history(db: Databa
 # -- recovery and refusal --------------------------------------------------------------------------------
 
 
-def test_lost_tiles_are_rebuilt_from_the_database(sqlite_db: Database, config: Config) -> None:
+@pytest.mark.parametrize("chunk", [65536, 300])
+def test_lost_tiles_are_rebuilt_from_the_database(sqlite_db: Database, config: Config, chunk: int) -> None:
     add_entries(sqlite_db, 600)
     integrate(sqlite_db, config)
     shutil.rmtree(config.data_dir / "log")
     _LOGS.pop(sqlite_db, None)
+    open_log(sqlite_db, config).rebuild_chunk = chunk  # small chunks: partials must still all be rebuilt
     add_entries(sqlite_db, 5, start=600)
     integrate(sqlite_db, config)
     assert_log_consistent(
