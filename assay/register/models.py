@@ -8,8 +8,8 @@ that appends a version, a screening, a review or a suspension. Every row that re
 actor and the time.
 
 Full-text search lives outside these models, because it is dialect specific: an FTS5 table ``systems_fts`` on
-SQLite, a ``search_document`` tsvector column with a GIN index on PostgreSQL (see ``assay.register.search``
-and the migration ``register_0001``).
+SQLite (rowid = ``systems.search_key``), ``search_document`` and ``name_document`` tsvector columns with GIN
+indexes on PostgreSQL (see ``assay.register.search`` and the migrations ``register_0001`` and ``register_0003``).
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ class System(Base):
     __table_args__ = (
         UniqueConstraint("provider_id", "name_key", name="uq_systems_provider_name"),
         Index("ix_systems_name_key", "name_key", "id"),
-        Index("ix_systems_updated_at", "updated_at"),
+        Index("ix_systems_updated_at", "updated_at", "id"),
+        Index("ix_systems_search_key", "search_key", unique=True),
         Index("ix_systems_outcome", "outcome", "name_key"),
         Index("ix_systems_impact_level", "impact_level", "name_key"),
         Index("ix_systems_status", "status", "name_key"),
@@ -121,6 +122,8 @@ class System(Base):
     created_at: Mapped[datetime] = mapped_column(_TZ)
     created_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(_TZ)
+    # The system's integer key in the full-text index (the id of its first version; never changes).
+    search_key: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SystemCapability(Base):

@@ -1,21 +1,31 @@
 """Searching and filtering the register, on SQLite (FTS5) and PostgreSQL (tsvector + GIN), with pagination.
 
-Full-text matching runs on three weighted fields: the system's name (strongest), its provider's name, and
-the rest of its disclosure. Filters (provider, capability, context, outcome, impact level, status,
-suspended) are index lookups on the denormalised columns of ``systems``. Query text is reduced to plain
-words before it reaches the database, so no search string can inject FTS syntax: ``credit sco`` becomes
-``"credit"* "sco"*`` on SQLite and ``credit:* & sco:*`` on PostgreSQL (every word must match, as a prefix).
+Two paths, both built to stay fast at hundreds of thousands of systems:
+
+- **Filters only** (provider, capability, context, outcome, impact level, status, suspended): index scans on
+  the denormalised columns of ``systems``, ordered by name or by last update, with an exact total.
+- **Words** (``q``): full-text matching on the system's name (strongest), its provider's name and the rest of
+  its disclosure. Every word must match, as a prefix. On SQLite the filters are tokens of a ``facets`` column
+  of the same FTS5 table, so words and filters are one index intersection. A search counts and pages through
+  at most :data:`SEARCH_WINDOW` matches (the total then reads "10,000+", as search engines do; narrow the
+  search to see more). Up to :data:`RANK_LIMIT` matches are ranked by relevance (BM25 on SQLite, ``ts_rank``
+  on PostgreSQL); beyond that, ranking every match costs more than it tells, so systems whose *name or
+  provider* matches come first (ranked), then the others, most recently updated first.
+
+Query text is reduced to plain words before it reaches the database, so no search string can inject FTS
+syntax: ``credit sco`` becomes ``"credit"* "sco"*`` on SQLite and ``credit:* & sco:*`` on PostgreSQL.
 
 Example::
 
     with db.read() as session:
         page = search_systems(session, SystemQuery(q="credit", outcome="high_risk", page=2, per_page=20))
         for system in page.items: ...
-        page.total, page.pages, page.has_next
+        page.total, page.total_is_exact, page.pages, page.has_next
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -23,18 +33,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Float, Select, String, func, literal_column, select, text
+from sqlalchemy import Select, exists, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from assay.errors import FieldProblem, InvalidInput
-from assay.register.models import System, SystemCapability, SystemContext, SystemVersion
+from assay.register.models import Provider, System, SystemCapability, SystemContext, SystemVersion
 
-__all__ = ["OUTCOMES", "SORTS", "Page", "SystemQuery", "search_systems"]
+__all__ = ["OUTCOMES", "RANK_LIMIT", "SEARCH_WINDOW", "SORTS", "Page", "SystemQuery", "reindex_all",
+           "search_systems"]
 
 T = TypeVar("T")
 
 OUTCOMES = ("prohibited", "high_risk", "transparency", "minimal")
 SORTS = ("relevance", "name", "updated")
+SEARCH_WINDOW = 10_000
+RANK_LIMIT = 2_000
 _MAX_WORDS = 12
 _MAX_WORD_LEN = 64
 _MAX_QUERY_LEN = 500
@@ -72,9 +85,14 @@ class SystemQuery:
             problems.append(FieldProblem("page", "pages count from 1", "give a page number of at least 1"))
         if not 1 <= self.per_page <= max_per_page:
             problems.append(FieldProblem("per_page", f"must be from 1 to {max_per_page}", f"give at most {max_per_page}"))
+        elif self.words and (self.page - 1) * self.per_page >= SEARCH_WINDOW:
+            problems.append(FieldProblem(
+                "page", f"a search pages through its first {SEARCH_WINDOW:,} matches only",
+                "add words or filters to narrow the search, or download the register (/api/v1/export/systems.csv)"))
         if problems:
             raise InvalidInput("the search is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
-                               hint="fix the listed search parameters", problems=problems)
+                               hint=problems[0].fix if len(problems) == 1 else "fix the listed search parameters",
+                               problems=problems)
         return self
 
     @property
@@ -93,12 +111,17 @@ class SystemQuery:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a list, with the total so a client can show "page 3 of 12"."""
+    """One page of a list, with the total so a client can show "page 3 of 12".
+
+    ``total_is_exact`` is False when a search matched more than :data:`SEARCH_WINDOW` systems; ``total`` is
+    then the window and ``pages`` the pages one can reach.
+    """
 
     items: list[T]
     page: int
     per_page: int
     total: int
+    total_is_exact: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -140,39 +163,32 @@ def fold(text: str) -> str:
 
 def search_systems(session: Session, query: SystemQuery) -> Page[System]:
     """The systems matching ``query``, one page of them, with the total number of matches."""
-    dialect = session.get_bind().dialect.name
-    words = query.words
-    stmt = select(System)
-    rank = None
-    if words:
-        if dialect == "sqlite":
-            matches = (
-                text("SELECT system_id, bm25(systems_fts, 10.0, 4.0, 1.0) AS score FROM systems_fts "
-                     "WHERE systems_fts MATCH :fts")
-                .bindparams(fts=_fts5_query(words))
-                .columns(system_id=String, score=Float)
-                .subquery("m")
-            )
-            stmt = stmt.join(matches, matches.c.system_id == System.id)
-            rank = matches.c.score.asc()  # bm25: lower is better
-        else:
-            tsq = func.to_tsquery("simple", _tsquery(words))
-            doc = literal_column("systems.search_document")
-            stmt = stmt.where(doc.op("@@")(tsq))
-            rank = func.ts_rank(doc, tsq).desc()
-    stmt = _filtered(stmt, query)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if not query.words:
+        return _filter_only(session, query)
+    engine = _Sqlite(session, query) if session.get_bind().dialect.name == "sqlite" else _Postgres(session, query)
+    ids, total = engine.page()
+    exact = total <= SEARCH_WINDOW
+    rows = {s.id: s for s in session.scalars(select(System).where(System.id.in_(ids)))} if ids else {}
+    items = [rows[i] for i in ids if i in rows]
+    return Page(items=items, page=query.page, per_page=query.per_page, total=min(total, SEARCH_WINDOW),
+                total_is_exact=exact)
+
+
+# ------------------------------------------------------------------------------------------- filters only
+
+
+def _filter_only(session: Session, query: SystemQuery) -> Page[System]:
+    total = session.scalar(_where(select(func.count()).select_from(System), query, semi_join="in")) or 0
+    stmt = _where(select(System), query, semi_join="exists")
     if query.sort == "updated":
-        order = [System.updated_at.desc(), System.id]
-    elif query.sort == "relevance" and rank is not None:
-        order = [rank, System.name_key, System.id]
+        stmt = stmt.order_by(System.updated_at.desc(), System.id.desc())
     else:
-        order = [System.name_key, System.id]
-    rows = list(session.scalars(stmt.order_by(*order).limit(query.per_page).offset((query.page - 1) * query.per_page)))
+        stmt = stmt.order_by(System.name_key, System.id)
+    rows = list(session.scalars(stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)))
     return Page(items=rows, page=query.page, per_page=query.per_page, total=total)
 
 
-def _filtered(stmt: Select[Any], query: SystemQuery) -> Select[Any]:
+def _where(stmt: Select[Any], query: SystemQuery, *, semi_join: str) -> Select[Any]:
     if query.provider:
         stmt = stmt.where(System.provider_id == query.provider)
     if query.outcome:
@@ -183,45 +199,209 @@ def _filtered(stmt: Select[Any], query: SystemQuery) -> Select[Any]:
         stmt = stmt.where(System.status == query.status)
     if query.suspended is not None:
         stmt = stmt.where(System.suspended.is_(query.suspended))
-    if query.capability:
-        stmt = stmt.where(System.id.in_(
-            select(SystemCapability.system_id).where(SystemCapability.capability == query.capability)))
-    if query.context:
-        stmt = stmt.where(System.id.in_(
-            select(SystemContext.system_id).where(SystemContext.context == query.context)))
+    # Why two forms: counting is fastest from the facet index alone (IN); a page in name order is fastest
+    # walking the name index and probing the facet (EXISTS), which stops after one page of hits.
+    for model, column, value in ((SystemCapability, SystemCapability.capability, query.capability),
+                                 (SystemContext, SystemContext.context, query.context)):
+        if not value:
+            continue
+        if semi_join == "in":
+            stmt = stmt.where(System.id.in_(select(model.system_id).where(column == value)))
+        else:
+            stmt = stmt.where(exists().where(model.system_id == System.id, column == value))
     return stmt
 
 
-def _fts5_query(words: list[str]) -> str:
-    # Each word quoted (so FTS5 operators in the input are plain text) and, from two letters on, a prefix.
-    return " ".join(f'"{w}"*' if len(w) >= 2 else f'"{w}"' for w in words)
+# ------------------------------------------------------------------------------------------- SQLite
 
 
-def _tsquery(words: list[str]) -> str:
-    # Words are letters and digits only, so they cannot carry tsquery operators.
-    return " & ".join(f"{w}:*" if len(w) >= 2 else w for w in words)
+def facet_tokens(*, provider: str | None = None, capabilities: Iterable[str] = (), contexts: Iterable[str] = (),
+                 outcome: str | None = None, impact_level: int | None = None, status: str | None = None,
+                 suspended: bool | None = None) -> list[str]:
+    """Filter values as FTS5 tokens (hex-encoded, so no value can split into words or collide)."""
+    out = []
+    for prefix, values in (("fp", [provider]), ("fc", capabilities), ("fx", contexts), ("fo", [outcome]),
+                           ("fs", [status])):
+        out += [prefix + v.encode().hex() for v in values if v]
+    if impact_level is not None:
+        out.append(f"fl{int(impact_level)}")
+    if suspended is not None:
+        out.append("fz1" if suspended else "fz0")
+    return out
 
 
-def index_system(session: Session, system: System, *, provider_name: str, disclosure: Mapping[str, Any]) -> None:
-    """(Re)index one system for full-text search, in the caller's write transaction."""
+class _Sqlite:
+    """FTS5: words and filters are one MATCH; ranking and paging happen inside the FTS index."""
+
+    def __init__(self, session: Session, query: SystemQuery) -> None:
+        self.session, self.query = session, query
+        words = " ".join(f'"{w}"*' if len(w) >= 2 else f'"{w}"' for w in query.words)
+        facets = facet_tokens(provider=query.provider, capabilities=[query.capability] if query.capability else [],
+                              contexts=[query.context] if query.context else [], outcome=query.outcome,
+                              impact_level=query.impact_level, status=query.status, suspended=query.suspended)
+        where = (" AND facets : (" + " ".join(f'"{t}"' for t in facets) + ")") if facets else ""
+        self.all = f"{{name provider body}} : ({words}){where}"
+        self.named = f"{{name provider}} : ({words}){where}"
+        self.unnamed = f"({self.all}) NOT ({{name provider}} : ({words}))"
+
+    def count(self, match: str, limit: int) -> int:
+        return self.session.execute(text(
+            "SELECT count(*) FROM (SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m LIMIT :n)"),
+            {"m": match, "n": limit}).scalar_one()
+
+    def ids(self, match: str, *, ranked: bool, limit: int, offset: int) -> list[str]:
+        order = "bm25(systems_fts, 10.0, 4.0, 1.0, 0.0), rowid DESC" if ranked else "rowid DESC"
+        return list(self.session.execute(text(
+            f"SELECT system_id FROM systems_fts WHERE systems_fts MATCH :m ORDER BY {order} LIMIT :n OFFSET :o"),
+            {"m": match, "n": limit, "o": offset}).scalars())
+
+    def page(self) -> tuple[list[str], int]:
+        q = self.query
+        total = self.count(self.all, SEARCH_WINDOW + 1)
+        offset, limit = (q.page - 1) * q.per_page, q.per_page
+        if q.sort in ("name", "updated"):
+            return self._sorted(total, offset, limit), total
+        if total <= RANK_LIMIT:
+            return self.ids(self.all, ranked=True, limit=limit, offset=offset), total
+        named = self.count(self.named, SEARCH_WINDOW + 1)
+        out = self.ids(self.named, ranked=named <= RANK_LIMIT, limit=limit, offset=offset) if offset < named else []
+        if len(out) < limit:
+            out += self.ids(self.unnamed, ranked=False, limit=limit - len(out), offset=max(0, offset - named))
+        return out, total
+
+    def _sorted(self, total: int, offset: int, limit: int) -> list[str]:
+        by_name = self.query.sort == "name"
+        if total <= RANK_LIMIT:
+            # Few matches: take them all from the index, sort them by the B-tree.
+            ids = self.ids(self.all, ranked=False, limit=RANK_LIMIT, offset=0)
+            order = [System.name_key, System.id] if by_name else [System.updated_at.desc(), System.id.desc()]
+            stmt = select(System.id).where(System.id.in_(ids)).order_by(*order).limit(limit).offset(offset)
+            return list(self.session.scalars(stmt))
+        # Many matches: walk the sort index and keep the rows whose search key matched, which stops after a
+        # page (SQLite would otherwise look up every match and sort them all).
+        index, order = (("ix_systems_name_key", "name_key, id") if by_name
+                        else ("ix_systems_updated_at", "updated_at DESC, id DESC"))
+        return list(self.session.execute(text(
+            f"SELECT id FROM systems INDEXED BY {index} WHERE search_key IN "
+            f"(SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m) ORDER BY {order} LIMIT :n OFFSET :o"),
+            {"m": self.all, "n": limit, "o": offset}).scalars())
+
+
+# ------------------------------------------------------------------------------------------- PostgreSQL
+
+
+class _Postgres:
+    """tsvector + GIN: ``search_document`` (name A, provider B, disclosure D) and ``name_document`` (A, B)."""
+
+    def __init__(self, session: Session, query: SystemQuery) -> None:
+        self.session, self.query = session, query
+        self.tsq = func.to_tsquery("simple", " & ".join(f"{w}:*" if len(w) >= 2 else w for w in query.words))
+        self.doc = literal_column("systems.search_document")
+        self.name_doc = literal_column("systems.name_document")
+
+    def _base(self, stmt: Select[Any], *, named: bool | None) -> Select[Any]:
+        stmt = _where(stmt.where(self.doc.op("@@")(self.tsq)), self.query, semi_join="exists")
+        if named is True:
+            stmt = stmt.where(self.name_doc.op("@@")(self.tsq))
+        elif named is False:
+            stmt = stmt.where(~self.name_doc.op("@@")(self.tsq))
+        return stmt
+
+    def count(self, *, named: bool | None, limit: int) -> int:
+        inner = self._base(select(System.id), named=named).limit(limit).subquery()
+        return self.session.scalar(select(func.count()).select_from(inner)) or 0
+
+    def ids(self, *, named: bool | None, order: list[Any], limit: int, offset: int) -> list[str]:
+        stmt = self._base(select(System.id), named=named).order_by(*order).limit(limit).offset(offset)
+        return list(self.session.scalars(stmt))
+
+    def page(self) -> tuple[list[str], int]:
+        q = self.query
+        total = self.count(named=None, limit=SEARCH_WINDOW + 1)
+        offset, limit = (q.page - 1) * q.per_page, q.per_page
+        recent = [System.updated_at.desc(), System.id.desc()]
+        if q.sort == "name":
+            return self.ids(named=None, order=[System.name_key, System.id], limit=limit, offset=offset), total
+        if q.sort == "updated":
+            return self.ids(named=None, order=recent, limit=limit, offset=offset), total
+        if total <= RANK_LIMIT:
+            rank = func.ts_rank(self.doc, self.tsq).desc()
+            return self.ids(named=None, order=[rank, *recent], limit=limit, offset=offset), total
+        named = self.count(named=True, limit=SEARCH_WINDOW + 1)
+        out: list[str] = []
+        if offset < named:
+            order = [func.ts_rank(self.name_doc, self.tsq).desc(), *recent] if named <= RANK_LIMIT else recent
+            out = self.ids(named=True, order=order, limit=limit, offset=offset)
+        if len(out) < limit:
+            out += self.ids(named=False, order=recent, limit=limit - len(out), offset=max(0, offset - named))
+        return out, total
+
+
+# ------------------------------------------------------------------------------------------- indexing
+
+
+def index_system(session: Session, system: System, *, provider_name: str, disclosure: Mapping[str, Any],
+                 capabilities: Iterable[str] = (), contexts: Iterable[str] = ()) -> None:
+    """(Re)index one system for full-text search and filters, in the caller's write transaction.
+
+    Call it whenever the system's name, disclosure, provider name, outcome, impact level, status, suspension,
+    capabilities or contexts change.
+    """
     body = _body_text(disclosure)
     if session.get_bind().dialect.name == "sqlite":
-        # The FTS row's rowid is the id of the system's first version: an integer that never changes
-        # (a text primary key's own rowid may change on VACUUM), so updates replace the row by rowid.
-        rowid = session.scalar(
-            select(SystemVersion.id).where(SystemVersion.system_id == system.id, SystemVersion.number == 1))
-        session.execute(text("DELETE FROM systems_fts WHERE rowid = :r"), {"r": rowid})
+        facets = " ".join(facet_tokens(
+            provider=system.provider_id, capabilities=capabilities, contexts=contexts, outcome=system.outcome,
+            impact_level=system.impact_level, status=system.status, suspended=bool(system.suspended)))
+        # The FTS row's rowid is the system's search_key (the id of its first version): an integer that never
+        # changes (a text primary key's own rowid may change on VACUUM), so updates replace the row by rowid.
+        if system.search_key is None:
+            system.search_key = session.scalar(
+                select(SystemVersion.id).where(SystemVersion.system_id == system.id, SystemVersion.number == 1))
+        session.execute(text("DELETE FROM systems_fts WHERE rowid = :r"), {"r": system.search_key})
         session.execute(
-            text("INSERT INTO systems_fts(rowid, system_id, name, provider, body) VALUES (:r, :id, :n, :p, :b)"),
-            {"r": rowid, "id": system.id, "n": system.name, "p": provider_name, "b": body},
+            text("INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
+                 "VALUES (:r, :id, :n, :p, :b, :f)"),
+            {"r": system.search_key, "id": system.id, "n": system.name, "p": provider_name, "b": body, "f": facets},
         )
     else:
         session.execute(
-            text("UPDATE systems SET search_document = "
-                 "setweight(to_tsvector('simple', :n), 'A') || setweight(to_tsvector('simple', :p), 'B') || "
-                 "setweight(to_tsvector('simple', :b), 'D') WHERE id = :id"),
+            text("UPDATE systems SET "
+                 "search_document = setweight(to_tsvector('simple', :n), 'A') || "
+                 "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                 "name_document = setweight(to_tsvector('simple', :n), 'A') || "
+                 "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"),
             {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body)},
         )
+
+
+def reindex_all(session: Session, *, batch: int = 500) -> int:
+    """Rebuild every system's search entry from the database (after a change to what is indexed)."""
+    done = 0
+    last = ""
+    while True:
+        systems = list(session.scalars(select(System).where(System.id > last).order_by(System.id).limit(batch)))
+        if not systems:
+            return done
+        names = dict(session.execute(select(Provider.id, Provider.name).where(
+            Provider.id.in_({s.provider_id for s in systems}))).all())
+        ids = [s.id for s in systems]
+        docs = dict(session.execute(select(SystemVersion.system_id, SystemVersion.disclosure).join(
+            System, (System.id == SystemVersion.system_id) & (System.current_version == SystemVersion.number)
+        ).where(SystemVersion.system_id.in_(ids))).all())
+        caps: dict[str, list[str]] = {i: [] for i in ids}
+        for sid, cap in session.execute(select(SystemCapability.system_id, SystemCapability.capability).where(
+                SystemCapability.system_id.in_(ids))):
+            caps[sid].append(cap)
+        ctxs: dict[str, list[str]] = {i: [] for i in ids}
+        for sid, ctx in session.execute(select(SystemContext.system_id, SystemContext.context).where(
+                SystemContext.system_id.in_(ids))):
+            ctxs[sid].append(ctx)
+        for s in systems:
+            index_system(session, s, provider_name=names.get(s.provider_id, ""), disclosure=json.loads(docs[s.id]),
+                         capabilities=caps[s.id], contexts=ctxs[s.id])
+        session.flush()
+        done += len(systems)
+        last = systems[-1].id
 
 
 def _body_text(disclosure: Mapping[str, Any]) -> str:

@@ -239,7 +239,8 @@ def search(session: Session, query: SystemQuery) -> Page[SystemSummary]:
     ctxs = _contexts(session, ids)
     names = _provider_names(session, {s.provider_id for s in found.items})
     items = [_summary(s, names[s.provider_id], caps[s.id], ctxs[s.id]) for s in found.items]
-    return Page(items=items, page=found.page, per_page=found.per_page, total=found.total)
+    return Page(items=items, page=found.page, per_page=found.per_page, total=found.total,
+                total_is_exact=found.total_is_exact)
 
 
 def history(session: Session, system_id: str) -> list[VersionView]:
@@ -395,7 +396,8 @@ def publish(
         raise _duplicate(provider_id, assessed.name, None) from None
     version = _append_version(session, system, assessed, number=1, reason=reason, principal=principal, now=now)
     _replace_facets(session, system.id, assessed)
-    index_system(session, system, provider_name=provider.name, disclosure=assessed.document)
+    index_system(session, system, provider_name=provider.name, disclosure=assessed.document,
+                 capabilities=assessed.capabilities, contexts=assessed.contexts)
     version.log_index = record_event(session, "system.published", _log_body(system, version, assessed))
     session.flush()
     view = get_system(session, system.id)
@@ -466,7 +468,8 @@ def update(
     _replace_facets(session, system.id, assessed)
     provider = session.get(Provider, system.provider_id)
     assert provider is not None
-    index_system(session, system, provider_name=provider.name, disclosure=assessed.document)
+    index_system(session, system, provider_name=provider.name, disclosure=assessed.document,
+                 capabilities=assessed.capabilities, contexts=assessed.contexts)
     version.log_index = record_event(session, "system.updated", _log_body(system, version, assessed))
     session.flush()
     view = get_system(session, system.id)
@@ -547,6 +550,7 @@ def review_exception(
     system.outcome = result["outcome"]
     system.needs_review = result["needs_review"]
     system.updated_at = now
+    _reindex(session, system)
     review.log_index = record_event(session, "system.finding", {
         "system": system.id, "version": number, "rule": rule_id, "decision": decision,
         "claim_sha256": finding.get("claim_digest"), "outcome": result["outcome"], "review_id": review.id,
@@ -739,12 +743,23 @@ def _set_suspension(session: Session, system_id: str, *, suspended: bool, reason
     system.suspended = suspended
     system.updated_at = now
     session.flush()
+    _reindex(session, system)
     event.log_index = record_event(session, f"system.{action}", {
         "system": system.id, "version": system.current_version, "event_id": event.id})
     session.flush()
     view = get_system(session, system.id)
     assert view is not None
     return view
+
+
+def _reindex(session: Session, system: System) -> None:
+    """Refresh a system's search entry after its filterable facts changed (outcome, suspension)."""
+    provider = session.get(Provider, system.provider_id)
+    current = _version_row(session, system.id, system.current_version)
+    index_system(session, system, provider_name=provider.name if provider else "",
+                 disclosure=json.loads(current.disclosure),
+                 capabilities=_capabilities(session, [system.id])[system.id],
+                 contexts=_contexts(session, [system.id])[system.id])
 
 
 def _locked_system(session: Session, system_id: str) -> System:

@@ -130,3 +130,60 @@ def test_invalid_queries_name_the_parameter() -> None:
     with pytest.raises(InvalidInput) as info:
         SystemQuery(outcome="approved", impact_level=7, page=0, per_page=10_000, sort="random").validated()
     assert {p.path for p in info.value.problems} == {"outcome", "impact_level", "page", "per_page", "sort"}
+
+
+@pytest.fixture
+def tools(db: Database, publish) -> list[str]:
+    """Nine systems whose disclosures all say "tool"; three of them have it in their names. Published in order."""
+    names = ["Alpha", "Tool Kit", "Beta", "Gamma", "Power Tool", "Delta", "Epsilon", "Toolbox Pro", "Zeta"]
+    ids = []
+    for name in names:
+        d = variant(example(), **{"system.id": DELETE, "system.name": name,
+                                  "system.summary": f"{name} is a tool that draws pictures."})
+        ids.append(publish(d).id)
+    return ids
+
+
+def _all_pages(db: Database, **query: Any) -> list[str]:
+    out: list[str] = []
+    for page in range(1, 20):
+        with db.read() as session:
+            result = service.search(session, SystemQuery(page=page, per_page=2, **query).validated())
+        out += [s.id for s in result.items]
+        if not result.has_next:
+            return out
+    raise AssertionError("too many pages")
+
+
+def test_many_matches_put_name_matches_first_then_the_most_recent(db: Database, tools, monkeypatch) -> None:
+    import assay.register.search as search
+
+    monkeypatch.setattr(search, "RANK_LIMIT", 2)  # the corpus is small; exercise the path for many matches
+    by_id = dict(zip(["Alpha", "Tool Kit", "Beta", "Gamma", "Power Tool", "Delta", "Epsilon", "Toolbox Pro",
+                      "Zeta"], tools, strict=True))
+    ranked = _all_pages(db, q="tool")
+    named = {by_id["Tool Kit"], by_id["Power Tool"], by_id["Toolbox Pro"]}
+    assert set(ranked[:3]) == named and len(ranked) == len(set(ranked)) == 9
+    rest = [i for i in reversed(tools) if i not in named]  # most recently updated first
+    assert ranked[3:] == rest
+    by_name = _all_pages(db, q="tool", sort="name")
+    assert by_name == [by_id[n] for n in sorted(by_id, key=str.casefold)]
+    assert _all_pages(db, q="tool", sort="updated") == list(reversed(tools))
+    # Filters narrow a search with many matches the same way.
+    with db.write() as session:
+        service.suspend(session, by_id["Power Tool"], reason="test", principal=OPERATOR)
+    assert _all_pages(db, q="tool", suspended=True) == [by_id["Power Tool"]]
+    assert by_id["Power Tool"] not in _all_pages(db, q="tool", suspended=False)
+
+
+def test_a_search_counts_and_pages_through_a_window_of_matches(db: Database, tools, monkeypatch) -> None:
+    import assay.register.search as search
+
+    monkeypatch.setattr(search, "SEARCH_WINDOW", 4)
+    with db.read() as session:
+        first = service.search(session, SystemQuery(q="tool", per_page=2).validated())
+        plain = service.search(session, SystemQuery(per_page=2).validated())
+    assert first.total == 4 and not first.total_is_exact and first.pages == 2
+    assert plain.total == 9 and plain.total_is_exact  # lists without words count exactly
+    with pytest.raises(InvalidInput, match="first 4 matches"):
+        SystemQuery(q="tool", page=3, per_page=2).validated()

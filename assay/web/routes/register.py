@@ -22,7 +22,7 @@ from assay.db import Database
 from assay.errors import FieldProblem, InvalidInput, NotFound, UnsupportedMedia
 from assay.register import service
 from assay.register.access import Principal
-from assay.register.search import SORTS, SystemQuery
+from assay.register.search import SEARCH_WINDOW, SORTS, SystemQuery
 from assay.register.vocabulary import Capability, DeploymentContext, Status
 from assay.web.auth import optional_principal, require_principal
 from assay.web.deps import get_config, get_db
@@ -109,7 +109,8 @@ class SystemListOut(BaseModel):
     items: list[SystemSummaryOut]
     page: int
     per_page: int
-    total: int
+    total: int = Field(description="Matches; for a search, at most 10,000 are counted (see total_is_exact).")
+    total_is_exact: bool = Field(description="False when a search matched more systems than it counts.")
     pages: int
     links: Links
 
@@ -273,7 +274,7 @@ def api_list_systems(request: Request, response: Response, query: SystemQuery = 
     response.headers["link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items()
                                          if url and rel != "self")
     return {"items": [_summary_out(s) for s in page.items], "page": page.page, "per_page": page.per_page,
-            "total": page.total, "pages": page.pages, "links": links}
+            "total": page.total, "total_is_exact": page.total_is_exact, "pages": page.pages, "links": links}
 
 
 @router.get("/api/v1/systems/{system_id}", response_model=SystemDetailOut, tags=["register"],
@@ -717,6 +718,10 @@ def _query_from_form(params: Any, config: Any) -> tuple[SystemQuery, list[str]]:
         impact_level=int(level) if level else None, status=pick("status", {s.value for s in Status}), sort=sort,
         page=_int_param(params.get("page"), 1) or 1, per_page=config.page_size,
     )
+    last = SEARCH_WINDOW // query.per_page
+    if query.words and query.page > last:
+        problems.append(f"A search shows its first {SEARCH_WINDOW:,} matches; this is the last page of them.")
+        query = query.at_page(last)
     return query, problems
 
 
