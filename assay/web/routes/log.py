@@ -37,6 +37,11 @@ SHORT = "public, max-age=2"
 # Public, static data: any web page may read it (browser-based verifiers), without credentials.
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
+# Documented answers (OpenAPI), so that clients and the schema tests know every status and content type.
+_JSON_ERROR = {"content": {"application/json": {}}}
+_NOT_FOUND = {404: {"description": "Not found (the one JSON error shape)", **_JSON_ERROR}}
+_TEXT = {"content": {"text/plain": {}}}
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,21 +78,22 @@ def _published_head(tlog: TransparencyLog) -> Head:
 # -- the tlog-tiles layout ---------------------------------------------------------------------------------
 
 
-@router.api_route(
+@router.head("/log/checkpoint", include_in_schema=False)
+@router.get(
     "/log/checkpoint",
-    methods=["GET", "HEAD"],
     tags=["log"],
     summary="The latest signed checkpoint (C2SP tlog-checkpoint)",
     response_class=PlainTextResponse,
+    responses=_NOT_FOUND,
 )
 def checkpoint(request: Request) -> Response:
     head = _published_head(_log(request))
     return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT, **PUBLIC})
 
 
-@router.api_route(
+@router.head("/log/vkey", include_in_schema=False)
+@router.get(
     "/log/vkey",
-    methods=["GET", "HEAD"],
     tags=["log"],
     summary="The log's verifier key (C2SP signed-note vkey)",
     response_class=PlainTextResponse,
@@ -100,12 +106,12 @@ def vkey(request: Request) -> Response:
     )
 
 
-@router.api_route(
+@router.head("/log/tile/{path:path}", include_in_schema=False)
+@router.get(
     "/log/tile/{path:path}",
-    methods=["GET", "HEAD"],
     tags=["log"],
     summary="A tile or entry bundle (C2SP tlog-tiles)",
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {"application/octet-stream": {}}}, **_NOT_FOUND},
 )
 def tile(request: Request, path: str) -> Response:
     try:
@@ -180,7 +186,12 @@ def api_log(request: Request) -> dict[str, Any]:
     return _checkpoint_view(_log(request))
 
 
-@router.get("/api/v1/log/entries/{index}", tags=["log"], summary="One log entry, decoded, with its tlog-proof")
+@router.get(
+    "/api/v1/log/entries/{index}",
+    tags=["log"],
+    summary="One log entry, decoded, with its tlog-proof",
+    responses=_NOT_FOUND,
+)
 def api_entry(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> dict[str, Any]:
     return _entry_view(_log(request), index)
 
@@ -190,6 +201,7 @@ def api_entry(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> dict[s
     tags=["log"],
     summary="The entry's c2sp.org/tlog-proof",
     response_class=PlainTextResponse,
+    responses=_NOT_FOUND,
 )
 def entry_proof(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Response:
     view = _entry_view(_log(request), index)
@@ -210,6 +222,13 @@ def entry_proof(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Resp
     tags=["log"],
     summary="One log entry (HTML, or JSON when asked)",
     response_class=HTMLResponse,
+    responses={
+        200: {"content": {"text/html": {}, "application/json": {}}},
+        404: {
+            "description": "No such entry (an HTML page, or the JSON error shape when asked)",
+            "content": {"text/html": {}, "application/json": {}},
+        },
+    },
 )
 def entry_page(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Response:
     tlog = _log(request)
@@ -228,7 +247,13 @@ def entry_page(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Respo
     return request.app.state.templates.TemplateResponse(request, "log/entry.html", {"e": view})
 
 
-@router.get("/log", tags=["log"], summary="What the log is and how to verify it", response_class=HTMLResponse)
+@router.get(
+    "/log",
+    tags=["log"],
+    summary="What the log is and how to verify it",
+    response_class=HTMLResponse,
+    responses={422: {"description": "A malformed 'before' (an HTML error page)", "content": {"text/html": {}}}},
+)
 def log_page(request: Request, before: int | None = Query(None, ge=1, le=2**63 - 1)) -> Response:
     tlog = _log(request)
     page = 25
@@ -266,6 +291,24 @@ def _witness_key(request: Request):  # type: ignore[no-untyped-def]
     tags=["log"],
     summary="Cosign a checkpoint (C2SP tlog-witness)",
     response_class=PlainTextResponse,
+    responses={
+        200: {"description": "The cosignature line(s)", **_TEXT},
+        400: {"description": "Malformed request, or old size beyond the checkpoint", **_TEXT},
+        403: {"description": "Not validly signed by the log's key", **_TEXT},
+        404: {"description": "A log this witness does not witness", **_TEXT},
+        409: {
+            "description": "The old size is not the last cosigned; body: that size",
+            "content": {"text/x.tlog.size": {}},
+        },
+        422: {"description": "Inconsistent with the last cosigned checkpoint", **_TEXT},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "'old <size>', up to 63 base64 consistency proof lines, a blank line, the checkpoint",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
 )
 async def witness_add_checkpoint(request: Request) -> Response:
     from assay.transparency.witness import add_checkpoint
@@ -298,8 +341,9 @@ def witness_vkey(request: Request) -> Response:
     tags=["log"],
     response_class=PlainTextResponse,
     summary="The latest checkpoint this witness cosigned for a log (by SHA-256 of its origin, hex)",
+    responses={404: {"description": "Never cosigned (or not an origin hash)", **_TEXT}},
 )
-def witness_latest(request: Request, origin_hash: str = Path(pattern="^[0-9a-f]{64}$")) -> Response:
+def witness_latest(request: Request, origin_hash: str) -> Response:
     from assay.transparency.witness import witness_checkpoint
 
     note = witness_checkpoint(request.app.state.db, origin_hash)
