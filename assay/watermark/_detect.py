@@ -14,7 +14,9 @@ Steps (each fails closed: a step that finds nothing yields "no mark", never a gu
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +43,7 @@ FOLD_RESAMPLE = 1.12
 
 @dataclass(frozen=True)
 class Alignment:
-    z: float
+    z: float  # the pilot's z-score at the chosen alignment
     p_value: float
     payload: int | None
     crc_ok: bool
@@ -51,11 +53,11 @@ class Alignment:
     flipped: bool
     offset: tuple[float, float]  # (x, y) of the tile origin in input-image pixels
     candidates_tried: int
+    decoded: int = 0  # the decoder's best guess even when not reported (for bit-accuracy statistics)
 
 
-def _working_luma(rgb: np.ndarray, scale: float) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    img = Image.fromarray(rgb).convert("L")
+def _working_luma(img: Image.Image, scale: float) -> np.ndarray:
+    w, h = img.size
     if abs(scale - 1.0) > 1e-6:
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         img = img.convert("F").resize(size, Image.Resampling.BILINEAR, reducing_gap=None)
@@ -201,13 +203,54 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     return tile - tile.mean()
 
 
+@dataclass(frozen=True)
+class FoldedTile:
+    """One lattice hypothesis, folded: everything key-independent, so many keys can be tried cheaply."""
+
+    spectra: np.ndarray  # (8, TILE, TILE // 2 + 1): rfft2 of the 8 rotations/flips of the folded tile
+    variants: tuple[tuple[np.ndarray, int, bool], ...]  # (tile, quarter turns, transposed)
+    basis: tuple[float, float]  # lattice vector in working pixels of the detection scale
+    fold_basis: tuple[float, float]  # the same at the fold's resolution
+    scale: float  # detection resolution / input resolution
+    fold_scale: float  # fold resolution / input resolution
+
+
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
     out = []
     for flip in (False, True):
         base = t.T if flip else t
         for k in range(4):
-            out.append((np.rot90(base, k), k, flip))
+            out.append((np.ascontiguousarray(np.rot90(base, k)), k, flip))
     return out
+
+
+def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
+    """Steps 1-3, lazily: one folded tile per lattice candidate, best candidate first."""
+    h, w = rgb.shape[:2]
+    luma = Image.fromarray(rgb).convert("L")
+    scale = min(work_scale(h, w), math.sqrt(MAX_WORK_PIXELS / (h * w)))
+    work = _prefilter(_working_luma(luma, scale))
+    resampled: dict[float, np.ndarray] = {}
+    for v in lattice_candidates(work):
+        factor = TILE / math.hypot(*v)
+        fold_scale, vv, src = scale, v, work
+        if max(factor, 1 / factor) > FOLD_RESAMPLE:
+            # Resample so the period is about one tile: one pixel per tile position, no empty bins.
+            fold_scale = scale * factor
+            cache_key = round(fold_scale, 4)
+            if cache_key not in resampled:
+                resampled[cache_key] = _prefilter(_working_luma(luma, fold_scale))
+            src = resampled[cache_key]
+            vv = (v[0] * factor, v[1] * factor)
+        variants = _orientations(fold(src, vv))
+        yield FoldedTile(
+            spectra=np.fft.rfft2(np.stack([t for t, _, _ in variants])),
+            variants=tuple(variants),
+            basis=v,
+            fold_basis=vv,
+            scale=scale,
+            fold_scale=fold_scale,
+        )
 
 
 def _log_p(z: float, extra_log: float) -> float:
@@ -220,81 +263,54 @@ def _log_p(z: float, extra_log: float) -> float:
 _LOG_PAYLOADS = _ecc.PAYLOAD_BITS * math.log(2.0)
 
 
-def align_and_decode(tile: np.ndarray, key: bytes) -> dict:
+def align_and_decode(folded: FoldedTile, key: bytes) -> Alignment:
     """Steps 4 and 5 for one folded tile: orientation and shift from the pilot, then z, p-value and payload."""
     kp = _pattern.key_pattern(key)
-    best = None
-    for var, k, flip in _orientations(tile):
-        corr = np.fft.irfft2(np.fft.rfft2(var) * kp.pilot_tile_fft_conj, s=var.shape)
-        i = int(np.argmax(corr))
-        if best is None or corr.flat[i] > best[0]:
-            best = (float(corr.flat[i]), var, k, flip, divmod(i, TILE))
-    assert best is not None
-    _, var, k, flip, (sy, sx) = best
-    cells = _pattern.cells_of(np.roll(var, (-sy, -sx), axis=(0, 1)))
+    corr = np.fft.irfft2(folded.spectra * kp.pilot_tile_fft_conj, s=(TILE, TILE)).reshape(len(folded.variants), -1)
+    flat = int(np.argmax(corr))
+    best_index, i = divmod(flat, TILE * TILE)
+    best_shift = divmod(i, TILE)
+    tile, _, flip = folded.variants[best_index]
+    sy, sx = best_shift
+    cells = _pattern.cells_of(np.roll(tile, (-sy, -sx), axis=(0, 1)))
     a_pilot = cells[kp.pilot_cells]
-    z_pilot = float(a_pilot @ kp.pilot_signs) / (float(np.linalg.norm(a_pilot)) + 1e-12)
+    pilot_sum = float(a_pilot @ kp.pilot_signs)
+    z_pilot = pilot_sum / (float(np.linalg.norm(a_pilot)) + 1e-12)
     a_payload = cells[kp.payload_cells] * kp.payload_signs
     soft = a_payload.sum(axis=1)
     payload, crc_ok, coded = _ecc.decode(soft)
     symbols = 1.0 - 2.0 * coded
-    # The whole tile's correlation with the chips of the decoded payload: a Rademacher sum for each of the
-    # 2^64 payloads, hence the extra log(2^64) in its bound.
-    total = float(a_pilot @ kp.pilot_signs) + float((a_payload * symbols[:, None]).sum())
+    # The whole tile's correlation with the chips of the decoded payload: for each of the 2^64 payloads a
+    # Rademacher sum as well, hence the extra log(2^64) in its bound. The smaller bound wins (times 2).
+    total = pilot_sum + float((a_payload * symbols[:, None]).sum())
     z_all = total / (float(np.linalg.norm(cells)) + 1e-12)
     log_p = math.log(2.0) + min(_log_p(z_pilot, 0.0), _log_p(z_all, _LOG_PAYLOADS))
-    return {
-        "z": max(z_pilot, z_all),
-        "z_pilot": z_pilot,
-        "z_all": z_all,
-        "p_value": math.exp(max(min(log_p, 0.0), -745.0)),
-        "payload": payload,
-        "crc_ok": crc_ok,
-        "agreement": float(np.mean((soft > 0) == (coded == 0))),
-        "rot90": k,
-        "flip": flip,
-        "shift": (sy, sx),
-    }
+    p_value = math.exp(max(min(log_p, 0.0), -745.0))
+    found = p_value < P_THRESHOLD and crc_ok
+    a, b = folded.fold_basis
+    return Alignment(
+        z=z_pilot,
+        p_value=p_value,
+        payload=payload if found else None,
+        crc_ok=crc_ok,
+        bit_agreement=float(np.mean((soft > 0) == (coded == 0))),
+        period=math.hypot(*folded.basis) / folded.scale,
+        rotation_deg=math.degrees(math.atan2(folded.basis[1], folded.basis[0])),
+        flipped=bool(flip),
+        offset=((sx * a - sy * b) / TILE / folded.fold_scale, (sx * b + sy * a) / TILE / folded.fold_scale),
+        candidates_tried=1,
+        decoded=payload,
+    )
 
 
 def detect_rgb(rgb: np.ndarray, key: bytes) -> Alignment:
-    h, w = rgb.shape[:2]
-    scale = min(work_scale(h, w), math.sqrt(MAX_WORK_PIXELS / (h * w)))
-    work = _prefilter(_working_luma(rgb, scale))
-    candidates = lattice_candidates(work)
     best: Alignment | None = None
-    resampled: dict[float, np.ndarray] = {}
-    for n, v in enumerate(candidates, start=1):
-        period = math.hypot(*v)
-        factor = TILE / period
-        fold_scale, vv, src = scale, v, work
-        if max(factor, 1 / factor) > FOLD_RESAMPLE:
-            fold_scale = scale * factor
-            cache_key = round(fold_scale, 4)
-            if cache_key not in resampled:
-                resampled[cache_key] = _prefilter(_working_luma(rgb, fold_scale))
-            src = resampled[cache_key]
-            vv = (v[0] * factor, v[1] * factor)
-        r = align_and_decode(fold(src, vv), key)
-        found = r["p_value"] < P_THRESHOLD and r["crc_ok"]
-        sy, sx = r["shift"]
-        a, b = vv
-        result = Alignment(
-            z=r["z"],
-            p_value=r["p_value"],
-            payload=r["payload"] if found else None,
-            crc_ok=r["crc_ok"],
-            bit_agreement=r["agreement"],
-            period=period / scale,
-            rotation_deg=math.degrees(math.atan2(v[1], v[0])),
-            flipped=bool(r["flip"]),
-            offset=((sx * a - sy * b) / TILE / fold_scale, (sx * b + sy * a) / TILE / fold_scale),
-            candidates_tried=n,
-        )
-        if found:
-            return result
+    for n, folded in enumerate(folded_tiles(rgb), start=1):
+        result = align_and_decode(folded, key)
+        if result.payload is not None:
+            return dataclasses.replace(result, candidates_tried=n)
         if best is None or result.p_value < best.p_value:
-            best = result
+            best = dataclasses.replace(result, candidates_tried=n)
     if best is None:
         return Alignment(0.0, 1.0, None, False, 0.0, 0.0, 0.0, False, (0.0, 0.0), 0)
     return best

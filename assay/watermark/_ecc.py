@@ -70,25 +70,30 @@ def decode(soft: np.ndarray) -> tuple[int, bool, np.ndarray]:
     # Branch metric of register r at step i: correlation of y with the BPSK symbols (1 - 2*bit).
     symbols = 1.0 - 2.0 * _OUT.astype(np.float64)  # (128, 3)
     branch = y @ symbols.T  # (steps, 128)
-    new_states = np.arange(_STATES)
-    prev0 = new_states >> 1
-    prev1 = prev0 | (_STATES >> 1)
-    reg0 = (prev0 << 1) | (new_states & 1)
-    reg1 = (prev1 << 1) | (new_states & 1)
+    # New state n = 2j + b comes from state j (oldest bit 0) or j + 32 (oldest bit 1) with input b: the
+    # butterflies of the trellis, as reshapes instead of gathers.
+    half = _STATES // 2
+    j = np.arange(half)
+    b = np.arange(2)
+    reg_lo = ((j[:, None] << 1) | b[None, :]).astype(np.int64)  # register for predecessor j
+    reg_hi = (((j[:, None] + half) << 1) | b[None, :]).astype(np.int64)  # register for predecessor j + 32
+    bm_lo = branch[:, reg_lo]  # (steps, 32, 2)
+    bm_hi = branch[:, reg_hi]
     metric = np.full(_STATES, -np.inf)
     metric[0] = 0.0
     choice = np.empty((steps, _STATES), dtype=bool)
     for i in range(steps):
-        m0 = metric[prev0] + branch[i, reg0]
-        m1 = metric[prev1] + branch[i, reg1]
-        choice[i] = m1 > m0
-        metric = np.where(choice[i], m1, m0)
+        m0 = metric[:half, None] + bm_lo[i]
+        m1 = metric[half:, None] + bm_hi[i]
+        pick = m1 > m0
+        choice[i] = pick.reshape(-1)
+        metric = np.where(pick, m1, m0).reshape(-1)
     state = 0  # terminated by the zero tail
     bits = np.empty(steps, dtype=np.int64)
     for i in range(steps - 1, -1, -1):
         bits[i] = state & 1
         state = (state >> 1) | ((_STATES >> 1) if choice[i, state] else 0)
-    payload = int("".join(str(int(b)) for b in bits[:PAYLOAD_BITS]), 2)
-    crc = int("".join(str(int(b)) for b in bits[PAYLOAD_BITS:MESSAGE_BITS]), 2)
+    payload = int.from_bytes(np.packbits(bits[:PAYLOAD_BITS].astype(np.uint8)).tobytes(), "big")
+    crc = int.from_bytes(np.packbits(bits[PAYLOAD_BITS:MESSAGE_BITS].astype(np.uint8)).tobytes(), "big")
     ok = crc == _crc(payload) and not np.any(bits[MESSAGE_BITS:])
     return payload, ok, encode(payload)

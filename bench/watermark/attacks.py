@@ -121,7 +121,12 @@ def caption(fraction: float) -> Attack:
             font = ImageFont.load_default(size=size)
         except TypeError:  # older Pillow
             font = ImageFont.load_default()
-        draw.text((int(w * 0.03), h - band + (band - size) // 2), "Breaking: photo of the day #2026", fill=(240, 240, 240), font=font)
+        draw.text(
+            (int(w * 0.03), h - band + (band - size) // 2),
+            "Breaking: photo of the day #2026",
+            fill=(240, 240, 240),
+            font=font,
+        )
         return _arr(im)
 
     return run
