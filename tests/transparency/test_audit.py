@@ -151,6 +151,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "assay", *args], capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.slow  # four CLI processes
 def test_cli_verify_and_monitor_exit_codes(make_log, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db, tlog, folder = make_log("a")
     add(db, list(range(20)))
