@@ -11,7 +11,7 @@
     ('0x123456789abcdef', True)
 
 ``embed`` adds a perceptually masked luma pattern: a key-derived tile that repeats over the image with a period
-proportional to the image size, carrying the payload under a CRC and a rate-1/3 convolutional code, plus a
+that grows with the image size, carrying the payload under a CRC and a rate-1/3 convolutional code, plus a
 pilot. ``detect`` needs only the key: it measures the tile lattice from the image's autocorrelation (so
 rescaling, rotation and cropping are undone), folds the image onto one tile, aligns it with the pilot and
 decodes. It reports a payload only when the pilot's p-value is below 1e-6 (a bound, computed from Hoeffding's

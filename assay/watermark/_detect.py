@@ -1,15 +1,18 @@
 """Blind detection: find the tile lattice, fold the image onto one tile, align it with the pilot, decode.
 
 Steps (each fails closed: a step that finds nothing yields "no mark", never a guess):
-1. Luma at a working resolution of about 512x512 pixels of area (never upsampled), spectrally whitened so the
-   photograph's own 1/f spectrum does not drown the pattern, and clipped (robust to text and hard edges).
-2. The autocorrelation of the whitened image peaks on the lattice of the periodic tile, whatever the scale,
-   rotation or crop: the best square lattices (two orthogonal vectors of equal length) are the candidates.
-3. For each candidate, every pixel is folded onto one canonical tile (average per tile position).
+1. Luma at a working resolution set by the image size (``work_scale``: an unaltered mark has a period of 128
+   working pixels), high-passed and contrast-normalised, so the photograph's own low frequencies, busy textures
+   and the text of a caption weigh little.
+2. The spectral lines of the periodic tile, found by the autocorrelation of the spectrum divided by its local
+   average, give the lattice whatever the scale, rotation or crop: the best square lattices (two orthogonal
+   vectors of equal length) are the candidates, at most MAX_CANDIDATES.
+3. For each candidate, the image is resampled so the period is 128 px and every pixel is folded onto one
+   canonical tile (the average per tile position).
 4. The cyclic shift and the orientation (8 rotations/flips) come from an FFT correlation with the key's pilot.
-5. The pilot's correlation at that alignment gives z; its p-value under the null (Hoeffding bound on a
-   Rademacher sum, times the number of hypotheses searched) must be below 1e-6, and the soft Viterbi decode of
-   the payload cells must pass its CRC. Only then is a payload reported.
+5. The pilot's correlation, and the whole tile's correlation with the decoded payload, give z-scores whose
+   p-value under the null (Hoeffding's bound on a Rademacher sum, times every hypothesis searched) must be
+   below 1e-6, and the soft Viterbi decode must pass its CRC. Only then is a payload reported.
 """
 
 from __future__ import annotations

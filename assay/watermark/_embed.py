@@ -90,8 +90,13 @@ def embed_luma_delta(rgb: np.ndarray, tile: np.ndarray) -> np.ndarray:
 
 
 def apply_delta(rgb: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    out = rgb.astype(np.float32)
-    out += delta[..., None]
-    np.rint(out, out=out)
-    np.clip(out, 0, 255, out=out)
-    return out.astype(np.uint8)
+    """rgb + delta on every channel, rounded and clipped; in bands of rows to bound the float copy's memory."""
+    out = np.empty_like(rgb)
+    step = max(1, (1 << 20) // max(1, rgb.shape[1]))
+    for y in range(0, rgb.shape[0], step):
+        band = rgb[y : y + step].astype(np.float32)
+        band += delta[y : y + step, :, None]
+        np.rint(band, out=band)
+        np.clip(band, 0, 255, out=band)
+        out[y : y + step] = band
+    return out
