@@ -178,13 +178,16 @@ def search_systems(session: Session, query: SystemQuery) -> Page[System]:
 
 
 def _filter_only(session: Session, query: SystemQuery) -> Page[System]:
+    offset = (query.page - 1) * query.per_page
     total = session.scalar(_where(select(func.count()).select_from(System), query, semi_join="in")) or 0
-    stmt = _where(select(System), query, semi_join="exists")
+    # Early pages: walk the sort index and probe the facet (stops after a page). Deep pages: collect the
+    # facet's systems from its index and sort them (cost bounded by the matches, not by the offset).
+    stmt = _where(select(System), query, semi_join="exists" if offset < 1000 else "in")
     if query.sort == "updated":
         stmt = stmt.order_by(System.updated_at.desc(), System.id.desc())
     else:
         stmt = stmt.order_by(System.name_key, System.id)
-    rows = list(session.scalars(stmt.limit(query.per_page).offset((query.page - 1) * query.per_page)))
+    rows = list(session.scalars(stmt.limit(query.per_page).offset(offset)))
     return Page(items=rows, page=query.page, per_page=query.per_page, total=total)
 
 
@@ -309,7 +312,14 @@ class _Postgres:
 
     def count(self, *, named: bool | None, limit: int) -> int:
         inner = self._base(select(System.id), named=named).limit(limit).subquery()
-        return self.session.scalar(select(func.count()).select_from(inner)) or 0
+        # The planner prices @@ on a TOASTed tsvector like a cheap comparison and, for a broad word, picks a
+        # sequential scan that detoasts every row (270 ms at 100,000 systems); the GIN bitmap counts the same
+        # matches in about 9 ms. SET LOCAL lasts until the end of this read transaction only.
+        self.session.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            return self.session.scalar(select(func.count()).select_from(inner)) or 0
+        finally:
+            self.session.execute(text("SET LOCAL enable_seqscan = on"))
 
     def ids(self, *, named: bool | None, order: list[Any], limit: int, offset: int) -> list[str]:
         stmt = self._base(select(System.id), named=named).order_by(*order).limit(limit).offset(offset)
