@@ -1,7 +1,7 @@
 """Every error of the API has one shape, pinned here across many kinds of error.
 
-    {"error": {"code": str, "message": str, "hint": str, "problems": [{"path": str, "message": str, "fix": str}],
-               ...optional extra fields such as "current_version"}}
+{"error": {"code": str, "message": str, "hint": str, "problems": [{"path": str, "message": str, "fix": str}],
+           ...optional extra fields such as "current_version"}}
 """
 
 from __future__ import annotations
@@ -75,48 +75,115 @@ CASES: list[tuple[str, int, str, Callable[[TestClient, dict[str, str]], Any]]] =
     ("unknown provider", 404, "not_found", lambda c, t: c.get("/api/v1/providers/nobody")),
     ("bad path parameter", 422, "invalid_input", lambda c, t: c.get("/api/v1/systems/NOT%20AN%20ID")),
     ("wrong method", 405, "method_not_allowed", lambda c, t: c.delete("/api/v1/systems")),
-    ("bad query values", 422, "invalid_input",
-     lambda c, t: c.get("/api/v1/systems?impact_level=nine&outcome=approved&page=0")),
+    (
+        "bad query values",
+        422,
+        "invalid_input",
+        lambda c, t: c.get("/api/v1/systems?impact_level=nine&outcome=approved&page=0"),
+    ),
     ("page size of zero", 422, "invalid_input", lambda c, t: c.get("/api/v1/systems?per_page=0")),
     ("page past the end of the numbers", 422, "invalid_input", lambda c, t: c.get("/api/v1/providers?page=99999999")),
     ("no token", 401, "unauthorized", lambda c, t: c.post("/api/v1/systems", content=DOC, headers=JSON)),
-    ("malformed token", 401, "unauthorized",
-     lambda c, t: c.post("/api/v1/systems", content=DOC, headers={**JSON, **_bearer("nonsense")})),
-    ("unknown token", 401, "unauthorized",
-     lambda c, t: c.get("/api/v1/whoami", headers=_bearer("ast_" + "Z" * 43))),
-    ("another provider's system", 403, "forbidden",
-     lambda c, t: c.put("/api/v1/systems/acme-imagegen?expected_version=1", content=DOC,
-                        headers={**JSON, **_bearer(t["globex"])})),
-    ("provider acting as admin", 403, "forbidden",
-     lambda c, t: c.post("/api/v1/systems/acme-imagegen/suspend", json={"reason": "x"}, headers=_bearer(t["acme"]))),
-    ("duplicate name", 409, "conflict",
-     lambda c, t: c.post("/api/v1/systems", content=DOC, headers={**JSON, **_bearer(t["acme"])})),
-    ("stale version", 409, "conflict",
-     lambda c, t: c.put("/api/v1/systems/acme-imagegen", content=DOC,
-                        headers={**JSON, **_bearer(t["acme"]), "if-match": '"7"'})),
-    ("unchanged disclosure", 409, "conflict",
-     lambda c, t: c.put("/api/v1/systems/acme-imagegen?expected_version=1", content=DOC,
-                        headers={**JSON, **_bearer(t["acme"])})),
-    ("oversized body", 413, "too_large",
-     lambda c, t: c.post("/api/v1/systems", content=b"x" * 3_000_000, headers={**JSON, **_bearer(t["acme"])})),
-    ("wrong content type", 415, "unsupported_media",
-     lambda c, t: c.post("/api/v1/validate", content=b"<a/>", headers={"content-type": "text/html"})),
-    ("not UTF-8", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/validate", content=b"\xc3\x28 not utf-8", headers=JSON)),
-    ("malformed JSON", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/validate", content=b'{"a": ', headers=JSON)),
-    ("malformed YAML", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/validate", content=b"a: [b", headers={"content-type": "application/yaml"})),
-    ("invalid disclosure", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/validate", content=b'{"schema_version": "1"}', headers=JSON)),
-    ("invalid JSON body for an admin action", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/systems/acme-imagegen/suspend", content=b"{", headers={**JSON, **_bearer(t["admin"])})),
-    ("missing field in an admin action", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/systems/acme-imagegen/reviews", json={"decision": "upheld"},
-                         headers=_bearer(t["admin"]))),
-    ("review without a claim", 422, "invalid_input",
-     lambda c, t: c.post("/api/v1/systems/acme-imagegen/reviews",
-                         json={"rule_id": "x", "decision": "upheld", "reason": "y"}, headers=_bearer(t["admin"]))),
+    (
+        "malformed token",
+        401,
+        "unauthorized",
+        lambda c, t: c.post("/api/v1/systems", content=DOC, headers={**JSON, **_bearer("nonsense")}),
+    ),
+    ("unknown token", 401, "unauthorized", lambda c, t: c.get("/api/v1/whoami", headers=_bearer("ast_" + "Z" * 43))),
+    (
+        "another provider's system",
+        403,
+        "forbidden",
+        lambda c, t: c.put(
+            "/api/v1/systems/acme-imagegen?expected_version=1", content=DOC, headers={**JSON, **_bearer(t["globex"])}
+        ),
+    ),
+    (
+        "provider acting as admin",
+        403,
+        "forbidden",
+        lambda c, t: c.post("/api/v1/systems/acme-imagegen/suspend", json={"reason": "x"}, headers=_bearer(t["acme"])),
+    ),
+    (
+        "duplicate name",
+        409,
+        "conflict",
+        lambda c, t: c.post("/api/v1/systems", content=DOC, headers={**JSON, **_bearer(t["acme"])}),
+    ),
+    (
+        "stale version",
+        409,
+        "conflict",
+        lambda c, t: c.put(
+            "/api/v1/systems/acme-imagegen", content=DOC, headers={**JSON, **_bearer(t["acme"]), "if-match": '"7"'}
+        ),
+    ),
+    (
+        "unchanged disclosure",
+        409,
+        "conflict",
+        lambda c, t: c.put(
+            "/api/v1/systems/acme-imagegen?expected_version=1", content=DOC, headers={**JSON, **_bearer(t["acme"])}
+        ),
+    ),
+    (
+        "oversized body",
+        413,
+        "too_large",
+        lambda c, t: c.post("/api/v1/systems", content=b"x" * 3_000_000, headers={**JSON, **_bearer(t["acme"])}),
+    ),
+    (
+        "wrong content type",
+        415,
+        "unsupported_media",
+        lambda c, t: c.post("/api/v1/validate", content=b"<a/>", headers={"content-type": "text/html"}),
+    ),
+    (
+        "not UTF-8",
+        422,
+        "invalid_input",
+        lambda c, t: c.post("/api/v1/validate", content=b"\xc3\x28 not utf-8", headers=JSON),
+    ),
+    ("malformed JSON", 422, "invalid_input", lambda c, t: c.post("/api/v1/validate", content=b'{"a": ', headers=JSON)),
+    (
+        "malformed YAML",
+        422,
+        "invalid_input",
+        lambda c, t: c.post("/api/v1/validate", content=b"a: [b", headers={"content-type": "application/yaml"}),
+    ),
+    (
+        "invalid disclosure",
+        422,
+        "invalid_input",
+        lambda c, t: c.post("/api/v1/validate", content=b'{"schema_version": "1"}', headers=JSON),
+    ),
+    (
+        "invalid JSON body for an admin action",
+        422,
+        "invalid_input",
+        lambda c, t: c.post(
+            "/api/v1/systems/acme-imagegen/suspend", content=b"{", headers={**JSON, **_bearer(t["admin"])}
+        ),
+    ),
+    (
+        "missing field in an admin action",
+        422,
+        "invalid_input",
+        lambda c, t: c.post(
+            "/api/v1/systems/acme-imagegen/reviews", json={"decision": "upheld"}, headers=_bearer(t["admin"])
+        ),
+    ),
+    (
+        "review without a claim",
+        422,
+        "invalid_input",
+        lambda c, t: c.post(
+            "/api/v1/systems/acme-imagegen/reviews",
+            json={"rule_id": "x", "decision": "upheld", "reason": "y"},
+            headers=_bearer(t["admin"]),
+        ),
+    ),
 ]
 
 
@@ -135,8 +202,14 @@ def _assert_shape(body: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("name", "status", "code", "request_"), CASES, ids=[c[0] for c in CASES])
-def test_every_error_has_the_one_shape(client: TestClient, setup: dict[str, str], name: str, status: int, code: str,
-                                       request_: Callable[[TestClient, dict[str, str]], Any]) -> None:
+def test_every_error_has_the_one_shape(
+    client: TestClient,
+    setup: dict[str, str],
+    name: str,
+    status: int,
+    code: str,
+    request_: Callable[[TestClient, dict[str, str]], Any],
+) -> None:
     r = request_(client, setup)
     assert r.status_code == status, (name, r.text)
     assert r.headers["content-type"].startswith("application/json")

@@ -25,8 +25,12 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     if not result.changed:
         console.print(f"demo register already loaded ({len(result.unchanged)} systems unchanged)")
     else:
-        for label, items in (("providers added", result.providers_added), ("published", result.published),
-                             ("updated", result.updated), ("unchanged", result.unchanged)):
+        for label, items in (
+            ("providers added", result.providers_added),
+            ("published", result.published),
+            ("updated", result.updated),
+            ("unchanged", result.unchanged),
+        ):
             if items:
                 console.print(f"{label}: {', '.join(items)}", highlight=False)
     for key, value in result.extra.items():

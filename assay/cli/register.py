@@ -15,18 +15,24 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from assay.cli._common import console, err_console, get_config, json_flag, open_db, print_json
+from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
 from assay.errors import InvalidInput
 
 systems_app = typer.Typer(help="Publish, update, list and review AI systems in the register.", no_args_is_help=True)
-providers_app = typer.Typer(help="Providers and deployers: the organisations that answer for systems.",
-                            no_args_is_help=True)
-tokens_app = typer.Typer(help="API tokens: providers publish with them, the oversight body administers.",
-                         no_args_is_help=True)
+providers_app = typer.Typer(
+    help="Providers and deployers: the organisations that answer for systems.", no_args_is_help=True
+)
+tokens_app = typer.Typer(
+    help="API tokens: providers publish with them, the oversight body administers.", no_args_is_help=True
+)
 
 _OUTCOME_STYLE = {"prohibited": "bold red", "high_risk": "yellow", "transparency": "cyan", "minimal": "green"}
-_OUTCOME_TEXT = {"prohibited": "PROHIBITED", "high_risk": "high-risk", "transparency": "transparency obligations",
-                 "minimal": "minimal"}
+_OUTCOME_TEXT = {
+    "prohibited": "PROHIBITED",
+    "high_risk": "high-risk",
+    "transparency": "transparency obligations",
+    "minimal": "minimal",
+}
 
 
 def install(app: typer.Typer) -> None:
@@ -50,9 +56,13 @@ def _read_file(path: Path) -> tuple[bytes, str]:
     except FileNotFoundError:
         raise InvalidInput(f"there is no file {str(path)!r}", hint="check the path") from None
     except IsADirectoryError:
-        raise InvalidInput(f"{str(path)!r} is a folder, not a disclosure file", hint="give a .yaml or .json file") from None
+        raise InvalidInput(
+            f"{str(path)!r} is a folder, not a disclosure file", hint="give a .yaml or .json file"
+        ) from None
     except OSError as exc:
-        raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}", hint="check the path and permissions") from None
+        raise InvalidInput(
+            f"cannot read {str(path)!r}: {exc.strerror}", hint="check the path and permissions"
+        ) from None
 
 
 def _load(path: Path) -> tuple[bytes, str]:
@@ -79,8 +89,10 @@ def _print_findings(findings: list[dict[str, Any]]) -> None:
 
 
 def _print_system(view: Any) -> None:
-    console.print(f"[bold]{escape(view.name)}[/bold] ({view.id}) by {escape(view.provider_name)} "
-                  f"— version {view.version_number}", highlight=False)
+    console.print(
+        f"[bold]{escape(view.name)}[/bold] ({view.id}) by {escape(view.provider_name)} — version {view.version_number}",
+        highlight=False,
+    )
     state = _outcome(view.outcome)
     if view.suspended:
         state += " · [bold red]SUSPENDED[/]"
@@ -112,8 +124,11 @@ def systems_validate(
     if as_json:
         print_json(preview)
         return
-    console.print(f"[green]valid[/green]: {escape(preview['name'])} — screening {_outcome(preview['outcome'])}, "
-                  f"impact level {_roman(preview['impact_level'])}", highlight=False)
+    console.print(
+        f"[green]valid[/green]: {escape(preview['name'])} — screening {_outcome(preview['outcome'])}, "
+        f"impact level {_roman(preview['impact_level'])}",
+        highlight=False,
+    )
     _print_findings(preview["findings"])
 
 
@@ -121,9 +136,15 @@ def systems_validate(
 def systems_publish(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="The disclosure, YAML or JSON ('-' reads standard input)."),
-    provider: str = typer.Option(None, "--provider", envvar="ASSAY_PROVIDER",
-                                 help="Provider id to publish for (default: provider.id in the disclosure; see 'assay providers list')."),
-    reason: str = typer.Option("", "--reason", help="Why this is published (shown in the version history)."),
+    provider: str = env_option(
+        None,
+        "--provider",
+        envvar="ASSAY_REGISTER_PROVIDER",
+        help="Provider id to publish for (default: provider.id in the disclosure; see 'assay providers list').",
+    ),
+    reason: str = env_option(
+        "", "--reason", envvar="ASSAY_REGISTER_REASON", help="Why this is published (shown in the version history)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Publish a new system from a disclosure file: validate, screen, assess, record (version 1)."""
@@ -145,9 +166,15 @@ def systems_update(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
     file: Path = typer.Argument(..., help="The new disclosure, YAML or JSON ('-' reads standard input)."),
-    expected_version: int = typer.Option(None, "--expected-version",
-                                         help="Fail if the system is no longer at this version (default: current)."),
-    reason: str = typer.Option("", "--reason", help="Why it changed (shown in the version history)."),
+    expected_version: int = env_option(
+        None,
+        "--expected-version",
+        envvar="ASSAY_REGISTER_EXPECTED_VERSION",
+        help="Fail if the system is no longer at this version (default: current).",
+    ),
+    reason: str = env_option(
+        "", "--reason", envvar="ASSAY_REGISTER_REASON", help="Why it changed (shown in the version history)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Add a new version to a system; earlier versions stay on record."""
@@ -160,8 +187,15 @@ def systems_update(
         if expected_version is None:
             current = session.get(System, system_id)
             expected_version = current.current_version if current is not None else 0
-        view = update(session, system_id, document, expected_version=expected_version, principal=_operator(),
-                      reason=reason, source=source)
+        view = update(
+            session,
+            system_id,
+            document,
+            expected_version=expected_version,
+            principal=_operator(),
+            reason=reason,
+            source=source,
+        )
     if as_json:
         print_json(to_dict(view))
         return
@@ -172,16 +206,28 @@ def systems_update(
 @systems_app.command("list")
 def systems_list(
     ctx: typer.Context,
-    q: str = typer.Option("", "--q", "-q", help="Words to search for (names, providers, the whole disclosure)."),
-    provider: str = typer.Option(None, "--provider", help="Only this provider's systems."),
-    capability: str = typer.Option(None, "--capability", help="Only systems declaring this capability."),
-    context: str = typer.Option(None, "--context", help="Only systems used in this deployment context."),
-    outcome: str = typer.Option(None, "--outcome", help="prohibited, high_risk, transparency or minimal."),
-    impact_level: int = typer.Option(None, "--impact-level", help="1 to 4."),
-    status: str = typer.Option(None, "--status", help="planned, in_use or withdrawn."),
-    sort: str = typer.Option("relevance", "--sort", help="relevance, name or updated."),
-    page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(None, "--per-page", help="Systems per page (default ASSAY_PAGE_SIZE)."),
+    q: str = env_option(
+        "", "--q", "-q", envvar="ASSAY_REGISTER_Q", help="Words to search for (names, providers, the whole disclosure)."
+    ),
+    provider: str = env_option(
+        None, "--provider", envvar="ASSAY_REGISTER_PROVIDER", help="Only this provider's systems."
+    ),
+    capability: str = env_option(
+        None, "--capability", envvar="ASSAY_REGISTER_CAPABILITY", help="Only systems declaring this capability."
+    ),
+    context: str = env_option(
+        None, "--context", envvar="ASSAY_REGISTER_CONTEXT", help="Only systems used in this deployment context."
+    ),
+    outcome: str = env_option(
+        None, "--outcome", envvar="ASSAY_REGISTER_OUTCOME", help="prohibited, high_risk, transparency or minimal."
+    ),
+    impact_level: int = env_option(None, "--impact-level", envvar="ASSAY_REGISTER_IMPACT_LEVEL", help="1 to 4."),
+    status: str = env_option(None, "--status", envvar="ASSAY_REGISTER_STATUS", help="planned, in_use or withdrawn."),
+    sort: str = env_option("relevance", "--sort", envvar="ASSAY_REGISTER_SORT", help="relevance, name or updated."),
+    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", help="Page number, from 1."),
+    per_page: int = env_option(
+        None, "--per-page", envvar="ASSAY_REGISTER_PER_PAGE", help="Systems per page (default ASSAY_PAGE_SIZE)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """List and search the register."""
@@ -189,14 +235,30 @@ def systems_list(
     from assay.register.service import search, to_dict
 
     config = get_config(ctx)
-    query = SystemQuery(q=q, provider=provider, capability=capability, context=context, outcome=outcome,
-                        impact_level=impact_level, status=status, sort=sort, page=page,
-                        per_page=per_page or config.page_size).validated(max_per_page=config.max_page_size)
+    query = SystemQuery(
+        q=q,
+        provider=provider,
+        capability=capability,
+        context=context,
+        outcome=outcome,
+        impact_level=impact_level,
+        status=status,
+        sort=sort,
+        page=page,
+        per_page=per_page or config.page_size,
+    ).validated(max_per_page=config.max_page_size)
     with open_db(ctx).read() as session:
         result = search(session, query)
     if as_json:
-        print_json({"items": [to_dict(s) for s in result.items], "page": result.page, "per_page": result.per_page,
-                    "total": result.total, "pages": result.pages})
+        print_json(
+            {
+                "items": [to_dict(s) for s in result.items],
+                "page": result.page,
+                "per_page": result.per_page,
+                "total": result.total,
+                "pages": result.pages,
+            }
+        )
         return
     table = Table("id", "name", "provider", "screening", "level", "status", title=f"{result.total} systems")
     for s in result.items:
@@ -211,7 +273,9 @@ def systems_list(
 def systems_show(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
-    version: int = typer.Option(None, "--version", help="Show this version instead of the current one."),
+    version: int = env_option(
+        None, "--version", envvar="ASSAY_REGISTER_VERSION", help="Show this version instead of the current one."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Show a system: its screening, impact level and (with --json) its whole disclosure."""
@@ -225,14 +289,18 @@ def systems_show(
         if version is not None:
             view = get_version(session, system_id, version)
             if view is None:
-                raise NotFound(f"system {system_id!r} has no version {version}",
-                               hint=f"see 'assay systems history {system_id}'")
+                raise NotFound(
+                    f"system {system_id!r} has no version {version}", hint=f"see 'assay systems history {system_id}'"
+                )
     if as_json:
         print_json(to_dict(view))
         return
     if version is not None:
-        console.print(f"[bold]{escape(view.name)}[/bold] version {view.number} ({view.created_at:%Y-%m-%d}, "
-                      f"by {view.actor}): {escape(view.reason)}", highlight=False)
+        console.print(
+            f"[bold]{escape(view.name)}[/bold] version {view.number} ({view.created_at:%Y-%m-%d}, "
+            f"by {view.actor}): {escape(view.reason)}",
+            highlight=False,
+        )
         console.print(f"Screening: {_outcome(view.outcome)} · impact level {_roman(view.impact_level)}")
         _print_findings(view.findings)
     else:
@@ -255,8 +323,15 @@ def systems_history(
         return
     table = Table("version", "when", "who", "why", "screening", "level", "log", title=system_id)
     for v in versions:
-        table.add_row(str(v.number), f"{v.created_at:%Y-%m-%d %H:%M}", v.actor, escape(v.reason), _outcome(v.outcome),
-                      _roman(v.impact_level), "" if v.log_index is None else str(v.log_index))
+        table.add_row(
+            str(v.number),
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            v.actor,
+            escape(v.reason),
+            _outcome(v.outcome),
+            _roman(v.impact_level),
+            "" if v.log_index is None else str(v.log_index),
+        )
     console.print(table)
 
 
@@ -276,7 +351,9 @@ def _admin_action(ctx: typer.Context, action: str, system_id: str, reason: str, 
 def systems_suspend(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
-    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    reason: str = env_option(
+        ..., "--reason", envvar="ASSAY_REGISTER_REASON", help="Why (shown publicly on the system's page)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Suspend a system (the oversight body): its page says so until it is reinstated."""
@@ -287,7 +364,9 @@ def systems_suspend(
 def systems_reinstate(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
-    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    reason: str = env_option(
+        ..., "--reason", envvar="ASSAY_REGISTER_REASON", help="Why (shown publicly on the system's page)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Lift a suspension."""
@@ -298,16 +377,26 @@ def systems_reinstate(
 def systems_review(
     ctx: typer.Context,
     system_id: str = typer.Argument(..., help="The system's id."),
-    rule: str = typer.Option(..., "--rule", help="The red-line rule whose exception is reviewed (see its findings)."),
-    accept: bool = typer.Option(None, "--uphold/--reject", help="Uphold or reject the claimed exception."),
-    reason: str = typer.Option(..., "--reason", help="Why (shown publicly on the system's page)."),
+    rule: str = env_option(
+        ...,
+        "--rule",
+        envvar="ASSAY_REGISTER_RULE",
+        help="The red-line rule whose exception is reviewed (see its findings).",
+    ),
+    accept: bool = env_option(
+        None, "--uphold/--reject", envvar="ASSAY_REGISTER_UPHOLD", help="Uphold or reject the claimed exception."
+    ),
+    reason: str = env_option(
+        ..., "--reason", envvar="ASSAY_REGISTER_REASON", help="Why (shown publicly on the system's page)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Decide on an exception a system claims against a red-line rule; it is screened again."""
     if accept is None:
         raise InvalidInput("say whether the exception is upheld or rejected", hint="add --uphold or --reject")
-    _admin_action(ctx, "review_exception", system_id, reason, as_json, rule_id=rule,
-                  decision="upheld" if accept else "rejected")
+    _admin_action(
+        ctx, "review_exception", system_id, reason, as_json, rule_id=rule, decision="upheld" if accept else "rejected"
+    )
 
 
 # ------------------------------------------------------------------------------------------- providers
@@ -317,29 +406,37 @@ def systems_review(
 def providers_add(
     ctx: typer.Context,
     provider_id: str = typer.Argument(..., help="Short public id: lower-case letters, digits, '-' (e.g. acme)."),
-    name: str = typer.Option(..., "--name", help="Legal name."),
-    jurisdiction: str = typer.Option("", "--jurisdiction", help="Country or region (e.g. DE, EU, US-CA)."),
-    website: str = typer.Option("", "--website", help="Public website."),
+    name: str = env_option(..., "--name", envvar="ASSAY_REGISTER_NAME", help="Legal name."),
+    jurisdiction: str = env_option(
+        "", "--jurisdiction", envvar="ASSAY_REGISTER_JURISDICTION", help="Country or region (e.g. DE, EU, US-CA)."
+    ),
+    website: str = env_option("", "--website", envvar="ASSAY_REGISTER_WEBSITE", help="Public website."),
     as_json: bool = json_flag(),
 ) -> None:
     """Register a provider or deployer."""
     from assay.register.service import add_provider, to_dict
 
     with open_db(ctx).write() as session:
-        view = add_provider(session, id=provider_id, name=name, jurisdiction=jurisdiction, website=website,
-                            principal=_operator())
+        view = add_provider(
+            session, id=provider_id, name=name, jurisdiction=jurisdiction, website=website, principal=_operator()
+        )
     if as_json:
         print_json(to_dict(view))
         return
-    console.print(f"[green]added[/green] provider {view.id} ({escape(view.name)}). "
-                  f"Give it a token: assay tokens create --provider {view.id}", highlight=False)
+    console.print(
+        f"[green]added[/green] provider {view.id} ({escape(view.name)}). "
+        f"Give it a token: assay tokens create --provider {view.id}",
+        highlight=False,
+    )
 
 
 @providers_app.command("list")
 def providers_list(
     ctx: typer.Context,
-    page: int = typer.Option(1, "--page", help="Page number, from 1."),
-    per_page: int = typer.Option(None, "--per-page", help="Providers per page (default ASSAY_PAGE_SIZE)."),
+    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", help="Page number, from 1."),
+    per_page: int = env_option(
+        None, "--per-page", envvar="ASSAY_REGISTER_PER_PAGE", help="Providers per page (default ASSAY_PAGE_SIZE)."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """List providers."""
@@ -349,8 +446,15 @@ def providers_list(
     with open_db(ctx).read() as session:
         result = list_providers(session, page=page, per_page=min(per_page or config.page_size, config.max_page_size))
     if as_json:
-        print_json({"items": [to_dict(p) for p in result.items], "page": result.page, "per_page": result.per_page,
-                    "total": result.total, "pages": result.pages})
+        print_json(
+            {
+                "items": [to_dict(p) for p in result.items],
+                "page": result.page,
+                "per_page": result.per_page,
+                "total": result.total,
+                "pages": result.pages,
+            }
+        )
         return
     table = Table("id", "name", "jurisdiction", "systems", title=f"{result.total} providers")
     for p in result.items:
@@ -364,9 +468,15 @@ def providers_list(
 @tokens_app.command("create")
 def tokens_create(
     ctx: typer.Context,
-    provider: str = typer.Option(None, "--provider", help="Make a token for this provider."),
-    admin: bool = typer.Option(False, "--admin", help="Make an admin token for the oversight body."),
-    label: str = typer.Option("", "--label", help="A note to recognise the token by (e.g. 'CI pipeline')."),
+    provider: str = env_option(
+        None, "--provider", envvar="ASSAY_REGISTER_PROVIDER", help="Make a token for this provider."
+    ),
+    admin: bool = env_option(
+        False, "--admin", envvar="ASSAY_REGISTER_ADMIN", help="Make an admin token for the oversight body."
+    ),
+    label: str = env_option(
+        "", "--label", envvar="ASSAY_REGISTER_LABEL", help="A note to recognise the token by (e.g. 'CI pipeline')."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Make an API token. The secret is printed once; only its hash is stored."""
@@ -377,9 +487,12 @@ def tokens_create(
     if as_json:
         print_json({"token": issued.secret, **issued.info.as_dict()})
         return
-    err_console.print(f"[green]created[/green] {issued.info.role} token {issued.info.id}"
-                      + (f" for provider {issued.info.provider_id}" if issued.info.provider_id else "")
-                      + ". Store it now: it is not shown again.", highlight=False)
+    err_console.print(
+        f"[green]created[/green] {issued.info.role} token {issued.info.id}"
+        + (f" for provider {issued.info.provider_id}" if issued.info.provider_id else "")
+        + ". Store it now: it is not shown again.",
+        highlight=False,
+    )
     # The secret alone on stdout, so `TOKEN=$(assay tokens create ...)` works.
     sys.stdout.write(issued.secret + "\n")
 
@@ -387,8 +500,10 @@ def tokens_create(
 @tokens_app.command("list")
 def tokens_list(
     ctx: typer.Context,
-    provider: str = typer.Option(None, "--provider", help="Only this provider's tokens."),
-    active: bool = typer.Option(False, "--active", help="Leave out revoked tokens."),
+    provider: str = env_option(
+        None, "--provider", envvar="ASSAY_REGISTER_PROVIDER", help="Only this provider's tokens."
+    ),
+    active: bool = env_option(False, "--active", envvar="ASSAY_REGISTER_ACTIVE", help="Leave out revoked tokens."),
     as_json: bool = json_flag(),
 ) -> None:
     """List tokens (ids, prefixes, roles; never secrets)."""
@@ -402,8 +517,9 @@ def tokens_list(
     table = Table("id", "prefix", "role", "provider", "label", "created", "state")
     for t in tokens:
         state = "[green]active[/]" if t.active else f"[red]revoked {t.revoked_at:%Y-%m-%d}[/]"
-        table.add_row(str(t.id), t.prefix + "…", t.role, t.provider_id or "", escape(t.label),
-                      f"{t.created_at:%Y-%m-%d}", state)
+        table.add_row(
+            str(t.id), t.prefix + "…", t.role, t.provider_id or "", escape(t.label), f"{t.created_at:%Y-%m-%d}", state
+        )
     console.print(table)
 
 

@@ -109,10 +109,17 @@ class TokenInfo:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "prefix": self.prefix, "role": self.role, "provider_id": self.provider_id,
-            "label": self.label, "created_at": _iso(self.created_at), "created_by": self.created_by,
-            "revoked_at": _iso(self.revoked_at) if self.revoked_at else None, "revoked_by": self.revoked_by,
-            "active": self.active, "log_index": self.log_index,
+            "id": self.id,
+            "prefix": self.prefix,
+            "role": self.role,
+            "provider_id": self.provider_id,
+            "label": self.label,
+            "created_at": _iso(self.created_at),
+            "created_by": self.created_by,
+            "revoked_at": _iso(self.revoked_at) if self.revoked_at else None,
+            "revoked_by": self.revoked_by,
+            "active": self.active,
+            "log_index": self.log_index,
         }
 
 
@@ -167,8 +174,11 @@ def create_token(
         )
     label = label.strip()
     if len(label) > 200:
-        raise InvalidInput("the token label is longer than 200 characters", hint="give a shorter label",
-                           problems=[FieldProblem("label", "longer than 200 characters", "shorten it")])
+        raise InvalidInput(
+            "the token label is longer than 200 characters",
+            hint="give a shorter label",
+            problems=[FieldProblem("label", "longer than 200 characters", "shorten it")],
+        )
     if provider_id is not None and session.get(Provider, provider_id) is None:
         raise NotFound(
             f"there is no provider {provider_id!r}",
@@ -177,14 +187,25 @@ def create_token(
     now = now or datetime.now(UTC)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        token_sha256=hash_token(secret), prefix=secret[:_SHOWN_PREFIX_LEN], provider_id=provider_id,
-        is_admin=admin, label=label, created_at=now, created_by=actor.actor,
+        token_sha256=hash_token(secret),
+        prefix=secret[:_SHOWN_PREFIX_LEN],
+        provider_id=provider_id,
+        is_admin=admin,
+        label=label,
+        created_at=now,
+        created_by=actor.actor,
     )
     session.add(row)
     session.flush()
-    row.log_index = record_event(session, "token.issued", {
-        "token_id": row.id, "role": "admin" if admin else "provider", "provider": provider_id,
-    })
+    row.log_index = record_event(
+        session,
+        "token.issued",
+        {
+            "token_id": row.id,
+            "role": "admin" if admin else "provider",
+            "provider": provider_id,
+        },
+    )
     return IssuedToken(secret=secret, info=_info(row))
 
 
@@ -243,9 +264,15 @@ def record_event(session: Session, kind: str, body: Mapping[str, Any]) -> int | 
 
 def _info(row: ApiToken) -> TokenInfo:
     return TokenInfo(
-        id=row.id, prefix=row.prefix, provider_id=row.provider_id, is_admin=row.is_admin, label=row.label,
-        created_at=_aware(row.created_at), created_by=row.created_by,
-        revoked_at=_aware(row.revoked_at) if row.revoked_at else None, revoked_by=row.revoked_by,
+        id=row.id,
+        prefix=row.prefix,
+        provider_id=row.provider_id,
+        is_admin=row.is_admin,
+        label=row.label,
+        created_at=_aware(row.created_at),
+        created_by=row.created_by,
+        revoked_at=_aware(row.revoked_at) if row.revoked_at else None,
+        revoked_by=row.revoked_by,
         log_index=row.log_index,
     )
 

@@ -40,12 +40,18 @@ class DemoResult:
         return bool(self.providers_added or self.published or self.updated)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"providers_added": self.providers_added, "published": self.published, "updated": self.updated,
-                "unchanged": self.unchanged, **self.extra}
+        return {
+            "providers_added": self.providers_added,
+            "published": self.published,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            **self.extra,
+        }
 
 
-def load_demo(db: Database, config: Config | None = None, *, examples: Path = EXAMPLES,
-              provenance: bool = True) -> DemoResult:
+def load_demo(
+    db: Database, config: Config | None = None, *, examples: Path = EXAMPLES, provenance: bool = True
+) -> DemoResult:
     """Load every ``*.yaml`` example (in name order); each system in its own write transaction.
 
     With ``provenance`` (the default), the provenance part's demo (marked images) is loaded afterwards.
@@ -66,23 +72,39 @@ def load_demo(db: Database, config: Config | None = None, *, examples: Path = EX
             raise InvalidInput(f"{path.name}: the example has no provider.id", hint="give provider.id in the example")
         with db.write() as session:
             if session.get(Provider, provider_id) is None:
-                service.add_provider(session, id=provider_id, name=d.provider.legal_name,
-                                     jurisdiction=d.provider.jurisdiction, website=d.provider.website or "",
-                                     principal=operator)
+                service.add_provider(
+                    session,
+                    id=provider_id,
+                    name=d.provider.legal_name,
+                    jurisdiction=d.provider.jurisdiction,
+                    website=d.provider.website or "",
+                    principal=operator,
+                )
                 result.providers_added.append(provider_id)
             system = _existing(session, provider_id, d)
             if system is None:
-                view = service.publish(session, d, principal=operator, provider_id=provider_id,
-                                       reason="demo data", source=path.name)
+                view = service.publish(
+                    session, d, principal=operator, provider_id=provider_id, reason="demo data", source=path.name
+                )
                 result.published.append(view.id)
                 continue
-            current = session.scalars(select(SystemVersion).where(
-                SystemVersion.system_id == system.id, SystemVersion.number == system.current_version)).one()
+            current = session.scalars(
+                select(SystemVersion).where(
+                    SystemVersion.system_id == system.id, SystemVersion.number == system.current_version
+                )
+            ).one()
             if service.disclosure_sha256(d) == current.disclosure_sha256:
                 result.unchanged.append(system.id)
                 continue
-            service.update(session, system.id, d, expected_version=system.current_version, principal=operator,
-                           reason="demo data updated", source=path.name)
+            service.update(
+                session,
+                system.id,
+                d,
+                expected_version=system.current_version,
+                principal=operator,
+                reason="demo data updated",
+                source=path.name,
+            )
             result.updated.append(system.id)
     if provenance:
         _load_provenance_demo(db, config, result)
@@ -96,8 +118,9 @@ def _existing(session: Any, provider_id: str, d: Any) -> System | None:
         found = session.get(System, d.system.id)
         if found is not None:
             return found
-    return session.scalars(select(System).where(
-        System.provider_id == provider_id, System.name_key == name_key(d.system.name))).first()
+    return session.scalars(
+        select(System).where(System.provider_id == provider_id, System.name_key == name_key(d.system.name))
+    ).first()
 
 
 def _load_provenance_demo(db: Database, config: Config | None, result: DemoResult) -> None:

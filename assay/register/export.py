@@ -39,9 +39,27 @@ from assay.register.models import (
 __all__ = ["CSV_COLUMNS", "iter_csv", "iter_json", "iter_records"]
 
 CSV_COLUMNS = (
-    "id", "name", "version", "status", "provider_id", "provider_name", "provider_jurisdiction", "capabilities",
-    "contexts", "outcome", "impact_level", "needs_review", "suspended", "finding_rules", "summary",
-    "training_data_headline", "version_number", "updated_at", "disclosure_sha256", "log_index", "url",
+    "id",
+    "name",
+    "version",
+    "status",
+    "provider_id",
+    "provider_name",
+    "provider_jurisdiction",
+    "capabilities",
+    "contexts",
+    "outcome",
+    "impact_level",
+    "needs_review",
+    "suspended",
+    "finding_rules",
+    "summary",
+    "training_data_headline",
+    "version_number",
+    "updated_at",
+    "disclosure_sha256",
+    "log_index",
+    "url",
 )
 _BATCH = 500
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -60,41 +78,70 @@ def iter_records(db: Database, *, base_url: str, batch: int = _BATCH) -> Iterato
             last = systems[-1].id
 
 
-def _records(session: Session, systems: list[System], providers: dict[str, Provider],
-             base_url: str) -> Iterator[dict[str, Any]]:
+def _records(
+    session: Session, systems: list[System], providers: dict[str, Provider], base_url: str
+) -> Iterator[dict[str, Any]]:
     ids = [s.id for s in systems]
-    versions = {v.system_id: v for v in session.scalars(select(SystemVersion).where(
-        tuple_(SystemVersion.system_id, SystemVersion.number).in_([(s.id, s.current_version) for s in systems])))}
+    versions = {
+        v.system_id: v
+        for v in session.scalars(
+            select(SystemVersion).where(
+                tuple_(SystemVersion.system_id, SystemVersion.number).in_([(s.id, s.current_version) for s in systems])
+            )
+        )
+    }
     version_ids = [v.id for v in versions.values()]
     screenings: dict[int, ScreeningRecord] = {}
-    for record in session.scalars(select(ScreeningRecord).where(ScreeningRecord.version_id.in_(version_ids))
-                                  .order_by(ScreeningRecord.id)):
+    for record in session.scalars(
+        select(ScreeningRecord).where(ScreeningRecord.version_id.in_(version_ids)).order_by(ScreeningRecord.id)
+    ):
         screenings[record.version_id] = record  # ascending: the newest one wins
-    impacts = {r.version_id: r for r in session.scalars(select(ImpactRecord).where(
-        ImpactRecord.version_id.in_(version_ids)))}
+    impacts = {
+        r.version_id: r for r in session.scalars(select(ImpactRecord).where(ImpactRecord.version_id.in_(version_ids)))
+    }
     caps: dict[str, list[str]] = {i: [] for i in ids}
-    for sid, cap in session.execute(select(SystemCapability.system_id, SystemCapability.capability).where(
-            SystemCapability.system_id.in_(ids)).order_by(SystemCapability.capability)):
+    for sid, cap in session.execute(
+        select(SystemCapability.system_id, SystemCapability.capability)
+        .where(SystemCapability.system_id.in_(ids))
+        .order_by(SystemCapability.capability)
+    ):
         caps[sid].append(cap)
     ctxs: dict[str, list[str]] = {i: [] for i in ids}
-    for sid, ctx in session.execute(select(SystemContext.system_id, SystemContext.context).where(
-            SystemContext.system_id.in_(ids)).order_by(SystemContext.context)):
+    for sid, ctx in session.execute(
+        select(SystemContext.system_id, SystemContext.context)
+        .where(SystemContext.system_id.in_(ids))
+        .order_by(SystemContext.context)
+    ):
         ctxs[sid].append(ctx)
     for s in systems:
         v = versions[s.id]
         screening = screenings[v.id]
         provider = providers.get(s.provider_id)
         yield {
-            "id": s.id, "url": f"{base_url}/systems/{s.id}", "name": s.name, "version": s.version_label,
+            "id": s.id,
+            "url": f"{base_url}/systems/{s.id}",
+            "name": s.name,
+            "version": s.version_label,
             "status": s.status,
-            "provider": {"id": s.provider_id, "name": provider.name if provider else "",
-                         "jurisdiction": provider.jurisdiction if provider else ""},
-            "capabilities": caps[s.id], "contexts": ctxs[s.id], "outcome": s.outcome,
-            "impact_level": s.impact_level, "needs_review": s.needs_review, "suspended": s.suspended,
-            "summary": s.summary, "training_data_headline": s.training_data_headline,
-            "version_number": s.current_version, "updated_at": _iso(s.updated_at),
-            "disclosure_sha256": v.disclosure_sha256, "log_index": v.log_index,
-            "findings": screening.findings, "impact": impacts[v.id].assessment,
+            "provider": {
+                "id": s.provider_id,
+                "name": provider.name if provider else "",
+                "jurisdiction": provider.jurisdiction if provider else "",
+            },
+            "capabilities": caps[s.id],
+            "contexts": ctxs[s.id],
+            "outcome": s.outcome,
+            "impact_level": s.impact_level,
+            "needs_review": s.needs_review,
+            "suspended": s.suspended,
+            "summary": s.summary,
+            "training_data_headline": s.training_data_headline,
+            "version_number": s.current_version,
+            "updated_at": _iso(s.updated_at),
+            "disclosure_sha256": v.disclosure_sha256,
+            "log_index": v.log_index,
+            "findings": screening.findings,
+            "impact": impacts[v.id].assessment,
             "disclosure": json.loads(v.disclosure),
         }
 
@@ -102,8 +149,11 @@ def _records(session: Session, systems: list[System], providers: dict[str, Provi
 def iter_json(db: Database, *, base_url: str) -> Iterator[bytes]:
     """The whole register as one JSON document, in chunks."""
     head = {
-        "format": "assay-register", "format_version": 1, "generated_at": _iso(datetime.now(UTC)),
-        "schema": f"{base_url}/schema/disclosure/v1.json", "licence": "CC0-1.0",
+        "format": "assay-register",
+        "format_version": 1,
+        "generated_at": _iso(datetime.now(UTC)),
+        "schema": f"{base_url}/schema/disclosure/v1.json",
+        "licence": "CC0-1.0",
     }
     yield json.dumps(head, ensure_ascii=False)[:-1].encode() + b', "systems": ['
     count = 0
@@ -127,8 +177,11 @@ def iter_csv(db: Database, *, base_url: str) -> Iterator[bytes]:
     n = 0
     for r in iter_records(db, base_url=base_url):
         row = {
-            **r, "provider_id": r["provider"]["id"], "provider_name": r["provider"]["name"],
-            "provider_jurisdiction": r["provider"]["jurisdiction"], "capabilities": ";".join(r["capabilities"]),
+            **r,
+            "provider_id": r["provider"]["id"],
+            "provider_name": r["provider"]["name"],
+            "provider_jurisdiction": r["provider"]["jurisdiction"],
+            "capabilities": ";".join(r["capabilities"]),
             "contexts": ";".join(r["contexts"]),
             "finding_rules": ";".join(str(f.get("rule_id") or f.get("rule") or "") for f in r["findings"]),
             "needs_review": "true" if r["needs_review"] else "false",

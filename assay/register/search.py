@@ -39,8 +39,7 @@ from sqlalchemy.orm import Session
 from assay.errors import FieldProblem, InvalidInput
 from assay.register.models import Provider, System, SystemCapability, SystemContext, SystemVersion
 
-__all__ = ["OUTCOMES", "RANK_LIMIT", "SEARCH_WINDOW", "SORTS", "Page", "SystemQuery", "reindex_all",
-           "search_systems"]
+__all__ = ["OUTCOMES", "RANK_LIMIT", "SEARCH_WINDOW", "SORTS", "Page", "SystemQuery", "reindex_all", "search_systems"]
 
 T = TypeVar("T")
 
@@ -76,7 +75,9 @@ class SystemQuery:
         if len(self.q) > _MAX_QUERY_LEN:
             problems.append(FieldProblem("q", f"longer than {_MAX_QUERY_LEN} characters", "search for fewer words"))
         if self.outcome is not None and self.outcome not in OUTCOMES:
-            problems.append(FieldProblem("outcome", f"unknown outcome {self.outcome!r}", "use one of " + ", ".join(OUTCOMES)))
+            problems.append(
+                FieldProblem("outcome", f"unknown outcome {self.outcome!r}", "use one of " + ", ".join(OUTCOMES))
+            )
         if self.impact_level is not None and not 1 <= self.impact_level <= 4:
             problems.append(FieldProblem("impact_level", "impact levels are 1 to 4", "give a number from 1 to 4"))
         if self.sort not in SORTS:
@@ -84,15 +85,23 @@ class SystemQuery:
         if self.page < 1:
             problems.append(FieldProblem("page", "pages count from 1", "give a page number of at least 1"))
         if not 1 <= self.per_page <= max_per_page:
-            problems.append(FieldProblem("per_page", f"must be from 1 to {max_per_page}", f"give at most {max_per_page}"))
+            problems.append(
+                FieldProblem("per_page", f"must be from 1 to {max_per_page}", f"give at most {max_per_page}")
+            )
         elif self.words and (self.page - 1) * self.per_page >= SEARCH_WINDOW:
-            problems.append(FieldProblem(
-                "page", f"a search pages through its first {SEARCH_WINDOW:,} matches only",
-                "add words or filters to narrow the search, or download the register (/api/v1/export/systems.csv)"))
+            problems.append(
+                FieldProblem(
+                    "page",
+                    f"a search pages through its first {SEARCH_WINDOW:,} matches only",
+                    "add words or filters to narrow the search, or download the register (/api/v1/export/systems.csv)",
+                )
+            )
         if problems:
-            raise InvalidInput("the search is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
-                               hint=problems[0].fix if len(problems) == 1 else "fix the listed search parameters",
-                               problems=problems)
+            raise InvalidInput(
+                "the search is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
+                hint=problems[0].fix if len(problems) == 1 else "fix the listed search parameters",
+                problems=problems,
+            )
         return self
 
     @property
@@ -170,8 +179,9 @@ def search_systems(session: Session, query: SystemQuery) -> Page[System]:
     exact = total <= SEARCH_WINDOW
     rows = {s.id: s for s in session.scalars(select(System).where(System.id.in_(ids)))} if ids else {}
     items = [rows[i] for i in ids if i in rows]
-    return Page(items=items, page=query.page, per_page=query.per_page, total=min(total, SEARCH_WINDOW),
-                total_is_exact=exact)
+    return Page(
+        items=items, page=query.page, per_page=query.per_page, total=min(total, SEARCH_WINDOW), total_is_exact=exact
+    )
 
 
 # ------------------------------------------------------------------------------------------- filters only
@@ -204,8 +214,10 @@ def _where(stmt: Select[Any], query: SystemQuery, *, semi_join: str) -> Select[A
         stmt = stmt.where(System.suspended.is_(query.suspended))
     # Why two forms: counting is fastest from the facet index alone (IN); a page in name order is fastest
     # walking the name index and probing the facet (EXISTS), which stops after one page of hits.
-    for model, column, value in ((SystemCapability, SystemCapability.capability, query.capability),
-                                 (SystemContext, SystemContext.context, query.context)):
+    for model, column, value in (
+        (SystemCapability, SystemCapability.capability, query.capability),
+        (SystemContext, SystemContext.context, query.context),
+    ):
         if not value:
             continue
         if semi_join == "in":
@@ -218,13 +230,25 @@ def _where(stmt: Select[Any], query: SystemQuery, *, semi_join: str) -> Select[A
 # ------------------------------------------------------------------------------------------- SQLite
 
 
-def facet_tokens(*, provider: str | None = None, capabilities: Iterable[str] = (), contexts: Iterable[str] = (),
-                 outcome: str | None = None, impact_level: int | None = None, status: str | None = None,
-                 suspended: bool | None = None) -> list[str]:
+def facet_tokens(
+    *,
+    provider: str | None = None,
+    capabilities: Iterable[str] = (),
+    contexts: Iterable[str] = (),
+    outcome: str | None = None,
+    impact_level: int | None = None,
+    status: str | None = None,
+    suspended: bool | None = None,
+) -> list[str]:
     """Filter values as FTS5 tokens (hex-encoded, so no value can split into words or collide)."""
     out = []
-    for prefix, values in (("fp", [provider]), ("fc", capabilities), ("fx", contexts), ("fo", [outcome]),
-                           ("fs", [status])):
+    for prefix, values in (
+        ("fp", [provider]),
+        ("fc", capabilities),
+        ("fx", contexts),
+        ("fo", [outcome]),
+        ("fs", [status]),
+    ):
         out += [prefix + v.encode().hex() for v in values if v]
     if impact_level is not None:
         out.append(f"fl{int(impact_level)}")
@@ -239,24 +263,36 @@ class _Sqlite:
     def __init__(self, session: Session, query: SystemQuery) -> None:
         self.session, self.query = session, query
         words = " ".join(f'"{w}"*' if len(w) >= 2 else f'"{w}"' for w in query.words)
-        facets = facet_tokens(provider=query.provider, capabilities=[query.capability] if query.capability else [],
-                              contexts=[query.context] if query.context else [], outcome=query.outcome,
-                              impact_level=query.impact_level, status=query.status, suspended=query.suspended)
+        facets = facet_tokens(
+            provider=query.provider,
+            capabilities=[query.capability] if query.capability else [],
+            contexts=[query.context] if query.context else [],
+            outcome=query.outcome,
+            impact_level=query.impact_level,
+            status=query.status,
+            suspended=query.suspended,
+        )
         where = (" AND facets : (" + " ".join(f'"{t}"' for t in facets) + ")") if facets else ""
         self.all = f"{{name provider body}} : ({words}){where}"
         self.named = f"{{name provider}} : ({words}){where}"
         self.unnamed = f"({self.all}) NOT ({{name provider}} : ({words}))"
 
     def count(self, match: str, limit: int) -> int:
-        return self.session.execute(text(
-            "SELECT count(*) FROM (SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m LIMIT :n)"),
-            {"m": match, "n": limit}).scalar_one()
+        return self.session.execute(
+            text("SELECT count(*) FROM (SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m LIMIT :n)"),
+            {"m": match, "n": limit},
+        ).scalar_one()
 
     def ids(self, match: str, *, ranked: bool, limit: int, offset: int) -> list[str]:
         order = "bm25(systems_fts, 10.0, 4.0, 1.0, 0.0), rowid DESC" if ranked else "rowid DESC"
-        return list(self.session.execute(text(
-            f"SELECT system_id FROM systems_fts WHERE systems_fts MATCH :m ORDER BY {order} LIMIT :n OFFSET :o"),
-            {"m": match, "n": limit, "o": offset}).scalars())
+        return list(
+            self.session.execute(
+                text(
+                    f"SELECT system_id FROM systems_fts WHERE systems_fts MATCH :m ORDER BY {order} LIMIT :n OFFSET :o"
+                ),
+                {"m": match, "n": limit, "o": offset},
+            ).scalars()
+        )
 
     def page(self) -> tuple[list[str], int]:
         q = self.query
@@ -282,12 +318,20 @@ class _Sqlite:
             return list(self.session.scalars(stmt))
         # Many matches: walk the sort index and keep the rows whose search key matched, which stops after a
         # page (SQLite would otherwise look up every match and sort them all).
-        index, order = (("ix_systems_name_key", "name_key, id") if by_name
-                        else ("ix_systems_updated_at", "updated_at DESC, id DESC"))
-        return list(self.session.execute(text(
-            f"SELECT id FROM systems INDEXED BY {index} WHERE search_key IN "
-            f"(SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m) ORDER BY {order} LIMIT :n OFFSET :o"),
-            {"m": self.all, "n": limit, "o": offset}).scalars())
+        index, order = (
+            ("ix_systems_name_key", "name_key, id")
+            if by_name
+            else ("ix_systems_updated_at", "updated_at DESC, id DESC")
+        )
+        return list(
+            self.session.execute(
+                text(
+                    f"SELECT id FROM systems INDEXED BY {index} WHERE search_key IN "
+                    f"(SELECT rowid FROM systems_fts WHERE systems_fts MATCH :m) ORDER BY {order} LIMIT :n OFFSET :o"
+                ),
+                {"m": self.all, "n": limit, "o": offset},
+            ).scalars()
+        )
 
 
 # ------------------------------------------------------------------------------------------- PostgreSQL
@@ -350,8 +394,15 @@ class _Postgres:
 # ------------------------------------------------------------------------------------------- indexing
 
 
-def index_system(session: Session, system: System, *, provider_name: str, disclosure: Mapping[str, Any],
-                 capabilities: Iterable[str] = (), contexts: Iterable[str] = ()) -> None:
+def index_system(
+    session: Session,
+    system: System,
+    *,
+    provider_name: str,
+    disclosure: Mapping[str, Any],
+    capabilities: Iterable[str] = (),
+    contexts: Iterable[str] = (),
+) -> None:
     """(Re)index one system for full-text search and filters, in the caller's write transaction.
 
     Call it whenever the system's name, disclosure, provider name, outcome, impact level, status, suspension,
@@ -359,27 +410,40 @@ def index_system(session: Session, system: System, *, provider_name: str, disclo
     """
     body = _body_text(disclosure)
     if session.get_bind().dialect.name == "sqlite":
-        facets = " ".join(facet_tokens(
-            provider=system.provider_id, capabilities=capabilities, contexts=contexts, outcome=system.outcome,
-            impact_level=system.impact_level, status=system.status, suspended=bool(system.suspended)))
+        facets = " ".join(
+            facet_tokens(
+                provider=system.provider_id,
+                capabilities=capabilities,
+                contexts=contexts,
+                outcome=system.outcome,
+                impact_level=system.impact_level,
+                status=system.status,
+                suspended=bool(system.suspended),
+            )
+        )
         # The FTS row's rowid is the system's search_key (the id of its first version): an integer that never
         # changes (a text primary key's own rowid may change on VACUUM), so updates replace the row by rowid.
         if system.search_key is None:
             system.search_key = session.scalar(
-                select(SystemVersion.id).where(SystemVersion.system_id == system.id, SystemVersion.number == 1))
+                select(SystemVersion.id).where(SystemVersion.system_id == system.id, SystemVersion.number == 1)
+            )
         session.execute(text("DELETE FROM systems_fts WHERE rowid = :r"), {"r": system.search_key})
         session.execute(
-            text("INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
-                 "VALUES (:r, :id, :n, :p, :b, :f)"),
+            text(
+                "INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
+                "VALUES (:r, :id, :n, :p, :b, :f)"
+            ),
             {"r": system.search_key, "id": system.id, "n": system.name, "p": provider_name, "b": body, "f": facets},
         )
     else:
         session.execute(
-            text("UPDATE systems SET "
-                 "search_document = setweight(to_tsvector('simple', :n), 'A') || "
-                 "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
-                 "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                 "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"),
+            text(
+                "UPDATE systems SET "
+                "search_document = setweight(to_tsvector('simple', :n), 'A') || "
+                "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                "name_document = setweight(to_tsvector('simple', :n), 'A') || "
+                "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
+            ),
             {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body)},
         )
 
@@ -392,23 +456,38 @@ def reindex_all(session: Session, *, batch: int = 500) -> int:
         systems = list(session.scalars(select(System).where(System.id > last).order_by(System.id).limit(batch)))
         if not systems:
             return done
-        names = dict(session.execute(select(Provider.id, Provider.name).where(
-            Provider.id.in_({s.provider_id for s in systems}))).all())
+        names = dict(
+            session.execute(
+                select(Provider.id, Provider.name).where(Provider.id.in_({s.provider_id for s in systems}))
+            ).all()
+        )
         ids = [s.id for s in systems]
-        docs = dict(session.execute(select(SystemVersion.system_id, SystemVersion.disclosure).join(
-            System, (System.id == SystemVersion.system_id) & (System.current_version == SystemVersion.number)
-        ).where(SystemVersion.system_id.in_(ids))).all())
+        docs = dict(
+            session.execute(
+                select(SystemVersion.system_id, SystemVersion.disclosure)
+                .join(System, (System.id == SystemVersion.system_id) & (System.current_version == SystemVersion.number))
+                .where(SystemVersion.system_id.in_(ids))
+            ).all()
+        )
         caps: dict[str, list[str]] = {i: [] for i in ids}
-        for sid, cap in session.execute(select(SystemCapability.system_id, SystemCapability.capability).where(
-                SystemCapability.system_id.in_(ids))):
+        for sid, cap in session.execute(
+            select(SystemCapability.system_id, SystemCapability.capability).where(SystemCapability.system_id.in_(ids))
+        ):
             caps[sid].append(cap)
         ctxs: dict[str, list[str]] = {i: [] for i in ids}
-        for sid, ctx in session.execute(select(SystemContext.system_id, SystemContext.context).where(
-                SystemContext.system_id.in_(ids))):
+        for sid, ctx in session.execute(
+            select(SystemContext.system_id, SystemContext.context).where(SystemContext.system_id.in_(ids))
+        ):
             ctxs[sid].append(ctx)
         for s in systems:
-            index_system(session, s, provider_name=names.get(s.provider_id, ""), disclosure=json.loads(docs[s.id]),
-                         capabilities=caps[s.id], contexts=ctxs[s.id])
+            index_system(
+                session,
+                s,
+                provider_name=names.get(s.provider_id, ""),
+                disclosure=json.loads(docs[s.id]),
+                capabilities=caps[s.id],
+                contexts=ctxs[s.id],
+            )
         session.flush()
         done += len(systems)
         last = systems[-1].id

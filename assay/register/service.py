@@ -192,17 +192,31 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
     provider = session.get(Provider, system.provider_id)
     assert provider is not None  # a foreign key guarantees it
     return SystemView(
-        id=system.id, name=system.name, version=system.version_label, status=system.status,
-        provider_id=system.provider_id, provider_name=provider.name,
+        id=system.id,
+        name=system.name,
+        version=system.version_label,
+        status=system.status,
+        provider_id=system.provider_id,
+        provider_name=provider.name,
         capabilities=_capabilities(session, [system.id])[system.id],
         contexts=_contexts(session, [system.id])[system.id],
-        outcome=system.outcome, impact_level=system.impact_level, suspended=system.suspended,
-        needs_review=system.needs_review, training_data_headline=system.training_data_headline,
-        version_number=system.current_version, disclosure=json.loads(version.disclosure),
-        url_path=f"/systems/{system.id}", summary=system.summary, disclosure_sha256=version.disclosure_sha256,
-        created_at=_aware(system.created_at), updated_at=_aware(system.updated_at), log_index=version.log_index,
-        findings=list(screening.findings), impact=dict(impact.assessment),
-        reviews=_reviews(session, system.id, version.number), suspension=_latest_suspension(session, system.id),
+        outcome=system.outcome,
+        impact_level=system.impact_level,
+        suspended=system.suspended,
+        needs_review=system.needs_review,
+        training_data_headline=system.training_data_headline,
+        version_number=system.current_version,
+        disclosure=json.loads(version.disclosure),
+        url_path=f"/systems/{system.id}",
+        summary=system.summary,
+        disclosure_sha256=version.disclosure_sha256,
+        created_at=_aware(system.created_at),
+        updated_at=_aware(system.updated_at),
+        log_index=version.log_index,
+        findings=list(screening.findings),
+        impact=dict(impact.assessment),
+        reviews=_reviews(session, system.id, version.number),
+        suspension=_latest_suspension(session, system.id),
         rules_version=screening.rules_version,
     )
 
@@ -219,14 +233,13 @@ def list_providers(session: Session, *, page: int = 1, per_page: int = 50) -> Pa
     if page < 1 or per_page < 1:
         raise InvalidInput("pages count from 1", hint="give page >= 1 and per_page >= 1")
     total = session.scalar(select(func.count()).select_from(Provider)) or 0
-    counts = (
-        select(System.provider_id, func.count().label("n")).group_by(System.provider_id).subquery("counts")
-    )
+    counts = select(System.provider_id, func.count().label("n")).group_by(System.provider_id).subquery("counts")
     rows = session.execute(
         select(Provider, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.provider_id == Provider.id)
         .order_by(func.lower(Provider.name), Provider.id)
-        .limit(per_page).offset((page - 1) * per_page)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     ).all()
     return Page(items=[_provider_view(p, int(n)) for p, n in rows], page=page, per_page=per_page, total=total)
 
@@ -239,33 +252,46 @@ def search(session: Session, query: SystemQuery) -> Page[SystemSummary]:
     ctxs = _contexts(session, ids)
     names = _provider_names(session, {s.provider_id for s in found.items})
     items = [_summary(s, names[s.provider_id], caps[s.id], ctxs[s.id]) for s in found.items]
-    return Page(items=items, page=found.page, per_page=found.per_page, total=found.total,
-                total_is_exact=found.total_is_exact)
+    return Page(
+        items=items, page=found.page, per_page=found.per_page, total=found.total, total_is_exact=found.total_is_exact
+    )
 
 
 def history(session: Session, system_id: str) -> list[VersionView]:
     """Every version of a system, newest first (without the disclosures; see :func:`get_version`)."""
     if session.get(System, system_id) is None:
         raise NotFound(f"there is no system {system_id!r}", hint="check the id; search the register at /systems")
-    versions = list(session.scalars(
-        select(SystemVersion).where(SystemVersion.system_id == system_id).order_by(SystemVersion.number.desc())))
+    versions = list(
+        session.scalars(
+            select(SystemVersion).where(SystemVersion.system_id == system_id).order_by(SystemVersion.number.desc())
+        )
+    )
     screenings = _latest_screenings(session, [v.id for v in versions])
-    levels = dict(session.execute(
-        select(ImpactRecord.version_id, ImpactRecord.level).where(ImpactRecord.version_id.in_([v.id for v in versions]))
-    ).all())
+    levels = dict(
+        session.execute(
+            select(ImpactRecord.version_id, ImpactRecord.level).where(
+                ImpactRecord.version_id.in_([v.id for v in versions])
+            )
+        ).all()
+    )
     return [_version_view(v, screenings[v.id], levels[v.id]) for v in versions]
 
 
 def get_version(session: Session, system_id: str, number: int) -> VersionView | None:
     """One version in full: its disclosure, its (current) screening, its impact assessment and reviews."""
     v = session.scalars(
-        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)).first()
+        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)
+    ).first()
     if v is None:
         return None
     screening = _latest_screening(session, v.id)
     impact = session.scalars(select(ImpactRecord).where(ImpactRecord.version_id == v.id)).one()
     return _version_view(
-        v, screening, impact.level, disclosure=json.loads(v.disclosure), impact=dict(impact.assessment),
+        v,
+        screening,
+        impact.level,
+        disclosure=json.loads(v.disclosure),
+        impact=dict(impact.assessment),
         reviews=_reviews(session, system_id, number),
     )
 
@@ -274,10 +300,18 @@ def validate(document: Any, *, source: str = "the disclosure") -> dict[str, Any]
     """Validate, screen and assess a disclosure without writing anything: what publishing it would record."""
     a = _assess(document, source=source)
     return {
-        "valid": True, "name": a.name, "version": a.version_label, "status": a.status,
-        "capabilities": a.capabilities, "contexts": a.contexts, "outcome": a.screening["outcome"],
-        "needs_review": a.screening["needs_review"], "findings": a.screening["findings"],
-        "impact_level": a.impact["level"], "impact": a.impact, "training_data_headline": a.headline,
+        "valid": True,
+        "name": a.name,
+        "version": a.version_label,
+        "status": a.status,
+        "capabilities": a.capabilities,
+        "contexts": a.contexts,
+        "outcome": a.screening["outcome"],
+        "needs_review": a.screening["needs_review"],
+        "findings": a.screening["findings"],
+        "impact_level": a.impact["level"],
+        "impact": a.impact,
+        "training_data_headline": a.headline,
         "disclosure_sha256": a.sha256,
     }
 
@@ -313,29 +347,51 @@ def _isoformat(value: Any) -> Any:
 
 
 def add_provider(
-    session: Session, *, id: str, name: str, jurisdiction: str = "", website: str = "", principal: Principal,
+    session: Session,
+    *,
+    id: str,
+    name: str,
+    jurisdiction: str = "",
+    website: str = "",
+    principal: Principal,
     now: datetime | None = None,
 ) -> ProviderView:
     """Register a provider or deployer (the oversight body does this; providers then get tokens)."""
     principal.require_admin(action="register providers")
     problems = []
     if not PROVIDER_ID_RE.match(id or "") or "--" in id:
-        problems.append(FieldProblem("id", f"{id!r} is not a valid provider id",
-                                     "use 1-64 lower-case letters, digits and '-', e.g. 'acme-health'"))
+        problems.append(
+            FieldProblem(
+                "id",
+                f"{id!r} is not a valid provider id",
+                "use 1-64 lower-case letters, digits and '-', e.g. 'acme-health'",
+            )
+        )
     name = (name or "").strip()
     if not name or len(name) > 300:
-        problems.append(FieldProblem("name", "a provider needs a legal name of 1-300 characters", "give its legal name"))
+        problems.append(
+            FieldProblem("name", "a provider needs a legal name of 1-300 characters", "give its legal name")
+        )
     if len(jurisdiction) > 100:
         problems.append(FieldProblem("jurisdiction", "longer than 100 characters", "give a country or region code"))
     if len(website) > 500:
         problems.append(FieldProblem("website", "longer than 500 characters", "give a shorter address"))
     if problems:
-        raise InvalidInput("the provider is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
-                           hint="fix the listed fields", problems=problems)
+        raise InvalidInput(
+            "the provider is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
+            hint="fix the listed fields",
+            problems=problems,
+        )
     if session.get(Provider, id) is not None:
         raise Conflict(f"there is already a provider {id!r}", hint="choose another id, or use the existing provider")
-    provider = Provider(id=id, name=name, jurisdiction=jurisdiction.strip(), website=website.strip(),
-                        created_at=now or _now(), created_by=principal.actor)
+    provider = Provider(
+        id=id,
+        name=name,
+        jurisdiction=jurisdiction.strip(),
+        website=website.strip(),
+        created_at=now or _now(),
+        created_by=principal.actor,
+    )
     session.add(provider)
     session.flush()
     provider.log_index = record_event(session, "provider.registered", {"provider": id})
@@ -367,26 +423,35 @@ def publish(
         raise InvalidInput(
             "say which provider publishes this system",
             hint="give provider.id in the disclosure, or --provider ID (API: ?provider=ID)",
-            problems=[FieldProblem("provider.id", "missing", "give the provider's id in this register")])
+            problems=[FieldProblem("provider.id", "missing", "give the provider's id in this register")],
+        )
     principal.require_provider(provider_id, action="publish systems")
     if named is not None and named != provider_id:
         principal.require_provider(named, action="publish systems")  # a provider's token: Forbidden
         raise InvalidInput(
             f"the disclosure names provider {named!r}, but it is being published for {provider_id!r}",
             hint="make provider.id match the provider it is published for, or leave provider.id out",
-            problems=[FieldProblem("provider.id", f"is {named!r}, not {provider_id!r}", f"set it to {provider_id!r}")])
+            problems=[FieldProblem("provider.id", f"is {named!r}, not {provider_id!r}", f"set it to {provider_id!r}")],
+        )
     provider = session.get(Provider, provider_id)
     if provider is None:
-        raise NotFound(f"there is no provider {provider_id!r}",
-                       hint=f"the oversight body registers it first: assay providers add {provider_id} --name ...")
+        raise NotFound(
+            f"there is no provider {provider_id!r}",
+            hint=f"the oversight body registers it first: assay providers add {provider_id} --name ...",
+        )
     existing = session.scalars(
-        select(System.id).where(System.provider_id == provider_id, System.name_key == assessed.name_key)).first()
+        select(System.id).where(System.provider_id == provider_id, System.name_key == assessed.name_key)
+    ).first()
     if existing is not None:
         raise _duplicate(provider_id, assessed.name, existing)
     now = now or _now()
     system_id = _new_system_id(session, provider_id, assessed)
     system = System(
-        id=system_id, provider_id=provider_id, current_version=1, created_at=now, created_by=principal.actor,
+        id=system_id,
+        provider_id=provider_id,
+        current_version=1,
+        created_at=now,
+        created_by=principal.actor,
         **assessed.system_columns(now),
     )
     session.add(system)
@@ -396,8 +461,14 @@ def publish(
         raise _duplicate(provider_id, assessed.name, None) from None
     version = _append_version(session, system, assessed, number=1, reason=reason, principal=principal, now=now)
     _replace_facets(session, system.id, assessed)
-    index_system(session, system, provider_name=provider.name, disclosure=assessed.document,
-                 capabilities=assessed.capabilities, contexts=assessed.contexts)
+    index_system(
+        session,
+        system,
+        provider_name=provider.name,
+        disclosure=assessed.document,
+        capabilities=assessed.capabilities,
+        contexts=assessed.contexts,
+    )
     version.log_index = record_event(session, "system.published", _log_body(system, version, assessed))
     session.flush()
     view = get_system(session, system.id)
@@ -424,7 +495,7 @@ def update(
             f"system {system_id!r} is at version {system.current_version}, not {expected_version}: "
             "someone else updated it since you read it",
             hint=f"read version {system.current_version}, merge your change into it and send expected_version="
-                 f"{system.current_version}",
+            f"{system.current_version}",
             extra={"current_version": system.current_version},
         )
     reason = _check_reason(reason, required=False)
@@ -433,14 +504,15 @@ def update(
         raise InvalidInput(
             f"the disclosure gives system.id {assessed.preferred_id!r}, but this is system {system.id!r}",
             hint="a system's id never changes; set system.id to it or leave system.id out",
-            problems=[FieldProblem("system.id", f"is {assessed.preferred_id!r}", f"set it to {system.id!r}")])
+            problems=[FieldProblem("system.id", f"is {assessed.preferred_id!r}", f"set it to {system.id!r}")],
+        )
     if assessed.provider_id is not None and assessed.provider_id != system.provider_id:
         raise InvalidInput(
             f"the disclosure names provider {assessed.provider_id!r}, but {system.id!r} belongs to "
             f"{system.provider_id!r}",
             hint="a system cannot move to another provider; publish it anew under the other provider",
-            problems=[FieldProblem("provider.id", f"is {assessed.provider_id!r}",
-                                   f"set it to {system.provider_id!r}")])
+            problems=[FieldProblem("provider.id", f"is {assessed.provider_id!r}", f"set it to {system.provider_id!r}")],
+        )
     current = _version_row(session, system.id, system.current_version)
     if assessed.sha256 == current.disclosure_sha256:
         raise Conflict(
@@ -449,8 +521,10 @@ def update(
             extra={"current_version": system.current_version},
         )
     if assessed.name_key != system.name_key:
-        clash = session.scalars(select(System.id).where(
-            System.provider_id == system.provider_id, System.name_key == assessed.name_key, System.id != system.id)
+        clash = session.scalars(
+            select(System.id).where(
+                System.provider_id == system.provider_id, System.name_key == assessed.name_key, System.id != system.id
+            )
         ).first()
         if clash is not None:
             raise _duplicate(system.provider_id, assessed.name, clash)
@@ -463,13 +537,20 @@ def update(
         session.flush()
     except IntegrityError:
         raise _duplicate(system.provider_id, assessed.name, None) from None
-    version = _append_version(session, system, assessed, number=number, reason=reason or "update",
-                              principal=principal, now=now)
+    version = _append_version(
+        session, system, assessed, number=number, reason=reason or "update", principal=principal, now=now
+    )
     _replace_facets(session, system.id, assessed)
     provider = session.get(Provider, system.provider_id)
     assert provider is not None
-    index_system(session, system, provider_name=provider.name, disclosure=assessed.document,
-                 capabilities=assessed.capabilities, contexts=assessed.contexts)
+    index_system(
+        session,
+        system,
+        provider_name=provider.name,
+        disclosure=assessed.document,
+        capabilities=assessed.capabilities,
+        contexts=assessed.contexts,
+    )
     version.log_index = record_event(session, "system.updated", _log_body(system, version, assessed))
     session.flush()
     view = get_system(session, system.id)
@@ -477,14 +558,16 @@ def update(
     return view
 
 
-def suspend(session: Session, system_id: str, *, reason: str, principal: Principal,
-            now: datetime | None = None) -> SystemView:
+def suspend(
+    session: Session, system_id: str, *, reason: str, principal: Principal, now: datetime | None = None
+) -> SystemView:
     """The oversight body suspends a system: its page says so until it is reinstated."""
     return _set_suspension(session, system_id, suspended=True, reason=reason, principal=principal, now=now)
 
 
-def reinstate(session: Session, system_id: str, *, reason: str, principal: Principal,
-              now: datetime | None = None) -> SystemView:
+def reinstate(
+    session: Session, system_id: str, *, reason: str, principal: Principal, now: datetime | None = None
+) -> SystemView:
     return _set_suspension(session, system_id, suspended=False, reason=reason, principal=principal, now=now)
 
 
@@ -509,17 +592,23 @@ def review_exception(
     """
     principal.require_admin(action="review exception claims")
     decision = {"accepted": "upheld", "accept": "upheld", "uphold": "upheld", "reject": "rejected"}.get(
-        decision, decision)
+        decision, decision
+    )
     if decision not in REVIEW_DECISIONS:
-        raise InvalidInput(f"unknown decision {decision!r}", hint="decide 'upheld' or 'rejected'",
-                           problems=[FieldProblem("decision", "must be 'upheld' or 'rejected'", "")])
+        raise InvalidInput(
+            f"unknown decision {decision!r}",
+            hint="decide 'upheld' or 'rejected'",
+            problems=[FieldProblem("decision", "must be 'upheld' or 'rejected'", "")],
+        )
     reason = _check_reason(reason, required=True)
     system = _locked_system(session, system_id)
     number = system.current_version if version is None else version
     if number != system.current_version:
         raise Conflict(
             f"system {system_id!r} is at version {system.current_version}; only its current version can be reviewed",
-            hint=f"review version {system.current_version}", extra={"current_version": system.current_version})
+            hint=f"review version {system.current_version}",
+            extra={"current_version": system.current_version},
+        )
     current = _version_row(session, system.id, number)
     screening = _latest_screening(session, current.id)
     finding = next((f for f in screening.findings if f.get("rule_id") == rule_id), None)
@@ -531,30 +620,65 @@ def review_exception(
             hint = "the provider must complete the claim in a new version first"
         else:
             message = f"version {number} of {system_id!r} claims no exception to rule {rule_id!r}"
-            hint = ("reviewable claims: " + ", ".join(sorted(map(str, reviewable)))) if reviewable \
+            hint = (
+                ("reviewable claims: " + ", ".join(sorted(map(str, reviewable))))
+                if reviewable
                 else "this version claims no exception that can be reviewed"
-        raise InvalidInput(message, hint=hint, problems=[
-            FieldProblem("rule_id", "no reviewable exception claim under this rule", "pick a rule from the findings")])
+            )
+        raise InvalidInput(
+            message,
+            hint=hint,
+            problems=[
+                FieldProblem(
+                    "rule_id", "no reviewable exception claim under this rule", "pick a rule from the findings"
+                )
+            ],
+        )
     now = now or _now()
     review = ExceptionReview(
-        system_id=system.id, version_number=number, rule_id=rule_id, decision=decision, reason=reason,
-        claim_digest=finding.get("claim_digest"), actor=principal.actor, actor_token_id=principal.actor_token_id,
-        created_at=now)
+        system_id=system.id,
+        version_number=number,
+        rule_id=rule_id,
+        decision=decision,
+        reason=reason,
+        claim_digest=finding.get("claim_digest"),
+        actor=principal.actor,
+        actor_token_id=principal.actor_token_id,
+        created_at=now,
+    )
     session.add(review)
     session.flush()
     disclosure = _parse(json.loads(current.disclosure), source=f"version {number} of {system_id!r}")
     result = _screen(disclosure, _review_decisions(session, system.id, number, screening.findings))
-    session.add(ScreeningRecord(version_id=current.id, outcome=result["outcome"], needs_review=result["needs_review"],
-                                findings=result["findings"], rules_version=result["rules_version"], cause="review",
-                                actor=principal.actor, created_at=now))
+    session.add(
+        ScreeningRecord(
+            version_id=current.id,
+            outcome=result["outcome"],
+            needs_review=result["needs_review"],
+            findings=result["findings"],
+            rules_version=result["rules_version"],
+            cause="review",
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
     system.outcome = result["outcome"]
     system.needs_review = result["needs_review"]
     system.updated_at = now
     _reindex(session, system)
-    review.log_index = record_event(session, "system.finding", {
-        "system": system.id, "version": number, "rule": rule_id, "decision": decision,
-        "claim_sha256": finding.get("claim_digest"), "outcome": result["outcome"], "review_id": review.id,
-    })
+    review.log_index = record_event(
+        session,
+        "system.finding",
+        {
+            "system": system.id,
+            "version": number,
+            "rule": rule_id,
+            "decision": decision,
+            "claim_sha256": finding.get("claim_digest"),
+            "outcome": result["outcome"],
+            "review_id": review.id,
+        },
+    )
     session.flush()
     view = get_system(session, system.id)
     assert view is not None
@@ -586,10 +710,16 @@ class _Assessed:
 
     def system_columns(self, now: datetime) -> dict[str, Any]:
         return {
-            "name": self.name, "name_key": self.name_key, "version_label": self.version_label,
-            "status": self.status, "summary": self.summary, "outcome": self.screening["outcome"],
-            "impact_level": self.impact["level"], "needs_review": self.screening["needs_review"],
-            "training_data_headline": self.headline, "updated_at": now,
+            "name": self.name,
+            "name_key": self.name_key,
+            "version_label": self.version_label,
+            "status": self.status,
+            "summary": self.summary,
+            "outcome": self.screening["outcome"],
+            "impact_level": self.impact["level"],
+            "needs_review": self.screening["needs_review"],
+            "training_data_headline": self.headline,
+            "updated_at": now,
         }
 
 
@@ -606,11 +736,21 @@ def _assess(document: Any, *, source: str) -> _Assessed:
     impact = _plain(assess_impact(disclosure))
     impact["level"] = int(impact["level"])
     return _Assessed(
-        document=data, canonical=canonical.decode("utf-8"), sha256=hashlib.sha256(canonical).hexdigest(),
-        name=facts["name"], name_key=name_key(facts["name"]), version_label=facts["version"],
-        status=facts["status"], summary=facts["summary"], capabilities=facts["capabilities"],
-        contexts=facts["contexts"], headline=training_data_headline(disclosure), preferred_id=facts["preferred_id"],
-        provider_id=facts["provider_id"], screening=screening, impact=impact,
+        document=data,
+        canonical=canonical.decode("utf-8"),
+        sha256=hashlib.sha256(canonical).hexdigest(),
+        name=facts["name"],
+        name_key=name_key(facts["name"]),
+        version_label=facts["version"],
+        status=facts["status"],
+        summary=facts["summary"],
+        capabilities=facts["capabilities"],
+        contexts=facts["contexts"],
+        headline=training_data_headline(disclosure),
+        preferred_id=facts["preferred_id"],
+        provider_id=facts["provider_id"],
+        screening=screening,
+        impact=impact,
     )
 
 
@@ -659,14 +799,15 @@ REVIEW_DECISIONS = ("upheld", "rejected")
 _REVIEWABLE = ("claimed_pending_review", "upheld", "rejected")
 
 
-def _review_decisions(session: Session, system_id: str, number: int,
-                      findings: list[dict[str, Any]]) -> dict[str, str]:
+def _review_decisions(session: Session, system_id: str, number: int, findings: list[dict[str, Any]]) -> dict[str, str]:
     """The newest decision per rule for one version, for claims whose text is still the one decided."""
     digests = {f.get("rule_id"): f.get("claim_digest") for f in findings}
     decisions: dict[str, str] = {}
-    for review in session.scalars(select(ExceptionReview).where(
-            ExceptionReview.system_id == system_id, ExceptionReview.version_number == number
-    ).order_by(ExceptionReview.id)):
+    for review in session.scalars(
+        select(ExceptionReview)
+        .where(ExceptionReview.system_id == system_id, ExceptionReview.version_number == number)
+        .order_by(ExceptionReview.id)
+    ):
         if review.claim_digest is None or review.claim_digest == digests.get(review.rule_id):
             decisions[review.rule_id] = review.decision
     return decisions
@@ -689,24 +830,49 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _append_version(session: Session, system: System, assessed: _Assessed, *, number: int, reason: str,
-                    principal: Principal, now: datetime) -> SystemVersion:
+def _append_version(
+    session: Session,
+    system: System,
+    assessed: _Assessed,
+    *,
+    number: int,
+    reason: str,
+    principal: Principal,
+    now: datetime,
+) -> SystemVersion:
     version = SystemVersion(
-        system_id=system.id, number=number, disclosure=assessed.canonical, disclosure_sha256=assessed.sha256,
-        name=assessed.name, version_label=assessed.version_label, status=assessed.status, reason=reason,
-        actor=principal.actor, actor_token_id=principal.actor_token_id, created_at=now,
+        system_id=system.id,
+        number=number,
+        disclosure=assessed.canonical,
+        disclosure_sha256=assessed.sha256,
+        name=assessed.name,
+        version_label=assessed.version_label,
+        status=assessed.status,
+        reason=reason,
+        actor=principal.actor,
+        actor_token_id=principal.actor_token_id,
+        created_at=now,
     )
     session.add(version)
     try:
         session.flush()
     except IntegrityError:  # unique (system_id, number): a concurrent update got this number first
         raise Conflict(f"system {system.id!r} was updated concurrently", hint="read it again and retry") from None
-    session.add(ScreeningRecord(
-        version_id=version.id, outcome=assessed.screening["outcome"], needs_review=assessed.screening["needs_review"],
-        findings=assessed.screening["findings"], rules_version=assessed.screening["rules_version"], cause="submitted",
-        actor=principal.actor, created_at=now))
-    session.add(ImpactRecord(version_id=version.id, level=assessed.impact["level"], assessment=assessed.impact,
-                             created_at=now))
+    session.add(
+        ScreeningRecord(
+            version_id=version.id,
+            outcome=assessed.screening["outcome"],
+            needs_review=assessed.screening["needs_review"],
+            findings=assessed.screening["findings"],
+            rules_version=assessed.screening["rules_version"],
+            cause="submitted",
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
+    session.add(
+        ImpactRecord(version_id=version.id, level=assessed.impact["level"], assessment=assessed.impact, created_at=now)
+    )
     return version
 
 
@@ -721,14 +887,18 @@ def _replace_facets(session: Session, system_id: str, assessed: _Assessed) -> No
 
 def _log_body(system: System, version: SystemVersion, assessed: _Assessed) -> dict[str, Any]:
     return {
-        "system": system.id, "provider": system.provider_id, "version": version.number,
-        "disclosure_sha256": assessed.sha256, "outcome": assessed.screening["outcome"],
+        "system": system.id,
+        "provider": system.provider_id,
+        "version": version.number,
+        "disclosure_sha256": assessed.sha256,
+        "outcome": assessed.screening["outcome"],
         "impact_level": assessed.impact["level"],
     }
 
 
-def _set_suspension(session: Session, system_id: str, *, suspended: bool, reason: str, principal: Principal,
-                    now: datetime | None) -> SystemView:
+def _set_suspension(
+    session: Session, system_id: str, *, suspended: bool, reason: str, principal: Principal, now: datetime | None
+) -> SystemView:
     principal.require_admin(action="suspend or reinstate systems")
     system = _locked_system(session, system_id)
     reason = _check_reason(reason, required=True)
@@ -737,15 +907,22 @@ def _set_suspension(session: Session, system_id: str, *, suspended: bool, reason
         raise Conflict(f"system {system_id!r} is already {state}", hint="nothing to do")
     now = now or _now()
     action = "suspended" if suspended else "reinstated"
-    event = SystemSuspension(system_id=system.id, action=action, reason=reason, actor=principal.actor,
-                             actor_token_id=principal.actor_token_id, created_at=now)
+    event = SystemSuspension(
+        system_id=system.id,
+        action=action,
+        reason=reason,
+        actor=principal.actor,
+        actor_token_id=principal.actor_token_id,
+        created_at=now,
+    )
     session.add(event)
     system.suspended = suspended
     system.updated_at = now
     session.flush()
     _reindex(session, system)
-    event.log_index = record_event(session, f"system.{action}", {
-        "system": system.id, "version": system.current_version, "event_id": event.id})
+    event.log_index = record_event(
+        session, f"system.{action}", {"system": system.id, "version": system.current_version, "event_id": event.id}
+    )
     session.flush()
     view = get_system(session, system.id)
     assert view is not None
@@ -756,10 +933,14 @@ def _reindex(session: Session, system: System) -> None:
     """Refresh a system's search entry after its filterable facts changed (outcome, suspension)."""
     provider = session.get(Provider, system.provider_id)
     current = _version_row(session, system.id, system.current_version)
-    index_system(session, system, provider_name=provider.name if provider else "",
-                 disclosure=json.loads(current.disclosure),
-                 capabilities=_capabilities(session, [system.id])[system.id],
-                 contexts=_contexts(session, [system.id])[system.id])
+    index_system(
+        session,
+        system,
+        provider_name=provider.name if provider else "",
+        disclosure=json.loads(current.disclosure),
+        capabilities=_capabilities(session, [system.id])[system.id],
+        contexts=_contexts(session, [system.id])[system.id],
+    )
 
 
 def _locked_system(session: Session, system_id: str) -> System:
@@ -773,45 +954,74 @@ def _locked_system(session: Session, system_id: str) -> System:
 
 def _version_row(session: Session, system_id: str, number: int) -> SystemVersion:
     return session.scalars(
-        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)).one()
+        select(SystemVersion).where(SystemVersion.system_id == system_id, SystemVersion.number == number)
+    ).one()
 
 
 def _latest_screening(session: Session, version_id: int) -> ScreeningRecord:
-    return session.scalars(select(ScreeningRecord).where(ScreeningRecord.version_id == version_id)
-                           .order_by(ScreeningRecord.id.desc()).limit(1)).one()
+    return session.scalars(
+        select(ScreeningRecord)
+        .where(ScreeningRecord.version_id == version_id)
+        .order_by(ScreeningRecord.id.desc())
+        .limit(1)
+    ).one()
 
 
 def _latest_screenings(session: Session, version_ids: list[int]) -> dict[int, ScreeningRecord]:
     out: dict[int, ScreeningRecord] = {}
-    for record in session.scalars(select(ScreeningRecord).where(ScreeningRecord.version_id.in_(version_ids))
-                                  .order_by(ScreeningRecord.id)):
+    for record in session.scalars(
+        select(ScreeningRecord).where(ScreeningRecord.version_id.in_(version_ids)).order_by(ScreeningRecord.id)
+    ):
         out[record.version_id] = record  # ascending ids: the newest one wins
     return out
 
 
 def _reviews(session: Session, system_id: str, number: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(ExceptionReview).where(
-        ExceptionReview.system_id == system_id, ExceptionReview.version_number == number).order_by(ExceptionReview.id))
-    return [{"rule_id": r.rule_id, "decision": r.decision, "reason": r.reason, "actor": r.actor,
-             "created_at": _aware(r.created_at), "log_index": r.log_index, "claim_digest": r.claim_digest}
-            for r in rows]
+    rows = session.scalars(
+        select(ExceptionReview)
+        .where(ExceptionReview.system_id == system_id, ExceptionReview.version_number == number)
+        .order_by(ExceptionReview.id)
+    )
+    return [
+        {
+            "rule_id": r.rule_id,
+            "decision": r.decision,
+            "reason": r.reason,
+            "actor": r.actor,
+            "created_at": _aware(r.created_at),
+            "log_index": r.log_index,
+            "claim_digest": r.claim_digest,
+        }
+        for r in rows
+    ]
 
 
 def _latest_suspension(session: Session, system_id: str) -> dict[str, Any] | None:
-    row = session.scalars(select(SystemSuspension).where(SystemSuspension.system_id == system_id)
-                          .order_by(SystemSuspension.id.desc()).limit(1)).first()
+    row = session.scalars(
+        select(SystemSuspension)
+        .where(SystemSuspension.system_id == system_id)
+        .order_by(SystemSuspension.id.desc())
+        .limit(1)
+    ).first()
     if row is None:
         return None
-    return {"action": row.action, "reason": row.reason, "actor": row.actor, "created_at": _aware(row.created_at),
-            "log_index": row.log_index}
+    return {
+        "action": row.action,
+        "reason": row.reason,
+        "actor": row.actor,
+        "created_at": _aware(row.created_at),
+        "log_index": row.log_index,
+    }
 
 
 def _capabilities(session: Session, ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
-        for sid, cap in session.execute(select(SystemCapability.system_id, SystemCapability.capability)
-                                        .where(SystemCapability.system_id.in_(ids))
-                                        .order_by(SystemCapability.capability)):
+        for sid, cap in session.execute(
+            select(SystemCapability.system_id, SystemCapability.capability)
+            .where(SystemCapability.system_id.in_(ids))
+            .order_by(SystemCapability.capability)
+        ):
             out[sid].append(cap)
     return out
 
@@ -819,8 +1029,11 @@ def _capabilities(session: Session, ids: list[str]) -> dict[str, list[str]]:
 def _contexts(session: Session, ids: list[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
-        for sid, ctx in session.execute(select(SystemContext.system_id, SystemContext.context)
-                                        .where(SystemContext.system_id.in_(ids)).order_by(SystemContext.context)):
+        for sid, ctx in session.execute(
+            select(SystemContext.system_id, SystemContext.context)
+            .where(SystemContext.system_id.in_(ids))
+            .order_by(SystemContext.context)
+        ):
             out[sid].append(ctx)
     return out
 
@@ -833,28 +1046,58 @@ def _provider_names(session: Session, ids: set[str]) -> dict[str, str]:
 
 def _summary(s: System, provider_name: str, caps: list[str], ctxs: list[str]) -> SystemSummary:
     return SystemSummary(
-        id=s.id, name=s.name, version=s.version_label, status=s.status, provider_id=s.provider_id,
-        provider_name=provider_name, capabilities=caps, contexts=ctxs, outcome=s.outcome,
-        impact_level=s.impact_level, suspended=s.suspended, needs_review=s.needs_review, summary=s.summary,
-        training_data_headline=s.training_data_headline, version_number=s.current_version,
-        updated_at=_aware(s.updated_at), url_path=f"/systems/{s.id}",
+        id=s.id,
+        name=s.name,
+        version=s.version_label,
+        status=s.status,
+        provider_id=s.provider_id,
+        provider_name=provider_name,
+        capabilities=caps,
+        contexts=ctxs,
+        outcome=s.outcome,
+        impact_level=s.impact_level,
+        suspended=s.suspended,
+        needs_review=s.needs_review,
+        summary=s.summary,
+        training_data_headline=s.training_data_headline,
+        version_number=s.current_version,
+        updated_at=_aware(s.updated_at),
+        url_path=f"/systems/{s.id}",
     )
 
 
 def _version_view(v: SystemVersion, screening: ScreeningRecord, level: int, **extra: Any) -> VersionView:
     return VersionView(
-        system_id=v.system_id, number=v.number, name=v.name, version=v.version_label, status=v.status,
-        reason=v.reason, actor=v.actor, created_at=_aware(v.created_at), log_index=v.log_index,
-        disclosure_sha256=v.disclosure_sha256, outcome=screening.outcome, impact_level=level,
-        needs_review=screening.needs_review, findings=list(screening.findings),
-        rules_version=screening.rules_version, **extra,
+        system_id=v.system_id,
+        number=v.number,
+        name=v.name,
+        version=v.version_label,
+        status=v.status,
+        reason=v.reason,
+        actor=v.actor,
+        created_at=_aware(v.created_at),
+        log_index=v.log_index,
+        disclosure_sha256=v.disclosure_sha256,
+        outcome=screening.outcome,
+        impact_level=level,
+        needs_review=screening.needs_review,
+        findings=list(screening.findings),
+        rules_version=screening.rules_version,
+        **extra,
     )
 
 
 def _provider_view(p: Provider, count: int) -> ProviderView:
-    return ProviderView(id=p.id, name=p.name, jurisdiction=p.jurisdiction, url_path=f"/providers/{p.id}",
-                        website=p.website, created_at=_aware(p.created_at), log_index=p.log_index,
-                        system_count=count)
+    return ProviderView(
+        id=p.id,
+        name=p.name,
+        jurisdiction=p.jurisdiction,
+        url_path=f"/providers/{p.id}",
+        website=p.website,
+        created_at=_aware(p.created_at),
+        log_index=p.log_index,
+        system_count=count,
+    )
 
 
 def _duplicate(provider_id: str, name: str, existing: str | None) -> Conflict:
@@ -862,8 +1105,13 @@ def _duplicate(provider_id: str, name: str, existing: str | None) -> Conflict:
     return Conflict(
         f"provider {provider_id!r} already has a system named {name!r}{where}",
         hint="update that system with PUT /api/v1/systems/<id> (or 'assay systems update'), or choose another name",
-        problems=[FieldProblem("system.name", "already used by another system of this provider",
-                               "choose another name, or update the existing system")],
+        problems=[
+            FieldProblem(
+                "system.name",
+                "already used by another system of this provider",
+                "choose another name, or update the existing system",
+            )
+        ],
         extra={"existing_system": existing} if existing else None,
     )
 
@@ -871,11 +1119,17 @@ def _duplicate(provider_id: str, name: str, existing: str | None) -> Conflict:
 def _check_reason(reason: str | None, *, required: bool) -> str:
     reason = (reason or "").strip()
     if required and not reason:
-        raise InvalidInput("give a reason: it is shown publicly next to the decision",
-                           hint="say in one or two sentences why", problems=[FieldProblem("reason", "missing", "add a reason")])
+        raise InvalidInput(
+            "give a reason: it is shown publicly next to the decision",
+            hint="say in one or two sentences why",
+            problems=[FieldProblem("reason", "missing", "add a reason")],
+        )
     if len(reason) > _MAX_REASON:
-        raise InvalidInput(f"the reason is longer than {_MAX_REASON} characters", hint="shorten it",
-                           problems=[FieldProblem("reason", f"longer than {_MAX_REASON} characters", "shorten it")])
+        raise InvalidInput(
+            f"the reason is longer than {_MAX_REASON} characters",
+            hint="shorten it",
+            problems=[FieldProblem("reason", f"longer than {_MAX_REASON} characters", "shorten it")],
+        )
     return reason
 
 
@@ -898,13 +1152,17 @@ def _new_system_id(session: Session, provider_id: str, assessed: _Assessed) -> s
     """
     if assessed.preferred_id is not None:
         if len(assessed.preferred_id) > _MAX_SYSTEM_ID:
-            raise InvalidInput(f"system.id is longer than {_MAX_SYSTEM_ID} characters", hint="shorten it",
-                               problems=[FieldProblem("system.id", "too long", f"at most {_MAX_SYSTEM_ID} characters")])
+            raise InvalidInput(
+                f"system.id is longer than {_MAX_SYSTEM_ID} characters",
+                hint="shorten it",
+                problems=[FieldProblem("system.id", "too long", f"at most {_MAX_SYSTEM_ID} characters")],
+            )
         if session.get(System, assessed.preferred_id) is not None:
             raise Conflict(
                 f"the system id {assessed.preferred_id!r} is already taken",
                 hint="choose another system.id, or leave it out and the register derives one",
-                problems=[FieldProblem("system.id", "already taken", "choose another id or leave it out")])
+                problems=[FieldProblem("system.id", "already taken", "choose another id or leave it out")],
+            )
         return assessed.preferred_id
     base = slugify(assessed.name) or "system"
     if base != provider_id and not base.startswith(provider_id + "-"):

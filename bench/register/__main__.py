@@ -46,11 +46,20 @@ from bench.register.data import ADJECTIVES, DOMAINS, NOUNS, load, templates
 
 ROOT = Path(__file__).resolve().parents[2]
 TMP = ROOT / "bench" / "results" / "tmp"
-WORDS = ADJECTIVES + NOUNS + DOMAINS + ["emotion", "credit", "visa", "recruitment", "assistant", "police",
-                                        "stress", "images", "call", "canopy"]
+WORDS = (
+    ADJECTIVES
+    + NOUNS
+    + DOMAINS
+    + ["emotion", "credit", "visa", "recruitment", "assistant", "police", "stress", "images", "call", "canopy"]
+)
 OUTCOMES = ["prohibited", "high_risk", "transparency", "minimal"]
-CAPS = ["synthetic_image", "emotion_recognition", "conversational_agent", "automated_scoring_of_people",
-        "remote_biometric_identification_post"]
+CAPS = [
+    "synthetic_image",
+    "emotion_recognition",
+    "conversational_agent",
+    "automated_scoring_of_people",
+    "remote_biometric_identification_post",
+]
 CONTEXTS = ["workplace", "migration_border", "law_enforcement", "public_administration", "consumer_services"]
 
 
@@ -60,8 +69,13 @@ def pct(values: list[float], p: float) -> float:
 
 
 def summary(ms: list[float]) -> dict[str, float]:
-    return {"n": len(ms), "p50": round(pct(ms, 50), 1), "p95": round(pct(ms, 95), 1), "p99": round(pct(ms, 99), 1),
-            "max": round(max(ms), 1)}
+    return {
+        "n": len(ms),
+        "p50": round(pct(ms, 50), 1),
+        "p95": round(pct(ms, 95), 1),
+        "p99": round(pct(ms, 99), 1),
+        "max": round(max(ms), 1),
+    }
 
 
 # ------------------------------------------------------------------------------------------- workload
@@ -152,9 +166,14 @@ def prepare(engine: str, url: str, n: int, providers: int, reuse: bool) -> tuple
     db = Database(url)
     db.upgrade()
     start = time.perf_counter()
-    info = load(db, systems=n, n_providers=providers,
-                progress=lambda done: print(f"  {engine}: {done:,} systems", file=sys.stderr, flush=True)
-                if done % 20_000 == 0 else None)
+    info = load(
+        db,
+        systems=n,
+        n_providers=providers,
+        progress=lambda done: (
+            print(f"  {engine}: {done:,} systems", file=sys.stderr, flush=True) if done % 20_000 == 0 else None
+        ),
+    )
     seconds = time.perf_counter() - start
     info.update(load_seconds=round(seconds, 1), load_rate=round(n / seconds))
     return db, info
@@ -208,11 +227,33 @@ def serve(url: str, data_dir: Path, workers: int) -> tuple[list[subprocess.Popen
     procs, bases = [], []
     for _ in range(workers):
         port = free_port()
-        env = {**os.environ, "ASSAY_DATABASE_URL": url, "ASSAY_DATA_DIR": str(data_dir),
-               "ASSAY_PUBLIC_URL": "http://127.0.0.1:8000", "PYTHONPATH": str(ROOT)}
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.register.server:create", "--host", "127.0.0.1",
-             "--port", str(port), "--no-access-log", "--log-level", "warning"], env=env, cwd=ROOT))
+        env = {
+            **os.environ,
+            "ASSAY_DATABASE_URL": url,
+            "ASSAY_DATA_DIR": str(data_dir),
+            "ASSAY_PUBLIC_URL": "http://127.0.0.1:8000",
+            "PYTHONPATH": str(ROOT),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    "bench.register.server:create",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
         bases.append(f"http://127.0.0.1:{port}")
         _wait_until_up(bases[-1], procs)
     return procs, bases
@@ -243,6 +284,7 @@ async def http_run(bases: list[str], paths: list[str], clients: int) -> dict[str
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     pool = [httpx.AsyncClient(base_url=b, limits=limits, timeout=60) for b in bases]
     try:
+
         async def worker(client: httpx.AsyncClient) -> None:
             nonlocal errors
             while True:
@@ -268,8 +310,9 @@ async def http_run(bases: list[str], paths: list[str], clients: int) -> dict[str
     return result
 
 
-def http_phase(base: list[str], ids: list[str], rng: random.Random, sequential: int, concurrent: int,
-               clients: int) -> dict[str, Any]:
+def http_phase(
+    base: list[str], ids: list[str], rng: random.Random, sequential: int, concurrent: int, clients: int
+) -> dict[str, Any]:
     out: dict[str, Any] = {"sequential": {}, "concurrent": {}}
     for kind in KINDS:
         asyncio.run(http_run(base, [urls(kind, rng, ids) for _ in range(20)], 1))  # warm caches and workers
@@ -277,7 +320,8 @@ def http_phase(base: list[str], ids: list[str], rng: random.Random, sequential: 
         print(f"    {kind}: 1 client {out['sequential'][kind]}", file=sys.stderr, flush=True)
     for kind in KINDS:
         out["concurrent"][kind] = asyncio.run(
-            http_run(base, [urls(kind, rng, ids) for _ in range(concurrent)], clients))
+            http_run(base, [urls(kind, rng, ids) for _ in range(concurrent)], clients)
+        )
         print(f"    {kind}: {clients} clients {out['concurrent'][kind]}", file=sys.stderr, flush=True)
     mixed = [urls(rng.choice(KINDS), rng, ids) for _ in range(concurrent * 2)]
     out["concurrent"]["mixed"] = asyncio.run(http_run(base, mixed, clients))
@@ -320,8 +364,13 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "sqlite": sqlite3.sqlite_version, "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "os": platform.platform(),
+    }
 
 
 def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version: str) -> str:
@@ -331,7 +380,8 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version
         "",
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC with `python -m bench.register --systems {args.systems}"
         f" --clients {args.clients}`: {m['cores']} cores ({m['cpu']}), Python {m['python']}, SQLite {m['sqlite']}"
-        + (f", {pg_version}" if pg_version else "") + ". The machine was shared with other work while this ran;"
+        + (f", {pg_version}" if pg_version else "")
+        + ". The machine was shared with other work while this ran;"
         " figures are from one run.",
         "",
         "The register holds generated systems (eight example disclosures, each with its own provider, name and "
@@ -348,18 +398,29 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version
         if d.get("reused"):
             lines.append(f"{d['systems']:,} systems (database reused from an earlier load).")
         else:
-            lines.append(f"{d['systems']:,} systems from {d['providers']:,} providers, loaded in {d['load_seconds']} s "
-                         f"({d['load_rate']:,} systems/s, bulk insert with the search index).")
+            lines.append(
+                f"{d['systems']:,} systems from {d['providers']:,} providers, loaded in {d['load_seconds']} s "
+                f"({d['load_rate']:,} systems/s, bulk insert with the search index)."
+            )
         p = r["publish"]
-        lines += ["", f"Publishing one more system through the service (validate, screen, assess, index, log, "
-                      f"commit): p50 {p['p50']} ms, p99 {p['p99']} ms ({p['n']} systems).", "",
-                  "| in process | n | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Publishing one more system through the service (validate, screen, assess, index, log, "
+            f"commit): p50 {p['p50']} ms, p99 {p['p99']} ms ({p['n']} systems).",
+            "",
+            "| in process | n | p50 | p95 | p99 | max |",
+            "|---|---|---|---|---|---|",
+        ]
         for label, s in r["in_process"].items():
             lines.append(f"| {label} | {s['n']} | {s['p50']} | {s['p95']} | {s['p99']} | {s['max']} |")
-        lines += ["", f"Over HTTP ({args.workers} uvicorn processes, requests spread over them), one client at a "
-                      f"time, then {args.clients} concurrent clients:", "",
-                  "| request | 1 client p50 | p99 | " f"{args.clients} clients p50 | p99 | req/s | errors |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Over HTTP ({args.workers} uvicorn processes, requests spread over them), one client at a "
+            f"time, then {args.clients} concurrent clients:",
+            "",
+            f"| request | 1 client p50 | p99 | {args.clients} clients p50 | p99 | req/s | errors |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for kind in [*KINDS, "mixed"]:
             seq = r["http"]["sequential"].get(kind)
             con = r["http"]["concurrent"][kind]
@@ -372,7 +433,7 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version
         "- One request at a time, the time is the database plus rendering; with 50 clients on 2 cores, requests "
         "queue behind each other and the load generator takes CPU too, so p50 there is roughly "
         "50 / throughput.",
-        "- A search counts at most 10,000 matches (the total then reads \"10,000+\") and ranks up to 2,000 by "
+        '- A search counts at most 10,000 matches (the total then reads "10,000+") and ranks up to 2,000 by '
         "relevance; beyond that, name matches come first, then the most recently updated. This is what keeps broad "
         "words fast (see `assay/register/search.py`).",
         "",
@@ -384,8 +445,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--systems", type=int, default=100_000)
     ap.add_argument("--providers", type=int, default=0, help="default: one per 50 systems")
-    ap.add_argument("--postgres", default=os.environ.get("ASSAY_BENCH_POSTGRES_URL", ""),
-                    help="a server URL; the benchmark creates its own database there")
+    ap.add_argument(
+        "--postgres",
+        default=os.environ.get("ASSAY_BENCH_POSTGRES_URL", ""),
+        help="a server URL; the benchmark creates its own database there",
+    )
     ap.add_argument("--no-sqlite", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="keep a database already loaded by an earlier run")
     ap.add_argument("--clients", type=int, default=50)

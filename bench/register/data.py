@@ -75,8 +75,18 @@ def templates() -> list[Template]:
     out = []
     for path in sorted(EXAMPLES.glob("*.yaml")):
         a = service._assess(path.read_bytes(), source=path.name)
-        out.append(Template(data=a.document, screening=a.screening, impact=a.impact, capabilities=a.capabilities,
-                            contexts=a.contexts, status=a.status, version_label=a.version_label, headline=a.headline))
+        out.append(
+            Template(
+                data=a.document,
+                screening=a.screening,
+                impact=a.impact,
+                capabilities=a.capabilities,
+                contexts=a.contexts,
+                status=a.status,
+                version_label=a.version_label,
+                headline=a.headline,
+            )
+        )
     return out
 
 
@@ -93,17 +103,29 @@ def providers(n: int, rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-def load(db: Database, *, systems: int, n_providers: int, seed: int = 7, batch: int = 2000,
-         progress: Any = None) -> dict[str, Any]:
+def load(
+    db: Database, *, systems: int, n_providers: int, seed: int = 7, batch: int = 2000, progress: Any = None
+) -> dict[str, Any]:
     """Load ``systems`` generated systems from ``n_providers`` providers into an empty, migrated database."""
     rng = random.Random(seed)
     tpls = templates()
     provs = providers(n_providers, rng)
     now = datetime(2026, 11, 29, tzinfo=UTC)
     with db.write() as session:
-        session.execute(insert(Provider), [
-            {"id": pid, "name": name, "jurisdiction": rng.choice(["NL", "DE", "FR", "FI", "SE", "IT", "EU", "GB"]),
-             "website": "", "created_at": now - timedelta(days=400), "created_by": "bench"} for pid, name in provs])
+        session.execute(
+            insert(Provider),
+            [
+                {
+                    "id": pid,
+                    "name": name,
+                    "jurisdiction": rng.choice(["NL", "DE", "FR", "FI", "SE", "IT", "EU", "GB"]),
+                    "website": "",
+                    "created_at": now - timedelta(days=400),
+                    "created_by": "bench",
+                }
+                for pid, name in provs
+            ],
+        )
     names = {pid: name for pid, name in provs}
     sqlite = db.is_sqlite
     done = 0
@@ -119,31 +141,55 @@ def load(db: Database, *, systems: int, n_providers: int, seed: int = 7, batch: 
                 session.execute(insert(SystemCapability), caps)
             if ctxs:
                 session.execute(insert(SystemContext), ctxs)
-            rows = [{"r": r["version"]["id"], "id": r["system"]["id"], "n": r["system"]["name"],
-                     "p": names[r["system"]["provider_id"]], "b": _body_text(r["document"]),
-                     "f": " ".join(facet_tokens(
-                         provider=r["system"]["provider_id"], capabilities=r["capabilities"], contexts=r["contexts"],
-                         outcome=r["system"]["outcome"], impact_level=r["system"]["impact_level"],
-                         status=r["system"]["status"], suspended=r["system"]["suspended"]))} for r in chunk]
+            rows = [
+                {
+                    "r": r["version"]["id"],
+                    "id": r["system"]["id"],
+                    "n": r["system"]["name"],
+                    "p": names[r["system"]["provider_id"]],
+                    "b": _body_text(r["document"]),
+                    "f": " ".join(
+                        facet_tokens(
+                            provider=r["system"]["provider_id"],
+                            capabilities=r["capabilities"],
+                            contexts=r["contexts"],
+                            outcome=r["system"]["outcome"],
+                            impact_level=r["system"]["impact_level"],
+                            status=r["system"]["status"],
+                            suspended=r["system"]["suspended"],
+                        )
+                    ),
+                }
+                for r in chunk
+            ]
             if sqlite:
-                session.execute(text("INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
-                                     "VALUES (:r, :id, :n, :p, :b, :f)"), rows)
+                session.execute(
+                    text(
+                        "INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
+                        "VALUES (:r, :id, :n, :p, :b, :f)"
+                    ),
+                    rows,
+                )
             else:
                 # The same documents index_system() writes, for many rows in one statement per batch.
-                session.execute(text(
-                    "UPDATE systems SET search_document = setweight(to_tsvector('simple', :n), 'A') || "
-                    "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
-                    "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                    "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"),
-                    [{"id": row["id"], "n": fold(row["n"]), "p": fold(row["p"]), "b": fold(row["b"])} for row in rows])
+                session.execute(
+                    text(
+                        "UPDATE systems SET search_document = setweight(to_tsvector('simple', :n), 'A') || "
+                        "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                        "name_document = setweight(to_tsvector('simple', :n), 'A') || "
+                        "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
+                    ),
+                    [{"id": row["id"], "n": fold(row["n"]), "p": fold(row["p"]), "b": fold(row["b"])} for row in rows],
+                )
         done += len(chunk)
         if progress:
             progress(done)
     if not sqlite:
         with db.write() as session:
             for table in ("system_versions", "system_screenings", "system_impacts"):
-                session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
+                session.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+                )
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     else:
@@ -153,8 +199,9 @@ def load(db: Database, *, systems: int, n_providers: int, seed: int = 7, batch: 
     return {"systems": systems, "providers": n_providers, "templates": len(tpls)}
 
 
-def _generate(n: int, provs: list[tuple[str, str]], tpls: list[Template], rng: random.Random,
-              now: datetime) -> Iterator[dict[str, Any]]:
+def _generate(
+    n: int, provs: list[tuple[str, str]], tpls: list[Template], rng: random.Random, now: datetime
+) -> Iterator[dict[str, Any]]:
     used: set[tuple[str, str]] = set()
     for i in range(1, n + 1):
         pid, pname = rng.choice(provs)
@@ -164,8 +211,10 @@ def _generate(n: int, provs: list[tuple[str, str]], tpls: list[Template], rng: r
             name = f"{name} {i}"
         used.add((pid, name.casefold()))
         sid = f"{pid}-{service.slugify(name)}"[:72] + f"-{i}"
-        summary = (f"Helps {rng.choice(DOMAINS)} teams {rng.choice(VERBS)} {rng.choice(DOMAINS)} cases; "
-                   f"used in {rng.choice(DOMAINS)} and {rng.choice(DOMAINS)}.")
+        summary = (
+            f"Helps {rng.choice(DOMAINS)} teams {rng.choice(VERBS)} {rng.choice(DOMAINS)} cases; "
+            f"used in {rng.choice(DOMAINS)} and {rng.choice(DOMAINS)}."
+        )
         data = json.loads(json.dumps(t.data))
         data["system"].update(name=name, summary=summary, id=sid)
         data["provider"].update(id=pid, legal_name=pname)
@@ -176,27 +225,57 @@ def _generate(n: int, provs: list[tuple[str, str]], tpls: list[Template], rng: r
             "capabilities": t.capabilities,
             "contexts": t.contexts,
             "system": {
-                "id": sid, "provider_id": pid, "name": name, "name_key": service.name_key(name), "current_version": 1,
-                "version_label": t.version_label, "status": t.status, "summary": summary,
-                "outcome": t.screening["outcome"], "impact_level": t.impact["level"],
-                "needs_review": t.screening["needs_review"], "suspended": rng.random() < 0.01,
-                "training_data_headline": t.headline, "created_at": updated, "created_by": "bench",
-                "updated_at": updated, "search_key": i,
+                "id": sid,
+                "provider_id": pid,
+                "name": name,
+                "name_key": service.name_key(name),
+                "current_version": 1,
+                "version_label": t.version_label,
+                "status": t.status,
+                "summary": summary,
+                "outcome": t.screening["outcome"],
+                "impact_level": t.impact["level"],
+                "needs_review": t.screening["needs_review"],
+                "suspended": rng.random() < 0.01,
+                "training_data_headline": t.headline,
+                "created_at": updated,
+                "created_by": "bench",
+                "updated_at": updated,
+                "search_key": i,
             },
             "version": {
-                "id": i, "system_id": sid, "number": 1, "disclosure": canonical.decode(),
-                "disclosure_sha256": hashlib.sha256(canonical).hexdigest(), "name": name,
-                "version_label": t.version_label, "status": t.status, "reason": "generated for the benchmark",
-                "actor": "bench", "actor_token_id": None, "created_at": updated, "log_index": None,
+                "id": i,
+                "system_id": sid,
+                "number": 1,
+                "disclosure": canonical.decode(),
+                "disclosure_sha256": hashlib.sha256(canonical).hexdigest(),
+                "name": name,
+                "version_label": t.version_label,
+                "status": t.status,
+                "reason": "generated for the benchmark",
+                "actor": "bench",
+                "actor_token_id": None,
+                "created_at": updated,
+                "log_index": None,
             },
             "screening": {
-                "id": i, "version_id": i, "outcome": t.screening["outcome"],
-                "needs_review": t.screening["needs_review"], "findings": t.screening["findings"],
-                "rules_version": t.screening["rules_version"], "cause": "submitted", "actor": "bench",
+                "id": i,
+                "version_id": i,
+                "outcome": t.screening["outcome"],
+                "needs_review": t.screening["needs_review"],
+                "findings": t.screening["findings"],
+                "rules_version": t.screening["rules_version"],
+                "cause": "submitted",
+                "actor": "bench",
                 "created_at": updated,
             },
-            "impact": {"id": i, "version_id": i, "level": t.impact["level"], "assessment": t.impact,
-                       "created_at": updated},
+            "impact": {
+                "id": i,
+                "version_id": i,
+                "level": t.impact["level"],
+                "assessment": t.impact,
+                "created_at": updated,
+            },
         }
 
 

@@ -66,8 +66,11 @@ def test_publish_yaml_as_sent_by_a_provider(client, tokens) -> None:  # type: ig
     with client.app.state.db.write() as session:
         service.add_provider(session, id="talentsift", name="TalentSift Ltd", principal=OPERATOR)
         token = create_token(session, provider_id="talentsift", actor=OPERATOR).secret
-    r = client.post("/api/v1/systems?reason=first%20filing", content=raw,
-                    headers={"content-type": "application/yaml", **auth(token)})
+    r = client.post(
+        "/api/v1/systems?reason=first%20filing",
+        content=raw,
+        headers={"content-type": "application/yaml", **auth(token)},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["outcome"] == "high_risk" and r.json()["versions"][0]["reason"] == "first filing"
 
@@ -78,14 +81,19 @@ def test_update_needs_the_version_it_was_based_on(client, tokens) -> None:  # ty
     headers = {**JSON, **auth(tokens["acme"])}
     missing = client.put("/api/v1/systems/acme-imagegen", content=changed, headers=headers)
     assert missing.status_code == 422 and missing.json()["error"]["problems"][0]["path"] == "query.expected_version"
-    ok = client.put("/api/v1/systems/acme-imagegen?expected_version=1&reason=minor", content=changed,
-                    headers=headers)
+    ok = client.put("/api/v1/systems/acme-imagegen?expected_version=1&reason=minor", content=changed, headers=headers)
     assert ok.status_code == 200 and ok.json()["version_number"] == 2 and ok.headers["etag"] == '"2"'
-    stale = client.put("/api/v1/systems/acme-imagegen", content=as_json(variant(example(), **{"system.version": "4"})),
-                       headers={**headers, "if-match": '"1"'})
+    stale = client.put(
+        "/api/v1/systems/acme-imagegen",
+        content=as_json(variant(example(), **{"system.version": "4"})),
+        headers={**headers, "if-match": '"1"'},
+    )
     assert stale.status_code == 409 and stale.json()["error"]["current_version"] == 2
-    via_etag = client.put("/api/v1/systems/acme-imagegen", content=as_json(variant(example(), **{"system.version": "4"})),
-                          headers={**headers, "if-match": ok.headers["etag"]})
+    via_etag = client.put(
+        "/api/v1/systems/acme-imagegen",
+        content=as_json(variant(example(), **{"system.version": "4"})),
+        headers={**headers, "if-match": ok.headers["etag"]},
+    )
     assert via_etag.status_code == 200 and via_etag.json()["version_number"] == 3
     assert [v["number"] for v in via_etag.json()["versions"]] == [3, 2, 1]
 
@@ -101,9 +109,11 @@ def test_tokens_are_checked_and_other_providers_are_forbidden(client, tokens) ->
     assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "forbidden"
     assert client.get("/api/v1/systems").json()["total"] == 0
     assert _publish(client, tokens["acme"]).status_code == 201
-    update = client.put("/api/v1/systems/acme-imagegen?expected_version=1",
-                        content=as_json(variant(example(), **{"system.version": "9"})),
-                        headers={**JSON, **auth(tokens["globex"])})
+    update = client.put(
+        "/api/v1/systems/acme-imagegen?expected_version=1",
+        content=as_json(variant(example(), **{"system.version": "9"})),
+        headers={**JSON, **auth(tokens["globex"])},
+    )
     assert update.status_code == 403
     assert client.get("/api/v1/systems/acme-imagegen").json()["version_number"] == 1
     suspend = client.post("/api/v1/systems/acme-imagegen/suspend", json={"reason": "x"}, headers=auth(tokens["acme"]))
@@ -118,22 +128,32 @@ def test_admin_actions(client, tokens) -> None:  # type: ignore[no-untyped-def]
     _publish(client, tokens["acme"])
     admin = auth(tokens["admin"])
     r = client.post("/api/v1/systems/acme-imagegen/suspend", json={"reason": "Outputs found unmarked."}, headers=admin)
-    assert r.status_code == 200 and r.json()["suspended"] and r.json()["suspension"]["reason"] == "Outputs found unmarked."
+    assert (
+        r.status_code == 200 and r.json()["suspended"] and r.json()["suspension"]["reason"] == "Outputs found unmarked."
+    )
     assert client.get("/api/v1/systems?suspended=true").json()["total"] == 1
     again = client.post("/api/v1/systems/acme-imagegen/suspend", json={"reason": "again"}, headers=admin)
     assert again.status_code == 409
     empty = client.post("/api/v1/systems/acme-imagegen/reinstate", json={"reason": ""}, headers=admin)
     assert empty.status_code == 422
-    assert client.post("/api/v1/systems/acme-imagegen/reinstate", json={"reason": "Fixed."},
-                       headers=admin).json()["suspended"] is False
-    review = client.post("/api/v1/systems/acme-imagegen/reviews",
-                         json={"rule_id": "eu-art50-2-synthetic-content", "decision": "upheld", "reason": "x"},
-                         headers=admin)
+    assert (
+        client.post("/api/v1/systems/acme-imagegen/reinstate", json={"reason": "Fixed."}, headers=admin).json()[
+            "suspended"
+        ]
+        is False
+    )
+    review = client.post(
+        "/api/v1/systems/acme-imagegen/reviews",
+        json={"rule_id": "eu-art50-2-synthetic-content", "decision": "upheld", "reason": "x"},
+        headers=admin,
+    )
     assert review.status_code == 422 and "claims no exception" in review.json()["error"]["message"]
     p = client.post("/api/v1/providers", json={"id": "initech", "name": "Initech"}, headers=admin)
     assert p.status_code == 201 and p.headers["location"] == "/api/v1/providers/initech"
     assert client.post("/api/v1/providers", json={"id": "initech", "name": "Initech"}, headers=admin).status_code == 409
-    assert client.post("/api/v1/providers", json={"id": "x", "name": "X"}, headers=auth(tokens["acme"])).status_code == 403
+    assert (
+        client.post("/api/v1/providers", json={"id": "x", "name": "X"}, headers=auth(tokens["acme"])).status_code == 403
+    )
 
 
 def test_review_through_the_api(client, tokens) -> None:  # type: ignore[no-untyped-def]
@@ -142,12 +162,18 @@ def test_review_through_the_api(client, tokens) -> None:  # type: ignore[no-unty
     admin = auth(tokens["admin"])
     with client.app.state.db.write() as session:
         service.add_provider(session, id=d["provider"]["id"], name="Vigil", principal=OPERATOR)
-    r = client.post(f"/api/v1/systems?provider={d['provider']['id']}", content=raw,
-                    headers={"content-type": "application/yaml", **admin})
+    r = client.post(
+        f"/api/v1/systems?provider={d['provider']['id']}",
+        content=raw,
+        headers={"content-type": "application/yaml", **admin},
+    )
     assert r.status_code == 201 and r.json()["outcome"] == "prohibited" and r.json()["needs_review"]
     rule = d["exception_claims"][0]["rule"]
-    upheld = client.post(f"/api/v1/systems/{r.json()['id']}/reviews",
-                         json={"rule_id": rule, "decision": "upheld", "reason": "Safety purpose shown."}, headers=admin)
+    upheld = client.post(
+        f"/api/v1/systems/{r.json()['id']}/reviews",
+        json={"rule_id": rule, "decision": "upheld", "reason": "Safety purpose shown."},
+        headers=admin,
+    )
     assert upheld.status_code == 200 and upheld.json()["outcome"] != "prohibited"
     assert upheld.json()["reviews"][0]["decision"] == "upheld"
 
@@ -166,8 +192,9 @@ def test_review_through_the_api(client, tokens) -> None:  # type: ignore[no-unty
         (b"x=1", "application/x-www-form-urlencoded", 415, "unsupported_media", "form"),
     ],
 )
-def test_bad_bodies_get_specific_errors_and_write_nothing(client, tokens, body, content_type, status, code,
-                                                          needle) -> None:  # type: ignore[no-untyped-def]
+def test_bad_bodies_get_specific_errors_and_write_nothing(
+    client, tokens, body, content_type, status, code, needle
+) -> None:  # type: ignore[no-untyped-def]
     r = client.post("/api/v1/systems", content=body, headers={"content-type": content_type, **auth(tokens["acme"])})
     assert r.status_code == status, r.text
     error = r.json()["error"]
@@ -183,8 +210,9 @@ def test_oversized_body_is_refused_before_parsing(client, tokens) -> None:  # ty
 
 
 def test_invalid_disclosure_lists_every_wrong_field(client, tokens) -> None:  # type: ignore[no-untyped-def]
-    bad = variant(example(), capabilities=["emotion_recogniton"], **{"system.status": "live",
-                                                                       "provider.jurisdiction": DELETE})
+    bad = variant(
+        example(), capabilities=["emotion_recogniton"], **{"system.status": "live", "provider.jurisdiction": DELETE}
+    )
     r = _publish(client, tokens["acme"], bad)
     assert r.status_code == 422
     problems = {p["path"]: p for p in r.json()["error"]["problems"]}
@@ -221,8 +249,14 @@ def test_list_filters_pagination_and_links(client, tokens) -> None:  # type: ign
 
 
 def test_exports_stream_the_whole_register(client, tokens) -> None:  # type: ignore[no-untyped-def]
-    hostile = variant(example(), **{"system.id": DELETE, "system.name": "=HYPERLINK(\"http://evil\")",
-                                    "system.summary": "+1 cell, \"quoted\", with, commas\nand a newline"})
+    hostile = variant(
+        example(),
+        **{
+            "system.id": DELETE,
+            "system.name": '=HYPERLINK("http://evil")',
+            "system.summary": '+1 cell, "quoted", with, commas\nand a newline',
+        },
+    )
     _publish(client, tokens["acme"])
     _publish(client, tokens["acme"], hostile)
     data = client.get("/api/v1/export/systems.json")
@@ -235,8 +269,8 @@ def test_exports_stream_the_whole_register(client, tokens) -> None:  # type: ign
     rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == 2
     evil = next(r for r in rows if r["id"] == "acme-hyperlink-http-evil")
-    assert evil["name"] == "'=HYPERLINK(\"http://evil\")"  # defused for spreadsheets
-    assert evil["summary"] == "'+1 cell, \"quoted\", with, commas and a newline"  # lists show one line
+    assert evil["name"] == '\'=HYPERLINK("http://evil")'  # defused for spreadsheets
+    assert evil["summary"] == '\'+1 cell, "quoted", with, commas and a newline'  # lists show one line
     assert rows[0]["capabilities"] == "synthetic_image" and rows[0]["outcome"] == "transparency"
 
 

@@ -50,8 +50,9 @@ def test_open_filter_and_read_a_system(browser, site) -> None:  # type: ignore[n
 
 def test_hostile_names_render_as_text(browser, app, site) -> None:  # type: ignore[no-untyped-def]
     name = '<img src=x onerror="alert(1)"> Evil'
-    d = variant(example(), **{"system.id": DELETE, "system.name": name,
-                              "system.summary": '<script>alert("summary")</script>'})
+    d = variant(
+        example(), **{"system.id": DELETE, "system.name": name, "system.summary": '<script>alert("summary")</script>'}
+    )
     with app.state.db.write() as session:
         view = service.publish(session, d, principal=OPERATOR)
     page = browser.new_page()
@@ -77,6 +78,7 @@ def test_pages_fit_a_phone_screen_and_work_with_the_keyboard(browser, site) -> N
     assert page.evaluate("document.activeElement.className") == "skip"
     # Every form control has a label.
     unlabeled = page.evaluate(
-        "[...document.querySelectorAll('input, select')].filter(e => !e.labels || e.labels.length === 0).length")
+        "[...document.querySelectorAll('input, select')].filter(e => !e.labels || e.labels.length === 0).length"
+    )
     assert unlabeled == 0
     page.close()

@@ -54,8 +54,9 @@ def test_providers_tokens_publish_update_and_history(cli, tmp_path: Path) -> Non
 
     changed = tmp_path / "changed.json"
     changed.write_text(json.dumps(variant(example(), **{"system.version": "3.3"})))
-    updated = json.loads(cli("systems", "update", "acme-imagegen", str(changed), "--reason", "point release",
-                             "--json").stdout)
+    updated = json.loads(
+        cli("systems", "update", "acme-imagegen", str(changed), "--reason", "point release", "--json").stdout
+    )
     assert updated["version_number"] == 2 and updated["version"] == "3.3"
     history = json.loads(cli("systems", "history", "acme-imagegen", "--json").stdout)
     assert [(v["number"], v["reason"]) for v in history] == [(2, "point release"), (1, "first publication")]
@@ -68,7 +69,9 @@ def test_providers_tokens_publish_update_and_history(cli, tmp_path: Path) -> Non
     assert suspended["suspended"] is True
     listed = json.loads(cli("systems", "list", "--capability", "synthetic_image", "--json").stdout)
     assert listed["items"][0]["suspended"] is True
-    assert not json.loads(cli("systems", "reinstate", "acme-imagegen", "--reason", "Fixed.", "--json").stdout)["suspended"]
+    assert not json.loads(cli("systems", "reinstate", "acme-imagegen", "--reason", "Fixed.", "--json").stdout)[
+        "suspended"
+    ]
     revoked = json.loads(cli("tokens", "revoke", secret[:12], "--json").stdout)
     assert revoked["active"] is False
 
@@ -80,8 +83,9 @@ def test_review_from_the_cli(cli) -> None:  # type: ignore[no-untyped-def]
     view = json.loads(cli("systems", "publish", str(source), "--json").stdout)
     assert view["outcome"] == "prohibited" and view["needs_review"]
     rule = d["exception_claims"][0]["rule"]
-    reviewed = json.loads(cli("systems", "review", view["id"], "--rule", rule, "--uphold", "--reason", "Shown.",
-                              "--json").stdout)
+    reviewed = json.loads(
+        cli("systems", "review", view["id"], "--rule", rule, "--uphold", "--reason", "Shown.", "--json").stdout
+    )
     assert reviewed["outcome"] != "prohibited" and reviewed["reviews"][0]["decision"] == "upheld"
 
 
@@ -105,8 +109,9 @@ def test_demo_load_is_idempotent(cli, monkeypatch) -> None:  # type: ignore[no-u
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ASSAY_DATA_DIR": str(cwd / "data")}
-    return subprocess.run([sys.executable, "-m", "assay", *args], capture_output=True, text=True, env=env,
-                          timeout=60, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "assay", *args], capture_output=True, text=True, env=env, timeout=60, cwd=cwd
+    )
 
 
 def test_errors_are_a_message_a_hint_and_exit_code_2(tmp_path: Path) -> None:

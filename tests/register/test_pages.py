@@ -73,8 +73,9 @@ def test_suspended_system_says_so(client, demo) -> None:  # type: ignore[no-unty
 def test_version_pages_show_each_version_and_what_changed(client, demo) -> None:  # type: ignore[no-untyped-def]
     changed = variant(example(), **{"system.version": "4.0", "system.summary": "Now with video."})
     with client.app.state.db.write() as session:
-        service.update(session, "acme-imagegen", changed, expected_version=1, principal=OPERATOR,
-                       reason="Major release")
+        service.update(
+            session, "acme-imagegen", changed, expected_version=1, principal=OPERATOR, reason="Major release"
+        )
     v2 = client.get("/systems/acme-imagegen/versions/2").text
     assert "What changed since version 1" in v2 and "system.summary" in v2 and "Now with video." in v2
     assert "Major release" in v2
@@ -87,12 +88,25 @@ def test_version_pages_show_each_version_and_what_changed(client, demo) -> None:
 def test_user_text_is_escaped_everywhere(client) -> None:  # type: ignore[no-untyped-def]
     with client.app.state.db.write() as session:
         service.add_provider(session, id="acme", name=HOSTILE, principal=OPERATOR)
-    hostile = variant(example(), **{"system.id": DELETE, "system.name": "Evil <b>bold</b> \"quote\"",
-                                    "system.summary": HOSTILE, "system.version": "<i>1</i>"})
+    hostile = variant(
+        example(),
+        **{
+            "system.id": DELETE,
+            "system.name": 'Evil <b>bold</b> "quote"',
+            "system.summary": HOSTILE,
+            "system.version": "<i>1</i>",
+        },
+    )
     with client.app.state.db.write() as session:
         view = service.publish(session, hostile, principal=OPERATOR)
-    for url in ("/systems", f"/systems/{view.id}", f"/systems/{view.id}/versions/1", "/providers", "/providers/acme",
-                f"/systems?q={view.name}"):
+    for url in (
+        "/systems",
+        f"/systems/{view.id}",
+        f"/systems/{view.id}/versions/1",
+        "/providers",
+        "/providers/acme",
+        f"/systems?q={view.name}",
+    ):
         html = client.get(url).text
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>bold</b>" not in html, url
     assert "&lt;script&gt;" in client.get(f"/systems/{view.id}").text

@@ -13,8 +13,14 @@ from assay.register.search import SystemQuery, query_words
 
 from .conftest import DELETE, OPERATOR, example, variant
 
-DEMO = ("acme-imagegen", "borealis-visa-triage", "lindenholt-assistant", "moodpulse-call-centre",
-        "skyguard-controller-wellbeing", "talentsift-cv-screening")
+DEMO = (
+    "acme-imagegen",
+    "borealis-visa-triage",
+    "lindenholt-assistant",
+    "moodpulse-call-centre",
+    "skyguard-controller-wellbeing",
+    "talentsift-cv-screening",
+)
 
 
 @pytest.fixture
@@ -22,10 +28,23 @@ def corpus(db: Database, publish) -> dict[str, Any]:
     ids = {name: publish(example(name)).id for name in DEMO}
     base = example()
     extra = {
-        "credit": variant(base, **{"system.id": DELETE, "system.name": "Crédit Évaluation",
-                                   "system.summary": "Scores loan applicants for a cooperative bank."}),
-        "planned": variant(base, **{"system.id": DELETE, "system.name": "Sketch Helper", "system.status": "planned",
-                                    "system.summary": "Turns rough sketches into finished drawings."}),
+        "credit": variant(
+            base,
+            **{
+                "system.id": DELETE,
+                "system.name": "Crédit Évaluation",
+                "system.summary": "Scores loan applicants for a cooperative bank.",
+            },
+        ),
+        "planned": variant(
+            base,
+            **{
+                "system.id": DELETE,
+                "system.name": "Sketch Helper",
+                "system.status": "planned",
+                "system.summary": "Turns rough sketches into finished drawings.",
+            },
+        ),
     }
     for key, d in extra.items():
         ids[key] = publish(d).id
@@ -42,8 +61,11 @@ def _ids(db: Database, **query: Any) -> list[str]:
 def test_full_text_search_matches_names_providers_and_disclosure_text(db: Database, corpus) -> None:
     # The variants mention "ImageGen" deep in their disclosures (a DPIA title); the name match ranks first.
     found = _ids(db, q="ImageGen")
-    assert found[0] == corpus["acme-imagegen"] and set(found) == {corpus["acme-imagegen"], corpus["credit"],
-                                                                   corpus["planned"]}
+    assert found[0] == corpus["acme-imagegen"] and set(found) == {
+        corpus["acme-imagegen"],
+        corpus["credit"],
+        corpus["planned"],
+    }
     assert _ids(db, q="imagege")[0] == corpus["acme-imagegen"]  # words match as prefixes
     assert _ids(db, q="imagegen", sort="name") == [corpus["acme-imagegen"], corpus["credit"], corpus["planned"]]
     assert set(_ids(db, q="acme")) == {corpus["acme-imagegen"], corpus["credit"], corpus["planned"]}
@@ -56,8 +78,23 @@ def test_full_text_search_matches_names_providers_and_disclosure_text(db: Databa
     assert ranked and ranked[0] == corpus["borealis-visa-triage"]
 
 
-@pytest.mark.parametrize("q", ['"', "*", "OR AND NOT", "NEAR(a b)", "'; DROP TABLE systems; --", "a:* & !b",
-                               "\x00", "(((", "-", "^name", "systems_fts", "ü" * 600])
+@pytest.mark.parametrize(
+    "q",
+    [
+        '"',
+        "*",
+        "OR AND NOT",
+        "NEAR(a b)",
+        "'; DROP TABLE systems; --",
+        "a:* & !b",
+        "\x00",
+        "(((",
+        "-",
+        "^name",
+        "systems_fts",
+        "ü" * 600,
+    ],
+)
 def test_hostile_search_strings_are_plain_words(sqlite_db: Database, q: str) -> None:
     # FTS syntax in the input is never interpreted: no error, no injection (SQLite; PostgreSQL below).
     if len(q) > 500:
@@ -70,8 +107,17 @@ def test_hostile_search_strings_are_plain_words(sqlite_db: Database, q: str) -> 
 
 def test_hostile_search_strings_on_both_engines(db: Database, corpus) -> None:
     # Operators and quotes are dropped: each query finds exactly what its plain words find.
-    for q in ('"', "*", "OR AND NOT", "NEAR(acme)", "'; DROP TABLE systems; --", "acme:* | !x", "acme & !", "\x00",
-              'acme" OR "x'):
+    for q in (
+        '"',
+        "*",
+        "OR AND NOT",
+        "NEAR(acme)",
+        "'; DROP TABLE systems; --",
+        "acme:* | !x",
+        "acme & !",
+        "\x00",
+        'acme" OR "x',
+    ):
         plain = " ".join(query_words(q))
         assert _ids(db, q=q, per_page=100) == _ids(db, q=plain, per_page=100), q
     assert len(_ids(db, q='"*"', per_page=100)) == len(corpus)  # no words: no text filter
@@ -79,10 +125,11 @@ def test_hostile_search_strings_on_both_engines(db: Database, corpus) -> None:
 
 
 def test_filters_combine_with_each_other_and_with_text(db: Database, corpus) -> None:
-    assert set(_ids(db, outcome="prohibited")) == {corpus["moodpulse-call-centre"],
-                                                   corpus["skyguard-controller-wellbeing"]}
-    assert set(_ids(db, capability="synthetic_image")) == {corpus["acme-imagegen"], corpus["credit"],
-                                                           corpus["planned"]}
+    assert set(_ids(db, outcome="prohibited")) == {
+        corpus["moodpulse-call-centre"],
+        corpus["skyguard-controller-wellbeing"],
+    }
+    assert set(_ids(db, capability="synthetic_image")) == {corpus["acme-imagegen"], corpus["credit"], corpus["planned"]}
     assert _ids(db, capability="synthetic_image", status="planned") == [corpus["planned"]]
     assert _ids(db, capability="synthetic_image", q="sketch") == [corpus["planned"]]
     assert set(_ids(db, context="workplace")) >= {corpus["talentsift-cv-screening"], corpus["moodpulse-call-centre"]}
@@ -115,9 +162,16 @@ def test_pages_cover_everything_once_with_exact_totals(db: Database, corpus) -> 
 
 def test_index_follows_updates(db: Database, corpus) -> None:
     assert _ids(db, q="sketch helper") == [corpus["planned"]]
-    renamed = variant(example(), **{"system.id": DELETE, "system.name": "Pixel Forge", "system.status": "planned",
-                                    "system.summary": "Makes pixel art.", "capabilities": ["synthetic_image",
-                                                                                           "deep_fake"]})
+    renamed = variant(
+        example(),
+        **{
+            "system.id": DELETE,
+            "system.name": "Pixel Forge",
+            "system.status": "planned",
+            "system.summary": "Makes pixel art.",
+            "capabilities": ["synthetic_image", "deep_fake"],
+        },
+    )
     with db.write() as session:
         service.update(session, corpus["planned"], renamed, expected_version=1, principal=OPERATOR)
     assert _ids(db, q="sketch helper") == []
@@ -138,8 +192,10 @@ def tools(db: Database, publish) -> list[str]:
     names = ["Alpha", "Tool Kit", "Beta", "Gamma", "Power Tool", "Delta", "Epsilon", "Toolbox Pro", "Zeta"]
     ids = []
     for name in names:
-        d = variant(example(), **{"system.id": DELETE, "system.name": name,
-                                  "system.summary": f"{name} is a tool that draws pictures."})
+        d = variant(
+            example(),
+            **{"system.id": DELETE, "system.name": name, "system.summary": f"{name} is a tool that draws pictures."},
+        )
         ids.append(publish(d).id)
     return ids
 
@@ -159,8 +215,13 @@ def test_many_matches_put_name_matches_first_then_the_most_recent(db: Database, 
     import assay.register.search as search
 
     monkeypatch.setattr(search, "RANK_LIMIT", 2)  # the corpus is small; exercise the path for many matches
-    by_id = dict(zip(["Alpha", "Tool Kit", "Beta", "Gamma", "Power Tool", "Delta", "Epsilon", "Toolbox Pro",
-                      "Zeta"], tools, strict=True))
+    by_id = dict(
+        zip(
+            ["Alpha", "Tool Kit", "Beta", "Gamma", "Power Tool", "Delta", "Epsilon", "Toolbox Pro", "Zeta"],
+            tools,
+            strict=True,
+        )
+    )
     ranked = _all_pages(db, q="tool")
     named = {by_id["Tool Kit"], by_id["Power Tool"], by_id["Toolbox Pro"]}
     assert set(ranked[:3]) == named and len(ranked) == len(set(ranked)) == 9

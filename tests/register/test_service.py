@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from assay.db import Database
-from assay.errors import Conflict, Forbidden, InvalidInput, NotFound
+from assay.errors import Conflict, Forbidden, InvalidInput
 from assay.register import service
 from assay.register.access import Principal, create_token
-from assay.register.models import ExceptionReview, ScreeningRecord, System, SystemVersion
+from assay.register.models import System, SystemVersion
+
 from .conftest import DELETE, OPERATOR, example, variant
 
 
@@ -50,8 +50,9 @@ def test_update_appends_a_version_and_keeps_every_earlier_one(db: Database, publ
     first = publish()
     changed = variant(example(), **{"system.version": "3.3", "system.summary": "A new summary of the system."})
     with db.write() as session:
-        second = service.update(session, first.id, changed, expected_version=1, principal=OPERATOR,
-                                reason="new model release")
+        second = service.update(
+            session, first.id, changed, expected_version=1, principal=OPERATOR, reason="new model release"
+        )
     assert second.version_number == 2 and second.version == "3.3" and second.id == first.id
     with db.read() as session:
         versions = service.history(session, first.id)
@@ -59,19 +60,23 @@ def test_update_appends_a_version_and_keeps_every_earlier_one(db: Database, publ
     assert [v.number for v in versions] == [2, 1]
     assert versions[0].reason == "new model release" and versions[0].actor == "operator"
     assert versions[0].log_index is not None and versions[0].log_index > versions[1].log_index
-    assert v1 is not None and v1.version == "3.2" and v1.disclosure["system"]["summary"] != "A new summary of the system."
+    assert (
+        v1 is not None and v1.version == "3.2" and v1.disclosure["system"]["summary"] != "A new summary of the system."
+    )
     assert v1.disclosure_sha256 == first.disclosure_sha256 != second.disclosure_sha256
 
 
 def test_stale_expected_version_is_a_conflict_and_writes_nothing(db: Database, publish) -> None:
     view = publish()
     with db.write() as session:
-        service.update(session, view.id, variant(example(), **{"system.version": "4"}), expected_version=1,
-                       principal=OPERATOR)
+        service.update(
+            session, view.id, variant(example(), **{"system.version": "4"}), expected_version=1, principal=OPERATOR
+        )
     before = _count(db, SystemVersion)
     with pytest.raises(Conflict) as info, db.write() as session:
-        service.update(session, view.id, variant(example(), **{"system.version": "5"}), expected_version=1,
-                       principal=OPERATOR)
+        service.update(
+            session, view.id, variant(example(), **{"system.version": "5"}), expected_version=1, principal=OPERATOR
+        )
     assert info.value.extra["current_version"] == 2
     assert _count(db, SystemVersion) == before
 
@@ -101,17 +106,15 @@ def test_a_providers_token_cannot_publish_or_update_for_another_provider(db: Dat
     globex = _provider_principal(db, "globex")
     before = (_count(db, System), _count(db, SystemVersion))
     with pytest.raises(Forbidden), db.write() as session:
-        service.update(session, view.id, variant(example(), **{"system.version": "9"}), expected_version=1,
-                       principal=globex)
+        service.update(
+            session, view.id, variant(example(), **{"system.version": "9"}), expected_version=1, principal=globex
+        )
     # The disclosure names acme: a globex token may not publish it, even for itself.
     with pytest.raises(Forbidden), db.write() as session:
-        service.publish(session, variant(example(), **{"system.id": DELETE, "system.name": "Other"}),
-                        principal=globex)
+        service.publish(session, variant(example(), **{"system.id": DELETE, "system.name": "Other"}), principal=globex)
     with pytest.raises(Forbidden), db.write() as session:
         service.publish(session, example(), principal=globex, provider_id="acme")
     assert (_count(db, System), _count(db, SystemVersion)) == before
-
-
 
 
 def test_concurrent_updates_never_lose_one(db: Database, publish) -> None:
@@ -131,8 +134,14 @@ def test_concurrent_updates_never_lose_one(db: Database, publish) -> None:
                     current = session.get(System, view.id).current_version  # type: ignore[union-attr]
                 try:
                     with db.write() as session:
-                        service.update(session, view.id, variant(example(), **{"system.version": f"w{i}"}),
-                                       expected_version=current, principal=OPERATOR, reason=f"writer {i}")
+                        service.update(
+                            session,
+                            view.id,
+                            variant(example(), **{"system.version": f"w{i}"}),
+                            expected_version=current,
+                            principal=OPERATOR,
+                            reason=f"writer {i}",
+                        )
                     return
                 except Conflict:
                     continue
@@ -165,8 +174,13 @@ def test_racing_updates_from_the_same_version_let_exactly_one_win(db: Database, 
         barrier.wait(timeout=10)
         try:
             with db.write() as session:
-                service.update(session, view.id, variant(example(), **{"system.version": f"r{i}"}),
-                               expected_version=1, principal=OPERATOR)
+                service.update(
+                    session,
+                    view.id,
+                    variant(example(), **{"system.version": f"r{i}"}),
+                    expected_version=1,
+                    principal=OPERATOR,
+                )
             results.append("won")
         except Conflict:
             results.append("conflict")

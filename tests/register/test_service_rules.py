@@ -14,6 +14,7 @@ from assay.errors import Conflict, Forbidden, InvalidInput, NotFound
 from assay.register import service
 from assay.register.access import Principal, create_token
 from assay.register.models import ExceptionReview, ScreeningRecord, System, SystemVersion
+
 from .conftest import DELETE, OPERATOR, example, variant
 
 
@@ -59,8 +60,9 @@ def test_a_providers_token_publishes_and_updates_its_own_systems(db: Database, p
     acme = _provider_principal(db, "acme")
     view = publish(principal=acme)
     with db.write() as session:
-        updated = service.update(session, view.id, variant(example(), **{"system.version": "3.4"}),
-                                 expected_version=1, principal=acme)
+        updated = service.update(
+            session, view.id, variant(example(), **{"system.version": "3.4"}), expected_version=1, principal=acme
+        )
     assert updated.version_number == 2
     with db.read() as session:
         assert service.history(session, view.id)[0].actor == f"token:{acme.token_id}"
@@ -77,8 +79,9 @@ def test_only_admins_suspend_and_reinstate_and_suspension_survives_updates(db: D
     with pytest.raises(Conflict), db.write() as session:
         service.suspend(session, view.id, reason="again", principal=OPERATOR)
     with db.write() as session:
-        updated = service.update(session, view.id, variant(example(), **{"system.version": "3.3"}),
-                                 expected_version=1, principal=acme)
+        updated = service.update(
+            session, view.id, variant(example(), **{"system.version": "3.3"}), expected_version=1, principal=acme
+        )
     assert updated.suspended  # an update by the provider does not lift a suspension
     with pytest.raises(InvalidInput), db.write() as session:
         service.reinstate(session, view.id, reason="  ", principal=OPERATOR)
@@ -87,7 +90,9 @@ def test_only_admins_suspend_and_reinstate_and_suspension_survives_updates(db: D
     assert not back.suspended and back.suspension["action"] == "reinstated"
 
 
-def test_claimed_exception_waits_for_review_and_only_an_upheld_review_changes_the_outcome(db: Database, publish) -> None:
+def test_claimed_exception_waits_for_review_and_only_an_upheld_review_changes_the_outcome(
+    db: Database, publish
+) -> None:
     view = publish(example("skyguard-controller-wellbeing"))
     assert view.outcome == "prohibited" and view.needs_review
     claimed = [f for f in view.findings if f["exception_status"] == "claimed_pending_review"]
@@ -97,12 +102,19 @@ def test_claimed_exception_waits_for_review_and_only_an_upheld_review_changes_th
     with pytest.raises(Forbidden), db.write() as session:
         service.review_exception(session, view.id, rule_id=rule, decision="upheld", reason="x", principal=provider)
     with db.write() as session:
-        rejected = service.review_exception(session, view.id, rule_id=rule, decision="rejected",
-                                            reason="Not necessary for safety.", principal=OPERATOR)
+        rejected = service.review_exception(
+            session, view.id, rule_id=rule, decision="rejected", reason="Not necessary for safety.", principal=OPERATOR
+        )
     assert rejected.outcome == "prohibited" and not rejected.needs_review
     with db.write() as session:
-        upheld = service.review_exception(session, view.id, rule_id=rule, decision="upheld",
-                                          reason="Medical purpose shown; safeguards adequate.", principal=OPERATOR)
+        upheld = service.review_exception(
+            session,
+            view.id,
+            rule_id=rule,
+            decision="upheld",
+            reason="Medical purpose shown; safeguards adequate.",
+            principal=OPERATOR,
+        )
     assert upheld.outcome != "prohibited"
     assert [r["decision"] for r in upheld.reviews] == ["rejected", "upheld"]
     with db.read() as session:
@@ -127,8 +139,9 @@ def test_a_new_version_needs_a_new_review(db: Database, publish) -> None:
 def test_review_of_a_rule_without_a_claim_is_refused(db: Database, publish) -> None:
     view = publish()
     with pytest.raises(InvalidInput, match="claims no exception"), db.write() as session:
-        service.review_exception(session, view.id, rule_id="eu-art50-2-synthetic-content", decision="upheld",
-                                 reason="x", principal=OPERATOR)
+        service.review_exception(
+            session, view.id, rule_id="eu-art50-2-synthetic-content", decision="upheld", reason="x", principal=OPERATOR
+        )
     with pytest.raises(InvalidInput, match="unknown decision"), db.write() as session:
         service.review_exception(session, view.id, rule_id="x", decision="maybe", reason="x", principal=OPERATOR)
 

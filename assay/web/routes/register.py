@@ -24,7 +24,7 @@ from assay.register import service
 from assay.register.access import Principal
 from assay.register.search import SEARCH_WINDOW, SORTS, SystemQuery
 from assay.register.vocabulary import Capability, DeploymentContext, Status
-from assay.web.auth import optional_principal, require_principal
+from assay.web.auth import require_principal
 from assay.web.deps import get_config, get_db
 
 router = APIRouter()
@@ -33,8 +33,14 @@ _ID = r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$"
 SystemId = Path(description="The system's public id, e.g. 'acme-imagegen'.", max_length=80, pattern=_ID)
 ProviderId = Path(description="The provider's id, e.g. 'acme'.", max_length=64, pattern=_ID)
 Outcome = Literal["prohibited", "high_risk", "transparency", "minimal"]
-DISCLOSURE_TYPES = ("application/json", "application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
-                    "text/plain")
+DISCLOSURE_TYPES = (
+    "application/json",
+    "application/yaml",
+    "application/x-yaml",
+    "text/yaml",
+    "text/x-yaml",
+    "text/plain",
+)
 
 
 # ------------------------------------------------------------------------------------------- API models
@@ -61,9 +67,16 @@ class ErrorOut(BaseModel):
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {400: "Bad request", 401: "No token, or an unknown or revoked one", 403: "The token may not do this",
-            404: "Not found", 409: "Conflicts with the current state (duplicate name, stale version)",
-            413: "The body is too large", 415: "Unsupported content type", 422: "Invalid input"}
+    text = {
+        400: "Bad request",
+        401: "No token, or an unknown or revoked one",
+        403: "The token may not do this",
+        404: "Not found",
+        409: "Conflicts with the current state (duplicate name, stale version)",
+        413: "The body is too large",
+        415: "Unsupported content type",
+        422: "Invalid input",
+    }
     return {c: {"model": ErrorOut, "description": text.get(c, "Error")} for c in codes}
 
 
@@ -251,34 +264,59 @@ def _system_query(
     suspended: bool | None = Query(None, description="Only suspended (true) or not suspended (false) systems."),
     sort: Literal["relevance", "name", "updated"] = Query("relevance", description="Order of the results."),
     page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1."),
-    per_page: int | None = Query(None, ge=1, le=1_000_000,
-                                 description="Items per page (default ASSAY_PAGE_SIZE, at most ASSAY_MAX_PAGE_SIZE)."),
+    per_page: int | None = Query(
+        None, ge=1, le=1_000_000, description="Items per page (default ASSAY_PAGE_SIZE, at most ASSAY_MAX_PAGE_SIZE)."
+    ),
     config: Any = Depends(get_config),
 ) -> SystemQuery:
     return SystemQuery(
-        q=q, provider=provider, capability=capability.value if capability else None,
-        context=context.value if context else None, outcome=outcome, impact_level=impact_level,
-        status=status.value if status else None, suspended=suspended, sort=sort, page=page,
+        q=q,
+        provider=provider,
+        capability=capability.value if capability else None,
+        context=context.value if context else None,
+        outcome=outcome,
+        impact_level=impact_level,
+        status=status.value if status else None,
+        suspended=suspended,
+        sort=sort,
+        page=page,
         per_page=min(per_page or config.page_size, config.max_page_size),  # clamped, as GitHub's API does
     ).validated(max_per_page=config.max_page_size)
 
 
-@router.get("/api/v1/systems", response_model=SystemListOut, tags=["register"], summary="List and search systems",
-            responses=_errors(422))
-def api_list_systems(request: Request, response: Response, query: SystemQuery = Depends(_system_query),
-                     db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get(
+    "/api/v1/systems",
+    response_model=SystemListOut,
+    tags=["register"],
+    summary="List and search systems",
+    responses=_errors(422),
+)
+def api_list_systems(
+    request: Request, response: Response, query: SystemQuery = Depends(_system_query), db: Database = Depends(get_db)
+) -> dict[str, Any]:
     """Systems with their screening outcome and impact level, filtered and paginated (newest rules apply)."""
     with db.read() as session:
         page = service.search(session, query)
     links = _links(request, page)
-    response.headers["link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items()
-                                         if url and rel != "self")
-    return {"items": [_summary_out(s) for s in page.items], "page": page.page, "per_page": page.per_page,
-            "total": page.total, "total_is_exact": page.total_is_exact, "pages": page.pages, "links": links}
+    response.headers["link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
+    return {
+        "items": [_summary_out(s) for s in page.items],
+        "page": page.page,
+        "per_page": page.per_page,
+        "total": page.total,
+        "total_is_exact": page.total_is_exact,
+        "pages": page.pages,
+        "links": links,
+    }
 
 
-@router.get("/api/v1/systems/{system_id}", response_model=SystemDetailOut, tags=["register"],
-            summary="One system: disclosure, findings, impact level, history", responses=_errors(404, 422))
+@router.get(
+    "/api/v1/systems/{system_id}",
+    response_model=SystemDetailOut,
+    tags=["register"],
+    summary="One system: disclosure, findings, impact level, history",
+    responses=_errors(404, 422),
+)
 def api_get_system(response: Response, system_id: str = SystemId, db: Database = Depends(get_db)) -> dict[str, Any]:
     with db.read() as session:
         view = service.get_system(session, system_id)
@@ -290,43 +328,81 @@ def api_get_system(response: Response, system_id: str = SystemId, db: Database =
     return _detail_out(view, versions)
 
 
-@router.get("/api/v1/systems/{system_id}/versions", response_model=list[VersionOut], tags=["register"],
-            summary="Every version of a system, newest first", responses=_errors(404, 422))
+@router.get(
+    "/api/v1/systems/{system_id}/versions",
+    response_model=list[VersionOut],
+    tags=["register"],
+    summary="Every version of a system, newest first",
+    responses=_errors(404, 422),
+)
 def api_versions(system_id: str = SystemId, db: Database = Depends(get_db)) -> list[dict[str, Any]]:
     with db.read() as session:
         return [_version_out(v) for v in service.history(session, system_id)]
 
 
-@router.get("/api/v1/systems/{system_id}/versions/{number}", response_model=VersionDetailOut, tags=["register"],
-            summary="One version of a system in full", responses=_errors(404, 422))
-def api_version(system_id: str = SystemId, number: int = Path(ge=1, le=2_000_000_000),
-                db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.get(
+    "/api/v1/systems/{system_id}/versions/{number}",
+    response_model=VersionDetailOut,
+    tags=["register"],
+    summary="One version of a system in full",
+    responses=_errors(404, 422),
+)
+def api_version(
+    system_id: str = SystemId, number: int = Path(ge=1, le=2_000_000_000), db: Database = Depends(get_db)
+) -> dict[str, Any]:
     with db.read() as session:
         v = service.get_version(session, system_id, number)
     if v is None:
-        raise NotFound(f"system {system_id!r} has no version {number}",
-                       hint=f"list its versions at /api/v1/systems/{system_id}/versions")
+        raise NotFound(
+            f"system {system_id!r} has no version {number}",
+            hint=f"list its versions at /api/v1/systems/{system_id}/versions",
+        )
     out = _version_out(v)
-    out.update(system_id=v.system_id, findings=v.findings, impact=v.impact, reviews=v.reviews,
-               disclosure=v.disclosure, rules_version=v.rules_version)
+    out.update(
+        system_id=v.system_id,
+        findings=v.findings,
+        impact=v.impact,
+        reviews=v.reviews,
+        disclosure=v.disclosure,
+        rules_version=v.rules_version,
+    )
     return out
 
 
-@router.get("/api/v1/providers", response_model=ProviderListOut, tags=["register"], summary="List providers",
-            responses=_errors(422))
-def api_list_providers(request: Request, page: int = Query(1, ge=1, le=1_000_000),
-                       per_page: int | None = Query(None, ge=1, le=1_000_000,
-                                                    description="Items per page (at most ASSAY_MAX_PAGE_SIZE)."),
-                       db: Database = Depends(get_db), config: Any = Depends(get_config)) -> dict[str, Any]:
+@router.get(
+    "/api/v1/providers",
+    response_model=ProviderListOut,
+    tags=["register"],
+    summary="List providers",
+    responses=_errors(422),
+)
+def api_list_providers(
+    request: Request,
+    page: int = Query(1, ge=1, le=1_000_000),
+    per_page: int | None = Query(None, ge=1, le=1_000_000, description="Items per page (at most ASSAY_MAX_PAGE_SIZE)."),
+    db: Database = Depends(get_db),
+    config: Any = Depends(get_config),
+) -> dict[str, Any]:
     per_page = min(per_page or config.page_size, config.max_page_size)
     with db.read() as session:
         result = service.list_providers(session, page=page, per_page=per_page)
-    return {"items": [_provider_out(p) for p in result.items], "page": result.page, "per_page": result.per_page,
-            "total": result.total, "pages": result.pages, "links": _links(request, result)}
+    return {
+        "items": [_provider_out(p) for p in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+        "links": _links(request, result),
+    }
 
 
-@router.get("/api/v1/providers/{provider_id}", response_model=ProviderOut, tags=["register"],
-            summary="One provider", responses=_errors(404, 422))
+@router.get(
+    "/api/v1/providers/{provider_id}",
+    response_model=ProviderOut,
+    tags=["register"],
+    summary="One provider",
+    responses=_errors(404, 422),
+)
 def api_get_provider(provider_id: str = ProviderId, db: Database = Depends(get_db)) -> dict[str, Any]:
     with db.read() as session:
         p = service.get_provider(session, provider_id)
@@ -335,23 +411,35 @@ def api_get_provider(provider_id: str = ProviderId, db: Database = Depends(get_d
     return _provider_out(p)
 
 
-@router.get("/api/v1/whoami", response_model=WhoAmIOut, tags=["register"], summary="Check a token",
-            responses=_errors(401))
+@router.get(
+    "/api/v1/whoami", response_model=WhoAmIOut, tags=["register"], summary="Check a token", responses=_errors(401)
+)
 def api_whoami(principal: Principal = Depends(require_principal)) -> dict[str, Any]:
-    return {"token_id": principal.token_id, "role": "admin" if principal.is_admin else "provider",
-            "provider_id": principal.provider_id}
+    return {
+        "token_id": principal.token_id,
+        "role": "admin" if principal.is_admin else "provider",
+        "provider_id": principal.provider_id,
+    }
 
 
-@router.get("/api/v1/vocabularies", tags=["register"], summary="Every controlled vocabulary with labels",
-            response_model=dict[str, list[dict[str, str]]])
+@router.get(
+    "/api/v1/vocabularies",
+    tags=["register"],
+    summary="Every controlled vocabulary with labels",
+    response_model=dict[str, list[dict[str, str]]],
+)
 def api_vocabularies() -> dict[str, Any]:
     from assay.register.vocabulary import vocabulary_table
 
     return vocabulary_table()
 
 
-@router.get("/api/v1/rules", tags=["register"], summary="The red-line rules the register screens against",
-            response_model=dict[str, Any])
+@router.get(
+    "/api/v1/rules",
+    tags=["register"],
+    summary="The red-line rules the register screens against",
+    response_model=dict[str, Any],
+)
 def api_rules() -> dict[str, Any]:
     from assay.register.screening import load_rules
 
@@ -359,15 +447,26 @@ def api_rules() -> dict[str, Any]:
     return {"version": rules.version, "rules": rules.as_data()}
 
 
-@router.get("/schema/disclosure/v1.json", tags=["register"], summary="The disclosure format's JSON Schema",
-            response_class=JSONResponse,
-            responses={200: {"content": {"application/schema+json": {"schema": {"type": "object"}}},
-                             "description": "A JSON Schema (2020-12)."}})
+@router.get(
+    "/schema/disclosure/v1.json",
+    tags=["register"],
+    summary="The disclosure format's JSON Schema",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "content": {"application/schema+json": {"schema": {"type": "object"}}},
+            "description": "A JSON Schema (2020-12).",
+        }
+    },
+)
 def disclosure_schema(config: Any = Depends(get_config)) -> JSONResponse:
     from assay.register.disclosure import disclosure_json_schema
 
-    return JSONResponse(disclosure_json_schema(config.base_url), media_type="application/schema+json",
-                        headers={"cache-control": "public, max-age=3600", "access-control-allow-origin": "*"})
+    return JSONResponse(
+        disclosure_json_schema(config.base_url),
+        media_type="application/schema+json",
+        headers={"cache-control": "public, max-age=3600", "access-control-allow-origin": "*"},
+    )
 
 
 # ------------------------------------------------------------------------------------------- API: writes
@@ -388,9 +487,15 @@ async def _disclosure_body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/api/v1/systems", response_model=SystemDetailOut, status_code=201, tags=["register"],
-             summary="Publish a system", responses=_errors(401, 403, 404, 409, 413, 415, 422),
-             openapi_extra=_DISCLOSURE_BODY)
+@router.post(
+    "/api/v1/systems",
+    response_model=SystemDetailOut,
+    status_code=201,
+    tags=["register"],
+    summary="Publish a system",
+    responses=_errors(401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=_DISCLOSURE_BODY,
+)
 async def api_publish(
     request: Request,
     response: Response,
@@ -406,8 +511,9 @@ async def api_publish(
 
     def work() -> dict[str, Any]:
         with db.write() as session:
-            view = service.publish(session, body, principal=principal, provider_id=provider, reason=reason,
-                                   source="the request body")
+            view = service.publish(
+                session, body, principal=principal, provider_id=provider, reason=reason, source="the request body"
+            )
             return _detail_out(view, service.history(session, view.id))
 
     out = await run_in_threadpool(work)
@@ -416,18 +522,28 @@ async def api_publish(
     return out
 
 
-@router.put("/api/v1/systems/{system_id}", response_model=SystemDetailOut, tags=["register"],
-            summary="Update a system (adds a version)", responses=_errors(401, 403, 404, 409, 413, 415, 422),
-            openapi_extra=_DISCLOSURE_BODY)
+@router.put(
+    "/api/v1/systems/{system_id}",
+    response_model=SystemDetailOut,
+    tags=["register"],
+    summary="Update a system (adds a version)",
+    responses=_errors(401, 403, 404, 409, 413, 415, 422),
+    openapi_extra=_DISCLOSURE_BODY,
+)
 async def api_update(
     request: Request,
     response: Response,
     system_id: str = SystemId,
-    expected_version: int | None = Query(None, ge=1, le=2_000_000_000,
-                                         description="The version this update is based on (or send If-Match)."),
+    expected_version: int | None = Query(
+        None, ge=1, le=2_000_000_000, description="The version this update is based on (or send If-Match)."
+    ),
     reason: str = Query("", max_length=2000, description="Why it changed (shown in the history)."),
-    if_match: str | None = Header(None, max_length=16, pattern=r'^(W/)?"?[1-9][0-9]{0,8}"?$',
-                                  description='The ETag of the version read, e.g. "3".'),
+    if_match: str | None = Header(
+        None,
+        max_length=16,
+        pattern=r'^(W/)?"?[1-9][0-9]{0,8}"?$',
+        description='The ETag of the version read, e.g. "3".',
+    ),
     principal: Principal = Depends(require_principal),
     db: Database = Depends(get_db),
 ) -> dict[str, Any]:
@@ -439,8 +555,15 @@ async def api_update(
 
     def work() -> dict[str, Any]:
         with db.write() as session:
-            view = service.update(session, system_id, body, expected_version=expected, principal=principal,
-                                  reason=reason, source="the request body")
+            view = service.update(
+                session,
+                system_id,
+                body,
+                expected_version=expected,
+                principal=principal,
+                reason=reason,
+                source="the request body",
+            )
             return _detail_out(view, service.history(session, view.id))
 
     out = await run_in_threadpool(work)
@@ -448,9 +571,14 @@ async def api_update(
     return out
 
 
-@router.post("/api/v1/validate", response_model=ValidationOut, tags=["register"],
-             summary="Validate a disclosure without publishing it", responses=_errors(413, 415, 422),
-             openapi_extra=_DISCLOSURE_BODY)
+@router.post(
+    "/api/v1/validate",
+    response_model=ValidationOut,
+    tags=["register"],
+    summary="Validate a disclosure without publishing it",
+    responses=_errors(413, 415, 422),
+    openapi_extra=_DISCLOSURE_BODY,
+)
 async def api_validate(request: Request) -> dict[str, Any]:
     """What publishing would record: the screening outcome, findings and impact level. Writes nothing."""
     body = await _disclosure_body(request)
@@ -463,35 +591,85 @@ def _admin_write(db: Database, fn: Any, system_id: str, **kwargs: Any) -> dict[s
         return _detail_out(view, service.history(session, view.id))
 
 
-@router.post("/api/v1/systems/{system_id}/suspend", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Suspend a system", responses=_errors(400, 401, 403, 404, 409, 422))
-def api_suspend(body: ReasonIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
-                db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.post(
+    "/api/v1/systems/{system_id}/suspend",
+    response_model=SystemDetailOut,
+    tags=["register: admin"],
+    summary="Suspend a system",
+    responses=_errors(400, 401, 403, 404, 409, 422),
+)
+def api_suspend(
+    body: ReasonIn,
+    system_id: str = SystemId,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
     return _admin_write(db, service.suspend, system_id, reason=body.reason, principal=principal)
 
 
-@router.post("/api/v1/systems/{system_id}/reinstate", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Lift a suspension", responses=_errors(400, 401, 403, 404, 409, 422))
-def api_reinstate(body: ReasonIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
-                  db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.post(
+    "/api/v1/systems/{system_id}/reinstate",
+    response_model=SystemDetailOut,
+    tags=["register: admin"],
+    summary="Lift a suspension",
+    responses=_errors(400, 401, 403, 404, 409, 422),
+)
+def api_reinstate(
+    body: ReasonIn,
+    system_id: str = SystemId,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
     return _admin_write(db, service.reinstate, system_id, reason=body.reason, principal=principal)
 
 
-@router.post("/api/v1/systems/{system_id}/reviews", response_model=SystemDetailOut, tags=["register: admin"],
-             summary="Uphold or reject a claimed exception", responses=_errors(400, 401, 403, 404, 409, 422))
-def api_review(body: ReviewIn, system_id: str = SystemId, principal: Principal = Depends(require_principal),
-               db: Database = Depends(get_db)) -> dict[str, Any]:
-    return _admin_write(db, service.review_exception, system_id, rule_id=body.rule_id, decision=body.decision,
-                        reason=body.reason, principal=principal)
+@router.post(
+    "/api/v1/systems/{system_id}/reviews",
+    response_model=SystemDetailOut,
+    tags=["register: admin"],
+    summary="Uphold or reject a claimed exception",
+    responses=_errors(400, 401, 403, 404, 409, 422),
+)
+def api_review(
+    body: ReviewIn,
+    system_id: str = SystemId,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    return _admin_write(
+        db,
+        service.review_exception,
+        system_id,
+        rule_id=body.rule_id,
+        decision=body.decision,
+        reason=body.reason,
+        principal=principal,
+    )
 
 
-@router.post("/api/v1/providers", response_model=ProviderOut, status_code=201, tags=["register: admin"],
-             summary="Register a provider", responses=_errors(400, 401, 403, 409, 422))
-def api_add_provider(body: ProviderIn, response: Response, principal: Principal = Depends(require_principal),
-                     db: Database = Depends(get_db)) -> dict[str, Any]:
+@router.post(
+    "/api/v1/providers",
+    response_model=ProviderOut,
+    status_code=201,
+    tags=["register: admin"],
+    summary="Register a provider",
+    responses=_errors(400, 401, 403, 409, 422),
+)
+def api_add_provider(
+    body: ProviderIn,
+    response: Response,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
     with db.write() as session:
-        p = service.add_provider(session, id=body.id, name=body.name, jurisdiction=body.jurisdiction,
-                                 website=body.website, principal=principal)
+        p = service.add_provider(
+            session,
+            id=body.id,
+            name=body.name,
+            jurisdiction=body.jurisdiction,
+            website=body.website,
+            principal=principal,
+        )
     response.headers["location"] = f"/api/v1/providers/{p.id}"
     return _provider_out(p)
 
@@ -499,26 +677,41 @@ def api_add_provider(body: ProviderIn, response: Response, principal: Principal 
 # ------------------------------------------------------------------------------------------- exports
 
 
-@router.get("/api/v1/export/systems.json", tags=["open data"], summary="The whole register as JSON (streamed)",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"application/json": {}}, "description": "Every system, in full."}})
+@router.get(
+    "/api/v1/export/systems.json",
+    tags=["open data"],
+    summary="The whole register as JSON (streamed)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/json": {}}, "description": "Every system, in full."}},
+)
 def export_json(db: Database = Depends(get_db), config: Any = Depends(get_config)) -> StreamingResponse:
     from assay.register.export import iter_json
 
-    return StreamingResponse(iter_json(db, base_url=config.base_url), media_type="application/json",
-                             headers={"content-disposition": 'attachment; filename="assay-systems.json"',
-                                      "access-control-allow-origin": "*"})
+    return StreamingResponse(
+        iter_json(db, base_url=config.base_url),
+        media_type="application/json",
+        headers={
+            "content-disposition": 'attachment; filename="assay-systems.json"',
+            "access-control-allow-origin": "*",
+        },
+    )
 
 
-@router.get("/api/v1/export/systems.csv", tags=["open data"], summary="The whole register as CSV (streamed)",
-            response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}, "description": "One row per system."}})
+@router.get(
+    "/api/v1/export/systems.csv",
+    tags=["open data"],
+    summary="The whole register as CSV (streamed)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": "One row per system."}},
+)
 def export_csv(db: Database = Depends(get_db), config: Any = Depends(get_config)) -> StreamingResponse:
     from assay.register.export import iter_csv
 
-    return StreamingResponse(iter_csv(db, base_url=config.base_url), media_type="text/csv; charset=utf-8",
-                             headers={"content-disposition": 'attachment; filename="assay-systems.csv"',
-                                      "access-control-allow-origin": "*"})
+    return StreamingResponse(
+        iter_csv(db, base_url=config.base_url),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="assay-systems.csv"', "access-control-allow-origin": "*"},
+    )
 
 
 # ------------------------------------------------------------------------------------------- pages
@@ -536,11 +729,20 @@ def systems_page(request: Request, db: Database = Depends(get_db), config: Any =
     with db.read() as session:
         result = service.search(session, query)
         providers = service.list_providers(session, page=1, per_page=500).items
-    return _page(request, "register/systems.html", {
-        "query": query, "result": result, "problems": problems, "providers": providers,
-        "capabilities": list(Capability), "contexts": list(DeploymentContext), "statuses": list(Status),
-        "page_url": lambda n: _page_url(request, n),
-    })
+    return _page(
+        request,
+        "register/systems.html",
+        {
+            "query": query,
+            "result": result,
+            "problems": problems,
+            "providers": providers,
+            "capabilities": list(Capability),
+            "contexts": list(DeploymentContext),
+            "statuses": list(Status),
+            "page_url": lambda n: _page_url(request, n),
+        },
+    )
 
 
 @router.get("/systems/{system_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -550,9 +752,16 @@ def system_page(request: Request, system_id: str, db: Database = Depends(get_db)
         if view is None:
             raise _no_system(system_id)
         versions = service.history(session, system_id)
-    return _page(request, "register/system.html", {
-        "s": view, "versions": versions, "disclosure": _display_order(view.disclosure),
-        "claims": _claims_by_rule(view.disclosure)})
+    return _page(
+        request,
+        "register/system.html",
+        {
+            "s": view,
+            "versions": versions,
+            "disclosure": _display_order(view.disclosure),
+            "claims": _claims_by_rule(view.disclosure),
+        },
+    )
 
 
 @router.get("/systems/{system_id}/versions/{number}", response_class=HTMLResponse, include_in_schema=False)
@@ -563,13 +772,23 @@ def version_page(request: Request, system_id: str, number: int, db: Database = D
             raise _no_system(system_id)
         v = service.get_version(session, system_id, number)
         if v is None:
-            raise NotFound(f"{current.name} has no version {number}",
-                           hint=f"it has versions 1 to {current.version_number}")
+            raise NotFound(
+                f"{current.name} has no version {number}", hint=f"it has versions 1 to {current.version_number}"
+            )
         previous = service.get_version(session, system_id, number - 1) if number > 1 else None
     changes = _diff(previous.disclosure, v.disclosure) if previous else []
-    return _page(request, "register/version.html", {
-        "s": current, "v": v, "previous": previous, "changes": changes, "disclosure": _display_order(v.disclosure),
-        "claims": _claims_by_rule(v.disclosure)})
+    return _page(
+        request,
+        "register/version.html",
+        {
+            "s": current,
+            "v": v,
+            "previous": previous,
+            "changes": changes,
+            "disclosure": _display_order(v.disclosure),
+            "claims": _claims_by_rule(v.disclosure),
+        },
+    )
 
 
 @router.get("/providers", response_class=HTMLResponse, include_in_schema=False)
@@ -577,22 +796,24 @@ def providers_page(request: Request, db: Database = Depends(get_db), config: Any
     page = _int_param(request.query_params.get("page"), 1)
     with db.read() as session:
         result = service.list_providers(session, page=page, per_page=config.page_size)
-    return _page(request, "register/providers.html",
-                 {"result": result, "page_url": lambda n: _page_url(request, n)})
+    return _page(request, "register/providers.html", {"result": result, "page_url": lambda n: _page_url(request, n)})
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse, include_in_schema=False)
-def provider_page(request: Request, provider_id: str, db: Database = Depends(get_db),
-                  config: Any = Depends(get_config)) -> HTMLResponse:
+def provider_page(
+    request: Request, provider_id: str, db: Database = Depends(get_db), config: Any = Depends(get_config)
+) -> HTMLResponse:
     page = _int_param(request.query_params.get("page"), 1)
     with db.read() as session:
         p = service.get_provider(session, provider_id)
         if p is None:
             raise NotFound(f"there is no provider {provider_id!r}", hint="see the list of providers at /providers")
-        result = service.search(session, SystemQuery(provider=provider_id, sort="name", page=page,
-                                                     per_page=config.page_size))
-    return _page(request, "register/provider.html",
-                 {"p": p, "result": result, "page_url": lambda n: _page_url(request, n)})
+        result = service.search(
+            session, SystemQuery(provider=provider_id, sort="name", page=page, per_page=config.page_size)
+        )
+    return _page(
+        request, "register/provider.html", {"p": p, "result": result, "page_url": lambda n: _page_url(request, n)}
+    )
 
 
 @router.get("/rules", response_class=HTMLResponse, include_in_schema=False)
@@ -611,21 +832,26 @@ def about_page(request: Request, db: Database = Depends(get_db)) -> HTMLResponse
 
 
 def _no_system(system_id: str) -> NotFound:
-    return NotFound(f"there is no system {system_id!r} in the register",
-                    hint="search the register at /systems (API: /api/v1/systems)")
+    return NotFound(
+        f"there is no system {system_id!r} in the register",
+        hint="search the register at /systems (API: /api/v1/systems)",
+    )
 
 
 def _if_match_version(if_match: str | None) -> int:
     if if_match is None:
         raise InvalidInput(
             "say which version your update is based on",
-            hint="add ?expected_version=N (or the header If-Match: \"N\") with the version you read",
-            problems=[FieldProblem("query.expected_version", "missing", "give the version number you read")])
+            hint='add ?expected_version=N (or the header If-Match: "N") with the version you read',
+            problems=[FieldProblem("query.expected_version", "missing", "give the version number you read")],
+        )
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit() or not 1 <= int(text) <= 2_000_000_000:
-        raise InvalidInput(f"If-Match {if_match!r} is not a version this API gave out",
-                           hint='send the ETag of GET /api/v1/systems/{id}, e.g. If-Match: "3"',
-                           problems=[FieldProblem("header.if-match", "not a version number", 'e.g. "3"')])
+        raise InvalidInput(
+            f"If-Match {if_match!r} is not a version this API gave out",
+            hint='send the ETag of GET /api/v1/systems/{id}, e.g. If-Match: "3"',
+            problems=[FieldProblem("header.if-match", "not a version number", 'e.g. "3"')],
+        )
     return int(text)
 
 
@@ -633,8 +859,11 @@ def _links(request: Request, page: Any) -> dict[str, str | None]:
     def at(n: int) -> str:
         return _page_url(request, n)
 
-    return {"self": at(page.page), "next": at(page.page + 1) if page.has_next else None,
-            "prev": at(page.page - 1) if page.has_prev and page.page - 1 <= page.pages else None}
+    return {
+        "self": at(page.page),
+        "next": at(page.page + 1) if page.has_next else None,
+        "prev": at(page.page - 1) if page.has_prev and page.page - 1 <= page.pages else None,
+    }
 
 
 def _page_url(request: Request, n: int) -> str:
@@ -650,39 +879,75 @@ def _log_url(index: int | None) -> str | None:
 
 def _summary_out(s: Any) -> dict[str, Any]:
     return {
-        "id": s.id, "name": s.name, "version": s.version, "status": s.status, "provider_id": s.provider_id,
-        "provider_name": s.provider_name, "capabilities": s.capabilities, "contexts": s.contexts,
-        "outcome": s.outcome, "impact_level": s.impact_level, "suspended": s.suspended,
-        "needs_review": s.needs_review, "summary": s.summary, "training_data_headline": s.training_data_headline,
-        "version_number": s.version_number, "updated_at": s.updated_at, "url": s.url_path,
+        "id": s.id,
+        "name": s.name,
+        "version": s.version,
+        "status": s.status,
+        "provider_id": s.provider_id,
+        "provider_name": s.provider_name,
+        "capabilities": s.capabilities,
+        "contexts": s.contexts,
+        "outcome": s.outcome,
+        "impact_level": s.impact_level,
+        "suspended": s.suspended,
+        "needs_review": s.needs_review,
+        "summary": s.summary,
+        "training_data_headline": s.training_data_headline,
+        "version_number": s.version_number,
+        "updated_at": s.updated_at,
+        "url": s.url_path,
         "api_url": f"/api/v1/systems/{s.id}",
     }
 
 
 def _version_out(v: Any) -> dict[str, Any]:
     return {
-        "number": v.number, "name": v.name, "version": v.version, "status": v.status, "reason": v.reason,
-        "actor": v.actor, "created_at": v.created_at, "disclosure_sha256": v.disclosure_sha256,
-        "outcome": v.outcome, "impact_level": v.impact_level, "needs_review": v.needs_review,
-        "log_index": v.log_index, "log_url": _log_url(v.log_index), "url": v.url_path,
+        "number": v.number,
+        "name": v.name,
+        "version": v.version,
+        "status": v.status,
+        "reason": v.reason,
+        "actor": v.actor,
+        "created_at": v.created_at,
+        "disclosure_sha256": v.disclosure_sha256,
+        "outcome": v.outcome,
+        "impact_level": v.impact_level,
+        "needs_review": v.needs_review,
+        "log_index": v.log_index,
+        "log_url": _log_url(v.log_index),
+        "url": v.url_path,
     }
 
 
 def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
     out = _summary_out(view)
     out.update(
-        disclosure_sha256=view.disclosure_sha256, created_at=view.created_at, log_index=view.log_index,
-        log_url=_log_url(view.log_index), findings=view.findings, impact=view.impact, reviews=view.reviews,
-        suspension=view.suspension, rules_version=view.rules_version,
-        versions=[_version_out(v) for v in versions], disclosure=view.disclosure,
+        disclosure_sha256=view.disclosure_sha256,
+        created_at=view.created_at,
+        log_index=view.log_index,
+        log_url=_log_url(view.log_index),
+        findings=view.findings,
+        impact=view.impact,
+        reviews=view.reviews,
+        suspension=view.suspension,
+        rules_version=view.rules_version,
+        versions=[_version_out(v) for v in versions],
+        disclosure=view.disclosure,
     )
     return out
 
 
 def _provider_out(p: Any) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "jurisdiction": p.jurisdiction, "website": p.website,
-            "system_count": p.system_count, "created_at": p.created_at, "log_index": p.log_index,
-            "url": p.url_path}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "jurisdiction": p.jurisdiction,
+        "website": p.website,
+        "system_count": p.system_count,
+        "created_at": p.created_at,
+        "log_index": p.log_index,
+        "url": p.url_path,
+    }
 
 
 def _int_param(value: str | None, default: int | None, *, lo: int = 1, hi: int = 1_000_000) -> int | None:
@@ -712,11 +977,16 @@ def _query_from_form(params: Any, config: Any) -> tuple[SystemQuery, list[str]]:
     sort = pick("sort", set(SORTS)) or "relevance"
     q = (params.get("q") or "")[:500]
     query = SystemQuery(
-        q=q, provider=pick("provider", None), capability=pick("capability", {c.value for c in Capability}),
+        q=q,
+        provider=pick("provider", None),
+        capability=pick("capability", {c.value for c in Capability}),
         context=pick("context", {c.value for c in DeploymentContext}),
         outcome=pick("outcome", {"prohibited", "high_risk", "transparency", "minimal"}),
-        impact_level=int(level) if level else None, status=pick("status", {s.value for s in Status}), sort=sort,
-        page=_int_param(params.get("page"), 1) or 1, per_page=config.page_size,
+        impact_level=int(level) if level else None,
+        status=pick("status", {s.value for s in Status}),
+        sort=sort,
+        page=_int_param(params.get("page"), 1) or 1,
+        per_page=config.page_size,
     )
     last = SEARCH_WINDOW // query.per_page
     if query.words and query.page > last:
@@ -732,8 +1002,13 @@ def _diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
         for key in list(new) + [k for k in old if k not in new]:
             out += _diff(old.get(key), new.get(key), f"{path}.{key}" if path else key)
         return out
-    if isinstance(old, list) and isinstance(new, list) and old != new and len(old) == len(new) and \
-            all(isinstance(x, dict) for x in old + new):
+    if (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and old != new
+        and len(old) == len(new)
+        and all(isinstance(x, dict) for x in old + new)
+    ):
         out = []
         for i, (a, b) in enumerate(zip(old, new, strict=True)):
             out += _diff(a, b, f"{path}[{i}]")
@@ -750,7 +1025,8 @@ def _counts(session: Any) -> dict[str, int]:
 
     by_outcome = dict(session.execute(select(System.outcome, func.count()).group_by(System.outcome)).all())
     return {
-        "systems": sum(by_outcome.values()), "providers": session.scalar(select(func.count()).select_from(Provider)),
+        "systems": sum(by_outcome.values()),
+        "providers": session.scalar(select(func.count()).select_from(Provider)),
         **{f"outcome_{k}": v for k, v in by_outcome.items()},
     }
 
@@ -780,8 +1056,12 @@ def _impact_levels() -> list[dict[str, Any]]:
 
     q = load_questionnaire()
     return [
-        {"level": n, "name": LEVEL_NAMES.get(n, ""), "description": q.level_summaries.get(n, ""),
-         "obligations": [{"title": o.area_label, "text": o.text} for o in q.obligations.get(n, ())]}
+        {
+            "level": n,
+            "name": LEVEL_NAMES.get(n, ""),
+            "description": q.level_summaries.get(n, ""),
+            "obligations": [{"title": o.area_label, "text": o.text} for o in q.obligations.get(n, ())],
+        }
         for n in (1, 2, 3, 4)
     ]
 
@@ -789,10 +1069,18 @@ def _impact_levels() -> list[dict[str, Any]]:
 class _Helpers:
     """Formatting for the templates (labels, badges, dates), passed to every page as ``h``."""
 
-    OUTCOME_LABELS = {"prohibited": "Prohibited", "high_risk": "High-risk", "transparency": "Transparency obligations",
-                      "minimal": "Minimal risk"}
-    OUTCOME_CLASSES = {"prohibited": "prohibited", "high_risk": "high-risk", "transparency": "transparency",
-                       "minimal": "minimal"}
+    OUTCOME_LABELS = {
+        "prohibited": "Prohibited",
+        "high_risk": "High-risk",
+        "transparency": "Transparency obligations",
+        "minimal": "Minimal risk",
+    }
+    OUTCOME_CLASSES = {
+        "prohibited": "prohibited",
+        "high_risk": "high-risk",
+        "transparency": "transparency",
+        "minimal": "minimal",
+    }
     ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
     def __init__(self) -> None:
@@ -808,11 +1096,21 @@ class _Helpers:
         # A bare value is labelled only if exactly one vocabulary uses it ("other" is ambiguous).
         self._unique = {v: labels[v] for v, n in counts.items() if n == 1}
         self._fields = {
-            "capabilities": "capability", "deployment_contexts": "deployment_context", "contexts": "deployment_context",
-            "purposes": "purpose", "affected_groups": "affected_group", "groups": "affected_group",
-            "input_modalities": "modality", "output_modalities": "modality", "modality": "modality",
-            "status": "status", "kind": "organisation_kind", "decision_role": "decision_role",
-            "size": "size_range", "safety_component_of": "regulated_product", "capability": "capability",
+            "capabilities": "capability",
+            "deployment_contexts": "deployment_context",
+            "contexts": "deployment_context",
+            "purposes": "purpose",
+            "affected_groups": "affected_group",
+            "groups": "affected_group",
+            "input_modalities": "modality",
+            "output_modalities": "modality",
+            "modality": "modality",
+            "status": "status",
+            "kind": "organisation_kind",
+            "decision_role": "decision_role",
+            "size": "size_range",
+            "safety_component_of": "regulated_product",
+            "capability": "capability",
             "context": "deployment_context",
         }
 
@@ -837,9 +1135,14 @@ class _Helpers:
         return self._by_vocab.get(vocab, {}).get(value, value)
 
     def humanize(self, key: Any) -> str:
-        special = {"fria": "Fundamental-rights impact assessment (EU AI Act Art. 27)",
-                   "dpia": "Data-protection impact assessment", "tdm_opt_out": "Text-and-data-mining opt-outs",
-                   "url": "Link", "id": "Identifier in this register", "respects_robots_txt": "Respects robots.txt"}
+        special = {
+            "fria": "Fundamental-rights impact assessment (EU AI Act Art. 27)",
+            "dpia": "Data-protection impact assessment",
+            "tdm_opt_out": "Text-and-data-mining opt-outs",
+            "url": "Link",
+            "id": "Identifier in this register",
+            "respects_robots_txt": "Respects robots.txt",
+        }
         if key in special:
             return special[key]
         text = str(key).replace("_", " ")

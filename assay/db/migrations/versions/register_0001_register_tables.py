@@ -34,8 +34,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("token_sha256", sa.String(64), nullable=False),
         sa.Column("prefix", sa.String(16), nullable=False),
-        sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_api_tokens_provider"),
-                  nullable=True),
+        sa.Column(
+            "provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_api_tokens_provider"), nullable=True
+        ),
         sa.Column("is_admin", sa.Boolean, nullable=False),
         sa.Column("label", sa.String(200), nullable=False),
         sa.Column("created_at", _TZ, nullable=False),
@@ -55,8 +56,9 @@ def upgrade() -> None:
     op.create_table(
         "systems",
         sa.Column("id", sa.String(80), primary_key=True),
-        sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_systems_provider"),
-                  nullable=False),
+        sa.Column(
+            "provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_systems_provider"), nullable=False
+        ),
         sa.Column("name", sa.String(300), nullable=False),
         sa.Column("name_key", sa.String(300), nullable=False),
         sa.Column("current_version", sa.Integer, nullable=False),
@@ -84,8 +86,12 @@ def upgrade() -> None:
     for table, column in (("system_capabilities", "capability"), ("system_contexts", "context")):
         op.create_table(
             table,
-            sa.Column("system_id", sa.String(80),
-                      sa.ForeignKey("systems.id", name=f"fk_{table}_system", ondelete="CASCADE"), primary_key=True),
+            sa.Column(
+                "system_id",
+                sa.String(80),
+                sa.ForeignKey("systems.id", name=f"fk_{table}_system", ondelete="CASCADE"),
+                primary_key=True,
+            ),
             sa.Column(column, sa.String(80), primary_key=True),
         )
         op.create_index(f"ix_{table}_{column}", table, [column, "system_id"])
@@ -93,8 +99,9 @@ def upgrade() -> None:
     op.create_table(
         "system_versions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_system_versions_system"),
-                  nullable=False),
+        sa.Column(
+            "system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_system_versions_system"), nullable=False
+        ),
         sa.Column("number", sa.Integer, nullable=False),
         sa.Column("disclosure", sa.Text, nullable=False),
         sa.Column("disclosure_sha256", sa.String(64), nullable=False),
@@ -103,8 +110,9 @@ def upgrade() -> None:
         sa.Column("status", sa.String(30), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("actor", sa.String(100), nullable=False),
-        sa.Column("actor_token_id", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_system_versions_token"),
-                  nullable=True),
+        sa.Column(
+            "actor_token_id", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_system_versions_token"), nullable=True
+        ),
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("log_index", sa.BigInteger, nullable=True),
         sa.UniqueConstraint("system_id", "number", name="uq_system_versions_number"),
@@ -112,8 +120,12 @@ def upgrade() -> None:
     op.create_table(
         "system_screenings",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("version_id", sa.Integer, sa.ForeignKey("system_versions.id", name="fk_system_screenings_version"),
-                  nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("system_versions.id", name="fk_system_screenings_version"),
+            nullable=False,
+        ),
         sa.Column("outcome", sa.String(20), nullable=False),
         sa.Column("needs_review", sa.Boolean, nullable=False),
         sa.Column("findings", sa.JSON, nullable=False),
@@ -125,8 +137,12 @@ def upgrade() -> None:
     op.create_table(
         "system_impacts",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("version_id", sa.Integer, sa.ForeignKey("system_versions.id", name="fk_system_impacts_version"),
-                  nullable=False),
+        sa.Column(
+            "version_id",
+            sa.Integer,
+            sa.ForeignKey("system_versions.id", name="fk_system_impacts_version"),
+            nullable=False,
+        ),
         sa.Column("level", sa.SmallInteger, nullable=False),
         sa.Column("assessment", sa.JSON, nullable=False),
         sa.Column("created_at", _TZ, nullable=False),
@@ -135,15 +151,20 @@ def upgrade() -> None:
     op.create_table(
         "exception_reviews",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_exception_reviews_system"),
-                  nullable=False),
+        sa.Column(
+            "system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_exception_reviews_system"), nullable=False
+        ),
         sa.Column("version_number", sa.Integer, nullable=False),
         sa.Column("rule_id", sa.String(100), nullable=False),
         sa.Column("decision", sa.String(10), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("actor", sa.String(100), nullable=False),
-        sa.Column("actor_token_id", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_exception_reviews_token"),
-                  nullable=True),
+        sa.Column(
+            "actor_token_id",
+            sa.Integer,
+            sa.ForeignKey("api_tokens.id", name="fk_exception_reviews_token"),
+            nullable=True,
+        ),
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("log_index", sa.BigInteger, nullable=True),
         sa.CheckConstraint("decision IN ('accepted', 'rejected')", name="ck_exception_reviews_decision"),
@@ -152,13 +173,18 @@ def upgrade() -> None:
     op.create_table(
         "system_suspensions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_system_suspensions_system"),
-                  nullable=False),
+        sa.Column(
+            "system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_system_suspensions_system"), nullable=False
+        ),
         sa.Column("action", sa.String(12), nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("actor", sa.String(100), nullable=False),
-        sa.Column("actor_token_id", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_system_suspensions_token"),
-                  nullable=True),
+        sa.Column(
+            "actor_token_id",
+            sa.Integer,
+            sa.ForeignKey("api_tokens.id", name="fk_system_suspensions_token"),
+            nullable=True,
+        ),
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("log_index", sa.BigInteger, nullable=True),
         sa.CheckConstraint("action IN ('suspended', 'reinstated')", name="ck_system_suspensions_action"),
@@ -182,7 +208,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TABLE IF EXISTS systems_fts")
-    for table in ("system_suspensions", "exception_reviews", "system_impacts", "system_screenings",
-                  "system_versions", "system_contexts", "system_capabilities", "systems", "api_tokens",
-                  "providers"):
+    for table in (
+        "system_suspensions",
+        "exception_reviews",
+        "system_impacts",
+        "system_screenings",
+        "system_versions",
+        "system_contexts",
+        "system_capabilities",
+        "systems",
+        "api_tokens",
+        "providers",
+    ):
         op.drop_table(table)

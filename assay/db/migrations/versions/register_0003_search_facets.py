@@ -33,8 +33,10 @@ _BODY_LIMIT = 20_000
 def upgrade() -> None:
     bind = op.get_bind()
     op.add_column("systems", sa.Column("search_key", sa.Integer, nullable=True))
-    op.execute("UPDATE systems SET search_key = (SELECT v.id FROM system_versions v "
-               "WHERE v.system_id = systems.id AND v.number = 1)")
+    op.execute(
+        "UPDATE systems SET search_key = (SELECT v.id FROM system_versions v "
+        "WHERE v.system_id = systems.id AND v.number = 1)"
+    )
     op.create_index("ix_systems_search_key", "systems", ["search_key"], unique=True)
     op.drop_index("ix_systems_updated_at", table_name="systems")
     op.create_index("ix_systems_updated_at", "systems", ["updated_at", "id"])
@@ -70,10 +72,13 @@ def downgrade() -> None:
 
 
 def _reindex(bind: Any) -> None:
-    rows = bind.execute(sa.text(
-        "SELECT s.id, s.search_key, s.name, p.name, s.provider_id, s.outcome, s.impact_level, s.status, "
-        "s.suspended, v.disclosure FROM systems s JOIN providers p ON p.id = s.provider_id "
-        "JOIN system_versions v ON v.system_id = s.id AND v.number = s.current_version")).all()
+    rows = bind.execute(
+        sa.text(
+            "SELECT s.id, s.search_key, s.name, p.name, s.provider_id, s.outcome, s.impact_level, s.status, "
+            "s.suspended, v.disclosure FROM systems s JOIN providers p ON p.id = s.provider_id "
+            "JOIN system_versions v ON v.system_id = s.id AND v.number = s.current_version"
+        )
+    ).all()
     caps: dict[str, list[str]] = {}
     for sid, cap in bind.execute(sa.text("SELECT system_id, capability FROM system_capabilities")):
         caps.setdefault(sid, []).append(cap)
@@ -83,20 +88,30 @@ def _reindex(bind: Any) -> None:
     for sid, key, name, provider, pid, outcome, level, status, suspended, disclosure in rows:
         body = _body(json.loads(disclosure))
         if bind.dialect.name == "sqlite":
-            facets = [("fp", pid), ("fo", outcome), ("fs", status)] + [("fc", c) for c in caps.get(sid, [])] + \
-                [("fx", c) for c in ctxs.get(sid, [])]
+            facets = (
+                [("fp", pid), ("fo", outcome), ("fs", status)]
+                + [("fc", c) for c in caps.get(sid, [])]
+                + [("fx", c) for c in ctxs.get(sid, [])]
+            )
             tokens = [p + v.encode().hex() for p, v in facets] + [f"fl{int(level)}", "fz1" if suspended else "fz0"]
-            bind.execute(sa.text("INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
-                                 "VALUES (:r, :id, :n, :p, :b, :f)"),
-                         {"r": key, "id": sid, "n": name, "p": provider, "b": body, "f": " ".join(tokens)})
+            bind.execute(
+                sa.text(
+                    "INSERT INTO systems_fts(rowid, system_id, name, provider, body, facets) "
+                    "VALUES (:r, :id, :n, :p, :b, :f)"
+                ),
+                {"r": key, "id": sid, "n": name, "p": provider, "b": body, "f": " ".join(tokens)},
+            )
         else:
-            bind.execute(sa.text(
-                "UPDATE systems SET "
-                "search_document = setweight(to_tsvector('simple', :n), 'A') || "
-                "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
-                "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"),
-                {"id": sid, "n": _fold(name), "p": _fold(provider), "b": _fold(body)})
+            bind.execute(
+                sa.text(
+                    "UPDATE systems SET "
+                    "search_document = setweight(to_tsvector('simple', :n), 'A') || "
+                    "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                    "name_document = setweight(to_tsvector('simple', :n), 'A') || "
+                    "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
+                ),
+                {"id": sid, "n": _fold(name), "p": _fold(provider), "b": _fold(body)},
+            )
 
 
 def _fold(text: str) -> str:
