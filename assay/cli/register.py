@@ -260,7 +260,11 @@ def systems_list(
             }
         )
         return
-    table = Table("id", "name", "provider", "screening", "level", "status", title=f"{result.total} systems")
+    total = f"{result.total:,}" + ("" if result.total_is_exact else "+")
+    table = Table(title=f"{total} systems")
+    table.add_column("id", no_wrap=True)  # the id is what the other commands take: never cut it
+    for heading in ("name", "provider", "screening", "level", "status"):
+        table.add_column(heading)
     for s in result.items:
         screening = _outcome(s.outcome) + (" [red](suspended)[/]" if s.suspended else "")
         table.add_row(s.id, escape(s.name), escape(s.provider_name), screening, _roman(s.impact_level), s.status)
