@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -192,3 +193,29 @@ def test_racing_updates_from_the_same_version_let_exactly_one_win(db: Database, 
         t.join(timeout=60)
     assert sorted(results) == ["conflict"] * (racers - 1) + ["won"]
     assert _count(db, SystemVersion) == 2
+
+
+def test_exports_read_every_system_in_batches_on_both_engines(db: Database, publish) -> None:
+    import csv
+    import io
+
+    from assay.register.export import iter_csv, iter_json, iter_records
+
+    ids = [publish(variant(example(), **{"system.id": DELETE, "system.name": f"Tool {i:02d}"})).id for i in range(7)]
+    with db.write() as session:
+        service.update(
+            session,
+            ids[0],
+            variant(example(), **{"system.id": DELETE, "system.name": "Tool 00", "system.version": "9"}),
+            expected_version=1,
+            principal=OPERATOR,
+        )
+    records = list(iter_records(db, base_url="https://r.example", batch=3))  # several batches
+    assert [r["id"] for r in records] == sorted(ids)
+    first = next(r for r in records if r["id"] == ids[0])
+    assert first["version_number"] == 2 and first["version"] == "9" and first["disclosure"]["system"]["version"] == "9"
+    assert first["url"] == f"https://r.example/systems/{ids[0]}" and first["capabilities"] == ["synthetic_image"]
+    doc = json.loads(b"".join(iter_json(db, base_url="https://r.example")))
+    assert doc["count"] == 7 and [s["id"] for s in doc["systems"]] == sorted(ids)
+    rows = list(csv.DictReader(io.StringIO(b"".join(iter_csv(db, base_url="https://r.example")).decode())))
+    assert [r["id"] for r in rows] == sorted(ids) and rows[0]["outcome"] == "transparency"
