@@ -127,7 +127,10 @@ def _load_provenance_demo(db: Database, config: Config | None, result: DemoResul
     # The provenance part adds marked demo images for the demo systems, when it is installed.
     try:
         from assay.provenance.demo import load_demo as load_provenance_demo
-    except ImportError:
+    except ModuleNotFoundError as exc:
+        # Only a missing provenance part is expected; a broken one must not pass silently.
+        if exc.name not in ("assay.provenance", "assay.provenance.demo"):
+            raise
         return
     outcome = load_provenance_demo(db, config or Config.from_env())
     if outcome is not None:
