@@ -34,4 +34,13 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
             if items:
                 console.print(f"{label}: {', '.join(items)}", highlight=False)
     for key, value in result.extra.items():
-        console.print(f"{key}: {value}", highlight=False)
+        console.print(f"{key}: {_describe(value)}", highlight=False)
+
+
+def _describe(value: object) -> str:
+    # The provenance demo reports {"folder", "marked": [...], "skipped"?}; anything else is printed as it is.
+    if isinstance(value, dict) and isinstance(value.get("marked"), list):
+        if value.get("skipped"):
+            return str(value["skipped"])
+        return f"{len(value['marked'])} demo images marked in {value.get('folder', '')}"
+    return str(value)
