@@ -39,9 +39,10 @@ MAX_WORK_PIXELS = 1_300_000  # bounds the detector's time and memory on very lar
 MIN_PERIOD = 36.0  # working pixels
 MAX_PERIOD = 300.0
 ACF_BAND = 0.2  # cycles per working pixel: measured best between 0.12 and 0.3 on resized photos
-# The fold runs at a resolution where the period is about one tile (one pixel per tile position): resampled
-# when the measured period is further than this factor from TILE.
+# The fold needs at least about one pixel per tile position: the image is upsampled when the measured period
+# is shorter than TILE / FOLD_RESAMPLE (longer periods simply put several pixels in each position).
 FOLD_RESAMPLE = 1.12
+DIAGONAL_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,14 @@ def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[
     valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= min_p) & (r <= max_p)
     # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
     score = np.full(dx.shape, -np.inf, dtype=np.float64)
-    score[valid] = a[dy[valid] + c, dx[valid] + c] + a[dx[valid] + c, -dy[valid] + c]
+    vy, vx = dy[valid], dx[valid]
+    score[valid] = a[vy + c, vx + c] + a[vx + c, -vy + c]
+    # The diagonals v + R90 v and v - R90 v are lattice points too: more evidence where they are in range.
+    for sy, sx in ((vy + vx, vx - vy), (vy - vx, vx + vy)):
+        inside = (np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag)
+        extra = np.zeros(vy.shape)
+        extra[inside] = a[sy[inside] + c, sx[inside] + c]
+        score[valid] += DIAGONAL_WEIGHT * extra
     peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
     idx = np.flatnonzero(peaks)
     if idx.size == 0:
@@ -169,23 +177,24 @@ def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[
 
 
 def _refine_with_multiples(a: np.ndarray, v: np.ndarray, c: int) -> np.ndarray:
-    # Peaks at 2v, v + R90 v, ... pin the period more precisely than the first peak alone.
+    # Peaks at 2v, v + R90 v, ... pin the period more precisely than the first peak alone. Each is looked
+    # for next to where it should be, and dropped if it disagrees with v: a noise peak beside a weak lattice
+    # line once tilted the lattice by half a degree, enough to smear the fold.
     estimates = [v]
     rot = np.array([[0.0, -1.0], [1.0, 0.0]])
     for m, n in ((2, 0), (1, 1), (1, -1), (0, 2)):
         target = m * v + n * (rot @ v)
         iy, ix = int(round(target[1])) + c, int(round(target[0])) + c
-        if not (2 <= iy < a.shape[0] - 2 and 2 <= ix < a.shape[1] - 2):
+        if not (1 <= iy < a.shape[0] - 1 and 1 <= ix < a.shape[1] - 1):
             continue
-        win = a[iy - 2 : iy + 3, ix - 2 : ix + 3]
+        win = a[iy - 1 : iy + 2, ix - 1 : ix + 2]
         jy, jx = np.unravel_index(int(np.argmax(win)), win.shape)
-        py, px = _parabolic(a, iy - 2 + int(jy), ix - 2 + int(jx))
-        found = np.array([px - c, py - c])
+        py, px = _parabolic(a, iy - 1 + int(jy), ix - 1 + int(jx))
         # Solve found = m v + n R v for v: (m I + n R)^-1 found.
-        mat = m * np.eye(2) + n * rot
-        estimates.append(np.linalg.solve(mat, found))
-    weights = np.array([1.0] + [2.0] * (len(estimates) - 1))
-    return np.average(np.array(estimates), axis=0, weights=weights)
+        estimate = np.linalg.solve(m * np.eye(2) + n * rot, np.array([px - c, py - c]))
+        if np.hypot(*(estimate - v)) < 0.6:
+            estimates.append(estimate)
+    return np.mean(np.array(estimates), axis=0)
 
 
 def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
@@ -237,8 +246,8 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
     for v in lattice_candidates(work):
         factor = TILE / math.hypot(*v)
         fold_scale, vv, src = scale, v, work
-        if max(factor, 1 / factor) > FOLD_RESAMPLE:
-            # Resample so the period is about one tile: one pixel per tile position, no empty bins.
+        if factor > FOLD_RESAMPLE:
+            # A short period leaves tile positions without pixels: upsample so the period is about one tile.
             fold_scale = scale * factor
             cache_key = round(fold_scale, 4)
             if cache_key not in resampled:
