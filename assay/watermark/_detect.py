@@ -214,12 +214,11 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     row = inv[1, 0] * xs + inv[1, 1] * ys
     values = white.ravel()
     size = TILE * TILE
-    # How many pixels land in each position does not depend on the pixels: every 4th row tells it well enough.
     if math.hypot(a, b) >= TILE / FOLD_RESAMPLE:
         rows = np.floor(row + 0.5).astype(np.int32) & (TILE - 1)
         bins = (rows * TILE + (np.floor(col + 0.5).astype(np.int32) & (TILE - 1))).ravel()
         sums = np.bincount(bins, weights=values, minlength=size)
-        counts = np.bincount(bins.reshape(h, w)[::4].ravel(), minlength=size).astype(np.float64)
+        counts = np.bincount(bins, minlength=size).astype(np.float64)
     else:
         r0, c0 = np.floor(row), np.floor(col)
         fr, fc = (row - r0).ravel(), (col - c0).ravel()
@@ -232,9 +231,7 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
                 bins = rows + ((c0i + dc) & (TILE - 1))
                 weight = wr * wc
                 sums += np.bincount(bins, weights=values * weight, minlength=size)
-                counts += np.bincount(
-                    bins.reshape(h, w)[::4].ravel(), weights=weight.reshape(h, w)[::4].ravel(), minlength=size
-                )
+                counts += np.bincount(bins, weights=weight, minlength=size)
     tile = np.where(counts > 0, sums / np.maximum(counts, 1e-9), 0.0).reshape(TILE, TILE)
     return tile - tile.mean()
 
