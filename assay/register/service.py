@@ -233,15 +233,40 @@ def list_providers(session: Session, *, page: int = 1, per_page: int = 50) -> Pa
     if page < 1 or per_page < 1:
         raise InvalidInput("pages count from 1", hint="give page >= 1 and per_page >= 1")
     total = session.scalar(select(func.count()).select_from(Provider)) or 0
-    counts = select(System.provider_id, func.count().label("n")).group_by(System.provider_id).subquery("counts")
-    rows = session.execute(
-        select(Provider, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.provider_id == Provider.id)
-        .order_by(func.lower(Provider.name), Provider.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(items=[_provider_view(p, int(n)) for p, n in rows], page=page, per_page=per_page, total=total)
+    providers = list(
+        session.scalars(
+            select(Provider)
+            .order_by(func.lower(Provider.name), Provider.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    # Counted for this page's providers only (an index range each), not grouped over the whole register.
+    counts = (
+        dict(
+            session.execute(
+                select(System.provider_id, func.count())
+                .where(System.provider_id.in_([p.id for p in providers]))
+                .group_by(System.provider_id)
+            ).all()
+        )
+        if providers
+        else {}
+    )
+    items = [_provider_view(p, int(counts.get(p.id, 0))) for p in providers]
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def provider_choices(session: Session, *, limit: int = 200) -> list[tuple[str, str]] | None:
+    """(id, name) of every provider, for a filter menu; None when there are more than ``limit``."""
+    if (session.scalar(select(func.count()).select_from(Provider)) or 0) > limit:
+        return None
+    return [
+        (pid, name)
+        for pid, name in session.execute(
+            select(Provider.id, Provider.name).order_by(func.lower(Provider.name), Provider.id)
+        ).all()
+    ]
 
 
 def search(session: Session, query: SystemQuery) -> Page[SystemSummary]:

@@ -249,6 +249,8 @@ def serve(url: str, data_dir: Path, workers: int) -> tuple[list[subprocess.Popen
                     "--no-access-log",
                     "--log-level",
                     "warning",
+                    "--timeout-keep-alive",
+                    "60",
                 ],
                 env=env,
                 cwd=ROOT,
@@ -293,10 +295,14 @@ async def http_run(bases: list[str], paths: list[str], clients: int) -> dict[str
                 except asyncio.QueueEmpty:
                     return
                 start = time.perf_counter()
-                r = await client.get(path)
-                await r.aread()
+                try:
+                    r = await client.get(path)
+                    await r.aread()
+                    ok = r.status_code == 200
+                except httpx.TransportError:
+                    ok = False
                 times.append((time.perf_counter() - start) * 1000)
-                if r.status_code != 200:
+                if not ok:
                     errors += 1
 
         start = time.perf_counter()

@@ -185,3 +185,13 @@ def test_provider_ids_are_validated_and_unique(db: Database, add_provider) -> No
     for bad in ("Acme", "acme--x", "-acme", "a" * 65, ""):
         with pytest.raises(InvalidInput):
             add_provider(bad)
+
+
+def test_provider_menu_and_list_counts(db: Database, publish, add_provider) -> None:
+    publish()
+    add_provider("globex", "Globex")
+    with db.read() as session:
+        assert service.provider_choices(session) == [("acme", "Acme Imaging B.V."), ("globex", "Globex")]
+        assert service.provider_choices(session, limit=1) is None  # too many for a menu: the page shows a text field
+        listed = service.list_providers(session, page=1, per_page=1)
+    assert listed.total == 2 and [(p.id, p.system_count) for p in listed.items] == [("acme", 1)]

@@ -728,7 +728,7 @@ def systems_page(request: Request, db: Database = Depends(get_db), config: Any =
     query, problems = _query_from_form(params, config)
     with db.read() as session:
         result = service.search(session, query)
-        providers = service.list_providers(session, page=1, per_page=500).items
+        providers = service.provider_choices(session)
     return _page(
         request,
         "register/systems.html",
