@@ -246,6 +246,7 @@ class FoldedTile:
     fold_basis: tuple[float, float]  # the same at the fold's resolution
     scale: float  # detection resolution / input resolution
     fold_scale: float  # fold resolution / input resolution
+    origin: tuple[int, int] = (0, 0)  # top-left of the examined region in the input (very large images)
 
 
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
@@ -261,7 +262,15 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
     """Steps 1-3, lazily: one folded tile per lattice candidate, best candidate first."""
     h, w = rgb.shape[:2]
     luma = Image.fromarray(rgb).convert("L")
-    scale = min(work_scale(h, w), math.sqrt(MAX_WORK_PIXELS / (h * w)))
+    scale = work_scale(h, w)
+    origin = (0, 0)
+    keep = math.sqrt(MAX_WORK_PIXELS / (h * w * scale * scale))
+    if keep < 1.0:
+        # A very large image: its centre, at the scale where the mark's period is one tile, holds plenty of
+        # tiles. (Shrinking the whole image instead would make the period short and the lattice ambiguous.)
+        cw, ch = int(w * keep), int(h * keep)
+        origin = ((w - cw) // 2, (h - ch) // 2)
+        luma = luma.crop((origin[0], origin[1], origin[0] + cw, origin[1] + ch))
     work = _prefilter(_working_luma(luma, scale))
     for v in lattice_candidates(work):
         variants = _orientations(fold(work, v))
@@ -272,6 +281,7 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
             fold_basis=v,
             scale=scale,
             fold_scale=scale,
+            origin=origin,
         )
 
 
@@ -319,7 +329,10 @@ def align_and_decode(folded: FoldedTile, key: bytes) -> Alignment:
         period=math.hypot(*folded.basis) / folded.scale,
         rotation_deg=math.degrees(math.atan2(folded.basis[1], folded.basis[0])),
         flipped=bool(flip),
-        offset=((sx * a - sy * b) / TILE / folded.fold_scale, (sx * b + sy * a) / TILE / folded.fold_scale),
+        offset=(
+            folded.origin[0] + (sx * a - sy * b) / TILE / folded.fold_scale,
+            folded.origin[1] + (sx * b + sy * a) / TILE / folded.fold_scale,
+        ),
         candidates_tried=1,
         decoded=payload,
     )

@@ -56,7 +56,7 @@ def test_geometry_is_reported(marked: dict, key: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("h", "w"),
-    [(256, 256), (257, 391), (300, 2400), (2400, 300), (1031, 769), (256, 4096)],
+    [(256, 256), (257, 391), (300, 2400), (2400, 300), (1031, 769), (256, 4096), (1500, 8192)],
 )
 def test_odd_sizes_and_aspect_ratios(h: int, w: int, key: bytes) -> None:
     pixels = _texture(h, w, seed=h + w)
