@@ -103,6 +103,10 @@ class System(Base):
         Index("ix_systems_impact_level", "impact_level", "name_key"),
         Index("ix_systems_status", "status", "name_key"),
         Index("ix_systems_provider", "provider_id", "name_key"),
+        Index("ix_systems_outcome_updated", "outcome", "updated_at", "id"),
+        Index("ix_systems_impact_level_updated", "impact_level", "updated_at", "id"),
+        Index("ix_systems_status_updated", "status", "updated_at", "id"),
+        Index("ix_systems_provider_updated", "provider_id", "updated_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)

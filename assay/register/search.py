@@ -190,15 +190,28 @@ def search_systems(session: Session, query: SystemQuery) -> Page[System]:
 def _filter_only(session: Session, query: SystemQuery) -> Page[System]:
     offset = (query.page - 1) * query.per_page
     total = session.scalar(_where(select(func.count()).select_from(System), query, semi_join="in")) or 0
-    # Early pages: walk the sort index and probe the facet (stops after a page). Deep pages: collect the
-    # facet's systems from its index and sort them (cost bounded by the matches, not by the offset).
-    stmt = _where(select(System), query, semi_join="exists" if offset < 1000 else "in")
+    stmt = _where(select(System), query, semi_join=_semi_join(session, query, total, offset))
     if query.sort == "updated":
         stmt = stmt.order_by(System.updated_at.desc(), System.id.desc())
     else:
         stmt = stmt.order_by(System.name_key, System.id)
     rows = list(session.scalars(stmt.limit(query.per_page).offset(offset)))
     return Page(items=rows, page=query.page, per_page=query.per_page, total=total)
+
+
+def _semi_join(session: Session, query: SystemQuery, total: int, offset: int) -> str:
+    """How to apply a capability or context filter to one page of a sorted list.
+
+    "exists" walks the sort index and probes the facet for each system, stopping after the page: it reads about
+    (offset + page) / density systems. "in" collects every system with the facet and sorts them: it reads
+    ``total``, at a higher cost per row (a lookup and a sort). The cheaper one wins; the register's size comes
+    from the newest search key (an index lookup), close enough for this choice.
+    """
+    if not (query.capability or query.context) or total == 0:
+        return "exists"
+    size = session.scalar(select(func.max(System.search_key))) or total
+    walk = (offset + query.per_page) * size / total
+    return "exists" if walk <= 4 * total + 1000 else "in"
 
 
 def _where(stmt: Select[Any], query: SystemQuery, *, semi_join: str) -> Select[Any]:

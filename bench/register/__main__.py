@@ -147,6 +147,7 @@ def prepare(engine: str, url: str, n: int, providers: int, reuse: bool) -> tuple
             with db.read() as session:
                 have = session.scalar(select(func.count()).select_from(System))
             if have is not None and have >= n:
+                db.upgrade()  # newer migrations (indexes) apply to the kept data too
                 return db, {"reused": True, "systems": have}
         except Exception:  # noqa: BLE001 - no schema yet: load it
             pass
