@@ -351,21 +351,39 @@ class _Sqlite:
 
 
 class _Postgres:
-    """tsvector + GIN: ``search_document`` (name A, provider B, disclosure D) and ``name_document`` (A, B)."""
+    """tsvector + GIN: ``search_document`` (name A, provider B, disclosure D), ``name_document`` (A, B) and
+    ``facet_document`` (the filters as tokens), so a filtered search is an intersection of GIN bitmaps; the
+    B-tree filter columns are not used here, because checking words row by row means detoasting each
+    ``search_document``."""
 
     def __init__(self, session: Session, query: SystemQuery) -> None:
         self.session, self.query = session, query
         self.tsq = func.to_tsquery("simple", " & ".join(f"{w}:*" if len(w) >= 2 else w for w in query.words))
         self.doc = literal_column("systems.search_document")
         self.name_doc = literal_column("systems.name_document")
+        facets = facet_tokens(
+            provider=query.provider,
+            capabilities=[query.capability] if query.capability else [],
+            contexts=[query.context] if query.context else [],
+            outcome=query.outcome,
+            impact_level=query.impact_level,
+            status=query.status,
+            suspended=query.suspended,
+        )
+        self.facets = (
+            literal_column("systems.facet_document").op("@@")(func.to_tsquery("simple", " & ".join(facets)))
+            if facets
+            else None
+        )
 
     def _base(self, stmt: Select[Any], *, named: bool | None) -> Select[Any]:
-        stmt = _where(stmt.where(self.doc.op("@@")(self.tsq)), self.query, semi_join="exists")
-        if named is True:
+        if named is True:  # name_document's lexemes are a subset of search_document's
             stmt = stmt.where(self.name_doc.op("@@")(self.tsq))
-        elif named is False:
-            stmt = stmt.where(~self.name_doc.op("@@")(self.tsq))
-        return stmt
+        else:
+            stmt = stmt.where(self.doc.op("@@")(self.tsq))
+            if named is False:
+                stmt = stmt.where(~self.name_doc.op("@@")(self.tsq))
+        return stmt if self.facets is None else stmt.where(self.facets)
 
     def count(self, *, named: bool | None, limit: int) -> int:
         inner = self._base(select(System.id), named=named).limit(limit).subquery()
@@ -422,18 +440,18 @@ def index_system(
     capabilities or contexts change.
     """
     body = _body_text(disclosure)
-    if session.get_bind().dialect.name == "sqlite":
-        facets = " ".join(
-            facet_tokens(
-                provider=system.provider_id,
-                capabilities=capabilities,
-                contexts=contexts,
-                outcome=system.outcome,
-                impact_level=system.impact_level,
-                status=system.status,
-                suspended=bool(system.suspended),
-            )
+    facets = " ".join(
+        facet_tokens(
+            provider=system.provider_id,
+            capabilities=capabilities,
+            contexts=contexts,
+            outcome=system.outcome,
+            impact_level=system.impact_level,
+            status=system.status,
+            suspended=bool(system.suspended),
         )
+    )
+    if session.get_bind().dialect.name == "sqlite":
         # The FTS row's rowid is the system's search_key (the id of its first version): an integer that never
         # changes (a text primary key's own rowid may change on VACUUM), so updates replace the row by rowid.
         if system.search_key is None:
@@ -455,9 +473,10 @@ def index_system(
                 "search_document = setweight(to_tsvector('simple', :n), 'A') || "
                 "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
                 "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
+                "setweight(to_tsvector('simple', :p), 'B'), "
+                "facet_document = to_tsvector('simple', :f) WHERE id = :id"
             ),
-            {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body)},
+            {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body), "f": facets},
         )
 
 

@@ -177,9 +177,13 @@ def load(
                         "UPDATE systems SET search_document = setweight(to_tsvector('simple', :n), 'A') || "
                         "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
                         "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                        "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
+                        "setweight(to_tsvector('simple', :p), 'B'), facet_document = to_tsvector('simple', :f) "
+                        "WHERE id = :id"
                     ),
-                    [{"id": row["id"], "n": fold(row["n"]), "p": fold(row["p"]), "b": fold(row["b"])} for row in rows],
+                    [
+                        {"id": row["id"], "n": fold(row["n"]), "p": fold(row["p"]), "b": fold(row["b"]), "f": row["f"]}
+                        for row in rows
+                    ],
                 )
         done += len(chunk)
         if progress:
