@@ -223,6 +223,9 @@ def systems_list(
     ),
     impact_level: int = env_option(None, "--impact-level", envvar="ASSAY_REGISTER_IMPACT_LEVEL", help="1 to 4."),
     status: str = env_option(None, "--status", envvar="ASSAY_REGISTER_STATUS", help="planned, in_use or withdrawn."),
+    suspended: bool = env_option(
+        None, "--suspended/--not-suspended", envvar="ASSAY_REGISTER_SUSPENDED", help="Only (not) suspended systems."
+    ),
     sort: str = env_option("relevance", "--sort", envvar="ASSAY_REGISTER_SORT", help="relevance, name or updated."),
     page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", help="Page number, from 1."),
     per_page: int = env_option(
@@ -243,6 +246,7 @@ def systems_list(
         outcome=outcome,
         impact_level=impact_level,
         status=status,
+        suspended=suspended,
         sort=sort,
         page=page,
         per_page=per_page or config.page_size,
