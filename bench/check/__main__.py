@@ -1,0 +1,3 @@
+from bench.check.run import main
+
+main()
