@@ -8,9 +8,9 @@ that appends a version, a screening, a review or a suspension. Every row that re
 actor and the time.
 
 Full-text search lives outside these models, because it is dialect specific: an FTS5 table ``systems_fts`` on
-SQLite (rowid = ``systems.search_key``), ``search_document``, ``name_document`` and ``facet_document`` tsvector
-columns with GIN indexes on PostgreSQL (see ``assay.register.search`` and the migrations ``register_0001``,
-``register_0003`` and ``register_0005``).
+SQLite (rowid = ``systems.search_key``), ``search_document`` and ``name_document`` tsvector columns with GIN
+indexes on PostgreSQL (see ``assay.register.search`` and the migrations ``register_0001``, ``register_0003``
+and ``register_0006``).
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ Two paths, both built to stay fast at hundreds of thousands of systems:
 - **Filters only** (provider, capability, context, outcome, impact level, status, suspended): index scans on
   the denormalised columns of ``systems``, ordered by name or by last update, with an exact total.
 - **Words** (``q``): full-text matching on the system's name (strongest), its provider's name and the rest of
-  its disclosure. Every word must match, as a prefix. On SQLite the filters are tokens of a ``facets`` column
-  of the same FTS5 table, so words and filters are one index intersection. A search counts and pages through
-  at most :data:`SEARCH_WINDOW` matches (the total then reads "10,000+", as search engines do; narrow the
-  search to see more). Up to :data:`RANK_LIMIT` matches are ranked by relevance (BM25 on SQLite, ``ts_rank``
-  on PostgreSQL); beyond that, ranking every match costs more than it tells, so systems whose *name or
-  provider* matches come first (ranked), then the others, most recently updated first.
+  its disclosure. Every word must match, as a prefix. The filters are tokens in the same full-text index (a
+  ``facets`` column of the FTS5 table; lexemes beginning with "_" in the tsvector), so words and filters are
+  one index intersection. A search counts and pages through at most :data:`SEARCH_WINDOW` matches (the total
+  then reads "10,000+", as search engines do; narrow the search to see more). Up to :data:`RANK_LIMIT`
+  matches are ranked by relevance (BM25 on SQLite; ``ts_rank`` on PostgreSQL, up to 500 there, as it reads
+  each match's whole search document); beyond that, ranking every match costs more than it tells, so systems
+  whose *name or provider* matches come first (ranked), then the others, most recently updated first.
 
 Query text is reduced to plain words before it reaches the database, so no search string can inject FTS
 syntax: ``credit sco`` becomes ``"credit"* "sco"*`` on SQLite and ``credit:* & sco:*`` on PostgreSQL.
@@ -33,7 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, exists, func, literal_column, select, text
+from sqlalchemy import Select, cast, exists, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from assay.errors import FieldProblem, InvalidInput
@@ -47,6 +49,8 @@ OUTCOMES = ("prohibited", "high_risk", "transparency", "minimal")
 SORTS = ("relevance", "name", "updated")
 SEARCH_WINDOW = 10_000
 RANK_LIMIT = 2_000
+# PostgreSQL's ts_rank detoasts each match's search_document (about 10 us each); BM25 in FTS5 does not.
+_POSTGRES_RANK_LIMIT = 500
 _MAX_WORDS = 12
 _MAX_WORD_LEN = 64
 _MAX_QUERY_LEN = 500
@@ -351,17 +355,21 @@ class _Sqlite:
 
 
 class _Postgres:
-    """tsvector + GIN: ``search_document`` (name A, provider B, disclosure D), ``name_document`` (A, B) and
-    ``facet_document`` (the filters as tokens), so a filtered search is an intersection of GIN bitmaps; the
-    B-tree filter columns are not used here, because checking words row by row means detoasting each
-    ``search_document``."""
+    """tsvector + GIN. ``search_document`` holds the name (weight A), the provider (B), the disclosure (D) and the
+    filters as lexemes that begin with "_" (which no search word can: words are letters and digits only), so
+    words and filters are one GIN lookup; ``name_document`` holds the name and provider, to put name matches
+    first.
+
+    The planner must not check ``@@`` row by row: that detoasts each ``search_document`` (several KB), and it
+    prices the check like a cheap comparison. So counts and sparse matches are read from GIN bitmaps only
+    (``SET LOCAL`` turns off sequential and, for sparse matches, plain index scans, for this read transaction);
+    when a search matches more than the window, walking the sort index finds a page within a few rows.
+    """
 
     def __init__(self, session: Session, query: SystemQuery) -> None:
         self.session, self.query = session, query
         self.tsq = func.to_tsquery("simple", " & ".join(f"{w}:*" if len(w) >= 2 else w for w in query.words))
-        self.doc = literal_column("systems.search_document")
-        self.name_doc = literal_column("systems.name_document")
-        facets = facet_tokens(
+        facets = postgres_facets(
             provider=query.provider,
             capabilities=[query.capability] if query.capability else [],
             contexts=[query.context] if query.context else [],
@@ -370,56 +378,65 @@ class _Postgres:
             status=query.status,
             suspended=query.suspended,
         )
-        self.facets = (
-            literal_column("systems.facet_document").op("@@")(func.to_tsquery("simple", " & ".join(facets)))
-            if facets
-            else None
-        )
+        # Facet lexemes are hexadecimal after their prefix: no quoting can break out of the tsquery literal.
+        self.facet_q = cast(literal(" & ".join(f"'{f}'" for f in facets)), TSQUERY) if facets else None
+        self.doc = literal_column("systems.search_document")
+        self.name_doc = literal_column("systems.name_document")
+        self.match = self.doc.op("@@")(self.tsq if self.facet_q is None else self.tsq.op("&&")(self.facet_q))
 
     def _base(self, stmt: Select[Any], *, named: bool | None) -> Select[Any]:
         if named is True:  # name_document's lexemes are a subset of search_document's
             stmt = stmt.where(self.name_doc.op("@@")(self.tsq))
-        else:
-            stmt = stmt.where(self.doc.op("@@")(self.tsq))
-            if named is False:
-                stmt = stmt.where(~self.name_doc.op("@@")(self.tsq))
-        return stmt if self.facets is None else stmt.where(self.facets)
+            return stmt if self.facet_q is None else stmt.where(self.doc.op("@@")(self.facet_q))
+        stmt = stmt.where(self.match)
+        return stmt.where(~self.name_doc.op("@@")(self.tsq)) if named is False else stmt
+
+    def _bitmaps_only(self, *, also_index_scans: bool) -> None:
+        self.session.execute(text("SET LOCAL enable_seqscan = off"))
+        self.session.execute(text(f"SET LOCAL enable_indexscan = {'off' if also_index_scans else 'on'}"))
 
     def count(self, *, named: bool | None, limit: int) -> int:
         inner = self._base(select(System.id), named=named).limit(limit).subquery()
-        # The planner prices @@ on a TOASTed tsvector like a cheap comparison and, for a broad word, picks a
-        # sequential scan that detoasts every row (270 ms at 100,000 systems); the GIN bitmap counts the same
-        # matches in about 9 ms. SET LOCAL lasts until the end of this read transaction only.
-        self.session.execute(text("SET LOCAL enable_seqscan = off"))
-        try:
-            return self.session.scalar(select(func.count()).select_from(inner)) or 0
-        finally:
-            self.session.execute(text("SET LOCAL enable_seqscan = on"))
+        self._bitmaps_only(also_index_scans=True)
+        return self.session.scalar(select(func.count()).select_from(inner)) or 0
 
-    def ids(self, *, named: bool | None, order: list[Any], limit: int, offset: int) -> list[str]:
+    def ids(self, *, named: bool | None, order: list[Any], limit: int, offset: int, dense: bool) -> list[str]:
         stmt = self._base(select(System.id), named=named).order_by(*order).limit(limit).offset(offset)
+        # Sparse matches: collect them from the bitmaps and sort them. Dense ones (more than the window): walk
+        # the sort index, which meets a match every few rows.
+        self._bitmaps_only(also_index_scans=not dense)
         return list(self.session.scalars(stmt))
 
     def page(self) -> tuple[list[str], int]:
         q = self.query
         total = self.count(named=None, limit=SEARCH_WINDOW + 1)
+        dense = total > SEARCH_WINDOW
         offset, limit = (q.page - 1) * q.per_page, q.per_page
         recent = [System.updated_at.desc(), System.id.desc()]
         if q.sort == "name":
-            return self.ids(named=None, order=[System.name_key, System.id], limit=limit, offset=offset), total
+            return self.ids(
+                named=None, order=[System.name_key, System.id], limit=limit, offset=offset, dense=dense
+            ), total
         if q.sort == "updated":
-            return self.ids(named=None, order=recent, limit=limit, offset=offset), total
-        if total <= RANK_LIMIT:
+            return self.ids(named=None, order=recent, limit=limit, offset=offset, dense=dense), total
+        if total <= min(RANK_LIMIT, _POSTGRES_RANK_LIMIT):
             rank = func.ts_rank(self.doc, self.tsq).desc()
-            return self.ids(named=None, order=[rank, *recent], limit=limit, offset=offset), total
+            return self.ids(named=None, order=[rank, *recent], limit=limit, offset=offset, dense=False), total
         named = self.count(named=True, limit=SEARCH_WINDOW + 1)
         out: list[str] = []
         if offset < named:
             order = [func.ts_rank(self.name_doc, self.tsq).desc(), *recent] if named <= RANK_LIMIT else recent
-            out = self.ids(named=True, order=order, limit=limit, offset=offset)
+            out = self.ids(named=True, order=order, limit=limit, offset=offset, dense=False)
         if len(out) < limit:
-            out += self.ids(named=False, order=recent, limit=limit - len(out), offset=max(0, offset - named))
+            out += self.ids(
+                named=False, order=recent, limit=limit - len(out), offset=max(0, offset - named), dense=dense
+            )
         return out, total
+
+
+def postgres_facets(**filters: Any) -> list[str]:
+    """The filter lexemes of a PostgreSQL search document: the facet tokens, each behind "_"."""
+    return ["_" + token for token in facet_tokens(**filters)]
 
 
 # ------------------------------------------------------------------------------------------- indexing
@@ -471,12 +488,18 @@ def index_system(
             text(
                 "UPDATE systems SET "
                 "search_document = setweight(to_tsvector('simple', :n), 'A') || "
-                "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D') || "
+                "array_to_tsvector(CAST(:f AS text[])), "
                 "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                "setweight(to_tsvector('simple', :p), 'B'), "
-                "facet_document = to_tsvector('simple', :f) WHERE id = :id"
+                "setweight(to_tsvector('simple', :p), 'B') WHERE id = :id"
             ),
-            {"id": system.id, "n": fold(system.name), "p": fold(provider_name), "b": fold(body), "f": facets},
+            {
+                "id": system.id,
+                "n": fold(system.name),
+                "p": fold(provider_name),
+                "b": fold(body),
+                "f": ["_" + token for token in facets.split()],
+            },
         )
 
 

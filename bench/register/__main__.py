@@ -200,16 +200,20 @@ def publish_latency(db: Database, count: int = 100) -> dict[str, float]:
 
 
 def search_latency(db: Database, count: int, rng: random.Random) -> dict[str, Any]:
+    """Wall-clock time per search, and this thread's CPU time (on SQLite the whole query runs in this thread,
+    so its CPU time is what the search costs on an idle machine; on PostgreSQL the server's share is missing)."""
     out: dict[str, Any] = {}
     for label, make in (("search (words, filters)", search_query), ("list (filters only)", list_query)):
-        times = []
+        wall, cpu = [], []
         for _ in range(count):
             q = SystemQuery(**make(rng))
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.thread_time()
             with db.read() as session:
                 service.search(session, q)
-            times.append((time.perf_counter() - start) * 1000)
-        out[label] = summary(times)
+            wall.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - start_cpu) * 1000)
+        out[label] = summary(wall)
+        out[label + ", CPU time"] = summary(cpu)
     return out
 
 
@@ -339,14 +343,17 @@ def run_engine(engine: str, url: str, args: argparse.Namespace) -> dict[str, Any
     rng = random.Random(args.seed)
     print(f"[{engine}] preparing {args.systems:,} systems", file=sys.stderr, flush=True)
     db, info = prepare(engine, url, args.systems, args.providers, args.reuse)
-    result: dict[str, Any] = {"engine": engine, "data": info}
+    result: dict[str, Any] = {"engine": engine, "data": info, "load_before": round(os.getloadavg()[0], 1)}
     print(f"[{engine}] publish latency", file=sys.stderr, flush=True)
     result["publish"] = publish_latency(db)
     print(f"[{engine}] in-process search latency", file=sys.stderr, flush=True)
     result["in_process"] = search_latency(db, args.queries, rng)
+    result["load_after_in_process"] = round(os.getloadavg()[0], 1)
     with db.read() as session:
         ids = list(session.scalars(select(System.id).order_by(func.random()).limit(5000)))
     db.dispose()
+    if args.no_http:
+        return result
     procs, bases = serve(url, data_dir_for(engine, args.systems), args.workers)
     try:
         print(f"[{engine}] HTTP at {', '.join(bases)}", file=sys.stderr, flush=True)
@@ -356,6 +363,7 @@ def run_engine(engine: str, url: str, args: argparse.Namespace) -> dict[str, Any
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
+    result["load_after"] = round(os.getloadavg()[0], 1)
     return result
 
 
@@ -409,6 +417,12 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version
                 f"{d['systems']:,} systems from {d['providers']:,} providers, loaded in {d['load_seconds']} s "
                 f"({d['load_rate']:,} systems/s, bulk insert with the search index)."
             )
+        lines += [
+            "",
+            f"Load average (1 min) of the machine: {r.get('load_before', '?')} before, "
+            f"{r.get('load_after_in_process', '?')} after the in-process searches, {r.get('load_after', '?')} "
+            "at the end (2 cores; other work was running).",
+        ]
         p = r["publish"]
         lines += [
             "",
@@ -420,6 +434,9 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace, pg_version
         ]
         for label, s in r["in_process"].items():
             lines.append(f"| {label} | {s['n']} | {s['p50']} | {s['p95']} | {s['p99']} | {s['max']} |")
+        if "http" not in r:
+            lines.append("")
+            continue
         lines += [
             "",
             f"Over HTTP ({args.workers} uvicorn processes, requests spread over them), one client at a "
@@ -465,6 +482,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests", type=int, default=200, help="sequential HTTP requests per kind")
     ap.add_argument("--concurrent-requests", type=int, default=1000, help="concurrent HTTP requests per kind")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-http", action="store_true", help="skip the HTTP phase (load, publish, in-process only)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "RESULTS.md"))
     args = ap.parse_args(argv)

@@ -175,13 +175,20 @@ def load(
                 session.execute(
                     text(
                         "UPDATE systems SET search_document = setweight(to_tsvector('simple', :n), 'A') || "
-                        "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D'), "
+                        "setweight(to_tsvector('simple', :p), 'B') || setweight(to_tsvector('simple', :b), 'D') || "
+                        "array_to_tsvector(CAST(:f AS text[])), "
                         "name_document = setweight(to_tsvector('simple', :n), 'A') || "
-                        "setweight(to_tsvector('simple', :p), 'B'), facet_document = to_tsvector('simple', :f) "
+                        "setweight(to_tsvector('simple', :p), 'B') "
                         "WHERE id = :id"
                     ),
                     [
-                        {"id": row["id"], "n": fold(row["n"]), "p": fold(row["p"]), "b": fold(row["b"]), "f": row["f"]}
+                        {
+                            "id": row["id"],
+                            "n": fold(row["n"]),
+                            "p": fold(row["p"]),
+                            "b": fold(row["b"]),
+                            "f": ["_" + t for t in row["f"].split()],
+                        }
                         for row in rows
                     ],
                 )
