@@ -30,7 +30,7 @@ from . import _ecc, _pattern
 from ._embed import work_scale
 
 TILE = _pattern.TILE
-MAX_CANDIDATES = 4
+MAX_CANDIDATES = 4  # rarely more than the first is needed, but a 45-degree sub-lattice can outrank the mark
 ORIENTATIONS = 8
 # Every (lattice candidate, orientation, cyclic shift) is one hypothesis of the union bound.
 HYPOTHESES = MAX_CANDIDATES * ORIENTATIONS * TILE * TILE
