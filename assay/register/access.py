@@ -249,16 +249,13 @@ def _find_token(session: Session, ref: str | int) -> ApiToken:
     return row
 
 
-def record_event(session: Session, kind: str, body: Mapping[str, Any]) -> int | None:
+def record_event(session: Session, kind: str, body: Mapping[str, Any]) -> int:
     """Append an event to the transparency log inside the caller's transaction; returns its log index.
 
     The log is owned by ``assay.transparency`` (the contract: ``record(session, kind, body) -> int``).
     """
-    try:
-        from assay.transparency import record
-    except ImportError:  # pragma: no cover - only while the transparency part is not installed
-        # TODO(register): remove this guard once assay.transparency is part of every install.
-        return None
+    from assay.transparency import record
+
     return record(session, kind, {k: v for k, v in body.items() if v is not None})
 
 
