@@ -946,7 +946,15 @@ def _set_suspension(
     session.flush()
     _reindex(session, system)
     event.log_index = record_event(
-        session, f"system.{action}", {"system": system.id, "version": system.current_version, "event_id": event.id}
+        session,
+        f"system.{action}",
+        {
+            "system": system.id,
+            "version": system.current_version,
+            "event_id": event.id,
+            # The log commits to the reason by its hash (free text never goes in), so it cannot be changed later.
+            "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+        },
     )
     session.flush()
     view = get_system(session, system.id)

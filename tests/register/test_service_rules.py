@@ -90,6 +90,23 @@ def test_only_admins_suspend_and_reinstate_and_suspension_survives_updates(db: D
     assert not back.suspended and back.suspension["action"] == "reinstated"
 
 
+def test_the_log_commits_to_a_suspension_reason_by_its_hash_and_never_holds_the_text(db: Database, publish) -> None:
+    import hashlib
+
+    from assay.transparency import decode_entry, entry_at
+
+    view = publish()
+    reason = "Unmarked outputs reported by Jane Doe."
+    with db.write() as session:
+        suspended = service.suspend(session, view.id, reason=reason, principal=OPERATOR)
+    index = suspended.suspension["log_index"]
+    entry = entry_at(db, index)
+    assert entry is not None
+    assert b"Jane Doe" not in entry
+    body = decode_entry(entry)["body"]
+    assert body["reason_sha256"] == hashlib.sha256(reason.encode()).hexdigest()
+
+
 def test_claimed_exception_waits_for_review_and_only_an_upheld_review_changes_the_outcome(
     db: Database, publish
 ) -> None:
