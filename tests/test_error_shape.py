@@ -167,6 +167,16 @@ CASES: list[tuple[str, int, str, Callable[[TestClient, dict[str, str]], Any]]] =
         ),
     ),
     (
+        "JSON body that is not UTF-8",
+        422,
+        "invalid_input",
+        lambda c, t: c.post(
+            "/api/v1/systems/acme-imagegen/suspend",
+            content=b'{"reason": "\xc3\x28"}',
+            headers={**JSON, **_bearer(t["admin"])},
+        ),
+    ),
+    (
         "missing field in an admin action",
         422,
         "invalid_input",
@@ -221,6 +231,35 @@ def test_field_errors_name_each_field(client: TestClient, setup: dict[str, str])
     r = client.get("/api/v1/systems?impact_level=nine&outcome=approved")
     paths = {p["path"] for p in _assert_shape(r.json())["problems"]}
     assert {"query.impact_level", "query.outcome"} <= paths
+
+
+@pytest.mark.parametrize(
+    "body", [b"{", b'{"reason": "\xc3\x28"}', b'{"reason": "x"} trailing'], ids=["truncated", "not UTF-8", "trailing"]
+)
+def test_malformed_json_bodies_are_invalid_input_naming_the_body(
+    client: TestClient, setup: dict[str, str], body: bytes
+) -> None:
+    r = client.post("/api/v1/systems/acme-imagegen/suspend", content=body, headers={**JSON, **_bearer(setup["admin"])})
+    assert r.status_code == 422
+    error = _assert_shape(r.json())
+    assert error["code"] == "invalid_input" and error["hint"]
+    assert [(p["path"], p["fix"]) for p in error["problems"]] == [("body", "send valid UTF-8 JSON")]
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/api/v1/systems", "GET, POST"),
+        ("/api/v1/systems/acme-imagegen", "GET, PUT"),
+        ("/api/v1/complaints/keys", "GET, POST"),
+        ("/matches/byBinding", "GET, POST"),
+    ],
+)
+def test_method_not_allowed_names_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
+    # Starlette's own answer names the methods of the first route matching the path only.
+    r = client.options(path)
+    assert r.status_code == 405 and r.headers["allow"] == allow
+    assert _assert_shape(r.json())["code"] == "method_not_allowed"
 
 
 def test_unexpected_errors_keep_the_shape_and_hide_the_details(app: Any) -> None:

@@ -47,6 +47,9 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
 
     for router in ROUTERS:
         app.include_router(router)
+    # Every route, flat, for the Allow header of 405 answers (FastAPI keeps included routers nested). The routers
+    # are included without a prefix, so each route's own path is its path in the app.
+    app.state.routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
 
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, default_limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)

@@ -4,7 +4,8 @@ Every error under ``/api/``, the log and the C2PA resolution endpoints answers w
 
     {"error": {"code": "invalid_input", "message": "...", "hint": "...", "problems": [{"path", "message", "fix"}]}}
 
-``tests/test_error_shape.py`` pins it. No traceback ever reaches a client.
+``tests/test_error_shape.py`` pins it. No traceback ever reaches a client. Routes document their error answers
+with :func:`error_responses`, so ``/openapi.json`` names every status an operation can answer with.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from assay.errors import AssayError, FieldProblem
 
 log = logging.getLogger("assay.web")
 
 _HTTP_CODES = {
-    400: ("bad_request", "check the request against /openapi.json"),
     401: ("unauthorized", "send 'Authorization: Bearer <token>' with a token made by 'assay tokens create'"),
     403: ("forbidden", "use a token of the provider that owns this resource"),
     404: ("not_found", "check the address; lists are under /api/v1"),
@@ -33,6 +35,48 @@ _HTTP_CODES = {
     422: ("invalid_input", "fix the fields listed in problems"),
     429: ("rate_limited", "wait a moment and try again"),
 }
+
+
+class ProblemOut(BaseModel):
+    path: str
+    message: str
+    fix: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    code: str = Field(description="Stable machine-readable name, e.g. 'invalid_input', 'conflict'.")
+    message: str
+    hint: str = Field(description="How to fix it, in plain words.")
+    problems: list[ProblemOut] = Field(description="Each wrong field: its path, what is wrong, the fix.")
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of the whole API."""
+
+    error: ErrorDetail
+
+
+_ERROR_DESCRIPTIONS = {
+    401: "No token, or an unknown or revoked one",
+    403: "The token may not do this",
+    404: "Not found",
+    409: "Conflicts with the current state",
+    413: "The body is too large",
+    415: "Unsupported content type",
+    422: "Invalid input (each wrong field is listed in problems)",
+    429: "Too many requests; try again later",
+}
+
+
+def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each in the one error shape (JSON). A description can be
+    given per status as ``_404="No such mark"``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for c in codes:
+        text = descriptions.get(f"_{c}") or _ERROR_DESCRIPTIONS.get(c, "Error")
+        out[c] = {"model": ErrorOut, "description": text}
+    return out
 
 
 def error_body(
@@ -90,6 +134,32 @@ def _fix_for(e: dict[str, Any]) -> str:
     return "see the schema at /openapi.json"
 
 
+def _malformed_body(request: Request, reason: str) -> Response:
+    body = error_body(
+        "invalid_input",
+        "the request body is not valid JSON",
+        "send a UTF-8 JSON body as /openapi.json describes for this operation",
+        [FieldProblem("body", reason, "send valid UTF-8 JSON").as_dict()],
+    )
+    return render_error(request, 422, body)
+
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers on this path (Starlette's 405 names only the first route's).
+
+    The routes are ``app.state.routes`` (all of them, flat; see ``create_app``), else the app router's own."""
+    methods: set[str] = set()
+    for route in getattr(request.app.state, "routes", request.app.router.routes):
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AssayError)
     async def _assay_error(request: Request, exc: AssayError) -> Response:
@@ -97,7 +167,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = _pydantic_problems(list(exc.errors()))
+        errors = list(exc.errors())
+        invalid_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if invalid_json is not None:
+            # FastAPI puts the character offset where the field's name belongs; the problem is the body.
+            where = invalid_json.get("loc", ("body",))[-1]
+            reason = str((invalid_json.get("ctx") or {}).get("error") or "JSON decode error")
+            return _malformed_body(request, f"not valid JSON: {reason} (at character {where})")
+        problems = _pydantic_problems(errors)
         body = error_body(
             "invalid_input",
             "the request is malformed or incomplete",
@@ -108,11 +185,17 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:
+            # Only FastAPI raises a bare 400, when a JSON body cannot be decoded at all (not UTF-8, nested too
+            # deep). A malformed body is invalid input like any other: 422, with a problem naming the body.
+            return _malformed_body(request, "not JSON that can be read (is it UTF-8?)")
         code, hint = _HTTP_CODES.get(exc.status_code, ("error", ""))
         detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         response = render_error(request, exc.status_code, error_body(code, detail, hint))
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
         return response
 
     @app.exception_handler(Exception)

@@ -26,6 +26,7 @@ from assay.register.search import SEARCH_WINDOW, SORTS, SystemQuery
 from assay.register.vocabulary import Capability, DeploymentContext, Status
 from assay.web.auth import require_principal
 from assay.web.deps import get_config, get_db
+from assay.web.errors import error_responses
 
 router = APIRouter()
 
@@ -46,38 +47,8 @@ DISCLOSURE_TYPES = (
 # ------------------------------------------------------------------------------------------- API models
 
 
-class ProblemOut(BaseModel):
-    path: str
-    message: str
-    fix: str
-
-
-class ErrorDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    code: str = Field(description="Stable machine-readable name, e.g. 'invalid_input', 'conflict'.")
-    message: str
-    hint: str = Field(description="How to fix it, in plain words.")
-    problems: list[ProblemOut] = Field(description="Each wrong field: its path, what is wrong, the fix.")
-
-
-class ErrorOut(BaseModel):
-    """The one error shape of the whole API."""
-
-    error: ErrorDetail
-
-
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    text = {
-        400: "Bad request",
-        401: "No token, or an unknown or revoked one",
-        403: "The token may not do this",
-        404: "Not found",
-        409: "Conflicts with the current state (duplicate name, stale version)",
-        413: "The body is too large",
-        415: "Unsupported content type",
-        422: "Invalid input",
-    }
-    return {c: {"model": ErrorOut, "description": text.get(c, "Error")} for c in codes}
+    return error_responses(*codes, _409="Conflicts with the current state (duplicate name, stale version)")
 
 
 class ProviderOut(BaseModel):
@@ -596,7 +567,7 @@ def _admin_write(db: Database, fn: Any, system_id: str, **kwargs: Any) -> dict[s
     response_model=SystemDetailOut,
     tags=["register: admin"],
     summary="Suspend a system",
-    responses=_errors(400, 401, 403, 404, 409, 422),
+    responses=_errors(401, 403, 404, 409, 422),
 )
 def api_suspend(
     body: ReasonIn,
@@ -612,7 +583,7 @@ def api_suspend(
     response_model=SystemDetailOut,
     tags=["register: admin"],
     summary="Lift a suspension",
-    responses=_errors(400, 401, 403, 404, 409, 422),
+    responses=_errors(401, 403, 404, 409, 422),
 )
 def api_reinstate(
     body: ReasonIn,
@@ -628,7 +599,7 @@ def api_reinstate(
     response_model=SystemDetailOut,
     tags=["register: admin"],
     summary="Uphold or reject a claimed exception",
-    responses=_errors(400, 401, 403, 404, 409, 422),
+    responses=_errors(401, 403, 404, 409, 422),
 )
 def api_review(
     body: ReviewIn,
@@ -653,7 +624,7 @@ def api_review(
     status_code=201,
     tags=["register: admin"],
     summary="Register a provider",
-    responses=_errors(400, 401, 403, 409, 422),
+    responses=_errors(401, 403, 409, 422),
 )
 def api_add_provider(
     body: ProviderIn,
