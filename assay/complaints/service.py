@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from assay.complaints.crypto import SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
 from assay.complaints.models import ChannelSettings, Complaint, ComplaintKey, ComplaintMessage, StatusChange
 from assay.complaints.stats import FINAL, STATUSES, ComplaintDates, Deadlines, SystemStats, deadlines, system_stats
-from assay.errors import AssayError, Conflict, FieldProblem, InvalidInput, NotFound
+from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 __all__ = [
     "ChannelNotReady",
@@ -43,11 +43,12 @@ __all__ = [
     "submit_complaint",
 ]
 
-class ChannelNotReady(AssayError):
-    """No key of the oversight body is published, so nothing can be sealed to it."""
+class ChannelNotReady(Conflict):
+    """No key of the oversight body is published, so nothing can be sealed to it.
+
+    A state of the register that its operator fixes, not a server failure: 409, with the fix as the hint."""
 
     code = "complaints_not_ready"
-    http_status = 503
 
     def __init__(self) -> None:
         super().__init__("the oversight body has not published its complaints key yet, so complaints cannot be "

@@ -69,13 +69,13 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def error_responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for error statuses, each in the one error shape (JSON). A description can be
-    given per status as ``_404="No such mark"``."""
+def error_responses(*statuses: int | tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each in the one error shape (JSON): ``error_responses(401,
+    (404, "No such mark"), 422)``; a bare status gets a generic description."""
     out: dict[int | str, dict[str, Any]] = {}
-    for c in codes:
-        text = descriptions.get(f"_{c}") or _ERROR_DESCRIPTIONS.get(c, "Error")
-        out[c] = {"model": ErrorOut, "description": text}
+    for item in statuses:
+        status, text = item if isinstance(item, tuple) else (item, _ERROR_DESCRIPTIONS.get(item, "Error"))
+        out[status] = {"model": ErrorOut, "description": text}
     return out
 
 

@@ -69,6 +69,16 @@ def test_form_page_says_how_it_protects_and_needs_a_published_key(client, system
     assert client.get("/systems/no-such-system/complaints/new").status_code == 404
 
 
+def test_before_a_key_is_published_the_channel_answers_409_with_the_fix(client, system_id) -> None:  # type: ignore[no-untyped-def]
+    # Not a server error (it was 503): the register works, its operator has not published the body's key yet.
+    r = client.get("/api/v1/complaints/channel")
+    assert r.status_code == 409 and r.headers["content-type"].startswith("application/json")
+    error = r.json()["error"]
+    assert error["code"] == "complaints_not_ready" and "assay complaints publish-key" in error["hint"]
+    form = client.post("/complaints", data={"system_id": system_id, "what": WHAT})
+    assert form.status_code == 409 and "publish-key" in form.text
+
+
 def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(client, system_id, body_key, sqlite_db,
                                                                        config, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     import tempfile

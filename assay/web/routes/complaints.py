@@ -39,6 +39,7 @@ from assay.db import Database
 from assay.errors import ConfigError, FieldProblem, InvalidInput, NotFound
 from assay.register.access import Principal
 from assay.web.auth import require_principal
+from assay.web.errors import error_responses
 
 router = APIRouter()
 log = logging.getLogger("assay.complaints")
@@ -139,6 +140,13 @@ def _sleep_to_floor(start: float) -> None:
     left = LOOKUP_FLOOR_SECONDS - (time.monotonic() - start)
     if left > 0:
         time.sleep(left)
+
+
+# Documented answers (OpenAPI): every error is the one JSON error shape.
+_NO_SYSTEM = (404, "No such system in the register")
+_NO_RECEIPT = (404, "No complaint matches this receipt")
+_NOT_READY = (409, "The oversight body has not published its key yet (code 'complaints_not_ready'); the hint "
+                   "says what it runs to publish one")
 
 
 def _limits(config: Config) -> dict[str, int]:
@@ -332,7 +340,7 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
 
 
 @router.get("/api/v1/systems/{system_id}/complaints", tags=["complaints"],
-            summary="Public, content-free complaint statistics of a system")
+            summary="Public, content-free complaint statistics of a system", responses=error_responses(_NO_SYSTEM))
 def stats_api(request: Request, system_id: str) -> dict[str, Any]:
     system = _system(request, system_id)
     with _db(request).read() as session:
@@ -390,7 +398,8 @@ def _check_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
 
 
 @router.get("/api/v1/complaints/channel", tags=["complaints"],
-            summary="The oversight body's current key, the receipt parameters and the limits")
+            summary="The oversight body's current key, the receipt parameters and the limits",
+            responses=error_responses(_NOT_READY))
 def channel_info(request: Request) -> dict[str, Any]:
     ch = _channel(request)
     key = _require_key(request)
@@ -407,7 +416,9 @@ def challenge(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/v1/complaints", status_code=201, tags=["complaints"],
-             summary="File a complaint sealed in the browser")
+             summary="File a complaint sealed in the browser",
+             responses=error_responses(_NO_SYSTEM, (409, "No key is published, the key was replaced since, or this "
+                                                         "submission was already received"), 413, 422, 429))
 def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     ch = _channel(request)
     system = _system(request, body.system_id)
@@ -442,7 +453,8 @@ def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
 
 
 @router.post("/api/v1/complaints/lookup", tags=["complaints"],
-             summary="A complaint's status and sealed replies, for the holder of its receipt")
+             summary="A complaint's status and sealed replies, for the holder of its receipt",
+             responses=error_responses(_NO_RECEIPT, 413, 422, 429))
 def lookup(request: Request, body: Lookup) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
@@ -459,7 +471,9 @@ def lookup(request: Request, body: Lookup) -> JSONResponse:
 
 
 @router.post("/api/v1/complaints/information", status_code=201, tags=["complaints"],
-             summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)")
+             summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)",
+             responses=error_responses(_NO_RECEIPT, (409, "The complaint is closed, the key was replaced since, or "
+                                                          "this was already received"), 413, 422, 429))
 def add_information(request: Request, body: AddInformation) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
@@ -479,6 +493,10 @@ def add_information(request: Request, body: AddInformation) -> JSONResponse:
 
 # ---------------------------------------------------------------------------------------------------------
 # API: the oversight body (admin token)
+
+
+_ADMIN = error_responses(401, (403, "Not an admin token (the oversight body's)"))
+_NO_COMPLAINT = (404, "No complaint with this id")
 
 
 def _admin(principal: Principal = Depends(require_principal)) -> Principal:
@@ -515,7 +533,8 @@ def keys(request: Request) -> dict[str, Any]:
 
 
 @router.post("/api/v1/complaints/keys", status_code=201, tags=["complaints"],
-             summary="Publish (or rotate to) a new key of the oversight body (admin)")
+             summary="Publish (or rotate to) a new key of the oversight body (admin)",
+             responses=_ADMIN | error_responses((409, "This key was retired; it cannot be published again"), 413, 422))
 def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admin)) -> dict[str, Any]:
     public = crypto.decode_public_key(body.public_key)
     with _db(request).write() as session:
@@ -523,7 +542,8 @@ def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admi
     return view.as_dict()
 
 
-@router.get("/api/v1/complaints/inbox", tags=["complaints"], summary="Sealed messages after a cursor (admin)")
+@router.get("/api/v1/complaints/inbox", tags=["complaints"], summary="Sealed messages after a cursor (admin)",
+            responses=_ADMIN | error_responses(422))
 def inbox(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = Query(50, ge=1, le=500),
           _: Principal = Depends(_admin)) -> dict[str, Any]:
     with _db(request).read() as session:
@@ -532,7 +552,8 @@ def inbox(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = 
 
 
 @router.get("/api/v1/complaints/cases", tags=["complaints"],
-            summary="Complaints with status, days and deadline flags, without content (admin)")
+            summary="Complaints with status, days and deadline flags, without content (admin)",
+            responses=_ADMIN | error_responses(422))
 def cases(request: Request, status: str | None = Query(None, max_length=32),
           system_id: str | None = Query(None, max_length=64), _: Principal = Depends(_admin)) -> dict[str, Any]:
     today = _today(request)
@@ -542,7 +563,7 @@ def cases(request: Request, status: str | None = Query(None, max_length=32),
 
 
 @router.get("/api/v1/complaints/cases/{complaint_id}", tags=["complaints"],
-            summary="One complaint with its sealed messages (admin)")
+            summary="One complaint with its sealed messages (admin)", responses=_ADMIN | error_responses(_NO_COMPLAINT))
 def case(request: Request, complaint_id: str, _: Principal = Depends(_admin)) -> dict[str, Any]:
     with _db(request).read() as session:
         view = service.get_complaint(session, complaint_id)
@@ -552,7 +573,8 @@ def case(request: Request, complaint_id: str, _: Principal = Depends(_admin)) ->
 
 
 @router.post("/api/v1/complaints/cases/{complaint_id}/replies", status_code=201, tags=["complaints"],
-             summary="Add a sealed reply (admin)")
+             summary="Add a sealed reply (admin)",
+             responses=_ADMIN | error_responses(_NO_COMPLAINT, (409, "The complaint is closed"), 413, 422))
 def reply(request: Request, complaint_id: str, body: SealedReplyBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
     ch = _channel(request)
     with _db(request).write() as session:
@@ -562,7 +584,9 @@ def reply(request: Request, complaint_id: str, body: SealedReplyBody, _: Princip
 
 
 @router.post("/api/v1/complaints/cases/{complaint_id}/status", tags=["complaints"],
-             summary="Move a complaint to a later status (admin)")
+             summary="Move a complaint to a later status (admin)",
+             responses=_ADMIN | error_responses(_NO_COMPLAINT, (409, "The complaint is closed, or already past this "
+                                                                     "status"), 413, 422))
 def set_status(request: Request, complaint_id: str, body: StatusBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
     ch = _channel(request)
     today = _today(request)

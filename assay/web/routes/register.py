@@ -47,8 +47,11 @@ DISCLOSURE_TYPES = (
 # ------------------------------------------------------------------------------------------- API models
 
 
+_CONFLICT = (409, "Conflicts with the current state (duplicate name, stale version)")
+
+
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return error_responses(*codes, _409="Conflicts with the current state (duplicate name, stale version)")
+    return error_responses(*(_CONFLICT if c == 409 else c for c in codes))
 
 
 class ProviderOut(BaseModel):
