@@ -420,6 +420,8 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         console.print(f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})",
                       highlight=False)
         console.print(f"  screening: {s['outcome']}, impact level {s['impact_level']}", highlight=False)
+    for note in v.get("notes", []):
+        console.print(f"  note: {escape(note)}", highlight=False)
 
 
 def _remote_json(resp: Any) -> dict[str, Any]:
