@@ -221,6 +221,12 @@ def render(tallies: dict[str, Tally], methods: list[Method], fp: dict | None, me
         "",
         f"Required attacks where Assay recovers the exact payload on ≥ 95% of photos: {met} of {len(required)}.",
     ]
+    if meta.get("peers_from"):
+        out += [
+            "",
+            f"The peers' figures come from an earlier full run ({meta['peers_from']}, same photos, attacks and "
+            "peer code); Assay and the false-positive count were run again.",
+        ]
     if fp is not None:
         out += [
             "",
@@ -239,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp-attempts", type=int, default=100_000, help="false-positive attempts (0: skip)")
     parser.add_argument("--no-peers", action="store_true", help="Assay only")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="where to write the table")
+    parser.add_argument(
+        "--peers-from",
+        type=Path,
+        help="reuse the peers' figures from an earlier RESULTS.json (same photos and attacks) and rerun Assay",
+    )
     args = parser.parse_args(argv)
 
     def progress(text: str) -> None:
@@ -254,7 +265,26 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"skipped {line}")
         methods += peers
     tallies: dict[str, Tally] = {}
-    for method in methods:
+    if args.peers_from:
+        earlier = json.loads(args.peers_from.read_text())
+        if earlier["meta"]["photos"] != len(pics):
+            parser.error(f"{args.peers_from} has {earlier['meta']['photos']} photos, not {len(pics)}")
+        for method in methods[1:]:
+            raw = earlier["methods"][method.name]
+            tallies[method.name] = Tally(
+                exact={k: [v] for k, v in raw["exact"].items()},
+                bit_acc={k: [v] for k, v in raw["bit_accuracy"].items()},
+                psnr=raw["psnr"],
+                ssim=raw["ssim"],
+                embed_ms_per_mp=raw["embed_ms_per_mp"],
+                detect_ms_per_mp=raw["detect_ms_per_mp"],
+                photos=raw["photos"],
+            )
+        methods_to_run = methods[:1]
+        args.slow_photos = earlier["meta"]["slow_photos"]
+    else:
+        methods_to_run = methods
+    for method in methods_to_run:
         subset = pics[: args.slow_photos] if "rivaGan" in method.name else pics
         tallies[method.name] = run_method(method, subset, progress)
     fp = false_positives(pics, args.fp_attempts, progress) if args.fp_attempts > 0 else None
@@ -263,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, Python {platform.python_version()}, one thread",
         "photos": len(pics),
         "slow_photos": min(args.slow_photos, len(pics)),
+        "peers_from": str(args.peers_from.name) if args.peers_from else "",
     }
     text = render(tallies, methods, fp, meta)
     print(text)
