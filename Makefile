@@ -37,6 +37,7 @@ lint: install-test
 
 bench: install-test
 	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/pip install -q --no-deps invisible-watermark  # its wheel asks for torch, which it needs only for six reshapes
 	scripts/pg.sh start
 	ASSAY_BENCH_POSTGRES_URL=$(PG_URL) $(BIN)/python -m bench
 

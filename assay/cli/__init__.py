@@ -1,3 +1,4 @@
+# ruff: noqa: E402  (BLAS threads must be set before numpy is first imported)
 """The ``assay`` command line. A thin shell: every command calls into the parts of the package.
 
 Errors: every :class:`assay.errors.AssayError` is caught once here, printed with its hint to stderr, and
@@ -5,6 +6,13 @@ the process exits with the error's exit code (2); ``--verbose`` also prints the 
 """
 
 from __future__ import annotations
+
+import os
+
+# One BLAS thread per process: the CLI parallelises over processes (assay check), and on a small machine
+# multithreaded small matrix products in the watermark detector are many times slower, not faster.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import logging
 import sys
