@@ -10,6 +10,8 @@ with :func:`error_responses`, so ``/openapi.json`` names every status an operati
 
 from __future__ import annotations
 
+import copy
+import json
 import logging
 from typing import Any
 
@@ -160,7 +162,39 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
 
 
+def _validation_errors_in_the_error_shape(schema: dict[str, Any]) -> None:
+    """FastAPI documents a 422 of its own shape (``{"detail": [...]}``) on every operation that has parameters
+    and does not document one itself; this app answers 422 in the one error shape, so say so."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "ErrorOut" not in components:
+        error_schema = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(error_schema.pop("$defs", {}))
+        components["ErrorOut"] = error_schema
+    frameworks = {"$ref": "#/components/schemas/HTTPValidationError"}
+    ours = {
+        "description": _ERROR_DESCRIPTIONS[422],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
+    }
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if responses.get("422", {}).get("content", {}).get("application/json", {}).get("schema") == frameworks:
+                responses["422"] = copy.deepcopy(ours)
+    if frameworks["$ref"] not in json.dumps(schema.get("paths", {})):
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    framework_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _validation_errors_in_the_error_shape(framework_openapi())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(AssayError)
     async def _assay_error(request: Request, exc: AssayError) -> Response:
         return render_error(request, exc.http_status, {"error": exc.as_dict()})
