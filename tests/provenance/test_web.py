@@ -113,3 +113,19 @@ def test_check_page_without_javascript(web, marked) -> None:  # type: ignore[no-
     assert "What this check cannot tell you" in result.text
     bad = web.post("/check", files={"file": ("a.txt", b"hello", "text/plain")})
     assert bad.status_code == 415 and "We could not check this file" in bad.text
+
+
+def test_malformed_requests_are_invalid_input_never_a_server_error(web, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    # Found by the schema test: a non-text 'alg' in the body was a 500.
+    for body in ({"alg": {}, "value": "AAAAAAAAAAA="}, {"value": "AAAAAAAAAAA="}, [1]):
+        r = web.post("/matches/byBinding", json=body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text
+    r = web.post("/api/v1/marks/batch", content=b'{"entries": [', headers=_auth(sqlite_register.acme_token) | {
+        "Content-Type": "application/json"})
+    assert r.status_code == 422 and [p["path"] for p in r.json()["error"]["problems"]] == ["body"]
+    r = web.post("/api/v1/marks/batch", json={"entries": "x"}, headers=_auth(sqlite_register.acme_token))
+    assert r.status_code == 422 and r.json()["error"]["problems"][0]["path"] == "entries"
+    # Only mark ids route to a mark's record, so the batch path takes POST alone.
+    r = web.get("/api/v1/marks/batch")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    assert web.get("/api/v1/marks/not-a-mark-id").status_code == 404

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from starlette.convertors import Convertor, register_url_convertor
 
+from assay import watermark
 from assay.config import Config
 from assay.db import Database
 from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, UnsupportedMedia
@@ -23,9 +26,11 @@ from assay.provenance.checking import check_media, mark_view
 from assay.provenance.credentials import revoked_serials
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MarkId
-from assay.provenance.marking import mark_images, record_batch
+from assay.provenance.marking import MAX_BATCH, mark_images, record_batch
+from assay.provenance.media import MARKABLE_TYPES
 from assay.provenance.models import MarkRecord
 from assay.provenance.resolution import (
+    MAX_RESULTS,
     manifest_store,
     matches_by_binding,
     matches_by_content,
@@ -34,8 +39,120 @@ from assay.provenance.resolution import (
 from assay.register.access import Principal
 from assay.web.auth import require_principal
 from assay.web.deps import get_config, get_db
+from assay.web.errors import error_responses
 
 router = APIRouter()
+
+
+# ---------------------------------------------------------------------------------------------- documented answers
+# Models for /openapi.json only (the routes return plain dicts, so nothing is filtered out); extra fields allowed.
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class EvidenceOut(_Open):
+    manifest: dict[str, Any] = Field(description="The Content Credentials found, and whether they are trusted.")
+    watermark: dict[str, Any] = Field(description="The watermark detector's result.")
+    match: dict[str, Any] | None = Field(description="How the image compares with the recorded one.")
+
+
+class VerdictOut(_Open):
+    status: Literal["marked", "marked_unrecorded", "mark_unresolved", "credentials_only", "no_mark"]
+    found: bool = Field(description="A mark, or Assay's Content Credentials, was found.")
+    ai_generated: bool
+    headline: str = Field(description="The verdict in one sentence.")
+    media_type: str
+    width: int
+    height: int
+    mark_id: str | None
+    mark_source: Literal["watermark", "manifest"] | None
+    system: dict[str, Any] | None = Field(description="The registered system that made it, if known.")
+    provider: dict[str, Any] | None
+    record: dict[str, Any] | None = Field(description="The mark record, if the mark is recorded.")
+    evidence: EvidenceOut
+    log: dict[str, Any] | None = Field(description="The record's transparency-log entry and proof.")
+    notes: list[str] = Field(description="What the check cannot know.")
+
+
+class MarkOut(_Open):
+    mark_id: str = Field(description="16 lower-case hexadecimal digits.")
+    system_id: str
+    provider_id: str
+    system_version_number: int
+    created_at: str
+    recorded_at: str
+    sha256: str
+    phash: str
+    width: int
+    height: int
+    media_type: str
+    alg: str
+    manifest_id: str | None
+    visible_label: bool
+    origin: Literal["online", "batch"]
+    log_index: int | None
+    url_path: str = Field(description="The mark's public page.")
+
+
+class MarkListOut(BaseModel):
+    items: list[MarkOut]
+    page: int
+    per_page: int
+    total: int
+
+
+class MarkedOut(_Open):
+    mark_id: str
+    system_id: str
+    media_type: str
+    sha256: str
+    phash: str
+    manifest_id: str | None
+    log_index: int | None
+    created_at: str
+    bytes: int = Field(description="The marked image's size.")
+    data_base64: str = Field(description="The marked image, base64.")
+
+
+class BatchResultOut(_Open):
+    mark_id: str
+    status: Literal["recorded", "already_recorded"]
+    log_index: int | None
+
+
+class BatchOut(BaseModel):
+    recorded: int = Field(description="How many entries were new.")
+    results: list[BatchResultOut]
+
+
+class AlgorithmOut(_Open):
+    alg: str
+
+
+class SupportedAlgorithmsOut(BaseModel):
+    watermarks: list[AlgorithmOut]
+    fingerprints: list[AlgorithmOut]
+
+
+class MatchOut(_Open):
+    manifestId: str  # noqa: N815 - the C2PA specification's names
+    endpoint: str
+    similarityScore: int  # noqa: N815
+
+
+class MatchesOut(BaseModel):
+    matches: list[MatchOut]
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_IMAGE_BODY = {"image/*": _BINARY}
+_UPLOAD_ERRORS = (413, (415, "Not an image Assay can read, or a form or text sent instead of the image"),
+                  (422, "Empty, damaged, or too small to carry a mark (at least 64 pixels a side)"))
+# A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
+_BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
+_ALG = {"enum": [watermark.ALGORITHM]}
 
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:
@@ -131,9 +248,10 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), env:
 
 
 @router.post("/api/v1/check", tags=["provenance"], summary="Check an image for an Assay mark and Content Credentials",
-             openapi_extra={"requestBody": {"content": {
-                 "image/*": {"schema": {"type": "string", "format": "binary"}},
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+             responses={200: {"model": VerdictOut, "description": "The verdict"}, **error_responses(*_UPLOAD_ERRORS)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 **_IMAGE_BODY,
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                      "file": {"type": "string", "format": "binary"}}}}}}})
 async def api_check(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
     """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
@@ -152,9 +270,16 @@ def _bool(text: str | None) -> bool:
 
 
 @router.post("/api/v1/marks", tags=["provenance"], summary="Mark an image made by one of your systems",
-             openapi_extra={"requestBody": {"content": {
-                 "image/*": {"schema": {"type": "string", "format": "binary"}},
-                 "multipart/form-data": {"schema": {"type": "object", "properties": {
+             status_code=201, response_class=Response,
+             responses={
+                 201: {"model": MarkedOut, "headers": {"Assay-Mark-Id": {"schema": {"type": "string"}}},
+                       "description": "The marked image (in the format sent), or JSON with 'Accept: application/json'",
+                       "content": {t: _BINARY for t in MARKABLE_TYPES}},
+                 **error_responses(401, (403, "Not your system, or a system that may not mark (the hint says why)"),
+                                   (404, "No such system"), *_UPLOAD_ERRORS)},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 **_IMAGE_BODY,
+                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                      "file": {"type": "string", "format": "binary"}, "system_id": {"type": "string"},
                      "visible_label": {"type": "boolean"}}}}}}})
 async def api_mark(request: Request, system_id: str | None = Query(None), visible_label: bool = Query(False),
@@ -181,26 +306,30 @@ async def api_mark(request: Request, system_id: str | None = Query(None), visibl
     return Response(r.data, status_code=201, media_type=r.media_type, headers=headers)
 
 
-@router.post("/api/v1/marks/batch", tags=["provenance"], summary="Record marks made offline with a marking kit")
-async def api_record_batch(request: Request, principal: Principal = Depends(require_principal),
+class BatchIn(BaseModel):
+    # Entries are checked one by one by record_batch, whose problems name each wrong field of each entry.
+    entries: list[Any] = Field(max_length=MAX_BATCH,
+                               description="The JSON lines 'assay mark --offline' wrote, one object each.",
+                               json_schema_extra={"minItems": 1, "items": {"type": "object"}})
+
+
+@router.post("/api/v1/marks/batch", tags=["provenance"], summary="Record marks made offline with a marking kit",
+             responses={200: {"model": BatchOut, "description": "Every entry is recorded (or was already)"},
+                        **error_responses(401, (403, "An entry's system is not this provider's, or may not mark"),
+                                          (409, "A different entry was recorded under one of these mark ids"),
+                                          413, (422, "Not JSON, wrong entries (each listed in problems), or "
+                                                     f"more than {MAX_BATCH} of them"))})
+async def api_record_batch(body: BatchIn, principal: Principal = Depends(require_principal),
                            db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
     """Body: ``{"entries": [...]}``, the lines ``assay mark --offline`` wrote. All or nothing; re-sending an
     identical entry is harmless."""
-    import json
-
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body is not JSON", hint='send {"entries": [...]}') from None
-    entries = body.get("entries") if isinstance(body, dict) else None
-    if not isinstance(entries, list):
-        raise InvalidInput("the body needs an 'entries' list", hint='send {"entries": [...]}',
-                           problems=[FieldProblem("entries", "missing or not a list", "a list of mark entries")])
-    results = await run_in_threadpool(record_batch, db, env, entries=entries, principal=principal)
+    results = await run_in_threadpool(record_batch, db, env, entries=body.entries, principal=principal)
     return {"recorded": sum(r["status"] == "recorded" for r in results), "results": results}
 
 
-@router.get("/api/v1/marks", tags=["provenance"], summary="List recorded marks")
+@router.get("/api/v1/marks", tags=["provenance"], summary="List recorded marks",
+            responses={200: {"model": MarkListOut, "description": "A page of marks, newest first"},
+                       **error_responses(422)})
 def api_list_marks(request: Request, system_id: str | None = None, provider_id: str | None = None,
                    page: int = Query(1, ge=1), per_page: int | None = Query(None, ge=1),
                    db: Database = Depends(get_db), config: Config = Depends(get_config)) -> Any:
@@ -230,8 +359,27 @@ def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
         return mark_view(row)
 
 
-@router.get("/api/v1/marks/{mark_id}", tags=["provenance"], summary="One mark record")
-def api_mark_record(mark_id: str, db: Database = Depends(get_db)) -> Any:
+class _MarkIdConvertor(Convertor[str]):
+    """Only mark ids route to a mark's record, so ``/api/v1/marks/batch`` is not also a (malformed) mark id."""
+
+    regex = "[0-9a-fA-F]{16}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("mark_id", _MarkIdConvertor())
+
+
+@router.get("/api/v1/marks/{mark_id:mark_id}", tags=["provenance"], summary="One mark record",
+            responses={200: {"model": MarkOut, "description": "The mark's public record"},
+                       **error_responses((404, "No mark with this id is recorded (or not 16 hexadecimal digits)"))})
+def api_mark_record(mark_id: str = Path(description="16 hexadecimal digits, as 'assay mark' printed them.",
+                                        json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"}),
+                    db: Database = Depends(get_db)) -> Any:
     return _mark_or_404(db, mark_id)
 
 
@@ -248,7 +396,11 @@ def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) ->
 
 # ---------------------------------------------------------------------------------------------- trust
 
-@router.get("/trust/anchors.pem", tags=["provenance"], summary="The register's C2PA trust anchors (PEM)")
+_PEM = {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}
+
+
+@router.get("/trust/anchors.pem", tags=["provenance"], summary="The register's C2PA trust anchors (PEM)",
+            response_class=Response, responses={200: {"description": "PEM certificates", **_PEM}})
 def trust_anchors(env: ProvenanceEnv = Depends(_env)) -> Response:
     """Give these to a C2PA validator (e.g. c2pa-python's Context trust settings) to see Assay-signed
     Content Credentials as Trusted."""
@@ -256,12 +408,15 @@ def trust_anchors(env: ProvenanceEnv = Depends(_env)) -> Response:
                     headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/trust/intermediate.pem", tags=["provenance"], summary="The CA that issues providers' certificates")
+@router.get("/trust/intermediate.pem", tags=["provenance"], summary="The CA that issues providers' certificates",
+            response_class=Response, responses={200: {"description": "A PEM certificate", **_PEM}})
 def trust_intermediate(env: ProvenanceEnv = Depends(_env)) -> Response:
     return Response(env.ca.intermediate_pem(), media_type="application/x-pem-file")
 
 
-@router.get("/trust/crl.der", tags=["provenance"], summary="Revoked provider signing certificates (CRL)")
+@router.get("/trust/crl.der", tags=["provenance"], summary="Revoked provider signing certificates (CRL)",
+            response_class=Response,
+            responses={200: {"description": "An X.509 CRL (DER)", "content": {"application/pkix-crl": _BINARY}}})
 def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Response:
     with db.read() as session:
         revoked = revoked_serials(session)
@@ -271,43 +426,56 @@ def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)
 # ---------------------------------------------------------------------------------------------- C2PA resolution
 
 @router.get("/services/supportedAlgorithms", tags=["c2pa-soft-binding"],
-            summary="Soft-binding algorithms this register resolves")
+            summary="Soft-binding algorithms this register resolves",
+            responses={200: {"model": SupportedAlgorithmsOut, "description": "The algorithms"}})
 def sb_supported() -> Any:
     return supported_algorithms()
 
 
-@router.get("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value")
-def sb_by_binding(alg: str | None = Query(None), value: str | None = Query(None),
-                  maxResults: int | None = Query(None), db: Database = Depends(get_db),  # noqa: N803 - spec name
+_MATCHES = {"model": MatchesOut, "description": "The manifests recorded with this mark (none if unknown)"}
+_UNRESOLVABLE = (422, "An algorithm this register does not resolve, or a malformed value")
+# Required, and documented with their exact form; checked by the resolver, whose messages say how to fix them.
+_ALG_PARAM = Query(description="The soft-binding algorithm.", json_schema_extra=_ALG)
+_MAX_RESULTS = Query(None, ge=1, le=MAX_RESULTS, description="At most this many matches (default 10).")
+
+
+@router.get("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value",
+            responses={200: _MATCHES, **error_responses(_UNRESOLVABLE)})
+def sb_by_binding(alg: str = _ALG_PARAM,
+                  value: str = Query(description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
+                                     json_schema_extra={"pattern": _BINDING_VALUE}),
+                  maxResults: int | None = _MAX_RESULTS, db: Database = Depends(get_db),  # noqa: N803 - spec name
                   env: ProvenanceEnv = Depends(_env)) -> Any:
     return matches_by_binding(db, env, alg=alg, value=value, max_results=maxResults)
 
 
-@router.post("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value (body)")
-async def sb_by_binding_post(request: Request, maxResults: int | None = Query(None),  # noqa: N803
-                             db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
-    import json
+class BindingIn(BaseModel):
+    alg: str = Field(description="The soft-binding algorithm.", json_schema_extra=_ALG)
+    value: str = Field(description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
+                       json_schema_extra={"pattern": _BINDING_VALUE})
 
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body is not JSON", hint='send {"alg": "...", "value": "..."}') from None
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", hint='send {"alg": "...", "value": "..."}')
-    return matches_by_binding(db, env, alg=body.get("alg"), value=body.get("value"), max_results=maxResults)
+
+@router.post("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value (body)",
+             responses={200: _MATCHES, **error_responses(413, _UNRESOLVABLE)})
+def sb_by_binding_post(body: BindingIn, maxResults: int | None = _MAX_RESULTS,  # noqa: N803
+                       db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+    return matches_by_binding(db, env, alg=body.alg, value=body.value, max_results=maxResults)
 
 
 @router.post("/matches/byContent", tags=["c2pa-soft-binding"], summary="Manifests for an asset's watermark",
-             openapi_extra={"requestBody": {"content": {
-                 "image/*": {"schema": {"type": "string", "format": "binary"}}}}})
-async def sb_by_content(request: Request, alg: str | None = Query(None), maxResults: int | None = Query(None),  # noqa: N803
+             responses={200: _MATCHES, **error_responses(*_UPLOAD_ERRORS)},
+             openapi_extra={"requestBody": {"required": True, "content": _IMAGE_BODY}})
+async def sb_by_content(request: Request, alg: str | None = Query(None, json_schema_extra=_ALG),
+                        maxResults: int | None = _MAX_RESULTS,  # noqa: N803
                         db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
     data, _ = await _read_upload(request)
     return await run_in_threadpool(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
 
 
 @router.get("/manifests/{manifestId}", tags=["c2pa-soft-binding"], summary="A recorded C2PA manifest store",
-            response_class=Response, responses={200: {"content": {"application/c2pa": {}}}})
+            response_class=Response,
+            responses={200: {"description": "The manifest store", "content": {"application/c2pa": _BINARY}},
+                       **error_responses((404, "No manifest with this id is recorded"))})
 def sb_manifest(manifestId: str, returnActiveManifest: bool = Query(False),  # noqa: N803
                 db: Database = Depends(get_db)) -> Response:
     # Each record holds exactly one manifest (the active one), so returnActiveManifest changes nothing.
