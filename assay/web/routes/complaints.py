@@ -351,6 +351,12 @@ def stats_api(request: Request, system_id: str) -> dict[str, Any]:
 # API: the complainant's browser
 
 
+# Documented forms of the binary fields (base64url, no padding); checked in the routes, whose messages say more
+# than a pattern mismatch would.
+_KEY_32 = {"pattern": "^[A-Za-z0-9_-]{43}$"}
+_B64URL = {"pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"}
+
+
 class ProofOfWorkSolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
     challenge: str = Field(max_length=200)
@@ -361,23 +367,27 @@ class SubmitComplaint(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system_id: str = Field(max_length=64, description="The system the complaint is about.")
     key_id: str = Field(max_length=16, description="The oversight body's key the complaint is sealed to.")
-    ciphertext: str = Field(description="base64url of the sealed box (crypto_box_seal of the padded container).")
-    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.")
-    reply_public_key: str = Field(max_length=64, description="base64url of the receipt's X25519 reply key.")
+    ciphertext: str = Field(description="base64url of the sealed box (crypto_box_seal of the padded container).",
+                            json_schema_extra=_B64URL)
+    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.",
+                            json_schema_extra=_KEY_32)
+    reply_public_key: str = Field(max_length=64, description="base64url of the receipt's X25519 reply key.",
+                                  json_schema_extra=_KEY_32)
     pow: ProofOfWorkSolution | None = None
 
 
 class AddInformation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     key_id: str = Field(max_length=16)
-    ciphertext: str
-    access_key: str = Field(max_length=64)
+    ciphertext: str = Field(json_schema_extra=_B64URL)
+    access_key: str = Field(max_length=64, json_schema_extra=_KEY_32)
     pow: ProofOfWorkSolution | None = None
 
 
 class Lookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    access_key: str = Field(max_length=64)
+    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.",
+                            json_schema_extra=_KEY_32)
 
 
 def _access_key(text: str) -> bytes:
@@ -506,13 +516,16 @@ def _admin(principal: Principal = Depends(require_principal)) -> Principal:
 
 class PublishKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    public_key: str = Field(max_length=64, description="base64url X25519 public key from 'assay complaints keygen'")
+    public_key: str = Field(max_length=64, description="base64url X25519 public key from 'assay complaints keygen'",
+                            json_schema_extra=_KEY_32)
 
 
 class SealedReplyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ciphertext: str = Field(description="The reply sealed to the complaint's reply public key.")
-    body_copy: str = Field(description="The same reply sealed to the oversight body's own key.")
+    ciphertext: str = Field(description="The reply sealed to the complaint's reply public key.",
+                            json_schema_extra=_B64URL)
+    body_copy: str = Field(description="The same reply sealed to the oversight body's own key.",
+                           json_schema_extra=_B64URL)
     body_copy_key_id: str = Field(max_length=16)
 
     def sealed(self) -> service.SealedReply:
@@ -522,7 +535,8 @@ class SealedReplyBody(BaseModel):
 
 class StatusBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str = Field(max_length=32, description=f"One of: {', '.join(STATUSES[1:])}")
+    status: str = Field(max_length=32, description=f"One of: {', '.join(STATUSES[1:])}",
+                        json_schema_extra={"enum": list(STATUSES[1:])})
     reason: SealedReplyBody | None = Field(None, description="Required for 'rejected': the reason, sealed.")
 
 
