@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -105,14 +107,21 @@ async def _chunks(data: bytes, size: int):  # type: ignore[no-untyped-def]
         yield data[i : i + size]
 
 
+def _read_form(data: bytes, chunk: int, **limits: int) -> Any:
+    # On a thread of its own: the browser tests' Playwright keeps an event loop running on the main thread for as
+    # long as their session lasts, and asyncio.run refuses to start inside it.
+    coro = read_form_in_memory("multipart/form-data; boundary=b", _chunks(data, chunk), **limits)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600), st.integers(min_value=1, max_value=64))
 def test_in_memory_form_reader_fails_only_with_assay_errors(body: bytes, chunk: int) -> None:
     prefix = b"--b\r\nContent-Disposition: form-data; name=\"what\"\r\n\r\n"
     for data in (body, prefix + body, prefix + body + b"\r\n--b--\r\n"):
         try:
-            asyncio.run(read_form_in_memory("multipart/form-data; boundary=b", _chunks(data, chunk),
-                                            max_total=400, max_files=2))
+            _read_form(data, chunk, max_total=400, max_files=2)
         except AssayError:
             pass
 
@@ -121,13 +130,10 @@ def test_in_memory_form_reader_reads_fields_and_files_and_enforces_limits() -> N
     body = (b"--b\r\nContent-Disposition: form-data; name=\"what\"\r\n\r\nh\xc3\xa9llo\r\n"
             b"--b\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n"
             b"Content-Type: text/plain\r\n\r\n" + b"x" * 300 + b"\r\n--b--\r\n")
-    form = asyncio.run(read_form_in_memory("multipart/form-data; boundary=b", _chunks(body, 7), max_total=400,
-                                           max_files=2))
+    form = _read_form(body, 7, max_total=400, max_files=2)
     assert form.fields == {"what": "héllo"} and form.files[0].data == b"x" * 300
     assert form.files[0].name == "a.txt" and form.files[0].content_type == "text/plain"
     with pytest.raises(TooLarge):
-        asyncio.run(read_form_in_memory("multipart/form-data; boundary=b", _chunks(body, 7), max_total=200,
-                                        max_files=2))
+        _read_form(body, 7, max_total=200, max_files=2)
     with pytest.raises(InvalidInput, match="attachments"):
-        asyncio.run(read_form_in_memory("multipart/form-data; boundary=b", _chunks(body, 7), max_total=400,
-                                        max_files=0))
+        _read_form(body, 7, max_total=400, max_files=0)
