@@ -149,7 +149,7 @@ class MatchesOut(BaseModel):
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _IMAGE_BODY = {"image/*": _BINARY}
 _UPLOAD_ERRORS = (413, (415, "Not an image Assay can read, or a form or text sent instead of the image"),
-                  (422, "Empty, damaged, or too small to carry a mark (at least 64 pixels a side)"))
+                  (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"))
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
 _ALG = {"enum": [watermark.ALGORITHM]}
