@@ -1,0 +1,32 @@
+"""Every CLI option can also be set from an ASSAY_* environment variable, and every command has --help."""
+
+from __future__ import annotations
+
+import click
+from typer.main import get_command
+
+from assay.cli import app
+
+# Options of the shell itself, not of Assay.
+NOT_SETTINGS = {"help", "install_completion", "show_completion"}
+
+
+def _commands(command: click.Command, path: str = "assay"):  # type: ignore[no-untyped-def]
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, f"{path} {name}")
+
+
+def test_every_option_has_an_assay_environment_variable() -> None:
+    missing = []
+    for path, command in _commands(get_command(app)):
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name not in NOT_SETTINGS:
+                if not (param.envvar and str(param.envvar).startswith("ASSAY_")):
+                    missing.append(f"{path} {param.opts[0]}")
+    assert missing == [], f"options without an ASSAY_* variable: {missing}"
+
+
+def test_every_command_has_help_text() -> None:
+    undocumented = [path for path, command in _commands(get_command(app)) if not (command.help or "").strip()]
+    assert undocumented == []
