@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PG_URL := $(shell scripts/pg.sh url)
+# Expanded only by the targets that use it: `make run` never runs scripts/pg.sh.
+PG_URL = $(shell scripts/pg.sh url)
 
 .PHONY: run test install install-test demo lint bench clean
 

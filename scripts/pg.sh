@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Starts (or stops) the throwaway PostgreSQL server the test suite uses, in .test-pg/ on port 54329.
-# PostgreSQL refuses to run as root, so as root the server runs as the 'postgres' user.
+# Starts (or stops) the throwaway PostgreSQL server the test suite uses, in .test-pg/ on port 54329
+# (ASSAY_TEST_PG_PORT picks another). PostgreSQL refuses to run as root, so as root the server runs as the
+# 'postgres' user. 'url' only prints the server's URL: it needs no PostgreSQL, so 'make run' never installs one.
 set -euo pipefail
+PORT="${ASSAY_TEST_PG_PORT:-54329}"
+if [ "${1:-start}" = url ]; then
+  echo "postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres"
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 PGDIR="$PWD/.test-pg"
-PORT="${ASSAY_TEST_PG_PORT:-54329}"
+
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 if [ -z "$BIN" ]; then
+  if [ "${1:-start}" = stop ]; then exit 0; fi
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's postgresql for the storage tests..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
     BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)"
   else
-    echo "PostgreSQL is not installed (hint: apt-get install postgresql)" >&2; exit 1
+    echo "PostgreSQL is not installed (hint: sudo apt-get install postgresql)" >&2; exit 1
   fi
 fi
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -32,7 +41,7 @@ case "${1:-start}" in
   stop)
     [ -d "$PGDIR/data" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null || true
     ;;
-  url)
-    echo "postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres"
+  *)
+    echo "usage: scripts/pg.sh [start|stop|url]" >&2; exit 2
     ;;
 esac

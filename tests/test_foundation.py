@@ -43,3 +43,35 @@ def test_security_headers_on_every_page(client) -> None:  # type: ignore[no-unty
     assert r.status_code == 200
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def _make_dry_run(tmp_path: Path, target: str) -> bool:
+    """Whether `make -n TARGET` runs scripts/pg.sh (here a stand-in that leaves a mark)."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).parent.parent
+    shutil.copy(root / "Makefile", tmp_path / "Makefile")
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "scripts").mkdir()
+    fake = tmp_path / "scripts" / "pg.sh"
+    fake.write_text(f"#!/bin/sh\ntouch {tmp_path / 'pg-ran'}\necho postgresql+psycopg://postgres@127.0.0.1:1/postgres\n")
+    fake.chmod(0o755)
+    subprocess.run(["make", "-n", target], cwd=tmp_path, check=True, capture_output=True)
+    return (tmp_path / "pg-ran").exists()
+
+
+@pytest.mark.parametrize(("target", "runs_pg"), [("run", False), ("demo", False), ("test", True)])
+def test_only_make_test_touches_postgresql(tmp_path: Path, target: str, runs_pg: bool) -> None:
+    # scripts/pg.sh installs PostgreSQL with apt-get where it is missing: `make run` must never call it.
+    assert _make_dry_run(tmp_path, target) is runs_pg
+
+
+def test_pg_script_prints_its_url_without_postgresql() -> None:
+    import os
+    import subprocess
+
+    script = Path(__file__).parent.parent / "scripts" / "pg.sh"
+    env = {**os.environ, "ASSAY_TEST_PG_PORT": "54999", "PATH": "/nonexistent"}
+    out = subprocess.run(["/bin/bash", str(script), "url"], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "postgresql+psycopg://postgres@127.0.0.1:54999/postgres"
