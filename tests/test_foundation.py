@@ -55,7 +55,9 @@ def _make_dry_run(tmp_path: Path, target: str) -> bool:
     (tmp_path / "pyproject.toml").write_text("")
     (tmp_path / "scripts").mkdir()
     fake = tmp_path / "scripts" / "pg.sh"
-    fake.write_text(f"#!/bin/sh\ntouch {tmp_path / 'pg-ran'}\necho postgresql+psycopg://postgres@127.0.0.1:1/postgres\n")
+    fake.write_text(
+        f"#!/bin/sh\ntouch {tmp_path / 'pg-ran'}\necho postgresql+psycopg://postgres@127.0.0.1:1/postgres\n"
+    )
     fake.chmod(0o755)
     subprocess.run(["make", "-n", target], cwd=tmp_path, check=True, capture_output=True)
     return (tmp_path / "pg-ran").exists()
