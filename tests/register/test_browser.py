@@ -82,3 +82,31 @@ def test_pages_fit_a_phone_screen_and_work_with_the_keyboard(browser, site) -> N
     )
     assert unlabeled == 0
     page.close()
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (int(float(x)) / 255 for x in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_keyboard_focus_is_clearly_visible(browser, site) -> None:  # type: ignore[no-untyped-def]
+    # WCAG 2.2 SC 1.4.11: a focus indicator needs a contrast of at least 3:1 with what is around it.
+    page = browser.new_page()
+    page.goto(f"{site}/systems")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    for selector in ("header.site nav a", "#f-q", "#f-outcome", "form.filters button", ".system-card h2 a"):
+        page.locator(selector).first.focus()
+        style = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement);"
+            " return [s.outlineStyle, parseFloat(s.outlineWidth), s.outlineColor]; }"
+        )
+        outline_style, width, color = style
+        assert outline_style != "none" and width >= 2, f"{selector}: no visible focus outline ({style})"
+        assert _contrast(color, background) >= 3, f"{selector}: focus outline {color} on {background}"
+    page.close()
