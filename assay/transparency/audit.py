@@ -32,11 +32,13 @@ from assay.tlog import (
     consistency_proof,
     decode_bundle,
     inclusion_proof,
-    leaf_hash,
+    split_hashes,
     tiles_for_size,
     verify_checkpoint,
     verify_consistency,
 )
+from assay.tlog._merkle import HASH_SIZE
+from assay.tlog._note import MAX_NOTE_BYTES
 from assay.transparency.entry import decode_entry
 from assay.transparency.service import _TreeState
 
@@ -99,6 +101,10 @@ def _bundle_prefix(data: bytes, count: int) -> bytes:
     return data[:pos]
 
 
+# A full entry bundle: 256 entries of at most 65,535 bytes, each after a 2-byte length.
+_MAX_BUNDLE_BYTES = TILE_WIDTH * (2 + 0xFFFF)
+
+
 class HttpSource(LogSource):
     """A log served under a URL prefix in the tlog-tiles layout (e.g. https://register.example/log)."""
 
@@ -114,29 +120,38 @@ class HttpSource(LogSource):
         )
         self._own = client is None
 
-    def _get(self, path: str) -> bytes | None:
+    def _get(self, path: str, limit: int) -> bytes | None:
+        # Read at most ``limit`` bytes (after decompression): the server is not trusted, so neither is the
+        # size of what it sends.
+        url = f"{self.url}/{path}"
         try:
-            response = self._client.get(f"{self.url}/{path}")
+            with self._client.stream("GET", url) as response:
+                if response.status_code == 404:
+                    return None
+                if response.status_code != 200:
+                    raise StorageError(
+                        f"{url} answered HTTP {response.status_code}", hint="the log may be down; try again later"
+                    )
+                data = bytearray()
+                for chunk in response.iter_bytes():
+                    data += chunk
+                    if len(data) > limit:
+                        raise StorageError(
+                            f"{url} is larger than the {limit:,} bytes such a resource can have",
+                            hint="the server does not serve a tlog-tiles log at this prefix, or serves it altered",
+                        )
+                return bytes(data)
         except httpx.HTTPError as exc:
-            raise StorageError(
-                f"cannot fetch {self.url}/{path}: {exc}", hint="check the URL and your network"
-            ) from None
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise StorageError(
-                f"{self.url}/{path} answered HTTP {response.status_code}", hint="the log may be down; try again later"
-            )
-        return response.content
+            raise StorageError(f"cannot fetch {url}: {exc}", hint="check the URL and your network") from None
 
     def checkpoint(self) -> bytes:
-        data = self._get("checkpoint")
+        data = self._get("checkpoint", MAX_NOTE_BYTES)
         if data is None:
             raise StorageError(f"{self.url}/checkpoint does not exist", hint="is this the log's URL prefix?")
         return data
 
     def tile(self, tile: TileID) -> bytes | None:
-        return self._get(tile.path)
+        return self._get(tile.path, _MAX_BUNDLE_BYTES if tile.is_entries else TILE_WIDTH * HASH_SIZE)
 
     def close(self) -> None:
         if self._own:
@@ -442,7 +457,7 @@ def monitor_log(
                         hint=f"report it with both checkpoints (the old one is in {state_file})",
                     ) from None
             if check_entries:
-                result_new_entries = _check_new_entries(source, reader, old.size, new.size)
+                result_new_entries = _check_new_entries(source, old, new)
             status = "grew"
     # 4.
     _write_state(
@@ -459,27 +474,60 @@ def monitor_log(
     return MonitorResult(status, new.origin, old_size, new.size, new.root_hash.hex(), result_new_entries)
 
 
-def _check_new_entries(source: LogSource, reader: TileReader, old_size: int, new_size: int) -> dict[str, int]:
+def _check_new_entries(source: LogSource, old: Checkpoint, new: Checkpoint) -> dict[str, int]:
+    """The entries after ``old`` must hash, with the old tree, to ``new``'s signed root.
+
+    Leaf hashes read from the tiles are not enough: a consistency proof may use only higher-level tiles, so
+    the level-0 tiles of the new entries would be checked against nothing. Instead the old tree's right edge
+    (from the tiles) must give the old signed root, and appending the new entries to it the new signed root.
+    """
+    # 1. The right edge of the old tree: the partial tile of every level, authenticated by the old root.
+    levels: list[list[bytes]] = []
+    level = 0
+    while old.size >> (8 * level):
+        count = old.size >> (8 * level)
+        width = count & (TILE_WIDTH - 1)
+        if width:
+            data = source.fetch(TileID(level, count >> 8, width))[: width * HASH_SIZE]
+            try:
+                levels.append(split_hashes(data, width))
+            except VerificationError as exc:
+                raise Inconsistency(f"tile {TileID(level, count >> 8, width).path}: {exc.message}", hint="") from None
+        else:
+            levels.append([])
+        level += 1
+    # The bundle's contents only matter for writing bundles, which nobody does here; its length keeps count.
+    state = _TreeState(old.size, levels, [b""] * (old.size % TILE_WIDTH))
+    if state.root() != old.root_hash:
+        raise Inconsistency(
+            f"the log's tiles at {old.size} entries do not give the root hash of the checkpoint seen before",
+            hint="the log serves tiles that its signed checkpoints do not commit to",
+        )
+    # 2. Append every new entry (each a valid Assay entry), then compare with the new signed root.
     kinds: dict[str, int] = {}
-    first_bundle = old_size // TILE_WIDTH
-    for b in range(first_bundle, (new_size + TILE_WIDTH - 1) // TILE_WIDTH):
+    first_bundle = old.size // TILE_WIDTH
+    for b in range(first_bundle, (new.size + TILE_WIDTH - 1) // TILE_WIDTH):
         start = b * TILE_WIDTH
-        width = min(TILE_WIDTH, new_size - start)
-        entries = decode_bundle(source.fetch(TileID(-1, b, width)), width)
-        for i, data in enumerate(entries):
-            index = start + i
-            if index < old_size:
-                continue
-            if leaf_hash(data) != reader.node(0, index):
-                raise Inconsistency(
-                    f"entry {index} does not hash to its leaf in the log's tiles",
-                    hint="the log serves entries that its tree does not commit to",
-                )
+        width = min(TILE_WIDTH, new.size - start)
+        tile = TileID(-1, b, width)
+        try:
+            entries = decode_bundle(source.fetch(tile), width)
+        except VerificationError as exc:
+            raise Inconsistency(f"entry bundle {tile.path} is malformed: {exc.message}", hint=exc.hint) from None
+        fresh = entries[max(0, old.size - start) :]
+        for i, data in enumerate(fresh, start + width - len(fresh)):
             try:
                 kind = decode_entry(data)["kind"]
             except InvalidInput as exc:
-                raise Inconsistency(f"entry {index} is not a valid Assay log entry: {exc.message}", hint="") from None
+                raise Inconsistency(f"entry {i} is not a valid Assay log entry: {exc.message}", hint="") from None
             kinds[kind] = kinds.get(kind, 0) + 1
+        state.append(fresh)
+    if state.root() != new.root_hash:
+        raise Inconsistency(
+            f"the log's entries {old.size}–{new.size - 1} (in its entry bundles) do not produce the root hash "
+            f"of its checkpoint of {new.size} entries",
+            hint="the log serves entries that its signed checkpoint does not commit to; report it with the checkpoint",
+        )
     return kinds
 
 

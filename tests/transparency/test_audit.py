@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assay.db import Database
-from assay.tlog import Signer
+from assay.tlog import Signer, decode_bundle, leaf_hash
 from assay.transparency import record_many
 from assay.transparency.audit import FolderSource, Inconsistency, monitor_log, verify_log
 from assay.transparency.service import TransparencyLog
@@ -170,3 +170,29 @@ def test_cli_verify_and_monitor_exit_codes(make_log, tmp_path: Path) -> None:  #
     assert ok.returncode == 1 and "fork" in ok.stderr
     bad = _cli("log", "verify", "--dir", str(folder), "--key", "not-a-key")
     assert bad.returncode == 2 and "hint:" in bad.stderr
+
+
+def test_monitor_checks_new_entries_against_the_signed_root_not_only_the_tiles(make_log) -> None:  # type: ignore[no-untyped-def]
+    # A consistency proof from 256 to 768 entries reads only level-1 hashes, never the level-0 tiles 1 and 2.
+    # A log that serves other entries there, with level-0 tiles to match, must still be caught: the new
+    # entries must hash to the signed root, whatever the tiles say.
+    db, tlog, folder = make_log("a")
+    add(db, list(range(256)))
+    tlog.integrate()
+    state = folder.parent / "monitor.json"
+    monitor_log(FolderSource(folder), state, SIGNER.vkey)
+    add(db, list(range(256, 768)))
+    tlog.integrate()
+    bundle, tile = folder / "tile/entries/001", folder / "tile/0/001"
+    honest_bundle, honest_tile = bundle.read_bytes(), tile.read_bytes()
+    forged = honest_bundle.replace(b'"mark":300', b'"mark":399', 1)
+    assert forged != honest_bundle
+    bundle.write_bytes(forged)
+    entries = decode_bundle(forged, 256)
+    tile.write_bytes(b"".join(leaf_hash(e) for e in entries))
+    with pytest.raises(Inconsistency, match="entries 256–767 .* do not produce the root hash"):
+        monitor_log(FolderSource(folder), state)
+    assert '"size": 256' in state.read_text()
+    bundle.write_bytes(honest_bundle)
+    tile.write_bytes(honest_tile)
+    assert monitor_log(FolderSource(folder), state).new_entries == {"mark.recorded": 512}

@@ -142,3 +142,27 @@ def test_static_log_resources_answer_head_requests(client: TestClient, sqlite_db
     for path in ("/log/checkpoint", "/log/vkey", "/log/tile/0/000.p/3"):
         r = client.head(path)
         assert r.status_code == 200 and r.content == b"", path
+
+
+def test_an_http_source_refuses_oversized_answers_from_a_hostile_server() -> None:
+    # A stand-in server (not our code) that answers every path with far more than any tile can hold,
+    # compressed so that it costs it nothing to send.
+    import gzip
+
+    import httpx
+
+    from assay.errors import StorageError
+    from assay.tlog import TileID
+
+    huge = gzip.compress(b"\0" * 50_000_000)
+
+    def hostile(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=huge, headers={"Content-Encoding": "gzip"})
+
+    source = HttpSource("http://hostile.example/log", client=httpx.Client(transport=httpx.MockTransport(hostile)))
+    with pytest.raises(StorageError, match=r"tile/0/000 is larger than the 8,192 bytes"):
+        source.tile(TileID(0, 0))
+    with pytest.raises(StorageError, match=r"checkpoint is larger than the 1,000,000 bytes"):
+        source.checkpoint()
+    with pytest.raises(StorageError, match=r"tile/entries/000 is larger than the 16,777,472 bytes"):
+        source.tile(TileID(-1, 0))
