@@ -1,7 +1,7 @@
 """Public test vectors.
 
 - RFC 6962 inclusion and consistency proofs, positive and tampered: github.com/transparency-dev/merkle
-  testdata/ at commit 417fb0c314750d94e53942e9f92e79b6d35915db (Apache-2.0), copied to /work/shared/vectors.
+  testdata/ at commit 417fb0c314750d94e53942e9f92e79b6d35915db (Apache-2.0), copied to tests/tlog/vectors.
 - The RFC 6962 reference leaves and roots (certificate-transparency test data, as used by transparency-dev/merkle
   testonly/constants.go).
 - Signed-note examples: the C2SP signed-note spec (example.com/foo) and golang.org/x/mod sumdb/note/note_test.go
@@ -27,9 +27,9 @@ from assay.tlog import (
     verify_inclusion,
 )
 
-VECTORS = Path("/work/shared/vectors/transparency-dev-merkle/testdata")
-if not VECTORS.exists():  # the repository's own copy, when the shared folder is not mounted
-    VECTORS = Path(__file__).parent / "vectors" / "transparency-dev-merkle" / "testdata"
+# Copied into the repository (with their licence and source in the folder's README), so the tests never
+# depend on anything outside it.
+VECTORS = Path(__file__).parent / "vectors" / "transparency-dev-merkle" / "testdata"
 
 
 def _b64(value: str | None) -> bytes:
