@@ -226,6 +226,8 @@ def _check_string(value: str, path: str, problems: list[FieldProblem]) -> None:
     # Cheap character tests first: recording is on every write path, and most values are ids and hex hashes.
     if "\x00" in value:
         problems.append(FieldProblem(path, "contains a NUL character", "remove it"))
+    elif not value.isascii() and not _is_utf8_encodable(value):
+        problems.append(FieldProblem(path, "contains a lone surrogate, which UTF-8 cannot encode", "remove it"))
     elif "@" in value and _EMAIL.search(value):
         problems.append(FieldProblem(path, "looks like an e-mail address", "log an id or a hash instead"))
     elif "-----" in value and _PEM.search(value):
@@ -237,6 +239,14 @@ def _check_string(value: str, path: str, problems: list[FieldProblem]) -> None:
         problems.append(FieldProblem(path, "looks like an IP address", "never log addresses"))
     elif value.startswith("+") and _PHONE.match(value):
         problems.append(FieldProblem(path, "looks like a phone number", "log an id instead"))
+
+
+def _is_utf8_encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _looks_like_ip(value: str) -> bool:

@@ -82,6 +82,7 @@ def test_concurrent_writers_get_gapless_indexes(db: Database) -> None:
         ({"big": 2**64}, "body.big"),
         ({"bad key": 1}, "body.bad key"),
         ({"list": [1, {"phone": "1"}]}, "body.list[1].phone"),
+        ({"name": "half a pair \ud800"}, "body.name"),  # a lone surrogate (JSON "\ud800") has no UTF-8 form
     ],
 )
 def test_personal_data_and_uncanonical_values_are_refused(sqlite_db: Database, body: dict, path: str) -> None:
