@@ -54,7 +54,7 @@ from assay.tlog import (
     verify_inclusion,
 )
 from assay.transparency._record import entries_committed
-from assay.transparency.keys import load_or_create_signer
+from assay.transparency.keys import load_or_create_signer, origin_is_configured
 from assay.transparency.models import LogCheckpoint, LogEntry, LogHead
 from assay.transparency.storage import LogStorage, PosixStorage
 
@@ -495,7 +495,7 @@ def open_log(db: Database, config: Config) -> TransparencyLog:
     with _LOGS_LOCK:
         logs = _LOGS.setdefault(db, {})
         existing = logs.get(root)
-        if existing is not None and existing.origin == config.resolved_log_origin:
+        if existing is not None and (existing.origin == config.resolved_log_origin or not origin_is_configured(config)):
             return existing
         signer = load_or_create_signer(config)
         tlog = TransparencyLog(db, PosixStorage(root), signer, tiles_dir=str(root))

@@ -241,3 +241,17 @@ def test_record_inside_a_rolled_back_transaction_is_never_integrated(sqlite_db: 
         record(s, "system.published", {"system": "ghost"}, time=T)
         raise RuntimeError
     assert integrate(sqlite_db, config).size == 0
+
+
+def test_a_guessed_origin_yields_to_the_keys_a_configured_one_must_match(sqlite_db: Database, tmp_path: Path) -> None:
+    # No public URL and no origin set: the origin is only guessed from host and port ('assay demo load', then
+    # 'assay serve --port 8404'), so the existing key's origin stands instead of refusing to start.
+    guessed = Config(data_dir=tmp_path / "data")
+    assert integrate(sqlite_db, guessed).checkpoint.startswith("127.0.0.1:8000/log\n")
+    _LOGS.pop(sqlite_db, None)
+    head = integrate(sqlite_db, guessed.with_overrides(port=8404))
+    assert head.checkpoint.startswith("127.0.0.1:8000/log\n")
+    assert (verifier_key(sqlite_db) or "").startswith("127.0.0.1:8000/log+")
+    _LOGS.pop(sqlite_db, None)
+    with pytest.raises(ConfigError, match="ASSAY_LOG_ORIGIN=127.0.0.1:8000/log"):
+        integrate(sqlite_db, guessed.with_overrides(public_url="https://register.example"))
