@@ -98,6 +98,7 @@ FLAGS: dict[str, str] = {
     "biometric_training_data": "biometric data was used for training",
     "public_body": "a public body provides or uses the system",
     "general_purpose_model": "the system uses a general-purpose AI model",
+    "fria": "the disclosure includes a fundamental-rights impact assessment (due_diligence.fria)",
 }
 
 # Each condition field, the vocabulary it takes, and how explanations name its values.
@@ -130,6 +131,7 @@ def facts_of(d: Any) -> dict[str, frozenset[str]]:
         "biometric_training_data": bool(d.training_data and d.training_data.biometric_data_used),
         "public_body": bool(kinds & {"public_body", "private_public_service"}),
         "general_purpose_model": any(m.general_purpose for m in d.models),
+        "fria": d.due_diligence.fria is not None,
     }
     return {
         "capabilities": frozenset(c.value for c in d.capabilities),
@@ -268,6 +270,8 @@ class ExceptionRule:
     requires: tuple[str, ...]
     outcome_when_upheld: str
     unavailable_when: Condition | None = None
+    # Facts (FLAGS) the law requires before the exception can apply, e.g. a FRIA for Art. 5(2).
+    requires_facts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -312,6 +316,7 @@ class RuleSet:
                         "source": {"cite": e.source.cite, "url": e.source.url},
                         "min_words": e.min_words,
                         "requires": list(e.requires),
+                        "requires_facts": [{"fact": f, "description": FLAGS[f]} for f in e.requires_facts],
                         "outcome_when_upheld": e.outcome_when_upheld,
                     }
                     for e in r.exceptions
@@ -384,6 +389,7 @@ def _exception(eid: str, raw: Any, path: str, problems: list[FieldProblem]) -> E
             "guidance",
             "min_words",
             "requires",
+            "requires_facts",
             "outcome_when_upheld",
             "unavailable_when",
         },
@@ -409,6 +415,14 @@ def _exception(eid: str, raw: Any, path: str, problems: list[FieldProblem]) -> E
             FieldProblem(f"{path}.requires", "must list claim fields", "use a list of: " + ", ".join(_CLAIM_FIELDS))
         )
         requires = []
+    requires_facts = raw.get("requires_facts", [])
+    if not isinstance(requires_facts, list) or any(r not in FLAGS for r in requires_facts):
+        problems.append(
+            FieldProblem(
+                f"{path}.requires_facts", "must list facts the register derives", "use a list of: " + ", ".join(FLAGS)
+            )
+        )
+        requires_facts = []
     upheld = raw.get("outcome_when_upheld")
     if upheld not in OUTCOMES:
         problems.append(
@@ -422,7 +436,16 @@ def _exception(eid: str, raw: Any, path: str, problems: list[FieldProblem]) -> E
     if len(problems) > before or source is None:
         return None
     return ExceptionRule(
-        eid, title, legal_text, source, guidance, int(min_words), tuple(requires), str(upheld), unavailable
+        eid,
+        title,
+        legal_text,
+        source,
+        guidance,
+        int(min_words),
+        tuple(requires),
+        str(upheld),
+        unavailable,
+        tuple(requires_facts),
     )
 
 
@@ -720,6 +743,9 @@ def _claim_problems(claim: Any, exc: ExceptionRule, facts: Mapping[str, frozense
     for name in exc.requires:
         if not getattr(claim, name, None):
             problems.append(f"the claim needs '{name}' ({name.replace('_', ' ')} reference)")
+    for name in exc.requires_facts:
+        if name not in facts["flags"]:
+            problems.append(f"the law requires this before the exception can apply: {FLAGS[name]}")
     return ("missing_justification" if problems else "claimed_pending_review"), problems
 
 

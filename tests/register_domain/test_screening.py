@@ -324,7 +324,18 @@ def test_a_thin_justification_is_marked_missing(justification: str, problem: str
     assert result.outcome == "prohibited" and not result.needs_review
 
 
-def test_law_enforcement_exceptions_need_legal_basis_and_authorisation() -> None:
+FRIA_FIELDS = (
+    "process",
+    "period_and_frequency",
+    "affected_groups",
+    "risks_of_harm",
+    "human_oversight_measures",
+    "measures_if_risks_materialise",
+    "complaint_mechanism",
+)
+
+
+def test_law_enforcement_exceptions_need_legal_basis_authorisation_and_a_fria() -> None:
     facts = dict(
         capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces", "law_enforcement"]
     )
@@ -338,9 +349,18 @@ def test_law_enforcement_exceptions_need_legal_basis_and_authorisation() -> None
     assert any("legal_basis" in p for p in f.exception_problems)
     assert any("authorisation" in p for p in f.exception_problems)
     rbi.update(legal_basis="Act X s. 5", authorisation="Court order 2026/114")
-    result = screen(parsed(make(**facts, claims=[rbi])))
+    # Art. 5(2): the use is authorised only after a fundamental-rights impact assessment (Art. 27).
+    f = finding(screen(parsed(make(**facts, claims=[rbi]))), "eu-art5-1h-realtime-rbi-law-enforcement")
+    assert f.exception_status == "missing_justification"
+    assert f.exception_problems == (
+        "the law requires this before the exception can apply: "
+        "the disclosure includes a fundamental-rights impact assessment (due_diligence.fria)",
+    )
+    with_fria = make(**facts, claims=[rbi])
+    with_fria["due_diligence"] = {"fria": {k: "Described in full." for k in FRIA_FIELDS}}
+    result = screen(parsed(with_fria))
     assert finding(result, "eu-art5-1h-realtime-rbi-law-enforcement").exception_status == "claimed_pending_review"
-    upheld = screen(parsed(make(**facts, claims=[rbi])), reviews={"eu-art5-1h-realtime-rbi-law-enforcement": "upheld"})
+    upheld = screen(parsed(with_fria), reviews={"eu-art5-1h-realtime-rbi-law-enforcement": "upheld"})
     assert upheld.outcome == "high_risk"  # still Annex III 1(a) and the UN line on biometric surveillance
     assert {"eu-annex3-1a-remote-biometric-identification", "un-biometric-surveillance"} <= {
         f.rule_id for f in upheld.findings
@@ -470,6 +490,11 @@ def write_rules(tmp_path: Path, edit) -> Path:  # type: ignore[no-untyped-def]
             lambda d: d["exceptions"]["medical_or_safety"].update(requires=["signature"]),
             "exceptions.medical_or_safety.requires",
             "legal_basis",
+        ),
+        (
+            lambda d: d["exceptions"]["rbi_imminent_threat"].update(requires_facts=["fria_done"]),
+            "exceptions.rbi_imminent_threat.requires_facts",
+            "fria",
         ),
         (lambda d: d["rules"][0].update(colour="red"), "rules[0].colour", "unknown key"),
     ],
