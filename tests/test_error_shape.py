@@ -190,7 +190,7 @@ CASES: list[tuple[str, int, str, Callable[[TestClient, dict[str, str]], Any]]] =
         "invalid_input",
         lambda c, t: c.post(
             "/api/v1/systems/acme-imagegen/reviews",
-            json={"rule_id": "x", "decision": "upheld", "reason": "y"},
+            json={"rule_id": "x", "decision": "upheld", "reason": "y", "version": 1},
             headers=_bearer(t["admin"]),
         ),
     ),

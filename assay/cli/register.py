@@ -397,13 +397,28 @@ def systems_review(
     reason: str = env_option(
         ..., "--reason", envvar="ASSAY_REGISTER_REASON", help="Why (shown publicly on the system's page)."
     ),
+    version: int | None = env_option(
+        None,
+        "--version",
+        envvar="ASSAY_REGISTER_VERSION",
+        min=1,
+        help="The version whose claim you read; if the provider has published another since, nothing is "
+        "recorded (default: the current version).",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Decide on an exception a system claims against a red-line rule; it is screened again."""
     if accept is None:
         raise InvalidInput("say whether the exception is upheld or rejected", hint="add --uphold or --reject")
     _admin_action(
-        ctx, "review_exception", system_id, reason, as_json, rule_id=rule, decision="upheld" if accept else "rejected"
+        ctx,
+        "review_exception",
+        system_id,
+        reason,
+        as_json,
+        rule_id=rule,
+        decision="upheld" if accept else "rejected",
+        version=version,
     )
 
 

@@ -144,7 +144,7 @@ def test_admin_actions(client, tokens) -> None:  # type: ignore[no-untyped-def]
     )
     review = client.post(
         "/api/v1/systems/acme-imagegen/reviews",
-        json={"rule_id": "eu-art50-2-synthetic-content", "decision": "upheld", "reason": "x"},
+        json={"rule_id": "eu-art50-2-synthetic-content", "decision": "upheld", "reason": "x", "version": 1},
         headers=admin,
     )
     assert review.status_code == 422 and "claims no exception" in review.json()["error"]["message"]
@@ -171,11 +171,45 @@ def test_review_through_the_api(client, tokens) -> None:  # type: ignore[no-unty
     rule = d["exception_claims"][0]["rule"]
     upheld = client.post(
         f"/api/v1/systems/{r.json()['id']}/reviews",
-        json={"rule_id": rule, "decision": "upheld", "reason": "Safety purpose shown."},
+        json={"rule_id": rule, "decision": "upheld", "reason": "Safety purpose shown.", "version": 1},
         headers=admin,
     )
     assert upheld.status_code == 200 and upheld.json()["outcome"] != "prohibited"
     assert upheld.json()["reviews"][0]["decision"] == "upheld"
+
+
+def test_a_review_of_a_version_that_is_no_longer_current_records_nothing(client, tokens) -> None:  # type: ignore[no-untyped-def]
+    # The oversight body read version 1's claim; the provider then published version 2 with another claim text.
+    # Upholding must not attach to a claim nobody reviewed.
+    raw = (EXAMPLES / "skyguard-controller-wellbeing.yaml").read_bytes()
+    d = yaml.safe_load(raw)
+    admin = auth(tokens["admin"])
+    with client.app.state.db.write() as session:
+        service.add_provider(session, id=d["provider"]["id"], name="Vigil", principal=OPERATOR)
+    sid = client.post(
+        f"/api/v1/systems?provider={d['provider']['id']}",
+        content=raw,
+        headers={"content-type": "application/yaml", **admin},
+    ).json()["id"]
+    rule = d["exception_claims"][0]["rule"]
+    d["exception_claims"][0]["justification"] += " The sensor readings are also used to plan rosters."
+    v2 = client.put(
+        f"/api/v1/systems/{sid}?expected_version=1", json=json.loads(json.dumps(d, default=str)), headers=admin
+    )
+    assert v2.status_code == 200 and v2.json()["needs_review"]
+    stale = client.post(
+        f"/api/v1/systems/{sid}/reviews",
+        json={"rule_id": rule, "decision": "upheld", "reason": "Safety purpose shown.", "version": 1},
+        headers=admin,
+    )
+    assert stale.status_code == 409 and stale.json()["error"]["current_version"] == 2
+    after = client.get(f"/api/v1/systems/{sid}").json()
+    assert after["outcome"] == "prohibited" and after["needs_review"] and after["reviews"] == []
+    missing = client.post(
+        f"/api/v1/systems/{sid}/reviews", json={"rule_id": rule, "decision": "upheld", "reason": "x"}, headers=admin
+    )
+    assert missing.status_code == 422
+    assert [p["path"] for p in missing.json()["error"]["problems"]] == ["version"]
 
 
 @pytest.mark.parametrize(

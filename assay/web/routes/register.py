@@ -195,6 +195,12 @@ class ReviewIn(BaseModel):
     rule_id: str = Field(min_length=1, max_length=100, description="The rule whose exception is reviewed.")
     decision: Literal["upheld", "rejected"]
     reason: str = Field(min_length=1, max_length=2000, description="Why; shown publicly.")
+    version: int = Field(
+        ge=1,
+        le=2_000_000_000,
+        description="The version whose claim was read and decided (version_number of GET /api/v1/systems/{id}). "
+        "If the provider has published another version since, the answer is 409 and nothing is recorded.",
+    )
 
 
 class ProviderIn(BaseModel):
@@ -617,6 +623,7 @@ def api_review(
         rule_id=body.rule_id,
         decision=body.decision,
         reason=body.reason,
+        version=body.version,
         principal=principal,
     )
 
