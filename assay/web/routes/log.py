@@ -12,11 +12,14 @@ The router's lifespan starts the background integrator of the app's log (and sto
 
 from __future__ import annotations
 
+import base64
 import gzip
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -244,7 +247,29 @@ def entry_page(request: Request, index: int = Path(ge=0, le=2**63 - 1)) -> Respo
         )
     if as_json:
         return JSONResponse(view)
-    return request.app.state.templates.TemplateResponse(request, "log/entry.html", {"e": view})
+    context = {
+        "e": view,
+        "links": _subject_links(view["kind"], view["body"]),
+        # The exact bytes, to save next to the proof for 'assay log check-proof --entry' (copying the text
+        # from the page could change them).
+        "entry_b64": base64.b64encode(view["entry"].encode()).decode(),
+    }
+    return request.app.state.templates.TemplateResponse(request, "log/entry.html", context)
+
+
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _subject_links(kind: str, body: dict[str, Any]) -> dict[str, str]:
+    """Links from an entry's ids to the register's pages about them (system, provider, mark)."""
+    pages = {"system": "/systems/{}", "provider": "/providers/{}"}
+    if kind == "mark.recorded":
+        pages["mark"] = "/marks/{}"
+    return {
+        field: template.format(quote(value, safe=""))
+        for field, template in pages.items()
+        if isinstance(value := body.get(field), str) and _ID.fullmatch(value)
+    }
 
 
 @router.get(
