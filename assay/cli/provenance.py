@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -277,17 +277,32 @@ def _check_one(path: str) -> dict[str, Any]:
         return check_media(_worker["db"], _worker["env"], data, name=path).as_dict() | {"file": path}
     except AssayError as exc:
         return {"file": path, "status": "error", "error": exc.as_dict()}
+    except Exception as exc:  # noqa: BLE001 - a bug must cost one file's verdict, not the whole run
+        return _internal_error(path, exc)
     finally:
         del data  # checked media is dropped at once
 
 
+def _internal_error(path: str, exc: BaseException) -> dict[str, Any]:
+    return {"file": path, "status": "error",
+            "error": {"code": "internal_error", "message": f"checking {path} failed: {type(exc).__name__}",
+                      "hint": "run again with --workers 1 --verbose and report the traceback", "problems": []}}
+
+
 def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
+    import httpx
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         return {"file": path, "status": "error", "error": {"code": "unreadable", "message": str(exc), "hint": ""}}
-    resp = client.post(url.rstrip("/") + "/api/v1/check", content=data,
-                       headers={"Content-Type": "application/octet-stream"})
+    try:
+        resp = client.post(url.rstrip("/") + "/api/v1/check", content=data,
+                           headers={"Content-Type": "application/octet-stream"})
+    except httpx.HTTPError as exc:
+        return {"file": path, "status": "error",
+                "error": {"code": "unreachable", "message": f"the register at {url} did not answer: {exc}",
+                          "hint": "check the --remote URL and your connection", "problems": []}}
     try:
         body = resp.json()
     except ValueError:
@@ -347,9 +362,9 @@ def _run_checks(files: list[str], config: Config, remote: str | None, n_workers:
     if remote:
         import httpx
 
-        with httpx.Client(timeout=60) as client:
-            for f in files:
-                yield _check_remote(remote, f, client)
+        # The register does the work: threads only overlap the uploads and the waiting.
+        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(max_workers=n_workers) as threads:
+            yield from _completed(threads, lambda f: _check_remote(remote, f, client), files)
         return
     if n_workers == 1:
         _worker_init(config)
@@ -357,9 +372,17 @@ def _run_checks(files: list[str], config: Config, remote: str | None, n_workers:
             yield _check_one(f)
         return
     with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(config,)) as pool:
-        futures = [pool.submit(_check_one, f) for f in files]
-        for fut in as_completed(futures):
+        yield from _completed(pool, _check_one, files)
+
+
+def _completed(pool: Executor, fn: Any, files: list[str]) -> Iterator[dict[str, Any]]:
+    """Results as they complete; a worker that dies (out of memory, a crash in a decoder) is one file's error."""
+    futures = {pool.submit(fn, f): f for f in files}
+    for fut in as_completed(futures):
+        try:
             yield fut.result()
+        except Exception as exc:  # noqa: BLE001 - BrokenProcessPool and the like
+            yield _internal_error(futures[fut], exc)
 
 
 def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
@@ -369,7 +392,8 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
         return
     if not (log.get("proof") and log.get("entry")):
         log["verified"] = False
-        log["verification"] = "the log has not integrated this entry yet; check again in a moment"
+        log["verification"] = (log.get("proof_error")
+                               or "the log has not integrated this entry yet; check again in a moment")
         return
     if not vkey:
         log["verified"] = False
@@ -390,6 +414,11 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
         log["verified"] = False
         log["verification"] = f"FAILED: {exc.message}"
         verdict.setdefault("notes", []).append("The transparency-log proof of this mark did not verify.")
+
+
+# The red-line screening's outcomes as the register's pages word them.
+_OUTCOMES = {"prohibited": "prohibited (crosses a red line)", "high_risk": "high risk",
+             "transparency": "transparency duties", "minimal": "minimal risk"}
 
 
 def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
@@ -419,7 +448,9 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         s = v["system"]
         console.print(f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})",
                       highlight=False)
-        console.print(f"  screening: {s['outcome']}, impact level {s['impact_level']}", highlight=False)
+        outcome = _OUTCOMES.get(s["outcome"], str(s["outcome"]))
+        console.print(f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
+                      + ("; suspended" if s.get("suspended") else ""), highlight=False)
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)
 
@@ -569,14 +600,27 @@ def keys_kit(
     """Issue an offline marking kit for a provider. It holds secrets: hand it over securely."""
     from assay.provenance.marking import issue_kit
 
-    if out.exists():
-        raise InvalidInput(f"{out} exists already", hint="choose a new file; kits are never overwritten")
-    db = open_db(ctx)
-    kit = issue_kit(db, _env(ctx), provider_id=provider, principal=_operator(), sequences=sequences)
-    _integrate(ctx, db)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # The file is made (empty, 0600) before the kit is issued: a kit whose file cannot be written would be a
+    # namespace and a lease nobody can use.
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise InvalidInput(f"{out} exists already", hint="choose a new file; kits are never overwritten") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot create {out}: {exc.strerror}",
+                           hint="give a file in an existing folder you can write to") from None
+    try:
+        db = open_db(ctx)
+        kit = issue_kit(db, _env(ctx), provider_id=provider, principal=_operator(), sequences=sequences)
+    except BaseException:
+        os.close(fd)
+        out.unlink(missing_ok=True)
+        raise
     with os.fdopen(fd, "w") as fh:
         json.dump(kit, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _integrate(ctx, db)
     console.print(f"wrote marking kit for {provider} to {out}: namespace {kit['namespace']['number']}, "
                   f"{sequences:,} marks, {len(kit['systems'])} systems", highlight=False)
 

@@ -49,10 +49,13 @@ def test_mark_and_check_exit_codes_and_json_lines(sqlite_register: Register, tmp
 
 
 def test_offline_marking_with_a_kit_then_batch_recording(sqlite_register: Register, tmp_path: Path) -> None:
+    nowhere = _assay(sqlite_register, "keys", "kit", "--provider", "acme", "--out", str(tmp_path / "no" / "kit.json"))
+    assert nowhere.returncode == 2 and "cannot create" in nowhere.stderr and "hint" in nowhere.stderr
     kit = tmp_path / "kit.json"
     made = _assay(sqlite_register, "keys", "kit", "--provider", "acme", "--out", str(kit), "--marks", "5")
     assert made.returncode == 0, made.stderr
     assert oct(kit.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(kit.read_text())["namespace"]["number"] == 1  # the refused kit took no namespace
     image = tmp_path / "a.jpg"
     image.write_bytes(encode(synthetic_pixels(72, 512, 384), "JPEG"))
     batch = tmp_path / "batch.jsonl"
@@ -68,3 +71,21 @@ def test_offline_marking_with_a_kit_then_batch_recording(sqlite_register: Regist
     assert json.loads(after.stdout)["status"] == "marked"
     refused = _assay(sqlite_register, "mark", str(image), "--system", "acme-writer")
     assert refused.returncode == 2 and "synthetic_image" in refused.stderr and "hint" in refused.stderr
+
+
+def _die_on_b(path: str) -> dict[str, str]:
+    if path == "b":
+        os._exit(9)  # what the kernel's OOM killer does to a worker decoding a huge image
+    return {"file": path, "status": "no_mark"}
+
+
+def test_a_worker_that_dies_costs_its_files_not_the_whole_run() -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from assay.cli.provenance import _completed
+
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        results = {r["file"]: r for r in _completed(pool, _die_on_b, ["a", "b"])}
+    assert set(results) == {"a", "b"}
+    assert results["b"]["status"] == "error" and results["b"]["error"]["code"] == "internal_error"
+    assert "b" in results["b"]["error"]["message"] and results["b"]["error"]["hint"]
