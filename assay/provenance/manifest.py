@@ -36,6 +36,7 @@ __all__ = [
     "ManifestReport",
     "build_manifest",
     "read_manifest",
+    "read_manifest_store",
     "sign_asset",
     "xmp_packet",
 ]
@@ -228,6 +229,46 @@ def _reader_context(anchors_pem: bytes) -> c2pa.Context:
             ctx = c2pa.Context.from_dict(settings)
             _contexts[key] = ctx
         return ctx
+
+
+# A manifest store on its own (a sidecar) cannot match the hash of an asset it does not contain.
+_DETACHED_CODES = ("dataHash.mismatch", "boxesHash.mismatch", "bmffHash.mismatch")
+
+
+def read_manifest_store(store: bytes) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """(active manifest label, soft bindings) of a detached manifest store whose claim signature verifies.
+
+    Used to accept the store an offline batch records: it must be a signed C2PA manifest store, intact but for
+    the asset hash it cannot match on its own. Who signed it is not judged here (the check does that).
+    """
+    with _contexts_lock:
+        ctx = _contexts.get("detached")
+        if ctx is None:
+            ctx = c2pa.Context.from_dict({"verify": {"verify_trust": False, "remote_manifest_fetch": False,
+                                                     "ocsp_fetch": False}})
+            _contexts["detached"] = ctx
+    try:
+        reader = c2pa.Reader.try_create("application/c2pa", io.BytesIO(store), None, ctx)
+        if reader is None:
+            raise InvalidInput("the manifest store is empty", hint="send the store 'assay mark --offline' wrote")
+        with reader:
+            results = reader.get_validation_results() or {}
+            active = reader.get_active_manifest() or {}
+    except c2pa.C2paError as exc:
+        raise InvalidInput(f"the manifest store cannot be read ({str(exc)[:100]})",
+                           hint="send the store 'assay mark --offline' wrote, unchanged") from None
+    failures = [str(f.get("code", "")) for f in (results.get("activeManifest") or {}).get("failure", []) or []]
+    broken = [c for c in failures if not c.endswith(_DETACHED_CODES)]
+    if broken:
+        raise InvalidInput(f"the manifest store does not validate ({', '.join(broken[:3])})",
+                           hint="send the store 'assay mark --offline' wrote, unchanged")
+    bindings = []
+    for a in active.get("assertions") or []:
+        body = a.get("data")
+        if a.get("label") == "c2pa.soft-binding" and isinstance(body, dict):
+            bindings += [(str(body.get("alg", "")), str(b.get("value", "")))
+                         for b in body.get("blocks") or [] if isinstance(b, dict)]
+    return str(active.get("label") or ""), tuple(bindings)
 
 
 def read_manifest(data: bytes, media_type: str, *, anchors_pem: bytes) -> ManifestReport:

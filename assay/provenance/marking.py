@@ -41,7 +41,7 @@ from assay.provenance.credentials import SigningCredentials, signing_credentials
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MAX_NAMESPACE, MAX_SEQUENCE, MarkId, namespace_key_id
 from assay.provenance.label import add_visible_label
-from assay.provenance.manifest import ManifestFacts, build_manifest, sign_asset, xmp_packet
+from assay.provenance.manifest import ManifestFacts, build_manifest, read_manifest_store, sign_asset, xmp_packet
 from assay.provenance.media import MARKABLE_TYPES, decode_image, encode_image, perceptual_hash, sha256_hex
 from assay.provenance.models import MarkNamespace, MarkRecord, SequenceLease
 from assay.register.access import Principal
@@ -421,6 +421,7 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
         raise InvalidInput(f"{len(problems)} problem(s) in the batch; nothing was recorded",
                            hint="fix the listed entries and send the batch again", problems=problems[:100])
     out: list[dict[str, Any]] = []
+    manifest_ids: set[str] = set()
     with db.write() as session:
         for i, p in enumerate(parsed):
             mark: MarkId = p["mark"]
@@ -462,6 +463,12 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
             if why:
                 problems.append(FieldProblem(f"[{i}].system_id", why, ""))
                 continue
+            version_number = p["system_version_number"] or system.version_number
+            if not 1 <= version_number <= system.version_number:
+                problems.append(FieldProblem(f"[{i}].system_version_number", f"system {system.id!r} has no record "
+                                             f"version {version_number} (it is at {system.version_number})",
+                                             "send the entry as 'assay mark --offline' wrote it"))
+                continue
             existing = session.get(MarkRecord, mark.hex)
             if existing is not None:
                 if existing.sha256 == p["sha256"] and existing.system_id == system.id:
@@ -470,9 +477,17 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
                 problems.append(FieldProblem(where, "this mark id is already recorded for a different file",
                                              "never reuse a mark id"))
                 continue
+            mid = p["manifest_id"]
+            if mid is not None and (mid in manifest_ids or session.scalar(
+                    select(MarkRecord.mark_id).where(MarkRecord.manifest_id == mid)) is not None):
+                problems.append(FieldProblem(f"[{i}].manifest_id", f"manifest {mid[:120]!r} is already recorded "
+                                             "with another mark", "each marked file has its own manifest"))
+                continue
+            if mid is not None:
+                manifest_ids.add(mid)
             row = MarkRecord(
                 mark_id=mark.hex, namespace=ns.number, sequence=mark.sequence, system_id=system.id,
-                system_version_number=p["system_version_number"] or system.version_number,
+                system_version_number=version_number,
                 provider_id=ns.provider_id, created_at=p["created_at"], recorded_at=now, sha256=p["sha256"],
                 phash=p["phash"], width=p["width"], height=p["height"], media_type=p["media_type"], alg=p["alg"],
                 manifest_id=p["manifest_id"], manifest=p["manifest"],
@@ -531,8 +546,23 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     if not (1 <= w <= 100_000 and 1 <= h <= 100_000):
         raise bad("width", "width and height must be 1..100000")
     mid = e.get("manifest_id")
-    if mid is not None and (not isinstance(mid, str) or len(mid) > 120):
-        raise bad("manifest_id", "must be a string of at most 120 characters")
+    if mid is not None and (not isinstance(mid, str) or not 1 <= len(mid) <= 120):
+        raise bad("manifest_id", "must be a string of 1 to 120 characters")
+    if (mid is None) != (manifest is None):
+        raise bad("manifest", "manifest and manifest_id come together (both or neither)",
+                  "send the entry as 'assay mark --offline' wrote it")
+    if manifest is not None:
+        # The store is served at /manifests/{manifest_id}: it must be the signed store of this very mark.
+        try:
+            label, bindings = read_manifest_store(manifest)
+        except InvalidInput as exc:
+            raise bad("manifest", exc.message, exc.hint) from None
+        if label != mid:
+            raise bad("manifest_id", f"is not the id of the manifest in 'manifest' ({label[:120]!r})",
+                      "send the entry as 'assay mark --offline' wrote it")
+        if (watermark.ALGORITHM, mark.binding_value) not in bindings:
+            raise bad("manifest", "the manifest's soft binding does not name this mark",
+                      "send the entry as 'assay mark --offline' wrote it")
     fp = str(e.get("certificate_fingerprint", ""))
     if fp and not _HEX64.match(fp):
         raise bad("certificate_fingerprint", "must be 64 lower-case hexadecimal digits")

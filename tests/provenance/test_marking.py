@@ -102,7 +102,7 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
         record_batch(register.db, register.env, entries=entries, principal=register.principal(register.other_token))
     assert "may not record marks" in err.value.problems[0].message
     # A forged mark (tag flipped) spoils the whole batch: nothing is recorded.
-    forged = dict(entries[1], mark_id=f"{int(entries[1]['mark_id'], 16) ^ 1:016x}")
+    forged = dict(entries[1], mark_id=f"{int(entries[1]['mark_id'], 16) ^ 1:016x}", manifest=None, manifest_id=None)
     with pytest.raises(InvalidInput) as err:
         record_batch(register.db, register.env, entries=[entries[0], forged], principal=acme)
     assert err.value.problems[0].path == "[1].mark_id" and "tag" in err.value.problems[0].message
@@ -141,3 +141,34 @@ def test_malformed_batch_entries_name_the_field(sqlite_register: Register, field
     with pytest.raises(InvalidInput) as err:
         record_batch(sqlite_register.db, sqlite_register.env, entries=[entry], principal=OPERATOR)
     assert err.value.problems[0].path == f"[0].{field}"
+
+
+def test_batch_entries_must_carry_their_own_manifest_and_a_real_version(sqlite_register: Register,
+                                                                       tmp_path) -> None:  # type: ignore[no-untyped-def]
+    reg = sqlite_register
+    [online] = mark_images(reg.db, reg.env, images=[encode(synthetic_pixels(32, 512, 384), "JPEG")],
+                           system_id="acme-imagegen", principal=OPERATOR)
+    kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=5)
+    marker = OfflineMarker(kit, tmp_path / "c")
+    a, b = (marker.mark(encode(synthetic_pixels(s, 512, 384), "JPEG"), system_id="acme-imagegen")[1]
+            for s in (33, 34))
+    before = _counts(reg)
+    cases = {
+        # Another record's manifest id (was a database error: the column is unique).
+        "[0].manifest_id": dict(a, manifest_id=online.manifest_id),
+        # b's signed store under a's mark: its soft binding names another mark.
+        "[0].manifest": dict(a, manifest=b["manifest"], manifest_id=b["manifest_id"]),
+        "[0].system_version_number": dict(a, system_version_number=99),
+    }
+    for path, entry in cases.items():
+        with pytest.raises(InvalidInput) as err:
+            record_batch(reg.db, reg.env, entries=[entry], principal=OPERATOR)
+        assert err.value.problems[0].path == path, (path, err.value.problems)
+    # The same manifest twice in one batch.
+    with pytest.raises(InvalidInput) as err:
+        record_batch(reg.db, reg.env, entries=[a, dict(b, manifest=a["manifest"], manifest_id=a["manifest_id"])],
+                     principal=OPERATOR)
+    assert err.value.problems[0].path == "[1].manifest"
+    assert _counts(reg) == before
+    assert [o["status"] for o in record_batch(reg.db, reg.env, entries=[a, b], principal=OPERATOR)] == [
+        "recorded", "recorded"]
