@@ -284,11 +284,28 @@ def search(session: Session, query: SystemQuery) -> Page[SystemSummary]:
 
 def history(session: Session, system_id: str) -> list[VersionView]:
     """Every version of a system, newest first (without the disclosures; see :func:`get_version`)."""
+    return _history(session, system_id)
+
+
+def history_page(session: Session, system_id: str, *, page: int = 1, per_page: int = 50) -> Page[VersionView]:
+    """One page of a system's versions, newest first."""
+    if page < 1 or per_page < 1:
+        raise InvalidInput("pages count from 1", hint="give page >= 1 and per_page >= 1")
+    items = _history(session, system_id, limit=per_page, offset=(page - 1) * per_page)
+    total = session.scalar(select(func.count()).where(SystemVersion.system_id == system_id)) or 0
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def _history(session: Session, system_id: str, *, limit: int | None = None, offset: int = 0) -> list[VersionView]:
     if session.get(System, system_id) is None:
         raise NotFound(f"there is no system {system_id!r}", hint="check the id; search the register at /systems")
     versions = list(
         session.scalars(
-            select(SystemVersion).where(SystemVersion.system_id == system_id).order_by(SystemVersion.number.desc())
+            select(SystemVersion)
+            .where(SystemVersion.system_id == system_id)
+            .order_by(SystemVersion.number.desc())
+            .limit(limit)
+            .offset(offset)
         )
     )
     screenings = _latest_screenings(session, [v.id for v in versions])

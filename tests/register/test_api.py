@@ -56,7 +56,7 @@ def test_publish_json_then_read_it_back(client, tokens) -> None:  # type: ignore
     assert listing["total"] == 1 and listing["items"][0]["id"] == "acme-imagegen"
     assert listing["items"][0]["impact_level"] == body["impact_level"]
     versions = client.get("/api/v1/systems/acme-imagegen/versions").json()
-    assert [v["number"] for v in versions] == [1]
+    assert [v["number"] for v in versions["items"]] == [1] and versions["total"] == 1
     assert client.get("/api/v1/systems/acme-imagegen/versions/1").json()["disclosure"] == body["disclosure"]
     assert client.get("/api/v1/providers/acme").json()["system_count"] == 1
 
@@ -317,3 +317,24 @@ def test_schema_and_vocabularies(client) -> None:  # type: ignore[no-untyped-def
     assert any(v["value"] == "synthetic_image" for v in vocab["capability"])
     rules = client.get("/api/v1/rules").json()
     assert rules["version"] and all(r["sources"] for r in rules["rules"])
+
+
+def test_version_history_is_paginated(client, tokens) -> None:  # type: ignore[no-untyped-def]
+    d = example()
+    admin = auth(tokens["admin"])
+    assert client.post("/api/v1/systems", content=as_json(d), headers={**JSON, **admin}).status_code == 201
+    for n in range(1, 5):
+        d = variant(d, **{"system.summary": f"Summary, revision {n}."})
+        r = client.put(
+            f"/api/v1/systems/acme-imagegen?expected_version={n}", content=as_json(d), headers={**JSON, **admin}
+        )
+        assert r.status_code == 200, r.text
+    first = client.get("/api/v1/systems/acme-imagegen/versions?per_page=2")
+    body = first.json()
+    assert [v["number"] for v in body["items"]] == [5, 4]
+    assert (body["total"], body["pages"], body["links"]["prev"]) == (5, 3, None)
+    assert 'rel="next"' in first.headers["link"]
+    assert body["links"]["next"] == "/api/v1/systems/acme-imagegen/versions?per_page=2&page=2"
+    last = client.get("/api/v1/systems/acme-imagegen/versions?per_page=2&page=3").json()
+    assert [v["number"] for v in last["items"]] == [1] and last["links"]["next"] is None
+    assert client.get("/api/v1/systems/nope/versions").status_code == 404

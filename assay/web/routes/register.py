@@ -111,6 +111,15 @@ class ProviderListOut(BaseModel):
     links: Links
 
 
+class VersionListOut(BaseModel):
+    items: list[VersionOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+    links: Links
+
+
 class VersionOut(BaseModel):
     number: int
     name: str
@@ -310,14 +319,33 @@ def api_get_system(response: Response, system_id: str = SystemId, db: Database =
 
 @router.get(
     "/api/v1/systems/{system_id}/versions",
-    response_model=list[VersionOut],
+    response_model=VersionListOut,
     tags=["register"],
-    summary="Every version of a system, newest first",
+    summary="Every version of a system, newest first (paginated)",
     responses=_errors(404, 422),
 )
-def api_versions(system_id: str = SystemId, db: Database = Depends(get_db)) -> list[dict[str, Any]]:
+def api_versions(
+    request: Request,
+    response: Response,
+    system_id: str = SystemId,
+    page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1."),
+    per_page: int | None = Query(None, ge=1, le=1_000_000, description="Items per page (at most ASSAY_MAX_PAGE_SIZE)."),
+    db: Database = Depends(get_db),
+    config: Any = Depends(get_config),
+) -> dict[str, Any]:
+    per_page = min(per_page or config.page_size, config.max_page_size)
     with db.read() as session:
-        return [_version_out(v) for v in service.history(session, system_id)]
+        result = service.history_page(session, system_id, page=page, per_page=per_page)
+    links = _links(request, result)
+    response.headers["link"] = ", ".join(f'<{url}>; rel="{rel}"' for rel, url in links.items() if url and rel != "self")
+    return {
+        "items": [_version_out(v) for v in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+        "links": links,
+    }
 
 
 @router.get(
