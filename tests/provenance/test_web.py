@@ -153,3 +153,16 @@ def test_real_answers_match_the_documented_schemas(web, marked, sqlite_register:
     for path, method, response in answers:
         assert response.status_code in (200, 201), (path, response.text)
         schema[path][method].validate_response(response)
+
+
+def test_images_are_examined_a_few_at_a_time_and_a_long_queue_is_told_to_come_back(web) -> None:  # type: ignore[no-untyped-def]
+    from assay.web.routes.provenance import MediaSlots
+
+    image = encode(synthetic_pixels(62, 512, 384), "JPEG")
+    # One slot, a short wait; the semaphore lives in the app's event loop, so it is made and taken there.
+    slots = web.app.state.media_slots = web.portal.call(lambda: MediaSlots(1, wait=0.2))
+    web.portal.call(slots.semaphore.acquire)  # another upload is being examined
+    busy = web.post("/api/v1/check", content=image, headers={"Content-Type": "image/jpeg"})
+    assert busy.status_code == 429 and busy.json()["error"]["code"] == "rate_limited" and busy.json()["error"]["hint"]
+    web.portal.call(slots.semaphore.release)
+    assert web.post("/api/v1/check", content=image, headers={"Content-Type": "image/jpeg"}).status_code == 200

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from typing import Any, Literal
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -21,7 +23,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from assay import watermark
 from assay.config import Config
 from assay.db import Database
-from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, UnsupportedMedia
+from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, RateLimited, UnsupportedMedia
 from assay.provenance.checking import check_media, mark_view
 from assay.provenance.credentials import revoked_serials
 from assay.provenance.environment import ProvenanceEnv
@@ -149,7 +151,8 @@ class MatchesOut(BaseModel):
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _IMAGE_BODY = {"image/*": _BINARY}
 _UPLOAD_ERRORS = (413, (415, "Not an image Assay can read, or a form or text sent instead of the image"),
-                  (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"))
+                  (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"),
+                  (429, "Busy examining other images: try again in a few seconds"))
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
 _ALG = {"enum": [watermark.ALGORITHM]}
@@ -157,6 +160,38 @@ _ALG = {"enum": [watermark.ALGORITHM]}
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:
     return ProvenanceEnv.open(config)
+
+
+class MediaSlots:
+    """Bounds how many uploaded images are decoded and examined at once.
+
+    One image of ``ASSAY_MAX_PIXELS`` takes several hundred megabytes while it is examined, and a small file can
+    declare that many pixels; without a bound, a burst of such uploads would exhaust the server's memory. A
+    request waits its turn for up to ``wait`` seconds, then is told to come back (429).
+    """
+
+    def __init__(self, slots: int, *, wait: float = 30.0) -> None:
+        self.semaphore = anyio.Semaphore(slots)  # owned by the app's event loop (see _media_slots)
+        self.wait = wait
+
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with anyio.fail_after(self.wait):
+                await self.semaphore.acquire()
+        except TimeoutError:
+            raise RateLimited("the register is busy examining other images",
+                              hint="try again in a few seconds") from None
+        try:
+            return await run_in_threadpool(fn, *args, **kwargs)
+        finally:
+            self.semaphore.release()
+
+
+def _media_slots(request: Request) -> MediaSlots:
+    slots = getattr(request.app.state, "media_slots", None)
+    if slots is None:  # made in the event loop on first use; no await in between, so made once
+        slots = request.app.state.media_slots = MediaSlots(max(2, min(8, os.cpu_count() or 2)))
+    return slots
 
 
 async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes, dict[str, str]]:
@@ -241,7 +276,7 @@ def _check_template(request: Request, context: dict[str, Any], status_code: int 
 async def check_page_post(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)):
     try:
         data, _ = await _read_upload(request)
-        verdict = await run_in_threadpool(check_media, db, env, data, name="the file")
+        verdict = await _media_slots(request).run(check_media, db, env, data, name="the file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
     return _check_template(request, {"verdict": verdict.as_dict()})
@@ -257,7 +292,7 @@ async def api_check(request: Request, db: Database = Depends(get_db), env: Prove
     """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
     never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know."""
     data, _ = await _read_upload(request)
-    verdict = await run_in_threadpool(check_media, db, env, data, name="the file")
+    verdict = await _media_slots(request).run(check_media, db, env, data, name="the file")
     body = verdict.as_dict()
     body.pop("file", None)
     return body
@@ -294,7 +329,7 @@ async def api_mark(request: Request, system_id: str | None = Query(None), visibl
         raise InvalidInput("say which system made the image", hint="send system_id (query or form field)",
                            problems=[FieldProblem("system_id", "missing", "the id of your registered system")])
     label = visible_label or _bool(fields.get("visible_label"))
-    results = await run_in_threadpool(mark_images, db, env, images=[data], system_id=system_id,
+    results = await _media_slots(request).run(mark_images, db, env, images=[data], system_id=system_id,
                                       principal=principal, visible_label=label, names=["the image"])
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
@@ -469,7 +504,7 @@ async def sb_by_content(request: Request, alg: str | None = Query(None, json_sch
                         maxResults: int | None = _MAX_RESULTS,  # noqa: N803
                         db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
     data, _ = await _read_upload(request)
-    return await run_in_threadpool(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
+    return await _media_slots(request).run(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
 
 
 @router.get("/manifests/{manifestId}", tags=["c2pa-soft-binding"], summary="A recorded C2PA manifest store",
