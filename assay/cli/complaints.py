@@ -60,6 +60,12 @@ def _passphrase_for(path: Path) -> str:
     return getpass.getpass(f"Passphrase for {path}: ")
 
 
+def _inbox_option() -> Any:
+    return env_option(Path("complaints-inbox"), "--inbox", envvar="ASSAY_COMPLAINTS_INBOX",
+                      help="Local folder the decrypted complaints are written to (keep it on an encrypted disk); "
+                           "'reply' and 'status --reason' check the complaint's reply key in it.")
+
+
 def _keys_option() -> Any:
     return env_option([], "--key", "-k", envvar="ASSAY_COMPLAINTS_KEY",
                       help="A key file of the oversight body (repeat for old keys after a rotation).")
@@ -153,7 +159,10 @@ def list_complaints(
     if as_json:
         print_json({"as_of": data["as_of"], "complaints": rows})
         return
-    table = Table("id", "system", "status", "received", "acknowledge by", "answer by", "flags")
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=20)  # never shortened: 'reply' and 'status' need it whole
+    for title in ("system", "status", "received", "acknowledge by", "answer by", "flags"):
+        table.add_column(title, overflow="fold")
     for c in rows:
         table.add_row(c["id"], c["system_id"], LABELS.get(c["status"], c["status"]), c["received_on"],
                       c["acknowledge_by"], c["answer_by"], "; ".join(c["flags"]) or "-",
@@ -166,9 +175,7 @@ def list_complaints(
 def pull_command(
     ctx: typer.Context,
     keys: list[Path] = _keys_option(),
-    inbox: Path = env_option(Path("complaints-inbox"), "--inbox", envvar="ASSAY_COMPLAINTS_INBOX",
-                             help="Local folder the decrypted complaints are written to "
-                                  "(keep it on an encrypted disk)."),
+    inbox: Path = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -191,6 +198,7 @@ def reply(
     complaint_id: str = typer.Argument(..., help="The complaint's id (see 'assay complaints list')."),
     message: str = typer.Option(None, "--message", "-m", help="The reply's text."),
     message_file: Path = typer.Option(None, "--message-file", help="Read the reply's text from this file."),
+    inbox: Path = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -198,7 +206,7 @@ def reply(
     """Send a reply only the complainant's receipt can open (and a copy sealed to the body's own key)."""
     text = _text(message, message_file)
     backend = _backend(ctx, server, token)
-    result = backend.reply(complaint_id, seal_reply(backend, complaint_id, text))
+    result = backend.reply(complaint_id, seal_reply(backend, complaint_id, text, inbox=inbox, warn=_warn))
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("ciphertext", "body_copy")})
         return
@@ -211,18 +219,23 @@ def status(
     complaint_id: str = typer.Argument(..., help="The complaint's id (see 'assay complaints list')."),
     new_status: str = typer.Argument(..., help=f"One of: {', '.join(STATUSES[1:])}."),
     reason: str = typer.Option(None, "--reason", help="Why (required for 'rejected'); sent sealed to the complainant."),
+    inbox: Path = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
 ) -> None:
     """Move a complaint forward: acknowledged, under_review, referred_to_provider, resolved or rejected."""
     backend = _backend(ctx, server, token)
-    sealed = seal_reply(backend, complaint_id, reason) if reason else None
+    sealed = seal_reply(backend, complaint_id, reason, inbox=inbox, warn=_warn) if reason else None
     result = backend.set_status(complaint_id, new_status, sealed)
     if as_json:
         print_json(result)
         return
     console.print(f"Complaint {complaint_id} is now {LABELS.get(result['status'], result['status'])}.")
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/yellow] {message}")
 
 
 def _text(message: str | None, message_file: Path | None) -> str:

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 
 from assay.complaints import crypto, service
 from assay.complaints.service import SealedReply
-from assay.errors import AssayError, InvalidInput, StorageError
+from assay.errors import AssayError, InvalidInput, StorageError, VerificationError
 
-__all__ = ["ApiBackend", "Backend", "LocalBackend", "PullResult", "pull", "seal_reply"]
+__all__ = ["ApiBackend", "Backend", "LocalBackend", "PullResult", "pull", "pulled_reply_key", "seal_reply"]
 
 
 class Backend(Protocol):
@@ -158,21 +158,60 @@ def current_key(backend: Backend) -> dict[str, Any]:
     return current[-1]
 
 
-def seal_reply(backend: Backend, complaint_id: str, text: str) -> SealedReply:
-    """Seal ``text`` to the complaint's reply key (for the complainant) and to the body's current key (its copy)."""
+def seal_reply(backend: Backend, complaint_id: str, text: str, *, inbox: Path,
+               warn: Callable[[str], None] | None = None) -> SealedReply:
+    """Seal ``text`` to the complaint's reply key (for the complainant) and to the body's current key (its copy).
+
+    1. The complaint must exist on the server.
+    2. It must have been pulled into ``inbox``: the reply key sealed inside it (made by the complainant's
+       browser, out of the server's reach) must equal the one the server gives. A server that swapped it in
+       its database could read every reply; the mismatch stops the reply before anything is sent.
+    """
     text = text.strip()
     if not text:
         raise InvalidInput("the reply is empty", hint="give the reply's text with --message or --message-file")
     if len(text) > 50_000:
         raise InvalidInput("the reply is longer than 50,000 characters", hint="shorten it")
     case = backend.case(complaint_id)
+    reply_key = crypto.b64decode(case["reply_public_key"], path="reply_public_key")
+    sealed_inside = pulled_reply_key(inbox, complaint_id)
+    if sealed_inside is None:
+        if warn:
+            warn(f"complaint {complaint_id} does not carry its reply key inside (it was sealed by an older form); "
+                 "the reply is sealed to the key the server gives, which the server could have swapped")
+    elif sealed_inside != reply_key:
+        raise VerificationError(
+            f"the server gives complaint {complaint_id} a reply key that differs from the one sealed inside the "
+            "complaint; nothing was sent",
+            hint="the server's database was altered: a reply sealed to its key could be read by whoever did it. "
+                 "Do not reply through this server; tell its operator and compare the database with a backup",
+        )
     key = current_key(backend)
     blob = crypto.pack_message(text)
     return SealedReply(
-        ciphertext=crypto.seal(blob, crypto.b64decode(case["reply_public_key"], path="reply_public_key")),
+        ciphertext=crypto.seal(blob, reply_key),
         body_copy=crypto.seal(blob, crypto.b64decode(key["public_key"], path="public_key")),
         body_copy_key_id=key["key_id"],
     )
+
+
+def pulled_reply_key(inbox: Path, complaint_id: str) -> bytes | None:
+    """The reply key found inside a complaint pulled and decrypted into ``inbox``; None if it carries none."""
+    folder = inbox / complaint_id
+    pulled = sorted(folder.glob("m*-complaint.json")) if folder.is_dir() else []
+    if not pulled:
+        raise InvalidInput(
+            f"complaint {complaint_id} is not in the inbox {inbox}",
+            hint=f"pull it first ('assay complaints pull --key FILE --inbox {inbox}', or give --inbox where you "
+                 "pulled it): replies are sealed to the key inside the complaint, which only your pull decrypts",
+        )
+    try:
+        doc = json.loads(pulled[0].read_text(encoding="utf-8"))
+        key = doc.get("reply_public_key")
+        return crypto.b64decode(key, path="reply_public_key") if key else None
+    except (OSError, ValueError, AttributeError, InvalidInput):
+        raise InvalidInput(f"{pulled[0]} is damaged",
+                           hint="move it away and pull again into an empty --inbox") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -271,6 +310,9 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
     doc = {"complaint_id": m["complaint_id"], "message_id": m["id"], "kind": content.kind, "day": m["day"],
            "system_id": content.system_id, "encrypted_in": content.mode, "fields": content.fields,
            "attachments": attachments}
+    if content.reply_public_key:
+        # Checked by 'assay complaints reply' against the key the server gives (see seal_reply).
+        doc["reply_public_key"] = crypto.b64(content.reply_public_key)
     _write_private(folder / f"{stem}.json", json.dumps(doc, indent=2, ensure_ascii=False).encode())
     _write_private(folder / f"{stem}.txt", _readable(doc).encode())
     summary.update(system_id=content.system_id, attachments=len(attachments), path=str(folder / f"{stem}.txt"))

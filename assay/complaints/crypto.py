@@ -2,14 +2,17 @@
 
 Everything here is pure: no database, no web. The same constructions run in the browser
 (``assay/web/static/complaints/complaints.js`` with the vendored libsodium.js), so a complaint sealed in a
-browser opens here and the reverse; ``tests/complaints/test_interop.py`` checks it both ways.
+browser opens here and the reverse; ``tests/complaints/test_browser.py`` checks it both ways in Chromium.
 
 - **Sealed box** (libsodium ``crypto_box_seal``: X25519 + XSalsa20-Poly1305 with an ephemeral sender key),
   through PyNaCl. The plaintext is first padded with Padmé lengths (at most ~12 % overhead) and ISO/IEC
   7816-4 padding (``sodium_pad``), so a ciphertext's length tells little about the complaint's length.
-- **Container**: what one sealed box holds: a JSON header (the form's fields and a list of attachments)
-  followed by the attachments' bytes. Written by hand because it is 30 lines and both sides must agree on
-  every byte; no standard library format exists in both PyNaCl and libsodium.js.
+- **Container**: what one sealed box holds: a JSON header (the form's fields, a list of attachments and, in a
+  complaint, the receipt's reply public key) followed by the attachments' bytes. The reply key travels inside
+  the sealed box so that the oversight body seals its replies to the key the complainant's browser made, not
+  to whatever key the server claims (a server that swapped it could read the replies). Written by hand because
+  it is 30 lines and both sides must agree on every byte; no standard format exists in both PyNaCl and
+  libsodium.js.
 - **Receipt**: 12 BIP-39 words (128 random bits plus a 4-bit checksum that catches typos), made and checked
   with the ``mnemonic`` package. Argon2id of the receipt's 16 random bytes with the installation's public
   salt gives 64 bytes: the first 32 are the *access key* (the server keeps only its HMAC under a secret
@@ -55,6 +58,7 @@ __all__ = [
     "KdfParams",
     "ReceiptKeys",
     "UndecryptableError",
+    "check_content",
     "derive_receipt_keys",
     "generate_body_key",
     "key_id",
@@ -200,11 +204,13 @@ class ComplaintContent:
     system_id: str = ""
     mode: str = "browser"  # where it was encrypted: "browser" or "server"
     language: str = ""
+    # The receipt's X25519 reply public key (complaints only): replies must be sealed to this key.
+    reply_public_key: bytes = b""
 
 
 def pack_complaint(content: ComplaintContent) -> bytes:
     """Serialise a complaint: magic line, 4-byte header length, JSON header, then the attachments' bytes."""
-    _check_content(content)
+    check_content(content)
     header = {
         "kind": content.kind,
         "system": content.system_id,
@@ -218,6 +224,8 @@ def pack_complaint(content: ComplaintContent) -> bytes:
     }
     if content.language:
         header["language"] = content.language
+    if content.reply_public_key:
+        header["reply_key"] = b64(content.reply_public_key)
     raw = json.dumps(header, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
     parts = [CONTAINER_MAGIC, len(raw).to_bytes(4, "big"), raw]
     parts += [a.data for a in content.attachments]
@@ -270,13 +278,19 @@ def unpack_complaint(blob: bytes) -> ComplaintContent:
                                       data=data, metadata=str(meta.get("metadata", "as-is"))[:20]))
     if at != len(blob):
         raise bad("there are bytes after the last attachment")
+    reply_key = b""
+    if "reply_key" in header:
+        try:
+            reply_key = decode_public_key(header["reply_key"], path="reply_key")
+        except InvalidInput:
+            raise bad("the reply key is not a 32-byte base64url key") from None
     content = ComplaintContent(
         fields=dict(fields), attachments=tuple(attachments), kind=str(header.get("kind", "complaint")),
         system_id=str(header.get("system", "")), mode=str(header.get("mode", "browser")),
-        language=str(header.get("language", "")),
+        language=str(header.get("language", "")), reply_public_key=reply_key,
     )
     try:
-        _check_content(content)
+        check_content(content)
     except InvalidInput as exc:
         raise bad(exc.message) from None
     return content
@@ -296,7 +310,8 @@ def unpack_message(blob: bytes) -> str:
         raise UndecryptableError("the decrypted reply is not UTF-8 text") from None
 
 
-def _check_content(content: ComplaintContent) -> None:
+def check_content(content: ComplaintContent) -> None:
+    """Raise :class:`InvalidInput` naming every field that is unknown, too long or missing."""
     problems = []
     if content.kind not in ("complaint", "information"):
         problems.append(FieldProblem("kind", f"unknown kind {content.kind!r}", "use complaint or information"))

@@ -364,7 +364,11 @@ class SealedReply:
 
 
 def add_reply(session: Session, complaint_id: str, reply: SealedReply, *, today: date, max_bytes: int) -> MessageView:
+    """Store a reply sealed by the oversight body; a closed complaint takes none (say it in the closing reason)."""
     c = _require(session, complaint_id, lock=True)
+    if c.status in FINAL:
+        raise Conflict(f"complaint {c.id} was closed on {c.closed_on} ({c.status}) and takes no more replies",
+                       hint="give what you want to say as --reason when you close a complaint")
     _check_sealed(reply.ciphertext, path="ciphertext", max_bytes=max_bytes)
     _check_sealed(reply.body_copy, path="body_copy", max_bytes=max_bytes)
     if session.get(ComplaintKey, reply.body_copy_key_id) is None:

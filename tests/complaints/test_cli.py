@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -17,14 +18,18 @@ from assay.db import Database
 FAST = ["--kdf-memlimit", str(8 * 1024 * 1024)]
 
 
-def file_complaint(db: Database, public: bytes, kid: str, content: crypto.ComplaintContent) -> bytes:
-    """What the browser does, with the same primitives; returns the reply private key."""
+def file_complaint(db: Database, public: bytes, kid: str, content: crypto.ComplaintContent, *,
+                   stored_reply_key: bytes | None = None) -> bytes:
+    """What the browser does, with the same primitives; returns the reply private key.
+
+    ``stored_reply_key`` stands for a server that stores another reply key than the one sealed inside."""
     reply_private, reply_public = crypto.generate_body_key()
+    content = replace(content, reply_public_key=reply_public)
     with db.write() as s:
         service.submit_complaint(s, system_id=content.system_id, key_id=kid,
                                  ciphertext=crypto.seal(crypto.pack_complaint(content), public),
-                                 lookup=os.urandom(32), reply_public_key=reply_public, today=date.today(),
-                                 max_bytes=10_000_000)
+                                 lookup=os.urandom(32), reply_public_key=stored_reply_key or reply_public,
+                                 today=date.today(), max_bytes=10_000_000)
     return reply_private
 
 
@@ -58,8 +63,14 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     again = json.loads(run(data, "complaints", "pull", "--key", str(key1), "--inbox", str(inbox), "--json").stdout)
     assert again["written"] == []
 
+    assert doc["reply_public_key"] == crypto.b64(bytes(PrivateKey(reply_private).public_key))
     run(data, "complaints", "status", cid, "acknowledged")
-    run(data, "complaints", "reply", cid, "--message", "We have asked the provider for its records.")
+    # A reply is sealed to the reply key found inside the pulled complaint, so the complaint must be pulled.
+    unpulled = run(data, "complaints", "reply", cid, "--message", "Hello", "--inbox", str(offline / "empty"),
+                   ok=False)
+    assert "not in the inbox" in " ".join(unpulled.stderr.split()) and "pull it first" in unpulled.stderr
+    run(data, "complaints", "reply", cid, "--message", "We have asked the provider for its records.",
+        "--inbox", str(inbox))
     bad = run(data, "complaints", "status", cid, "received", ok=False)
     assert "cannot move back" in bad.stderr
     bad = run(data, "complaints", "status", cid, "rejected", ok=False)
@@ -124,3 +135,45 @@ def test_the_installed_entry_point_reports_errors_without_a_traceback(tmp_path: 
                         str(tmp_path / "in")], capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, COLUMNS="200"))
     assert r.returncode == 2 and "needs the body's key file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_reply_key_swapped_on_the_server_is_refused_before_anything_is_sent(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # A server that replaced the complaint's reply key in its database (with one it holds the private half of)
+    # would read every reply sealed to it. The key sealed inside the complaint, out of the server's reach, wins.
+    data, inbox = tmp_path / "data", tmp_path / "inbox"
+    key = tmp_path / "body.key.json"
+    run(data, "complaints", "keygen", "--out", str(key), *FAST)
+    run(data, "complaints", "publish-key", "--key", str(key))
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    public = crypto.read_key_file_public(key)
+    _, servers_key = crypto.generate_body_key()
+    file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"),
+                   stored_reply_key=servers_key)
+    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
+                                "--json").stdout)["written"]
+    cid = written["complaint_id"]
+    for args in (["reply", cid, "--message", "Your case"], ["status", cid, "rejected", "--reason", "Not ours"]):
+        r = run(data, "complaints", *args, "--inbox", str(inbox), ok=False)
+        assert "differs from the one sealed inside the complaint" in " ".join(r.stderr.split())
+    with db.read() as s:
+        view = service.get_complaint(s, cid)
+    assert view is not None and view.status == "received" and [m.kind for m in view.messages] == ["complaint"]
+    db.dispose()
+
+
+def test_a_closed_complaint_takes_no_more_replies(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    data, inbox = tmp_path / "data", tmp_path / "inbox"
+    key = tmp_path / "body.key.json"
+    run(data, "complaints", "keygen", "--out", str(key), *FAST)
+    run(data, "complaints", "publish-key", "--key", str(key))
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    public = crypto.read_key_file_public(key)
+    file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"))
+    db.dispose()
+    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
+                                "--json").stdout)["written"]
+    cid = written["complaint_id"]
+    run(data, "complaints", "status", cid, "resolved", "--reason", "The provider changed its threshold.",
+        "--inbox", str(inbox))
+    r = run(data, "complaints", "reply", cid, "--message", "One more thing", "--inbox", str(inbox), ok=False)
+    assert "takes no more replies" in " ".join(r.stderr.split()) and "--reason" in r.stderr
