@@ -67,8 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint.",
             int),
     Setting("complaints_per_hour", 300,
-            "Complaint submissions and receipt look-ups accepted per hour from everyone together "
-            "(an in-memory limit that keeps no IP address).", int),
+            "Complaints accepted per hour from everyone together, and as many receipt look-ups (separate "
+            "in-memory limits for browser complaints, no-JavaScript forms and look-ups; no IP address kept).", int),
     Setting("complaints_kdf_memlimit", 64 * 1024 * 1024,
             "Argon2id memory (bytes) for deriving keys from receipts; fixed when the channel is first set up.", int),
     Setting("complaints_kdf_opslimit", 3,

@@ -1,7 +1,7 @@
 """Fixtures of the complaints tests: a registered system, the body's key, fast parameters for tests.
 
 Test-only parameters (named here, never defaults): Argon2id at 8 MiB and one pass, a 6-bit proof of work.
-The production defaults are exercised by the benchmark in bench/complaints_bench.py.
+The production defaults are exercised by the benchmark (python -m bench.complaints.run).
 """
 
 from __future__ import annotations

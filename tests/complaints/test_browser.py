@@ -21,6 +21,13 @@ pytestmark = pytest.mark.browser
 WHAT = "The hiring filter rejected every applicant over fifty, including me"
 EVIDENCE = b"Rejection e-mail, 12 May 2026: 'not a culture fit' \xe2\x80\x94 ref 99812\n"
 SECRET_METADATA = "Jane Q. Complainant, 52.3702N 4.8952E"
+NOT_REALLY_A_JPEG = b"\xff\xd8\xff\xe0 damaged scan, author: Jane Q. Complainant"
+
+
+def written_reply_key(db, complaint_id: str) -> str:  # type: ignore[no-untyped-def]
+    with db.read() as s:
+        view = service.get_complaint(s, complaint_id)
+    return crypto.b64(view.reply_public_key)
 
 
 def png_with_metadata() -> bytes:
@@ -48,6 +55,7 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     files.mkdir()
     (files / "rejection.txt").write_bytes(EVIDENCE)
     (files / "photo.png").write_bytes(png_with_metadata())
+    (files / "scan.jpg").write_bytes(NOT_REALLY_A_JPEG)  # announced as a photo, but no canvas can re-draw it
 
     context, page, errors = open_page(browser, f"{live_server}/systems/{system_id}")
     page.click("text=File a complaint about this system")
@@ -55,9 +63,14 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     page.wait_for_selector("text=Encrypted in your browser.")  # shown by the script once it runs
     page.fill("#f-what", WHAT)
     page.fill("#f-when", "May 2026")
-    page.set_input_files("#f-files", [str(files / "rejection.txt"), str(files / "photo.png")])
+    page.set_input_files("#f-files", [str(files / "rejection.txt"), str(files / "photo.png"), str(files / "scan.jpg")])
     notes = page.inner_text("#file-notes")
     assert "photo.png: a photo; hidden information" in notes and "rejection.txt: will be sent as it is" in notes
+    page.click("#send")
+    # The photo that could not be cleaned is named before anything is sent; pressing again sends it as it is.
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "could not be removed from scan.jpg" in page.inner_text("#error")
+    assert page.evaluate("document.activeElement.id") == "error"  # the message takes the focus
     page.click("#send")
     page.wait_for_selector("#receipt:not([hidden])", timeout=30_000)
     words = " ".join(page.locator("#receipt-words li").all_inner_texts())
@@ -82,6 +95,10 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     assert (folder / by_name["rejection.txt"]["file"]).read_bytes() == EVIDENCE  # byte for byte
     assert by_name["rejection.txt"]["metadata"] == "as-is"
     assert by_name["photo.png"]["metadata"] == "stripped"
+    assert by_name["scan.jpg"]["metadata"] == "as-is"
+    assert (folder / by_name["scan.jpg"]["file"]).read_bytes() == NOT_REALLY_A_JPEG
+    # The receipt's reply key travels sealed inside the complaint; the CLI checks the server's copy against it.
+    assert doc["reply_public_key"] == written_reply_key(sqlite_db, written["complaint_id"])
     cleaned = Image.open(folder / by_name["photo.png"]["file"])
     assert cleaned.size == (64, 48) and cleaned.convert("RGB").getpixel((5, 5)) == (200, 30, 30)
     assert "Author" not in cleaned.info
@@ -89,7 +106,7 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
 
     run(tmp_path / "cli-data", "complaints", "status", written["complaint_id"], "acknowledged", *server)
     run(tmp_path / "cli-data", "complaints", "reply", written["complaint_id"], "--message",
-        "Thank you. We have asked the provider for its age statistics.", *server)
+        "Thank you. We have asked the provider for its age statistics.", "--inbox", str(inbox), *server)
 
     # The complainant comes back with the receipt alone and reads the reply, decrypted in the browser.
     context, page, errors = open_page(browser, f"{live_server}/complaints/follow-up")
@@ -149,17 +166,19 @@ def test_libsodium_js_and_pynacl_interoperate_both_ways(browser, live_server, sq
 
     # Browser -> PyNaCl: a container sealed by libsodium.js opens here and parses.
     sealed_b64 = page.evaluate(
-        """async ([pk]) => {
+        """async ([pk, rk]) => {
             const s = await window.assayComplaints.sodiumReady();
             const A = window.assayComplaints;
             const att = [{name: "a.bin", type: "application/octet-stream", data: new Uint8Array([0, 1, 2, 255]),
                           metadata: "as-is"}];
-            const box = A.seal(s, A.packComplaint(s, "complaint", "sys-1", {what: "héllo 🌍"}, att),
+            const box = A.seal(s, A.packComplaint(s, "complaint", "sys-1", {what: "héllo 🌍"}, att,
+                                                  s.from_base64(rk, s.base64_variants.URLSAFE_NO_PADDING)),
                                s.from_base64(pk, s.base64_variants.URLSAFE_NO_PADDING));
             return s.to_base64(box, s.base64_variants.URLSAFE_NO_PADDING);
-        }""", [crypto.b64(public)])
+        }""", [crypto.b64(public), crypto.b64(bytes(range(32)))])
     content = crypto.unpack_complaint(crypto.open_sealed(crypto.b64decode(sealed_b64), private))
     assert content.fields == {"what": "héllo 🌍"} and content.attachments[0].data == bytes([0, 1, 2, 255])
+    assert content.reply_public_key == bytes(range(32))
 
     # The same receipt gives the same words, access key and reply key in both implementations.
     words, entropy = crypto.new_receipt()

@@ -108,6 +108,7 @@ def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(client, s
     content = crypto.unpack_complaint(crypto.open_sealed(view.messages[0].ciphertext, body_key[0]))
     assert content.fields == {"what": WHAT, "when": "June 2026", "contact": "signal: +31 6 0000 0000"}
     assert content.mode == "server" and content.system_id == system_id
+    assert content.reply_public_key == view.reply_public_key  # sealed inside too, as the browser does
     assert content.attachments[0].data == big and content.attachments[0].metadata == "as-is"
     hits = scan([Path(sqlite_db.url.split("sqlite:///")[1]).parent, config.data_dir],
                 [WHAT.encode(), EVIDENCE, b"+31 6 0000", words.encode()])
@@ -271,8 +272,62 @@ def test_rate_limit_keeps_no_address_and_answers_429(system_id, body_key, sqlite
         codes = [c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
                  for _ in range(3)]
     assert codes[0] == 404 and codes[-1] == 429
-    # Nothing keyed by client: the limiter holds counters only.
-    assert not any(isinstance(v, dict) for v in vars(app.state.complaints_channel.rate).values())
+    # Nothing keyed by client: each limiter holds counters only.
+    ch = app.state.complaints_channel
+    for bucket in (ch.filing, ch.filing_without_js, ch.lookups):
+        assert not any(isinstance(v, dict) for v in vars(bucket).values())
+
+
+def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(system_id, body_key, sqlite_db,  # type: ignore[no-untyped-def]
+                                                                      config) -> None:
+    # Look-ups and no-JavaScript forms cost a flooder no proof of work; they must not shut out complaints that
+    # paid one. Each kind of request has its bucket (by what it is, never by who sends it).
+    from fastapi.testclient import TestClient
+
+    from assay.web.app import create_app
+
+    app = create_app(config.with_overrides(complaints_per_hour=8), sqlite_db, migrate=False)  # bursts of 2
+    with TestClient(app) as c:
+        lookups = [c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
+                   for _ in range(3)]
+        forms = [c.post("/complaints", data={"system_id": system_id, "form_token": form_token(c, system_id),
+                                             "what": WHAT}).status_code for _ in range(3)]
+        body, _ = sealed_submission(c, system_id, body_key[1], body_key[2], channel_params(c))
+        paid = c.post("/api/v1/complaints", json=body)
+    assert lookups == [404, 404, 429] and forms == [200, 200, 429]
+    assert paid.status_code == 201, paid.text
+
+
+def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(app, system_id, body_key,  # type: ignore[no-untyped-def]
+                                                                   monkeypatch) -> None:
+    # The floor (answers about receipts take at least 0.35 s) is waited asynchronously: a flood of look-ups
+    # must not occupy the worker threads that every other page of the register needs.
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    import anyio.to_thread
+    import httpx
+
+    from assay.web.routes import complaints as routes
+
+    monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 1.5)  # long enough to look while they wait, under load
+
+    async def flood() -> tuple[int, list[int]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            tasks = [asyncio.create_task(c.post("/api/v1/complaints/lookup",
+                                                json={"access_key": crypto.b64(bytes([i]) * 32)}))
+                     for i in range(30)]
+            fewest = 10**6
+            for _ in range(24):  # the fewest threads held in the first 1.2 s
+                await asyncio.sleep(0.05)
+                fewest = min(fewest, anyio.to_thread.current_default_thread_limiter().borrowed_tokens)
+            return fewest, [r.status_code for r in await asyncio.gather(*tasks)]
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own (the browser tests keep one on the main thread)
+        fewest, codes = pool.submit(asyncio.run, flood()).result()
+    assert codes == [404] * 30
+    assert fewest == 0, f"{fewest} worker threads held all along while look-ups wait out the floor"
 
 
 # ------------------------------------------------------------------------------------------- the body's API

@@ -15,13 +15,14 @@ The oversight body's side is the JSON API under ``/api/v1/complaints`` with an a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
@@ -42,6 +43,7 @@ from assay.web.auth import require_principal
 from assay.web.errors import error_responses
 
 router = APIRouter()
+_T = TypeVar("_T")
 log = logging.getLogger("assay.complaints")
 
 # Answers about a receipt take at least this long, found or not, so timing does not tell them apart.
@@ -59,7 +61,12 @@ class _Channel:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.pow = ProofOfWork(config.complaints_pow_bits)
-        self.rate = RateLimit(config.complaints_per_hour)
+        # Three buckets, by what a request costs and proves, never by who sends it: look-ups need no proof of
+        # work, so a flood of them must not use up what complaints need; forms sent without JavaScript carry no
+        # proof of work either, so their flood must not shut out complaints that paid one.
+        self.filing = RateLimit(config.complaints_per_hour)  # browser complaints and additions (proof of work)
+        self.filing_without_js = RateLimit(config.complaints_per_hour)  # no-JavaScript complaints and additions
+        self.lookups = RateLimit(config.complaints_per_hour)  # receipt look-ups, with or without JavaScript
         self.forms = OneTimeTokens()
         self._pepper: bytes | None = None
         self._params: KdfParams | None = None
@@ -136,10 +143,17 @@ def _require_key(request: Request) -> service.KeyView:
     return key
 
 
-def _sleep_to_floor(start: float) -> None:
-    left = LOOKUP_FLOOR_SECONDS - (time.monotonic() - start)
-    if left > 0:
-        time.sleep(left)
+async def _no_sooner_than_the_floor(work: Callable[[], _T]) -> _T:
+    """Run ``work`` (which uses a receipt) in a worker thread; answer no sooner than the floor, found or not.
+
+    The wait is asynchronous: a flood of look-ups must not hold the worker threads every page needs."""
+    start = time.monotonic()
+    try:
+        return await run_in_threadpool(work)
+    finally:
+        left = LOOKUP_FLOOR_SECONDS - (time.monotonic() - start)
+        if left > 0:
+            await asyncio.sleep(left)
 
 
 # Documented answers (OpenAPI): every error is the one JSON error shape.
@@ -190,17 +204,19 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
         attachments=tuple(crypto.Attachment(f.name, f.content_type, f.data, "as-is") for f in form.files),
         system_id=system.id, mode="server",
     )
-    blob = crypto.pack_complaint(content)  # validates fields before anything is spent or stored
-    ch.rate.take("complaint")
+    crypto.check_content(content)  # before anything is spent or stored
+    ch.filing_without_js.take("complaint")
     token = form.fields.get("form_token", "")
     ch.forms.spend(token)
     try:
-        sealed = crypto.seal(blob, key.public_key)
-        del blob, content
         words, entropy = crypto.new_receipt()
         params = ch.params(_db(request), today)
         with _KDF_SLOTS:
             keys = crypto.derive_receipt_keys(entropy, params)
+        # The reply key goes inside the sealed complaint, as the browser does, so the body can check it.
+        sealed = crypto.seal(crypto.pack_complaint(replace(content, reply_public_key=keys.reply_public_key)),
+                             key.public_key)
+        del content
         with _db(request).write() as session:
             service.submit_complaint(
                 session, system_id=system.id, key_id=key.key_id, ciphertext=sealed,
@@ -238,13 +254,13 @@ class _Opened:
     replies: list[tuple[date, str]]
 
 
-def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_Opened, crypto.ReceiptKeys]:
+async def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_Opened, crypto.ReceiptKeys]:
     """No-JavaScript follow-up: derive the receipt's keys here, find the complaint, open its replies in memory."""
-    entropy = crypto.parse_receipt(receipt)
-    params = ch.params(_db(request), _today(request))
-    start = time.monotonic()
-    try:
-        ch.rate.take("receipt look-up")
+    entropy = crypto.parse_receipt(receipt)  # a 422 about the typed text only, whatever exists
+    ch.lookups.take("receipt look-up")
+
+    def work() -> tuple[_Opened, crypto.ReceiptKeys]:
+        params = ch.params(_db(request), _today(request))
         with _KDF_SLOTS:
             keys = crypto.derive_receipt_keys(entropy, params)
         with _db(request).read() as session:
@@ -256,8 +272,8 @@ def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_O
             if m.kind == "reply":
                 replies.append((m.day, crypto.unpack_message(crypto.open_sealed(m.ciphertext, keys.reply_private_key))))
         return _Opened(view, replies), keys
-    finally:
-        _sleep_to_floor(start)
+
+    return await _no_sooner_than_the_floor(work)
 
 
 def _status_page(request: Request, opened: _Opened, receipt: str, *, notice: str = "") -> HTMLResponse:
@@ -276,12 +292,8 @@ async def follow_up_without_javascript(request: Request) -> HTMLResponse:
     form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
                                      max_total=10_000, max_files=0)
     receipt = form.fields.get("receipt", "")
-
-    def work() -> HTMLResponse:
-        opened, _ = _open_with_receipt(request, ch, receipt)
-        return _status_page(request, opened, receipt)
-
-    return await run_in_threadpool(work)
+    opened, _ = await _open_with_receipt(request, ch, receipt)
+    return _status_page(request, opened, receipt)
 
 
 @router.post("/complaints/follow-up/information", response_class=HTMLResponse, include_in_schema=False)
@@ -289,10 +301,10 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
     ch = _channel(request)
     form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
                                      max_total=ch.config.complaints_max_bytes, max_files=crypto.MAX_ATTACHMENTS)
+    receipt = form.fields.get("receipt", "")
+    opened, keys = await _open_with_receipt(request, ch, receipt)
 
     def work() -> HTMLResponse:
-        receipt = form.fields.get("receipt", "")
-        opened, keys = _open_with_receipt(request, ch, receipt)
         key = _require_key(request)
         text = form.fields.get("what", "").strip()
         content = crypto.ComplaintContent(
@@ -301,7 +313,7 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
             mode="server",
         )
         blob = crypto.pack_complaint(content)
-        ch.rate.take("complaint")
+        ch.filing_without_js.take("complaint")
         token = form.fields.get("form_token", "")
         ch.forms.spend(token)
         try:
@@ -436,7 +448,7 @@ def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     access = _access_key(body.access_key)
     reply_public = crypto.decode_public_key(body.reply_public_key, path="reply_public_key")
     _check_pow(ch, body.pow)
-    ch.rate.take("complaint")
+    ch.filing.take("complaint")
     today = _today(request)
     with _db(request).write() as session:
         service.submit_complaint(session, system_id=system.id, key_id=body.key_id, ciphertext=ciphertext,
@@ -465,40 +477,42 @@ def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
 @router.post("/api/v1/complaints/lookup", tags=["complaints"],
              summary="A complaint's status and sealed replies, for the holder of its receipt",
              responses=error_responses(_NO_RECEIPT, 413, 422, 429))
-def lookup(request: Request, body: Lookup) -> JSONResponse:
+async def lookup(request: Request, body: Lookup) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
-    start = time.monotonic()
-    try:
-        ch.rate.take("receipt look-up")
+    ch.lookups.take("receipt look-up")
+    today = _today(request)
+
+    def work() -> JSONResponse:
         with _db(request).read() as session:
             view = service.find_by_lookup(session, crypto.lookup_hash(access, ch.pepper()))
         if view is None:
             raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
-        return JSONResponse(_public_view(view, _today(request)), headers=NO_STORE)
-    finally:
-        _sleep_to_floor(start)
+        return JSONResponse(_public_view(view, today), headers=NO_STORE)
+
+    return await _no_sooner_than_the_floor(work)
 
 
 @router.post("/api/v1/complaints/information", status_code=201, tags=["complaints"],
              summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)",
              responses=error_responses(_NO_RECEIPT, (409, "The complaint is closed, the key was replaced since, or "
                                                           "this was already received"), 413, 422, 429))
-def add_information(request: Request, body: AddInformation) -> JSONResponse:
+async def add_information(request: Request, body: AddInformation) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
     _check_pow(ch, body.pow)
-    start = time.monotonic()
-    try:
-        ch.rate.take("complaint")
+    ch.filing.take("complaint")
+    today = _today(request)
+
+    def work() -> JSONResponse:
         with _db(request).write() as session:
             view = service.add_information(session, lookup=crypto.lookup_hash(access, ch.pepper()),
-                                           key_id=body.key_id, ciphertext=ciphertext, today=_today(request),
+                                           key_id=body.key_id, ciphertext=ciphertext, today=today,
                                            max_bytes=ch.config.complaints_max_bytes)
-        return JSONResponse(_public_view(view, _today(request)), status_code=201, headers=NO_STORE)
-    finally:
-        _sleep_to_floor(start)
+        return JSONResponse(_public_view(view, today), status_code=201, headers=NO_STORE)
+
+    return await _no_sooner_than_the_floor(work)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -62,8 +62,10 @@
 
   // --- the container (pack_complaint in crypto.py) ---------------------------------------------------------
 
-  function packComplaint(sodium, kind, systemId, fields, attachments) {
+  // replyPublic (complaints only): the receipt's reply key, sealed inside so the body can check the server's copy.
+  function packComplaint(sodium, kind, systemId, fields, attachments, replyPublic) {
     var header = { kind: kind, system: systemId, mode: "browser", fields: {}, attachments: [] };
+    if (replyPublic) header.reply_key = b64(sodium, replyPublic);
     FIELDS.forEach(function (k) { if (fields[k]) header.fields[k] = fields[k]; });
     attachments.forEach(function (a) {
       header.attachments.push({ name: a.name, type: a.type, size: a.data.length, metadata: a.metadata,
@@ -104,8 +106,21 @@
       if (!type) return asIs();
       return stripImage(file, type).then(function (data) {
         return { name: file.name, type: type, data: data, metadata: "stripped" };
-      }, asIs);
+      }, function () {
+        // Could not be re-drawn (damaged, too large for a canvas, not really that type): kept as it is.
+        return asIs().then(function (a) { a.notCleaned = true; return a; });
+      });
     }));
+  }
+
+  // Photos that were announced as cleaned but could not be: the person decides, knowing it (null if none).
+  function uncleanedWarning(attachments) {
+    var names = attachments.filter(function (a) { return a.notCleaned; }).map(function (a) { return a.name; });
+    if (!names.length) return null;
+    var err = new Error("Hidden information could not be removed from " + names.join(", ") + ": it would be sent " +
+      "as it is, possibly with a location, camera or author.");
+    err.hint = "Remove that file, or press the button again to send it anyway.";
+    return err;
   }
 
   function describeFiles(input, list) {
@@ -261,16 +276,20 @@
   function setUpComplaintForm(form) {
     var ds = form.dataset, progress = $("progress"), errorBox = $("error"), button = $("send");
     var fileInput = $("f-files");
+    var sendUncleaned = false; // set once the person has been told which photos could not be cleaned
     document.querySelectorAll(".js-only").forEach(function (el) { el.hidden = false; });
     var notice = $("mode-notice");
     if (notice) notice.dataset.mode = "browser";
-    fileInput.addEventListener("change", function () { describeFiles(fileInput, $("file-notes")); });
+    fileInput.addEventListener("change", function () {
+      sendUncleaned = false;
+      describeFiles(fileInput, $("file-notes"));
+    });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       errorBox.hidden = true;
       button.disabled = true;
-      var sodium, receiptWords, keys, ciphertext;
+      var sodium, receiptWords, keys, ciphertext, attachments;
       var fields = {};
       FIELDS.forEach(function (k) { var el = form.elements[k]; fields[k] = el ? el.value.trim() : ""; });
       sodiumReady().then(function (s) {
@@ -278,18 +297,21 @@
         if (fileInput.files.length > Number(ds.maxAttachments)) throw new Error("Attach at most " + ds.maxAttachments + " files.");
         progress.textContent = "Preparing attachments…";
         return prepareFiles(fileInput.files);
-      }).then(function (attachments) {
-        progress.textContent = "Encrypting your complaint…";
-        var container = packComplaint(sodium, "complaint", ds.systemId, fields, attachments);
-        ciphertext = seal(sodium, container, unb64(sodium, ds.key));
-        container.fill(0);
-        checkSize(ds, ciphertext);
+      }).then(function (prepared) {
+        attachments = prepared;
+        var warning = uncleanedWarning(attachments);
+        if (warning && !sendUncleaned) { sendUncleaned = true; throw warning; }
         progress.textContent = "Making your receipt…";
         return wordlist();
       }).then(function (words) {
         var entropy = sodium.randombytes_buf(16);
         receiptWords = entropyToWords(sodium, entropy, words);
         keys = deriveKeys(sodium, entropy, ds);
+        progress.textContent = "Encrypting your complaint…";
+        var container = packComplaint(sodium, "complaint", ds.systemId, fields, attachments, keys.replyPublic);
+        ciphertext = seal(sodium, container, unb64(sodium, ds.key));
+        container.fill(0);
+        checkSize(ds, ciphertext);
         progress.textContent = "Checking that this is not a flood of messages (a few seconds)…";
         return proofOfWork(sodium, ds.powBits);
       }).then(function (pow) {
@@ -390,7 +412,11 @@
     });
 
     var info = $("information-form"), infoFiles = $("i-files"), infoProgress = $("i-progress");
-    infoFiles.addEventListener("change", function () { describeFiles(infoFiles, $("i-file-notes")); });
+    var infoSendUncleaned = false;
+    infoFiles.addEventListener("change", function () {
+      infoSendUncleaned = false;
+      describeFiles(infoFiles, $("i-file-notes"));
+    });
     info.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!session) return;
@@ -401,6 +427,8 @@
       infoProgress.textContent = "Preparing attachments…";
       prepareFiles(infoFiles.files).then(function (attachments) {
         if (!what && !attachments.length) throw new Error("Write something or attach a file to add.");
+        var warning = uncleanedWarning(attachments);
+        if (warning && !infoSendUncleaned) { infoSendUncleaned = true; throw warning; }
         infoProgress.textContent = "Encrypting…";
         var container = packComplaint(sodium, "information", "", { what: what }, attachments);
         ciphertext = seal(sodium, container, unb64(sodium, ds.key));
