@@ -128,6 +128,12 @@ class HttpSource(LogSource):
             with self._client.stream("GET", url) as response:
                 if response.status_code == 404:
                     return None
+                if response.is_redirect:
+                    # Not followed: the log's URL is part of what the user trusts, so they should name the target.
+                    raise StorageError(
+                        f"{url} redirects to {response.headers.get('location', '(nowhere)')}",
+                        hint="give the log's final URL prefix as --url",
+                    )
                 if response.status_code != 200:
                     raise StorageError(
                         f"{url} answered HTTP {response.status_code}", hint="the log may be down; try again later"

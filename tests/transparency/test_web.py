@@ -166,3 +166,17 @@ def test_an_http_source_refuses_oversized_answers_from_a_hostile_server() -> Non
         source.checkpoint()
     with pytest.raises(StorageError, match=r"tile/entries/000 is larger than the 16,777,472 bytes"):
         source.tile(TileID(-1, 0))
+
+
+def test_an_http_source_names_a_redirect_instead_of_following_it() -> None:
+    import httpx
+
+    from assay.errors import StorageError
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"Location": "https://register.example/log/checkpoint"})
+
+    source = HttpSource("http://register.example/log", client=httpx.Client(transport=httpx.MockTransport(moved)))
+    with pytest.raises(StorageError, match="redirects to https://register.example/log/checkpoint") as info:
+        source.checkpoint()
+    assert "--url" in info.value.hint
