@@ -7,7 +7,8 @@ Contract:
   time (a process-wide lock plus ``BEGIN IMMEDIATE``), so a read-modify-write inside ``write()`` never loses
   an update; on PostgreSQL code that reads before it writes locks the rows it reads
   (``select(...).with_for_update()``).
-- Reads go through :meth:`Database.read`, which never writes.
+- Reads go through :meth:`Database.read`, which never writes and sees one consistent snapshot (REPEATABLE READ
+  on PostgreSQL, a WAL read transaction on SQLite).
 - SQLite runs in WAL mode with ``synchronous=FULL``: a committed write survives a power cut.
 """
 
@@ -98,8 +99,14 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
+        """A read transaction that sees one snapshot of the database from its first query to its end."""
         session = self._sessions()
         try:
+            if not self.is_sqlite:
+                # PostgreSQL's default (READ COMMITTED) gives every statement its own snapshot: a page or an
+                # export read in several queries could mix two versions of a system. SQLite's WAL readers
+                # already keep one snapshot per transaction.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
         finally:
             session.rollback()

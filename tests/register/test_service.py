@@ -219,3 +219,25 @@ def test_exports_read_every_system_in_batches_on_both_engines(db: Database, publ
     assert doc["count"] == 7 and [s["id"] for s in doc["systems"]] == sorted(ids)
     rows = list(csv.DictReader(io.StringIO(b"".join(iter_csv(db, base_url="https://r.example")).decode())))
     assert [r["id"] for r in rows] == sorted(ids) and rows[0]["outcome"] == "transparency"
+
+
+def test_an_export_is_one_snapshot_while_the_register_changes(db: Database, publish) -> None:
+    # The export reads in batches; systems published or updated meanwhile must not show up half-way through
+    # (PostgreSQL's default READ COMMITTED would give every batch its own snapshot).
+    from assay.register.export import iter_records
+
+    ids = [publish(variant(example(), **{"system.id": DELETE, "system.name": f"Tool {i:02d}"})).id for i in range(4)]
+    records = iter_records(db, base_url="https://r.example", batch=1)
+    first = next(records)
+    with db.write() as session:
+        service.update(
+            session,
+            sorted(ids)[-1],
+            variant(example(), **{"system.id": DELETE, "system.name": "Tool 03", "system.version": "9"}),
+            expected_version=1,
+            principal=OPERATOR,
+        )
+    publish(variant(example(), **{"system.id": "zz-late", "system.name": "Late"}))
+    rest = list(records)
+    assert [r["id"] for r in [first, *rest]] == sorted(ids)
+    assert all(r["version_number"] == 1 and r["version"] == "3.2" for r in [first, *rest])
