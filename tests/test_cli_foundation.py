@@ -33,3 +33,22 @@ def test_unreachable_database_is_a_storage_error_not_a_traceback(tmp_path) -> No
     assert r.returncode == 2, r.stderr
     assert "hint:" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_serve_that_cannot_start_says_why_without_a_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from assay.config import Config
+    from assay.transparency.keys import load_or_create_signer
+
+    # A log whose key was made for another public address: the server must refuse to start, with the hint.
+    load_or_create_signer(Config(data_dir=tmp_path, public_url="https://register.example"))
+    r = run(
+        "--data-dir",
+        str(tmp_path),
+        "serve",
+        "--port",
+        "1",  # never bound: the check comes first
+        env={"ASSAY_PUBLIC_URL": "https://other.example"},
+    )
+    assert r.returncode == 2, r.stderr
+    assert "register.example/log" in r.stderr and "hint:" in r.stderr
+    assert "Traceback" not in r.stderr and "serving on" not in r.stderr

@@ -61,8 +61,13 @@ def serve(
 
     from assay.web.app import create_app
 
+    from assay.transparency import open_log
+
     config = get_config(ctx, host=host, port=port)
     web_app = create_app(config)
+    # What the app's startup would refuse (a log key for another origin...) fails here, as a message with its
+    # hint, instead of a traceback from inside uvicorn. The log opened here is the one the app then uses.
+    open_log(web_app.state.db, config)
     err_console.print(f"Assay is serving on [bold]{config.base_url}[/bold] (Ctrl+C stops it)")
     uvicorn.run(
         web_app,
