@@ -59,9 +59,8 @@ def serve(
     """Serve the web app (pages, API, log) with uvicorn. Access logs are off: no client address is logged."""
     import uvicorn
 
-    from assay.web.app import create_app
-
     from assay.transparency import open_log
+    from assay.web.app import create_app
 
     config = get_config(ctx, host=host, port=port)
     web_app = create_app(config)
@@ -126,9 +125,7 @@ def main() -> None:
         if exc.hint:
             err_console.print(f"[bold]hint:[/bold] {exc.hint}", highlight=False)
         for p in exc.problems:
-            err_console.print(
-                f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False
-            )
+            err_console.print(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
