@@ -184,8 +184,11 @@ def pull_command(
     if not keys:
         raise InvalidInput("pulling needs the body's key file", hint="give --key FILE (repeat it for older keys)")
     result = pull(_backend(ctx, server, token), KeyRing(list(keys), _passphrase_for), inbox)
+    for warning in result.warnings:
+        _warn(warning)
     if as_json:
-        print_json({"inbox": str(result.inbox), "cursor": result.cursor, "written": result.written})
+        print_json({"inbox": str(result.inbox), "cursor": result.cursor, "written": result.written,
+                    "warnings": result.warnings})
         return
     for w in result.written:
         console.print(f"{w['day']}  {w['complaint_id']}  {w['kind']:<11}  {w['path']}")

@@ -227,14 +227,20 @@ class KeyRing:
     _opened: dict[str, bytes] = field(default_factory=dict)
     _index: dict[str, Path] | None = None
 
+    def _files_by_id(self) -> dict[str, Path]:
+        if self._index is None:
+            self._index = {crypto.key_id(crypto.read_key_file_public(f)): f for f in self.files}
+        return self._index
+
+    def holds(self, public_key: bytes) -> bool:
+        """Whether one of the key files is this public key (no passphrase needed)."""
+        path = self._files_by_id().get(crypto.key_id(public_key))
+        return path is not None and crypto.read_key_file_public(path) == public_key
+
     def private_key(self, kid: str) -> bytes:
         if kid in self._opened:
             return self._opened[kid]
-        if self._index is None:
-            self._index = {}
-            for f in self.files:
-                self._index[crypto.key_id(crypto.read_key_file_public(f))] = f
-        path = self._index.get(kid)
+        path = self._files_by_id().get(kid)
         if path is None:
             raise InvalidInput(f"a message is sealed to key {kid}, and none of the key files given is that key",
                                hint="add --key with the key file of that id (old keys stay needed after a rotation)")
@@ -248,6 +254,7 @@ class PullResult:
     written: list[dict[str, Any]]
     cursor: int
     inbox: Path
+    warnings: list[str] = field(default_factory=list)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -269,6 +276,7 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
     except ValueError:
         raise InvalidInput(f"{cursor_file} is damaged", hint="delete it to pull everything again") from None
     written: list[dict[str, Any]] = []
+    warnings = _check_served_key(backend, ring)
     while True:
         page = backend.inbox(after=cursor, limit=batch)
         messages = page.get("messages", [])
@@ -280,7 +288,20 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
             cursor_file.write_text(f"{cursor}\n")
         if len(messages) < batch:
             break
-    return PullResult(written=written, cursor=cursor, inbox=inbox)
+    return PullResult(written=written, cursor=cursor, inbox=inbox, warnings=warnings)
+
+
+def _check_served_key(backend: Backend, ring: KeyRing) -> list[str]:
+    """The key the server seals new complaints to must be one of the body's: a swapped key shows here first."""
+    try:
+        served = current_key(backend)
+    except service.ChannelNotReady:
+        return []
+    if ring.holds(crypto.b64decode(served["public_key"], path="public_key")):
+        return []
+    return [f"the server seals new complaints to key {served['key_id']} (fingerprint {served['fingerprint']}), "
+            "which is none of the key files given: if the oversight body did not publish it, complainants are "
+            "encrypting to someone else; compare it with the transparency log and your key files"]
 
 
 def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, Any]:

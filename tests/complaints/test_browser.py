@@ -70,6 +70,7 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     # The photo that could not be cleaned is named before anything is sent; pressing again sends it as it is.
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "could not be removed from scan.jpg" in page.inner_text("#error")
+    assert "scan.jpg: could not be cleaned" in page.inner_text("#file-notes")
     assert page.evaluate("document.activeElement.id") == "error"  # the message takes the focus
     page.click("#send")
     page.wait_for_selector("#receipt:not([hidden])", timeout=30_000)

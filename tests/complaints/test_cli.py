@@ -177,3 +177,22 @@ def test_a_closed_complaint_takes_no_more_replies(tmp_path: Path, run) -> None: 
         "--inbox", str(inbox))
     r = run(data, "complaints", "reply", cid, "--message", "One more thing", "--inbox", str(inbox), ok=False)
     assert "takes no more replies" in " ".join(r.stderr.split()) and "--reason" in r.stderr
+
+
+def test_pull_warns_when_the_server_seals_to_a_key_the_body_does_not_hold(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    data, inbox = tmp_path / "data", tmp_path / "inbox"
+    key = tmp_path / "body.key.json"
+    run(data, "complaints", "keygen", "--out", str(key), *FAST)
+    run(data, "complaints", "publish-key", "--key", str(key))
+    pulled = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json").stdout)
+    assert pulled["warnings"] == []
+    # Someone with the server's database rotates to a key of their own.
+    _, intruder = crypto.generate_body_key()
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    with db.write() as s:
+        service.publish_key(s, intruder, today=date.today())
+    db.dispose()
+    r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json")
+    (warning,) = json.loads(r.stdout)["warnings"]
+    assert crypto.key_id(intruder) in warning and "none of the key files given" in warning
+    assert "warning:" in r.stderr

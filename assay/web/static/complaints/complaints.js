@@ -123,6 +123,16 @@
     return err;
   }
 
+  // After a photo could not be cleaned, its note says so instead of promising it.
+  function markUncleaned(list, attachments) {
+    attachments.forEach(function (a, i) {
+      var li = list.children[i];
+      if (!a.notCleaned || !li) return;
+      li.className = "warn";
+      li.textContent = a.name + ": could not be cleaned; it would be sent as it is, with any hidden information.";
+    });
+  }
+
   function describeFiles(input, list) {
     list.textContent = "";
     Array.prototype.forEach.call(input.files, function (file) {
@@ -300,7 +310,11 @@
       }).then(function (prepared) {
         attachments = prepared;
         var warning = uncleanedWarning(attachments);
-        if (warning && !sendUncleaned) { sendUncleaned = true; throw warning; }
+        if (warning && !sendUncleaned) {
+          sendUncleaned = true;
+          markUncleaned($("file-notes"), attachments);
+          throw warning;
+        }
         progress.textContent = "Making your receipt…";
         return wordlist();
       }).then(function (words) {
@@ -428,7 +442,11 @@
       prepareFiles(infoFiles.files).then(function (attachments) {
         if (!what && !attachments.length) throw new Error("Write something or attach a file to add.");
         var warning = uncleanedWarning(attachments);
-        if (warning && !infoSendUncleaned) { infoSendUncleaned = true; throw warning; }
+        if (warning && !infoSendUncleaned) {
+          infoSendUncleaned = true;
+          markUncleaned($("i-file-notes"), attachments);
+          throw warning;
+        }
         infoProgress.textContent = "Encrypting…";
         var container = packComplaint(sodium, "information", "", { what: what }, attachments);
         ciphertext = seal(sodium, container, unb64(sodium, ds.key));
