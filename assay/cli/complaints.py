@@ -192,7 +192,12 @@ def pull_command(
         return
     for w in result.written:
         console.print(f"{w['day']}  {w['complaint_id']}  {w['kind']:<11}  {w['path']}")
-    err_console.print(f"{len(result.written)} new message(s) decrypted into {result.inbox}")
+        if "undecryptable" in w:
+            _warn(f"message {w['id']} of complaint {w['complaint_id']} could not be read ({w['undecryptable']}); "
+                  "its ciphertext is kept beside it")
+    unread = sum("undecryptable" in w for w in result.written)
+    err_console.print(f"{len(result.written) - unread} new message(s) decrypted into {result.inbox}"
+                      + (f", {unread} could not be read" if unread else ""))
 
 
 @app.command("reply")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -198,20 +199,29 @@ def seal_reply(backend: Backend, complaint_id: str, text: str, *, inbox: Path,
 def pulled_reply_key(inbox: Path, complaint_id: str) -> bytes | None:
     """The reply key found inside a complaint pulled and decrypted into ``inbox``; None if it carries none."""
     folder = inbox / complaint_id
-    pulled = sorted(folder.glob("m*-complaint.json")) if folder.is_dir() else []
-    if not pulled:
+    docs = []
+    for path in sorted(folder.glob("m*.json")) if _SAFE_ID.match(complaint_id) and folder.is_dir() else []:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("kind") == "complaint":
+                key = doc.get("reply_public_key")
+                docs.append(crypto.b64decode(key, path="reply_public_key") if key else None)
+        except (OSError, ValueError, AttributeError, InvalidInput):
+            raise InvalidInput(f"{path} is damaged",
+                               hint="move it away and pull again into an empty --inbox") from None
+    if not docs:
         raise InvalidInput(
             f"complaint {complaint_id} is not in the inbox {inbox}",
             hint=f"pull it first ('assay complaints pull --key FILE --inbox {inbox}', or give --inbox where you "
                  "pulled it): replies are sealed to the key inside the complaint, which only your pull decrypts",
         )
-    try:
-        doc = json.loads(pulled[0].read_text(encoding="utf-8"))
-        key = doc.get("reply_public_key")
-        return crypto.b64decode(key, path="reply_public_key") if key else None
-    except (OSError, ValueError, AttributeError, InvalidInput):
-        raise InvalidInput(f"{pulled[0]} is damaged",
-                           hint="move it away and pull again into an empty --inbox") from None
+    if len(docs) > 1:
+        # Anyone can seal a message to the body's public key; a second "complaint" would bring its own reply key.
+        raise VerificationError(f"the inbox holds {len(docs)} complaints under the id {complaint_id}; a complaint "
+                                "has one, and the others were added by someone else",
+                                hint="do not reply through this server; tell its operator and compare the "
+                                     "database with a backup")
+    return docs[0]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -268,6 +278,8 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
 
     The cursor (``inbox/.cursor``) advances only past messages written completely, so an interrupted pull
     (a wrong passphrase, a missing key file, the network) resumes where it stopped and writes nothing twice.
+    A message that cannot be read with the right key is kept aside and reported (``undecryptable``), not
+    retried forever.
     """
     inbox.mkdir(parents=True, exist_ok=True, mode=0o700)
     cursor_file = inbox / ".cursor"
@@ -283,8 +295,11 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
         if not messages:
             break
         for m in messages:
+            if not isinstance(m.get("id"), int) or m["id"] <= cursor:
+                raise VerificationError(f"the server sent message {str(m.get('id'))[:20]!r} after cursor {cursor}",
+                                        hint="the server is not answering as an Assay register: check --server")
             written.append(_write_message(m, ring, inbox))
-            cursor = int(m["id"])
+            cursor = m["id"]
             cursor_file.write_text(f"{cursor}\n")
         if len(messages) < batch:
             break
@@ -304,21 +319,47 @@ def _check_served_key(backend: Backend, ring: KeyRing) -> list[str]:
             "encrypting to someone else; compare it with the transparency log and your key files"]
 
 
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_KINDS = ("complaint", "information", "reply")
+
+
 def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, Any]:
+    """Decrypt one message into the inbox. A message that does not open with the right key, or opens to
+    something malformed, is kept aside as ``.undecryptable`` (anyone can seal a box to the body's public key;
+    one such box must not stop every later complaint); a missing key file or a wrong passphrase stops the pull."""
+    # 1. The server's own fields name files here: they must be plain names (a server is not trusted).
+    if not (isinstance(m.get("complaint_id"), str) and _SAFE_ID.match(m["complaint_id"]) and m.get("kind") in _KINDS
+            and isinstance(m.get("id"), int) and m.get("author") in ("complainant", "body")):
+        raise VerificationError(f"the server listed message {str(m.get('id'))[:20]!r} with a malformed id, kind or "
+                                "author; nothing was written for it",
+                                hint="the server is not answering as an Assay register: check --server and the "
+                                     "server itself before pulling again")
     folder = inbox / m["complaint_id"]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stem = f"m{int(m['id']):06d}-{m['kind']}"
+    stem = f"m{m['id']:06d}-{m['kind']}"
     summary: dict[str, Any] = {"id": m["id"], "complaint_id": m["complaint_id"], "kind": m["kind"],
                                "author": m["author"], "day": m["day"], "path": str(folder / stem)}
-    if m["author"] == "body":
-        kid = m.get("body_copy_key_id")
-        text = crypto.unpack_message(crypto.open_sealed(crypto.b64decode(m["body_copy"]), ring.private_key(kid)))
+    body = m["author"] == "body"
+    sealed = crypto.b64decode((m.get("body_copy") if body else m.get("ciphertext")) or "", path="ciphertext")
+    # 2. The key: a missing key file or a wrong passphrase raises here, and the pull stops to be run again.
+    private = ring.private_key(str(m.get("body_copy_key_id") if body else m.get("key_id")))
+    # 3. The box and what it holds: a failure is about this message alone.
+    try:
+        opened = crypto.open_sealed(sealed, private)
+        text = crypto.unpack_message(opened) if body else None
+        content = None if body else crypto.unpack_complaint(opened)
+    except crypto.UndecryptableError as exc:
+        _write_private(folder / f"{stem}.undecryptable", sealed)
+        _write_private(folder / f"{stem}.txt", f"This message could not be read: {exc.message}\n"
+                                               f"({exc.hint})\nIts ciphertext is kept in {stem}.undecryptable.\n"
+                                               .encode())
+        summary.update(path=str(folder / f"{stem}.txt"), undecryptable=exc.message)
+        return summary
+    if text is not None:
         _write_private(folder / f"{stem}.txt", text.encode())
         summary["path"] = str(folder / f"{stem}.txt")
         return summary
-    content = crypto.unpack_complaint(
-        crypto.open_sealed(crypto.b64decode(m["ciphertext"]), ring.private_key(m["key_id"]))
-    )
+    assert content is not None
     attachments = []
     if content.attachments:
         att_dir = folder / f"{stem}-attachments"

@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from nacl.public import PrivateKey
+from sqlalchemy import select
 
 from assay.complaints import crypto, service
 from assay.db import Database
@@ -196,3 +197,66 @@ def test_pull_warns_when_the_server_seals_to_a_key_the_body_does_not_hold(tmp_pa
     (warning,) = json.loads(r.stdout)["warnings"]
     assert crypto.key_id(intruder) in warning and "none of the key files given" in warning
     assert "warning:" in r.stderr
+
+
+def _set_up(tmp_path: Path, run) -> tuple[Path, Path, Database, bytes]:  # type: ignore[no-untyped-def]
+    data, key = tmp_path / "data", tmp_path / "body.key.json"
+    run(data, "complaints", "keygen", "--out", str(key), *FAST)
+    run(data, "complaints", "publish-key", "--key", str(key))
+    return data, key, Database(f"sqlite:///{data / 'assay.db'}"), crypto.read_key_file_public(key)
+
+
+def test_a_box_that_does_not_open_is_kept_aside_and_later_complaints_still_arrive(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    # Anyone can seal a box to the body's public key and the server cannot look inside: a malformed one must not
+    # stop every later pull (the cursor would never pass it).
+    from nacl.public import PublicKey, SealedBox
+
+    data, key, db, public = _set_up(tmp_path, run)
+    kid = crypto.key_id(public)
+    garbage = SealedBox(PublicKey(public)).encrypt(b"not a complaint, no padding")
+    with db.write() as s:
+        service.submit_complaint(s, system_id="s", key_id=kid, ciphertext=garbage, lookup=os.urandom(32),
+                                 reply_public_key=os.urandom(32), today=date.today(), max_bytes=10_000)
+    file_complaint(db, public, kid, crypto.ComplaintContent(fields={"what": "the real one"}, system_id="s"))
+    db.dispose()
+    inbox = tmp_path / "inbox"
+    r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json")
+    bad, good = json.loads(r.stdout)["written"]
+    assert "malformed padding" in bad["undecryptable"] and "undecryptable" not in good
+    assert (inbox / bad["complaint_id"] / f"m{bad['id']:06d}-complaint.undecryptable").read_bytes() == garbage
+    assert "the real one" in Path(good["path"]).read_text()
+    assert json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
+                          "--json").stdout)["written"] == []
+
+
+def test_what_an_altered_database_sends_cannot_write_outside_the_inbox_or_bring_a_second_reply_key(  # type: ignore[no-untyped-def]
+        tmp_path: Path, run) -> None:
+    from assay.complaints.models import Complaint, ComplaintMessage
+
+    data, key, db, public = _set_up(tmp_path, run)
+    kid = crypto.key_id(public)
+    file_complaint(db, public, kid, crypto.ComplaintContent(fields={"what": "genuine"}, system_id="s"))
+    with db.read() as s:
+        (cid,) = s.scalars(select(Complaint.id)).all()
+    # A second "complaint" under the same id, sealed by someone else to the body's public key with their reply key.
+    _, intruder = crypto.generate_body_key()
+    forged = crypto.seal(crypto.pack_complaint(crypto.ComplaintContent(
+        fields={"what": "forged"}, system_id="s", reply_public_key=intruder)), public)
+    with db.write() as s:
+        s.add(ComplaintMessage(complaint_id=cid, author="complainant", kind="complaint", day=date.today(),
+                               key_id=kid, ciphertext=forged, digest=os.urandom(32)))
+    inbox = tmp_path / "inbox"
+    run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox))
+    r = run(data, "complaints", "reply", cid, "--message", "hello", "--inbox", str(inbox), ok=False)
+    assert "holds 2 complaints" in " ".join(r.stderr.split())
+    # A message whose complaint id is a path.
+    with db.write() as s:
+        s.add(Complaint(id="../../escaped", system_id="s", lookup=os.urandom(32), reply_public_key=os.urandom(32),
+                        status="received", received_on=date.today()))
+        s.flush()
+        s.add(ComplaintMessage(complaint_id="../../escaped", author="complainant", kind="complaint",
+                               day=date.today(), key_id=kid, ciphertext=forged, digest=os.urandom(32)))
+    db.dispose()
+    r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), ok=False)
+    assert "malformed id" in r.stderr
+    assert not (tmp_path / "escaped").exists() and not (inbox.parent.parent / "escaped").exists()
