@@ -48,6 +48,14 @@ def _root(
     ctx.obj["verbose"] = verbose
     ctx.obj["config"] = Config.from_env(data_dir=data_dir, database_url=database_url, public_url=public_url)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
+    # Log entries a command committed get their tiles and signed checkpoint before it exits (assay.cli.log).
+    ctx.call_on_close(lambda: _integrate_new_log_entries(ctx))
+
+
+def _integrate_new_log_entries(ctx: typer.Context) -> None:
+    from assay.cli.log import integrate_new_entries
+
+    integrate_new_entries(ctx)
 
 
 @app.command()

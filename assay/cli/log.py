@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
-from assay.errors import InvalidInput
+from assay.errors import AssayError, InvalidInput
 
 log_app = typer.Typer(help="The transparency log: integrate, show, prove, verify, monitor.", no_args_is_help=True)
 
@@ -66,6 +66,36 @@ def _local_key(ctx: typer.Context) -> str:
     if key is None:
         key = integrate(db, get_config(ctx)).vkey
     return key
+
+
+def integrate_new_entries(ctx: typer.Context) -> None:
+    """Integrate the log entries this command committed, as it exits (the CLI root calls this).
+
+    Register events written from the command line (a system published or suspended, a token issued...) get
+    their tiles and signed checkpoint at once, so their proofs exist when the command returns, as the web
+    app's background integrator does within a second. Only when this process committed log entries.
+    """
+    import sys
+
+    recorded = sys.modules.get("assay.transparency._record")
+    db = (ctx.find_root().obj or {}).get("db")
+    if recorded is None or db is None or not recorded.entries_committed.is_set():
+        return
+    from assay.transparency import integrate
+
+    try:
+        integrate(db, get_config(ctx))
+    except AssayError as exc:  # the command itself succeeded; say why its entries wait, without failing it
+        err_console.print(
+            f"[bold yellow]warning:[/bold yellow] the log entries were recorded but not integrated yet: "
+            f"{escape(exc.message)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if exc.hint:
+            err_console.print(f"[bold]hint:[/bold] {escape(exc.hint)}", highlight=False, soft_wrap=True)
+        return
+    recorded.entries_committed.clear()
 
 
 def _alarm(exc: Exception, as_json: bool) -> None:
