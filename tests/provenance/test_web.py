@@ -166,3 +166,15 @@ def test_images_are_examined_a_few_at_a_time_and_a_long_queue_is_told_to_come_ba
     assert busy.status_code == 429 and busy.json()["error"]["code"] == "rate_limited" and busy.json()["error"]["hint"]
     web.portal.call(slots.semaphore.release)
     assert web.post("/api/v1/check", content=image, headers={"Content-Type": "image/jpeg"}).status_code == 200
+
+
+def test_the_mark_page_names_the_version_the_image_was_made_with(web, marked, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    from assay.register import service
+
+    from .conftest import OPERATOR, disclosure
+
+    with sqlite_register.db.write() as s:
+        service.update(s, "acme-imagegen", disclosure(system__version="4.0"), expected_version=1,
+                       principal=OPERATOR, reason="v4")
+    page = web.get(f"/marks/{marked.headers['Assay-Mark-Id']}").text
+    assert "version 3.2 (Acme Imaging B.V.); its entry has changed since (now version 4.0)" in page

@@ -421,12 +421,15 @@ def api_mark_record(mark_id: str = Path(description="16 hexadecimal digits, as '
 @router.get("/marks/{mark_id}", response_class=HTMLResponse, include_in_schema=False)
 def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
     view = _mark_or_404(db, mark_id)
-    from assay.register.service import get_system
+    from assay.register.service import get_system, get_version
 
     with db.read() as session:
         system = get_system(session, view["system_id"])
-    return request.app.state.templates.TemplateResponse(request, "provenance/mark.html",
-                                                        {"mark": view, "system": system})
+        then = (get_version(session, view["system_id"], view["system_version_number"])
+                if system is not None and system.version_number != view["system_version_number"] else None)
+    return request.app.state.templates.TemplateResponse(
+        request, "provenance/mark.html",
+        {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")})
 
 
 # ---------------------------------------------------------------------------------------------- trust
