@@ -52,3 +52,17 @@ def test_serve_that_cannot_start_says_why_without_a_traceback(tmp_path) -> None:
     assert r.returncode == 2, r.stderr
     assert "register.example/log" in r.stderr and "hint:" in r.stderr
     assert "Traceback" not in r.stderr and "serving on" not in r.stderr
+
+
+def test_usage_errors_name_the_problem_with_exit_code_2(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Typer vendors its own click, so its usage errors are not click.ClickException instances.
+    for args, words in (
+        (("systems", "list", "--per-page", "0"), "--per-page"),
+        (("systems", "list", "--per-page", "many"), "--per-page"),
+        (("systems", "publish"), "Missing argument"),
+        (("systems", "list", "--bogus"), "--bogus"),
+        (("nosuchcommand",), "No such command"),
+    ):
+        r = run("--data-dir", str(tmp_path), *args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert words in r.stderr and "internal error" not in r.stderr, (args, r.stderr)

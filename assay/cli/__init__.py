@@ -141,13 +141,21 @@ def main() -> None:
         err_console.print("aborted")
         sys.exit(130)
     except Exception as exc:  # click usage errors come through here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if verbose:
             raise
         err_console.print(f"[bold red]internal error:[/bold red] {exc!r}", highlight=False)
         err_console.print("hint: run again with --verbose and report the traceback", highlight=False)
         sys.exit(3)
+
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """A click usage error (bad option value, missing argument, unknown command): click's own, or the copy of
+    click that newer Typer versions vendor (typer._click), which is not a click.ClickException."""
+    import click
+
+    if isinstance(exc, click.ClickException):
+        return True
+    return any(c.__name__ == "ClickException" for c in type(exc).__mro__) and callable(getattr(exc, "show", None))

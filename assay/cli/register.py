@@ -227,9 +227,13 @@ def systems_list(
         None, "--suspended/--not-suspended", envvar="ASSAY_REGISTER_SUSPENDED", help="Only (not) suspended systems."
     ),
     sort: str = env_option("relevance", "--sort", envvar="ASSAY_REGISTER_SORT", help="relevance, name or updated."),
-    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", help="Page number, from 1."),
+    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", min=1, help="Page number, from 1."),
     per_page: int = env_option(
-        None, "--per-page", envvar="ASSAY_REGISTER_PER_PAGE", help="Systems per page (default ASSAY_PAGE_SIZE)."
+        None,
+        "--per-page",
+        envvar="ASSAY_REGISTER_PER_PAGE",
+        min=1,
+        help="Systems per page (default ASSAY_PAGE_SIZE).",
     ),
     as_json: bool = json_flag(),
 ) -> None:
@@ -456,9 +460,13 @@ def providers_add(
 @providers_app.command("list")
 def providers_list(
     ctx: typer.Context,
-    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", help="Page number, from 1."),
+    page: int = env_option(1, "--page", envvar="ASSAY_REGISTER_PAGE", min=1, help="Page number, from 1."),
     per_page: int = env_option(
-        None, "--per-page", envvar="ASSAY_REGISTER_PER_PAGE", help="Providers per page (default ASSAY_PAGE_SIZE)."
+        None,
+        "--per-page",
+        envvar="ASSAY_REGISTER_PER_PAGE",
+        min=1,
+        help="Providers per page (default ASSAY_PAGE_SIZE).",
     ),
     as_json: bool = json_flag(),
 ) -> None:
