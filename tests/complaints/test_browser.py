@@ -115,6 +115,7 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     page.click("text=Open my complaint")
     page.wait_for_selector("#case:not([hidden])", timeout=30_000)
     assert page.inner_text("#case-status") == "Acknowledged"
+    assert page.inner_text("#case-deadlines").startswith("Acknowledgement by ")  # as the no-JavaScript page says
     assert "We have asked the provider for its age statistics." in page.inner_text("#case-messages")
     # Adding information, sealed in the browser.
     page.fill("#i-what", "I found a second rejection letter.")

@@ -362,6 +362,9 @@
       var sodium = session.sodium;
       $("case-status").textContent = data.status_label;
       $("case-received").textContent = data.received_on;
+      $("case-deadlines").textContent = "Acknowledgement by " + data.acknowledge_by + "; an answer by " +
+        data.answer_by + ".";
+      document.querySelectorAll(".js-deadlines").forEach(function (el) { el.hidden = !!data.closed; });
       var history = $("case-history");
       history.textContent = "";
       data.history.forEach(function (h) {
