@@ -55,6 +55,10 @@ class PosixStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        # Folders whose own entry in their parent this process has made durable. A folder found on disk is not
+        # trusted to be durable: a process that crashed between creating it and syncing its parent may have
+        # left it only in the page cache. So each folder's parent is synced once per process, then never again.
+        self._durable_folders: set[Path] = set()
 
     def __repr__(self) -> str:
         return f"PosixStorage({str(self.root)!r})"
@@ -63,12 +67,19 @@ class PosixStorage:
         dirs: set[Path] = set()
         jobs: list[tuple[Path, Path, bytes]] = []
         written: list[Path] = []
+        folders: set[Path] = set()
         try:
             for path, data in files.items():
                 _check_path(path)
                 target = self.root / path
-                for created in self._makedirs(target.parent):
-                    dirs.add(created.parent)  # a new folder exists durably once its parent is synced
+                self._makedirs(target.parent)
+                folder = target.parent
+                while folder not in self._durable_folders and folder not in folders:
+                    folders.add(folder)
+                    dirs.add(folder.parent)  # a folder's entry is durable once its parent is synced
+                    if folder == self.root:
+                        break
+                    folder = folder.parent
                 jobs.append((target.parent / f".tmp-{target.name}-{secrets.token_hex(6)}", target, data))
             # fsync waits on the disk, not the CPU, and releases the GIL: overlapping the waits of a batch's
             # files (and folders) makes a batch cost about one fsync's latency instead of one per file.
@@ -82,6 +93,7 @@ class PosixStorage:
                 written.remove(tmp)
                 dirs.add(target.parent)
             list(_in_parallel(_fsync_dir, [(d,) for d in dirs]))
+            self._durable_folders |= folders
         except OSError as exc:
             raise StorageError(
                 f"could not write the log's tiles under {self.root}: {exc.strerror or exc}",

@@ -71,3 +71,31 @@ def test_the_fake_fails_at_the_chosen_step_and_stays_down_until_restarted(when: 
     with pytest.raises(SimulatedCrash):
         fake.read("tile/0/000.p/1")
     assert fake.restart().read("tile/0/000.p/1") == b"a" * 32
+
+
+def test_folders_left_by_a_crashed_process_are_made_durable_before_files_in_them_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A process that died between creating tile/0/x001 and syncing tile/0 may have left the folder in the
+    # page cache only. The next process must not take its existence for durability: before its first write
+    # there returns, the parents of every folder on the path have been synced, once per process.
+    import os
+
+    root = tmp_path / "log"
+    (root / "tile" / "0" / "x001").mkdir(parents=True)  # as the crashed process left it: never synced
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    storage = PosixStorage(root)
+    storage.write_many({"tile/0/x001/000": b"a" * 8192})
+    for folder in (root / "tile" / "0", root / "tile", root, tmp_path):
+        assert str(folder) in synced, folder
+    synced.clear()
+    storage.write_many({"tile/0/x001/001": b"b" * 8192})  # later writes sync only the file and its folder
+    assert len(synced) == 2 and synced[0].startswith(str(root / "tile/0/x001/.tmp-001-"))
+    assert synced[1] == str(root / "tile/0/x001")
