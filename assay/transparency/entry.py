@@ -152,6 +152,11 @@ def canonical_json(value: Any) -> bytes:
 
 def decode_entry(data: bytes) -> dict[str, Any]:
     """Parse entry bytes back into ``{"v", "kind", "time", "body"}``; strict, for auditors and the web pages."""
+    if len(data) > MAX_ENTRY_BYTES:
+        raise InvalidInput(
+            f"the log entry is {len(data)} bytes, over the limit of {MAX_ENTRY_BYTES} bytes",
+            hint="Assay never records entries this large: this entry was not written by an Assay register",
+        )
     try:
         value = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:

@@ -112,6 +112,10 @@ def test_decode_entry_rejects_non_canonical_bytes() -> None:
         decode_entry(b'{"v":1}')
     with pytest.raises(InvalidInput, match="UTF-8 JSON"):
         decode_entry(b"\xff")
+    # Canonical, but larger than any entry Assay records: a log serving it is not an Assay log.
+    big = b'{"body":{"note":"' + b"x" * 17_000 + b'"},"kind":"system.updated","time":"2026-11-29T10:00:00Z","v":1}'
+    with pytest.raises(InvalidInput, match="over the limit of 16384 bytes"):
+        decode_entry(big)
 
 
 def test_entries_in_a_rolled_back_savepoint_vanish_with_it(db: Database) -> None:
