@@ -66,3 +66,16 @@ def test_usage_errors_name_the_problem_with_exit_code_2(tmp_path) -> None:  # ty
         r = run("--data-dir", str(tmp_path), *args)
         assert r.returncode == 2, (args, r.stderr)
         assert words in r.stderr and "internal error" not in r.stderr, (args, r.stderr)
+
+
+def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = run("--data-dir", str(tmp_path), "serve", "--port", str(port))
+    assert r.returncode == 2, r.stderr
+    assert f"127.0.0.1:{port}" in r.stderr and f"ASSAY_PORT={port + 1}" in r.stderr
+    assert "serving on" not in r.stderr and "Traceback" not in r.stderr

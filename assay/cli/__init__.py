@@ -75,6 +75,7 @@ def serve(
     # What the app's startup would refuse (a log key for another origin...) fails here, as a message with its
     # hint, instead of a traceback from inside uvicorn. The log opened here is the one the app then uses.
     open_log(web_app.state.db, config)
+    _check_port_is_free(config.host, config.port)
     err_console.print(f"Assay is serving on [bold]{config.base_url}[/bold] (Ctrl+C stops it)")
     uvicorn.run(
         web_app,
@@ -84,6 +85,31 @@ def serve(
         log_level="warning",
         server_header=False,
     )
+
+
+def _check_port_is_free(host: str, port: int) -> None:
+    """Refuse early, with the fix, when another server holds the port (uvicorn would only log errno 98)."""
+    import socket
+
+    from assay.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host!r}: {exc}", hint="set ASSAY_HOST (--host) to an address of this machine"
+        ) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror}",
+                hint=f"stop what is using port {port}, or choose another port: --port {port + 1} or "
+                f"ASSAY_PORT={port + 1} (make run reads it too)",
+            ) from None
 
 
 db_app = typer.Typer(help="The database: migrations and status.", no_args_is_help=True)
