@@ -35,8 +35,12 @@ case "${1:-start}" in
     if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
       as_pg "$BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
-    as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
-      -o "-p $PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null
+    if ! as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/server.log" -w \
+      -o "-p $PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null; then
+      tail -n 3 "$PGDIR/server.log" >&2 || true
+      echo "PostgreSQL did not start on port $PORT (hint: if another server holds the port, set ASSAY_TEST_PG_PORT to a free one)" >&2
+      exit 1
+    fi
     ;;
   stop)
     [ -d "$PGDIR/data" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR/data" -m fast stop >/dev/null || true
