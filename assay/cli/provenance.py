@@ -408,6 +408,13 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
         body = decode_entry(entry).get("body", {})
         if body.get("mark") != verdict.get("mark_id"):
             raise AssayError("the log entry is not this mark's", hint="the register answered inconsistently")
+        # The facts the verdict shows must be the logged ones: a register cannot name another system or file.
+        claims = {"system": (verdict.get("system") or {}).get("id"),
+                  "sha256": (verdict.get("record") or {}).get("sha256")}
+        for name, claimed in claims.items():
+            if claimed is not None and body.get(name) != claimed:
+                raise AssayError(f"the register says {name} {claimed!r}, its log entry says {body.get(name)!r}",
+                                 hint="the register answered inconsistently with its own log")
         log["verified"] = True
         log["verification"] = f"included in {checkpoint.origin} at tree size {checkpoint.size}"
     except AssayError as exc:

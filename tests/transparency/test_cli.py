@@ -34,3 +34,40 @@ def test_register_commands_leave_their_entries_integrated_and_provable(tmp_path:
     assert json.loads(entry.read_text())["kind"] == "system.suspended"
     checked = json.loads(cli("log", "check-proof", str(proof), "--entry", str(entry), "--key", shown["vkey"], "--json"))
     assert checked["ok"] and checked["tree_size"] == index + 1
+
+
+def test_assay_check_refuses_a_verdict_that_contradicts_the_marks_log_entry(tmp_path: Path) -> None:
+    # What 'assay check' does with a verdict (local or from a remote register): the tlog-proof must verify
+    # against the log's key, and the verdict's mark, system and file hash must be the logged ones.
+    import base64
+
+    from assay.cli.provenance import _verify_log_proof
+    from assay.config import Config
+    from assay.db import Database
+    from assay.transparency import entry_at, integrate, proof_for, record, verifier_key
+
+    config = Config(data_dir=tmp_path / "data", public_url="https://register.example")
+    db = Database(f"sqlite:///{tmp_path / 'assay.db'}")
+    db.upgrade()
+    with db.write() as s:
+        index = record(s, "mark.recorded", {"mark": "00001", "system": "acme-imagegen", "sha256": "ab" * 32})
+    integrate(db, config)
+    log = {
+        "index": index,
+        "entry": base64.b64encode(entry_at(db, index) or b"").decode(),
+        "proof": proof_for(db, index),
+    }
+    vkey = verifier_key(db)
+
+    def verdict(**changes: object) -> dict:
+        v = {"mark_id": "00001", "system": {"id": "acme-imagegen"}, "record": {"sha256": "ab" * 32}, "log": dict(log)}
+        v.update(changes)
+        _verify_log_proof(v, vkey)
+        return v
+
+    assert verdict()["log"]["verified"] is True
+    lied = verdict(system={"id": "other-system"})
+    assert lied["log"]["verified"] is False and "its log entry says 'acme-imagegen'" in lied["log"]["verification"]
+    assert verdict(record={"sha256": "cd" * 32})["log"]["verified"] is False
+    assert verdict(mark_id="00002")["log"]["verified"] is False
+    db.dispose()
