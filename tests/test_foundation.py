@@ -77,3 +77,25 @@ def test_pg_script_prints_its_url_without_postgresql() -> None:
     env = {**os.environ, "ASSAY_TEST_PG_PORT": "54999", "PATH": "/nonexistent"}
     out = subprocess.run(["/bin/bash", str(script), "url"], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "postgresql+psycopg://postgres@127.0.0.1:54999/postgres"
+
+
+def test_a_form_over_the_limit_gets_a_page_not_json(client) -> None:  # type: ignore[no-untyped-def]
+    big = b"x" * (client.app.state.config.max_body_bytes + 1)
+    r = client.post(
+        "/rules", content=big, headers={"content-type": "application/x-www-form-urlencoded", "accept": "text/html"}
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html")
+    assert "larger than the limit" in r.text and "Nothing was stored" in r.text
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_limit(client) -> None:  # type: ignore[no-untyped-def]
+    limit = client.app.state.config.max_body_bytes
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(limit // 65536 + 2):
+            yield b"y" * 65536
+
+    r = client.post("/api/v1/validate", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "too_large"

@@ -88,46 +88,58 @@ class BodyLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _send_too_large(send, limit)
+                    await _send_too_large(scope, send, limit)
                     return
         seen = 0
-        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen, refused
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    refused = True
                     raise _BodyTooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _send_too_large(send, limit)
+            await _send_too_large(scope, send, limit)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _send_too_large(send: Send, limit: int) -> None:
+async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+    import html
     import json
 
-    body = json.dumps(
-        error_body(
-            "too_large",
-            f"the request body is larger than the limit of {limit} bytes",
-            "send a smaller body or file",
-        )
-    ).encode()
+    message = f"the request body is larger than the limit of {limit:,} bytes"
+    hint = "send a smaller body or file"
+    headers = dict(scope.get("headers", []))
+    accept = headers.get(b"accept", b"").decode("latin-1")
+    path = scope.get("path", "")
+    # A person submitting a form gets a page (with a way back), a program the one JSON error shape.
+    if "text/html" in accept and not path.startswith(("/api/", "/log/", "/matches/", "/manifests/")):
+        content_type = b"text/html; charset=utf-8"
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<title>Too large · Assay</title><link rel="stylesheet" href="/static/assay.css"></head>'
+            f'<body><main id="main"><h1>{html.escape(message.capitalize())}</h1>'
+            f'<p class="hint">Please {html.escape(hint)}: use your browser\'s Back button, remove or shrink an '
+            "attachment, and try again. Nothing was stored.</p>"
+            '<p><a href="/">Start page</a></p></main></body></html>'
+        ).encode()
+    else:
+        content_type = b"application/json"
+        body = json.dumps(error_body("too_large", message, hint)).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
         }
     )
     await send({"type": "http.response.body", "body": body})
