@@ -934,6 +934,8 @@ def _log_body(system: System, version: SystemVersion, assessed: _Assessed) -> di
         "version": version.number,
         "disclosure_sha256": assessed.sha256,
         "outcome": assessed.screening["outcome"],
+        # With the disclosure's hash and the rules' version, anyone can recompute the screening from the log.
+        "rules_version": assessed.screening["rules_version"],
         "impact_level": assessed.impact["level"],
     }
 

@@ -39,6 +39,14 @@ def test_publish_records_version_1_with_screening_impact_and_log_entry(db: Datab
     assert view.training_data_headline.endswith(".")
     assert view.disclosure["system"]["name"] == "Acme ImageGen"
     assert isinstance(view.log_index, int)
+    from assay.register.screening import load_rules
+    from assay.transparency import decode_entry, entry_at
+
+    entry = entry_at(db, view.log_index)
+    assert entry is not None
+    body = decode_entry(entry)["body"]
+    # The log entry carries what is needed to recompute the screening: the disclosure's hash and the rules' version.
+    assert body["disclosure_sha256"] == view.disclosure_sha256 and body["rules_version"] == load_rules().version
     with db.read() as session:
         # The read model of the contract gives the same view.
         again = service.get_system(session, "acme-imagegen")
