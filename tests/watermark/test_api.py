@@ -171,3 +171,12 @@ def test_grey_rgba_palette_and_16_bit_images(photos: dict, key: bytes) -> None:
         to_rgb(np.zeros((3, 3)))  # type: ignore[arg-type]
     with pytest.raises(WatermarkError):
         from_rgb(pixels, np.zeros((2, 2), np.uint8))
+
+
+@pytest.mark.parametrize("period", [128.0, 131.7, 117.0, 213.4])
+def test_the_axis_aligned_fold_is_the_general_fold(period: float) -> None:
+    from assay.watermark import _detect
+
+    work = np.random.default_rng(3).normal(size=(401, 587)).astype(np.float32)
+    # b = 0 takes the separable shortcut; a vanishing b takes the general path: the same tile.
+    assert np.array_equal(_detect.fold(work, (period, 0.0)), _detect.fold(work, (period, 1e-12)))

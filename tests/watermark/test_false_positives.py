@@ -66,7 +66,7 @@ def test_marks_with_one_key_never_read_under_another(photos: dict) -> None:
 
 def test_p_value_bound_arithmetic() -> None:
     # HYPOTHESES alignments, and the union over all 2^64 payloads for the whole-tile statistic.
-    assert _detect.HYPOTHESES == 4 * 8 * 128 * 128
+    assert _detect.HYPOTHESES == (4 + 1) * 8 * 128 * 128
     assert _detect._log_p(0.0, 0.0) == 0.0
     z = math.sqrt(2 * (math.log(_detect.HYPOTHESES) - math.log(1e-6)))
     assert math.exp(_detect._log_p(z, 0.0)) == __import__("pytest").approx(1e-6)

@@ -58,3 +58,20 @@ def test_flat_areas_carry_less(photos: dict, marked: dict) -> None:
     flat = activity <= np.quantile(activity, 0.1)
     busy = activity >= np.quantile(activity, 0.9)
     assert delta[flat].mean() < 0.6 * delta[busy].mean()
+
+
+@pytest.mark.parametrize("name", ["coins", "camera"])
+def test_the_smallest_images_are_found_where_they_were_marked(name: str, key: bytes) -> None:
+    """At 256x256 the image holds only a few tiles, too few for the lattice search on a busy photo; the
+    detector also tries the geometry embed() used for an image of this size."""
+    from PIL import Image
+
+    from assay.watermark import embed
+
+    data = pytest.importorskip("skimage.data")
+    pixels = getattr(data, name)()
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    small = np.asarray(Image.fromarray(pixels).resize((256, 256), Image.Resampling.LANCZOS))
+    found = detect(attacks.jpeg(90)(embed(small, 0xC0FFEE, key=key), np.random.default_rng(0)), key=key)
+    assert found.payload == 0xC0FFEE and found.p_value < 1e-6
