@@ -30,3 +30,14 @@ def test_every_option_has_an_assay_environment_variable() -> None:
 def test_every_command_has_help_text() -> None:
     undocumented = [path for path, command in _commands(get_command(app)) if not (command.help or "").strip()]
     assert undocumented == []
+
+
+# Commands whose output is not a result to parse: the web server, and the schema (JSON Schema already).
+NO_JSON_NEEDED = {"assay serve", "assay schema"}
+
+
+def test_every_command_that_prints_results_has_json_output() -> None:
+    leaves = [(path, c) for path, c in _commands(get_command(app)) if not getattr(c, "commands", None)]
+    missing = [path for path, c in leaves if path not in NO_JSON_NEEDED
+               and not any("--json" in getattr(p, "opts", ()) for p in c.params)]
+    assert missing == [], f"commands without --json: {missing}"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from assay.cli._common import err_console, get_config, opt
+from assay.cli._common import err_console, get_config, json_flag, opt
 from assay.config import Config
 from assay.errors import AssayError
 
@@ -117,11 +117,14 @@ app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")
-def db_upgrade(ctx: typer.Context) -> None:
+def db_upgrade(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Create the schema, or bring it to the newest migration."""
-    from assay.cli._common import open_db
+    from assay.cli._common import open_db, print_json
 
     db = open_db(ctx)
+    if as_json:
+        print_json({"database": db.engine.url.render_as_string(hide_password=True), "up_to_date": True})
+        return
     err_console.print(f"schema up to date at {db.engine.url.render_as_string(hide_password=True)}")
 
 

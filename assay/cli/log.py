@@ -399,8 +399,12 @@ def witness_list_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
 
 
 @witness_app.command("key")
-def witness_key_cmd(ctx: typer.Context) -> None:
+def witness_key_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Print this witness's cosignature verifier key (give it to the logs you witness and their users)."""
     from assay.transparency.witness import load_or_create_witness_key
 
-    typer.echo(load_or_create_witness_key(get_config(ctx)).vkey)
+    vkey = load_or_create_witness_key(get_config(ctx)).vkey
+    if as_json:
+        print_json({"vkey": vkey})
+        return
+    typer.echo(vkey)

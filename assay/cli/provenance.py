@@ -346,9 +346,15 @@ def check(
     with progress:
         task = progress.add_task("check", total=len(files))
         for verdict in _run_checks(files, config, remote, n_workers):
-            _verify_log_proof(verdict, vkey)
+            verified = _verify_log_proof(verdict, vkey)
             if verdict.get("status") == "error":
                 errors += 1
+            elif log_key is not None and not verified:
+                # Asked to verify against a given log key, a mark whose proof is missing or wrong fails closed.
+                errors += 1
+                err_console.print(f"[bold red]error[/bold red] {escape(str(verdict.get('file')))}: the mark's "
+                                  f"transparency-log proof did not verify: {escape(verdict['log']['verification'])}",
+                                  highlight=False)
             elif verdict.get("found"):
                 found += 1
             _print_verdict(verdict, as_json)
@@ -385,20 +391,30 @@ def _completed(pool: Executor, fn: Any, files: list[str]) -> Iterator[dict[str, 
             yield _internal_error(futures[fut], exc)
 
 
-def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
-    """Verify the mark's tlog-proof offline: the entry is in the log the key signs, and it is this mark's."""
+def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
+    """Verify the mark's tlog-proof offline: the entry is in the log the key signs, and it is this mark's.
+
+    Returns False when a resolved mark's proof is missing or does not verify (True when there is nothing to
+    verify: no mark, or a mark the register has not resolved to a record). Fails closed: a resolved mark
+    without a log entry is a failure, since every recorded mark is logged in the same transaction.
+    """
     log = verdict.get("log")
     if not log:
-        return
+        if verdict.get("status") != "marked":
+            return True
+        log = verdict["log"] = {"index": None, "verified": False,
+                                "verification": "FAILED: the register gave no transparency-log entry for this mark"}
+        verdict.setdefault("notes", []).append("The register did not show this mark's transparency-log entry.")
+        return False
     if not (log.get("proof") and log.get("entry")):
         log["verified"] = False
         log["verification"] = (log.get("proof_error")
                                or "the log has not integrated this entry yet; check again in a moment")
-        return
+        return False
     if not vkey:
         log["verified"] = False
         log["verification"] = "no log key to verify with (give --log-key)"
-        return
+        return False
     from assay.tlog import verify_proof
     from assay.transparency import decode_entry
 
@@ -417,10 +433,12 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> None:
                                  hint="the register answered inconsistently with its own log")
         log["verified"] = True
         log["verification"] = f"included in {checkpoint.origin} at tree size {checkpoint.size}"
+        return True
     except AssayError as exc:
         log["verified"] = False
         log["verification"] = f"FAILED: {exc.message}"
         verdict.setdefault("notes", []).append("The transparency-log proof of this mark did not verify.")
+        return False
 
 
 # The red-line screening's outcomes as the register's pages word them.
@@ -448,7 +466,8 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         parts.append(f"picture {ev['match']['assessment']}")
     log = v.get("log")
     if log:
-        parts.append(f"log entry {log['index']}: " + ("proof verified" if log.get("verified") else
+        parts.append((f"log entry {log['index']}: " if log.get("index") is not None else "log: ")
+                     + ("proof verified" if log.get("verified") else
                                                       log.get("verification", "")))
     console.print("  " + "; ".join(parts), highlight=False, style="dim")
     if v.get("system"):
@@ -477,11 +496,17 @@ def _remote_json(resp: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- assay ca
 
 @ca_app.command("init")
-def ca_init(ctx: typer.Context) -> None:
+def ca_init(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Create the register's root, intermediate and marking keys in the data folder (if absent)."""
+    from assay.provenance.ca import fingerprint
+
     env = _env(ctx)
-    console.print(f"certificate authority in {env.ca.folder}; root fingerprint "
-                  f"{__import__('assay.provenance.ca', fromlist=['fingerprint']).fingerprint(env.ca.root)}")
+    if as_json:
+        print_json({"folder": str(env.ca.folder), "root_fingerprint": fingerprint(env.ca.root),
+                    "intermediate_fingerprint": fingerprint(env.ca.intermediate)})
+        return
+    console.print(f"certificate authority in {env.ca.folder}; root fingerprint {fingerprint(env.ca.root)}",
+                  highlight=False)
 
 
 @ca_app.command("show")
@@ -550,14 +575,21 @@ def ca_import(
 
 @ca_app.command("accept-anchor")
 def ca_accept_anchor(ctx: typer.Context,
-                     anchor: Path = typer.Argument(..., help="A root CA certificate (PEM).")) -> None:
+                     anchor: Path = typer.Argument(..., help="A root CA certificate (PEM)."),
+                     as_json: bool = json_flag()) -> None:
     """Trust another root for providers who bring their own certificates (it is published in anchors.pem)."""
     from assay.provenance.ca import fingerprint, load_chain
 
     env = _env(ctx)
+    accepted = []
     for cert in load_chain(_read(anchor), what=str(anchor)):
         env.ca.accept_anchor(cert)
-        console.print(f"accepted {cert.subject.rfc4514_string()} ({fingerprint(cert)})", highlight=False)
+        accepted.append({"subject": cert.subject.rfc4514_string(), "fingerprint": fingerprint(cert)})
+    if as_json:
+        print_json(accepted)
+        return
+    for a in accepted:
+        console.print(f"accepted {a['subject']} ({a['fingerprint']})", highlight=False)
 
 
 @ca_app.command("revoke")
@@ -565,6 +597,7 @@ def ca_revoke(
     ctx: typer.Context,
     ref: str = typer.Argument(..., help="Certificate fingerprint or serial (see 'assay ca list')."),
     reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (recorded on the log)."),
+    as_json: bool = json_flag(),
 ) -> None:
     """Revoke a provider's signing certificate (listed in /trust/crl.der)."""
     from assay.provenance.credentials import revoke_certificate
@@ -572,6 +605,9 @@ def ca_revoke(
     db = open_db(ctx)
     view = revoke_certificate(db, fingerprint_or_serial=ref, principal=_operator(), reason=reason)
     _integrate(ctx, db)
+    if as_json:
+        print_json(view.as_dict())
+        return
     console.print(f"revoked certificate {view.serial} of {view.provider_id}", highlight=False)
 
 
@@ -603,6 +639,7 @@ def keys_kit(
     out: Path = env_option(..., "--out", "-o", envvar="ASSAY_KIT_OUT", help="Where to write the kit (0600)."),
     sequences: int = env_option(100_000, "--marks", envvar="ASSAY_KIT_MARKS",
                                 help="How many marks the kit may make."),
+    as_json: bool = json_flag(),
 ) -> None:
     """Issue an offline marking kit for a provider. It holds secrets: hand it over securely."""
     from assay.provenance.marking import issue_kit
@@ -628,6 +665,10 @@ def keys_kit(
         fh.flush()
         os.fsync(fh.fileno())
     _integrate(ctx, db)
+    if as_json:  # what the kit is, never its secrets
+        print_json({"file": str(out), "provider_id": provider, "namespace": kit["namespace"]["number"],
+                    "marks": sequences, "systems": len(kit["systems"])})
+        return
     console.print(f"wrote marking kit for {provider} to {out}: namespace {kit['namespace']['number']}, "
                   f"{sequences:,} marks, {len(kit['systems'])} systems", highlight=False)
 
@@ -652,11 +693,15 @@ def keys_list(ctx: typer.Context, provider: str = env_option(None, "--provider",
 
 @keys_app.command("revoke")
 def keys_revoke(ctx: typer.Context, namespace: int = typer.Argument(..., help="The namespace number."),
-                reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (on the log).")) -> None:
+                reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (on the log)."),
+                as_json: bool = json_flag()) -> None:
     """Revoke a namespace's key: marks not yet recorded under it can no longer be recorded."""
     from assay.provenance.marking import revoke_namespace
 
     db = open_db(ctx)
-    revoke_namespace(db, number=namespace, principal=_operator(), reason=reason)
+    info = revoke_namespace(db, number=namespace, principal=_operator(), reason=reason)
     _integrate(ctx, db)
+    if as_json:
+        print_json(info)
+        return
     console.print(f"revoked namespace {namespace}")

@@ -70,4 +70,8 @@ def test_assay_check_refuses_a_verdict_that_contradicts_the_marks_log_entry(tmp_
     assert lied["log"]["verified"] is False and "its log entry says 'acme-imagegen'" in lied["log"]["verification"]
     assert verdict(record={"sha256": "cd" * 32})["log"]["verified"] is False
     assert verdict(mark_id="00002")["log"]["verified"] is False
+    # A resolved mark with no log entry at all fails closed; a verdict without a mark has nothing to verify.
+    unlogged = verdict(status="marked", log=None)
+    assert unlogged["log"]["verified"] is False and "no transparency-log entry" in unlogged["log"]["verification"]
+    assert _verify_log_proof({"status": "no_mark"}, vkey) is True
     db.dispose()
