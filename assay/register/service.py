@@ -501,21 +501,8 @@ def publish(
         session.flush()
     except IntegrityError:  # a concurrent publish of the same name won the race (PostgreSQL)
         raise _duplicate(provider_id, assessed.name, None) from None
-    version = _append_version(session, system, assessed, number=1, reason=reason, principal=principal, now=now)
-    _replace_facets(session, system.id, assessed)
-    index_system(
-        session,
-        system,
-        provider_name=provider.name,
-        disclosure=assessed.document,
-        capabilities=assessed.capabilities,
-        contexts=assessed.contexts,
-    )
-    version.log_index = record_event(session, "system.published", _log_body(system, version, assessed))
-    session.flush()
-    view = get_system(session, system.id)
-    assert view is not None
-    return view
+    return _record_version(session, system, provider, assessed, number=1, reason=reason, principal=principal,
+                           now=now, event="system.published")
 
 
 def update(
@@ -579,12 +566,28 @@ def update(
         session.flush()
     except IntegrityError:
         raise _duplicate(system.provider_id, assessed.name, None) from None
-    version = _append_version(
-        session, system, assessed, number=number, reason=reason or "update", principal=principal, now=now
-    )
-    _replace_facets(session, system.id, assessed)
     provider = session.get(Provider, system.provider_id)
     assert provider is not None
+    return _record_version(session, system, provider, assessed, number=number, reason=reason or "update",
+                           principal=principal, now=now, event="system.updated")
+
+
+def _record_version(
+    session: Session,
+    system: System,
+    provider: Provider,
+    assessed: _Assessed,
+    *,
+    number: int,
+    reason: str,
+    principal: Principal,
+    now: datetime,
+    event: str,
+) -> SystemView:
+    """What publishing and updating both do once the system's row is written: append the version, refresh the
+    facets and the search index, and log the event, all in the caller's transaction."""
+    version = _append_version(session, system, assessed, number=number, reason=reason, principal=principal, now=now)
+    _replace_facets(session, system.id, assessed)
     index_system(
         session,
         system,
@@ -593,7 +596,7 @@ def update(
         capabilities=assessed.capabilities,
         contexts=assessed.contexts,
     )
-    version.log_index = record_event(session, "system.updated", _log_body(system, version, assessed))
+    version.log_index = record_event(session, event, _log_body(system, version, assessed))
     session.flush()
     view = get_system(session, system.id)
     assert view is not None
