@@ -9,11 +9,10 @@ from __future__ import annotations
 import struct
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from assay.errors import InvalidInput
-from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, _b64decode, b64, check_key_name, key_id
+from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, _PrivateKey, b64, check_key_name, key_id
 
 _MAX_TIMESTAMP = 2**63 - 1
 
@@ -63,21 +62,11 @@ class CosignatureVerifier:
         return f"CosignatureVerifier({self.vkey!r})"
 
 
-class CosignatureSigner:
-    """A witness's Ed25519 cosigning key."""
+class CosignatureSigner(_PrivateKey):
+    """A witness's Ed25519 cosigning key. Keep :meth:`to_text` secret: it is the private key."""
 
     alg = ALG_COSIGNATURE_V1
-
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        check_key_name(name)
-        self.name = name
-        self._key = private_key
-        self.public_key = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = key_id(name, self.alg, self.public_key)
-
-    @classmethod
-    def generate(cls, name: str) -> CosignatureSigner:
-        return cls(name, Ed25519PrivateKey.generate())
+    _what = "cosigner"
 
     @property
     def verifier(self) -> CosignatureVerifier:
@@ -86,27 +75,6 @@ class CosignatureSigner:
     @property
     def vkey(self) -> str:
         return self.verifier.vkey
-
-    @classmethod
-    def from_text(cls, text: str) -> CosignatureSigner:
-        """Parse ``PRIVATE+KEY+<name>+<hex id>+<base64(0x04 || 32-byte seed)>``."""
-        parts = text.strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise InvalidInput(
-                "the cosigner key is not of the form PRIVATE+KEY+<name>+<id>+<key>",
-                hint="generate one with CosignatureSigner.generate(name).to_text()",
-            )
-        raw = _b64decode(parts[4], "the cosigner key")
-        if len(raw) != 33 or raw[0] != cls.alg:
-            raise InvalidInput("the cosigner key is not an Ed25519 cosignature (type 0x04) key", hint="")
-        signer = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if parts[3] != signer.key_id.hex():
-            raise InvalidInput("the cosigner key's ID does not match its name and key", hint="")
-        return signer
-
-    def to_text(self) -> str:
-        seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-        return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + seed)}"
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> NoteSignature:
         if not 0 < timestamp <= _MAX_TIMESTAMP:

@@ -17,7 +17,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -125,10 +125,12 @@ class Verifier:
         return f"{type(self).__name__}({self.vkey!r})"
 
 
-class Signer:
-    """An Ed25519 note signer. Keep :meth:`to_text` secret: it is the private key."""
+class _PrivateKey:
+    """An Ed25519 private key of one signature type, with its C2SP text form (shared by note signers and
+    witness cosigners, which differ only in their type byte and in what they sign)."""
 
-    alg = ALG_ED25519
+    alg: int
+    _what = "signer"  # how errors name the key
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         check_key_name(name)
@@ -138,36 +140,36 @@ class Signer:
         self.key_id = key_id(name, self.alg, self.public_key)
 
     @classmethod
-    def generate(cls, name: str) -> Signer:
+    def generate(cls, name: str) -> Self:
         return cls(name, Ed25519PrivateKey.generate())
 
     @classmethod
-    def from_text(cls, text: str) -> Signer:
-        """Parse a signer key ``PRIVATE+KEY+<name>+<hex id>+<base64(0x01 || 32-byte seed)>``."""
+    def from_text(cls, text: str) -> Self:
+        """Parse a private key ``PRIVATE+KEY+<name>+<hex id>+<base64(type || 32-byte seed)>``."""
+        hint = f"generate one with {cls.__name__}.generate(name).to_text()"
         parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[0] != "PRIVATE" or parts[1] != "KEY":
-            raise InvalidInput(
-                "the signer key is not of the form PRIVATE+KEY+<name>+<id>+<key>",
-                hint="generate one with Signer.generate(name).to_text()",
-            )
+            raise InvalidInput(f"the {cls._what} key is not of the form PRIVATE+KEY+<name>+<id>+<key>", hint=hint)
         name, hex_id, encoded = parts[2], parts[3], parts[4]
-        raw = _b64decode(encoded, "the signer key")
+        raw = _b64decode(encoded, f"the {cls._what} key")
         if len(raw) != 33 or raw[0] != cls.alg:
-            raise InvalidInput(
-                "the signer key is not an Ed25519 (type 0x01) key of 32 bytes",
-                hint="generate one with Signer.generate(name).to_text()",
-            )
+            raise InvalidInput(f"the {cls._what} key is not an Ed25519 (type 0x{cls.alg:02x}) key of 32 bytes",
+                               hint=hint)
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if hex_id != signer.key_id.hex():
-            raise InvalidInput(
-                "the signer key's ID does not match its name and key",
-                hint="the key text was altered; restore it from a backup",
-            )
+            raise InvalidInput(f"the {cls._what} key's ID does not match its name and key",
+                               hint="the key text was altered; restore it from a backup")
         return signer
 
     def to_text(self) -> str:
         seed = self._key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + seed)}"
+
+
+class Signer(_PrivateKey):
+    """An Ed25519 note signer. Keep :meth:`to_text` secret: it is the private key."""
+
+    alg = ALG_ED25519
 
     @property
     def verifier(self) -> Verifier:
