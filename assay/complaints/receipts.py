@@ -22,12 +22,11 @@ complaint with its private key): back it up with the server's data folder.
 
 from __future__ import annotations
 
-import os
 import secrets
-import stat
 from pathlib import Path
 
 from assay.errors import StorageError
+from assay.files import create_once
 
 __all__ = ["PEPPER_BYTES", "load_or_create_pepper"]
 
@@ -41,30 +40,19 @@ def pepper_path(data_dir: Path) -> Path:
 def load_or_create_pepper(data_dir: Path) -> bytes:
     """The installation's pepper: read it from the data folder, or make it there on first use (mode 0600)."""
     path = pepper_path(data_dir)
+    if not path.exists():
+        try:
+            # Two processes starting at once must not use two different peppers: the first to create it wins.
+            create_once(path, secrets.token_bytes(PEPPER_BYTES))
+        except OSError as exc:
+            raise StorageError(f"cannot write the complaints pepper at {path}: {exc.strerror}",
+                               hint="check that the data folder (ASSAY_DATA_DIR) is writable") from None
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        data = b""
     except OSError as exc:
         raise StorageError(f"cannot read the complaints pepper at {path}: {exc.strerror}",
                            hint="check the data folder's permissions (ASSAY_DATA_DIR)") from None
-    if data:
-        if len(data) != PEPPER_BYTES:
-            raise StorageError(f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
-                               hint="restore it from the data folder's backup; without it receipts cannot be found")
-        return data
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = secrets.token_bytes(PEPPER_BYTES)
-        # O_EXCL: two processes starting at once must not write two different peppers.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        with os.fdopen(fd, "wb") as f:
-            f.write(new)
-            f.flush()
-            os.fsync(f.fileno())
-        return new
-    except FileExistsError:
-        return load_or_create_pepper(data_dir)
-    except OSError as exc:
-        raise StorageError(f"cannot write the complaints pepper at {path}: {exc.strerror}",
-                           hint="check that the data folder (ASSAY_DATA_DIR) is writable") from None
+    if len(data) != PEPPER_BYTES:
+        raise StorageError(f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
+                           hint="restore it from the data folder's backup; without it receipts cannot be found")
+    return data

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assay.errors import ConfigError, InvalidInput
+from assay.files import create_once
 
 __all__ = [
     "NAMESPACE_BITS",
@@ -166,26 +167,10 @@ def _load_or_create(path: Path, create: bool) -> bytes:
         if not create:
             raise ConfigError(f"the register key {path} does not exist",
                               hint="run 'assay ca init' to create the register's keys")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # If two processes race, exactly one creates the key and both read it.
+        create_once(path, base64.b64encode(secrets.token_bytes(_KEY_BYTES)) + b"\n")
         os.chmod(path.parent, 0o700)
-        try:
-            # O_EXCL: if two processes race, exactly one creates the key and the other reads it.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            try:
-                os.write(fd, base64.b64encode(secrets.token_bytes(_KEY_BYTES)) + b"\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    for _ in range(50):
-        text = path.read_bytes().strip()
-        if text:
-            break
-        import time
-
-        time.sleep(0.01)  # another process created the file a moment ago and is still writing it
+    text = path.read_bytes().strip()
     try:
         key = base64.b64decode(text, validate=True)
     except ValueError:

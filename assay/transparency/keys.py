@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from assay.config import Config
 from assay.errors import ConfigError, InvalidInput
+from assay.files import create_once
 from assay.tlog import Signer
 
 KEY_FILE = Path("keys") / "transparency-log.key"
@@ -33,27 +33,8 @@ def load_or_create_signer(config: Config) -> Signer:
     origin = config.resolved_log_origin
     path = key_path(config)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        signer = Signer.generate(origin)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (signer.to_text() + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            # link() fails if another process created the key first: then everyone uses that one.
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        # If another process created the key first, everyone uses that one.
+        create_once(path, (Signer.generate(origin).to_text() + "\n").encode())
     try:
         signer = Signer.from_text(path.read_text())
     except InvalidInput as exc:

@@ -15,7 +15,6 @@ answer of :func:`add_checkpoint` follows the specification's status codes:
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy import select
 from assay.config import Config
 from assay.db import Database
 from assay.errors import ConfigError, InvalidInput, VerificationError
+from assay.files import create_once
 from assay.tlog import (
     EMPTY_ROOT,
     AddCheckpointRequest,
@@ -65,22 +65,8 @@ def witness_name(config: Config) -> str:
 def load_or_create_witness_key(config: Config) -> CosignatureSigner:
     """The register's cosigning key, created on first use in ``<data-dir>/keys/witness.key`` (mode 0600)."""
     path = config.data_dir / WITNESS_KEY
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        signer = CosignatureSigner.generate(witness_name(config))
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, (signer.to_text() + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # the first process to create it wins; everyone uses that key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+    if not path.exists():  # the first process to create it wins; everyone uses that key
+        create_once(path, (CosignatureSigner.generate(witness_name(config)).to_text() + "\n").encode())
     try:
         return CosignatureSigner.from_text(path.read_text())
     except (InvalidInput, OSError) as exc:

@@ -1,0 +1,45 @@
+"""Files that must be created once and never half-written: the keys and secrets Assay makes on first run.
+
+Several processes (the web server's workers, a CLI command run beside it) may start at once and find no key;
+a crash may strike while one is written. :func:`create_once` guarantees that afterwards the file either does
+not exist or holds one whole secret, and that every process reads the same one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
+    """Create ``path`` holding ``data``, unless it exists; return whether this call created it.
+
+    The data is written and fsynced under a temporary name, then hard-linked into place: ``link`` fails if the
+    file exists, so of racing processes exactly one wins and the others keep the winner's file, and a crash
+    leaves either no file or a whole one (never the empty or partial file that writing in place can leave).
+    The folder is created (mode 0700) if needed and fsynced, so the new name survives a power cut.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        created = True
+    except FileExistsError:
+        created = False
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return created
