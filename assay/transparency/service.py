@@ -355,18 +355,7 @@ class TransparencyLog:
             levels.append(split_hashes(self._read_tile(tile, head), width) if tile else [])
             level += 1
         start = size & ~(TILE_WIDTH - 1)
-        with self.db.read() as s:
-            bundle = [
-                bytes(d)
-                for (d,) in s.execute(
-                    select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < size).order_by(LogEntry.idx)
-                )
-            ]
-        if len(bundle) != size - start:
-            raise StorageError(
-                f"the database lacks entries {start}..{size - 1} of the published tree",
-                hint="restore the database from a backup",
-            )
+        bundle = self._entries(start, size)
         if bundle:
             stored = self._read_tile(TileID(-1, size >> 8, len(bundle)), head)
             if stored != encode_bundle(bundle) or (levels and [leaf_hash(e) for e in bundle] != levels[0]):
@@ -375,6 +364,22 @@ class TransparencyLog:
         if state.root() != head.root_hash:
             raise _MissingTile("the stored tiles do not produce the published root hash")
         return state
+
+    def _entries(self, start: int, end: int) -> list[bytes]:
+        """Entries start..end-1 of the published tree, all of them or a StorageError."""
+        with self.db.read() as s:
+            rows = [
+                bytes(d)
+                for (d,) in s.execute(
+                    select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
+                )
+            ]
+        if len(rows) != end - start:
+            raise StorageError(
+                f"the database lacks entries {start}..{end - 1} of the published tree",
+                hint="restore the database from a backup",
+            )
+        return rows
 
     def _read_tile(self, tile: TileID, head: Head) -> bytes:
         data = _read_published_tile(self.storage, tile, head)
@@ -388,19 +393,7 @@ class TransparencyLog:
         chunk = self.rebuild_chunk
         while start < head.size:
             end = min(start + chunk, head.size)
-            with self.db.read() as s:
-                rows = [
-                    bytes(d)
-                    for (d,) in s.execute(
-                        select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
-                    )
-                ]
-            if len(rows) != end - start:
-                raise StorageError(
-                    f"the database lacks entries between {start} and {end - 1}",
-                    hint="restore the database from a backup",
-                )
-            files, _ = state.append(rows)
+            files, _ = state.append(self._entries(start, end))
             # Only full tiles here: the published size's partials are written below, from the final state
             # (a chunk only emits the partials it changed).
             self.storage.write_many({p: d for p, d in files.items() if ".p/" not in p})
