@@ -27,8 +27,9 @@ from assay.complaints.client import ApiBackend, Backend, KeyRing, LocalBackend, 
 from assay.complaints.stats import LABELS, STATUSES
 from assay.errors import InvalidInput
 
-app = typer.Typer(help="The encrypted complaints channel: keys, pulling and answering complaints.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The encrypted complaints channel: keys, pulling and answering complaints.", no_args_is_help=True
+)
 
 
 def install(root: typer.Typer) -> None:
@@ -36,13 +37,21 @@ def install(root: typer.Typer) -> None:
 
 
 def _server() -> Any:
-    return env_option(None, "--server", envvar="ASSAY_COMPLAINTS_SERVER",
-                      help="Base URL of the register's server; without it, the local database is used.")
+    return env_option(
+        None,
+        "--server",
+        envvar="ASSAY_COMPLAINTS_SERVER",
+        help="Base URL of the register's server; without it, the local database is used.",
+    )
 
 
 def _token() -> Any:
-    return env_option(None, "--token", envvar="ASSAY_COMPLAINTS_TOKEN",
-                      help="Admin API token for --server (made with 'assay tokens create --admin').")
+    return env_option(
+        None,
+        "--token",
+        envvar="ASSAY_COMPLAINTS_TOKEN",
+        help="Admin API token for --server (made with 'assay tokens create --admin').",
+    )
 
 
 def _backend(ctx: typer.Context, server: str | None, token: str | None) -> Backend:
@@ -61,23 +70,40 @@ def _passphrase_for(path: Path) -> str:
 
 
 def _inbox_option() -> Any:
-    return env_option(Path("complaints-inbox"), "--inbox", envvar="ASSAY_COMPLAINTS_INBOX",
-                      help="Local folder the decrypted complaints are written to (keep it on an encrypted disk); "
-                           "'reply' and 'status --reason' check the complaint's reply key in it.")
+    return env_option(
+        Path("complaints-inbox"),
+        "--inbox",
+        envvar="ASSAY_COMPLAINTS_INBOX",
+        help="Local folder the decrypted complaints are written to (keep it on an encrypted disk); "
+        "'reply' and 'status --reason' check the complaint's reply key in it.",
+    )
 
 
 def _keys_option() -> Any:
-    return env_option([], "--key", "-k", envvar="ASSAY_COMPLAINTS_KEY",
-                      help="A key file of the oversight body (repeat for old keys after a rotation).")
+    return env_option(
+        [],
+        "--key",
+        "-k",
+        envvar="ASSAY_COMPLAINTS_KEY",
+        help="A key file of the oversight body (repeat for old keys after a rotation).",
+    )
 
 
 @app.command()
 def keygen(
-    out: Path = typer.Option(..., "--out", "-o",
-                             help="Where to write the encrypted key file (keep it off the server)."),
-    kdf_memlimit: int = env_option(crypto.KeyFileKdf().memlimit, "--kdf-memlimit",
-                                   envvar="ASSAY_COMPLAINTS_KEY_KDF_MEMLIMIT",
-                                   help="Argon2id memory in bytes to protect the key file (default 256 MiB)."),
+    out: Path = env_option(
+        ...,
+        "--out",
+        "-o",
+        envvar="ASSAY_COMPLAINTS_KEY_OUT",
+        help="Where to write the encrypted key file (keep it off the server).",
+    ),
+    kdf_memlimit: int = env_option(
+        crypto.KeyFileKdf().memlimit,
+        "--kdf-memlimit",
+        envvar="ASSAY_COMPLAINTS_KEY_KDF_MEMLIMIT",
+        help="Argon2id memory in bytes to protect the key file (default 256 MiB).",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Make the oversight body's key pair; the private key is encrypted with a passphrase you choose."""
@@ -87,27 +113,41 @@ def keygen(
         if getpass.getpass("Type it again: ") != passphrase:
             raise InvalidInput("the two passphrases differ", hint="run the command again")
     private, _ = crypto.generate_body_key()
-    doc = crypto.write_key_file(out, private, passphrase,
-                                kdf=crypto.KeyFileKdf(opslimit=crypto.KeyFileKdf().opslimit, memlimit=kdf_memlimit))
+    doc = crypto.write_key_file(
+        out, private, passphrase, kdf=crypto.KeyFileKdf(opslimit=crypto.KeyFileKdf().opslimit, memlimit=kdf_memlimit)
+    )
     public = crypto.b64decode(doc["public_key"])
-    result = {"key_id": doc["key_id"], "public_key": doc["public_key"], "fingerprint": crypto.fingerprint(public),
-              "file": str(out)}
+    result = {
+        "key_id": doc["key_id"],
+        "public_key": doc["public_key"],
+        "fingerprint": crypto.fingerprint(public),
+        "file": str(out),
+    }
     if as_json:
         print_json(result)
         return
-    console.print(f"Wrote [bold]{out}[/bold] (mode 0600). Keep it, and a backup, off the server; "
-                  "without it and its passphrase no complaint sealed to this key can be read.")
-    console.print(f"key id       {result['key_id']}\nfingerprint  {result['fingerprint']}\n"
-                  f"public key   {result['public_key']}")
+    console.print(
+        f"Wrote [bold]{out}[/bold] (mode 0600). Keep it, and a backup, off the server; "
+        "without it and its passphrase no complaint sealed to this key can be read."
+    )
+    console.print(
+        f"key id       {result['key_id']}\nfingerprint  {result['fingerprint']}\npublic key   {result['public_key']}"
+    )
     console.print("Next: [bold]assay complaints publish-key --key " + str(out) + "[/bold]")
 
 
 @app.command("publish-key")
 def publish_key(
     ctx: typer.Context,
-    key: Path = typer.Option(..., "--key", "-k", help="The key file made by 'assay complaints keygen'."),
-    rotate: bool = typer.Option(False, "--rotate", help="Replace the current key (complaints sealed to the old key "
-                                                        "stay readable with the old key file)."),
+    key: Path = env_option(
+        ..., "--key", "-k", envvar="ASSAY_COMPLAINTS_KEY", help="The key file made by 'assay complaints keygen'."
+    ),
+    rotate: bool = env_option(
+        False,
+        "--rotate",
+        envvar="ASSAY_COMPLAINTS_ROTATE",
+        help="Replace the current key (complaints sealed to the old key stay readable with the old key file).",
+    ),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -118,15 +158,18 @@ def publish_key(
     kid = crypto.key_id(public)
     current = [k for k in backend.keys() if not k.get("retired_on")]
     if current and current[-1]["key_id"] != kid and not rotate:
-        raise InvalidInput(f"key {current[-1]['key_id']} is already published",
-                           hint="add --rotate to replace it; keep the old key file to read older complaints")
+        raise InvalidInput(
+            f"key {current[-1]['key_id']} is already published",
+            hint="add --rotate to replace it; keep the old key file to read older complaints",
+        )
     view = backend.publish_key(public)
     if as_json:
         print_json(view)
         return
     verb = "Rotated to" if current and current[-1]["key_id"] != kid else "Published"
-    console.print(f"{verb} key {view['key_id']} (fingerprint {view['fingerprint']}); "
-                  f"transparency log entry {view['log_index']}.")
+    console.print(
+        f"{verb} key {view['key_id']} (fingerprint {view['fingerprint']}); transparency log entry {view['log_index']}."
+    )
 
 
 @app.command("keys")
@@ -138,17 +181,24 @@ def list_keys(ctx: typer.Context, server: str = _server(), token: str = _token()
         return
     table = Table("key id", "fingerprint", "published", "retired", "log entry")
     for k in keys:
-        table.add_row(k["key_id"], k["fingerprint"], k["published_on"], k["retired_on"] or "current",
-                      str(k["log_index"]))
+        table.add_row(
+            k["key_id"], k["fingerprint"], k["published_on"], k["retired_on"] or "current", str(k["log_index"])
+        )
     console.print(table)
 
 
 @app.command("list")
 def list_complaints(
     ctx: typer.Context,
-    status: str = typer.Option(None, "--status", help=f"Only this status: {', '.join(STATUSES)}."),
-    system: str = typer.Option(None, "--system", help="Only complaints about this system id."),
-    overdue: bool = typer.Option(False, "--overdue", help="Only complaints past a deadline."),
+    status: str = env_option(
+        None, "--status", envvar="ASSAY_COMPLAINTS_STATUS", help=f"Only this status: {', '.join(STATUSES)}."
+    ),
+    system: str = env_option(
+        None, "--system", envvar="ASSAY_COMPLAINTS_SYSTEM", help="Only complaints about this system id."
+    ),
+    overdue: bool = env_option(
+        False, "--overdue", envvar="ASSAY_COMPLAINTS_OVERDUE", help="Only complaints past a deadline."
+    ),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -164,9 +214,16 @@ def list_complaints(
     for title in ("system", "status", "received", "acknowledge by", "answer by", "flags"):
         table.add_column(title, overflow="fold")
     for c in rows:
-        table.add_row(c["id"], c["system_id"], LABELS.get(c["status"], c["status"]), c["received_on"],
-                      c["acknowledge_by"], c["answer_by"], "; ".join(c["flags"]) or "-",
-                      style="red" if c["overdue"] else None)
+        table.add_row(
+            c["id"],
+            c["system_id"],
+            LABELS.get(c["status"], c["status"]),
+            c["received_on"],
+            c["acknowledge_by"],
+            c["answer_by"],
+            "; ".join(c["flags"]) or "-",
+            style="red" if c["overdue"] else None,
+        )
     console.print(table)
     err_console.print(f"{len(rows)} complaint(s) as of {data['as_of']}")
 
@@ -187,25 +244,37 @@ def pull_command(
     for warning in result.warnings:
         _warn(warning)
     if as_json:
-        print_json({"inbox": str(result.inbox), "cursor": result.cursor, "written": result.written,
-                    "warnings": result.warnings})
+        print_json(
+            {
+                "inbox": str(result.inbox),
+                "cursor": result.cursor,
+                "written": result.written,
+                "warnings": result.warnings,
+            }
+        )
         return
     for w in result.written:
         console.print(f"{w['day']}  {w['complaint_id']}  {w['kind']:<11}  {w['path']}")
         if "undecryptable" in w:
-            _warn(f"message {w['id']} of complaint {w['complaint_id']} could not be read ({w['undecryptable']}); "
-                  "its ciphertext is kept beside it")
+            _warn(
+                f"message {w['id']} of complaint {w['complaint_id']} could not be read ({w['undecryptable']}); "
+                "its ciphertext is kept beside it"
+            )
     unread = sum("undecryptable" in w for w in result.written)
-    err_console.print(f"{len(result.written) - unread} new message(s) decrypted into {result.inbox}"
-                      + (f", {unread} could not be read" if unread else ""))
+    err_console.print(
+        f"{len(result.written) - unread} new message(s) decrypted into {result.inbox}"
+        + (f", {unread} could not be read" if unread else "")
+    )
 
 
 @app.command("reply")
 def reply(
     ctx: typer.Context,
     complaint_id: str = typer.Argument(..., help="The complaint's id (see 'assay complaints list')."),
-    message: str = typer.Option(None, "--message", "-m", help="The reply's text."),
-    message_file: Path = typer.Option(None, "--message-file", help="Read the reply's text from this file."),
+    message: str = env_option(None, "--message", "-m", envvar="ASSAY_COMPLAINTS_MESSAGE", help="The reply's text."),
+    message_file: Path = env_option(
+        None, "--message-file", envvar="ASSAY_COMPLAINTS_MESSAGE_FILE", help="Read the reply's text from this file."
+    ),
     inbox: Path = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
@@ -226,7 +295,9 @@ def status(
     ctx: typer.Context,
     complaint_id: str = typer.Argument(..., help="The complaint's id (see 'assay complaints list')."),
     new_status: str = typer.Argument(..., help=f"One of: {', '.join(STATUSES[1:])}."),
-    reason: str = typer.Option(None, "--reason", help="Why (required for 'rejected'); sent sealed to the complainant."),
+    reason: str = env_option(
+        None, "--reason", envvar="ASSAY_REASON", help="Why (required for 'rejected'); sent sealed to the complainant."
+    ),
     inbox: Path = _inbox_option(),
     server: str = _server(),
     token: str = _token(),

@@ -180,7 +180,9 @@ def proof_cmd(
     index: int = typer.Argument(..., min=0, help="The entry's index in the log."),
     url: str = _url_option(),
     key: str = _key_option(),
-    entry_out: Path = typer.Option(None, "--entry-out", help="Also write the entry's exact bytes to this file."),
+    entry_out: Path = env_option(
+        None, "--entry-out", envvar="ASSAY_LOG_ENTRY_OUT", help="Also write the entry's exact bytes to this file."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Print an entry's c2sp.org/tlog-proof (with --url: built from the log's public tiles)."""
@@ -212,7 +214,9 @@ def proof_cmd(
 @log_app.command("check-proof")
 def check_proof_cmd(
     proof_file: Path = typer.Argument(..., help="The .tlog-proof file."),
-    entry: Path = typer.Option(..., "--entry", help="The file holding the entry's exact bytes."),
+    entry: Path = env_option(
+        ..., "--entry", envvar="ASSAY_LOG_ENTRY", help="The file holding the entry's exact bytes."
+    ),
     key: str = _key_option(),
     as_json: bool = json_flag(),
 ) -> None:
@@ -238,10 +242,15 @@ def check_proof_cmd(
 def verify_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = typer.Option(None, "--dir", help="Read a log folder (default: this register's <data-dir>/log)."),
+    folder: Path = env_option(
+        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
+    ),
     key: str = _key_option(),
-    checkpoints: list[Path] = typer.Option(
-        [], "--checkpoint", help="A checkpoint seen before (a file); must be a prefix of the latest. Repeatable."
+    checkpoints: list[Path] = env_option(
+        [],
+        "--checkpoint",
+        envvar="ASSAY_LOG_CHECKPOINTS",
+        help="A checkpoint seen before (a file); must be a prefix of the latest. Repeatable.",
     ),
     as_json: bool = json_flag(),
 ) -> None:
@@ -319,7 +328,9 @@ def verify_cmd(
 def monitor_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = typer.Option(None, "--dir", help="Read a log folder (default: this register's <data-dir>/log)."),
+    folder: Path = env_option(
+        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
+    ),
     key: str = _key_option(),
     state: Path = env_option(
         None,
@@ -364,7 +375,9 @@ def monitor_cmd(
 def witness_trust_cmd(
     ctx: typer.Context,
     vkey: str = typer.Argument(..., help="The log's verifier key (its /log/vkey), from a source you trust."),
-    origin: str = typer.Option(None, "--origin", help="The log's origin, if it differs from the key's name."),
+    origin: str = env_option(
+        None, "--origin", envvar="ASSAY_WITNESS_LOG_ORIGIN", help="The log's origin, if it differs from the key's name."
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Witness a log: cosign its checkpoints (POST /witness/add-checkpoint) when they are consistent."""
