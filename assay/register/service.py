@@ -176,6 +176,7 @@ class SystemView:
     impact: dict[str, Any] = field(default_factory=dict)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     suspension: dict[str, Any] | None = None
+    suspensions: list[dict[str, Any]] = field(default_factory=list)  # every suspension and reinstatement, newest first
     rules_version: str = ""
 
 
@@ -191,6 +192,7 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
     impact = session.scalars(select(ImpactRecord).where(ImpactRecord.version_id == version.id)).one()
     provider = session.get(Provider, system.provider_id)
     assert provider is not None  # a foreign key guarantees it
+    suspensions = _suspensions(session, system.id)
     return SystemView(
         id=system.id,
         name=system.name,
@@ -216,7 +218,8 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
         findings=list(screening.findings),
         impact=dict(impact.assessment),
         reviews=_reviews(session, system.id, version.number),
-        suspension=_latest_suspension(session, system.id),
+        suspension=suspensions[0] if suspensions else None,
+        suspensions=suspensions,
         rules_version=screening.rules_version,
     )
 
@@ -1051,22 +1054,21 @@ def _reviews(session: Session, system_id: str, number: int) -> list[dict[str, An
     ]
 
 
-def _latest_suspension(session: Session, system_id: str) -> dict[str, Any] | None:
-    row = session.scalars(
-        select(SystemSuspension)
-        .where(SystemSuspension.system_id == system_id)
-        .order_by(SystemSuspension.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return {
-        "action": row.action,
-        "reason": row.reason,
-        "actor": row.actor,
-        "created_at": _aware(row.created_at),
-        "log_index": row.log_index,
-    }
+def _suspensions(session: Session, system_id: str) -> list[dict[str, Any]]:
+    """The oversight body's suspensions and reinstatements of a system, newest first: all of them stay public."""
+    rows = session.scalars(
+        select(SystemSuspension).where(SystemSuspension.system_id == system_id).order_by(SystemSuspension.id.desc())
+    )
+    return [
+        {
+            "action": row.action,
+            "reason": row.reason,
+            "actor": row.actor,
+            "created_at": _aware(row.created_at),
+            "log_index": row.log_index,
+        }
+        for row in rows
+    ]
 
 
 def _capabilities(session: Session, ids: list[str]) -> dict[str, list[str]]:

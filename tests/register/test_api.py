@@ -142,6 +142,11 @@ def test_admin_actions(client, tokens) -> None:  # type: ignore[no-untyped-def]
         ]
         is False
     )
+    history = client.get("/api/v1/systems/acme-imagegen").json()["suspensions"]
+    assert [e["action"] for e in history] == ["reinstated", "suspended"]
+    assert history[1]["reason"] == "Outputs found unmarked." and history[1]["log_index"] is not None
+    page = client.get("/systems/acme-imagegen").text
+    assert 'id="oversight"' in page and "Outputs found unmarked." in page and "Fixed." in page
     review = client.post(
         "/api/v1/systems/acme-imagegen/reviews",
         json={"rule_id": "eu-art50-2-synthetic-content", "decision": "upheld", "reason": "x", "version": 1},

@@ -88,6 +88,11 @@ def test_only_admins_suspend_and_reinstate_and_suspension_survives_updates(db: D
     with db.write() as session:
         back = service.reinstate(session, view.id, reason="Marks fixed.", principal=OPERATOR)
     assert not back.suspended and back.suspension["action"] == "reinstated"
+    # The whole record of the oversight body's actions stays public, newest first.
+    assert [(e["action"], e["reason"]) for e in back.suspensions] == [
+        ("reinstated", "Marks fixed."),
+        ("suspended", "Unmarked outputs found."),
+    ]
 
 
 def test_the_log_commits_to_a_suspension_reason_by_its_hash_and_never_holds_the_text(db: Database, publish) -> None:

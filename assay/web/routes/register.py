@@ -164,6 +164,9 @@ class SystemDetailOut(SystemSummaryOut):
     impact: dict[str, Any] = Field(description="The impact assessment: level, scores and obligations.")
     reviews: list[ReviewOut]
     suspension: SuspensionOut | None = Field(description="The newest suspension or reinstatement, if any.")
+    suspensions: list[SuspensionOut] = Field(
+        description="Every suspension and reinstatement of the system, newest first."
+    )
     rules_version: str = Field(description="The version of the red-line rule set that screened it.")
     versions: list[VersionOut] = Field(description="Every version, newest first.")
     disclosure: dict[str, Any] = Field(description="The whole current disclosure.")
@@ -939,6 +942,7 @@ def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
         impact=view.impact,
         reviews=view.reviews,
         suspension=view.suspension,
+        suspensions=view.suspensions,
         rules_version=view.rules_version,
         versions=[_version_out(v) for v in versions],
         disclosure=view.disclosure,
