@@ -80,6 +80,27 @@ def test_the_trust_anchor_is_published(web, marked) -> None:  # type: ignore[no-
     assert web.get("/trust/crl.der").headers["content-type"] == "application/pkix-crl"
 
 
+def test_a_providers_certificates_and_marking_keys_are_public(web, marked, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    from assay.provenance.credentials import list_certificates, revoke_certificate
+    from assay.provenance.marking import list_namespaces
+
+    from .conftest import OPERATOR
+
+    with sqlite_register.db.read() as s:
+        (cert,) = list_certificates(s, provider_id="acme")  # issued on the first mark
+        (key,) = list_namespaces(s, provider_id="acme")
+    revoke_certificate(sqlite_register.db, fingerprint_or_serial=cert.fingerprint, principal=OPERATOR)
+    assert 'href="/providers/acme/credentials"' in web.get("/providers/acme").text
+    page = web.get("/providers/acme/credentials")
+    assert page.status_code == 200
+    assert cert.fingerprint in page.text and key["key_id"] in page.text and "revoked</strong>" in page.text
+    assert "PRIVATE" not in page.text and "BEGIN" not in page.text  # public facts only, never key material
+    other = web.get("/providers/other/credentials").text
+    assert "no signing certificate yet" in other and "no marking key yet" in other
+    missing = web.get("/providers/nobody/credentials")
+    assert missing.status_code == 404
+
+
 def test_soft_binding_resolution_api(web, marked) -> None:  # type: ignore[no-untyped-def]
     mark = MarkId.parse(marked.headers["Assay-Mark-Id"])
     algs = web.get("/services/supportedAlgorithms").json()

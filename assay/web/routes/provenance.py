@@ -432,6 +432,24 @@ def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) ->
         {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")})
 
 
+@router.get("/providers/{provider_id}/credentials", response_class=HTMLResponse, include_in_schema=False)
+def provider_credentials_page(request: Request, provider_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
+    """A provider's signing certificates and marking keys (public facts only: fingerprints and key ids), so
+    anyone can tie a file's Content Credentials or a mark to the provider, and see what was revoked and when."""
+    from assay.provenance.credentials import list_certificates
+    from assay.provenance.marking import list_namespaces
+    from assay.register.service import get_provider
+
+    with db.read() as session:
+        provider = get_provider(session, provider_id)
+        if provider is None:
+            raise NotFound(f"there is no provider {provider_id!r}", hint="see the list of providers at /providers")
+        certificates = list_certificates(session, provider_id=provider_id)
+        keys = list_namespaces(session, provider_id=provider_id)
+    return request.app.state.templates.TemplateResponse(
+        request, "provenance/credentials.html", {"p": provider, "certificates": certificates, "keys": keys})
+
+
 # ---------------------------------------------------------------------------------------------- trust
 
 _PEM = {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}
