@@ -28,9 +28,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "data_dir", "data", "Folder for the embedded database, keys, the log's tiles and uploads in flight."
-    ),
+    Setting("data_dir", "data", "Folder for the embedded database, keys, the log's tiles and uploads in flight."),
     Setting(
         "database_url",
         "",
@@ -46,12 +44,8 @@ SETTINGS: tuple[Setting, ...] = (
         "Empty means http://<host>:<port>.",
     ),
     Setting("max_body_bytes", 2_000_000, "Largest JSON or form body the API accepts, in bytes.", int),
-    Setting(
-        "max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int
-    ),
-    Setting(
-        "max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int
-    ),
+    Setting("max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int),
+    Setting("max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int),
     Setting("page_size", 50, "Default number of items per page in lists.", int),
     Setting("max_page_size", 500, "Largest page size a client may ask for.", int),
     Setting(
@@ -59,20 +53,43 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Origin line of the transparency log's checkpoints. Empty means <public_url host>/log.",
     ),
-    Setting("log_period_ms", 1000,
-            "Milliseconds between the web app's log integration runs (it also runs right after each write).", int),
-    Setting("complaints_max_bytes", 20_000_000,
-            "Largest complaint (text and attachments, encrypted) or added information accepted, in bytes.", int),
-    Setting("complaints_pow_bits", 18,
-            "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint.",
-            int),
-    Setting("complaints_per_hour", 300,
-            "Complaints accepted per hour from everyone together, and as many receipt look-ups (separate "
-            "in-memory limits for browser complaints, no-JavaScript forms and look-ups; no IP address kept).", int),
-    Setting("complaints_kdf_memlimit", 64 * 1024 * 1024,
-            "Argon2id memory (bytes) for deriving keys from receipts; fixed when the channel is first set up.", int),
-    Setting("complaints_kdf_opslimit", 3,
-            "Argon2id passes for deriving keys from receipts; fixed when the channel is first set up.", int),
+    Setting(
+        "log_period_ms",
+        1000,
+        "Milliseconds between the web app's log integration runs (it also runs right after each write).",
+        int,
+    ),
+    Setting(
+        "complaints_max_bytes",
+        20_000_000,
+        "Largest complaint (text and attachments, encrypted) or added information accepted, in bytes.",
+        int,
+    ),
+    Setting(
+        "complaints_pow_bits",
+        18,
+        "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint.",
+        int,
+    ),
+    Setting(
+        "complaints_per_hour",
+        300,
+        "Complaints accepted per hour from everyone together, and as many receipt look-ups (separate "
+        "in-memory limits for browser complaints, no-JavaScript forms and look-ups; no IP address kept).",
+        int,
+    ),
+    Setting(
+        "complaints_kdf_memlimit",
+        64 * 1024 * 1024,
+        "Argon2id memory (bytes) for deriving keys from receipts; fixed when the channel is first set up.",
+        int,
+    ),
+    Setting(
+        "complaints_kdf_opslimit",
+        3,
+        "Argon2id passes for deriving keys from receipts; fixed when the channel is first set up.",
+        int,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -132,12 +149,19 @@ class Config:
                 f"page_size ({self.page_size}) is larger than max_page_size ({self.max_page_size})",
                 hint="set ASSAY_PAGE_SIZE to at most ASSAY_MAX_PAGE_SIZE",
             )
-        for name in ("max_body_bytes", "max_upload_bytes", "max_pixels", "page_size", "port",
-                     "complaints_max_bytes", "complaints_per_hour", "complaints_kdf_opslimit", "log_period_ms"):
+        for name in (
+            "max_body_bytes",
+            "max_upload_bytes",
+            "max_pixels",
+            "page_size",
+            "port",
+            "complaints_max_bytes",
+            "complaints_per_hour",
+            "complaints_kdf_opslimit",
+            "log_period_ms",
+        ):
             if getattr(self, name) <= 0:
-                raise ConfigError(
-                    f"{name} must be positive", hint=f"set {setting(name).env} to a positive number"
-                )
+                raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
         return self
 
     @property

@@ -26,7 +26,7 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -42,6 +42,9 @@ NO_JSON_NEEDED = {"assay serve", "assay schema"}
 
 def test_every_command_that_prints_results_has_json_output() -> None:
     leaves = [(path, c) for path, c in _commands(get_command(app)) if not getattr(c, "commands", None)]
-    missing = [path for path, c in leaves if path not in NO_JSON_NEEDED
-               and not any("--json" in getattr(p, "opts", ()) for p in c.params)]
+    missing = [
+        path
+        for path, c in leaves
+        if path not in NO_JSON_NEEDED and not any("--json" in getattr(p, "opts", ()) for p in c.params)
+    ]
     assert missing == [], f"commands without --json: {missing}"

@@ -12,9 +12,7 @@ from assay.db import Database
 
 def _scratch(db: Database) -> None:
     with db.write() as s:
-        s.execute(
-            text("CREATE TABLE IF NOT EXISTS scratch_counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
-        )
+        s.execute(text("CREATE TABLE IF NOT EXISTS scratch_counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)"))
         s.execute(text("INSERT INTO scratch_counter (id, n) VALUES (1, 0)"))
 
 
@@ -47,6 +45,4 @@ def test_concurrent_read_modify_writes_lose_no_update(db: Database) -> None:
     for t in threads:
         t.join()
     with db.read() as s:
-        assert (
-            s.execute(text("SELECT n FROM scratch_counter WHERE id = 1")).scalar() == threads_n * per_thread
-        )
+        assert s.execute(text("SELECT n FROM scratch_counter WHERE id = 1")).scalar() == threads_n * per_thread

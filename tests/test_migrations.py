@@ -16,9 +16,7 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
         diff = compare_metadata(ctx, Base.metadata)
     # Index and constraint naming can differ harmlessly between dialects; tables and columns may not.
     relevant = [
-        d
-        for d in diff
-        if d[0] in ("add_table", "remove_table", "add_column", "remove_column") and not _search_index(d)
+        d for d in diff if d[0] in ("add_table", "remove_table", "add_column", "remove_column") and not _search_index(d)
     ]
     assert relevant == [], f"models and migrations disagree: {relevant}"
 

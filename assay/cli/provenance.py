@@ -36,8 +36,7 @@ from assay.cli._common import (
 from assay.config import Config
 from assay.errors import AssayError, InvalidInput, NotFound
 
-ca_app = typer.Typer(help="The register's certificate authority for C2PA signing certificates.",
-                     no_args_is_help=True)
+ca_app = typer.Typer(help="The register's certificate authority for C2PA signing certificates.", no_args_is_help=True)
 keys_app = typer.Typer(help="Marking keys: namespaces and offline marking kits.", no_args_is_help=True)
 marks_app = typer.Typer(help="Mark records: list them, record offline batches.", no_args_is_help=True)
 
@@ -87,26 +86,57 @@ _SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 # ---------------------------------------------------------------------------------------------- assay mark
 
+
 def mark(
     ctx: typer.Context,
     images: list[Path] = typer.Argument(..., help="Image files made by the system (JPEG, PNG, WebP, ...)."),
-    system: str = env_option(..., "--system", "-s", envvar="ASSAY_MARK_SYSTEM",
-                             help="The registered system that made the images, e.g. acme-imagegen."),
-    out: Path = env_option(None, "--out", "-o", envvar="ASSAY_MARK_OUT",
-                           help="Folder for the marked files (default: next to each input, as NAME.marked.EXT)."),
-    visible_label: bool = env_option(False, "--visible-label", envvar="ASSAY_MARK_VISIBLE_LABEL",
-                                     help="Also draw a small visible 'AI-generated' badge."),
-    offline: bool = env_option(False, "--offline", envvar="ASSAY_MARK_OFFLINE",
-                               help="Mark with a marking kit, without the register; append records to --batch."),
+    system: str = env_option(
+        ...,
+        "--system",
+        "-s",
+        envvar="ASSAY_MARK_SYSTEM",
+        help="The registered system that made the images, e.g. acme-imagegen.",
+    ),
+    out: Path = env_option(
+        None,
+        "--out",
+        "-o",
+        envvar="ASSAY_MARK_OUT",
+        help="Folder for the marked files (default: next to each input, as NAME.marked.EXT).",
+    ),
+    visible_label: bool = env_option(
+        False,
+        "--visible-label",
+        envvar="ASSAY_MARK_VISIBLE_LABEL",
+        help="Also draw a small visible 'AI-generated' badge.",
+    ),
+    offline: bool = env_option(
+        False,
+        "--offline",
+        envvar="ASSAY_MARK_OFFLINE",
+        help="Mark with a marking kit, without the register; append records to --batch.",
+    ),
     kit: Path = env_option(None, "--kit", envvar="ASSAY_MARK_KIT", help="The marking kit (with --offline)."),
-    batch: Path = env_option(None, "--batch", envvar="ASSAY_MARK_BATCH",
-                             help="JSON-lines file the offline records are appended to (with --offline)."),
+    batch: Path = env_option(
+        None,
+        "--batch",
+        envvar="ASSAY_MARK_BATCH",
+        help="JSON-lines file the offline records are appended to (with --offline).",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Mark images: invisible watermark + signed Content Credentials + a record in the register."""
     if offline:
-        _mark_offline(images, system=system, out=out, visible_label=visible_label, kit=kit, batch=batch,
-                      as_json=as_json, config=get_config(ctx))
+        _mark_offline(
+            images,
+            system=system,
+            out=out,
+            visible_label=visible_label,
+            kit=kit,
+            batch=batch,
+            as_json=as_json,
+            config=get_config(ctx),
+        )
         return
     if kit or batch:
         raise InvalidInput("--kit and --batch only apply with --offline", hint="add --offline, or leave them out")
@@ -115,8 +145,15 @@ def mark(
     db = open_db(ctx)
     env = _env(ctx)
     data = [_read(p) for p in images]
-    results = mark_images(db, env, images=data, system_id=system, principal=_operator(),
-                          visible_label=visible_label, names=[str(p) for p in images])
+    results = mark_images(
+        db,
+        env,
+        images=data,
+        system_id=system,
+        principal=_operator(),
+        visible_label=visible_label,
+        names=[str(p) for p in images],
+    )
     _integrate(ctx, db)
     for path, r in zip(images, results, strict=True):
         target = _target(path, out, r.media_type)
@@ -124,8 +161,11 @@ def mark(
         if as_json:
             print_json_line(r.as_dict() | {"input": str(path), "output": str(target)})
         else:
-            console.print(f"[green]marked[/green] {escape(str(path))} -> {escape(str(target))}  mark "
-                          f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}", highlight=False)
+            console.print(
+                f"[green]marked[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}",
+                highlight=False,
+            )
 
 
 def _target(path: Path, out: Path | None, media_type: str) -> Path:
@@ -136,22 +176,40 @@ def _target(path: Path, out: Path | None, media_type: str) -> Path:
     return out / f"{path.stem}{suffix}"
 
 
-def _mark_offline(images: list[Path], *, system: str, out: Path | None, visible_label: bool, kit: Path | None,
-                  batch: Path | None, as_json: bool, config: Config) -> None:
+def _mark_offline(
+    images: list[Path],
+    *,
+    system: str,
+    out: Path | None,
+    visible_label: bool,
+    kit: Path | None,
+    batch: Path | None,
+    as_json: bool,
+    config: Config,
+) -> None:
     from assay.provenance.marking import OfflineMarker
 
     if kit is None or batch is None:
-        raise InvalidInput("offline marking needs --kit FILE and --batch FILE",
-                           hint="get a kit with 'assay keys kit --provider ID --out kit.json'")
+        raise InvalidInput(
+            "offline marking needs --kit FILE and --batch FILE",
+            hint="get a kit with 'assay keys kit --provider ID --out kit.json'",
+        )
     try:
         kit_data = json.loads(_read(kit))
     except ValueError:
-        raise InvalidInput(f"{kit} is not a marking kit (not JSON)",
-                           hint="use the file 'assay keys kit' wrote") from None
+        raise InvalidInput(
+            f"{kit} is not a marking kit (not JSON)", hint="use the file 'assay keys kit' wrote"
+        ) from None
     marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
     for path in images:
-        data, entry = marker.mark(_read(path), system_id=system, visible_label=visible_label, name=str(path),
-                                  max_bytes=config.max_upload_bytes, max_pixels=config.max_pixels)
+        data, entry = marker.mark(
+            _read(path),
+            system_id=system,
+            visible_label=visible_label,
+            name=str(path),
+            max_bytes=config.max_upload_bytes,
+            max_pixels=config.max_pixels,
+        )
         target = _target(path, out, entry["media_type"])
         target.write_bytes(data)
         # Appended with a flush per line, so a crash loses at most the image being marked.
@@ -160,22 +218,33 @@ def _mark_offline(images: list[Path], *, system: str, out: Path | None, visible_
             fh.flush()
             os.fsync(fh.fileno())
         if as_json:
-            print_json_line({"input": str(path), "output": str(target), "mark_id": entry["mark_id"],
-                             "recorded": False, "batch": str(batch)})
+            print_json_line(
+                {
+                    "input": str(path),
+                    "output": str(target),
+                    "mark_id": entry["mark_id"],
+                    "recorded": False,
+                    "batch": str(batch),
+                }
+            )
         else:
-            console.print(f"[green]marked offline[/green] {escape(str(path))} -> {escape(str(target))}  mark "
-                          f"[bold]{entry['mark_id']}[/bold] (record it with 'assay marks record {escape(str(batch))}')",
-                          highlight=False)
+            console.print(
+                f"[green]marked offline[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                f"[bold]{entry['mark_id']}[/bold] (record it with 'assay marks record {escape(str(batch))}')",
+                highlight=False,
+            )
 
 
 # ---------------------------------------------------------------------------------------------- assay marks
+
 
 @marks_app.command("record")
 def marks_record(
     ctx: typer.Context,
     batch: Path = typer.Argument(..., help="The JSON-lines batch 'assay mark --offline' wrote."),
-    remote: str = env_option(None, "--remote", envvar="ASSAY_REMOTE",
-                             help="Record at this register's API instead of the local database."),
+    remote: str = env_option(
+        None, "--remote", envvar="ASSAY_REMOTE", help="Record at this register's API instead of the local database."
+    ),
     token: str = env_option(None, "--token", envvar="ASSAY_TOKEN", help="Your provider token (with --remote)."),
     as_json: bool = json_flag(),
 ) -> None:
@@ -193,8 +262,12 @@ def marks_record(
             raise InvalidInput("--remote needs --token", hint="use your provider token (ASSAY_TOKEN)")
         import httpx
 
-        resp = httpx.post(remote.rstrip("/") + "/api/v1/marks/batch", json={"entries": entries},
-                          headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        resp = httpx.post(
+            remote.rstrip("/") + "/api/v1/marks/batch",
+            json={"entries": entries},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
         result = _remote_json(resp)
     else:
         from assay.provenance.marking import record_batch
@@ -206,8 +279,10 @@ def marks_record(
     if as_json:
         print_json(result)
     else:
-        console.print(f"recorded {result['recorded']} of {len(entries)} marks "
-                      f"({len(entries) - result['recorded']} were already recorded)")
+        console.print(
+            f"recorded {result['recorded']} of {len(entries)} marks "
+            f"({len(entries) - result['recorded']} were already recorded)"
+        )
 
 
 @marks_app.command("list")
@@ -233,11 +308,14 @@ def marks_list(
         print_json(items)
         return
     for m in items:
-        console.print(f"{m['mark_id']}  {m['created_at']}  {m['system_id']}  {m['width']}x{m['height']}  "
-                      f"log {m['log_index']}", highlight=False)
+        console.print(
+            f"{m['mark_id']}  {m['created_at']}  {m['system_id']}  {m['width']}x{m['height']}  log {m['log_index']}",
+            highlight=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- assay check
+
 
 def _expand(paths: list[Path]) -> Iterator[Path]:
     for p in paths:
@@ -270,9 +348,15 @@ def _check_one(path: str) -> dict[str, Any]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        return {"file": path, "status": "error", "error": {"code": "unreadable",
-                                                            "message": f"cannot read {path}: {exc.strerror}",
-                                                            "hint": "check the path and permissions"}}
+        return {
+            "file": path,
+            "status": "error",
+            "error": {
+                "code": "unreadable",
+                "message": f"cannot read {path}: {exc.strerror}",
+                "hint": "check the path and permissions",
+            },
+        }
     try:
         return check_media(_worker["db"], _worker["env"], data, name=path).as_dict() | {"file": path}
     except AssayError as exc:
@@ -284,9 +368,16 @@ def _check_one(path: str) -> dict[str, Any]:
 
 
 def _internal_error(path: str, exc: BaseException) -> dict[str, Any]:
-    return {"file": path, "status": "error",
-            "error": {"code": "internal_error", "message": f"checking {path} failed: {type(exc).__name__}",
-                      "hint": "run again with --workers 1 --verbose and report the traceback", "problems": []}}
+    return {
+        "file": path,
+        "status": "error",
+        "error": {
+            "code": "internal_error",
+            "message": f"checking {path} failed: {type(exc).__name__}",
+            "hint": "run again with --workers 1 --verbose and report the traceback",
+            "problems": [],
+        },
+    }
 
 
 def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
@@ -297,32 +388,52 @@ def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
     except OSError as exc:
         return {"file": path, "status": "error", "error": {"code": "unreadable", "message": str(exc), "hint": ""}}
     try:
-        resp = client.post(url.rstrip("/") + "/api/v1/check", content=data,
-                           headers={"Content-Type": "application/octet-stream"})
+        resp = client.post(
+            url.rstrip("/") + "/api/v1/check", content=data, headers={"Content-Type": "application/octet-stream"}
+        )
     except httpx.HTTPError as exc:
-        return {"file": path, "status": "error",
-                "error": {"code": "unreachable", "message": f"the register at {url} did not answer: {exc}",
-                          "hint": "check the --remote URL and your connection", "problems": []}}
+        return {
+            "file": path,
+            "status": "error",
+            "error": {
+                "code": "unreachable",
+                "message": f"the register at {url} did not answer: {exc}",
+                "hint": "check the --remote URL and your connection",
+                "problems": [],
+            },
+        }
     try:
         body = resp.json()
     except ValueError:
         body = {}
     if resp.status_code != 200:
         err = body.get("error") if isinstance(body, dict) else None
-        return {"file": path, "status": "error",
-                "error": err or {"code": "http_error", "message": f"HTTP {resp.status_code}", "hint": ""}}
+        return {
+            "file": path,
+            "status": "error",
+            "error": err or {"code": "http_error", "message": f"HTTP {resp.status_code}", "hint": ""},
+        }
     return body | {"file": path}
 
 
 def check(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively for images)."),
-    workers: int = env_option(0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS",
-                              help="Parallel processes (0 = one per CPU core)."),
-    remote: str = env_option(None, "--remote", envvar="ASSAY_REMOTE",
-                             help="Check with this register's API (https://...) instead of the local database."),
-    log_key: str = env_option(None, "--log-key", envvar="ASSAY_LOG_KEY",
-                              help="The log's verifier key, to verify proofs offline (default: the local log's)."),
+    workers: int = env_option(
+        0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS", help="Parallel processes (0 = one per CPU core)."
+    ),
+    remote: str = env_option(
+        None,
+        "--remote",
+        envvar="ASSAY_REMOTE",
+        help="Check with this register's API (https://...) instead of the local database.",
+    ),
+    log_key: str = env_option(
+        None,
+        "--log-key",
+        envvar="ASSAY_LOG_KEY",
+        help="The log's verifier key, to verify proofs offline (default: the local log's).",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors."""
@@ -341,8 +452,15 @@ def check(
     n_workers = workers if workers > 0 else (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(files)))
     found = errors = 0
-    progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=True, disable=len(files) < 2 or not err_console.is_terminal)
+    progress = Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+        disable=len(files) < 2 or not err_console.is_terminal,
+    )
     with progress:
         task = progress.add_task("check", total=len(files))
         for verdict in _run_checks(files, config, remote, n_workers):
@@ -352,9 +470,11 @@ def check(
             elif log_key is not None and not verified:
                 # Asked to verify against a given log key, a mark whose proof is missing or wrong fails closed.
                 errors += 1
-                err_console.print(f"[bold red]error[/bold red] {escape(str(verdict.get('file')))}: the mark's "
-                                  f"transparency-log proof did not verify: {escape(verdict['log']['verification'])}",
-                                  highlight=False)
+                err_console.print(
+                    f"[bold red]error[/bold red] {escape(str(verdict.get('file')))}: the mark's "
+                    f"transparency-log proof did not verify: {escape(verdict['log']['verification'])}",
+                    highlight=False,
+                )
             elif verdict.get("found"):
                 found += 1
             _print_verdict(verdict, as_json)
@@ -402,14 +522,18 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
     if not log:
         if verdict.get("status") != "marked":
             return True
-        log = verdict["log"] = {"index": None, "verified": False,
-                                "verification": "FAILED: the register gave no transparency-log entry for this mark"}
+        log = verdict["log"] = {
+            "index": None,
+            "verified": False,
+            "verification": "FAILED: the register gave no transparency-log entry for this mark",
+        }
         verdict.setdefault("notes", []).append("The register did not show this mark's transparency-log entry.")
         return False
     if not (log.get("proof") and log.get("entry")):
         log["verified"] = False
-        log["verification"] = (log.get("proof_error")
-                               or "the log has not integrated this entry yet; check again in a moment")
+        log["verification"] = (
+            log.get("proof_error") or "the log has not integrated this entry yet; check again in a moment"
+        )
         return False
     if not vkey:
         log["verified"] = False
@@ -425,12 +549,16 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
         if body.get("mark") != verdict.get("mark_id"):
             raise AssayError("the log entry is not this mark's", hint="the register answered inconsistently")
         # The facts the verdict shows must be the logged ones: a register cannot name another system or file.
-        claims = {"system": (verdict.get("system") or {}).get("id"),
-                  "sha256": (verdict.get("record") or {}).get("sha256")}
+        claims = {
+            "system": (verdict.get("system") or {}).get("id"),
+            "sha256": (verdict.get("record") or {}).get("sha256"),
+        }
         for name, claimed in claims.items():
             if claimed is not None and body.get(name) != claimed:
-                raise AssayError(f"the register says {name} {claimed!r}, its log entry says {body.get(name)!r}",
-                                 hint="the register answered inconsistently with its own log")
+                raise AssayError(
+                    f"the register says {name} {claimed!r}, its log entry says {body.get(name)!r}",
+                    hint="the register answered inconsistently with its own log",
+                )
         log["verified"] = True
         log["verification"] = f"included in {checkpoint.origin} at tree size {checkpoint.size}"
         return True
@@ -442,8 +570,12 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
 
 
 # The red-line screening's outcomes as the register's pages word them.
-_OUTCOMES = {"prohibited": "prohibited (crosses a red line)", "high_risk": "high risk",
-             "transparency": "transparency duties", "minimal": "minimal risk"}
+_OUTCOMES = {
+    "prohibited": "prohibited (crosses a red line)",
+    "high_risk": "high risk",
+    "transparency": "transparency duties",
+    "minimal": "minimal risk",
+}
 
 
 def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
@@ -453,30 +585,40 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
     name = escape(str(v.get("file")))
     if v.get("status") == "error":
         e = v.get("error", {})
-        err_console.print(f"[bold red]error[/bold red] {name}: {escape(e.get('message', ''))}"
-                          + (f" (hint: {escape(e.get('hint'))})" if e.get("hint") else ""), highlight=False)
+        err_console.print(
+            f"[bold red]error[/bold red] {name}: {escape(e.get('message', ''))}"
+            + (f" (hint: {escape(e.get('hint'))})" if e.get("hint") else ""),
+            highlight=False,
+        )
         return
     style = "bold red" if v.get("ai_generated") else ("yellow" if v.get("found") else "green")
     console.print(f"[{style}]{name}[/{style}]: {escape(v.get('headline', ''))}", highlight=False)
     ev = v.get("evidence", {})
     m, w = ev.get("manifest", {}), ev.get("watermark", {})
-    parts = [f"credentials {m.get('state')}", "watermark " + (f"found (p < {w.get('p_value'):.0e})"
-                                                              if v.get("mark_source") == "watermark" else "not found")]
+    parts = [
+        f"credentials {m.get('state')}",
+        "watermark " + (f"found (p < {w.get('p_value'):.0e})" if v.get("mark_source") == "watermark" else "not found"),
+    ]
     if ev.get("match"):
         parts.append(f"picture {ev['match']['assessment']}")
     log = v.get("log")
     if log:
-        parts.append((f"log entry {log['index']}: " if log.get("index") is not None else "log: ")
-                     + ("proof verified" if log.get("verified") else
-                                                      log.get("verification", "")))
+        parts.append(
+            (f"log entry {log['index']}: " if log.get("index") is not None else "log: ")
+            + ("proof verified" if log.get("verified") else log.get("verification", ""))
+        )
     console.print("  " + "; ".join(parts), highlight=False, style="dim")
     if v.get("system"):
         s = v["system"]
-        console.print(f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})",
-                      highlight=False)
+        console.print(
+            f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})", highlight=False
+        )
         outcome = _OUTCOMES.get(s["outcome"], str(s["outcome"]))
-        console.print(f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
-                      + ("; suspended" if s.get("suspended") else ""), highlight=False)
+        console.print(
+            f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
+            + ("; suspended" if s.get("suspended") else ""),
+            highlight=False,
+        )
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)
 
@@ -488,12 +630,14 @@ def _remote_json(resp: Any) -> dict[str, Any]:
         body = {}
     if resp.status_code >= 400:
         err = (body or {}).get("error", {})
-        raise AssayError(err.get("message") or f"the register answered HTTP {resp.status_code}",
-                         hint=err.get("hint", ""))
+        raise AssayError(
+            err.get("message") or f"the register answered HTTP {resp.status_code}", hint=err.get("hint", "")
+        )
     return body
 
 
 # ---------------------------------------------------------------------------------------------- assay ca
+
 
 @ca_app.command("init")
 def ca_init(ctx: typer.Context, as_json: bool = json_flag()) -> None:
@@ -502,11 +646,17 @@ def ca_init(ctx: typer.Context, as_json: bool = json_flag()) -> None:
 
     env = _env(ctx)
     if as_json:
-        print_json({"folder": str(env.ca.folder), "root_fingerprint": fingerprint(env.ca.root),
-                    "intermediate_fingerprint": fingerprint(env.ca.intermediate)})
+        print_json(
+            {
+                "folder": str(env.ca.folder),
+                "root_fingerprint": fingerprint(env.ca.root),
+                "intermediate_fingerprint": fingerprint(env.ca.intermediate),
+            }
+        )
         return
-    console.print(f"certificate authority in {env.ca.folder}; root fingerprint {fingerprint(env.ca.root)}",
-                  highlight=False)
+    console.print(
+        f"certificate authority in {env.ca.folder}; root fingerprint {fingerprint(env.ca.root)}", highlight=False
+    )
 
 
 @ca_app.command("show")
@@ -515,12 +665,19 @@ def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     from assay.provenance.ca import fingerprint
 
     env = _env(ctx)
-    info = {"root": {"subject": env.ca.root.subject.rfc4514_string(), "fingerprint": fingerprint(env.ca.root),
-                     "not_after": env.ca.root.not_valid_after_utc.isoformat()},
-            "intermediate": {"subject": env.ca.intermediate.subject.rfc4514_string(),
-                             "fingerprint": fingerprint(env.ca.intermediate)},
-            "accepted_anchors": [fingerprint(c) for c in env.ca.extra_anchors],
-            "anchors_pem": env.anchors_pem().decode()}
+    info = {
+        "root": {
+            "subject": env.ca.root.subject.rfc4514_string(),
+            "fingerprint": fingerprint(env.ca.root),
+            "not_after": env.ca.root.not_valid_after_utc.isoformat(),
+        },
+        "intermediate": {
+            "subject": env.ca.intermediate.subject.rfc4514_string(),
+            "fingerprint": fingerprint(env.ca.intermediate),
+        },
+        "accepted_anchors": [fingerprint(c) for c in env.ca.extra_anchors],
+        "anchors_pem": env.anchors_pem().decode(),
+    }
     if as_json:
         print_json(info)
     else:
@@ -532,23 +689,35 @@ def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
 def ca_issue(
     ctx: typer.Context,
     provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
-    public_key: Path = env_option(None, "--public-key", envvar="ASSAY_CA_PUBLIC_KEY",
-                                  help="The provider's own EC P-256 public key (PEM); default: the register "
-                                       "generates the key and keeps it in the data folder."),
+    public_key: Path = env_option(
+        None,
+        "--public-key",
+        envvar="ASSAY_CA_PUBLIC_KEY",
+        help="The provider's own EC P-256 public key (PEM); default: the register "
+        "generates the key and keeps it in the data folder.",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Issue a C2PA claim-signing certificate for a provider."""
     from assay.provenance.credentials import issue_certificate
 
     db = open_db(ctx)
-    view = issue_certificate(db, _env(ctx), provider_id=provider, principal=_operator(),
-                             public_key_pem=_read(public_key) if public_key else None)
+    view = issue_certificate(
+        db,
+        _env(ctx),
+        provider_id=provider,
+        principal=_operator(),
+        public_key_pem=_read(public_key) if public_key else None,
+    )
     _integrate(ctx, db)
     if as_json:
         print_json(view.as_dict() | {"chain_pem": view.chain_pem})
     else:
-        console.print(f"issued certificate {view.serial} for {provider} (fingerprint {view.fingerprint}), "
-                      f"valid until {view.not_after:%Y-%m-%d}; log entry {view.issued_log_index}", highlight=False)
+        console.print(
+            f"issued certificate {view.serial} for {provider} (fingerprint {view.fingerprint}), "
+            f"valid until {view.not_after:%Y-%m-%d}; log entry {view.issued_log_index}",
+            highlight=False,
+        )
 
 
 @ca_app.command("import")
@@ -556,16 +725,26 @@ def ca_import(
     ctx: typer.Context,
     provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
     cert: Path = env_option(..., "--cert", envvar="ASSAY_CA_CERT", help="The chain (leaf first), PEM."),
-    key: Path = env_option(None, "--key", envvar="ASSAY_CA_KEY",
-                           help="Its private key (PEM), if the register should sign for this provider."),
+    key: Path = env_option(
+        None,
+        "--key",
+        envvar="ASSAY_CA_KEY",
+        help="Its private key (PEM), if the register should sign for this provider.",
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Bring your own certificate: validated against the C2PA profile and the accepted anchors."""
     from assay.provenance.credentials import import_certificate
 
     db = open_db(ctx)
-    view = import_certificate(db, _env(ctx), provider_id=provider, principal=_operator(), chain_pem=_read(cert),
-                              private_key_pem=_read(key) if key else None)
+    view = import_certificate(
+        db,
+        _env(ctx),
+        provider_id=provider,
+        principal=_operator(),
+        chain_pem=_read(cert),
+        private_key_pem=_read(key) if key else None,
+    )
     _integrate(ctx, db)
     if as_json:
         print_json(view.as_dict())
@@ -574,9 +753,11 @@ def ca_import(
 
 
 @ca_app.command("accept-anchor")
-def ca_accept_anchor(ctx: typer.Context,
-                     anchor: Path = typer.Argument(..., help="A root CA certificate (PEM)."),
-                     as_json: bool = json_flag()) -> None:
+def ca_accept_anchor(
+    ctx: typer.Context,
+    anchor: Path = typer.Argument(..., help="A root CA certificate (PEM)."),
+    as_json: bool = json_flag(),
+) -> None:
     """Trust another root for providers who bring their own certificates (it is published in anchors.pem)."""
     from assay.provenance.ca import fingerprint, load_chain
 
@@ -612,9 +793,11 @@ def ca_revoke(
 
 
 @ca_app.command("list")
-def ca_list(ctx: typer.Context, provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER",
-                                                          help="Only this provider's."),
-            as_json: bool = json_flag()) -> None:
+def ca_list(
+    ctx: typer.Context,
+    provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER", help="Only this provider's."),
+    as_json: bool = json_flag(),
+) -> None:
     """List providers' signing certificates."""
     from assay.provenance.credentials import list_certificates
 
@@ -626,19 +809,21 @@ def ca_list(ctx: typer.Context, provider: str = env_option(None, "--provider", "
         return
     for v in views:
         state = "revoked" if v.revoked_at else "active"
-        console.print(f"{v.serial}  {v.provider_id}  {v.origin}  {state}  until {v.not_after:%Y-%m-%d}  "
-                      f"{v.fingerprint}", highlight=False)
+        console.print(
+            f"{v.serial}  {v.provider_id}  {v.origin}  {state}  until {v.not_after:%Y-%m-%d}  {v.fingerprint}",
+            highlight=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------- assay keys
+
 
 @keys_app.command("kit")
 def keys_kit(
     ctx: typer.Context,
     provider: str = env_option(..., "--provider", "-p", envvar="ASSAY_PROVIDER", help="The provider's id."),
     out: Path = env_option(..., "--out", "-o", envvar="ASSAY_KIT_OUT", help="Where to write the kit (0600)."),
-    sequences: int = env_option(100_000, "--marks", envvar="ASSAY_KIT_MARKS",
-                                help="How many marks the kit may make."),
+    sequences: int = env_option(100_000, "--marks", envvar="ASSAY_KIT_MARKS", help="How many marks the kit may make."),
     as_json: bool = json_flag(),
 ) -> None:
     """Issue an offline marking kit for a provider. It holds secrets: hand it over securely."""
@@ -651,8 +836,9 @@ def keys_kit(
     except FileExistsError:
         raise InvalidInput(f"{out} exists already", hint="choose a new file; kits are never overwritten") from None
     except OSError as exc:
-        raise InvalidInput(f"cannot create {out}: {exc.strerror}",
-                           hint="give a file in an existing folder you can write to") from None
+        raise InvalidInput(
+            f"cannot create {out}: {exc.strerror}", hint="give a file in an existing folder you can write to"
+        ) from None
     try:
         db = open_db(ctx)
         kit = issue_kit(db, _env(ctx), provider_id=provider, principal=_operator(), sequences=sequences)
@@ -666,17 +852,29 @@ def keys_kit(
         os.fsync(fh.fileno())
     _integrate(ctx, db)
     if as_json:  # what the kit is, never its secrets
-        print_json({"file": str(out), "provider_id": provider, "namespace": kit["namespace"]["number"],
-                    "marks": sequences, "systems": len(kit["systems"])})
+        print_json(
+            {
+                "file": str(out),
+                "provider_id": provider,
+                "namespace": kit["namespace"]["number"],
+                "marks": sequences,
+                "systems": len(kit["systems"]),
+            }
+        )
         return
-    console.print(f"wrote marking kit for {provider} to {out}: namespace {kit['namespace']['number']}, "
-                  f"{sequences:,} marks, {len(kit['systems'])} systems", highlight=False)
+    console.print(
+        f"wrote marking kit for {provider} to {out}: namespace {kit['namespace']['number']}, "
+        f"{sequences:,} marks, {len(kit['systems'])} systems",
+        highlight=False,
+    )
 
 
 @keys_app.command("list")
-def keys_list(ctx: typer.Context, provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER",
-                                                            help="Only this provider's."),
-              as_json: bool = json_flag()) -> None:
+def keys_list(
+    ctx: typer.Context,
+    provider: str = env_option(None, "--provider", "-p", envvar="ASSAY_PROVIDER", help="Only this provider's."),
+    as_json: bool = json_flag(),
+) -> None:
     """List mark namespaces (their key ids, never the keys)."""
     from assay.provenance.marking import list_namespaces
 
@@ -687,14 +885,20 @@ def keys_list(ctx: typer.Context, provider: str = env_option(None, "--provider",
         print_json(items)
         return
     for n in items:
-        console.print(f"{n['namespace']:>7}  {n['provider_id']}  {n['purpose']}  key {n['key_id']}  used "
-                      f"{n['used']}  {'revoked' if n['revoked_at'] else 'active'}", highlight=False)
+        console.print(
+            f"{n['namespace']:>7}  {n['provider_id']}  {n['purpose']}  key {n['key_id']}  used "
+            f"{n['used']}  {'revoked' if n['revoked_at'] else 'active'}",
+            highlight=False,
+        )
 
 
 @keys_app.command("revoke")
-def keys_revoke(ctx: typer.Context, namespace: int = typer.Argument(..., help="The namespace number."),
-                reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (on the log)."),
-                as_json: bool = json_flag()) -> None:
+def keys_revoke(
+    ctx: typer.Context,
+    namespace: int = typer.Argument(..., help="The namespace number."),
+    reason: str = env_option("", "--reason", envvar="ASSAY_REASON", help="Why (on the log)."),
+    as_json: bool = json_flag(),
+) -> None:
     """Revoke a namespace's key: marks not yet recorded under it can no longer be recorded."""
     from assay.provenance.marking import revoke_namespace
 

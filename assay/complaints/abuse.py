@@ -30,8 +30,10 @@ class ProofOfWork:
         if not 0 <= bits <= 32:
             from assay.errors import ConfigError
 
-            raise ConfigError(f"ASSAY_COMPLAINTS_POW_BITS must be between 0 and 32, got {bits}",
-                              hint="keep the default of 18 (about half a second in a browser); 0 turns it off")
+            raise ConfigError(
+                f"ASSAY_COMPLAINTS_POW_BITS must be between 0 and 32, got {bits}",
+                hint="keep the default of 18 (about half a second in a browser); 0 turns it off",
+            )
         self.bits = bits
         self._clock = clock
         self._ttl = ttl
@@ -51,6 +53,7 @@ class ProofOfWork:
         2. SHA-256(challenge bytes || nonce bytes) must start with the challenge's number of zero bits.
         3. It must not have been spent before.
         """
+
         def bad(msg: str, fix: str) -> InvalidInput:
             return InvalidInput(msg, hint=fix, problems=[FieldProblem("pow", msg, fix)])
 
@@ -63,8 +66,10 @@ class ProofOfWork:
             raise bad("the proof of work is malformed", "ask for a new challenge and solve it")
         body, tag = raw[:25], raw[25:]
         if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:16], tag):
-            raise bad("the proof-of-work challenge was not issued by this server (or it restarted)",
-                      "reload the page to get a new challenge")
+            raise bad(
+                "the proof-of-work challenge was not issued by this server (or it restarted)",
+                "reload the page to get a new challenge",
+            )
         expires = int.from_bytes(body[16:24], "big")
         now = self._clock()
         if now > expires:
@@ -75,9 +80,11 @@ class ProofOfWork:
             for k in [k for k, exp in self._used.items() if exp < now]:
                 del self._used[k]
             if raw in self._used:
-                raise InvalidInput("this submission was already received (its proof of work was used before)",
-                                   hint="nothing more to do: a submission is kept once",
-                                   problems=[FieldProblem("pow", "already used", "solve a new challenge")])
+                raise InvalidInput(
+                    "this submission was already received (its proof of work was used before)",
+                    hint="nothing more to do: a submission is kept once",
+                    problems=[FieldProblem("pow", "already used", "solve a new challenge")],
+                )
             self._used[raw] = float(expires)
 
 
@@ -121,7 +128,7 @@ class RateLimit:
                 raise RateLimited(
                     f"the complaints channel is receiving many {what}s just now",
                     hint=f"please try again in {max(1, wait // 60)} minute(s); what you typed is not lost "
-                         "if you keep this page open",
+                    "if you keep this page open",
                     extra={"retry_after": wait},
                 )
             self._tokens -= 1.0
@@ -151,8 +158,11 @@ class OneTimeTokens:
         if len(raw) != 40 or not hmac.compare_digest(
             hmac.new(self._key, raw[:24], hashlib.sha256).digest()[:16], raw[24:]
         ):
-            raise InvalidInput("this form has expired or did not come from this register", hint=fix,
-                               problems=[FieldProblem("form_token", "unknown", fix)])
+            raise InvalidInput(
+                "this form has expired or did not come from this register",
+                hint=fix,
+                problems=[FieldProblem("form_token", "unknown", fix)],
+            )
         now = self._clock()
         expires = int.from_bytes(raw[16:24], "big")
         if now > expires:
@@ -163,8 +173,10 @@ class OneTimeTokens:
             if raw in self._spent:
                 from assay.errors import Conflict
 
-                raise Conflict("this form was already sent: the complaint was received once",
-                               hint="nothing more to do; to add something, use your receipt on the follow-up page")
+                raise Conflict(
+                    "this form was already sent: the complaint was received once",
+                    hint="nothing more to do; to add something, use your receipt on the follow-up page",
+                )
             self._spent[raw] = float(expires)
 
     def unspend(self, token: str) -> None:

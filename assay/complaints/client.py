@@ -81,8 +81,7 @@ class LocalBackend:
     def set_status(self, complaint_id: str, status: str, reason: SealedReply | None) -> dict[str, Any]:
         today = self.today()
         with self.db.write() as s:
-            view = service.change_status(s, complaint_id, status, today=today, reason=reason,
-                                         max_bytes=self.max_bytes)
+            view = service.change_status(s, complaint_id, status, today=today, reason=reason, max_bytes=self.max_bytes)
         return view.as_dict(today, with_messages=False)
 
 
@@ -93,11 +92,17 @@ class ApiBackend:
         import httpx
 
         if not token:
-            raise InvalidInput("talking to a server needs an admin token",
-                               hint="give --token (or ASSAY_COMPLAINTS_TOKEN) made with 'assay tokens create --admin'")
+            raise InvalidInput(
+                "talking to a server needs an admin token",
+                hint="give --token (or ASSAY_COMPLAINTS_TOKEN) made with 'assay tokens create --admin'",
+            )
         self.base_url = base_url.rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout,
-                                    headers={"authorization": f"Bearer {token}", "accept": "application/json"})
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"authorization": f"Bearer {token}", "accept": "application/json"},
+        )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         import httpx
@@ -105,8 +110,9 @@ class ApiBackend:
         try:
             r = self._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise StorageError(f"cannot reach {self.base_url}: {exc}",
-                               hint="check --server (ASSAY_COMPLAINTS_SERVER) and your network") from None
+            raise StorageError(
+                f"cannot reach {self.base_url}: {exc}", hint="check --server (ASSAY_COMPLAINTS_SERVER) and your network"
+            ) from None
         try:
             body = r.json()
         except ValueError:
@@ -117,8 +123,9 @@ class ApiBackend:
             exc.code = err.get("code", "error")
             raise exc
         if not isinstance(body, dict):
-            raise StorageError(f"{self.base_url} did not answer with JSON",
-                               hint="check --server: is it an Assay register?")
+            raise StorageError(
+                f"{self.base_url} did not answer with JSON", hint="check --server: is it an Assay register?"
+            )
         return body
 
     def keys(self) -> list[dict[str, Any]]:
@@ -148,8 +155,11 @@ class ApiBackend:
 
 
 def _reply_json(reply: SealedReply) -> dict[str, str]:
-    return {"ciphertext": crypto.b64(reply.ciphertext), "body_copy": crypto.b64(reply.body_copy),
-            "body_copy_key_id": reply.body_copy_key_id}
+    return {
+        "ciphertext": crypto.b64(reply.ciphertext),
+        "body_copy": crypto.b64(reply.body_copy),
+        "body_copy_key_id": reply.body_copy_key_id,
+    }
 
 
 def current_key(backend: Backend) -> dict[str, Any]:
@@ -159,8 +169,9 @@ def current_key(backend: Backend) -> dict[str, Any]:
     return current[-1]
 
 
-def seal_reply(backend: Backend, complaint_id: str, text: str, *, inbox: Path,
-               warn: Callable[[str], None] | None = None) -> SealedReply:
+def seal_reply(
+    backend: Backend, complaint_id: str, text: str, *, inbox: Path, warn: Callable[[str], None] | None = None
+) -> SealedReply:
     """Seal ``text`` to the complaint's reply key (for the complainant) and to the body's current key (its copy).
 
     1. The complaint must exist on the server.
@@ -178,14 +189,16 @@ def seal_reply(backend: Backend, complaint_id: str, text: str, *, inbox: Path,
     sealed_inside = pulled_reply_key(inbox, complaint_id)
     if sealed_inside is None:
         if warn:
-            warn(f"complaint {complaint_id} does not carry its reply key inside (it was sealed by an older form); "
-                 "the reply is sealed to the key the server gives, which the server could have swapped")
+            warn(
+                f"complaint {complaint_id} does not carry its reply key inside (it was sealed by an older form); "
+                "the reply is sealed to the key the server gives, which the server could have swapped"
+            )
     elif sealed_inside != reply_key:
         raise VerificationError(
             f"the server gives complaint {complaint_id} a reply key that differs from the one sealed inside the "
             "complaint; nothing was sent",
             hint="the server's database was altered: a reply sealed to its key could be read by whoever did it. "
-                 "Do not reply through this server; tell its operator and compare the database with a backup",
+            "Do not reply through this server; tell its operator and compare the database with a backup",
         )
     key = current_key(backend)
     blob = crypto.pack_message(text)
@@ -207,20 +220,20 @@ def pulled_reply_key(inbox: Path, complaint_id: str) -> bytes | None:
                 key = doc.get("reply_public_key")
                 docs.append(crypto.b64decode(key, path="reply_public_key") if key else None)
         except (OSError, ValueError, AttributeError, InvalidInput):
-            raise InvalidInput(f"{path} is damaged",
-                               hint="move it away and pull again into an empty --inbox") from None
+            raise InvalidInput(f"{path} is damaged", hint="move it away and pull again into an empty --inbox") from None
     if not docs:
         raise InvalidInput(
             f"complaint {complaint_id} is not in the inbox {inbox}",
             hint=f"pull it first ('assay complaints pull --key FILE --inbox {inbox}', or give --inbox where you "
-                 "pulled it): replies are sealed to the key inside the complaint, which only your pull decrypts",
+            "pulled it): replies are sealed to the key inside the complaint, which only your pull decrypts",
         )
     if len(docs) > 1:
         # Anyone can seal a message to the body's public key; a second "complaint" would bring its own reply key.
-        raise VerificationError(f"the inbox holds {len(docs)} complaints under the id {complaint_id}; a complaint "
-                                "has one, and the others were added by someone else",
-                                hint="do not reply through this server; tell its operator and compare the "
-                                     "database with a backup")
+        raise VerificationError(
+            f"the inbox holds {len(docs)} complaints under the id {complaint_id}; a complaint "
+            "has one, and the others were added by someone else",
+            hint="do not reply through this server; tell its operator and compare the database with a backup",
+        )
     return docs[0]
 
 
@@ -252,8 +265,10 @@ class KeyRing:
             return self._opened[kid]
         path = self._files_by_id().get(kid)
         if path is None:
-            raise InvalidInput(f"a message is sealed to key {kid}, and none of the key files given is that key",
-                               hint="add --key with the key file of that id (old keys stay needed after a rotation)")
+            raise InvalidInput(
+                f"a message is sealed to key {kid}, and none of the key files given is that key",
+                hint="add --key with the key file of that id (old keys stay needed after a rotation)",
+            )
         private, _ = crypto.load_key_file(path, self.passphrase(path))
         self._opened[kid] = private
         return private
@@ -296,8 +311,10 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
             break
         for m in messages:
             if not isinstance(m.get("id"), int) or m["id"] <= cursor:
-                raise VerificationError(f"the server sent message {str(m.get('id'))[:20]!r} after cursor {cursor}",
-                                        hint="the server is not answering as an Assay register: check --server")
+                raise VerificationError(
+                    f"the server sent message {str(m.get('id'))[:20]!r} after cursor {cursor}",
+                    hint="the server is not answering as an Assay register: check --server",
+                )
             written.append(_write_message(m, ring, inbox))
             cursor = m["id"]
             cursor_file.write_text(f"{cursor}\n")
@@ -314,9 +331,11 @@ def _check_served_key(backend: Backend, ring: KeyRing) -> list[str]:
         return []
     if ring.holds(crypto.b64decode(served["public_key"], path="public_key")):
         return []
-    return [f"the server seals new complaints to key {served['key_id']} (fingerprint {served['fingerprint']}), "
-            "which is none of the key files given: if the oversight body did not publish it, complainants are "
-            "encrypting to someone else; compare it with the transparency log and your key files"]
+    return [
+        f"the server seals new complaints to key {served['key_id']} (fingerprint {served['fingerprint']}), "
+        "which is none of the key files given: if the oversight body did not publish it, complainants are "
+        "encrypting to someone else; compare it with the transparency log and your key files"
+    ]
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -328,17 +347,30 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
     something malformed, is kept aside as ``.undecryptable`` (anyone can seal a box to the body's public key;
     one such box must not stop every later complaint); a missing key file or a wrong passphrase stops the pull."""
     # 1. The server's own fields name files here: they must be plain names (a server is not trusted).
-    if not (isinstance(m.get("complaint_id"), str) and _SAFE_ID.match(m["complaint_id"]) and m.get("kind") in _KINDS
-            and isinstance(m.get("id"), int) and m.get("author") in ("complainant", "body")):
-        raise VerificationError(f"the server listed message {str(m.get('id'))[:20]!r} with a malformed id, kind or "
-                                "author; nothing was written for it",
-                                hint="the server is not answering as an Assay register: check --server and the "
-                                     "server itself before pulling again")
+    if not (
+        isinstance(m.get("complaint_id"), str)
+        and _SAFE_ID.match(m["complaint_id"])
+        and m.get("kind") in _KINDS
+        and isinstance(m.get("id"), int)
+        and m.get("author") in ("complainant", "body")
+    ):
+        raise VerificationError(
+            f"the server listed message {str(m.get('id'))[:20]!r} with a malformed id, kind or "
+            "author; nothing was written for it",
+            hint="the server is not answering as an Assay register: check --server and the "
+            "server itself before pulling again",
+        )
     folder = inbox / m["complaint_id"]
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = f"m{m['id']:06d}-{m['kind']}"
-    summary: dict[str, Any] = {"id": m["id"], "complaint_id": m["complaint_id"], "kind": m["kind"],
-                               "author": m["author"], "day": m["day"], "path": str(folder / stem)}
+    summary: dict[str, Any] = {
+        "id": m["id"],
+        "complaint_id": m["complaint_id"],
+        "kind": m["kind"],
+        "author": m["author"],
+        "day": m["day"],
+        "path": str(folder / stem),
+    }
     body = m["author"] == "body"
     sealed = crypto.b64decode((m.get("body_copy") if body else m.get("ciphertext")) or "", path="ciphertext")
     # 2. The key: a missing key file or a wrong passphrase raises here, and the pull stops to be run again.
@@ -350,9 +382,11 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
         content = None if body else crypto.unpack_complaint(opened)
     except crypto.UndecryptableError as exc:
         _write_private(folder / f"{stem}.undecryptable", sealed)
-        _write_private(folder / f"{stem}.txt", f"This message could not be read: {exc.message}\n"
-                                               f"({exc.hint})\nIts ciphertext is kept in {stem}.undecryptable.\n"
-                                               .encode())
+        _write_private(
+            folder / f"{stem}.txt",
+            f"This message could not be read: {exc.message}\n"
+            f"({exc.hint})\nIts ciphertext is kept in {stem}.undecryptable.\n".encode(),
+        )
         summary.update(path=str(folder / f"{stem}.txt"), undecryptable=exc.message)
         return summary
     if text is not None:
@@ -367,11 +401,26 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
         for i, a in enumerate(content.attachments, 1):
             name = f"{i:02d}-{a.name}"
             _write_private(att_dir / name, a.data)
-            attachments.append({"file": f"{stem}-attachments/{name}", "name": a.name, "type": a.media_type,
-                                "size": len(a.data), "sha256": a.sha256, "metadata": a.metadata})
-    doc = {"complaint_id": m["complaint_id"], "message_id": m["id"], "kind": content.kind, "day": m["day"],
-           "system_id": content.system_id, "encrypted_in": content.mode, "fields": content.fields,
-           "attachments": attachments}
+            attachments.append(
+                {
+                    "file": f"{stem}-attachments/{name}",
+                    "name": a.name,
+                    "type": a.media_type,
+                    "size": len(a.data),
+                    "sha256": a.sha256,
+                    "metadata": a.metadata,
+                }
+            )
+    doc = {
+        "complaint_id": m["complaint_id"],
+        "message_id": m["id"],
+        "kind": content.kind,
+        "day": m["day"],
+        "system_id": content.system_id,
+        "encrypted_in": content.mode,
+        "fields": content.fields,
+        "attachments": attachments,
+    }
     if content.reply_public_key:
         # Checked by 'assay complaints reply' against the key the server gives (see seal_reply).
         doc["reply_public_key"] = crypto.b64(content.reply_public_key)
@@ -381,14 +430,22 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
     return summary
 
 
-_TITLES = {"what": "What happened", "when": "When", "effect": "How it affected them", "ask": "What they ask",
-           "contact": "Contact details"}
+_TITLES = {
+    "what": "What happened",
+    "when": "When",
+    "effect": "How it affected them",
+    "ask": "What they ask",
+    "contact": "Contact details",
+}
 
 
 def _readable(doc: dict[str, Any]) -> str:
-    lines = [f"{'Complaint' if doc['kind'] == 'complaint' else 'Added information'} {doc['complaint_id']} "
-             f"about {doc['system_id'] or '(see the complaint)'}, received {doc['day']} "
-             f"(encrypted in the {doc['encrypted_in']})", ""]
+    lines = [
+        f"{'Complaint' if doc['kind'] == 'complaint' else 'Added information'} {doc['complaint_id']} "
+        f"about {doc['system_id'] or '(see the complaint)'}, received {doc['day']} "
+        f"(encrypted in the {doc['encrypted_in']})",
+        "",
+    ]
     for key, title in _TITLES.items():
         if doc["fields"].get(key):
             lines += [f"## {title}", doc["fields"][key], ""]

@@ -173,8 +173,9 @@ def open_sealed(ciphertext: bytes, private_key: bytes) -> bytes:
     try:
         return nacl.bindings.sodium_unpad(padded, len(padded))
     except (nacl.exceptions.CryptoError, ValueError):
-        raise UndecryptableError("the decrypted complaint has malformed padding",
-                                 hint="it was not made by an Assay complaint form") from None
+        raise UndecryptableError(
+            "the decrypted complaint has malformed padding", hint="it was not made by an Assay complaint form"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -217,8 +218,7 @@ def pack_complaint(content: ComplaintContent) -> bytes:
         "mode": content.mode,
         "fields": {k: v for k, v in content.fields.items() if v},
         "attachments": [
-            {"name": a.name, "type": a.media_type, "size": len(a.data), "sha256": a.sha256,
-             "metadata": a.metadata}
+            {"name": a.name, "type": a.media_type, "size": len(a.data), "sha256": a.sha256, "metadata": a.metadata}
             for a in content.attachments
         ],
     }
@@ -239,9 +239,12 @@ def unpack_complaint(blob: bytes) -> ComplaintContent:
     2. The header must be a JSON object with known keys and field values that are strings within limits.
     3. The attachments' sizes must add up to exactly the bytes that follow, and each SHA-256 must match.
     """
+
     def bad(why: str) -> UndecryptableError:
-        return UndecryptableError(f"the decrypted complaint is malformed: {why}",
-                                  hint="it was not made by an Assay complaint form or was damaged")
+        return UndecryptableError(
+            f"the decrypted complaint is malformed: {why}",
+            hint="it was not made by an Assay complaint form or was damaged",
+        )
 
     if not blob.startswith(CONTAINER_MAGIC) or len(blob) < len(CONTAINER_MAGIC) + 4:
         raise bad("it does not start with the Assay complaint header")
@@ -273,9 +276,14 @@ def unpack_complaint(blob: bytes) -> ComplaintContent:
         at += meta["size"]
         if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
             raise bad("an attachment's SHA-256 does not match")
-        attachments.append(Attachment(name=_safe_name(str(meta.get("name", "attachment"))),
-                                      media_type=str(meta.get("type") or "application/octet-stream")[:200],
-                                      data=data, metadata=str(meta.get("metadata", "as-is"))[:20]))
+        attachments.append(
+            Attachment(
+                name=_safe_name(str(meta.get("name", "attachment"))),
+                media_type=str(meta.get("type") or "application/octet-stream")[:200],
+                data=data,
+                metadata=str(meta.get("metadata", "as-is"))[:20],
+            )
+        )
     if at != len(blob):
         raise bad("there are bytes after the last attachment")
     reply_key = b""
@@ -285,9 +293,13 @@ def unpack_complaint(blob: bytes) -> ComplaintContent:
         except InvalidInput:
             raise bad("the reply key is not a 32-byte base64url key") from None
     content = ComplaintContent(
-        fields=dict(fields), attachments=tuple(attachments), kind=str(header.get("kind", "complaint")),
-        system_id=str(header.get("system", "")), mode=str(header.get("mode", "browser")),
-        language=str(header.get("language", "")), reply_public_key=reply_key,
+        fields=dict(fields),
+        attachments=tuple(attachments),
+        kind=str(header.get("kind", "complaint")),
+        system_id=str(header.get("system", "")),
+        mode=str(header.get("mode", "browser")),
+        language=str(header.get("language", "")),
+        reply_public_key=reply_key,
     )
     try:
         check_content(content)
@@ -319,16 +331,19 @@ def check_content(content: ComplaintContent) -> None:
         if name not in FIELDS:
             problems.append(FieldProblem(name, "not a field of the complaint form", f"use one of {', '.join(FIELDS)}"))
         elif len(value) > FIELDS[name]:
-            problems.append(FieldProblem(name, f"longer than {FIELDS[name]} characters",
-                                         "shorten it, or attach a document"))
+            problems.append(
+                FieldProblem(name, f"longer than {FIELDS[name]} characters", "shorten it, or attach a document")
+            )
     if not content.fields.get("what", "").strip() and not content.attachments:
         problems.append(FieldProblem("what", "say what happened", "describe what happened, or attach a document"))
     if len(content.attachments) > MAX_ATTACHMENTS:
-        problems.append(FieldProblem("attachments", f"more than {MAX_ATTACHMENTS} attachments",
-                                     "combine files into fewer attachments"))
+        problems.append(
+            FieldProblem(
+                "attachments", f"more than {MAX_ATTACHMENTS} attachments", "combine files into fewer attachments"
+            )
+        )
     if problems:
-        raise InvalidInput("the complaint is incomplete or too long", hint="fix the fields listed",
-                           problems=problems)
+        raise InvalidInput("the complaint is incomplete or too long", hint="fix the fields listed", problems=problems)
 
 
 def _safe_name(name: str) -> str:
@@ -441,20 +456,25 @@ class KeyFileKdf:
     memlimit: int = argon2id.MEMLIMIT_MODERATE
 
 
-def write_key_file(path: Path, private_key: bytes, passphrase: str, *, kdf: KeyFileKdf | None = None,
-                   overwrite: bool = False) -> dict[str, Any]:
+def write_key_file(
+    path: Path, private_key: bytes, passphrase: str, *, kdf: KeyFileKdf | None = None, overwrite: bool = False
+) -> dict[str, Any]:
     """Encrypt ``private_key`` under ``passphrase`` and write it to ``path`` (mode 0600). Returns the file's JSON."""
     kdf = kdf or KeyFileKdf()
     if len(passphrase) < 12:
-        raise InvalidInput("the passphrase is shorter than 12 characters",
-                           hint="choose a long passphrase, e.g. five or more random words")
+        raise InvalidInput(
+            "the passphrase is shorter than 12 characters",
+            hint="choose a long passphrase, e.g. five or more random words",
+        )
     if path.exists() and not overwrite:
-        raise InvalidInput(f"{path} already exists",
-                           hint="choose another file name; never overwrite a key you may need")
+        raise InvalidInput(
+            f"{path} already exists", hint="choose another file name; never overwrite a key you may need"
+        )
     public = bytes(PrivateKey(private_key).public_key)
     salt = nacl.utils.random(argon2id.SALTBYTES)
-    wrap_key = argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt,
-                            opslimit=kdf.opslimit, memlimit=kdf.memlimit)
+    wrap_key = argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
+    )
     box = nacl.secret.SecretBox(wrap_key).encrypt(private_key)
     doc = {
         "format": KEY_FILE_FORMAT,
@@ -476,14 +496,17 @@ def _read_key_doc(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InvalidInput(f"no key file at {path}",
-                           hint="give the file written by 'assay complaints keygen'") from None
+        raise InvalidInput(
+            f"no key file at {path}", hint="give the file written by 'assay complaints keygen'"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"{path} is not a readable key file: {exc}",
-                           hint="give the file written by 'assay complaints keygen'") from None
+        raise InvalidInput(
+            f"{path} is not a readable key file: {exc}", hint="give the file written by 'assay complaints keygen'"
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != KEY_FILE_FORMAT:
-        raise InvalidInput(f"{path} is not an Assay complaints key file",
-                           hint="give the file written by 'assay complaints keygen'")
+        raise InvalidInput(
+            f"{path} is not an Assay complaints key file", hint="give the file written by 'assay complaints keygen'"
+        )
     return doc
 
 
@@ -508,20 +531,26 @@ def load_key_file(path: Path, passphrase: str) -> tuple[bytes, bytes]:
         public = decode_public_key(doc["public_key"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"{path} is damaged: {exc}", hint="restore the key file from your backup") from None
-    if len(salt) != argon2id.SALTBYTES or not (argon2id.OPSLIMIT_MIN <= ops <= 64) or not (
-        argon2id.MEMLIMIT_MIN <= mem <= 4 * 1024**3
+    if (
+        len(salt) != argon2id.SALTBYTES
+        or not (argon2id.OPSLIMIT_MIN <= ops <= 64)
+        or not (argon2id.MEMLIMIT_MIN <= mem <= 4 * 1024**3)
     ):
-        raise InvalidInput(f"{path} has unusable key derivation parameters",
-                           hint="restore the key file from your backup")
+        raise InvalidInput(
+            f"{path} has unusable key derivation parameters", hint="restore the key file from your backup"
+        )
     wrap_key = argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem)
     try:
         private = nacl.secret.SecretBox(wrap_key).decrypt(sealed)
     except nacl.exceptions.CryptoError:
-        raise VerificationError(f"the passphrase does not open {path}",
-                                hint="type the passphrase chosen at 'assay complaints keygen'") from None
+        raise VerificationError(
+            f"the passphrase does not open {path}", hint="type the passphrase chosen at 'assay complaints keygen'"
+        ) from None
     if bytes(PrivateKey(private).public_key) != public:
-        raise VerificationError(f"{path} is inconsistent: its private key does not match its public key",
-                                hint="restore the key file from your backup")
+        raise VerificationError(
+            f"{path} is inconsistent: its private key does not match its public key",
+            hint="restore the key file from your backup",
+        )
     return private, public
 
 
@@ -536,15 +565,19 @@ def b64(data: bytes) -> str:
 
 def _b64decode(text: str, *, path: str) -> bytes:
     if not isinstance(text, str):
-        raise InvalidInput(f"{path} must be base64url text",
-                           problems=[FieldProblem(path, "not text", "send base64url")])
+        raise InvalidInput(
+            f"{path} must be base64url text", problems=[FieldProblem(path, "not text", "send base64url")]
+        )
     # Strict: both alphabets accepted, but no stray characters (the default decoder silently drops them).
     cleaned = text.strip().replace("-", "+").replace("_", "/").rstrip("=")
     try:
         return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
     except (ValueError, TypeError):
-        raise InvalidInput(f"{path} is not valid base64url", hint="encode bytes as URL-safe base64",
-                           problems=[FieldProblem(path, "not base64url", "encode bytes as URL-safe base64")]) from None
+        raise InvalidInput(
+            f"{path} is not valid base64url",
+            hint="encode bytes as URL-safe base64",
+            problems=[FieldProblem(path, "not base64url", "encode bytes as URL-safe base64")],
+        ) from None
 
 
 def b64decode(text: str, *, path: str = "value") -> bytes:

@@ -40,15 +40,23 @@ class _Part:
     size: int = 0
 
 
-async def read_form_in_memory(content_type: str, body: AsyncIterator[bytes], *, max_total: int, max_files: int,
-                              max_field_bytes: int = 100_000, max_parts: int = 40) -> InMemoryForm:
+async def read_form_in_memory(
+    content_type: str,
+    body: AsyncIterator[bytes],
+    *,
+    max_total: int,
+    max_files: int,
+    max_field_bytes: int = 100_000,
+    max_parts: int = 40,
+) -> InMemoryForm:
     """Parse ``multipart/form-data`` (or ``application/x-www-form-urlencoded``) without touching the disk."""
     kind, params = parse_options_header(content_type)
     if kind == b"application/x-www-form-urlencoded":
         return await _read_urlencoded(body, max_total=max_total)
     if kind != b"multipart/form-data" or b"boundary" not in params:
-        raise UnsupportedMedia("the form must be sent as multipart/form-data",
-                               hint="send the complaint form as the page provides it")
+        raise UnsupportedMedia(
+            "the form must be sent as multipart/form-data", hint="send the complaint form as the page provides it"
+        )
     parts: list[_Part] = []
     current: list[_Part] = []
     header_field: list[bytes] = []
@@ -97,11 +105,18 @@ async def read_form_in_memory(content_type: str, body: AsyncIterator[bytes], *, 
     def on_part_end() -> None:
         parts.append(current[0])
 
-    parser = MultipartParser(params[b"boundary"], {
-        "on_part_begin": on_part_begin, "on_part_data": on_part_data, "on_part_end": on_part_end,
-        "on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished,
-    })
+    parser = MultipartParser(
+        params[b"boundary"],
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_headers_finished": on_headers_finished,
+        },
+    )
     try:
         async for chunk in body:
             total += len(chunk)
@@ -111,8 +126,9 @@ async def read_form_in_memory(content_type: str, body: AsyncIterator[bytes], *, 
             if problem is not None:
                 raise problem
             if len(parts) > max_parts:
-                raise InvalidInput("the form has too many parts",
-                                   hint="send the complaint form as the page provides it")
+                raise InvalidInput(
+                    "the form has too many parts", hint="send the complaint form as the page provides it"
+                )
         parser.finalize()
     except (TooLarge, InvalidInput):
         raise
@@ -130,11 +146,16 @@ async def read_form_in_memory(content_type: str, body: AsyncIterator[bytes], *, 
             try:
                 fields[part.name] = data.decode("utf-8")
             except UnicodeDecodeError:
-                raise InvalidInput(f"the form field {part.name!r} is not UTF-8 text",
-                                   problems=[FieldProblem(part.name, "not UTF-8", "send text")]) from None
+                raise InvalidInput(
+                    f"the form field {part.name!r} is not UTF-8 text",
+                    problems=[FieldProblem(part.name, "not UTF-8", "send text")],
+                ) from None
     if len(files) > max_files:
-        raise InvalidInput(f"more than {max_files} attachments", hint="combine files into fewer attachments",
-                           problems=[FieldProblem("attachments", "too many files", f"attach at most {max_files}")])
+        raise InvalidInput(
+            f"more than {max_files} attachments",
+            hint="combine files into fewer attachments",
+            problems=[FieldProblem("attachments", "too many files", f"attach at most {max_files}")],
+        )
     if sum(len(f.data) for f in files) > max_total:
         raise TooLarge(f"the attachments add up to more than {max_total} bytes", hint="attach fewer or smaller files")
     return InMemoryForm(fields=fields, files=files)

@@ -45,14 +45,20 @@ def load_or_create_pepper(data_dir: Path) -> bytes:
             # Two processes starting at once must not use two different peppers: the first to create it wins.
             create_once(path, secrets.token_bytes(PEPPER_BYTES))
         except OSError as exc:
-            raise StorageError(f"cannot write the complaints pepper at {path}: {exc.strerror}",
-                               hint="check that the data folder (ASSAY_DATA_DIR) is writable") from None
+            raise StorageError(
+                f"cannot write the complaints pepper at {path}: {exc.strerror}",
+                hint="check that the data folder (ASSAY_DATA_DIR) is writable",
+            ) from None
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise StorageError(f"cannot read the complaints pepper at {path}: {exc.strerror}",
-                           hint="check the data folder's permissions (ASSAY_DATA_DIR)") from None
+        raise StorageError(
+            f"cannot read the complaints pepper at {path}: {exc.strerror}",
+            hint="check the data folder's permissions (ASSAY_DATA_DIR)",
+        ) from None
     if len(data) != PEPPER_BYTES:
-        raise StorageError(f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
-                           hint="restore it from the data folder's backup; without it receipts cannot be found")
+        raise StorageError(
+            f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
+            hint="restore it from the data folder's backup; without it receipts cannot be found",
+        )
     return data

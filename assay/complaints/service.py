@@ -43,6 +43,7 @@ __all__ = [
     "submit_complaint",
 ]
 
+
 class ChannelNotReady(Conflict):
     """No key of the oversight body is published, so nothing can be sealed to it.
 
@@ -51,9 +52,10 @@ class ChannelNotReady(Conflict):
     code = "complaints_not_ready"
 
     def __init__(self) -> None:
-        super().__init__("the oversight body has not published its complaints key yet, so complaints cannot be "
-                         "received safely",
-                         hint="the oversight body runs 'assay complaints keygen' and 'assay complaints publish-key'")
+        super().__init__(
+            "the oversight body has not published its complaints key yet, so complaints cannot be received safely",
+            hint="the oversight body runs 'assay complaints keygen' and 'assay complaints publish-key'",
+        )
 
 
 NOT_FOUND_BY_RECEIPT = "no complaint matches this receipt"
@@ -73,11 +75,15 @@ class KeyView:
         return fingerprint(self.public_key)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"key_id": self.key_id, "public_key": b64(self.public_key), "fingerprint": self.fingerprint,
-                "published_on": self.published_on.isoformat(),
-                "retired_on": self.retired_on.isoformat() if self.retired_on else None,
-                "log_index": self.log_index,
-                "log_url": f"/log/entries/{self.log_index}" if self.log_index is not None else None}
+        return {
+            "key_id": self.key_id,
+            "public_key": b64(self.public_key),
+            "fingerprint": self.fingerprint,
+            "published_on": self.published_on.isoformat(),
+            "retired_on": self.retired_on.isoformat() if self.retired_on else None,
+            "log_index": self.log_index,
+            "log_url": f"/log/entries/{self.log_index}" if self.log_index is not None else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -93,10 +99,17 @@ class MessageView:
     body_copy_key_id: str | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "complaint_id": self.complaint_id, "author": self.author, "kind": self.kind,
-                "day": self.day.isoformat(), "key_id": self.key_id, "ciphertext": b64(self.ciphertext),
-                "body_copy": b64(self.body_copy) if self.body_copy else None,
-                "body_copy_key_id": self.body_copy_key_id}
+        return {
+            "id": self.id,
+            "complaint_id": self.complaint_id,
+            "author": self.author,
+            "kind": self.kind,
+            "day": self.day.isoformat(),
+            "key_id": self.key_id,
+            "ciphertext": b64(self.ciphertext),
+            "body_copy": b64(self.body_copy) if self.body_copy else None,
+            "body_copy_key_id": self.body_copy_key_id,
+        }
 
 
 @dataclass(frozen=True)
@@ -113,19 +126,29 @@ class ComplaintView:
     messages: tuple[MessageView, ...] = ()
 
     def deadlines(self, today: date) -> Deadlines:
-        return deadlines(received_on=self.received_on, acknowledged_on=self.acknowledged_on,
-                         answered_on=self.answered_on, today=today)
+        return deadlines(
+            received_on=self.received_on,
+            acknowledged_on=self.acknowledged_on,
+            answered_on=self.answered_on,
+            today=today,
+        )
 
     def as_dict(self, today: date, *, with_messages: bool = True) -> dict[str, Any]:
         d = self.deadlines(today)
         body: dict[str, Any] = {
-            "id": self.id, "system_id": self.system_id, "status": self.status,
+            "id": self.id,
+            "system_id": self.system_id,
+            "status": self.status,
             "received_on": self.received_on.isoformat(),
-            "acknowledged_on": _iso(self.acknowledged_on), "answered_on": _iso(self.answered_on),
-            "closed_on": _iso(self.closed_on), "reply_public_key": b64(self.reply_public_key),
+            "acknowledged_on": _iso(self.acknowledged_on),
+            "answered_on": _iso(self.answered_on),
+            "closed_on": _iso(self.closed_on),
+            "reply_public_key": b64(self.reply_public_key),
             "history": [{"status": s, "day": day.isoformat()} for s, day in self.history],
-            "acknowledge_by": d.acknowledge_by.isoformat(), "answer_by": d.answer_by.isoformat(),
-            "flags": d.flags, "overdue": d.overdue_now,
+            "acknowledge_by": d.acknowledge_by.isoformat(),
+            "answer_by": d.answer_by.isoformat(),
+            "flags": d.flags,
+            "overdue": d.overdue_now,
         }
         if with_messages:
             body["messages"] = [m.as_dict() for m in self.messages]
@@ -144,8 +167,9 @@ def channel_params(session: Session, *, opslimit: int, memlimit: int, today: dat
     """The installation's receipt salt and Argon2id parameters; created (write session) on first use."""
     row = session.get(ChannelSettings, 1)
     if row is None:
-        row = ChannelSettings(id=1, salt=secrets.token_bytes(16), kdf_opslimit=opslimit, kdf_memlimit=memlimit,
-                              created_on=today)
+        row = ChannelSettings(
+            id=1, salt=secrets.token_bytes(16), kdf_opslimit=opslimit, kdf_memlimit=memlimit, created_on=today
+        )
         session.add(row)
         session.flush()
     return KdfParams(salt=row.salt, opslimit=row.kdf_opslimit, memlimit=row.kdf_memlimit)
@@ -178,25 +202,31 @@ def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
     from assay.transparency import record
 
     if len(public_key) != 32:
-        raise InvalidInput("a complaints public key is 32 bytes (X25519)",
-                           hint="give the public key printed by 'assay complaints keygen'")
+        raise InvalidInput(
+            "a complaints public key is 32 bytes (X25519)",
+            hint="give the public key printed by 'assay complaints keygen'",
+        )
     kid = key_id(public_key)
     existing = session.get(ComplaintKey, kid)
     if existing is not None:
         if existing.retired_on is None:
             return _key_view(existing)
-        raise Conflict(f"key {kid} was retired on {existing.retired_on} and cannot be published again",
-                       hint="make a new key with 'assay complaints keygen'")
-    previous = session.scalars(
-        select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).with_for_update()
-    ).all()
+        raise Conflict(
+            f"key {kid} was retired on {existing.retired_on} and cannot be published again",
+            hint="make a new key with 'assay complaints keygen'",
+        )
+    previous = session.scalars(select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).with_for_update()).all()
     for old in previous:
         old.retired_on = today
     row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today)
     session.add(row)
     session.flush()
-    body: dict[str, Any] = {"key_id": kid, "public_key": b64(public_key), "alg": "x25519-sealed-box",
-                            "published_on": today.isoformat()}
+    body: dict[str, Any] = {
+        "key_id": kid,
+        "public_key": b64(public_key),
+        "alg": "x25519-sealed-box",
+        "published_on": today.isoformat(),
+    }
     if previous:
         body["previous_key_ids"] = sorted(o.key_id for o in previous)
         row.log_index = record(session, "complaints.key.rotated", body)
@@ -219,19 +249,26 @@ def _check_sealed(ciphertext: bytes, *, path: str, max_bytes: int) -> None:
     if len(ciphertext) > max_bytes:
         from assay.errors import TooLarge
 
-        raise TooLarge(f"{path} is {len(ciphertext)} bytes, more than the limit of {max_bytes}",
-                       hint="attach fewer or smaller files", problems=[FieldProblem(path, "too large", "send less")])
+        raise TooLarge(
+            f"{path} is {len(ciphertext)} bytes, more than the limit of {max_bytes}",
+            hint="attach fewer or smaller files",
+            problems=[FieldProblem(path, "too large", "send less")],
+        )
 
 
 def _usable_key(session: Session, kid: str) -> ComplaintKey:
     key = session.get(ComplaintKey, kid)
     if key is None:
-        raise InvalidInput(f"key {kid[:16]!r} is not a key of the oversight body",
-                           hint="reload the complaint form to get the current key",
-                           problems=[FieldProblem("key_id", "unknown key", "use the key the form shows")])
+        raise InvalidInput(
+            f"key {kid[:16]!r} is not a key of the oversight body",
+            hint="reload the complaint form to get the current key",
+            problems=[FieldProblem("key_id", "unknown key", "use the key the form shows")],
+        )
     if key.retired_on is not None:
-        raise Conflict(f"key {kid} was replaced on {key.retired_on}; the complaint was not stored",
-                       hint="reload the page: it will encrypt to the oversight body's new key")
+        raise Conflict(
+            f"key {kid} was replaced on {key.retired_on}; the complaint was not stored",
+            hint="reload the page: it will encrypt to the oversight body's new key",
+        )
     return key
 
 
@@ -244,24 +281,53 @@ def _refuse_replay(session: Session, digest: bytes) -> None:
         raise Conflict("this submission was already received", hint="nothing more to do: it is stored once")
 
 
-def submit_complaint(session: Session, *, system_id: str, key_id: str, ciphertext: bytes, lookup: bytes,
-                     reply_public_key: bytes, today: date, max_bytes: int) -> str:
+def submit_complaint(
+    session: Session,
+    *,
+    system_id: str,
+    key_id: str,
+    ciphertext: bytes,
+    lookup: bytes,
+    reply_public_key: bytes,
+    today: date,
+    max_bytes: int,
+) -> str:
     """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant)."""
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
     if len(lookup) != 32 or len(reply_public_key) != 32:
-        raise InvalidInput("the receipt's keys are malformed", hint="let the complaint form make the receipt",
-                           problems=[FieldProblem("reply_public_key", "not 32 bytes", "send a 32-byte key")])
+        raise InvalidInput(
+            "the receipt's keys are malformed",
+            hint="let the complaint form make the receipt",
+            problems=[FieldProblem("reply_public_key", "not 32 bytes", "send a 32-byte key")],
+        )
     _usable_key(session, key_id)
     digest = _digest(ciphertext)
     _refuse_replay(session, digest)
     if session.scalar(select(Complaint.id).where(Complaint.lookup == lookup)) is not None:
         raise Conflict("this submission was already received", hint="nothing more to do: it is stored once")
     cid = secrets.token_hex(10)
-    session.add(Complaint(id=cid, system_id=system_id, lookup=lookup, reply_public_key=reply_public_key,
-                          status="received", received_on=today))
+    session.add(
+        Complaint(
+            id=cid,
+            system_id=system_id,
+            lookup=lookup,
+            reply_public_key=reply_public_key,
+            status="received",
+            received_on=today,
+        )
+    )
     session.flush()
-    session.add(ComplaintMessage(complaint_id=cid, author="complainant", kind="complaint", day=today, key_id=key_id,
-                                 ciphertext=ciphertext, digest=digest))
+    session.add(
+        ComplaintMessage(
+            complaint_id=cid,
+            author="complainant",
+            kind="complaint",
+            day=today,
+            key_id=key_id,
+            ciphertext=ciphertext,
+            digest=digest,
+        )
+    )
     session.add(StatusChange(complaint_id=cid, status="received", day=today))
     _flush_or_conflict(session)
     return cid
@@ -280,21 +346,33 @@ def find_by_lookup(session: Session, lookup: bytes) -> ComplaintView | None:
     return get_complaint(session, cid) if cid else None
 
 
-def add_information(session: Session, *, lookup: bytes, key_id: str, ciphertext: bytes, today: date,
-                    max_bytes: int) -> ComplaintView:
+def add_information(
+    session: Session, *, lookup: bytes, key_id: str, ciphertext: bytes, today: date, max_bytes: int
+) -> ComplaintView:
     """Append information sealed by the complainant (identified only by the receipt's lookup hash)."""
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
     complaint = session.scalars(select(Complaint).where(Complaint.lookup == lookup).with_for_update()).first()
     if complaint is None:
         raise NotFound(NOT_FOUND_BY_RECEIPT, hint=NOT_FOUND_HINT)
     if complaint.status in FINAL:
-        raise Conflict(f"this complaint was closed on {complaint.closed_on} ({complaint.status})",
-                       hint="to raise something new, file a new complaint from the system's page")
+        raise Conflict(
+            f"this complaint was closed on {complaint.closed_on} ({complaint.status})",
+            hint="to raise something new, file a new complaint from the system's page",
+        )
     _usable_key(session, key_id)
     digest = _digest(ciphertext)
     _refuse_replay(session, digest)
-    session.add(ComplaintMessage(complaint_id=complaint.id, author="complainant", kind="information", day=today,
-                                 key_id=key_id, ciphertext=ciphertext, digest=digest))
+    session.add(
+        ComplaintMessage(
+            complaint_id=complaint.id,
+            author="complainant",
+            kind="information",
+            day=today,
+            key_id=key_id,
+            ciphertext=ciphertext,
+            digest=digest,
+        )
+    )
     _flush_or_conflict(session)
     view = get_complaint(session, complaint.id)
     assert view is not None
@@ -316,9 +394,15 @@ def get_complaint(session: Session, complaint_id: str) -> ComplaintView | None:
         select(ComplaintMessage).where(ComplaintMessage.complaint_id == c.id).order_by(ComplaintMessage.id)
     ).all()
     return ComplaintView(
-        id=c.id, system_id=c.system_id, status=c.status, received_on=c.received_on,
-        acknowledged_on=c.acknowledged_on, answered_on=c.answered_on, closed_on=c.closed_on,
-        reply_public_key=c.reply_public_key, history=tuple((s, d) for s, d in history),
+        id=c.id,
+        system_id=c.system_id,
+        status=c.status,
+        received_on=c.received_on,
+        acknowledged_on=c.acknowledged_on,
+        answered_on=c.answered_on,
+        closed_on=c.closed_on,
+        reply_public_key=c.reply_public_key,
+        history=tuple((s, d) for s, d in history),
         messages=tuple(_message_view(m) for m in messages),
     )
 
@@ -332,12 +416,14 @@ def _require(session: Session, complaint_id: str, *, lock: bool = False) -> Comp
 
 
 def _message_view(m: ComplaintMessage) -> MessageView:
-    return MessageView(m.id, m.complaint_id, m.author, m.kind, m.day, m.key_id, m.ciphertext, m.body_copy,
-                       m.body_copy_key_id)
+    return MessageView(
+        m.id, m.complaint_id, m.author, m.kind, m.day, m.key_id, m.ciphertext, m.body_copy, m.body_copy_key_id
+    )
 
 
-def list_complaints(session: Session, *, system_id: str | None = None,
-                    status: str | None = None) -> list[ComplaintView]:
+def list_complaints(
+    session: Session, *, system_id: str | None = None, status: str | None = None
+) -> list[ComplaintView]:
     q = select(Complaint.id).order_by(Complaint.received_on, Complaint.id)
     if system_id:
         q = q.where(Complaint.system_id == system_id)
@@ -367,18 +453,30 @@ def add_reply(session: Session, complaint_id: str, reply: SealedReply, *, today:
     """Store a reply sealed by the oversight body; a closed complaint takes none (say it in the closing reason)."""
     c = _require(session, complaint_id, lock=True)
     if c.status in FINAL:
-        raise Conflict(f"complaint {c.id} was closed on {c.closed_on} ({c.status}) and takes no more replies",
-                       hint="give what you want to say as --reason when you close a complaint")
+        raise Conflict(
+            f"complaint {c.id} was closed on {c.closed_on} ({c.status}) and takes no more replies",
+            hint="give what you want to say as --reason when you close a complaint",
+        )
     _check_sealed(reply.ciphertext, path="ciphertext", max_bytes=max_bytes)
     _check_sealed(reply.body_copy, path="body_copy", max_bytes=max_bytes)
     if session.get(ComplaintKey, reply.body_copy_key_id) is None:
-        raise InvalidInput(f"key {reply.body_copy_key_id!r} is not a key of the oversight body",
-                           hint="seal the body's copy to a published key")
+        raise InvalidInput(
+            f"key {reply.body_copy_key_id!r} is not a key of the oversight body",
+            hint="seal the body's copy to a published key",
+        )
     digest = _digest(reply.ciphertext)
     _refuse_replay(session, digest)
-    m = ComplaintMessage(complaint_id=c.id, author="body", kind="reply", day=today, key_id=None,
-                         ciphertext=reply.ciphertext, digest=digest, body_copy=reply.body_copy,
-                         body_copy_key_id=reply.body_copy_key_id)
+    m = ComplaintMessage(
+        complaint_id=c.id,
+        author="body",
+        kind="reply",
+        day=today,
+        key_id=None,
+        ciphertext=reply.ciphertext,
+        digest=digest,
+        body_copy=reply.body_copy,
+        body_copy_key_id=reply.body_copy_key_id,
+    )
     session.add(m)
     if c.answered_on is None:
         c.answered_on = today
@@ -386,27 +484,44 @@ def add_reply(session: Session, complaint_id: str, reply: SealedReply, *, today:
     return _message_view(m)
 
 
-def change_status(session: Session, complaint_id: str, status: str, *, today: date,
-                  reason: SealedReply | None = None, max_bytes: int = 1_000_000) -> ComplaintView:
+def change_status(
+    session: Session,
+    complaint_id: str,
+    status: str,
+    *,
+    today: date,
+    reason: SealedReply | None = None,
+    max_bytes: int = 1_000_000,
+) -> ComplaintView:
     """Move a complaint forward: received → acknowledged → under review → referred to provider → resolved/rejected.
 
     Steps may be skipped but never undone; a closed complaint stays closed. Rejecting needs a reason, sealed
     as a reply (so the complainant reads it and the server does not).
     """
     if status not in STATUSES:
-        raise InvalidInput(f"unknown status {status!r}", hint=f"use one of: {', '.join(STATUSES[1:])}",
-                           problems=[FieldProblem("status", "unknown", f"use one of {', '.join(STATUSES[1:])}")])
+        raise InvalidInput(
+            f"unknown status {status!r}",
+            hint=f"use one of: {', '.join(STATUSES[1:])}",
+            problems=[FieldProblem("status", "unknown", f"use one of {', '.join(STATUSES[1:])}")],
+        )
     c = _require(session, complaint_id, lock=True)
     if c.status in FINAL:
-        raise Conflict(f"complaint {c.id} is already {c.status} (since {c.closed_on})",
-                       hint="a closed complaint stays closed; the complainant can file a new one")
+        raise Conflict(
+            f"complaint {c.id} is already {c.status} (since {c.closed_on})",
+            hint="a closed complaint stays closed; the complainant can file a new one",
+        )
     if STATUSES.index(status) <= STATUSES.index(c.status):
         later = [s for s in STATUSES if STATUSES.index(s) > STATUSES.index(c.status)]
-        raise Conflict(f"complaint {c.id} is {c.status}; it cannot move back to {status}",
-                       hint=f"choose a later status: {', '.join(later)}")
+        raise Conflict(
+            f"complaint {c.id} is {c.status}; it cannot move back to {status}",
+            hint=f"choose a later status: {', '.join(later)}",
+        )
     if status == "rejected" and reason is None:
-        raise InvalidInput("rejecting a complaint needs a reason", hint="give --reason with the reason, in plain words",
-                           problems=[FieldProblem("reason", "missing", "say why the complaint is rejected")])
+        raise InvalidInput(
+            "rejecting a complaint needs a reason",
+            hint="give --reason with the reason, in plain words",
+            problems=[FieldProblem("reason", "missing", "say why the complaint is rejected")],
+        )
     if reason is not None:
         add_reply(session, c.id, reason, today=today, max_bytes=max_bytes)
     c.status = status
@@ -425,8 +540,9 @@ def change_status(session: Session, complaint_id: str, status: str, *, today: da
 
 def stats_for_system(session: Session, system_id: str, *, today: date) -> SystemStats:
     rows = session.execute(
-        select(Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on)
-        .where(Complaint.system_id == system_id)
+        select(Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on).where(
+            Complaint.system_id == system_id
+        )
     ).all()
     return system_stats(system_id, (ComplaintDates(*r) for r in rows), today=today)
 

@@ -15,8 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
 
-__all__ = ["ACK_DAYS", "FEEDBACK_MONTHS", "STATUSES", "Deadlines", "SystemStats", "add_months", "deadlines",
-           "system_stats"]
+__all__ = [
+    "ACK_DAYS",
+    "FEEDBACK_MONTHS",
+    "STATUSES",
+    "Deadlines",
+    "SystemStats",
+    "add_months",
+    "deadlines",
+    "system_stats",
+]
 
 ACK_DAYS = 7
 FEEDBACK_MONTHS = 3
@@ -126,14 +134,22 @@ def system_stats(system_id: str, complaints: Iterable[ComplaintDates], *, today:
             days = (c.acknowledged_on - c.received_on).days
             ack_days.append(days)
             within += days <= ACK_DAYS
-        d = deadlines(received_on=c.received_on, acknowledged_on=c.acknowledged_on, answered_on=c.answered_on,
-                      today=today)
+        d = deadlines(
+            received_on=c.received_on, acknowledged_on=c.acknowledged_on, answered_on=c.answered_on, today=today
+        )
         late_ack += d.not_acknowledged_in_time
         late_answer += d.not_answered_in_time
         overdue += d.overdue_now
     return SystemStats(
-        system_id=system_id, total=total, by_status=by_status, acknowledged=len(ack_days),
+        system_id=system_id,
+        total=total,
+        by_status=by_status,
+        acknowledged=len(ack_days),
         median_days_to_acknowledge=float(median(ack_days)) if ack_days else None,
-        acknowledged_within_deadline=within, not_acknowledged_in_time=late_ack, not_answered_in_time=late_answer,
-        overdue_now=overdue, as_of=today, by_year=by_year,
+        acknowledged_within_deadline=within,
+        not_acknowledged_in_time=late_ack,
+        not_answered_in_time=late_answer,
+        overdue_now=overdue,
+        as_of=today,
+        by_year=by_year,
     )

@@ -101,8 +101,14 @@ class CertificateAuthority:
     Created on first use under a file lock, so two processes starting at once agree on one root.
     """
 
-    def __init__(self, folder: Path, root: x509.Certificate, intermediate: x509.Certificate,
-                 intermediate_key: ec.EllipticCurvePrivateKey, extra_anchors: tuple[x509.Certificate, ...]) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        root: x509.Certificate,
+        intermediate: x509.Certificate,
+        intermediate_key: ec.EllipticCurvePrivateKey,
+        extra_anchors: tuple[x509.Certificate, ...],
+    ) -> None:
         self.folder = folder
         self.root = root
         self.intermediate = intermediate
@@ -112,8 +118,9 @@ class CertificateAuthority:
     # -- opening ---------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path, *, name: str = "Assay register", create: bool = True,
-             now: dt.datetime | None = None) -> CertificateAuthority:
+    def open(
+        cls, data_dir: Path, *, name: str = "Assay register", create: bool = True, now: dt.datetime | None = None
+    ) -> CertificateAuthority:
         folder = Path(data_dir) / "provenance" / "ca"
         if not (folder / "root.pem").exists():
             if not create:
@@ -135,8 +142,9 @@ class CertificateAuthority:
                 hint="restore the folder from a backup; never regenerate a published root silently",
             ) from None
         if not isinstance(key, ec.EllipticCurvePrivateKey):
-            raise ConfigError(f"{folder / 'intermediate.key.pem'} is not an EC key",
-                              hint="restore the CA folder from a backup")
+            raise ConfigError(
+                f"{folder / 'intermediate.key.pem'} is not an EC key", hint="restore the CA folder from a backup"
+            )
         extra: list[x509.Certificate] = []
         anchors_file = folder / "accepted-anchors.pem"
         if anchors_file.exists():
@@ -166,28 +174,42 @@ class CertificateAuthority:
 
     # -- issuing ---------------------------------------------------------------------------------------------
 
-    def issue(self, *, provider_id: str, organization: str, country: str = "", provider_url: str = "",
-              public_key: ec.EllipticCurvePublicKey | None = None, now: dt.datetime | None = None,
-              days: int = LEAF_DAYS) -> tuple[ec.EllipticCurvePrivateKey | None, SigningChain]:
+    def issue(
+        self,
+        *,
+        provider_id: str,
+        organization: str,
+        country: str = "",
+        provider_url: str = "",
+        public_key: ec.EllipticCurvePublicKey | None = None,
+        now: dt.datetime | None = None,
+        days: int = LEAF_DAYS,
+    ) -> tuple[ec.EllipticCurvePrivateKey | None, SigningChain]:
         """Issue a claim-signing certificate for a provider.
 
         With no ``public_key`` a fresh P-256 key is generated and returned (the caller stores it); with one
         (from the provider's own key pair) only the certificate is made and ``None`` is returned as key.
         """
         if not organization.strip():
-            raise InvalidInput("the provider has no name to put in the certificate's O attribute",
-                               hint="give the provider a name in the register first")
+            raise InvalidInput(
+                "the provider has no name to put in the certificate's O attribute",
+                hint="give the provider a name in the register first",
+            )
         now = now or _now()
         key = None
         if public_key is None:
             key = ec.generate_private_key(ec.SECP256R1())
             public_key = key.public_key()
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
-            raise InvalidInput("the provider's public key must be an EC P-256 key (for ES256)",
-                               hint="generate one with 'openssl ecparam -name prime256v1 -genkey'")
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{organization} content credentials")),
-                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]),
-                 x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _cn(f"assay provider {provider_id}"))]
+            raise InvalidInput(
+                "the provider's public key must be an EC P-256 key (for ES256)",
+                hint="generate one with 'openssl ecparam -name prime256v1 -genkey'",
+            )
+        attrs = [
+            x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{organization} content credentials")),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64]),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, _cn(f"assay provider {provider_id}")),
+        ]
         if re.fullmatch(r"[A-Z]{2}", country or ""):
             attrs.append(x509.NameAttribute(NameOID.COUNTRY_NAME, country))
         builder = (
@@ -200,26 +222,35 @@ class CertificateAuthority:
             .not_valid_after(min(now + dt.timedelta(days=days), self.intermediate.not_valid_after_utc))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(digital_signature=True), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(
-                [C2PA_CLAIM_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]), critical=False)
+            .add_extension(
+                x509.ExtendedKeyUsage([C2PA_CLAIM_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]),
+                critical=False,
+            )
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self._intermediate_key.public_key()),
-                           critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._intermediate_key.public_key()), critical=False
+            )
         )
         if provider_url:
             builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(provider_url)]), critical=False)
+                x509.SubjectAlternativeName([x509.UniformResourceIdentifier(provider_url)]), critical=False
+            )
         leaf = builder.sign(self._intermediate_key, hashes.SHA256())
         return key, SigningChain((leaf, self.intermediate))
 
     def crl_der(self, revoked: Iterable[tuple[int, dt.datetime]], *, now: dt.datetime | None = None) -> bytes:
         """A CRL, signed by the intermediate, listing revoked provider certificates (serial, time)."""
         now = now or _now()
-        builder = (x509.CertificateRevocationListBuilder().issuer_name(self.intermediate.subject)
-                   .last_update(now).next_update(now + dt.timedelta(days=1)))
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.intermediate.subject)
+            .last_update(now)
+            .next_update(now + dt.timedelta(days=1))
+        )
         for serial, when in revoked:
             builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+            )
         return builder.sign(self._intermediate_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
     def validate(self, chain: Iterable[x509.Certificate], *, now: dt.datetime | None = None) -> SigningChain:
@@ -227,8 +258,9 @@ class CertificateAuthority:
         return validate_signing_chain(list(chain), anchors=(self.root, *self.extra_anchors), now=now)
 
 
-def validate_signing_chain(chain: list[x509.Certificate], *, anchors: Iterable[x509.Certificate],
-                           now: dt.datetime | None = None) -> SigningChain:
+def validate_signing_chain(
+    chain: list[x509.Certificate], *, anchors: Iterable[x509.Certificate], now: dt.datetime | None = None
+) -> SigningChain:
     """Validate a claim-signing chain (leaf first) against the C2PA 2.2 certificate profile.
 
     Steps, each failing closed with a :class:`VerificationError` naming the rule and the fix:
@@ -251,7 +283,7 @@ def validate_signing_chain(chain: list[x509.Certificate], *, anchors: Iterable[x
             raise VerificationError(
                 f"the chain contains a self-signed certificate ({_subject(c)})",
                 hint="leave the root out: C2PA signers send the leaf and intermediates only; "
-                     "a self-signed leaf is never accepted",
+                "a self-signed leaf is never accepted",
             )
     leaf = chain[0]
     # 2.
@@ -260,56 +292,77 @@ def validate_signing_chain(chain: list[x509.Certificate], *, anchors: Iterable[x
     if not (leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc):
         raise VerificationError(
             f"the signing certificate is not valid now (valid {leaf.not_valid_before_utc:%Y-%m-%d} to "
-            f"{leaf.not_valid_after_utc:%Y-%m-%d})", hint="renew the certificate")
+            f"{leaf.not_valid_after_utc:%Y-%m-%d})",
+            hint="renew the certificate",
+        )
     bc = _ext(leaf, x509.BasicConstraints)
     if bc is not None and bc.ca:
-        raise VerificationError("the signing certificate is a CA certificate",
-                                hint="sign claims with an end-entity certificate (basicConstraints cA=false)")
+        raise VerificationError(
+            "the signing certificate is a CA certificate",
+            hint="sign claims with an end-entity certificate (basicConstraints cA=false)",
+        )
     # 3.
     _alg_for_key(leaf.public_key())
     for c in chain:
         h = c.signature_hash_algorithm
-        if not isinstance(c.public_key(), ed25519.Ed25519PublicKey) and h is not None \
-                and not isinstance(h, _ALLOWED_SIG_HASHES):
-            raise VerificationError(f"{_subject(c)} is signed with {h.name}, which C2PA does not allow",
-                                    hint="re-issue it with SHA-256 or stronger")
+        if (
+            not isinstance(c.public_key(), ed25519.Ed25519PublicKey)
+            and h is not None
+            and not isinstance(h, _ALLOWED_SIG_HASHES)
+        ):
+            raise VerificationError(
+                f"{_subject(c)} is signed with {h.name}, which C2PA does not allow",
+                hint="re-issue it with SHA-256 or stronger",
+            )
     # 4.
     ku = _ext(leaf, x509.KeyUsage)
     if ku is None or not ku.digital_signature:
-        raise VerificationError("the signing certificate's key usage lacks digitalSignature",
-                                hint="issue it with keyUsage=critical,digitalSignature")
+        raise VerificationError(
+            "the signing certificate's key usage lacks digitalSignature",
+            hint="issue it with keyUsage=critical,digitalSignature",
+        )
     if ku.key_cert_sign or ku.crl_sign:
-        raise VerificationError("the signing certificate may sign certificates or CRLs (keyCertSign/cRLSign)",
-                                hint="claim-signing certificates must not be CA keys")
+        raise VerificationError(
+            "the signing certificate may sign certificates or CRLs (keyCertSign/cRLSign)",
+            hint="claim-signing certificates must not be CA keys",
+        )
     # 5.
     eku = _ext(leaf, x509.ExtendedKeyUsage)
     if eku is None or len(list(eku)) == 0:
-        raise VerificationError("the signing certificate has no extended key usage",
-                                hint="add c2pa-kp-claimSigning (1.3.6.1.4.1.62558.2.1) or emailProtection")
+        raise VerificationError(
+            "the signing certificate has no extended key usage",
+            hint="add c2pa-kp-claimSigning (1.3.6.1.4.1.62558.2.1) or emailProtection",
+        )
     ekus = set(eku)
     if _ANY_EKU in ekus:
-        raise VerificationError("the signing certificate allows anyExtendedKeyUsage",
-                                hint="list only the purposes C2PA allows")
+        raise VerificationError(
+            "the signing certificate allows anyExtendedKeyUsage", hint="list only the purposes C2PA allows"
+        )
     if not ekus & _ALLOWED_EKUS:
         raise VerificationError(
             "the signing certificate's extended key usage names no C2PA purpose",
-            hint="add c2pa-kp-claimSigning (1.3.6.1.4.1.62558.2.1), emailProtection or documentSigning")
+            hint="add c2pa-kp-claimSigning (1.3.6.1.4.1.62558.2.1), emailProtection or documentSigning",
+        )
     # 6.
     if _ext(leaf, x509.AuthorityKeyIdentifier) is None:
-        raise VerificationError("the signing certificate has no authority key identifier",
-                                hint="issue it with authorityKeyIdentifier=keyid")
+        raise VerificationError(
+            "the signing certificate has no authority key identifier", hint="issue it with authorityKeyIdentifier=keyid"
+        )
     if not _name_attr(leaf.subject, NameOID.ORGANIZATION_NAME):
-        raise VerificationError("the signing certificate's subject has no O (organization) attribute",
-                                hint="put the provider's legal name in O")
+        raise VerificationError(
+            "the signing certificate's subject has no O (organization) attribute",
+            hint="put the provider's legal name in O",
+        )
     # 7.
     for child, parent in zip(chain, chain[1:], strict=False):
         _check_ca_certificate(parent, what=_subject(parent))
         try:
             child.verify_directly_issued_by(parent)
         except (ValueError, TypeError, InvalidSignature):
-            raise VerificationError(f"{_subject(child)} is not issued by {_subject(parent)}",
-                                    hint="give the chain in order: leaf, then the intermediate that issued it",
-                                    ) from None
+            raise VerificationError(
+                f"{_subject(child)} is not issued by {_subject(parent)}",
+                hint="give the chain in order: leaf, then the intermediate that issued it",
+            ) from None
     last = chain[-1]
     for anchor in anchors:
         try:
@@ -326,6 +379,7 @@ def validate_signing_chain(chain: list[x509.Certificate], *, anchors: Iterable[x
 
 
 # -- internals ------------------------------------------------------------------------------------------------
+
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -362,8 +416,10 @@ def _self_signed(c: x509.Certificate) -> bool:
 def _check_ca_certificate(c: x509.Certificate, *, what: str) -> None:
     bc = _ext(c, x509.BasicConstraints)
     if bc is None or not bc.ca:
-        raise VerificationError(f"{what} is not a CA certificate (basicConstraints cA=true is missing)",
-                                hint="give the intermediate and root CA certificates, not another leaf")
+        raise VerificationError(
+            f"{what} is not a CA certificate (basicConstraints cA=true is missing)",
+            hint="give the intermediate and root CA certificates, not another leaf",
+        )
 
 
 def _alg_for_key(key: object) -> str:
@@ -375,35 +431,60 @@ def _alg_for_key(key: object) -> str:
         return "ps256"
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519"
-    raise VerificationError("the signing certificate's key is not one C2PA allows",
-                            hint="use EC P-256/P-384/P-521, RSA of at least 2048 bits (PSS), or Ed25519")
+    raise VerificationError(
+        "the signing certificate's key is not one C2PA allows",
+        hint="use EC P-256/P-384/P-521, RSA of at least 2048 bits (PSS), or Ed25519",
+    )
 
 
 def _key_usage(*, digital_signature: bool = False, cert_sign: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
     root_key = ec.generate_private_key(ec.SECP384R1())
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{name} root CA")),
-                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, _cn(name))])
+    root_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{name} root CA")),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _cn(name)),
+        ]
+    )
     root = (
-        x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
-        .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=365 * ROOT_YEARS))
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365 * ROOT_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA384())
     )
     inter_key = ec.generate_private_key(ec.SECP256R1())
-    inter_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{name} provider signing CA")),
-                            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _cn(name))])
+    inter_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, _cn(f"{name} provider signing CA")),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _cn(name)),
+        ]
+    )
     inter = (
-        x509.CertificateBuilder().subject_name(inter_name).issuer_name(root_name)
-        .public_key(inter_key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(inter_name)
+        .issuer_name(root_name)
+        .public_key(inter_key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=365 * INTERMEDIATE_YEARS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -421,8 +502,9 @@ def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _private_dir(folder: Path) -> None:

@@ -43,8 +43,10 @@ log = logging.getLogger("assay.provenance")
 # pictures differ in about 32. Up to 12 is "the same picture".
 PHASH_SIMILAR = 12
 
-NOT_AUTHENTIC_CAVEAT = ("No Assay mark does not mean the image is authentic: most AI systems are not registered "
-                        "here, and marks can be damaged by heavy editing.")
+NOT_AUTHENTIC_CAVEAT = (
+    "No Assay mark does not mean the image is authentic: most AI systems are not registered "
+    "here, and marks can be damaged by heavy editing."
+)
 
 
 @dataclass(frozen=True)
@@ -79,12 +81,14 @@ class Verdict:
     def found(self) -> bool:
         """A mark (or Assay's Content Credentials) was found: the CLI exits with 1."""
         return self.status in ("marked", "marked_unrecorded", "mark_unresolved") or (
-            self.manifest.present and bool(self.manifest.assay))
+            self.manifest.present and bool(self.manifest.assay)
+        )
 
     @property
     def ai_generated(self) -> bool:
         return self.status in ("marked", "marked_unrecorded") or (
-            self.manifest.state == "trusted" and self.manifest.says_ai_generated)
+            self.manifest.state == "trusted" and self.manifest.says_ai_generated
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -136,11 +140,15 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     if manifest_mark is not None:
         if mark is None and manifest.state == "trusted":
             mark, source = manifest_mark, "manifest"
-            notes.append("The watermark was not found (the image may be heavily edited); the mark comes from its "
-                         "trusted Content Credentials.")
+            notes.append(
+                "The watermark was not found (the image may be heavily edited); the mark comes from its "
+                "trusted Content Credentials."
+            )
         elif mark is not None and manifest_mark != mark and manifest.state in ("trusted", "valid"):
-            notes.append(f"The watermark ({mark.hex}) and the Content Credentials ({manifest_mark.hex}) name "
-                         "different marks: the image was marked twice, or one of them was copied.")
+            notes.append(
+                f"The watermark ({mark.hex}) and the Content Credentials ({manifest_mark.hex}) name "
+                "different marks: the image was marked twice, or one of them was copied."
+            )
     # 5.-7.
     with db.read() as session:
         if mark is None:
@@ -151,8 +159,11 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
         system = get_system(session, row.system_id)
         provider = get_provider(session, row.provider_id)
         # The version label the system had when the image was made (the entry may have changed since).
-        then = (get_version(session, row.system_id, row.system_version_number)
-                if system is not None and system.version_number != row.system_version_number else None)
+        then = (
+            get_version(session, row.system_id, row.system_version_number)
+            if system is not None and system.version_number != row.system_version_number
+            else None
+        )
         ns = session.get(MarkNamespace, row.namespace)
         key_revoked = ns is not None and ns.revoked_at is not None
         record = mark_view(row)
@@ -161,8 +172,12 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     same_file = sha256_hex(data) == record["sha256"]
     distance = 0 if same_file else hamming(perceptual_hash(img.pixels), record["phash"])
     assessment = "identical" if same_file else ("similar" if distance <= PHASH_SIMILAR else "different")
-    match = {"sha256_equal": same_file, "phash_distance": distance, "assessment": assessment,
-             "recorded_size": [record["width"], record["height"]]}
+    match = {
+        "sha256_equal": same_file,
+        "phash_distance": distance,
+        "assessment": assessment,
+        "recorded_size": [record["width"], record["height"]],
+    }
     version_at_marking = record["system_version_number"]
     if then is not None:
         version = then.version
@@ -171,37 +186,70 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     else:  # a system or record version the register does not have: say so plainly
         version = f"unknown (record version {version_at_marking})"
     sys_dict = _system_dict(env, system, version_at_marking, version) if system else None
-    prov_dict = ({"id": provider.id, "name": provider.name, "jurisdiction": provider.jurisdiction,
-                  "url": env.url(provider.url_path)} if provider else None)
+    prov_dict = (
+        {
+            "id": provider.id,
+            "name": provider.name,
+            "jurisdiction": provider.jurisdiction,
+            "url": env.url(provider.url_path),
+        }
+        if provider
+        else None
+    )
     made = created_at.strftime("%d %B %Y").lstrip("0")
     sys_name = system.name if system else record["system_id"]
     prov_name = provider.name if provider else record["provider_id"]
     headline = f"AI-generated by {sys_name} ({prov_name}), version {version}, made on {made}."
     if assessment == "different":
-        headline = (f"This picture carries the mark of an image AI-generated by {sys_name} ({prov_name}) on {made}, "
-                    "but it is not the picture recorded with that mark.")
-        notes.append("The picture differs from the one recorded with this mark: it may be heavily cropped or "
-                     "edited, or the mark was copied onto another picture. Treat the attribution with care.")
+        headline = (
+            f"This picture carries the mark of an image AI-generated by {sys_name} ({prov_name}) on {made}, "
+            "but it is not the picture recorded with that mark."
+        )
+        notes.append(
+            "The picture differs from the one recorded with this mark: it may be heavily cropped or "
+            "edited, or the mark was copied onto another picture. Treat the attribution with care."
+        )
     if system is not None and system.version_number != version_at_marking:
-        notes.append(f"The system's register entry has changed since this image was made (version {version}, "
-                     f"record version {version_at_marking} then; version {system.version}, record version "
-                     f"{system.version_number} now).")
+        notes.append(
+            f"The system's register entry has changed since this image was made (version {version}, "
+            f"record version {version_at_marking} then; version {system.version}, record version "
+            f"{system.version_number} now)."
+        )
     if system is not None and system.suspended:
         notes.append("The oversight body has suspended this system since.")
     if key_revoked:
-        notes.append("The marking key this mark was made with has since been revoked; the mark was recorded "
-                     "before that.")
+        notes.append(
+            "The marking key this mark was made with has since been revoked; the mark was recorded before that."
+        )
     if manifest.state == "tampered":
         notes.append("The file's Content Credentials were changed after they were signed: do not rely on them.")
     elif manifest.state == "absent" and source == "watermark":
-        notes.append("The file has no Content Credentials any more (often removed by websites); the invisible "
-                     "watermark still identifies it.")
-    notes.append("The mark says which registered system made the image. It does not say who used the system, "
-                 "why, or how much the image was changed afterwards.")
-    return Verdict(status="marked", headline=headline, media_type=img.media_type, width=img.width,
-                   height=img.height, manifest=manifest, detection=det, mark_id=mark.hex, mark_source=source,
-                   record=record, system=sys_dict, provider=prov_dict, match=match, log=log, notes=tuple(notes),
-                   name=name)
+        notes.append(
+            "The file has no Content Credentials any more (often removed by websites); the invisible "
+            "watermark still identifies it."
+        )
+    notes.append(
+        "The mark says which registered system made the image. It does not say who used the system, "
+        "why, or how much the image was changed afterwards."
+    )
+    return Verdict(
+        status="marked",
+        headline=headline,
+        media_type=img.media_type,
+        width=img.width,
+        height=img.height,
+        manifest=manifest,
+        detection=det,
+        mark_id=mark.hex,
+        mark_source=source,
+        record=record,
+        system=sys_dict,
+        provider=prov_dict,
+        match=match,
+        log=log,
+        notes=tuple(notes),
+        name=name,
+    )
 
 
 def detect_safely(pixels: np.ndarray, key: bytes) -> watermark.Detection:
@@ -241,71 +289,150 @@ def _unmarked(img: Any, manifest: ManifestReport, det: dict[str, Any], name: str
     if manifest.present:
         if manifest.state == "trusted" and manifest.says_ai_generated:
             agent = manifest.software_agent.get("name") or "an AI system"
-            headline = (f"AI-generated according to its Content Credentials (made with {agent}, signed by "
-                        f"{manifest.signer}); no Assay mark was found.")
+            headline = (
+                f"AI-generated according to its Content Credentials (made with {agent}, signed by "
+                f"{manifest.signer}); no Assay mark was found."
+            )
         elif manifest.state in ("tampered", "invalid", "unreadable"):
-            headline = ("The file's Content Credentials are damaged or were changed after signing; "
-                        "no Assay mark was found.")
+            headline = (
+                "The file's Content Credentials are damaged or were changed after signing; no Assay mark was found."
+            )
         elif manifest.says_ai_generated:
-            headline = ("Its Content Credentials say it is AI-generated, but they are signed by someone this "
-                        "register does not trust; no Assay mark was found.")
+            headline = (
+                "Its Content Credentials say it is AI-generated, but they are signed by someone this "
+                "register does not trust; no Assay mark was found."
+            )
         else:
             headline = "No Assay mark found. The file carries Content Credentials from another tool."
         notes.append(NOT_AUTHENTIC_CAVEAT)
-        return Verdict(status="credentials_only", headline=headline, media_type=img.media_type, width=img.width,
-                       height=img.height, manifest=manifest, detection=det, notes=tuple(notes), name=name)
+        return Verdict(
+            status="credentials_only",
+            headline=headline,
+            media_type=img.media_type,
+            width=img.width,
+            height=img.height,
+            manifest=manifest,
+            detection=det,
+            notes=tuple(notes),
+            name=name,
+        )
     notes.append(NOT_AUTHENTIC_CAVEAT)
-    return Verdict(status="no_mark", headline="No Assay mark found in this image.", media_type=img.media_type,
-                   width=img.width, height=img.height, manifest=manifest, detection=det, notes=tuple(notes),
-                   name=name)
+    return Verdict(
+        status="no_mark",
+        headline="No Assay mark found in this image.",
+        media_type=img.media_type,
+        width=img.width,
+        height=img.height,
+        manifest=manifest,
+        detection=det,
+        notes=tuple(notes),
+        name=name,
+    )
 
 
-def _unrecorded(session: Any, env: ProvenanceEnv, img: Any, manifest: ManifestReport, det: dict[str, Any],
-                mark: MarkId, source: str, name: str, notes: list[str]) -> Verdict:
+def _unrecorded(
+    session: Any,
+    env: ProvenanceEnv,
+    img: Any,
+    manifest: ManifestReport,
+    det: dict[str, Any],
+    mark: MarkId,
+    source: str,
+    name: str,
+    notes: list[str],
+) -> Verdict:
     ns = session.get(MarkNamespace, mark.namespace) if mark.namespace else None
     if ns is not None and mark.tag_valid(env.keys.namespace_key(ns.number)):
         provider = get_provider(session, ns.provider_id)
         pname = provider.name if provider else ns.provider_id
-        notes.append("The provider has not recorded this particular image yet (providers that mark offline "
-                     "record in batches); which of its systems made it is not known until then.")
+        notes.append(
+            "The provider has not recorded this particular image yet (providers that mark offline "
+            "record in batches); which of its systems made it is not known until then."
+        )
         if ns.revoked_at is not None:
             notes.append("The key this mark was made with has been revoked.")
-        prov = ({"id": provider.id, "name": provider.name, "jurisdiction": provider.jurisdiction,
-                 "url": env.url(provider.url_path)} if provider else None)
-        return Verdict(status="marked_unrecorded",
-                       headline=f"AI-generated by a system of {pname}; this image is not recorded in the register yet.",
-                       media_type=img.media_type, width=img.width, height=img.height, manifest=manifest,
-                       detection=det, mark_id=mark.hex, mark_source=source, provider=prov, notes=tuple(notes),
-                       name=name)
-    notes.append("The watermark does not match any mark the register issued: it may be forged, or come from "
-                 "another register using the same algorithm.")
-    return Verdict(status="mark_unresolved",
-                   headline="An Assay watermark was found, but it does not resolve to any registered system.",
-                   media_type=img.media_type, width=img.width, height=img.height, manifest=manifest,
-                   detection=det, mark_id=mark.hex, mark_source=source, notes=tuple(notes), name=name)
+        prov = (
+            {
+                "id": provider.id,
+                "name": provider.name,
+                "jurisdiction": provider.jurisdiction,
+                "url": env.url(provider.url_path),
+            }
+            if provider
+            else None
+        )
+        return Verdict(
+            status="marked_unrecorded",
+            headline=f"AI-generated by a system of {pname}; this image is not recorded in the register yet.",
+            media_type=img.media_type,
+            width=img.width,
+            height=img.height,
+            manifest=manifest,
+            detection=det,
+            mark_id=mark.hex,
+            mark_source=source,
+            provider=prov,
+            notes=tuple(notes),
+            name=name,
+        )
+    notes.append(
+        "The watermark does not match any mark the register issued: it may be forged, or come from "
+        "another register using the same algorithm."
+    )
+    return Verdict(
+        status="mark_unresolved",
+        headline="An Assay watermark was found, but it does not resolve to any registered system.",
+        media_type=img.media_type,
+        width=img.width,
+        height=img.height,
+        manifest=manifest,
+        detection=det,
+        mark_id=mark.hex,
+        mark_source=source,
+        notes=tuple(notes),
+        name=name,
+    )
 
 
 def _system_dict(env: ProvenanceEnv, system: Any, version_at_marking: int, version_label: str) -> dict[str, Any]:
     return {
-        "id": system.id, "name": system.name, "version": system.version, "version_at_marking": version_label,
+        "id": system.id,
+        "name": system.name,
+        "version": system.version,
+        "version_at_marking": version_label,
         "status": system.status,
-        "url": env.url(system.url_path), "disclosure_url": env.url(system.url_path),
+        "url": env.url(system.url_path),
+        "disclosure_url": env.url(system.url_path),
         "training_data_headline": system.training_data_headline,
         "training_data_url": env.url(system.url_path) + "#training-data",
-        "outcome": system.outcome, "impact_level": system.impact_level, "suspended": system.suspended,
-        "record_version_now": system.version_number, "record_version_at_marking": version_at_marking,
+        "outcome": system.outcome,
+        "impact_level": system.impact_level,
+        "suspended": system.suspended,
+        "record_version_now": system.version_number,
+        "record_version_at_marking": version_at_marking,
     }
 
 
 def mark_view(row: MarkRecord) -> dict[str, Any]:
     """The public facts of a mark record (what pages, the API and the resolution API show)."""
     return {
-        "mark_id": row.mark_id, "system_id": row.system_id, "provider_id": row.provider_id,
-        "system_version_number": row.system_version_number, "created_at": _iso(row.created_at),
-        "recorded_at": _iso(row.recorded_at), "sha256": row.sha256, "phash": row.phash,
-        "width": row.width, "height": row.height, "media_type": row.media_type, "alg": row.alg,
-        "manifest_id": row.manifest_id, "visible_label": row.visible_label, "origin": row.origin,
-        "log_index": row.log_index, "url_path": f"/marks/{row.mark_id}",
+        "mark_id": row.mark_id,
+        "system_id": row.system_id,
+        "provider_id": row.provider_id,
+        "system_version_number": row.system_version_number,
+        "created_at": _iso(row.created_at),
+        "recorded_at": _iso(row.recorded_at),
+        "sha256": row.sha256,
+        "phash": row.phash,
+        "width": row.width,
+        "height": row.height,
+        "media_type": row.media_type,
+        "alg": row.alg,
+        "manifest_id": row.manifest_id,
+        "visible_label": row.visible_label,
+        "origin": row.origin,
+        "log_index": row.log_index,
+        "url_path": f"/marks/{row.mark_id}",
     }
 
 
@@ -314,9 +441,12 @@ def _log_evidence(db: Database, index: int | None) -> dict[str, Any] | None:
     if index is None:
         return None
     entry = entry_at(db, index)
-    evidence: dict[str, Any] = {"index": index, "url_path": f"/log/entries/{index}",
-                                "entry": base64.b64encode(entry).decode() if entry is not None else None,
-                                "proof": None}
+    evidence: dict[str, Any] = {
+        "index": index,
+        "url_path": f"/log/entries/{index}",
+        "entry": base64.b64encode(entry).decode() if entry is not None else None,
+        "proof": None,
+    }
     # The proof is evidence on top of the record, not the verdict itself: a log that cannot hand it out right
     # now (its tiles being rewritten by an integrator in another process, or damaged) is said, not a crash.
     for attempt in range(2):

@@ -62,12 +62,19 @@ class CertificateView:
     chain_pem: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "provider_id": self.provider_id, "serial": self.serial,
-                "fingerprint": self.fingerprint, "subject": self.subject, "origin": self.origin,
-                "not_before": _iso(self.not_before), "not_after": _iso(self.not_after),
-                "held_by_register": self.held_by_register,
-                "revoked_at": _iso(self.revoked_at) if self.revoked_at else None,
-                "log_index": self.issued_log_index}
+        return {
+            "id": self.id,
+            "provider_id": self.provider_id,
+            "serial": self.serial,
+            "fingerprint": self.fingerprint,
+            "subject": self.subject,
+            "origin": self.origin,
+            "not_before": _iso(self.not_before),
+            "not_after": _iso(self.not_after),
+            "held_by_register": self.held_by_register,
+            "revoked_at": _iso(self.revoked_at) if self.revoked_at else None,
+            "log_index": self.issued_log_index,
+        }
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,15 @@ class SigningCredentials:
         return f"SigningCredentials(fingerprint={self.fingerprint!r}, key=<secret>)"
 
 
-def issue_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: Principal,
-                      public_key_pem: bytes | None = None, now: dt.datetime | None = None) -> CertificateView:
+def issue_certificate(
+    db: Database,
+    env: ProvenanceEnv,
+    *,
+    provider_id: str,
+    principal: Principal,
+    public_key_pem: bytes | None = None,
+    now: dt.datetime | None = None,
+) -> CertificateView:
     principal.require_provider(provider_id, action="get signing certificates")
     now = now or _now()
     with db.read() as session:
@@ -96,14 +110,21 @@ def issue_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, pri
         try:
             loaded = serialization.load_pem_public_key(public_key_pem)
         except ValueError:
-            raise InvalidInput("the public key is not a PEM public key",
-                               hint="export it with 'openssl ec -in key.pem -pubout'") from None
+            raise InvalidInput(
+                "the public key is not a PEM public key", hint="export it with 'openssl ec -in key.pem -pubout'"
+            ) from None
         if not isinstance(loaded, ec.EllipticCurvePublicKey):
             raise InvalidInput("the public key must be an EC P-256 key", hint="C2PA ES256 needs P-256")
         public_key = loaded
     country = provider.jurisdiction.upper() if len(provider.jurisdiction) == 2 else ""
-    key, chain = env.ca.issue(provider_id=provider_id, organization=provider.name, country=country,
-                              provider_url=env.url(provider.url_path), public_key=public_key, now=now)
+    key, chain = env.ca.issue(
+        provider_id=provider_id,
+        organization=provider.name,
+        country=country,
+        provider_url=env.url(provider.url_path),
+        public_key=public_key,
+        now=now,
+    )
     fp = fingerprint(chain.leaf)
     key_file = ""
     if key is not None:
@@ -114,9 +135,16 @@ def issue_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, pri
         return _store(session, provider_id, chain.certificates, origin="issued", key_file=key_file, now=now)
 
 
-def import_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: Principal,
-                       chain_pem: bytes, private_key_pem: bytes | None = None,
-                       now: dt.datetime | None = None) -> CertificateView:
+def import_certificate(
+    db: Database,
+    env: ProvenanceEnv,
+    *,
+    provider_id: str,
+    principal: Principal,
+    chain_pem: bytes,
+    private_key_pem: bytes | None = None,
+    now: dt.datetime | None = None,
+) -> CertificateView:
     """Accept a provider's own certificate chain after checking it against the C2PA profile."""
     principal.require_provider(provider_id, action="bring signing certificates")
     now = now or _now()
@@ -126,14 +154,19 @@ def import_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, pr
         try:
             key = serialization.load_pem_private_key(private_key_pem, None)
         except (ValueError, TypeError):
-            raise InvalidInput("the private key is not an unencrypted PEM private key",
-                               hint="give the key as PKCS#8 PEM without a passphrase") from None
-        if key.public_key().public_bytes(serialization.Encoding.DER,  # type: ignore[union-attr]
-                                         serialization.PublicFormat.SubjectPublicKeyInfo) != \
-                chain.leaf.public_key().public_bytes(serialization.Encoding.DER,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo):
-            raise InvalidInput("the private key does not belong to the certificate",
-                               hint="give the key the certificate was issued for")
+            raise InvalidInput(
+                "the private key is not an unencrypted PEM private key",
+                hint="give the key as PKCS#8 PEM without a passphrase",
+            ) from None
+        if key.public_key().public_bytes(
+            serialization.Encoding.DER,  # type: ignore[union-attr]
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        ) != chain.leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        ):
+            raise InvalidInput(
+                "the private key does not belong to the certificate", hint="give the key the certificate was issued for"
+            )
         rel = Path("provenance") / "providers" / provider_id / f"{fingerprint(chain.leaf)[:16]}.key.pem"
         write_private(env.data_dir / rel, private_key_pem)
         key_file = str(rel)
@@ -143,25 +176,39 @@ def import_certificate(db: Database, env: ProvenanceEnv, *, provider_id: str, pr
         return _store(session, provider_id, chain.certificates, origin="imported", key_file=key_file, now=now)
 
 
-def revoke_certificate(db: Database, *, fingerprint_or_serial: str, principal: Principal, reason: str = "",
-                       now: dt.datetime | None = None) -> CertificateView:
+def revoke_certificate(
+    db: Database, *, fingerprint_or_serial: str, principal: Principal, reason: str = "", now: dt.datetime | None = None
+) -> CertificateView:
     now = now or _now()
     ref = fingerprint_or_serial.strip().lower()
     with db.write() as session:
-        row = session.scalars(select(SigningCertificate).where(
-            (SigningCertificate.fingerprint == ref) | (SigningCertificate.serial == ref)).with_for_update()).first()
+        row = session.scalars(
+            select(SigningCertificate)
+            .where((SigningCertificate.fingerprint == ref) | (SigningCertificate.serial == ref))
+            .with_for_update()
+        ).first()
         if row is None:
-            raise NotFound(f"there is no certificate {fingerprint_or_serial!r}",
-                           hint="give a fingerprint or serial from 'assay ca list'")
+            raise NotFound(
+                f"there is no certificate {fingerprint_or_serial!r}",
+                hint="give a fingerprint or serial from 'assay ca list'",
+            )
         principal.require_provider(row.provider_id, action="revoke signing certificates")
         if row.revoked_at is not None:
             raise Conflict(f"certificate {row.serial} is already revoked", hint="nothing to do")
         row.revoked_at = now
         row.revoked_reason = (reason or "revoked")[:300]
-        row.revoked_log_index = record(session, "provider.certificate.revoked", {
-            "provider": row.provider_id, "serial": row.serial, "fingerprint": row.fingerprint,
-            # The log commits to the reason by its hash: free text never goes in (it could name people).
-            "reason_sha256": hashlib.sha256(row.revoked_reason.encode()).hexdigest(), "revoked_at": _iso(now)})
+        row.revoked_log_index = record(
+            session,
+            "provider.certificate.revoked",
+            {
+                "provider": row.provider_id,
+                "serial": row.serial,
+                "fingerprint": row.fingerprint,
+                # The log commits to the reason by its hash: free text never goes in (it could name people).
+                "reason_sha256": hashlib.sha256(row.revoked_reason.encode()).hexdigest(),
+                "revoked_at": _iso(now),
+            },
+        )
         session.flush()
         return _view(row)
 
@@ -174,13 +221,17 @@ def list_certificates(session: Session, *, provider_id: str | None = None) -> li
 
 
 def revoked_serials(session: Session) -> list[tuple[int, dt.datetime]]:
-    rows = session.scalars(select(SigningCertificate).where(SigningCertificate.revoked_at.is_not(None),
-                                                            SigningCertificate.origin == "issued"))
+    rows = session.scalars(
+        select(SigningCertificate).where(
+            SigningCertificate.revoked_at.is_not(None), SigningCertificate.origin == "issued"
+        )
+    )
     return [(int(r.serial, 16), _aware(r.revoked_at)) for r in rows if r.revoked_at is not None]
 
 
-def signing_credentials(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: Principal,
-                        now: dt.datetime | None = None) -> SigningCredentials:
+def signing_credentials(
+    db: Database, env: ProvenanceEnv, *, provider_id: str, principal: Principal, now: dt.datetime | None = None
+) -> SigningCredentials:
     """The provider's newest usable certificate whose key the register holds; issues one on first use."""
     now = now or _now()
     with db.read() as session:
@@ -194,18 +245,25 @@ def signing_credentials(db: Database, env: ProvenanceEnv, *, provider_id: str, p
     try:
         key = (env.data_dir / key_file).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"the signing key {key_file} of provider {provider_id!r} is missing: {exc}",
-                          hint="restore the data folder, or revoke the certificate and issue a new one") from None
+        raise ConfigError(
+            f"the signing key {key_file} of provider {provider_id!r} is missing: {exc}",
+            hint="restore the data folder, or revoke the certificate and issue a new one",
+        ) from None
     leaf = load_chain(chain_pem.encode())[0]
-    return SigningCredentials(chain_pem=chain_pem.encode(), key_pem=key, alg=SigningChain((leaf,)).alg,
-                              fingerprint=fp)
+    return SigningCredentials(chain_pem=chain_pem.encode(), key_pem=key, alg=SigningChain((leaf,)).alg, fingerprint=fp)
 
 
 def _usable(session: Session, provider_id: str, now: dt.datetime) -> tuple[str, str, str] | None:
     """(chain PEM, key file, fingerprint) of the newest usable register-held certificate, read in-session."""
-    rows = session.scalars(select(SigningCertificate).where(
-        SigningCertificate.provider_id == provider_id, SigningCertificate.revoked_at.is_(None),
-        SigningCertificate.key_file != "").order_by(SigningCertificate.id.desc()))
+    rows = session.scalars(
+        select(SigningCertificate)
+        .where(
+            SigningCertificate.provider_id == provider_id,
+            SigningCertificate.revoked_at.is_(None),
+            SigningCertificate.key_file != "",
+        )
+        .order_by(SigningCertificate.id.desc())
+    )
     margin = dt.timedelta(days=1)
     for r in rows:
         if _aware(r.not_before) <= now and now + margin < _aware(r.not_after):
@@ -213,33 +271,66 @@ def _usable(session: Session, provider_id: str, now: dt.datetime) -> tuple[str, 
     return None
 
 
-def _store(session: Session, provider_id: str, certs: tuple[x509.Certificate, ...], *, origin: str, key_file: str,
-           now: dt.datetime) -> CertificateView:
+def _store(
+    session: Session,
+    provider_id: str,
+    certs: tuple[x509.Certificate, ...],
+    *,
+    origin: str,
+    key_file: str,
+    now: dt.datetime,
+) -> CertificateView:
     leaf = certs[0]
     fp = fingerprint(leaf)
     if session.scalars(select(SigningCertificate.id).where(SigningCertificate.fingerprint == fp)).first():
         raise Conflict("this certificate is already in the register", hint="see 'assay ca list'")
     pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs).decode()
     row = SigningCertificate(
-        provider_id=provider_id, serial=f"{leaf.serial_number:x}", fingerprint=fp,
-        subject=leaf.subject.rfc4514_string()[:500], chain_pem=pem, origin=origin,
-        not_before=leaf.not_valid_before_utc, not_after=leaf.not_valid_after_utc, key_file=key_file,
-        created_at=now, revoked_reason="")
+        provider_id=provider_id,
+        serial=f"{leaf.serial_number:x}",
+        fingerprint=fp,
+        subject=leaf.subject.rfc4514_string()[:500],
+        chain_pem=pem,
+        origin=origin,
+        not_before=leaf.not_valid_before_utc,
+        not_after=leaf.not_valid_after_utc,
+        key_file=key_file,
+        created_at=now,
+        revoked_reason="",
+    )
     session.add(row)
     session.flush()
-    row.issued_log_index = record(session, "provider.certificate.issued", {
-        "provider": provider_id, "serial": row.serial, "fingerprint": fp, "origin": origin,
-        "not_before": _iso(row.not_before), "not_after": _iso(row.not_after)})
+    row.issued_log_index = record(
+        session,
+        "provider.certificate.issued",
+        {
+            "provider": provider_id,
+            "serial": row.serial,
+            "fingerprint": fp,
+            "origin": origin,
+            "not_before": _iso(row.not_before),
+            "not_after": _iso(row.not_after),
+        },
+    )
     session.flush()
     return _view(row)
 
 
 def _view(r: SigningCertificate) -> CertificateView:
-    return CertificateView(id=r.id, provider_id=r.provider_id, serial=r.serial, fingerprint=r.fingerprint,
-                           subject=r.subject, origin=r.origin, not_before=_aware(r.not_before),
-                           not_after=_aware(r.not_after), held_by_register=bool(r.key_file),
-                           revoked_at=_aware(r.revoked_at) if r.revoked_at else None,
-                           issued_log_index=r.issued_log_index, chain_pem=r.chain_pem)
+    return CertificateView(
+        id=r.id,
+        provider_id=r.provider_id,
+        serial=r.serial,
+        fingerprint=r.fingerprint,
+        subject=r.subject,
+        origin=r.origin,
+        not_before=_aware(r.not_before),
+        not_after=_aware(r.not_after),
+        held_by_register=bool(r.key_file),
+        revoked_at=_aware(r.revoked_at) if r.revoked_at else None,
+        issued_log_index=r.issued_log_index,
+        chain_pem=r.chain_pem,
+    )
 
 
 def _now() -> dt.datetime:

@@ -45,8 +45,15 @@ def load_demo(db: Database, config: Config, *, system_id: str | None = None) -> 
     results = []
     for name, pixels, label in zip(names, scenes, (False, False, True), strict=True):
         fmt = "PNG" if name.endswith(".png") else "JPEG"
-        [r] = mark_images(db, env, images=[_encode(pixels, fmt)], system_id=system, principal=operator,
-                          visible_label=label, names=[name])
+        [r] = mark_images(
+            db,
+            env,
+            images=[_encode(pixels, fmt)],
+            system_id=system,
+            principal=operator,
+            visible_label=label,
+            names=[name],
+        )
         (folder / name).write_bytes(r.data)
         results.append({"file": name, "mark_id": r.mark.hex, "log_index": r.log_index})
     # Two files to compare with: the first image re-saved by "a website" (credentials stripped, the watermark
@@ -125,6 +132,8 @@ def _still_life(w: int, h: int, seed: int = 3) -> np.ndarray:
     d.rectangle((0, h * 0.65, w, h), fill=(120, 80, 50))
     for _ in range(5):
         cx, r = int(rng.integers(w * 0.15, w * 0.85)), int(rng.integers(50, 110))
-        d.ellipse((cx - r, h * 0.65 - 1.6 * r, cx + r, h * 0.65 + 0.2 * r),
-                  fill=tuple(int(v) for v in rng.integers(60, 240, 3)))
+        d.ellipse(
+            (cx - r, h * 0.65 - 1.6 * r, cx + r, h * 0.65 + 0.2 * r),
+            fill=tuple(int(v) for v in rng.integers(60, 240, 3)),
+        )
     return np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)))

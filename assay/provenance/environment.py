@@ -37,8 +37,11 @@ class ProvenanceEnv:
             env = _cache.get(key)
             if env is None:
                 host = urlsplit(config.base_url).hostname or "localhost"
-                env = cls(config=config, keys=RegisterKeys.open(config.data_dir),
-                          ca=CertificateAuthority.open(config.data_dir, name=f"Assay register {host}"))
+                env = cls(
+                    config=config,
+                    keys=RegisterKeys.open(config.data_dir),
+                    ca=CertificateAuthority.open(config.data_dir, name=f"Assay register {host}"),
+                )
                 _cache[key] = env
             return env
 

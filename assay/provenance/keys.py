@@ -58,16 +58,20 @@ class MarkId:
 
     def __post_init__(self) -> None:
         if not (0 <= self.payload < (1 << 64)):
-            raise InvalidInput(f"a mark payload must be a 64-bit unsigned integer, got {self.payload}",
-                               hint="mark identifiers are 16 hexadecimal digits")
+            raise InvalidInput(
+                f"a mark payload must be a 64-bit unsigned integer, got {self.payload}",
+                hint="mark identifiers are 16 hexadecimal digits",
+            )
 
     @classmethod
     def mint(cls, *, namespace: int, sequence: int, key: bytes) -> MarkId:
         if not (1 <= namespace <= MAX_NAMESPACE):
             raise InvalidInput(f"namespace {namespace} is out of range 1..{MAX_NAMESPACE}")
         if not (1 <= sequence <= MAX_SEQUENCE):
-            raise InvalidInput(f"sequence {sequence} is out of range 1..{MAX_SEQUENCE}",
-                               hint="the namespace is exhausted; ask the register for a new marking kit")
+            raise InvalidInput(
+                f"sequence {sequence} is out of range 1..{MAX_SEQUENCE}",
+                hint="the namespace is exhausted; ask the register for a new marking kit",
+            )
         head = (namespace << SEQUENCE_BITS) | sequence
         return cls((head << TAG_BITS) | _tag(key, namespace, sequence))
 
@@ -76,8 +80,10 @@ class MarkId:
         """Parse 16 hexadecimal digits (the form used in URLs, records and batches)."""
         t = (text or "").strip().lower()
         if len(t) != 16 or any(c not in "0123456789abcdef" for c in t):
-            raise InvalidInput(f"{field} must be 16 hexadecimal digits, got {text[:40]!r}",
-                               hint="copy the mark identifier exactly as 'assay mark' printed it")
+            raise InvalidInput(
+                f"{field} must be 16 hexadecimal digits, got {text[:40]!r}",
+                hint="copy the mark identifier exactly as 'assay mark' printed it",
+            )
         return cls(int(t, 16))
 
     @classmethod
@@ -86,11 +92,15 @@ class MarkId:
         try:
             raw = base64.b64decode(value, validate=True)
         except (ValueError, TypeError):
-            raise InvalidInput("the soft-binding value is not valid base64",
-                               hint="send the 'value' of the c2pa.soft-binding block, base64-encoded") from None
+            raise InvalidInput(
+                "the soft-binding value is not valid base64",
+                hint="send the 'value' of the c2pa.soft-binding block, base64-encoded",
+            ) from None
         if len(raw) != 8:
-            raise InvalidInput(f"the soft-binding value must decode to 8 bytes, got {len(raw)}",
-                               hint="Assay's binding value is the 64-bit mark, base64-encoded")
+            raise InvalidInput(
+                f"the soft-binding value must decode to 8 bytes, got {len(raw)}",
+                hint="Assay's binding value is the 64-bit mark, base64-encoded",
+            )
         return cls(int.from_bytes(raw, "big"))
 
     @property
@@ -116,8 +126,9 @@ class MarkId:
     def tag_valid(self, key: bytes) -> bool:
         if not (1 <= self.namespace and 1 <= self.sequence):
             return False
-        return hmac.compare_digest(self.tag.to_bytes(2, "big"),
-                                   _tag(key, self.namespace, self.sequence).to_bytes(2, "big"))
+        return hmac.compare_digest(
+            self.tag.to_bytes(2, "big"), _tag(key, self.namespace, self.sequence).to_bytes(2, "big")
+        )
 
     def __str__(self) -> str:
         return self.hex
@@ -152,8 +163,10 @@ class RegisterKeys:
     @classmethod
     def open(cls, data_dir: Path, *, create: bool = True) -> RegisterKeys:
         folder = Path(data_dir) / "provenance" / "keys"
-        return cls(watermark=_load_or_create(folder / "watermark.key", create),
-                   master=_load_or_create(folder / "master.key", create))
+        return cls(
+            watermark=_load_or_create(folder / "watermark.key", create),
+            master=_load_or_create(folder / "master.key", create),
+        )
 
     def namespace_key(self, namespace: int) -> bytes:
         return namespace_key(self.master, namespace)
@@ -165,8 +178,9 @@ class RegisterKeys:
 def _load_or_create(path: Path, create: bool) -> bytes:
     if not path.exists():
         if not create:
-            raise ConfigError(f"the register key {path} does not exist",
-                              hint="run 'assay ca init' to create the register's keys")
+            raise ConfigError(
+                f"the register key {path} does not exist", hint="run 'assay ca init' to create the register's keys"
+            )
         # If two processes race, exactly one creates the key and both read it.
         create_once(path, base64.b64encode(secrets.token_bytes(_KEY_BYTES)) + b"\n")
         os.chmod(path.parent, 0o700)
@@ -176,6 +190,8 @@ def _load_or_create(path: Path, create: bool) -> bytes:
     except ValueError:
         key = b""
     if len(key) != _KEY_BYTES:
-        raise ConfigError(f"the register key {path} is damaged (expected {_KEY_BYTES} bytes, base64)",
-                          hint="restore it from a backup: marks made with it resolve only with the same key")
+        raise ConfigError(
+            f"the register key {path} is damaged (expected {_KEY_BYTES} bytes, base64)",
+            hint="restore it from a backup: marks made with it resolve only with the same key",
+        )
     return key

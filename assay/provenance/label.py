@@ -29,7 +29,12 @@ def add_visible_label(pixels: np.ndarray, *, text: str = LABEL_TEXT) -> np.ndarr
     margin = max(4, round(side * 0.015))
     x1, y1 = w - margin, h - margin
     x0, y0 = max(0, x1 - box_w), max(0, y1 - box_h)
-    draw.rounded_rectangle((x0, y0, x1, y1), radius=round(box_h / 2.5), fill=(20, 20, 20, 215),
-                           outline=(255, 255, 255, 230), width=max(1, font_px // 10))
+    draw.rounded_rectangle(
+        (x0, y0, x1, y1),
+        radius=round(box_h / 2.5),
+        fill=(20, 20, 20, 215),
+        outline=(255, 255, 255, 230),
+        width=max(1, font_px // 10),
+    )
     draw.text((x0 + pad_x - left, y0 + pad_y - top), text, font=font, fill=(255, 255, 255, 255))
     return np.asarray(img, dtype=np.uint8).copy()

@@ -83,9 +83,17 @@ class MarkResult:
     created_at: dt.datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {"mark_id": self.mark.hex, "system_id": self.system_id, "media_type": self.media_type,
-                "sha256": self.sha256, "phash": self.phash, "manifest_id": self.manifest_id,
-                "log_index": self.log_index, "created_at": _iso(self.created_at), "bytes": len(self.data)}
+        return {
+            "mark_id": self.mark.hex,
+            "system_id": self.system_id,
+            "media_type": self.media_type,
+            "sha256": self.sha256,
+            "phash": self.phash,
+            "manifest_id": self.manifest_id,
+            "log_index": self.log_index,
+            "created_at": _iso(self.created_at),
+            "bytes": len(self.data),
+        }
 
 
 def may_mark(system: SystemView) -> str | None:
@@ -97,32 +105,49 @@ def may_mark(system: SystemView) -> str | None:
     if system.status == "withdrawn":
         return f"system {system.id!r} is withdrawn: it may not mark new outputs"
     if IMAGE_CAPABILITY not in system.capabilities:
-        return (f"system {system.id!r} does not declare the '{IMAGE_CAPABILITY}' capability "
-                f"(it declares: {', '.join(system.capabilities) or 'none'})")
+        return (
+            f"system {system.id!r} does not declare the '{IMAGE_CAPABILITY}' capability "
+            f"(it declares: {', '.join(system.capabilities) or 'none'})"
+        )
     return None
 
 
 def _check_may_mark(system: SystemView | None, system_id: str, principal: Principal) -> SystemView:
     if system is None:
-        raise NotFound(f"there is no system {system_id!r} in the register",
-                       hint="give the id shown on the system's page, e.g. 'acme-imagegen'",
-                       problems=[FieldProblem("system_id", "unknown system", "use a registered system's id")])
+        raise NotFound(
+            f"there is no system {system_id!r} in the register",
+            hint="give the id shown on the system's page, e.g. 'acme-imagegen'",
+            problems=[FieldProblem("system_id", "unknown system", "use a registered system's id")],
+        )
     principal.require_provider(system.provider_id, action="mark images for systems")
     why = may_mark(system)
     if why:
-        hint = ("add 'synthetic_image' to the system's capabilities in a new version of its disclosure"
-                if IMAGE_CAPABILITY in why else "only registered generative systems in good standing may mark")
+        hint = (
+            "add 'synthetic_image' to the system's capabilities in a new version of its disclosure"
+            if IMAGE_CAPABILITY in why
+            else "only registered generative systems in good standing may mark"
+        )
         raise Forbidden(why, hint=hint, problems=[FieldProblem("system_id", why, hint)])
     return system
 
 
-def _facts(env: ProvenanceEnv, system: SystemView, provider_url: str, mark: MarkId, now: dt.datetime,
-           visible_label: bool) -> ManifestFacts:
+def _facts(
+    env: ProvenanceEnv, system: SystemView, provider_url: str, mark: MarkId, now: dt.datetime, visible_label: bool
+) -> ManifestFacts:
     return ManifestFacts(
-        mark=mark, alg=watermark.ALGORITHM, system_id=system.id, system_name=system.name,
-        system_version=system.version, system_url=env.url(system.url_path), provider_id=system.provider_id,
-        provider_name=system.provider_name, provider_url=provider_url, mark_url=env.url(f"/marks/{mark.hex}"),
-        created_at=now, visible_label=visible_label)
+        mark=mark,
+        alg=watermark.ALGORITHM,
+        system_id=system.id,
+        system_name=system.name,
+        system_version=system.version,
+        system_url=env.url(system.url_path),
+        provider_id=system.provider_id,
+        provider_name=system.provider_name,
+        provider_url=provider_url,
+        mark_url=env.url(f"/marks/{mark.hex}"),
+        created_at=now,
+        visible_label=visible_label,
+    )
 
 
 @dataclass(frozen=True)
@@ -138,44 +163,85 @@ class _Made:
     manifest: bytes
 
 
-def _make(pixels: np.ndarray, media_type: str, *, mark: MarkId, facts: ManifestFacts, wm_key: bytes,
-          creds: SigningCredentials, visible_label: bool, tsa_url: str = "") -> _Made:
+def _make(
+    pixels: np.ndarray,
+    media_type: str,
+    *,
+    mark: MarkId,
+    facts: ManifestFacts,
+    wm_key: bytes,
+    creds: SigningCredentials,
+    visible_label: bool,
+    tsa_url: str = "",
+) -> _Made:
     """Label (optional) -> watermark -> encode with XMP -> sign the C2PA manifest. Pure: writes nothing."""
     if visible_label:
         pixels = add_visible_label(pixels)
     marked = watermark.embed(pixels, mark.payload, key=wm_key)
     encoded = encode_image(marked, media_type, xmp=xmp_packet(facts))
-    signed, store = sign_asset(build_manifest(facts), encoded, media_type, chain_pem=creds.chain_pem,
-                               key_pem=creds.key_pem, alg=creds.alg, tsa_url=tsa_url)
+    signed, store = sign_asset(
+        build_manifest(facts),
+        encoded,
+        media_type,
+        chain_pem=creds.chain_pem,
+        key_pem=creds.key_pem,
+        alg=creds.alg,
+        tsa_url=tsa_url,
+    )
     from assay.provenance.manifest import read_manifest
 
     manifest_id = read_manifest(signed, media_type, anchors_pem=b"").manifest_id
     h, w = marked.shape[:2]
-    return _Made(mark=mark, data=signed, media_type=media_type, sha256=sha256_hex(signed),
-                 phash=perceptual_hash(marked), width=w, height=h, manifest_id=manifest_id, manifest=store)
+    return _Made(
+        mark=mark,
+        data=signed,
+        media_type=media_type,
+        sha256=sha256_hex(signed),
+        phash=perceptual_hash(marked),
+        width=w,
+        height=h,
+        manifest_id=manifest_id,
+        manifest=store,
+    )
 
 
 def _decode_for_marking(env: ProvenanceEnv, data: bytes, name: str) -> tuple[np.ndarray, str]:
-    img = decode_image(data, max_bytes=env.config.max_upload_bytes, max_pixels=env.config.max_pixels, name=name,
-                       min_side=watermark.MIN_SIDE)
+    img = decode_image(
+        data,
+        max_bytes=env.config.max_upload_bytes,
+        max_pixels=env.config.max_pixels,
+        name=name,
+        min_side=watermark.MIN_SIDE,
+    )
     h, w = img.pixels.shape[:2]
     if max(h, w) > watermark.MAX_SIDE:
-        raise TooLarge(f"{name} is {w}x{h}; marks are made on images of at most {watermark.MAX_SIDE} px a side",
-                       hint="scale the image down before marking")
+        raise TooLarge(
+            f"{name} is {w}x{h}; marks are made on images of at most {watermark.MAX_SIDE} px a side",
+            hint="scale the image down before marking",
+        )
     # Keep the format when c2pa can embed a manifest in it; anything else is written as PNG (lossless).
     return img.pixels, img.media_type if img.media_type in MARKABLE_TYPES else "image/png"
 
 
-def mark_images(db: Database, env: ProvenanceEnv, *, images: Sequence[bytes], system_id: str,
-                principal: Principal, visible_label: bool = False, names: Sequence[str] | None = None,
-                now: dt.datetime | None = None) -> list[MarkResult]:
+def mark_images(
+    db: Database,
+    env: ProvenanceEnv,
+    *,
+    images: Sequence[bytes],
+    system_id: str,
+    principal: Principal,
+    visible_label: bool = False,
+    names: Sequence[str] | None = None,
+    now: dt.datetime | None = None,
+) -> list[MarkResult]:
     """Mark images for a system through the register (online). All-or-nothing: every image is decoded and
     checked first; the records and their log entries are written in one transaction at the end."""
     if not images:
         raise InvalidInput("no images to mark", hint="give at least one image")
     if len(images) > MAX_BATCH:
-        raise TooLarge(f"{len(images)} images in one call, over the limit of {MAX_BATCH}",
-                       hint="mark in smaller batches")
+        raise TooLarge(
+            f"{len(images)} images in one call, over the limit of {MAX_BATCH}", hint="mark in smaller batches"
+        )
     names = list(names or [f"image {i + 1}" for i in range(len(images))])
     now = now or _now()
     # 1. permission, before any work
@@ -192,41 +258,90 @@ def mark_images(db: Database, env: ProvenanceEnv, *, images: Sequence[bytes], sy
     made = []
     for (pixels, media_type), mark in zip(decoded, marks, strict=True):
         facts = _facts(env, system, env.url(provider.url_path), mark, now, visible_label)
-        made.append(_make(pixels, media_type, mark=mark, facts=facts, wm_key=env.keys.watermark, creds=creds,
-                          visible_label=visible_label))
+        made.append(
+            _make(
+                pixels,
+                media_type,
+                mark=mark,
+                facts=facts,
+                wm_key=env.keys.watermark,
+                creds=creds,
+                visible_label=visible_label,
+            )
+        )
     # 5. records + log entries, one transaction; the system is read again so a suspension in between counts
     with db.write() as session:
         _check_may_mark(get_system(session, system_id), system_id, principal)
         results = []
         for m in made:
             row = MarkRecord(
-                mark_id=m.mark.hex, namespace=m.mark.namespace, sequence=m.mark.sequence, system_id=system.id,
-                system_version_number=system.version_number, provider_id=system.provider_id, created_at=now,
-                recorded_at=now, sha256=m.sha256, phash=m.phash, width=m.width, height=m.height,
-                media_type=m.media_type, alg=watermark.ALGORITHM, manifest_id=m.manifest_id, manifest=m.manifest,
-                certificate_fingerprint=creds.fingerprint, visible_label=visible_label, origin="online",
-                recorded_by_token=principal.actor_token_id)
+                mark_id=m.mark.hex,
+                namespace=m.mark.namespace,
+                sequence=m.mark.sequence,
+                system_id=system.id,
+                system_version_number=system.version_number,
+                provider_id=system.provider_id,
+                created_at=now,
+                recorded_at=now,
+                sha256=m.sha256,
+                phash=m.phash,
+                width=m.width,
+                height=m.height,
+                media_type=m.media_type,
+                alg=watermark.ALGORITHM,
+                manifest_id=m.manifest_id,
+                manifest=m.manifest,
+                certificate_fingerprint=creds.fingerprint,
+                visible_label=visible_label,
+                origin="online",
+                recorded_by_token=principal.actor_token_id,
+            )
             session.add(row)
             session.flush()
             row.log_index = record(session, "mark.recorded", _log_body(row))
-            results.append(MarkResult(mark=m.mark, data=m.data, media_type=m.media_type, system_id=system.id,
-                                      sha256=m.sha256, phash=m.phash, manifest_id=m.manifest_id,
-                                      log_index=row.log_index, created_at=now))
+            results.append(
+                MarkResult(
+                    mark=m.mark,
+                    data=m.data,
+                    media_type=m.media_type,
+                    system_id=system.id,
+                    sha256=m.sha256,
+                    phash=m.phash,
+                    manifest_id=m.manifest_id,
+                    log_index=row.log_index,
+                    created_at=now,
+                )
+            )
     return results
 
 
 def _log_body(row: MarkRecord) -> dict[str, Any]:
-    return {"mark": row.mark_id, "system": row.system_id, "system_version": row.system_version_number,
-            "provider": row.provider_id, "sha256": row.sha256, "phash": row.phash, "alg": row.alg,
-            "created_at": _iso(row.created_at), "manifest": row.manifest_id or ""}
+    return {
+        "mark": row.mark_id,
+        "system": row.system_id,
+        "system_version": row.system_version_number,
+        "provider": row.provider_id,
+        "sha256": row.sha256,
+        "phash": row.phash,
+        "alg": row.alg,
+        "created_at": _iso(row.created_at),
+        "manifest": row.manifest_id or "",
+    }
 
 
 def _allocate(db: Database, env: ProvenanceEnv, *, provider_id: str, count: int, now: dt.datetime) -> list[MarkId]:
     """Hand out ``count`` fresh marks from the provider's online namespace (a new one when it runs out)."""
     with db.write() as session:
-        ns = session.scalars(select(MarkNamespace).where(
-            MarkNamespace.provider_id == provider_id, MarkNamespace.purpose == "online",
-            MarkNamespace.revoked_at.is_(None)).order_by(MarkNamespace.number.desc()).with_for_update()).first()
+        ns = session.scalars(
+            select(MarkNamespace)
+            .where(
+                MarkNamespace.provider_id == provider_id,
+                MarkNamespace.purpose == "online",
+                MarkNamespace.revoked_at.is_(None),
+            )
+            .order_by(MarkNamespace.number.desc())
+            .with_for_update()
+        ).first()
         if ns is None or ns.next_sequence + count - 1 > MAX_SEQUENCE:
             ns = _new_namespace(session, env, provider_id=provider_id, purpose="online", now=now)
         start = ns.next_sequence
@@ -235,25 +350,39 @@ def _allocate(db: Database, env: ProvenanceEnv, *, provider_id: str, count: int,
         return [MarkId.mint(namespace=ns.number, sequence=s, key=key) for s in range(start, start + count)]
 
 
-def _new_namespace(session: Session, env: ProvenanceEnv, *, provider_id: str, purpose: str,
-                   now: dt.datetime) -> MarkNamespace:
+def _new_namespace(
+    session: Session, env: ProvenanceEnv, *, provider_id: str, purpose: str, now: dt.datetime
+) -> MarkNamespace:
     # Under the single writer (SQLite) or the unique primary key (PostgreSQL), max+1 never hands out twice.
     number = (session.scalar(select(func.max(MarkNamespace.number))) or 0) + 1
     if number > MAX_NAMESPACE:
-        raise Conflict("the register has used all mark namespaces",
-                       hint="this register is full; start a new one with a new watermark algorithm id")
+        raise Conflict(
+            "the register has used all mark namespaces",
+            hint="this register is full; start a new one with a new watermark algorithm id",
+        )
     key_id = namespace_key_id(env.keys.namespace_key(number))
-    ns = MarkNamespace(number=number, provider_id=provider_id, purpose=purpose, key_id=key_id, next_sequence=1,
-                       created_at=now, revoked_reason="")
+    ns = MarkNamespace(
+        number=number,
+        provider_id=provider_id,
+        purpose=purpose,
+        key_id=key_id,
+        next_sequence=1,
+        created_at=now,
+        revoked_reason="",
+    )
     session.add(ns)
     session.flush()
-    ns.issued_log_index = record(session, "provider.key.issued", {
-        "provider": provider_id, "namespace": number, "key_id": key_id, "purpose": purpose})
+    ns.issued_log_index = record(
+        session,
+        "provider.key.issued",
+        {"provider": provider_id, "namespace": number, "key_id": key_id, "purpose": purpose},
+    )
     return ns
 
 
-def revoke_namespace(db: Database, *, number: int, principal: Principal, reason: str = "",
-                     now: dt.datetime | None = None) -> dict[str, Any]:
+def revoke_namespace(
+    db: Database, *, number: int, principal: Principal, reason: str = "", now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Stop a namespace: no new marks can be recorded under it (marks already recorded still resolve)."""
     now = now or _now()
     with db.write() as session:
@@ -265,8 +394,11 @@ def revoke_namespace(db: Database, *, number: int, principal: Principal, reason:
             raise Conflict(f"namespace {number} is already revoked", hint="nothing to do")
         ns.revoked_at = now
         ns.revoked_reason = (reason or "revoked")[:300]
-        ns.revoked_log_index = record(session, "provider.key.revoked", {
-            "provider": ns.provider_id, "namespace": number, "key_id": ns.key_id, "revoked_at": _iso(now)})
+        ns.revoked_log_index = record(
+            session,
+            "provider.key.revoked",
+            {"provider": ns.provider_id, "namespace": number, "key_id": ns.key_id, "revoked_at": _iso(now)},
+        )
         return _ns_dict(ns)
 
 
@@ -278,9 +410,16 @@ def list_namespaces(session: Session, *, provider_id: str | None = None) -> list
 
 
 def _ns_dict(ns: MarkNamespace) -> dict[str, Any]:
-    return {"namespace": ns.number, "provider_id": ns.provider_id, "purpose": ns.purpose, "key_id": ns.key_id,
-            "used": ns.next_sequence - 1, "created_at": _iso(ns.created_at),
-            "revoked_at": _iso(ns.revoked_at) if ns.revoked_at else None, "log_index": ns.issued_log_index}
+    return {
+        "namespace": ns.number,
+        "provider_id": ns.provider_id,
+        "purpose": ns.purpose,
+        "key_id": ns.key_id,
+        "used": ns.next_sequence - 1,
+        "created_at": _iso(ns.created_at),
+        "revoked_at": _iso(ns.revoked_at) if ns.revoked_at else None,
+        "log_index": ns.issued_log_index,
+    }
 
 
 # ---------------------------------------------------------------------------------------------- offline marking
@@ -288,8 +427,15 @@ def _ns_dict(ns: MarkNamespace) -> dict[str, Any]:
 KIT_FORMAT = "assay-marking-kit/1"
 
 
-def issue_kit(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: Principal,
-              sequences: int = 100_000, now: dt.datetime | None = None) -> dict[str, Any]:
+def issue_kit(
+    db: Database,
+    env: ProvenanceEnv,
+    *,
+    provider_id: str,
+    principal: Principal,
+    sequences: int = 100_000,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
     """A marking kit: the secrets and the snapshot a provider needs to mark offline. Shown once; keep it secret.
 
     It holds the watermark key, a fresh namespace's key with a lease of ``sequences`` marks, the provider's
@@ -297,9 +443,11 @@ def issue_kit(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: 
     """
     principal.require_provider(provider_id, action="get marking kits")
     if not (1 <= sequences <= min(MAX_KIT_SEQUENCES, MAX_SEQUENCE)):
-        raise InvalidInput(f"a kit holds 1..{MAX_KIT_SEQUENCES:,} marks, not {sequences:,}",
-                           hint="ask for another kit when one runs out",
-                           problems=[FieldProblem("sequences", "out of range", f"1..{MAX_KIT_SEQUENCES}")])
+        raise InvalidInput(
+            f"a kit holds 1..{MAX_KIT_SEQUENCES:,} marks, not {sequences:,}",
+            hint="ask for another kit when one runs out",
+            problems=[FieldProblem("sequences", "out of range", f"1..{MAX_KIT_SEQUENCES}")],
+        )
     now = now or _now()
     with db.read() as session:
         provider = get_provider(session, provider_id)
@@ -321,12 +469,23 @@ def issue_kit(db: Database, env: ProvenanceEnv, *, provider_id: str, principal: 
         "provider": {"id": provider.id, "name": provider.name, "url": env.url(provider.url_path)},
         "issued_at": _iso(now),
         "watermark": {"alg": watermark.ALGORITHM, "key": _b64(env.keys.watermark)},
-        "namespace": {"number": number, "key": _b64(env.keys.namespace_key(number)), "start": 1,
-                      "end": 1 + sequences},
-        "signing": {"chain_pem": creds.chain_pem.decode(), "key_pem": creds.key_pem.decode(), "alg": creds.alg,
-                    "fingerprint": creds.fingerprint},
-        "systems": [{"id": s.id, "name": s.name, "version": s.version, "version_number": s.version_number,
-                     "url": env.url(s.url_path)} for s in systems],
+        "namespace": {"number": number, "key": _b64(env.keys.namespace_key(number)), "start": 1, "end": 1 + sequences},
+        "signing": {
+            "chain_pem": creds.chain_pem.decode(),
+            "key_pem": creds.key_pem.decode(),
+            "alg": creds.alg,
+            "fingerprint": creds.fingerprint,
+        },
+        "systems": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "version": s.version,
+                "version_number": s.version_number,
+                "url": env.url(s.url_path),
+            }
+            for s in systems
+        ],
     }
 
 
@@ -344,14 +503,20 @@ class OfflineMarker:
             self.ns_key = base64.b64decode(kit["namespace"]["key"])
             self.start, self.end = int(kit["namespace"]["start"]), int(kit["namespace"]["end"])
             s = kit["signing"]
-            self.creds = SigningCredentials(chain_pem=s["chain_pem"].encode(), key_pem=s["key_pem"].encode(),
-                                            alg=s["alg"], fingerprint=s["fingerprint"])
+            self.creds = SigningCredentials(
+                chain_pem=s["chain_pem"].encode(),
+                key_pem=s["key_pem"].encode(),
+                alg=s["alg"],
+                fingerprint=s["fingerprint"],
+            )
             self.systems = {x["id"]: x for x in kit["systems"]}
             self.provider = kit["provider"]
             self.register = kit["register"].rstrip("/")
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInput(f"the marking kit is incomplete or damaged ({exc})",
-                               hint="ask the register for a new kit ('assay keys kit')") from None
+            raise InvalidInput(
+                f"the marking kit is incomplete or damaged ({exc})",
+                hint="ask the register for a new kit ('assay keys kit')",
+            ) from None
         self.counter_file = counter_file
 
     def _next_sequence(self) -> int:
@@ -362,8 +527,10 @@ class OfflineMarker:
             text = fh.read().strip()
             seq = int(text) if text else self.start
             if seq >= self.end:
-                raise Conflict("this marking kit has used all its marks",
-                               hint="record your batches, then ask the register for a new kit")
+                raise Conflict(
+                    "this marking kit has used all its marks",
+                    hint="record your batches, then ask the register for a new kit",
+                )
             fh.seek(0)
             fh.truncate()
             fh.write(str(seq + 1))
@@ -371,44 +538,83 @@ class OfflineMarker:
             os.fsync(fh.fileno())
         return seq
 
-    def mark(self, data: bytes, *, system_id: str, visible_label: bool = False, name: str = "the image",
-             max_bytes: int = 50_000_000, max_pixels: int = 80_000_000,
-             now: dt.datetime | None = None) -> tuple[bytes, dict[str, Any]]:
+    def mark(
+        self,
+        data: bytes,
+        *,
+        system_id: str,
+        visible_label: bool = False,
+        name: str = "the image",
+        max_bytes: int = 50_000_000,
+        max_pixels: int = 80_000_000,
+        now: dt.datetime | None = None,
+    ) -> tuple[bytes, dict[str, Any]]:
         sysinfo = self.systems.get(system_id)
         if sysinfo is None:
-            raise Forbidden(f"system {system_id!r} is not in this kit (it is not the provider's, or may not mark)",
-                            hint="systems in the kit: " + (", ".join(self.systems) or "none"))
+            raise Forbidden(
+                f"system {system_id!r} is not in this kit (it is not the provider's, or may not mark)",
+                hint="systems in the kit: " + (", ".join(self.systems) or "none"),
+            )
         img = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, name=name, min_side=watermark.MIN_SIDE)
         media_type = img.media_type if img.media_type in MARKABLE_TYPES else "image/png"
         now = now or _now()
         mark = MarkId.mint(namespace=self.ns, sequence=self._next_sequence(), key=self.ns_key)
         facts = ManifestFacts(
-            mark=mark, alg=watermark.ALGORITHM, system_id=system_id, system_name=sysinfo["name"],
-            system_version=sysinfo["version"], system_url=sysinfo["url"], provider_id=self.provider["id"],
-            provider_name=self.provider["name"], provider_url=self.provider["url"],
-            mark_url=f"{self.register}/marks/{mark.hex}", created_at=now, visible_label=visible_label)
-        m = _make(img.pixels, media_type, mark=mark, facts=facts, wm_key=self.wm_key, creds=self.creds,
-                  visible_label=visible_label)
-        entry = {"mark_id": mark.hex, "system_id": system_id, "system_version_number": sysinfo["version_number"],
-                 "created_at": _iso(now), "sha256": m.sha256, "phash": m.phash, "width": m.width, "height": m.height,
-                 "media_type": m.media_type, "alg": watermark.ALGORITHM, "manifest_id": m.manifest_id,
-                 "manifest": _b64(m.manifest), "certificate_fingerprint": self.creds.fingerprint,
-                 "visible_label": visible_label}
+            mark=mark,
+            alg=watermark.ALGORITHM,
+            system_id=system_id,
+            system_name=sysinfo["name"],
+            system_version=sysinfo["version"],
+            system_url=sysinfo["url"],
+            provider_id=self.provider["id"],
+            provider_name=self.provider["name"],
+            provider_url=self.provider["url"],
+            mark_url=f"{self.register}/marks/{mark.hex}",
+            created_at=now,
+            visible_label=visible_label,
+        )
+        m = _make(
+            img.pixels,
+            media_type,
+            mark=mark,
+            facts=facts,
+            wm_key=self.wm_key,
+            creds=self.creds,
+            visible_label=visible_label,
+        )
+        entry = {
+            "mark_id": mark.hex,
+            "system_id": system_id,
+            "system_version_number": sysinfo["version_number"],
+            "created_at": _iso(now),
+            "sha256": m.sha256,
+            "phash": m.phash,
+            "width": m.width,
+            "height": m.height,
+            "media_type": m.media_type,
+            "alg": watermark.ALGORITHM,
+            "manifest_id": m.manifest_id,
+            "manifest": _b64(m.manifest),
+            "certificate_fingerprint": self.creds.fingerprint,
+            "visible_label": visible_label,
+        }
         return m.data, entry
 
 
-def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], principal: Principal,
-                 now: dt.datetime | None = None) -> list[dict[str, Any]]:
+def record_batch(
+    db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], principal: Principal, now: dt.datetime | None = None
+) -> list[dict[str, Any]]:
     """Record marks made offline. All-or-nothing: every entry is validated, then all are written in one
     transaction, or none with an error that lists every wrong entry. Re-sending an identical entry is a
     no-op (so a batch can be retried after a lost answer); a different entry under a recorded mark id is a
     conflict."""
     if not isinstance(entries, Sequence) or isinstance(entries, str | bytes) or not entries:
-        raise InvalidInput("a batch must be a non-empty list of mark entries",
-                           hint="send the JSON lines 'assay mark --offline' wrote, as a list")
+        raise InvalidInput(
+            "a batch must be a non-empty list of mark entries",
+            hint="send the JSON lines 'assay mark --offline' wrote, as a list",
+        )
     if len(entries) > MAX_BATCH:
-        raise TooLarge(f"{len(entries)} entries in one batch, over the limit of {MAX_BATCH}",
-                       hint="split the batch")
+        raise TooLarge(f"{len(entries)} entries in one batch, over the limit of {MAX_BATCH}", hint="split the batch")
     now = now or _now()
     problems: list[FieldProblem] = []
     parsed: list[dict[str, Any]] = []
@@ -418,8 +624,11 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
         except InvalidInput as exc:
             problems.extend(exc.problems or [FieldProblem(f"[{i}]", exc.message, exc.hint)])
     if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) in the batch; nothing was recorded",
-                           hint="fix the listed entries and send the batch again", problems=problems[:100])
+        raise InvalidInput(
+            f"{len(problems)} problem(s) in the batch; nothing was recorded",
+            hint="fix the listed entries and send the batch again",
+            problems=problems[:100],
+        )
     out: list[dict[str, Any]] = []
     manifest_ids: set[str] = set()
     with db.write() as session:
@@ -428,13 +637,18 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
             ns = session.get(MarkNamespace, mark.namespace)
             where = f"[{i}].mark_id"
             if ns is None:
-                problems.append(FieldProblem(where, f"namespace {mark.namespace} does not exist",
-                                             "use your kit's marks"))
+                problems.append(
+                    FieldProblem(where, f"namespace {mark.namespace} does not exist", "use your kit's marks")
+                )
                 continue
             if not mark.tag_valid(env.keys.namespace_key(ns.number)):
-                problems.append(FieldProblem(
-                    where, "the mark's tag does not verify (not minted with this namespace's key)",
-                    "record only marks your kit made"))
+                problems.append(
+                    FieldProblem(
+                        where,
+                        "the mark's tag does not verify (not minted with this namespace's key)",
+                        "record only marks your kit made",
+                    )
+                )
                 continue
             try:
                 principal.require_provider(ns.provider_id, action="record marks in namespaces")
@@ -444,20 +658,34 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
             if ns.revoked_at is not None:
                 problems.append(FieldProblem(where, f"namespace {ns.number} was revoked", "ask for a new kit"))
                 continue
-            lease = session.scalars(select(SequenceLease).where(
-                SequenceLease.namespace == ns.number, SequenceLease.start <= mark.sequence,
-                SequenceLease.end > mark.sequence)).first()
+            lease = session.scalars(
+                select(SequenceLease).where(
+                    SequenceLease.namespace == ns.number,
+                    SequenceLease.start <= mark.sequence,
+                    SequenceLease.end > mark.sequence,
+                )
+            ).first()
             if lease is None:
                 problems.append(FieldProblem(where, "the sequence number was never leased to a kit", ""))
                 continue
             if p["created_at"] < _aware(lease.issued_at) - _CLOCK_SKEW or p["created_at"] > now + _CLOCK_SKEW:
-                problems.append(FieldProblem(f"[{i}].created_at", "the time is before the kit was issued or in the "
-                                             "future", "use the marking machine's UTC time"))
+                problems.append(
+                    FieldProblem(
+                        f"[{i}].created_at",
+                        "the time is before the kit was issued or in the future",
+                        "use the marking machine's UTC time",
+                    )
+                )
                 continue
             system = get_system(session, p["system_id"])
             if system is None or system.provider_id != ns.provider_id:
-                problems.append(FieldProblem(f"[{i}].system_id", f"system {p['system_id']!r} is not a system of "
-                                             f"provider {ns.provider_id!r}", "use one of your systems"))
+                problems.append(
+                    FieldProblem(
+                        f"[{i}].system_id",
+                        f"system {p['system_id']!r} is not a system of provider {ns.provider_id!r}",
+                        "use one of your systems",
+                    )
+                )
                 continue
             why = may_mark(system)
             if why:
@@ -465,42 +693,74 @@ def record_batch(db: Database, env: ProvenanceEnv, *, entries: Sequence[Any], pr
                 continue
             version_number = p["system_version_number"] or system.version_number
             if not 1 <= version_number <= system.version_number:
-                problems.append(FieldProblem(f"[{i}].system_version_number", f"system {system.id!r} has no record "
-                                             f"version {version_number} (it is at {system.version_number})",
-                                             "send the entry as 'assay mark --offline' wrote it"))
+                problems.append(
+                    FieldProblem(
+                        f"[{i}].system_version_number",
+                        f"system {system.id!r} has no record "
+                        f"version {version_number} (it is at {system.version_number})",
+                        "send the entry as 'assay mark --offline' wrote it",
+                    )
+                )
                 continue
             existing = session.get(MarkRecord, mark.hex)
             if existing is not None:
                 if existing.sha256 == p["sha256"] and existing.system_id == system.id:
                     out.append({"mark_id": mark.hex, "status": "already_recorded", "log_index": existing.log_index})
                     continue
-                problems.append(FieldProblem(where, "this mark id is already recorded for a different file",
-                                             "never reuse a mark id"))
+                problems.append(
+                    FieldProblem(
+                        where, "this mark id is already recorded for a different file", "never reuse a mark id"
+                    )
+                )
                 continue
             mid = p["manifest_id"]
-            if mid is not None and (mid in manifest_ids or session.scalar(
-                    select(MarkRecord.mark_id).where(MarkRecord.manifest_id == mid)) is not None):
-                problems.append(FieldProblem(f"[{i}].manifest_id", f"manifest {mid[:120]!r} is already recorded "
-                                             "with another mark", "each marked file has its own manifest"))
+            if mid is not None and (
+                mid in manifest_ids
+                or session.scalar(select(MarkRecord.mark_id).where(MarkRecord.manifest_id == mid)) is not None
+            ):
+                problems.append(
+                    FieldProblem(
+                        f"[{i}].manifest_id",
+                        f"manifest {mid[:120]!r} is already recorded with another mark",
+                        "each marked file has its own manifest",
+                    )
+                )
                 continue
             if mid is not None:
                 manifest_ids.add(mid)
             row = MarkRecord(
-                mark_id=mark.hex, namespace=ns.number, sequence=mark.sequence, system_id=system.id,
+                mark_id=mark.hex,
+                namespace=ns.number,
+                sequence=mark.sequence,
+                system_id=system.id,
                 system_version_number=version_number,
-                provider_id=ns.provider_id, created_at=p["created_at"], recorded_at=now, sha256=p["sha256"],
-                phash=p["phash"], width=p["width"], height=p["height"], media_type=p["media_type"], alg=p["alg"],
-                manifest_id=p["manifest_id"], manifest=p["manifest"],
-                certificate_fingerprint=p["certificate_fingerprint"], visible_label=p["visible_label"],
-                origin="batch", recorded_by_token=principal.actor_token_id)
+                provider_id=ns.provider_id,
+                created_at=p["created_at"],
+                recorded_at=now,
+                sha256=p["sha256"],
+                phash=p["phash"],
+                width=p["width"],
+                height=p["height"],
+                media_type=p["media_type"],
+                alg=p["alg"],
+                manifest_id=p["manifest_id"],
+                manifest=p["manifest"],
+                certificate_fingerprint=p["certificate_fingerprint"],
+                visible_label=p["visible_label"],
+                origin="batch",
+                recorded_by_token=principal.actor_token_id,
+            )
             session.add(row)
             session.flush()
             row.log_index = record(session, "mark.recorded", _log_body(row))
             out.append({"mark_id": mark.hex, "status": "recorded", "log_index": row.log_index})
         if problems:
             # Raising inside the transaction rolls back every record and log entry of this batch.
-            raise InvalidInput(f"{len(problems)} problem(s) in the batch; nothing was recorded",
-                               hint="fix the listed entries and send the batch again", problems=problems[:100])
+            raise InvalidInput(
+                f"{len(problems)} problem(s) in the batch; nothing was recorded",
+                hint="fix the listed entries and send the batch again",
+                problems=problems[:100],
+            )
     return out
 
 
@@ -510,8 +770,11 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
 
     if not isinstance(e, dict):
         raise bad("", "an entry must be a JSON object")
-    mark = MarkId.parse(str(e.get("mark_id", "")), field=f"[{i}].mark_id") if _HEX16.match(
-        str(e.get("mark_id", ""))) else None
+    mark = (
+        MarkId.parse(str(e.get("mark_id", "")), field=f"[{i}].mark_id")
+        if _HEX16.match(str(e.get("mark_id", "")))
+        else None
+    )
     if mark is None:
         raise bad("mark_id", "must be 16 lower-case hexadecimal digits")
     sha = str(e.get("sha256", ""))
@@ -549,8 +812,11 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     if mid is not None and (not isinstance(mid, str) or not 1 <= len(mid) <= 120):
         raise bad("manifest_id", "must be a string of 1 to 120 characters")
     if (mid is None) != (manifest is None):
-        raise bad("manifest", "manifest and manifest_id come together (both or neither)",
-                  "send the entry as 'assay mark --offline' wrote it")
+        raise bad(
+            "manifest",
+            "manifest and manifest_id come together (both or neither)",
+            "send the entry as 'assay mark --offline' wrote it",
+        )
     if manifest is not None:
         # The store is served at /manifests/{manifest_id}: it must be the signed store of this very mark.
         try:
@@ -558,18 +824,36 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
         except InvalidInput as exc:
             raise bad("manifest", exc.message, exc.hint) from None
         if label != mid:
-            raise bad("manifest_id", f"is not the id of the manifest in 'manifest' ({label[:120]!r})",
-                      "send the entry as 'assay mark --offline' wrote it")
+            raise bad(
+                "manifest_id",
+                f"is not the id of the manifest in 'manifest' ({label[:120]!r})",
+                "send the entry as 'assay mark --offline' wrote it",
+            )
         if (watermark.ALGORITHM, mark.binding_value) not in bindings:
-            raise bad("manifest", "the manifest's soft binding does not name this mark",
-                      "send the entry as 'assay mark --offline' wrote it")
+            raise bad(
+                "manifest",
+                "the manifest's soft binding does not name this mark",
+                "send the entry as 'assay mark --offline' wrote it",
+            )
     fp = str(e.get("certificate_fingerprint", ""))
     if fp and not _HEX64.match(fp):
         raise bad("certificate_fingerprint", "must be 64 lower-case hexadecimal digits")
-    return {"mark": mark, "system_id": str(e.get("system_id", ""))[:80], "system_version_number": vn,
-            "created_at": created.astimezone(dt.UTC), "sha256": sha, "phash": ph, "width": w, "height": h,
-            "media_type": mt, "alg": e["alg"], "manifest_id": mid, "manifest": manifest,
-            "certificate_fingerprint": fp, "visible_label": bool(e.get("visible_label", False))}
+    return {
+        "mark": mark,
+        "system_id": str(e.get("system_id", ""))[:80],
+        "system_version_number": vn,
+        "created_at": created.astimezone(dt.UTC),
+        "sha256": sha,
+        "phash": ph,
+        "width": w,
+        "height": h,
+        "media_type": mt,
+        "alg": e["alg"],
+        "manifest_id": mid,
+        "manifest": manifest,
+        "certificate_fingerprint": fp,
+        "visible_label": bool(e.get("visible_label", False)),
+    }
 
 
 def _b64(b: bytes) -> str:

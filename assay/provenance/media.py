@@ -34,8 +34,15 @@ __all__ = [
 # Pillow must never fill a truncated image with grey and carry on: that would hide a damaged upload.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-_FORMAT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif",
-                 "TIFF": "image/tiff", "BMP": "image/bmp", "AVIF": "image/avif"}
+_FORMAT_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+    "AVIF": "image/avif",
+}
 # Types Assay can mark (c2pa embeds manifests in these and they keep 8-bit RGB faithfully).
 MARKABLE_TYPES = ("image/jpeg", "image/png", "image/webp")
 _MIN_SIDE = 64
@@ -72,8 +79,9 @@ def sniff_media_type(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "the file",
-                 min_side: int = _MIN_SIDE) -> DecodedImage:
+def decode_image(
+    data: bytes, *, max_bytes: int, max_pixels: int, name: str = "the file", min_side: int = _MIN_SIDE
+) -> DecodedImage:
     """Decode untrusted bytes into RGB pixels, failing closed with an error that names the file and the fix.
 
     1. size: empty or over ``max_bytes`` is refused before anything is parsed;
@@ -87,13 +95,17 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "t
     if not data:
         raise InvalidInput(f"{name} is empty", hint="choose an image file (JPEG, PNG, WebP, GIF, TIFF)")
     if len(data) > max_bytes:
-        raise TooLarge(f"{name} is {len(data):,} bytes, over the limit of {max_bytes:,}",
-                       hint="send a smaller file, or raise ASSAY_MAX_UPLOAD_BYTES")
+        raise TooLarge(
+            f"{name} is {len(data):,} bytes, over the limit of {max_bytes:,}",
+            hint="send a smaller file, or raise ASSAY_MAX_UPLOAD_BYTES",
+        )
     # 2.
     media_type = sniff_media_type(data)
     if media_type is None:
-        raise UnsupportedMedia(f"{name} is not an image Assay can read",
-                               hint="Assay checks JPEG, PNG, WebP, GIF, TIFF, BMP and AVIF images")
+        raise UnsupportedMedia(
+            f"{name} is not an image Assay can read",
+            hint="Assay checks JPEG, PNG, WebP, GIF, TIFF, BMP and AVIF images",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -101,15 +113,19 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "t
             # 3.
             width, height = img.size
             if width <= 0 or height <= 0:
-                raise InvalidInput(f"{name} declares an empty picture ({width}x{height})",
-                                   hint="the file is damaged; export it again")
+                raise InvalidInput(
+                    f"{name} declares an empty picture ({width}x{height})", hint="the file is damaged; export it again"
+                )
             if width * height > max_pixels:
                 raise TooLarge(
                     f"{name} is {width}x{height} = {width * height:,} pixels, over the limit of {max_pixels:,}",
-                    hint="scale the image down, or raise ASSAY_MAX_PIXELS")
+                    hint="scale the image down, or raise ASSAY_MAX_PIXELS",
+                )
             if min(width, height) < min_side:
-                raise InvalidInput(f"{name} is {width}x{height}, too small to carry a mark",
-                                   hint=f"images need at least {min_side} pixels on each side")
+                raise InvalidInput(
+                    f"{name} is {width}x{height}, too small to carry a mark",
+                    hint=f"images need at least {min_side} pixels on each side",
+                )
             # 4.
             img.load()
             had_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
@@ -119,24 +135,44 @@ def decode_image(data: bytes, *, max_bytes: int, max_pixels: int, name: str = "t
     except (InvalidInput, TooLarge):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise TooLarge(f"{name} expands to too many pixels (a decompression bomb)",
-                       hint="send an ordinary image; raise ASSAY_MAX_PIXELS if it is genuine") from None
+        raise TooLarge(
+            f"{name} expands to too many pixels (a decompression bomb)",
+            hint="send an ordinary image; raise ASSAY_MAX_PIXELS if it is genuine",
+        ) from None
     except UnidentifiedImageError:
-        raise InvalidInput(f"{name} looks like {media_type} but its header is damaged and cannot be read",
-                               hint="the file is damaged or not really an image; export it again") from None
+        raise InvalidInput(
+            f"{name} looks like {media_type} but its header is damaged and cannot be read",
+            hint="the file is damaged or not really an image; export it again",
+        ) from None
     except MemoryError:
-        raise TooLarge(f"{name} needs more memory to decode than is available",
-                       hint="send a smaller image") from None
+        raise TooLarge(f"{name} needs more memory to decode than is available", hint="send a smaller image") from None
     # Pillow's format parsers raise many kinds of errors on hostile input; each means "damaged file".
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
-            ZeroDivisionError, RuntimeError, OverflowError, zlib.error) as exc:
-        raise InvalidInput(f"{name} is truncated or damaged and cannot be decoded ({_short(exc)})",
-                           hint="download or export the file again; only complete images can be checked") from None
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        struct.error,
+        IndexError,
+        KeyError,
+        TypeError,
+        ZeroDivisionError,
+        RuntimeError,
+        OverflowError,
+        zlib.error,
+    ) as exc:
+        raise InvalidInput(
+            f"{name} is truncated or damaged and cannot be decoded ({_short(exc)})",
+            hint="download or export the file again; only complete images can be checked",
+        ) from None
     if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise InvalidInput(f"{name} decoded to an unexpected pixel layout {pixels.shape}",
-                           hint="convert it to an 8-bit RGB JPEG or PNG")
-    return DecodedImage(pixels=np.ascontiguousarray(pixels), media_type=media_type, width=width, height=height,
-                        had_alpha=had_alpha)
+        raise InvalidInput(
+            f"{name} decoded to an unexpected pixel layout {pixels.shape}",
+            hint="convert it to an 8-bit RGB JPEG or PNG",
+        )
+    return DecodedImage(
+        pixels=np.ascontiguousarray(pixels), media_type=media_type, width=width, height=height, had_alpha=had_alpha
+    )
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -178,8 +214,9 @@ def encode_image(pixels: np.ndarray, media_type: str, *, xmp: bytes = b"", quali
             info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"))
         img.save(buf, "PNG", pnginfo=info, compress_level=6)
     else:
-        raise UnsupportedMedia(f"Assay cannot write {media_type}",
-                               hint="marked images are written as JPEG, PNG or WebP")
+        raise UnsupportedMedia(
+            f"Assay cannot write {media_type}", hint="marked images are written as JPEG, PNG or WebP"
+        )
     return buf.getvalue()
 
 

@@ -49,8 +49,9 @@ class SequenceLease(Base):
     __tablename__ = "provenance_leases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    namespace: Mapped[int] = mapped_column(ForeignKey("provenance_namespaces.number", name="fk_prov_lease_ns"),
-                                           index=True)
+    namespace: Mapped[int] = mapped_column(
+        ForeignKey("provenance_namespaces.number", name="fk_prov_lease_ns"), index=True
+    )
     start: Mapped[int] = mapped_column(BigInteger)
     end: Mapped[int] = mapped_column(BigInteger)
     issued_at: Mapped[datetime] = mapped_column(_TZ)
@@ -105,4 +106,5 @@ class MarkRecord(Base):
     origin: Mapped[str] = mapped_column(String(16))  # "online" or "batch"
     log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     recorded_by_token: Mapped[int | None] = mapped_column(
-        ForeignKey("api_tokens.id", name="fk_prov_mark_token"), nullable=True)
+        ForeignKey("api_tokens.id", name="fk_prov_mark_token"), nullable=True
+    )

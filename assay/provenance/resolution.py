@@ -37,21 +37,28 @@ def supported_algorithms() -> dict[str, Any]:
 def _check_alg(alg: str | None, *, required: bool) -> None:
     if alg is None or alg == "":
         if required:
-            raise InvalidInput("the 'alg' query parameter is missing",
-                               hint=f"this register resolves alg={watermark.ALGORITHM}",
-                               problems=[FieldProblem("query.alg", "missing", f"use {watermark.ALGORITHM}")])
+            raise InvalidInput(
+                "the 'alg' query parameter is missing",
+                hint=f"this register resolves alg={watermark.ALGORITHM}",
+                problems=[FieldProblem("query.alg", "missing", f"use {watermark.ALGORITHM}")],
+            )
         return
     if alg != watermark.ALGORITHM:
-        raise InvalidInput(f"this register does not resolve soft bindings of algorithm {alg[:100]!r}",
-                           hint=f"see /services/supportedAlgorithms (this register resolves {watermark.ALGORITHM})",
-                           problems=[FieldProblem("query.alg", "unsupported algorithm", watermark.ALGORITHM)])
+        raise InvalidInput(
+            f"this register does not resolve soft bindings of algorithm {alg[:100]!r}",
+            hint=f"see /services/supportedAlgorithms (this register resolves {watermark.ALGORITHM})",
+            problems=[FieldProblem("query.alg", "unsupported algorithm", watermark.ALGORITHM)],
+        )
 
 
 def _check_max(max_results: int | None) -> int:
     n = 10 if max_results is None else max_results
     if not (1 <= n <= MAX_RESULTS):
-        raise InvalidInput(f"maxResults must be 1..{MAX_RESULTS}", hint="ask for fewer results",
-                           problems=[FieldProblem("query.maxResults", "out of range", f"1..{MAX_RESULTS}")])
+        raise InvalidInput(
+            f"maxResults must be 1..{MAX_RESULTS}",
+            hint="ask for fewer results",
+            problems=[FieldProblem("query.maxResults", "out of range", f"1..{MAX_RESULTS}")],
+        )
     return n
 
 
@@ -59,31 +66,38 @@ def _matches(db: Database, env: ProvenanceEnv, mark: MarkId | None, max_results:
     if mark is None:
         return {"matches": []}
     with db.read() as session:
-        rows = session.scalars(select(MarkRecord).where(MarkRecord.mark_id == mark.hex,
-                                                        MarkRecord.manifest_id.is_not(None)).limit(max_results))
-        matches = [{"manifestId": r.manifest_id, "endpoint": env.config.base_url, "similarityScore": 100}
-                   for r in rows]
+        rows = session.scalars(
+            select(MarkRecord)
+            .where(MarkRecord.mark_id == mark.hex, MarkRecord.manifest_id.is_not(None))
+            .limit(max_results)
+        )
+        matches = [{"manifestId": r.manifest_id, "endpoint": env.config.base_url, "similarityScore": 100} for r in rows]
     return {"matches": matches}
 
 
-def matches_by_binding(db: Database, env: ProvenanceEnv, *, alg: str | None, value: str | None,
-                       max_results: int | None = None) -> dict[str, Any]:
+def matches_by_binding(
+    db: Database, env: ProvenanceEnv, *, alg: str | None, value: str | None, max_results: int | None = None
+) -> dict[str, Any]:
     _check_alg(alg, required=True)
     n = _check_max(max_results)
     if not value:
-        raise InvalidInput("the 'value' parameter is missing",
-                           hint="send the soft-binding block's value (base64 of the 8-byte mark)",
-                           problems=[FieldProblem("value", "missing", "base64 of 8 bytes")])
+        raise InvalidInput(
+            "the 'value' parameter is missing",
+            hint="send the soft-binding block's value (base64 of the 8-byte mark)",
+            problems=[FieldProblem("value", "missing", "base64 of 8 bytes")],
+        )
     try:
         mark = MarkId.from_binding(value)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, hint=exc.hint,
-                           problems=[FieldProblem("value", exc.message, exc.hint)]) from None
+        raise InvalidInput(
+            exc.message, hint=exc.hint, problems=[FieldProblem("value", exc.message, exc.hint)]
+        ) from None
     return _matches(db, env, mark, n)
 
 
-def matches_by_content(db: Database, env: ProvenanceEnv, data: bytes, *, alg: str | None = None,
-                       max_results: int | None = None) -> dict[str, Any]:
+def matches_by_content(
+    db: Database, env: ProvenanceEnv, data: bytes, *, alg: str | None = None, max_results: int | None = None
+) -> dict[str, Any]:
     """Find the manifests of an image by its watermark (or, failing that, by its trusted manifest's binding).
     The image is held in memory only."""
     _check_alg(alg, required=False)
@@ -107,6 +121,8 @@ def manifest_store(db: Database, manifest_id: str) -> bytes:
     with db.read() as session:
         data = session.scalars(select(MarkRecord.manifest).where(MarkRecord.manifest_id == manifest_id)).first()
     if data is None:
-        raise NotFound(f"there is no manifest {manifest_id[:120]!r} in this register",
-                       hint="use a manifestId returned by /matches/byBinding or /matches/byContent")
+        raise NotFound(
+            f"there is no manifest {manifest_id[:120]!r} in this register",
+            hint="use a manifestId returned by /matches/byBinding or /matches/byContent",
+        )
     return bytes(data)

@@ -504,8 +504,17 @@ def publish(
         session.flush()
     except IntegrityError:  # a concurrent publish of the same name won the race (PostgreSQL)
         raise _duplicate(provider_id, assessed.name, None) from None
-    return _record_version(session, system, provider, assessed, number=1, reason=reason, principal=principal,
-                           now=now, event="system.published")
+    return _record_version(
+        session,
+        system,
+        provider,
+        assessed,
+        number=1,
+        reason=reason,
+        principal=principal,
+        now=now,
+        event="system.published",
+    )
 
 
 def update(
@@ -571,8 +580,17 @@ def update(
         raise _duplicate(system.provider_id, assessed.name, None) from None
     provider = session.get(Provider, system.provider_id)
     assert provider is not None
-    return _record_version(session, system, provider, assessed, number=number, reason=reason or "update",
-                           principal=principal, now=now, event="system.updated")
+    return _record_version(
+        session,
+        system,
+        provider,
+        assessed,
+        number=number,
+        reason=reason or "update",
+        principal=principal,
+        now=now,
+        event="system.updated",
+    )
 
 
 def _record_version(

@@ -153,12 +153,15 @@ class _PrivateKey:
         name, hex_id, encoded = parts[2], parts[3], parts[4]
         raw = _b64decode(encoded, f"the {cls._what} key")
         if len(raw) != 33 or raw[0] != cls.alg:
-            raise InvalidInput(f"the {cls._what} key is not an Ed25519 (type 0x{cls.alg:02x}) key of 32 bytes",
-                               hint=hint)
+            raise InvalidInput(
+                f"the {cls._what} key is not an Ed25519 (type 0x{cls.alg:02x}) key of 32 bytes", hint=hint
+            )
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if hex_id != signer.key_id.hex():
-            raise InvalidInput(f"the {cls._what} key's ID does not match its name and key",
-                               hint="the key text was altered; restore it from a backup")
+            raise InvalidInput(
+                f"the {cls._what} key's ID does not match its name and key",
+                hint="the key text was altered; restore it from a backup",
+            )
         return signer
 
     def to_text(self) -> str:

@@ -80,14 +80,46 @@ def build(n_systems: int, folder: Path) -> tuple[Database, ProvenanceEnv]:
 
     now = dt.datetime.now(dt.UTC)
     with db.write() as s:
-        s.execute(insert(MarkNamespace).values(number=999, provider_id="acme", purpose="kit", key_id="0" * 16,
-                                                next_sequence=n_systems + 1, created_at=now, revoked_reason=""))
-        s.execute(insert(MarkRecord), [dict(
-            mark_id=f"{(999 << 44) | ((i + 1) << 16):016x}", namespace=999, sequence=i + 1, system_id=f"gen-{i:05d}",
-            system_version_number=1, provider_id="acme", created_at=now, recorded_at=now, sha256="0" * 64,
-            phash="0" * 16, width=1920, height=1080, media_type="image/jpeg", alg="org.assay.watermark.1",
-            manifest_id=None, manifest=None, certificate_fingerprint="", visible_label=False, origin="batch",
-            log_index=None, recorded_by_token=None) for i in range(n_systems)])
+        s.execute(
+            insert(MarkNamespace).values(
+                number=999,
+                provider_id="acme",
+                purpose="kit",
+                key_id="0" * 16,
+                next_sequence=n_systems + 1,
+                created_at=now,
+                revoked_reason="",
+            )
+        )
+        s.execute(
+            insert(MarkRecord),
+            [
+                dict(
+                    mark_id=f"{(999 << 44) | ((i + 1) << 16):016x}",
+                    namespace=999,
+                    sequence=i + 1,
+                    system_id=f"gen-{i:05d}",
+                    system_version_number=1,
+                    provider_id="acme",
+                    created_at=now,
+                    recorded_at=now,
+                    sha256="0" * 64,
+                    phash="0" * 16,
+                    width=1920,
+                    height=1080,
+                    media_type="image/jpeg",
+                    alg="org.assay.watermark.1",
+                    manifest_id=None,
+                    manifest=None,
+                    certificate_fingerprint="",
+                    visible_label=False,
+                    origin="batch",
+                    log_index=None,
+                    recorded_by_token=None,
+                )
+                for i in range(n_systems)
+            ],
+        )
     print(f"  built {n_systems} systems in {time.time() - t:.1f}s", file=sys.stderr)
     return db, ProvenanceEnv.open(config)
 
@@ -109,8 +141,13 @@ def bench(n_systems: int, n_images: int) -> dict[str, float]:
         db.dispose()
     assert found == half, f"expected {half} marked images, found {found}"
     mean = statistics.mean(times)
-    return {"systems": n_systems, "images": len(files), "mean_ms": mean * 1000,
-            "p95_ms": sorted(times)[int(0.95 * (len(times) - 1))] * 1000, "per_sec_core": 1 / mean}
+    return {
+        "systems": n_systems,
+        "images": len(files),
+        "mean_ms": mean * 1000,
+        "p95_ms": sorted(times)[int(0.95 * (len(times) - 1))] * 1000,
+        "per_sec_core": 1 / mean,
+    }
 
 
 def stages(n: int = 10) -> dict[str, float]:
@@ -153,8 +190,9 @@ def main() -> None:
     print("| registered systems | checks | mean ms/check | p95 ms | checks/s/core |")
     print("|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['systems']:,} | {r['images']} | {r['mean_ms']:.1f} | {r['p95_ms']:.1f} "
-              f"| {r['per_sec_core']:.1f} |")
+        print(
+            f"| {r['systems']:,} | {r['images']} | {r['mean_ms']:.1f} | {r['p95_ms']:.1f} | {r['per_sec_core']:.1f} |"
+        )
     st = stages()
     print()
     print("| stage (median, marked 2-MP JPEG) | ms |")

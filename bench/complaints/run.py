@@ -44,18 +44,23 @@ def server_side() -> dict[str, float]:
     private, public = crypto.generate_body_key()
     out = {"argon2id_receipt_s": timed(lambda: crypto.derive_receipt_keys(entropy, params))}
     for mb in (1, 20):
-        blob = crypto.pack_complaint(crypto.ComplaintContent(
-            fields={"what": "x"}, attachments=(crypto.Attachment("a.bin", "application/octet-stream",
-                                                                 os.urandom(mb * 1_000_000)),)))
+        blob = crypto.pack_complaint(
+            crypto.ComplaintContent(
+                fields={"what": "x"},
+                attachments=(crypto.Attachment("a.bin", "application/octet-stream", os.urandom(mb * 1_000_000)),),
+            )
+        )
         sealed = crypto.seal(blob, public)
         out[f"seal_{mb}mb_s"] = timed(lambda b=blob: crypto.seal(b, public))
         out[f"open_and_parse_{mb}mb_s"] = timed(
-            lambda s=sealed: crypto.unpack_complaint(crypto.open_sealed(s, private)))
+            lambda s=sealed: crypto.unpack_complaint(crypto.open_sealed(s, private))
+        )
         out[f"padding_overhead_{mb}mb_pct"] = 100.0 * (len(sealed) - len(blob)) / len(blob)
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-key-{os.getpid()}.json"
     crypto.write_key_file(path, private, "a long passphrase for the benchmark")
-    out["key_file_unlock_256mib_s"] = timed(lambda: crypto.load_key_file(path, "a long passphrase for the benchmark"),
-                                            repeat=1)
+    out["key_file_unlock_256mib_s"] = timed(
+        lambda: crypto.load_key_file(path, "a long passphrase for the benchmark"), repeat=1
+    )
     path.unlink()
     pow18 = ProofOfWork(18)
     out["pow_18_bits_python_s"] = timed(lambda: solve(pow18.challenge()), repeat=5)
@@ -69,8 +74,11 @@ def browser_side() -> dict[str, float]:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
         page = browser.new_page()
         page.set_content("<html><body></body></html>")
-        for name in ("vendor/libsodium.js-0.8.4/libsodium-sumo.js", "vendor/libsodium.js-0.8.4/libsodium-wrappers.js",
-                     "complaints.js"):
+        for name in (
+            "vendor/libsodium.js-0.8.4/libsodium-sumo.js",
+            "vendor/libsodium.js-0.8.4/libsodium-wrappers.js",
+            "complaints.js",
+        ):
             page.add_script_tag(path=str(STATIC / name))
         page.wait_for_function("window.sodium && window.assayComplaints")
         result = page.evaluate(
@@ -99,7 +107,8 @@ def browser_side() -> dict[str, float]:
                 }
                 out.pow_18_bits_browser_s = (performance.now() - t) / 1000;
                 return out;
-            }""")
+            }"""
+        )
         browser.close()
     return {f"browser_{k}": v for k, v in result.items()}
 

@@ -26,13 +26,32 @@ def sources() -> list[tuple[str, np.ndarray]]:
     from sklearn.datasets import load_sample_images
 
     out: list[tuple[str, np.ndarray]] = []
-    for name in ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "retina", "immunohistochemistry",
-                 "colorwheel"):
+    for name in (
+        "astronaut",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "hubble_deep_field",
+        "retina",
+        "immunohistochemistry",
+        "colorwheel",
+    ):
         out.append((name, getattr(data, name)()))
     left, right, _ = data.stereo_motorcycle()
     out += [("motorcycle_left", left), ("motorcycle_right", right)]
-    for name in ("camera", "coins", "brick", "grass", "gravel", "moon", "cell", "clock", "microaneurysms", "page",
-                 "text"):
+    for name in (
+        "camera",
+        "coins",
+        "brick",
+        "grass",
+        "gravel",
+        "moon",
+        "cell",
+        "clock",
+        "microaneurysms",
+        "page",
+        "text",
+    ):
         grey = getattr(data, name)()
         if grey.ndim == 2:
             grey = np.repeat(grey[..., None], 3, axis=2)

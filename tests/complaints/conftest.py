@@ -26,9 +26,15 @@ PASSPHRASE = "a long passphrase for tests"  # the same as test_cli.PASSPHRASE
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    return Config(data_dir=tmp_path / "data", public_url="http://testserver", complaints_pow_bits=6,
-                  complaints_kdf_memlimit=8 * 1024 * 1024, complaints_kdf_opslimit=1, complaints_per_hour=10_000,
-                  complaints_max_bytes=3_000_000)
+    return Config(
+        data_dir=tmp_path / "data",
+        public_url="http://testserver",
+        complaints_pow_bits=6,
+        complaints_kdf_memlimit=8 * 1024 * 1024,
+        complaints_kdf_opslimit=1,
+        complaints_per_hour=10_000,
+        complaints_max_bytes=3_000_000,
+    )
 
 
 def publish_example_system(db: Database) -> str:

@@ -118,7 +118,7 @@ def _read_form(data: bytes, chunk: int, **limits: int) -> Any:
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=600), st.integers(min_value=1, max_value=64))
 def test_in_memory_form_reader_fails_only_with_assay_errors(body: bytes, chunk: int) -> None:
-    prefix = b"--b\r\nContent-Disposition: form-data; name=\"what\"\r\n\r\n"
+    prefix = b'--b\r\nContent-Disposition: form-data; name="what"\r\n\r\n'
     for data in (body, prefix + body, prefix + body + b"\r\n--b--\r\n"):
         try:
             _read_form(data, chunk, max_total=400, max_files=2)
@@ -127,9 +127,11 @@ def test_in_memory_form_reader_fails_only_with_assay_errors(body: bytes, chunk: 
 
 
 def test_in_memory_form_reader_reads_fields_and_files_and_enforces_limits() -> None:
-    body = (b"--b\r\nContent-Disposition: form-data; name=\"what\"\r\n\r\nh\xc3\xa9llo\r\n"
-            b"--b\r\nContent-Disposition: form-data; name=\"attachments\"; filename=\"a.txt\"\r\n"
-            b"Content-Type: text/plain\r\n\r\n" + b"x" * 300 + b"\r\n--b--\r\n")
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="what"\r\n\r\nh\xc3\xa9llo\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="attachments"; filename="a.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\n" + b"x" * 300 + b"\r\n--b--\r\n"
+    )
     form = _read_form(body, 7, max_total=400, max_files=2)
     assert form.fields == {"what": "héllo"} and form.files[0].data == b"x" * 300
     assert form.files[0].name == "a.txt" and form.files[0].content_type == "text/plain"

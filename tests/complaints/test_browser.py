@@ -48,8 +48,16 @@ def open_page(browser, url: str, *, javascript: bool = True):  # type: ignore[no
     return context, page, errors
 
 
-def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_server, sqlite_db, system_id, key_file,  # type: ignore[no-untyped-def]
-                                                                config, tmp_path, run) -> None:
+def test_file_in_the_browser_then_pull_reply_and_read_the_reply(
+    browser,
+    live_server,
+    sqlite_db,
+    system_id,
+    key_file,  # type: ignore[no-untyped-def]
+    config,
+    tmp_path,
+    run,
+) -> None:
     admin, _ = tokens(sqlite_db)
     files = tmp_path / "upload"
     files.mkdir()
@@ -86,8 +94,19 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     # The oversight body pulls through the API with its key file, off the server, and gets every byte back.
     inbox = tmp_path / "offline-inbox"
     server = ["--server", live_server, "--token", admin]
-    pulled = json.loads(run(tmp_path / "cli-data", "complaints", "pull", "--key", str(key_file), "--inbox",
-                            str(inbox), *server, "--json").stdout)
+    pulled = json.loads(
+        run(
+            tmp_path / "cli-data",
+            "complaints",
+            "pull",
+            "--key",
+            str(key_file),
+            "--inbox",
+            str(inbox),
+            *server,
+            "--json",
+        ).stdout
+    )
     (written,) = pulled["written"]
     folder = inbox / written["complaint_id"]
     doc = json.loads(next(folder.glob("*-complaint.json")).read_text())
@@ -106,8 +125,17 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     assert SECRET_METADATA.encode() not in (folder / by_name["photo.png"]["file"]).read_bytes()
 
     run(tmp_path / "cli-data", "complaints", "status", written["complaint_id"], "acknowledged", *server)
-    run(tmp_path / "cli-data", "complaints", "reply", written["complaint_id"], "--message",
-        "Thank you. We have asked the provider for its age statistics.", "--inbox", str(inbox), *server)
+    run(
+        tmp_path / "cli-data",
+        "complaints",
+        "reply",
+        written["complaint_id"],
+        "--message",
+        "Thank you. We have asked the provider for its age statistics.",
+        "--inbox",
+        str(inbox),
+        *server,
+    )
 
     # The complainant comes back with the receipt alone and reads the reply, decrypted in the browser.
     context, page, errors = open_page(browser, f"{live_server}/complaints/follow-up")
@@ -123,14 +151,32 @@ def test_file_in_the_browser_then_pull_reply_and_read_the_reply(browser, live_se
     page.wait_for_selector("text=Your information was encrypted in your browser and added.", timeout=30_000)
     assert not errors
     context.close()
-    again = json.loads(run(tmp_path / "cli-data", "complaints", "pull", "--key", str(key_file), "--inbox",
-                           str(inbox), *server, "--json").stdout)
+    again = json.loads(
+        run(
+            tmp_path / "cli-data",
+            "complaints",
+            "pull",
+            "--key",
+            str(key_file),
+            "--inbox",
+            str(inbox),
+            *server,
+            "--json",
+        ).stdout
+    )
     assert [w["kind"] for w in again["written"]] == ["reply", "information"]
     assert "second rejection letter" in Path(again["written"][1]["path"]).read_text()
 
 
-def test_without_javascript_the_server_encrypts_and_says_so(browser, live_server, sqlite_db, system_id, body_key,  # type: ignore[no-untyped-def]
-                                                           config, tmp_path) -> None:
+def test_without_javascript_the_server_encrypts_and_says_so(
+    browser,
+    live_server,
+    sqlite_db,
+    system_id,
+    body_key,  # type: ignore[no-untyped-def]
+    config,
+    tmp_path,
+) -> None:
     attachment = tmp_path / "statement.txt"
     attachment.write_bytes(EVIDENCE)
     context, page, _ = open_page(browser, f"{live_server}/systems/{system_id}/complaints/new", javascript=False)
@@ -150,9 +196,13 @@ def test_without_javascript_the_server_encrypts_and_says_so(browser, live_server
         content = crypto.unpack_complaint(crypto.open_sealed(view.messages[0].ciphertext, body_key[0]))
         assert content.attachments[0].data == EVIDENCE and content.mode == "server"
         blob = crypto.pack_message("Received; we will answer within three months.")
-        service.add_reply(s, view.id, service.SealedReply(crypto.seal(blob, view.reply_public_key),
-                                                          crypto.seal(blob, body_key[1]), body_key[2]),
-                          today=date.today(), max_bytes=10**6)
+        service.add_reply(
+            s,
+            view.id,
+            service.SealedReply(crypto.seal(blob, view.reply_public_key), crypto.seal(blob, body_key[1]), body_key[2]),
+            today=date.today(),
+            max_bytes=10**6,
+        )
     page.goto(f"{live_server}/complaints/follow-up")
     page.fill("#f-receipt", words)
     page.click("text=Open my complaint")
@@ -177,7 +227,9 @@ def test_libsodium_js_and_pynacl_interoperate_both_ways(browser, live_server, sq
                                                   s.from_base64(rk, s.base64_variants.URLSAFE_NO_PADDING)),
                                s.from_base64(pk, s.base64_variants.URLSAFE_NO_PADDING));
             return s.to_base64(box, s.base64_variants.URLSAFE_NO_PADDING);
-        }""", [crypto.b64(public), crypto.b64(bytes(range(32)))])
+        }""",
+        [crypto.b64(public), crypto.b64(bytes(range(32)))],
+    )
     content = crypto.unpack_complaint(crypto.open_sealed(crypto.b64decode(sealed_b64), private))
     assert content.fields == {"what": "héllo 🌍"} and content.attachments[0].data == bytes([0, 1, 2, 255])
     assert content.reply_public_key == bytes(range(32))
@@ -199,7 +251,9 @@ def test_libsodium_js_and_pynacl_interoperate_both_ways(browser, live_server, sq
             return {words: A.entropyToWords(s, entropy, list).join(" "), entropy: s.to_hex(entropy),
                     access: s.to_hex(k.access), replyPublic: s.to_hex(k.replyPublic),
                     reply: new TextDecoder().decode(plain)};
-        }""", [words, crypto.b64(params.salt), crypto.b64(reply)])
+        }""",
+        [words, crypto.b64(params.salt), crypto.b64(reply)],
+    )
     assert result["words"] == words and result["entropy"] == entropy.hex()
     assert result["access"] == keys.access_key.hex() and result["replyPublic"] == keys.reply_public_key.hex()
     assert result["reply"] == crypto.MESSAGE_MAGIC.decode() + "A reply from PyNaCl ✓"

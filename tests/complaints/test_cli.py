@@ -19,18 +19,25 @@ from assay.db import Database
 FAST = ["--kdf-memlimit", str(8 * 1024 * 1024)]
 
 
-def file_complaint(db: Database, public: bytes, kid: str, content: crypto.ComplaintContent, *,
-                   stored_reply_key: bytes | None = None) -> bytes:
+def file_complaint(
+    db: Database, public: bytes, kid: str, content: crypto.ComplaintContent, *, stored_reply_key: bytes | None = None
+) -> bytes:
     """What the browser does, with the same primitives; returns the reply private key.
 
     ``stored_reply_key`` stands for a server that stores another reply key than the one sealed inside."""
     reply_private, reply_public = crypto.generate_body_key()
     content = replace(content, reply_public_key=reply_public)
     with db.write() as s:
-        service.submit_complaint(s, system_id=content.system_id, key_id=kid,
-                                 ciphertext=crypto.seal(crypto.pack_complaint(content), public),
-                                 lookup=os.urandom(32), reply_public_key=stored_reply_key or reply_public,
-                                 today=date.today(), max_bytes=10_000_000)
+        service.submit_complaint(
+            s,
+            system_id=content.system_id,
+            key_id=kid,
+            ciphertext=crypto.seal(crypto.pack_complaint(content), public),
+            lookup=os.urandom(32),
+            reply_public_key=stored_reply_key or reply_public,
+            today=date.today(),
+            max_bytes=10_000_000,
+        )
     return reply_private
 
 
@@ -46,10 +53,16 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     db = Database(f"sqlite:///{data / 'assay.db'}")
     public1 = crypto.read_key_file_public(key1)
     evidence = bytes(range(256)) * 40 + b"\x00end"
-    reply_private = file_complaint(db, public1, out["key_id"], crypto.ComplaintContent(
-        fields={"what": "The tenant screening refused me without a reason.", "contact": "via receipt only"},
-        attachments=(crypto.Attachment("letter.pdf", "application/pdf", evidence, "as-is"),),
-        system_id="acme-screening"))
+    reply_private = file_complaint(
+        db,
+        public1,
+        out["key_id"],
+        crypto.ComplaintContent(
+            fields={"what": "The tenant screening refused me without a reason.", "contact": "via receipt only"},
+            attachments=(crypto.Attachment("letter.pdf", "application/pdf", evidence, "as-is"),),
+            system_id="acme-screening",
+        ),
+    )
 
     inbox = offline / "inbox"
     pulled = json.loads(run(data, "complaints", "pull", "--key", str(key1), "--inbox", str(inbox), "--json").stdout)
@@ -67,11 +80,18 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     assert doc["reply_public_key"] == crypto.b64(bytes(PrivateKey(reply_private).public_key))
     run(data, "complaints", "status", cid, "acknowledged")
     # A reply is sealed to the reply key found inside the pulled complaint, so the complaint must be pulled.
-    unpulled = run(data, "complaints", "reply", cid, "--message", "Hello", "--inbox", str(offline / "empty"),
-                   ok=False)
+    unpulled = run(data, "complaints", "reply", cid, "--message", "Hello", "--inbox", str(offline / "empty"), ok=False)
     assert "not in the inbox" in " ".join(unpulled.stderr.split()) and "pull it first" in unpulled.stderr
-    run(data, "complaints", "reply", cid, "--message", "We have asked the provider for its records.",
-        "--inbox", str(inbox))
+    run(
+        data,
+        "complaints",
+        "reply",
+        cid,
+        "--message",
+        "We have asked the provider for its records.",
+        "--inbox",
+        str(inbox),
+    )
     bad = run(data, "complaints", "status", cid, "received", ok=False)
     assert "cannot move back" in bad.stderr
     bad = run(data, "complaints", "status", cid, "rejected", ok=False)
@@ -85,8 +105,10 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
         view = service.get_complaint(s, cid)
     assert view is not None
     (reply,) = [m for m in view.messages if m.kind == "reply"]
-    assert crypto.unpack_message(crypto.open_sealed(reply.ciphertext, reply_private)) == \
-        "We have asked the provider for its records."
+    assert (
+        crypto.unpack_message(crypto.open_sealed(reply.ciphertext, reply_private))
+        == "We have asked the provider for its records."
+    )
 
     # Rotation: the old key is needed for old complaints, the new one for new complaints.
     key2 = offline / "body-2.key.json"
@@ -96,13 +118,18 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     run(data, "complaints", "publish-key", "--key", str(key2), "--rotate")
     keys = json.loads(run(data, "complaints", "keys", "--json").stdout)["keys"]
     assert [k["retired_on"] is None for k in keys] == [False, True]
-    file_complaint(db, crypto.read_key_file_public(key2), crypto.key_id(crypto.read_key_file_public(key2)),
-                   crypto.ComplaintContent(fields={"what": "after the rotation"}, system_id="acme-screening"))
+    file_complaint(
+        db,
+        crypto.read_key_file_public(key2),
+        crypto.key_id(crypto.read_key_file_public(key2)),
+        crypto.ComplaintContent(fields={"what": "after the rotation"}, system_id="acme-screening"),
+    )
     fresh = offline / "fresh-inbox"
     missing = run(data, "complaints", "pull", "--key", str(key2), "--inbox", str(fresh), ok=False)
     assert out["key_id"] in missing.stderr  # names the old key it needs
-    both = json.loads(run(data, "complaints", "pull", "--key", str(key2), "--key", str(key1), "--inbox", str(fresh),
-                          "--json").stdout)
+    both = json.loads(
+        run(data, "complaints", "pull", "--key", str(key2), "--key", str(key1), "--inbox", str(fresh), "--json").stdout
+    )
     assert [w["kind"] for w in both["written"]] == ["complaint", "reply", "complaint"]
     assert "asked the provider" in Path(both["written"][1]["path"]).read_text()
     db.dispose()
@@ -114,8 +141,12 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
 def test_wrong_passphrase_and_missing_key_are_clear_errors(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     key = tmp_path / "k.json"
-    crypto.write_key_file(key, bytes(PrivateKey.generate()), "another passphrase entirely",
-                          kdf=crypto.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024))
+    crypto.write_key_file(
+        key,
+        bytes(PrivateKey.generate()),
+        "another passphrase entirely",
+        kdf=crypto.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024),
+    )
     run(data, "complaints", "publish-key", "--key", str(key))
     db = Database(f"sqlite:///{data / 'assay.db'}")
     public = crypto.read_key_file_public(key)
@@ -124,17 +155,30 @@ def test_wrong_passphrase_and_missing_key_are_clear_errors(tmp_path: Path, run) 
     r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(tmp_path / "in"), ok=False)
     assert "passphrase does not open" in r.stderr
     assert not list((tmp_path / "in").glob("*/*"))  # nothing written, cursor not advanced
-    r = run(data, "complaints", "pull", "--key", str(tmp_path / "nope.json"), "--inbox", str(tmp_path / "in"),
-            ok=False)
+    r = run(data, "complaints", "pull", "--key", str(tmp_path / "nope.json"), "--inbox", str(tmp_path / "in"), ok=False)
     assert "no key file" in r.stderr
     r = run(data, "complaints", "reply", "0" * 20, "--message", "hi", ok=False)
     assert "no complaint with id" in r.stderr
 
 
 def test_the_installed_entry_point_reports_errors_without_a_traceback(tmp_path: Path) -> None:
-    r = subprocess.run([sys.executable, "-m", "assay", "--data-dir", str(tmp_path), "complaints", "pull", "--inbox",
-                        str(tmp_path / "in")], capture_output=True, text=True, timeout=60,
-                       env=dict(os.environ, COLUMNS="200"))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assay",
+            "--data-dir",
+            str(tmp_path),
+            "complaints",
+            "pull",
+            "--inbox",
+            str(tmp_path / "in"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, COLUMNS="200"),
+    )
     assert r.returncode == 2 and "needs the body's key file" in r.stderr and "Traceback" not in r.stderr
 
 
@@ -148,10 +192,16 @@ def test_a_reply_key_swapped_on_the_server_is_refused_before_anything_is_sent(tm
     db = Database(f"sqlite:///{data / 'assay.db'}")
     public = crypto.read_key_file_public(key)
     _, servers_key = crypto.generate_body_key()
-    file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"),
-                   stored_reply_key=servers_key)
-    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
-                                "--json").stdout)["written"]
+    file_complaint(
+        db,
+        public,
+        crypto.key_id(public),
+        crypto.ComplaintContent(fields={"what": "x"}, system_id="s"),
+        stored_reply_key=servers_key,
+    )
+    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json").stdout)[
+        "written"
+    ]
     cid = written["complaint_id"]
     for args in (["reply", cid, "--message", "Your case"], ["status", cid, "rejected", "--reason", "Not ours"]):
         r = run(data, "complaints", *args, "--inbox", str(inbox), ok=False)
@@ -171,11 +221,21 @@ def test_a_closed_complaint_takes_no_more_replies(tmp_path: Path, run) -> None: 
     public = crypto.read_key_file_public(key)
     file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"))
     db.dispose()
-    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
-                                "--json").stdout)["written"]
+    (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json").stdout)[
+        "written"
+    ]
     cid = written["complaint_id"]
-    run(data, "complaints", "status", cid, "resolved", "--reason", "The provider changed its threshold.",
-        "--inbox", str(inbox))
+    run(
+        data,
+        "complaints",
+        "status",
+        cid,
+        "resolved",
+        "--reason",
+        "The provider changed its threshold.",
+        "--inbox",
+        str(inbox),
+    )
     r = run(data, "complaints", "reply", cid, "--message", "One more thing", "--inbox", str(inbox), ok=False)
     assert "takes no more replies" in " ".join(r.stderr.split()) and "--reason" in r.stderr
 
@@ -215,8 +275,16 @@ def test_a_box_that_does_not_open_is_kept_aside_and_later_complaints_still_arriv
     kid = crypto.key_id(public)
     garbage = SealedBox(PublicKey(public)).encrypt(b"not a complaint, no padding")
     with db.write() as s:
-        service.submit_complaint(s, system_id="s", key_id=kid, ciphertext=garbage, lookup=os.urandom(32),
-                                 reply_public_key=os.urandom(32), today=date.today(), max_bytes=10_000)
+        service.submit_complaint(
+            s,
+            system_id="s",
+            key_id=kid,
+            ciphertext=garbage,
+            lookup=os.urandom(32),
+            reply_public_key=os.urandom(32),
+            today=date.today(),
+            max_bytes=10_000,
+        )
     file_complaint(db, public, kid, crypto.ComplaintContent(fields={"what": "the real one"}, system_id="s"))
     db.dispose()
     inbox = tmp_path / "inbox"
@@ -225,12 +293,17 @@ def test_a_box_that_does_not_open_is_kept_aside_and_later_complaints_still_arriv
     assert "malformed padding" in bad["undecryptable"] and "undecryptable" not in good
     assert (inbox / bad["complaint_id"] / f"m{bad['id']:06d}-complaint.undecryptable").read_bytes() == garbage
     assert "the real one" in Path(good["path"]).read_text()
-    assert json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox),
-                          "--json").stdout)["written"] == []
+    assert (
+        json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json").stdout)[
+            "written"
+        ]
+        == []
+    )
 
 
 def test_what_an_altered_database_sends_cannot_write_outside_the_inbox_or_bring_a_second_reply_key(  # type: ignore[no-untyped-def]
-        tmp_path: Path, run) -> None:
+    tmp_path: Path, run
+) -> None:
     from assay.complaints.models import Complaint, ComplaintMessage
 
     data, key, db, public = _set_up(tmp_path, run)
@@ -240,22 +313,52 @@ def test_what_an_altered_database_sends_cannot_write_outside_the_inbox_or_bring_
         (cid,) = s.scalars(select(Complaint.id)).all()
     # A second "complaint" under the same id, sealed by someone else to the body's public key with their reply key.
     _, intruder = crypto.generate_body_key()
-    forged = crypto.seal(crypto.pack_complaint(crypto.ComplaintContent(
-        fields={"what": "forged"}, system_id="s", reply_public_key=intruder)), public)
+    forged = crypto.seal(
+        crypto.pack_complaint(
+            crypto.ComplaintContent(fields={"what": "forged"}, system_id="s", reply_public_key=intruder)
+        ),
+        public,
+    )
     with db.write() as s:
-        s.add(ComplaintMessage(complaint_id=cid, author="complainant", kind="complaint", day=date.today(),
-                               key_id=kid, ciphertext=forged, digest=os.urandom(32)))
+        s.add(
+            ComplaintMessage(
+                complaint_id=cid,
+                author="complainant",
+                kind="complaint",
+                day=date.today(),
+                key_id=kid,
+                ciphertext=forged,
+                digest=os.urandom(32),
+            )
+        )
     inbox = tmp_path / "inbox"
     run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox))
     r = run(data, "complaints", "reply", cid, "--message", "hello", "--inbox", str(inbox), ok=False)
     assert "holds 2 complaints" in " ".join(r.stderr.split())
     # A message whose complaint id is a path.
     with db.write() as s:
-        s.add(Complaint(id="../../escaped", system_id="s", lookup=os.urandom(32), reply_public_key=os.urandom(32),
-                        status="received", received_on=date.today()))
+        s.add(
+            Complaint(
+                id="../../escaped",
+                system_id="s",
+                lookup=os.urandom(32),
+                reply_public_key=os.urandom(32),
+                status="received",
+                received_on=date.today(),
+            )
+        )
         s.flush()
-        s.add(ComplaintMessage(complaint_id="../../escaped", author="complainant", kind="complaint",
-                               day=date.today(), key_id=kid, ciphertext=forged, digest=os.urandom(32)))
+        s.add(
+            ComplaintMessage(
+                complaint_id="../../escaped",
+                author="complainant",
+                kind="complaint",
+                day=date.today(),
+                key_id=kid,
+                ciphertext=forged,
+                digest=os.urandom(32),
+            )
+        )
     db.dispose()
     r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), ok=False)
     assert "malformed id" in r.stderr

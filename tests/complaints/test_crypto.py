@@ -91,7 +91,8 @@ def test_container_round_trip_and_strict_checks() -> None:
     content = ComplaintContent(
         fields={"what": "The scoring system flagged me.", "when": "May 2026", "contact": "", "ask": "Review"},
         attachments=(Attachment("../../etc/passwd", "text/plain", b"evidence\x00bytes", "as-is"),),
-        system_id="acme-scorer", mode="server",
+        system_id="acme-scorer",
+        mode="server",
     )
     blob = pack_complaint(content)
     back = unpack_complaint(blob)
@@ -150,8 +151,9 @@ def test_receipt_typos_are_caught_by_the_checksum() -> None:
 
 def test_bip39_official_vector() -> None:
     # Test vector from the BIP-39 reference (trezor/python-mnemonic vectors.json, first English vector).
-    assert parse_receipt("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon "
-                         "abandon about") == bytes(16)
+    assert parse_receipt(
+        "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+    ) == bytes(16)
 
 
 def test_receipt_keys_are_deterministic_and_separate() -> None:

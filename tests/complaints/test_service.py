@@ -26,15 +26,30 @@ def _key(db: Database, today: date = DAY) -> tuple[bytes, bytes, str]:
     return private, public, view.key_id
 
 
-def _file(db: Database, public: bytes, kid: str, text: str = "It flagged me", *, system: str = "acme-scorer",
-          today: date = DAY) -> tuple[str, bytes, bytes]:
+def _file(
+    db: Database,
+    public: bytes,
+    kid: str,
+    text: str = "It flagged me",
+    *,
+    system: str = "acme-scorer",
+    today: date = DAY,
+) -> tuple[str, bytes, bytes]:
     lookup = os.urandom(32)
     reply_private, reply_public = crypto.generate_body_key()
     content = crypto.ComplaintContent(fields={"what": text}, system_id=system)
     ct = crypto.seal(crypto.pack_complaint(content), public)
     with db.write() as s:
-        cid = service.submit_complaint(s, system_id=system, key_id=kid, ciphertext=ct, lookup=lookup,
-                                       reply_public_key=reply_public, today=today, max_bytes=MAX)
+        cid = service.submit_complaint(
+            s,
+            system_id=system,
+            key_id=kid,
+            ciphertext=ct,
+            lookup=lookup,
+            reply_public_key=reply_public,
+            today=today,
+            max_bytes=MAX,
+        )
     return cid, lookup, reply_private
 
 
@@ -66,20 +81,60 @@ def test_replays_and_bad_ciphertexts_store_nothing(db: Database) -> None:
         ct = service.get_complaint(s, cid).messages[0].ciphertext  # type: ignore[union-attr]
     before = (_count(db, Complaint), _count(db, ComplaintMessage), _count(db, StatusChange))
     with pytest.raises(Conflict, match="already received"), db.write() as s:
-        service.submit_complaint(s, system_id="acme-scorer", key_id=kid, ciphertext=ct, lookup=b"\x01" * 32,
-                                 reply_public_key=b"\x02" * 32, today=DAY, max_bytes=MAX)
+        service.submit_complaint(
+            s,
+            system_id="acme-scorer",
+            key_id=kid,
+            ciphertext=ct,
+            lookup=b"\x01" * 32,
+            reply_public_key=b"\x02" * 32,
+            today=DAY,
+            max_bytes=MAX,
+        )
     with pytest.raises(Conflict), db.write() as s:  # same receipt twice
-        service.submit_complaint(s, system_id="acme-scorer", key_id=kid, ciphertext=ct + b"x", lookup=lookup,
-                                 reply_public_key=b"\x02" * 32, today=DAY, max_bytes=MAX)
+        service.submit_complaint(
+            s,
+            system_id="acme-scorer",
+            key_id=kid,
+            ciphertext=ct + b"x",
+            lookup=lookup,
+            reply_public_key=b"\x02" * 32,
+            today=DAY,
+            max_bytes=MAX,
+        )
     with pytest.raises(InvalidInput, match="too short"), db.write() as s:
-        service.submit_complaint(s, system_id="acme-scorer", key_id=kid, ciphertext=b"abc", lookup=b"\x03" * 32,
-                                 reply_public_key=b"\x02" * 32, today=DAY, max_bytes=MAX)
+        service.submit_complaint(
+            s,
+            system_id="acme-scorer",
+            key_id=kid,
+            ciphertext=b"abc",
+            lookup=b"\x03" * 32,
+            reply_public_key=b"\x02" * 32,
+            today=DAY,
+            max_bytes=MAX,
+        )
     with pytest.raises(TooLarge), db.write() as s:
-        service.submit_complaint(s, system_id="acme-scorer", key_id=kid, ciphertext=b"x" * (MAX + 1),
-                                 lookup=b"\x03" * 32, reply_public_key=b"\x02" * 32, today=DAY, max_bytes=MAX)
+        service.submit_complaint(
+            s,
+            system_id="acme-scorer",
+            key_id=kid,
+            ciphertext=b"x" * (MAX + 1),
+            lookup=b"\x03" * 32,
+            reply_public_key=b"\x02" * 32,
+            today=DAY,
+            max_bytes=MAX,
+        )
     with pytest.raises(InvalidInput, match="not a key"), db.write() as s:
-        service.submit_complaint(s, system_id="acme-scorer", key_id="0" * 16, ciphertext=b"y" * 100,
-                                 lookup=b"\x04" * 32, reply_public_key=b"\x02" * 32, today=DAY, max_bytes=MAX)
+        service.submit_complaint(
+            s,
+            system_id="acme-scorer",
+            key_id="0" * 16,
+            ciphertext=b"y" * 100,
+            lookup=b"\x04" * 32,
+            reply_public_key=b"\x02" * 32,
+            today=DAY,
+            max_bytes=MAX,
+        )
     with pytest.raises(Conflict, match="already received"), db.write() as s:
         service.add_information(s, lookup=lookup, key_id=kid, ciphertext=ct, today=DAY, max_bytes=MAX)
     with pytest.raises(NotFound, match=service.NOT_FOUND_BY_RECEIPT), db.write() as s:
@@ -126,8 +181,11 @@ def test_status_moves_forward_only_and_rejection_needs_a_reason(db: Database) ->
         service.change_status(s, cid, "lost", today=DAY)
     with pytest.raises(InvalidInput, match="needs a reason"), db.write() as s:
         service.change_status(s, cid, "rejected", today=DAY)
-    reason = SealedReply(crypto.seal(crypto.pack_message("Outside our remit."), _reply_public(reply_private)),
-                         crypto.seal(crypto.pack_message("Outside our remit."), public), kid)
+    reason = SealedReply(
+        crypto.seal(crypto.pack_message("Outside our remit."), _reply_public(reply_private)),
+        crypto.seal(crypto.pack_message("Outside our remit."), public),
+        kid,
+    )
     with db.write() as s:
         view = service.change_status(s, cid, "rejected", today=DAY + timedelta(days=30), reason=reason)
     assert view.status == "rejected" and view.closed_on == DAY + timedelta(days=30)
@@ -174,12 +232,24 @@ def test_stats_and_inbox_cursor(db: Database) -> None:
         (date(2026, 3, 1), None, None, date(2026, 3, 9), ["not acknowledged within 7 days"], True),
         (date(2026, 3, 1), date(2026, 3, 3), None, date(2026, 6, 3), [], False),  # 3 months after ack: in time
         (date(2026, 3, 1), date(2026, 3, 3), None, date(2026, 6, 4), ["not answered within 3 months"], True),
-        (date(2026, 3, 1), date(2026, 3, 12), date(2026, 4, 1), date(2026, 9, 1),
-         ["not acknowledged within 7 days"], False),
+        (
+            date(2026, 3, 1),
+            date(2026, 3, 12),
+            date(2026, 4, 1),
+            date(2026, 9, 1),
+            ["not acknowledged within 7 days"],
+            False,
+        ),
         # Never acknowledged: the 3 months run from the end of the 7 days (8 March -> 8 June).
         (date(2026, 3, 1), None, date(2026, 6, 8), date(2026, 9, 1), ["not acknowledged within 7 days"], True),
-        (date(2026, 3, 1), None, date(2026, 6, 9), date(2026, 9, 1),
-         ["not acknowledged within 7 days", "not answered within 3 months"], True),
+        (
+            date(2026, 3, 1),
+            None,
+            date(2026, 6, 9),
+            date(2026, 9, 1),
+            ["not acknowledged within 7 days", "not answered within 3 months"],
+            True,
+        ),
     ],
 )
 def test_deadlines_with_an_injected_clock(received, acked, answered, today, flags, overdue) -> None:  # type: ignore[no-untyped-def]

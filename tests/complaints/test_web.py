@@ -23,16 +23,22 @@ EVIDENCE = b"%PDF-1.4 letter from the agency \x00\x01\x02 reference 7731"
 
 def scan(paths: list[Path], needles: list[bytes]) -> list[str]:
     """Search files for plaintext in a subprocess (reading a live SQLite file in-process drops its locks)."""
-    code = ("import sys, pathlib\n"
-            "needles = [bytes.fromhex(h) for h in sys.argv[1].split(',')]\n"
-            "for root in sys.argv[2:]:\n"
-            "    p = pathlib.Path(root)\n"
-            "    for f in ([p] if p.is_file() else [q for q in p.rglob('*') if q.is_file()]):\n"
-            "        data = f.read_bytes()\n"
-            "        for n in needles:\n"
-            "            if n in data: print(f, n.hex())\n")
-    r = subprocess.run([sys.executable, "-c", code, ",".join(n.hex() for n in needles), *map(str, paths)],
-                       capture_output=True, text=True, timeout=60)
+    code = (
+        "import sys, pathlib\n"
+        "needles = [bytes.fromhex(h) for h in sys.argv[1].split(',')]\n"
+        "for root in sys.argv[2:]:\n"
+        "    p = pathlib.Path(root)\n"
+        "    for f in ([p] if p.is_file() else [q for q in p.rglob('*') if q.is_file()]):\n"
+        "        data = f.read_bytes()\n"
+        "        for n in needles:\n"
+        "            if n in data: print(f, n.hex())\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code, ",".join(n.hex() for n in needles), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.splitlines()
 
@@ -79,8 +85,9 @@ def test_before_a_key_is_published_the_channel_answers_409_with_the_fix(client, 
     assert form.status_code == 409 and "publish-key" in form.text
 
 
-def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(client, system_id, body_key, sqlite_db,
-                                                                       config, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(
+    client, system_id, body_key, sqlite_db, config, monkeypatch, caplog
+) -> None:  # type: ignore[no-untyped-def]
     import tempfile
 
     import starlette.formparsers
@@ -94,9 +101,17 @@ def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(client, s
     monkeypatch.setattr(tempfile, "TemporaryFile", no_disk)
     caplog.set_level(logging.DEBUG)
     big = EVIDENCE + bytes(1_500_000)  # over Starlette's 1 MB spooling threshold
-    r = client.post("/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id),
-                                         "what": WHAT, "when": "June 2026", "contact": "signal: +31 6 0000 0000"},
-                    files=[("attachments", ("letter.pdf", big, "application/pdf"))])
+    r = client.post(
+        "/complaints",
+        data={
+            "system_id": system_id,
+            "form_token": form_token(client, system_id),
+            "what": WHAT,
+            "when": "June 2026",
+            "contact": "signal: +31 6 0000 0000",
+        },
+        files=[("attachments", ("letter.pdf", big, "application/pdf"))],
+    )
     assert r.status_code == 200, r.text
     assert 'data-mode="server"' in r.text and "Encrypted on the server" in r.text
     assert r.headers["cache-control"] == "no-store"
@@ -110,25 +125,32 @@ def test_no_javascript_path_seals_in_memory_and_shows_the_receipt_once(client, s
     assert content.mode == "server" and content.system_id == system_id
     assert content.reply_public_key == view.reply_public_key  # sealed inside too, as the browser does
     assert content.attachments[0].data == big and content.attachments[0].metadata == "as-is"
-    hits = scan([Path(sqlite_db.url.split("sqlite:///")[1]).parent, config.data_dir],
-                [WHAT.encode(), EVIDENCE, b"+31 6 0000", words.encode()])
+    hits = scan(
+        [Path(sqlite_db.url.split("sqlite:///")[1]).parent, config.data_dir],
+        [WHAT.encode(), EVIDENCE, b"+31 6 0000", words.encode()],
+    )
     assert hits == []
 
     # The receipt finds it again (no-JS follow-up), and a reply sealed to the receipt's key reads in the page.
     with sqlite_db.write() as s:
         service.change_status(s, view.id, "acknowledged", today=date.today())
         blob = crypto.pack_message("We received <b>your</b> complaint.")
-        service.add_reply(s, view.id, service.SealedReply(crypto.seal(blob, view.reply_public_key),
-                                                          crypto.seal(blob, body_key[1]), body_key[2]),
-                          today=date.today(), max_bytes=10**6)
+        service.add_reply(
+            s,
+            view.id,
+            service.SealedReply(crypto.seal(blob, view.reply_public_key), crypto.seal(blob, body_key[1]), body_key[2]),
+            today=date.today(),
+            max_bytes=10**6,
+        )
     page = client.post("/complaints/follow-up", data={"receipt": words.upper()})
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "Acknowledged" in page.text and "We received &lt;b&gt;your&lt;/b&gt; complaint." in page.text
 
     # Adding information without JavaScript.
     token = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text).group(1)  # type: ignore[union-attr]
-    added = client.post("/complaints/follow-up/information",
-                        data={"receipt": words, "form_token": token, "what": "They wrote again."})
+    added = client.post(
+        "/complaints/follow-up/information", data={"receipt": words, "form_token": token, "what": "They wrote again."}
+    )
     assert added.status_code == 200 and "added to your complaint" in added.text
     with sqlite_db.read() as s:
         info = [m for m in service.get_complaint(s, view.id).messages if m.kind == "information"]  # type: ignore[union-attr]
@@ -143,17 +165,21 @@ def test_replayed_oversized_and_malformed_forms_store_nothing(client, system_id,
     before = (count(sqlite_db, Complaint), count(sqlite_db, ComplaintMessage))
     replay = client.post("/complaints", data={"system_id": system_id, "form_token": token, "what": WHAT})
     assert replay.status_code == 409 and "already sent" in replay.text
-    too_big = client.post("/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id),
-                                               "what": WHAT},
-                          files=[("attachments", ("x.bin", bytes(config.complaints_max_bytes + 10), "x/y"))])
+    too_big = client.post(
+        "/complaints",
+        data={"system_id": system_id, "form_token": form_token(client, system_id), "what": WHAT},
+        files=[("attachments", ("x.bin", bytes(config.complaints_max_bytes + 10), "x/y"))],
+    )
     assert too_big.status_code == 413
-    empty = client.post("/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id),
-                                             "what": "  "})
+    empty = client.post(
+        "/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id), "what": "  "}
+    )
     assert empty.status_code == 422 and "say what happened" in empty.text
     forged = client.post("/complaints", data={"system_id": system_id, "form_token": "ab" * 40, "what": WHAT})
     assert forged.status_code == 422 and "did not come from this register" in forged.text
-    garbage = client.post("/complaints", content=b"--xyz\r\nnot a form", headers={
-        "content-type": "multipart/form-data; boundary=xyz"})
+    garbage = client.post(
+        "/complaints", content=b"--xyz\r\nnot a form", headers={"content-type": "multipart/form-data; boundary=xyz"}
+    )
     assert garbage.status_code in (404, 422)
     wrong_type = client.post("/complaints", content=b"{}", headers={"content-type": "application/json"})
     assert wrong_type.status_code == 415
@@ -180,16 +206,27 @@ def test_wrong_receipts_get_one_answer_whatever_exists(client, system_id, body_k
 # ------------------------------------------------------------------------------------------------ browser API
 
 
-def sealed_submission(client, system_id: str, public: bytes, kid: str, params: crypto.KdfParams,  # type: ignore[no-untyped-def]
-                      text: str = WHAT) -> tuple[dict, crypto.ReceiptKeys]:
+def sealed_submission(
+    client,
+    system_id: str,
+    public: bytes,
+    kid: str,
+    params: crypto.KdfParams,  # type: ignore[no-untyped-def]
+    text: str = WHAT,
+) -> tuple[dict, crypto.ReceiptKeys]:
     """What complaints.js sends, made with the same primitives in Python."""
     _, entropy = crypto.new_receipt()
     keys = crypto.derive_receipt_keys(entropy, params)
     ct = crypto.seal(crypto.pack_complaint(crypto.ComplaintContent(fields={"what": text}, system_id=system_id)), public)
     challenge = client.post("/api/v1/complaints/challenge").json()["challenge"]
-    return {"system_id": system_id, "key_id": kid, "ciphertext": crypto.b64(ct),
-            "access_key": crypto.b64(keys.access_key), "reply_public_key": crypto.b64(keys.reply_public_key),
-            "pow": {"challenge": challenge, "nonce": solve(challenge)}}, keys
+    return {
+        "system_id": system_id,
+        "key_id": kid,
+        "ciphertext": crypto.b64(ct),
+        "access_key": crypto.b64(keys.access_key),
+        "reply_public_key": crypto.b64(keys.reply_public_key),
+        "pow": {"challenge": challenge, "nonce": solve(challenge)},
+    }, keys
 
 
 def channel_params(client) -> crypto.KdfParams:  # type: ignore[no-untyped-def]
@@ -216,26 +253,43 @@ def test_browser_api_submit_lookup_and_add(client, system_id, body_key, sqlite_d
     with sqlite_db.write() as s:
         (view,) = service.list_complaints(s)
         blob = crypto.pack_message("Thank you.")
-        service.add_reply(s, view.id, service.SealedReply(crypto.seal(blob, view.reply_public_key),
-                                                          crypto.seal(blob, public), kid), today=date.today(),
-                          max_bytes=10**6)
+        service.add_reply(
+            s,
+            view.id,
+            service.SealedReply(crypto.seal(blob, view.reply_public_key), crypto.seal(blob, public), kid),
+            today=date.today(),
+            max_bytes=10**6,
+        )
     found = client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(keys.access_key)})
     assert found.status_code == 200 and found.headers["cache-control"] == "no-store"
     data = found.json()
     assert data["status"] == "received" and [m["kind"] for m in data["messages"]] == ["complaint", "reply"]
     assert "ciphertext" not in data["messages"][0]  # the complaint itself is not handed back, even to its author
-    assert crypto.unpack_message(crypto.open_sealed(crypto.b64decode(data["messages"][1]["ciphertext"]),
-                                                    keys.reply_private_key)) == "Thank you."
-    missing = [client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)}).json()
-               for i in (1, 2)]
+    assert (
+        crypto.unpack_message(
+            crypto.open_sealed(crypto.b64decode(data["messages"][1]["ciphertext"]), keys.reply_private_key)
+        )
+        == "Thank you."
+    )
+    missing = [
+        client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)}).json()
+        for i in (1, 2)
+    ]
     assert missing[0] == missing[1] and missing[0]["error"]["message"] == service.NOT_FOUND_BY_RECEIPT
 
-    ct = crypto.seal(crypto.pack_complaint(crypto.ComplaintContent(fields={"what": "more"}, kind="information")),
-                     public)
+    ct = crypto.seal(
+        crypto.pack_complaint(crypto.ComplaintContent(fields={"what": "more"}, kind="information")), public
+    )
     challenge = client.post("/api/v1/complaints/challenge").json()["challenge"]
-    added = client.post("/api/v1/complaints/information", json={
-        "key_id": kid, "ciphertext": crypto.b64(ct), "access_key": crypto.b64(keys.access_key),
-        "pow": {"challenge": challenge, "nonce": solve(challenge)}})
+    added = client.post(
+        "/api/v1/complaints/information",
+        json={
+            "key_id": kid,
+            "ciphertext": crypto.b64(ct),
+            "access_key": crypto.b64(keys.access_key),
+            "pow": {"challenge": challenge, "nonce": solve(challenge)},
+        },
+    )
     assert added.status_code == 201 and [m["kind"] for m in added.json()["messages"]][-1] == "information"
 
 
@@ -269,8 +323,10 @@ def test_rate_limit_keeps_no_address_and_answers_429(system_id, body_key, sqlite
 
     app = create_app(config.with_overrides(complaints_per_hour=4), sqlite_db, migrate=False)
     with TestClient(app) as c:
-        codes = [c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
-                 for _ in range(3)]
+        codes = [
+            c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
+            for _ in range(3)
+        ]
     assert codes[0] == 404 and codes[-1] == 429
     # Nothing keyed by client: each limiter holds counters only.
     ch = app.state.complaints_channel
@@ -278,8 +334,12 @@ def test_rate_limit_keeps_no_address_and_answers_429(system_id, body_key, sqlite
         assert not any(isinstance(v, dict) for v in vars(bucket).values())
 
 
-def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(system_id, body_key, sqlite_db,  # type: ignore[no-untyped-def]
-                                                                      config) -> None:
+def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(
+    system_id,
+    body_key,
+    sqlite_db,  # type: ignore[no-untyped-def]
+    config,
+) -> None:
     # Look-ups and no-JavaScript forms cost a flooder no proof of work; they must not shut out complaints that
     # paid one. Each kind of request has its bucket (by what it is, never by who sends it).
     from fastapi.testclient import TestClient
@@ -288,18 +348,28 @@ def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(system_id
 
     app = create_app(config.with_overrides(complaints_per_hour=8), sqlite_db, migrate=False)  # bursts of 2
     with TestClient(app) as c:
-        lookups = [c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
-                   for _ in range(3)]
-        forms = [c.post("/complaints", data={"system_id": system_id, "form_token": form_token(c, system_id),
-                                             "what": WHAT}).status_code for _ in range(3)]
+        lookups = [
+            c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
+            for _ in range(3)
+        ]
+        forms = [
+            c.post(
+                "/complaints", data={"system_id": system_id, "form_token": form_token(c, system_id), "what": WHAT}
+            ).status_code
+            for _ in range(3)
+        ]
         body, _ = sealed_submission(c, system_id, body_key[1], body_key[2], channel_params(c))
         paid = c.post("/api/v1/complaints", json=body)
     assert lookups == [404, 404, 429] and forms == [200, 200, 429]
     assert paid.status_code == 201, paid.text
 
 
-def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(app, system_id, body_key,  # type: ignore[no-untyped-def]
-                                                                   monkeypatch) -> None:
+def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(
+    app,
+    system_id,
+    body_key,  # type: ignore[no-untyped-def]
+    monkeypatch,
+) -> None:
     # The floor (answers about receipts take at least 0.35 s) is waited asynchronously: a flood of look-ups
     # must not occupy the worker threads that every other page of the register needs.
     import asyncio
@@ -315,9 +385,12 @@ def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(app, system_i
     async def flood() -> tuple[int, list[int]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            tasks = [asyncio.create_task(c.post("/api/v1/complaints/lookup",
-                                                json={"access_key": crypto.b64(bytes([i]) * 32)}))
-                     for i in range(30)]
+            tasks = [
+                asyncio.create_task(
+                    c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)})
+                )
+                for i in range(30)
+            ]
             fewest = 10**6
             for _ in range(24):  # the fewest threads held in the first 1.2 s
                 await asyncio.sleep(0.05)
@@ -348,11 +421,15 @@ def test_admin_api_needs_an_admin_token(client, system_id, sqlite_db) -> None:  
     r = client.get("/api/v1/complaints/inbox", headers={"authorization": f"Bearer {provider}"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     _, public = crypto.generate_body_key()
-    r = client.post("/api/v1/complaints/keys", json={"public_key": crypto.b64(public)},
-                    headers={"authorization": f"Bearer {provider}"})
+    r = client.post(
+        "/api/v1/complaints/keys",
+        json={"public_key": crypto.b64(public)},
+        headers={"authorization": f"Bearer {provider}"},
+    )
     assert r.status_code == 403
-    r = client.post("/api/v1/complaints/keys", json={"public_key": crypto.b64(public)},
-                    headers={"authorization": f"Bearer {admin}"})
+    r = client.post(
+        "/api/v1/complaints/keys", json={"public_key": crypto.b64(public)}, headers={"authorization": f"Bearer {admin}"}
+    )
     assert r.status_code == 201 and r.json()["log_index"] is not None
     assert client.get("/api/v1/complaints/keys").json()["keys"][0]["key_id"] == crypto.key_id(public)
 
@@ -361,8 +438,12 @@ def test_stats_with_an_injected_clock(client, app, system_id, body_key, sqlite_d
     day0 = date(2026, 1, 10)
     app.state.complaints_today = lambda: day0
     for _ in range(3):
-        assert client.post("/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id),
-                                                "what": WHAT}).status_code == 200
+        assert (
+            client.post(
+                "/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id), "what": WHAT}
+            ).status_code
+            == 200
+        )
     with sqlite_db.write() as s:
         a, b, _c = service.list_complaints(s)
         service.change_status(s, a.id, "acknowledged", today=day0 + timedelta(days=2))

@@ -107,13 +107,34 @@ def make_register(db: Database, tmp_path: Path) -> Register:
         service.add_provider(s, id="acme", name="Acme Imaging B.V.", jurisdiction="NL", principal=OPERATOR)
         service.add_provider(s, id="other", name="Other Labs", jurisdiction="DE", principal=OPERATOR)
     _publish(db, disclosure(), "acme")
-    _publish(db, disclosure(system__id="acme-writer", system__name="Acme Writer", capabilities=["synthetic_text"],
-                            system__output_modalities=["text"]),
-             "acme")
-    _publish(db, disclosure(system__id="acme-scorer", system__name="Acme Scorer",
-                            capabilities=["synthetic_image", "social_scoring"]), "acme")
-    _publish(db, disclosure(provider__id="other", provider__legal_name="Other Labs", deployers=[],
-                            system__id="other-gen", system__name="Other Gen"), "other")
+    _publish(
+        db,
+        disclosure(
+            system__id="acme-writer",
+            system__name="Acme Writer",
+            capabilities=["synthetic_text"],
+            system__output_modalities=["text"],
+        ),
+        "acme",
+    )
+    _publish(
+        db,
+        disclosure(
+            system__id="acme-scorer", system__name="Acme Scorer", capabilities=["synthetic_image", "social_scoring"]
+        ),
+        "acme",
+    )
+    _publish(
+        db,
+        disclosure(
+            provider__id="other",
+            provider__legal_name="Other Labs",
+            deployers=[],
+            system__id="other-gen",
+            system__name="Other Gen",
+        ),
+        "other",
+    )
     with db.write() as s:
         acme = create_token(s, provider_id="acme", actor=OPERATOR).secret
         other = create_token(s, provider_id="other", actor=OPERATOR).secret

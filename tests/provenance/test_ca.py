@@ -22,8 +22,12 @@ def ca(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_issued_certificate_meets_the_c2pa_profile(ca: CertificateAuthority) -> None:
-    key, chain = ca.issue(provider_id="acme", organization="Acme Imaging B.V.", country="NL",
-                          provider_url="https://r.example/providers/acme")
+    key, chain = ca.issue(
+        provider_id="acme",
+        organization="Acme Imaging B.V.",
+        country="NL",
+        provider_url="https://r.example/providers/acme",
+    )
     leaf = chain.leaf
     assert key is not None and isinstance(leaf.public_key(), ec.EllipticCurvePublicKey)
     assert chain.alg == "es256"
@@ -53,54 +57,83 @@ def test_the_ca_is_created_once_with_private_key_files(tmp_path) -> None:  # typ
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
 
 
-def _leaf(issuer_cert: x509.Certificate | None, issuer_key, *, eku=(C2PA_CLAIM_SIGNING,), org="Acme",  # type: ignore[no-untyped-def]
-          ca_flag=False, ku_sign=True, self_signed=False, days=30, aki=True):
+def _leaf(
+    issuer_cert: x509.Certificate | None,
+    issuer_key,
+    *,
+    eku=(C2PA_CLAIM_SIGNING,),
+    org="Acme",  # type: ignore[no-untyped-def]
+    ca_flag=False,
+    ku_sign=True,
+    self_signed=False,
+    days=30,
+    aki=True,
+):
     key = ec.generate_private_key(ec.SECP256R1())
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, "leaf")]
     if org:
         attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
     name = x509.Name(attrs)
     now = dt.datetime.now(dt.UTC)
-    b = (x509.CertificateBuilder().subject_name(name)
-         .issuer_name(name if self_signed else issuer_cert.subject)  # type: ignore[union-attr]
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=days))
-         .add_extension(x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True)
-         .add_extension(x509.KeyUsage(ku_sign, False, False, False, False, ca_flag, ca_flag, False, False),
-                        critical=True))
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name if self_signed else issuer_cert.subject)  # type: ignore[union-attr]
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(ku_sign, False, False, False, False, ca_flag, ca_flag, False, False), critical=True
+        )
+    )
     if eku:
         b = b.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
     if aki and not self_signed:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                            critical=False)
+        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
     return b.sign(key if self_signed else issuer_key, hashes.SHA256())
 
 
-@pytest.mark.parametrize("case,needle", [
-    ("self_signed", "self-signed"),
-    ("no_eku", "no extended key usage"),
-    ("any_eku", "anyExtendedKeyUsage"),
-    ("server_auth_only", "names no C2PA purpose"),
-    ("ca_leaf", "CA certificate"),
-    ("no_digital_signature", "digitalSignature"),
-    ("no_org", "O (organization)"),
-    ("no_aki", "authority key identifier"),
-    ("foreign_issuer", "does not lead to a trusted anchor"),
-])
-def test_brought_certificates_are_checked_against_the_profile(ca: CertificateAuthority, case: str,
-                                                              needle: str) -> None:
+@pytest.mark.parametrize(
+    "case,needle",
+    [
+        ("self_signed", "self-signed"),
+        ("no_eku", "no extended key usage"),
+        ("any_eku", "anyExtendedKeyUsage"),
+        ("server_auth_only", "names no C2PA purpose"),
+        ("ca_leaf", "CA certificate"),
+        ("no_digital_signature", "digitalSignature"),
+        ("no_org", "O (organization)"),
+        ("no_aki", "authority key identifier"),
+        ("foreign_issuer", "does not lead to a trusted anchor"),
+    ],
+)
+def test_brought_certificates_are_checked_against_the_profile(ca: CertificateAuthority, case: str, needle: str) -> None:
     # A foreign CA plays the provider's own CA; only 'foreign_issuer' leaves it unaccepted.
     fkey = ec.generate_private_key(ec.SECP256R1())
     fname = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Provider CA")])
     now = dt.datetime.now(dt.UTC)
-    froot = (x509.CertificateBuilder().subject_name(fname).issuer_name(fname).public_key(fkey.public_key())
-             .serial_number(1).not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=9))
-             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True).sign(fkey, hashes.SHA256()))
+    froot = (
+        x509.CertificateBuilder()
+        .subject_name(fname)
+        .issuer_name(fname)
+        .public_key(fkey.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=9))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(fkey, hashes.SHA256())
+    )
     kwargs = {
-        "self_signed": {"self_signed": True}, "no_eku": {"eku": ()},
+        "self_signed": {"self_signed": True},
+        "no_eku": {"eku": ()},
         "any_eku": {"eku": (x509.ObjectIdentifier("2.5.29.37.0"),)},
-        "server_auth_only": {"eku": (ExtendedKeyUsageOID.SERVER_AUTH,)}, "ca_leaf": {"ca_flag": True},
-        "no_digital_signature": {"ku_sign": False}, "no_org": {"org": ""}, "no_aki": {"aki": False},
+        "server_auth_only": {"eku": (ExtendedKeyUsageOID.SERVER_AUTH,)},
+        "ca_leaf": {"ca_flag": True},
+        "no_digital_signature": {"ku_sign": False},
+        "no_org": {"org": ""},
+        "no_aki": {"aki": False},
         "foreign_issuer": {},
     }[case]
     leaf = _leaf(froot, fkey, **kwargs)

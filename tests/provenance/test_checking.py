@@ -19,8 +19,14 @@ from .conftest import OPERATOR, Register, encode, synthetic_pixels
 
 
 def _mark(reg: Register, seed: int, fmt: str = "JPEG", **kw) -> object:  # type: ignore[no-untyped-def]
-    [r] = mark_images(reg.db, reg.env, images=[encode(synthetic_pixels(seed, 640, 480), fmt)],
-                      system_id="acme-imagegen", principal=OPERATOR, **kw)
+    [r] = mark_images(
+        reg.db,
+        reg.env,
+        images=[encode(synthetic_pixels(seed, 640, 480), fmt)],
+        system_id="acme-imagegen",
+        principal=OPERATOR,
+        **kw,
+    )
     return r
 
 
@@ -45,8 +51,12 @@ def test_a_marked_image_gets_the_full_verdict(register: Register) -> None:
     assert d["system"]["training_data_headline"] and d["system"]["training_data_url"].endswith("#training-data")
     assert d["evidence"]["manifest"]["state"] == "trusted"
     assert d["evidence"]["watermark"]["p_value"] < 1e-6
-    assert d["evidence"]["match"] == {"sha256_equal": True, "phash_distance": 0, "assessment": "identical",
-                                      "recorded_size": [640, 480]}
+    assert d["evidence"]["match"] == {
+        "sha256_equal": True,
+        "phash_distance": 0,
+        "assessment": "identical",
+        "recorded_size": [640, 480],
+    }
     assert any("does not say who used the system" in n for n in d["notes"])
     # The log proof verifies offline against the log's key, for exactly this mark's entry.
     import base64
@@ -89,8 +99,9 @@ def test_unmarked_forged_and_unrecorded_marks(sqlite_register: Register, tmp_pat
     assert v.status == "mark_unresolved" and v.found and not v.ai_generated
     # A genuine offline mark, not recorded yet: the provider is known, the system not yet.
     kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=5)
-    data, _ = OfflineMarker(kit, tmp_path / "c").mark(encode(synthetic_pixels(52, 640, 480), "JPEG"),
-                                                      system_id="acme-imagegen")
+    data, _ = OfflineMarker(kit, tmp_path / "c").mark(
+        encode(synthetic_pixels(52, 640, 480), "JPEG"), system_id="acme-imagegen"
+    )
     v = check_media(reg.db, reg.env, data)
     assert v.status == "marked_unrecorded" and v.provider["id"] == "acme" and v.system is None
     assert "Acme Imaging B.V." in v.headline
@@ -101,7 +112,7 @@ def test_a_tampered_file_is_flagged(sqlite_register: Register) -> None:
     # Change a few bytes of the JPEG's picture data after signing; the manifest stays in place.
     data = bytearray(r.data)
     at = len(data) - 2000
-    data[at:at + 3] = bytes(b ^ 0x01 for b in data[at:at + 3])
+    data[at : at + 3] = bytes(b ^ 0x01 for b in data[at : at + 3])
     v = check_media(sqlite_register.db, sqlite_register.env, bytes(data))
     assert v.manifest.state == "tampered"
     assert any("changed after they were signed" in n for n in v.notes)
@@ -110,8 +121,14 @@ def test_a_tampered_file_is_flagged(sqlite_register: Register) -> None:
 
 def test_visible_label_is_drawn_and_recorded(sqlite_register: Register) -> None:
     plain = synthetic_pixels(44, 640, 480)
-    [r] = mark_images(sqlite_register.db, sqlite_register.env, images=[encode(plain, "PNG")],
-                      system_id="acme-imagegen", principal=OPERATOR, visible_label=True)
+    [r] = mark_images(
+        sqlite_register.db,
+        sqlite_register.env,
+        images=[encode(plain, "PNG")],
+        system_id="acme-imagegen",
+        principal=OPERATOR,
+        visible_label=True,
+    )
     out = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB")).astype(int)
     corner = np.abs(out[-40:, -160:] - plain[-40:, -160:].astype(int)).mean()
     middle = np.abs(out[200:240, 300:460] - plain[200:240, 300:460].astype(int)).mean()
@@ -134,11 +151,17 @@ def test_demo_images_are_marked_and_check_as_expected(sqlite_register: Register)
     out = load_demo(sqlite_register.db, sqlite_register.config)
     assert len(out["marked"]) == 3 and out["system"] == "acme-imagegen"
     folder = sqlite_register.config.data_dir / DEMO_FOLDER
-    status = {p.name: check_media(sqlite_register.db, sqlite_register.env, p.read_bytes()).status
-              for p in sorted(folder.iterdir())}
-    assert status == {"city-at-night.png": "marked", "still-life-labelled.jpg": "marked",
-                      "sunset-over-hills.jpg": "marked", "sunset-reposted-without-credentials.jpg": "marked",
-                      "unmarked-photo.jpg": "no_mark"}
+    status = {
+        p.name: check_media(sqlite_register.db, sqlite_register.env, p.read_bytes()).status
+        for p in sorted(folder.iterdir())
+    }
+    assert status == {
+        "city-at-night.png": "marked",
+        "still-life-labelled.jpg": "marked",
+        "sunset-over-hills.jpg": "marked",
+        "sunset-reposted-without-credentials.jpg": "marked",
+        "unmarked-photo.jpg": "no_mark",
+    }
     assert load_demo(sqlite_register.db, sqlite_register.config)["marked"] == []  # idempotent
 
 
@@ -150,8 +173,9 @@ def test_the_headline_names_the_version_the_image_was_made_with(sqlite_register:
     reg = sqlite_register
     r = _mark(reg, 46)
     with reg.db.write() as s:
-        service.update(s, "acme-imagegen", disclosure(system__version="4.0"), expected_version=1,
-                       principal=OPERATOR, reason="v4")
+        service.update(
+            s, "acme-imagegen", disclosure(system__version="4.0"), expected_version=1, principal=OPERATOR, reason="v4"
+        )
     v = check_media(reg.db, reg.env, r.data)
     assert v.headline.startswith("AI-generated by Acme ImageGen (Acme Imaging B.V.), version 3.2, made on ")
     assert v.system["version_at_marking"] == "3.2" and v.system["version"] == "4.0"

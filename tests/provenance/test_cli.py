@@ -12,11 +12,9 @@ from .conftest import Register, encode, synthetic_pixels
 
 
 def _assay(reg: Register, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, ASSAY_DATA_DIR=str(reg.config.data_dir), ASSAY_PUBLIC_URL="http://testserver",
-               COLUMNS="200")
+    env = dict(os.environ, ASSAY_DATA_DIR=str(reg.config.data_dir), ASSAY_PUBLIC_URL="http://testserver", COLUMNS="200")
     env.pop("ASSAY_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "assay", *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-m", "assay", *args], capture_output=True, text=True, env=env, timeout=120)
 
 
 def test_mark_and_check_exit_codes_and_json_lines(sqlite_register: Register, tmp_path: Path) -> None:
@@ -24,8 +22,16 @@ def test_mark_and_check_exit_codes_and_json_lines(sqlite_register: Register, tmp
     (folder / "sub").mkdir(parents=True)
     (folder / "gen.png").write_bytes(encode(synthetic_pixels(70, 512, 384), "PNG"))
     (folder / "sub" / "photo.jpg").write_bytes(encode(synthetic_pixels(71, 512, 384), "JPEG"))
-    marked = _assay(sqlite_register, "mark", str(folder / "gen.png"), "--system", "acme-imagegen",
-                    "--out", str(tmp_path / "out"), "--json")
+    marked = _assay(
+        sqlite_register,
+        "mark",
+        str(folder / "gen.png"),
+        "--system",
+        "acme-imagegen",
+        "--out",
+        str(tmp_path / "out"),
+        "--json",
+    )
     assert marked.returncode == 0, marked.stderr
     line = json.loads(marked.stdout)
     assert line["output"].endswith("gen.png") and len(line["mark_id"]) == 16
@@ -69,8 +75,18 @@ def test_offline_marking_with_a_kit_then_batch_recording(sqlite_register: Regist
     image = tmp_path / "a.jpg"
     image.write_bytes(encode(synthetic_pixels(72, 512, 384), "JPEG"))
     batch = tmp_path / "batch.jsonl"
-    offline = _assay(sqlite_register, "mark", str(image), "--system", "acme-imagegen", "--offline", "--kit", str(kit),
-                     "--batch", str(batch))
+    offline = _assay(
+        sqlite_register,
+        "mark",
+        str(image),
+        "--system",
+        "acme-imagegen",
+        "--offline",
+        "--kit",
+        str(kit),
+        "--batch",
+        str(batch),
+    )
     assert offline.returncode == 0, offline.stderr
     assert len(batch.read_text().splitlines()) == 1
     before = _assay(sqlite_register, "check", str(tmp_path / "a.marked.jpg"), "--json")

@@ -27,8 +27,10 @@ def test_mark_ids_round_trip_and_only_verify_under_their_key(ns: int, seq: int, 
     assert (mark.namespace, mark.sequence) == (ns, seq)
     assert MarkId.parse(mark.hex) == mark == MarkId.from_binding(mark.binding_value)
     assert mark.tag_valid(key)
-    assert not mark.tag_valid(bytes(b ^ 1 for b in key)) or mark.tag == MarkId.mint(
-        namespace=ns, sequence=seq, key=bytes(b ^ 1 for b in key)).tag  # a 16-bit tag may collide (2^-16)
+    assert (
+        not mark.tag_valid(bytes(b ^ 1 for b in key))
+        or mark.tag == MarkId.mint(namespace=ns, sequence=seq, key=bytes(b ^ 1 for b in key)).tag
+    )  # a 16-bit tag may collide (2^-16)
 
 
 def test_forged_tags_are_rejected_at_the_expected_rate() -> None:
@@ -57,6 +59,7 @@ def test_register_keys_are_created_once_and_differ_per_namespace(tmp_path) -> No
 
 
 # ---------------------------------------------------------------------------------------------- media
+
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P", "I;16", "CMYK", "LA"])
 def test_every_colour_mode_becomes_rgb(mode: str) -> None:
@@ -88,13 +91,16 @@ def test_a_decompression_bomb_is_refused_before_decoding() -> None:
         decode_image(_png_header_only(60_000, 60_000), **LIMITS)
 
 
-@pytest.mark.parametrize("data,error", [
-    (b"", InvalidInput),
-    (b"hello, this is text", UnsupportedMedia),
-    (b"%PDF-1.7\n...", UnsupportedMedia),
-    (b"\x89PNG\r\n\x1a\n\x00\x00", InvalidInput),
-    (b"\xff\xd8\xff\xe0" + b"\x00" * 20, InvalidInput),
-])
+@pytest.mark.parametrize(
+    "data,error",
+    [
+        (b"", InvalidInput),
+        (b"hello, this is text", UnsupportedMedia),
+        (b"%PDF-1.7\n...", UnsupportedMedia),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", InvalidInput),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 20, InvalidInput),
+    ],
+)
 def test_non_images_and_broken_headers_get_a_clear_error(data: bytes, error: type) -> None:
     with pytest.raises(error) as err:
         decode_image(data, name="upload.jpg", **LIMITS)
@@ -122,8 +128,11 @@ _SEEDS = {fmt: encode(synthetic_pixels(5, 96, 80), fmt) for fmt in ("JPEG", "PNG
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(fmt=st.sampled_from(sorted(_SEEDS)), cut=st.floats(0, 1),
-       flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=8))
+@given(
+    fmt=st.sampled_from(sorted(_SEEDS)),
+    cut=st.floats(0, 1),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=8),
+)
 def test_fuzzed_images_never_crash_the_decoder(fmt: str, cut: float, flips: list[tuple[float, int]]) -> None:
     data = bytearray(_SEEDS[fmt][: max(1, int(len(_SEEDS[fmt]) * (0.3 + 0.7 * cut)))])
     for where, xor in flips:

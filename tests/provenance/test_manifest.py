@@ -28,12 +28,19 @@ def signed(tmp_path_factory):  # type: ignore[no-untyped-def]
     ca = CertificateAuthority.open(tmp_path_factory.mktemp("ca"), name="Test register")
     key, chain = ca.issue(provider_id="acme", organization="Acme Imaging B.V.")
     mark = MarkId.mint(namespace=3, sequence=42, key=b"k" * 32)
-    facts = ManifestFacts(mark=mark, alg=ALG, system_id="acme-imagegen", system_name="Acme ImageGen",
-                          system_version="3.2", system_url="https://r.example/systems/acme-imagegen",
-                          provider_id="acme", provider_name="Acme Imaging B.V.",
-                          provider_url="https://r.example/providers/acme",
-                          mark_url=f"https://r.example/marks/{mark.hex}",
-                          created_at=dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC))
+    facts = ManifestFacts(
+        mark=mark,
+        alg=ALG,
+        system_id="acme-imagegen",
+        system_name="Acme ImageGen",
+        system_version="3.2",
+        system_url="https://r.example/systems/acme-imagegen",
+        provider_id="acme",
+        provider_name="Acme Imaging B.V.",
+        provider_url="https://r.example/providers/acme",
+        mark_url=f"https://r.example/marks/{mark.hex}",
+        created_at=dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC),
+    )
     asset = encode_image(synthetic_pixels(1, 320, 240), "image/jpeg", xmp=xmp_packet(facts))
     data, store = sign_asset(build_manifest(facts), asset, "image/jpeg", chain_pem=chain.pem(), key_pem=key_pem(key))
     return ca, facts, data, store
@@ -79,12 +86,20 @@ def test_the_manifest_says_what_the_issue_asks(signed) -> None:  # type: ignore[
     assert binding["alg"] == ALG
     assert MarkId.from_binding(binding["blocks"][0]["value"]) == facts.mark
     assert set(labels["cawg.training-mining"]["entries"]) == {
-        "cawg.ai_training", "cawg.ai_generative_training", "cawg.data_mining", "cawg.ai_inference"}
+        "cawg.ai_training",
+        "cawg.ai_generative_training",
+        "cawg.data_mining",
+        "cawg.ai_inference",
+    }
     ours = labels["org.assay.mark"]
     assert ours["system_url"] == "https://r.example/systems/acme-imagegen"
     # SB 942 latent disclosure: provider, system + version, time, unique identifier.
     assert (ours["provider"], ours["system"], ours["system_version"], ours["mark_id"]) == (
-        "Acme Imaging B.V.", "Acme ImageGen", "3.2", facts.mark.hex)
+        "Acme Imaging B.V.",
+        "Acme ImageGen",
+        "3.2",
+        facts.mark.hex,
+    )
     assert ours["created"] == "2026-11-29T12:00:00Z"
     assert active["signature_info"]["issuer"] == "Acme Imaging B.V."
     assert "thumbnail" not in active  # no picture of the image in the manifest the register keeps
@@ -118,6 +133,6 @@ def test_our_report_states(signed, tmp_path) -> None:  # type: ignore[no-untyped
 def test_a_damaged_manifest_is_reported_not_raised(signed) -> None:  # type: ignore[no-untyped-def]
     ca, _, data, _ = signed
     at = data.index(b"c2pa.signature") + 200  # inside the claim's COSE signature
-    broken = data[:at] + bytes(b ^ 0x5A for b in data[at:at + 32]) + data[at + 32:]
+    broken = data[:at] + bytes(b ^ 0x5A for b in data[at : at + 32]) + data[at + 32 :]
     report = read_manifest(broken, "image/jpeg", anchors_pem=ca.anchors_pem())
     assert report.state in ("unreadable", "invalid", "tampered")

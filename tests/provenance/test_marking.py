@@ -21,15 +21,22 @@ from .conftest import OPERATOR, Register, encode, synthetic_pixels
 
 def _counts(reg: Register) -> tuple[int, int]:
     with reg.db.read() as s:
-        return (s.scalar(select(func.count()).select_from(MarkRecord)) or 0,
-                s.scalar(select(func.count()).select_from(LogEntry)) or 0)
+        return (
+            s.scalar(select(func.count()).select_from(MarkRecord)) or 0,
+            s.scalar(select(func.count()).select_from(LogEntry)) or 0,
+        )
 
 
 def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
     image = encode(synthetic_pixels(10, 512, 384), "PNG")
     before = _counts(register)
-    [r] = mark_images(register.db, register.env, images=[image], system_id="acme-imagegen",
-                      principal=register.principal(register.acme_token))
+    [r] = mark_images(
+        register.db,
+        register.env,
+        images=[image],
+        system_id="acme-imagegen",
+        principal=register.principal(register.acme_token),
+    )
     assert r.media_type == "image/png" and r.data[:8] == b"\x89PNG\r\n\x1a\n"
     after = _counts(register)
     assert after[0] == before[0] + 1
@@ -45,18 +52,26 @@ def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
     assert MarkId.parse(r.mark.hex).tag_valid(register.env.keys.namespace_key(r.mark.namespace))
 
 
-@pytest.mark.parametrize("system_id,error,needle", [
-    ("acme-writer", Forbidden, "synthetic_image"),
-    ("acme-scorer", Forbidden, "prohibited"),
-    ("other-gen", Forbidden, "belongs to provider 'acme'"),
-    ("no-such-system", NotFound, "no system"),
-])
+@pytest.mark.parametrize(
+    "system_id,error,needle",
+    [
+        ("acme-writer", Forbidden, "synthetic_image"),
+        ("acme-scorer", Forbidden, "prohibited"),
+        ("other-gen", Forbidden, "belongs to provider 'acme'"),
+        ("no-such-system", NotFound, "no system"),
+    ],
+)
 def test_who_may_not_mark(register: Register, system_id: str, error: type, needle: str) -> None:
     image = encode(synthetic_pixels(11, 512, 384), "JPEG")
     before = _counts(register)
     with pytest.raises(error) as err:
-        mark_images(register.db, register.env, images=[image], system_id=system_id,
-                    principal=register.principal(register.acme_token))
+        mark_images(
+            register.db,
+            register.env,
+            images=[image],
+            system_id=system_id,
+            principal=register.principal(register.acme_token),
+        )
     assert needle in err.value.message and err.value.hint
     assert _counts(register) == before  # nothing written
 
@@ -77,11 +92,21 @@ def test_one_bad_image_in_a_batch_writes_nothing(register: Register) -> None:
     good = encode(synthetic_pixels(13, 512, 384), "JPEG")
     before = _counts(register)
     with pytest.raises(InvalidInput, match="image 2"):
-        mark_images(register.db, register.env, images=[good, b"\xff\xd8\xff\xe0broken"], system_id="acme-imagegen",
-                    principal=OPERATOR)
+        mark_images(
+            register.db,
+            register.env,
+            images=[good, b"\xff\xd8\xff\xe0broken"],
+            system_id="acme-imagegen",
+            principal=OPERATOR,
+        )
     with pytest.raises(InvalidInput, match="too small"):
-        mark_images(register.db, register.env, images=[encode(synthetic_pixels(13, 200, 150), "PNG")],
-                    system_id="acme-imagegen", principal=OPERATOR)
+        mark_images(
+            register.db,
+            register.env,
+            images=[encode(synthetic_pixels(13, 200, 150), "PNG")],
+            system_id="acme-imagegen",
+            principal=OPERATOR,
+        )
     assert _counts(register) == before
 
 
@@ -112,7 +137,9 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
     assert _counts(register)[0] == before[0] + 2
     # Re-sending is harmless; a different file under a recorded mark id is refused.
     assert [o["status"] for o in record_batch(register.db, register.env, entries=entries, principal=acme)] == [
-        "already_recorded", "already_recorded"]
+        "already_recorded",
+        "already_recorded",
+    ]
     with pytest.raises(InvalidInput, match="problem"):
         record_batch(register.db, register.env, entries=[dict(entries[0], sha256="0" * 64)], principal=acme)
 
@@ -129,29 +156,50 @@ def test_revoked_namespace_and_exhausted_kit(register: Register, tmp_path) -> No
     assert "revoked" in err.value.problems[0].message
 
 
-@pytest.mark.parametrize("field,value", [
-    ("sha256", "xyz"), ("phash", "12"), ("created_at", "yesterday"), ("media_type", "image/gif"),
-    ("alg", "com.example.other"), ("mark_id", "nothex"), ("width", 0), ("manifest", "%%%"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("sha256", "xyz"),
+        ("phash", "12"),
+        ("created_at", "yesterday"),
+        ("media_type", "image/gif"),
+        ("alg", "com.example.other"),
+        ("mark_id", "nothex"),
+        ("width", 0),
+        ("manifest", "%%%"),
+    ],
+)
 def test_malformed_batch_entries_name_the_field(sqlite_register: Register, field: str, value: object) -> None:
-    entry = {"mark_id": "0000100000010000", "system_id": "acme-imagegen", "system_version_number": 1,
-             "created_at": dt.datetime.now(dt.UTC).isoformat(), "sha256": "a" * 64, "phash": "b" * 16,
-             "width": 512, "height": 384, "media_type": "image/jpeg", "alg": watermark.ALGORITHM}
+    entry = {
+        "mark_id": "0000100000010000",
+        "system_id": "acme-imagegen",
+        "system_version_number": 1,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "sha256": "a" * 64,
+        "phash": "b" * 16,
+        "width": 512,
+        "height": 384,
+        "media_type": "image/jpeg",
+        "alg": watermark.ALGORITHM,
+    }
     entry[field] = value
     with pytest.raises(InvalidInput) as err:
         record_batch(sqlite_register.db, sqlite_register.env, entries=[entry], principal=OPERATOR)
     assert err.value.problems[0].path == f"[0].{field}"
 
 
-def test_batch_entries_must_carry_their_own_manifest_and_a_real_version(sqlite_register: Register,
-                                                                       tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_batch_entries_must_carry_their_own_manifest_and_a_real_version(sqlite_register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
     reg = sqlite_register
-    [online] = mark_images(reg.db, reg.env, images=[encode(synthetic_pixels(32, 512, 384), "JPEG")],
-                           system_id="acme-imagegen", principal=OPERATOR)
+    [online] = mark_images(
+        reg.db,
+        reg.env,
+        images=[encode(synthetic_pixels(32, 512, 384), "JPEG")],
+        system_id="acme-imagegen",
+        principal=OPERATOR,
+    )
     kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=5)
     marker = OfflineMarker(kit, tmp_path / "c")
-    a, b = (marker.mark(encode(synthetic_pixels(s, 512, 384), "JPEG"), system_id="acme-imagegen")[1]
-            for s in (33, 34))
+    a, b = (marker.mark(encode(synthetic_pixels(s, 512, 384), "JPEG"), system_id="acme-imagegen")[1] for s in (33, 34))
     before = _counts(reg)
     cases = {
         # Another record's manifest id (was a database error: the column is unique).
@@ -166,9 +214,15 @@ def test_batch_entries_must_carry_their_own_manifest_and_a_real_version(sqlite_r
         assert err.value.problems[0].path == path, (path, err.value.problems)
     # The same manifest twice in one batch.
     with pytest.raises(InvalidInput) as err:
-        record_batch(reg.db, reg.env, entries=[a, dict(b, manifest=a["manifest"], manifest_id=a["manifest_id"])],
-                     principal=OPERATOR)
+        record_batch(
+            reg.db,
+            reg.env,
+            entries=[a, dict(b, manifest=a["manifest"], manifest_id=a["manifest_id"])],
+            principal=OPERATOR,
+        )
     assert err.value.problems[0].path == "[1].manifest"
     assert _counts(reg) == before
     assert [o["status"] for o in record_batch(reg.db, reg.env, entries=[a, b], principal=OPERATOR)] == [
-        "recorded", "recorded"]
+        "recorded",
+        "recorded",
+    ]

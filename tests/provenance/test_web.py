@@ -20,8 +20,11 @@ def _auth(token: str) -> dict[str, str]:
 @pytest.fixture
 def marked(web, sqlite_register: Register):  # type: ignore[no-untyped-def]
     image = encode(synthetic_pixels(60, 640, 480), "JPEG")
-    resp = web.post("/api/v1/marks?system_id=acme-imagegen", content=image,
-                    headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"})
+    resp = web.post(
+        "/api/v1/marks?system_id=acme-imagegen",
+        content=image,
+        headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"},
+    )
     assert resp.status_code == 201, resp.text
     return resp
 
@@ -46,8 +49,11 @@ def test_marking_needs_the_owning_providers_live_token(web, sqlite_register: Reg
     assert web.post(url, content=image, headers={"Content-Type": "image/jpeg"}).status_code == 401
     other = web.post(url, content=image, headers=_auth(sqlite_register.other_token) | {"Content-Type": "image/jpeg"})
     assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
-    writer = web.post("/api/v1/marks?system_id=acme-writer", content=image,
-                      headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"})
+    writer = web.post(
+        "/api/v1/marks?system_id=acme-writer",
+        content=image,
+        headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"},
+    )
     assert writer.status_code == 403 and "synthetic_image" in writer.json()["error"]["message"]
     from assay.register.access import revoke_token
 
@@ -61,10 +67,12 @@ def test_marking_needs_the_owning_providers_live_token(web, sqlite_register: Reg
 
 
 def test_bad_uploads_get_the_one_error_shape(web) -> None:  # type: ignore[no-untyped-def]
-    for body, ctype, code in [(b"not an image", "image/png", "unsupported_media"),
-                              (b"", "image/png", "invalid_input"),
-                              (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png", "invalid_input"),
-                              (b"{}", "application/json", "unsupported_media")]:
+    for body, ctype, code in [
+        (b"not an image", "image/png", "unsupported_media"),
+        (b"", "image/png", "invalid_input"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "image/png", "invalid_input"),
+        (b"{}", "application/json", "unsupported_media"),
+    ]:
         r = web.post("/api/v1/check", content=body, headers={"Content-Type": ctype})
         assert r.status_code in (415, 422) and r.json()["error"]["code"] == code, (body, r.text)
     form = web.post("/api/v1/check", files={"other": ("x.txt", b"abc", "text/plain")})
@@ -110,8 +118,9 @@ def test_soft_binding_resolution_api(web, marked) -> None:  # type: ignore[no-un
     assert match["manifestId"].startswith("urn:c2pa:")
     post = web.post("/matches/byBinding", json={"alg": watermark.ALGORITHM, "value": mark.binding_value}).json()
     assert post == by_binding
-    by_content = web.post(f"/matches/byContent?alg={watermark.ALGORITHM}", content=marked.content,
-                          headers={"Content-Type": "image/jpeg"}).json()
+    by_content = web.post(
+        f"/matches/byContent?alg={watermark.ALGORITHM}", content=marked.content, headers={"Content-Type": "image/jpeg"}
+    ).json()
     assert by_content["matches"][0]["manifestId"] == match["manifestId"]
     store = web.get(f"/manifests/{match['manifestId']}")
     assert store.status_code == 200 and store.headers["content-type"] == "application/c2pa"
@@ -141,8 +150,11 @@ def test_malformed_requests_are_invalid_input_never_a_server_error(web, sqlite_r
     for body in ({"alg": {}, "value": "AAAAAAAAAAA="}, {"value": "AAAAAAAAAAA="}, [1]):
         r = web.post("/matches/byBinding", json=body)
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text
-    r = web.post("/api/v1/marks/batch", content=b'{"entries": [', headers=_auth(sqlite_register.acme_token) | {
-        "Content-Type": "application/json"})
+    r = web.post(
+        "/api/v1/marks/batch",
+        content=b'{"entries": [',
+        headers=_auth(sqlite_register.acme_token) | {"Content-Type": "application/json"},
+    )
     assert r.status_code == 422 and [p["path"] for p in r.json()["error"]["problems"]] == ["body"]
     r = web.post("/api/v1/marks/batch", json={"entries": "x"}, headers=_auth(sqlite_register.acme_token))
     assert r.status_code == 422 and r.json()["error"]["problems"][0]["path"] == "entries"
@@ -160,11 +172,21 @@ def test_real_answers_match_the_documented_schemas(web, marked, sqlite_register:
     mark_id = marked.headers["Assay-Mark-Id"]
     image = encode(synthetic_pixels(61, 400, 300), "PNG")
     answers = [
-        ("/api/v1/marks", "POST", web.post("/api/v1/marks?system_id=acme-imagegen", content=image, headers=_auth(
-            sqlite_register.acme_token) | {"Content-Type": "image/png", "Accept": "application/json"})),
+        (
+            "/api/v1/marks",
+            "POST",
+            web.post(
+                "/api/v1/marks?system_id=acme-imagegen",
+                content=image,
+                headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/png", "Accept": "application/json"},
+            ),
+        ),
         ("/api/v1/marks", "POST", marked),
-        ("/api/v1/check", "POST", web.post("/api/v1/check", content=marked.content,
-                                           headers={"Content-Type": "image/jpeg"})),
+        (
+            "/api/v1/check",
+            "POST",
+            web.post("/api/v1/check", content=marked.content, headers={"Content-Type": "image/jpeg"}),
+        ),
         ("/api/v1/check", "POST", web.post("/api/v1/check", content=image, headers={"Content-Type": "image/png"})),
         ("/api/v1/marks", "GET", web.get("/api/v1/marks")),
         ("/api/v1/marks/{mark_id}", "GET", web.get(f"/api/v1/marks/{mark_id}")),
@@ -195,7 +217,8 @@ def test_the_mark_page_names_the_version_the_image_was_made_with(web, marked, sq
     from .conftest import OPERATOR, disclosure
 
     with sqlite_register.db.write() as s:
-        service.update(s, "acme-imagegen", disclosure(system__version="4.0"), expected_version=1,
-                       principal=OPERATOR, reason="v4")
+        service.update(
+            s, "acme-imagegen", disclosure(system__version="4.0"), expected_version=1, principal=OPERATOR, reason="v4"
+        )
     page = web.get(f"/marks/{marked.headers['Assay-Mark-Id']}").text
     assert "version 3.2 (Acme Imaging B.V.); its entry has changed since (now version 4.0)" in page

@@ -82,11 +82,14 @@ class _Channel:
             if self._params is None:
                 c = self.config
                 if c.complaints_kdf_memlimit < 8192:
-                    raise ConfigError("ASSAY_COMPLAINTS_KDF_MEMLIMIT must be at least 8192 bytes",
-                                      hint="keep the default of 67108864 (64 MiB)")
+                    raise ConfigError(
+                        "ASSAY_COMPLAINTS_KDF_MEMLIMIT must be at least 8192 bytes",
+                        hint="keep the default of 67108864 (64 MiB)",
+                    )
                 with db.write() as session:
-                    self._params = service.channel_params(session, opslimit=c.complaints_kdf_opslimit,
-                                                          memlimit=c.complaints_kdf_memlimit, today=today)
+                    self._params = service.channel_params(
+                        session, opslimit=c.complaints_kdf_opslimit, memlimit=c.complaints_kdf_memlimit, today=today
+                    )
             return self._params
 
 
@@ -114,10 +117,15 @@ def _db(request: Request) -> Database:
     return request.app.state.db
 
 
-def _render(request: Request, template: str, context: dict[str, Any], *, status: int = 200,
-            headers: dict[str, str] | None = None) -> HTMLResponse:
-    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status,
-                                                        headers=headers)
+def _render(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(request, template, context, status_code=status, headers=headers)
 
 
 def _system(request: Request, system_id: str) -> Any:
@@ -126,8 +134,10 @@ def _system(request: Request, system_id: str) -> Any:
     with _db(request).read() as session:
         system = get_system(session, system_id)
     if system is None:
-        raise NotFound(f"there is no system {system_id!r} in the register",
-                       hint="find the system on /systems and use its 'File a complaint' link")
+        raise NotFound(
+            f"there is no system {system_id!r} in the register",
+            hint="find the system on /systems and use its 'File a complaint' link",
+        )
     return system
 
 
@@ -159,13 +169,19 @@ async def _no_sooner_than_the_floor(work: Callable[[], _T]) -> _T:
 # Documented answers (OpenAPI): every error is the one JSON error shape.
 _NO_SYSTEM = (404, "No such system in the register")
 _NO_RECEIPT = (404, "No complaint matches this receipt")
-_NOT_READY = (409, "The oversight body has not published its key yet (code 'complaints_not_ready'); the hint "
-                   "says what it runs to publish one")
+_NOT_READY = (
+    409,
+    "The oversight body has not published its key yet (code 'complaints_not_ready'); the hint "
+    "says what it runs to publish one",
+)
 
 
 def _limits(config: Config) -> dict[str, int]:
-    return {"max_bytes": config.complaints_max_bytes, "max_attachments": crypto.MAX_ATTACHMENTS,
-            **{f"max_{k}_chars": v for k, v in crypto.FIELDS.items()}}
+    return {
+        "max_bytes": config.complaints_max_bytes,
+        "max_attachments": crypto.MAX_ATTACHMENTS,
+        **{f"max_{k}_chars": v for k, v in crypto.FIELDS.items()},
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -178,11 +194,22 @@ def complaint_form(request: Request, system_id: str) -> HTMLResponse:
     key = _current_key(request)
     ch = _channel(request)
     params = ch.params(_db(request), _today(request)) if key else None
-    return _render(request, "complaints/new.html", {
-        "system": system, "key": key, "params": params, "form_token": ch.forms.issue(),
-        "pow_bits": ch.config.complaints_pow_bits, "limits": _limits(ch.config), "fields": crypto.FIELDS,
-        "key_b64": crypto.b64(key.public_key) if key else "", "salt_b64": crypto.b64(params.salt) if params else "",
-    }, headers=NO_STORE)
+    return _render(
+        request,
+        "complaints/new.html",
+        {
+            "system": system,
+            "key": key,
+            "params": params,
+            "form_token": ch.forms.issue(),
+            "pow_bits": ch.config.complaints_pow_bits,
+            "limits": _limits(ch.config),
+            "fields": crypto.FIELDS,
+            "key_b64": crypto.b64(key.public_key) if key else "",
+            "salt_b64": crypto.b64(params.salt) if params else "",
+        },
+        headers=NO_STORE,
+    )
 
 
 @router.post("/complaints", response_class=HTMLResponse, include_in_schema=False)
@@ -190,8 +217,12 @@ async def file_without_javascript(request: Request) -> HTMLResponse:
     """The no-JavaScript path: read the form in memory, seal it at once, show the receipt once."""
     ch = _channel(request)
     config = ch.config
-    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
-                                     max_total=config.complaints_max_bytes, max_files=crypto.MAX_ATTACHMENTS)
+    form = await read_form_in_memory(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        max_total=config.complaints_max_bytes,
+        max_files=crypto.MAX_ATTACHMENTS,
+    )
     return await run_in_threadpool(_file_sealed_on_server, request, ch, form)
 
 
@@ -202,7 +233,8 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
     content = crypto.ComplaintContent(
         fields={k: form.fields.get(k, "").strip() for k in crypto.FIELDS if form.fields.get(k, "").strip()},
         attachments=tuple(crypto.Attachment(f.name, f.content_type, f.data, "as-is") for f in form.files),
-        system_id=system.id, mode="server",
+        system_id=system.id,
+        mode="server",
     )
     crypto.check_content(content)  # before anything is spent or stored
     ch.filing_without_js.take("complaint")
@@ -214,22 +246,36 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
         with _KDF_SLOTS:
             keys = crypto.derive_receipt_keys(entropy, params)
         # The reply key goes inside the sealed complaint, as the browser does, so the body can check it.
-        sealed = crypto.seal(crypto.pack_complaint(replace(content, reply_public_key=keys.reply_public_key)),
-                             key.public_key)
+        sealed = crypto.seal(
+            crypto.pack_complaint(replace(content, reply_public_key=keys.reply_public_key)), key.public_key
+        )
         del content
         with _db(request).write() as session:
             service.submit_complaint(
-                session, system_id=system.id, key_id=key.key_id, ciphertext=sealed,
-                lookup=crypto.lookup_hash(keys.access_key, ch.pepper()), reply_public_key=keys.reply_public_key,
-                today=today, max_bytes=ch.config.complaints_max_bytes,
+                session,
+                system_id=system.id,
+                key_id=key.key_id,
+                ciphertext=sealed,
+                lookup=crypto.lookup_hash(keys.access_key, ch.pepper()),
+                reply_public_key=keys.reply_public_key,
+                today=today,
+                max_bytes=ch.config.complaints_max_bytes,
             )
     except BaseException:
         ch.forms.unspend(token)
         raise
-    return _render(request, "complaints/receipt.html", {
-        "system": system, "words": words.split(), "mode": "server", "received_on": today,
-        "attachments": len(form.files),
-    }, headers=NO_STORE)
+    return _render(
+        request,
+        "complaints/receipt.html",
+        {
+            "system": system,
+            "words": words.split(),
+            "mode": "server",
+            "received_on": today,
+            "attachments": len(form.files),
+        },
+        headers=NO_STORE,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -241,11 +287,21 @@ def follow_up_form(request: Request) -> HTMLResponse:
     key = _current_key(request)
     ch = _channel(request)
     params = ch.params(_db(request), _today(request)) if key else None
-    return _render(request, "complaints/follow_up.html", {
-        "key": key, "params": params, "pow_bits": ch.config.complaints_pow_bits, "limits": _limits(ch.config),
-        "key_b64": crypto.b64(key.public_key) if key else "", "salt_b64": crypto.b64(params.salt) if params else "",
-        "fields": crypto.FIELDS, "labels": LABELS,
-    }, headers=NO_STORE)
+    return _render(
+        request,
+        "complaints/follow_up.html",
+        {
+            "key": key,
+            "params": params,
+            "pow_bits": ch.config.complaints_pow_bits,
+            "limits": _limits(ch.config),
+            "key_b64": crypto.b64(key.public_key) if key else "",
+            "salt_b64": crypto.b64(params.salt) if params else "",
+            "fields": crypto.FIELDS,
+            "labels": LABELS,
+        },
+        headers=NO_STORE,
+    )
 
 
 @dataclass(frozen=True)
@@ -278,19 +334,30 @@ async def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tu
 
 def _status_page(request: Request, opened: _Opened, receipt: str, *, notice: str = "") -> HTMLResponse:
     ch = _channel(request)
-    return _render(request, "complaints/status.html", {
-        "complaint": opened.view, "replies": opened.replies, "receipt": receipt, "labels": LABELS,
-        "notice": notice, "form_token": ch.forms.issue(), "limits": _limits(ch.config),
-        "closed": opened.view.status in ("resolved", "rejected"),
-        "deadlines": opened.view.deadlines(_today(request)),
-    }, headers=NO_STORE)
+    return _render(
+        request,
+        "complaints/status.html",
+        {
+            "complaint": opened.view,
+            "replies": opened.replies,
+            "receipt": receipt,
+            "labels": LABELS,
+            "notice": notice,
+            "form_token": ch.forms.issue(),
+            "limits": _limits(ch.config),
+            "closed": opened.view.status in ("resolved", "rejected"),
+            "deadlines": opened.view.deadlines(_today(request)),
+        },
+        headers=NO_STORE,
+    )
 
 
 @router.post("/complaints/follow-up", response_class=HTMLResponse, include_in_schema=False)
 async def follow_up_without_javascript(request: Request) -> HTMLResponse:
     ch = _channel(request)
-    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
-                                     max_total=10_000, max_files=0)
+    form = await read_form_in_memory(
+        request.headers.get("content-type", ""), request.stream(), max_total=10_000, max_files=0
+    )
     receipt = form.fields.get("receipt", "")
     opened, _ = await _open_with_receipt(request, ch, receipt)
     return _status_page(request, opened, receipt)
@@ -299,8 +366,12 @@ async def follow_up_without_javascript(request: Request) -> HTMLResponse:
 @router.post("/complaints/follow-up/information", response_class=HTMLResponse, include_in_schema=False)
 async def add_information_without_javascript(request: Request) -> HTMLResponse:
     ch = _channel(request)
-    form = await read_form_in_memory(request.headers.get("content-type", ""), request.stream(),
-                                     max_total=ch.config.complaints_max_bytes, max_files=crypto.MAX_ATTACHMENTS)
+    form = await read_form_in_memory(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        max_total=ch.config.complaints_max_bytes,
+        max_files=crypto.MAX_ATTACHMENTS,
+    )
     receipt = form.fields.get("receipt", "")
     opened, keys = await _open_with_receipt(request, ch, receipt)
 
@@ -308,7 +379,9 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
         key = _require_key(request)
         text = form.fields.get("what", "").strip()
         content = crypto.ComplaintContent(
-            fields={"what": text} if text else {}, kind="information", system_id=opened.view.system_id,
+            fields={"what": text} if text else {},
+            kind="information",
+            system_id=opened.view.system_id,
             attachments=tuple(crypto.Attachment(f.name, f.content_type, f.data, "as-is") for f in form.files),
             mode="server",
         )
@@ -319,14 +392,22 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
         try:
             with _db(request).write() as session:
                 view = service.add_information(
-                    session, lookup=crypto.lookup_hash(keys.access_key, ch.pepper()), key_id=key.key_id,
-                    ciphertext=crypto.seal(blob, key.public_key), today=_today(request),
-                    max_bytes=ch.config.complaints_max_bytes)
+                    session,
+                    lookup=crypto.lookup_hash(keys.access_key, ch.pepper()),
+                    key_id=key.key_id,
+                    ciphertext=crypto.seal(blob, key.public_key),
+                    today=_today(request),
+                    max_bytes=ch.config.complaints_max_bytes,
+                )
         except BaseException:
             ch.forms.unspend(token)
             raise
-        return _status_page(request, _Opened(view, opened.replies), receipt,
-                            notice="Your information was encrypted on the server and added to your complaint.")
+        return _status_page(
+            request,
+            _Opened(view, opened.replies),
+            receipt,
+            notice="Your information was encrypted on the server and added to your complaint.",
+        )
 
     return await run_in_threadpool(work)
 
@@ -347,12 +428,17 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
     today = _today(request)
     with _db(request).read() as session:
         stats = service.stats_for_system(session, system.id, today=today)
-    return _render(request, "complaints/stats.html", {"system": system, "stats": stats, "labels": LABELS,
-                                                      "statuses": STATUSES})
+    return _render(
+        request, "complaints/stats.html", {"system": system, "stats": stats, "labels": LABELS, "statuses": STATUSES}
+    )
 
 
-@router.get("/api/v1/systems/{system_id}/complaints", tags=["complaints"],
-            summary="Public, content-free complaint statistics of a system", responses=error_responses(_NO_SYSTEM))
+@router.get(
+    "/api/v1/systems/{system_id}/complaints",
+    tags=["complaints"],
+    summary="Public, content-free complaint statistics of a system",
+    responses=error_responses(_NO_SYSTEM),
+)
 def stats_api(request: Request, system_id: str) -> dict[str, Any]:
     system = _system(request, system_id)
     with _db(request).read() as session:
@@ -379,12 +465,15 @@ class SubmitComplaint(BaseModel):
     model_config = ConfigDict(extra="forbid")
     system_id: str = Field(max_length=64, description="The system the complaint is about.")
     key_id: str = Field(max_length=16, description="The oversight body's key the complaint is sealed to.")
-    ciphertext: str = Field(description="base64url of the sealed box (crypto_box_seal of the padded container).",
-                            json_schema_extra=_B64URL)
-    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.",
-                            json_schema_extra=_KEY_32)
-    reply_public_key: str = Field(max_length=64, description="base64url of the receipt's X25519 reply key.",
-                                  json_schema_extra=_KEY_32)
+    ciphertext: str = Field(
+        description="base64url of the sealed box (crypto_box_seal of the padded container).", json_schema_extra=_B64URL
+    )
+    access_key: str = Field(
+        max_length=64, description="base64url of the receipt's 32-byte access key.", json_schema_extra=_KEY_32
+    )
+    reply_public_key: str = Field(
+        max_length=64, description="base64url of the receipt's X25519 reply key.", json_schema_extra=_KEY_32
+    )
     pow: ProofOfWorkSolution | None = None
 
 
@@ -398,15 +487,19 @@ class AddInformation(BaseModel):
 
 class Lookup(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    access_key: str = Field(max_length=64, description="base64url of the receipt's 32-byte access key.",
-                            json_schema_extra=_KEY_32)
+    access_key: str = Field(
+        max_length=64, description="base64url of the receipt's 32-byte access key.", json_schema_extra=_KEY_32
+    )
 
 
 def _access_key(text: str) -> bytes:
     raw = crypto.b64decode(text, path="access_key")
     if len(raw) != 32:
-        raise InvalidInput("access_key must be 32 bytes", hint="derive it from the receipt as the form does",
-                           problems=[FieldProblem("access_key", "not 32 bytes", "send 32 bytes, base64url")])
+        raise InvalidInput(
+            "access_key must be 32 bytes",
+            hint="derive it from the receipt as the form does",
+            problems=[FieldProblem("access_key", "not 32 bytes", "send 32 bytes, base64url")],
+        )
     return raw
 
 
@@ -414,21 +507,32 @@ def _check_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
     if ch.config.complaints_pow_bits <= 0:
         return
     if solution is None:
-        raise InvalidInput("a proof of work is needed", hint="ask POST /api/v1/complaints/challenge and solve it",
-                           problems=[FieldProblem("pow", "missing", "solve a challenge")])
+        raise InvalidInput(
+            "a proof of work is needed",
+            hint="ask POST /api/v1/complaints/challenge and solve it",
+            problems=[FieldProblem("pow", "missing", "solve a challenge")],
+        )
     ch.pow.verify(solution.challenge, solution.nonce)
 
 
-@router.get("/api/v1/complaints/channel", tags=["complaints"],
-            summary="The oversight body's current key, the receipt parameters and the limits",
-            responses=error_responses(_NOT_READY))
+@router.get(
+    "/api/v1/complaints/channel",
+    tags=["complaints"],
+    summary="The oversight body's current key, the receipt parameters and the limits",
+    responses=error_responses(_NOT_READY),
+)
 def channel_info(request: Request) -> dict[str, Any]:
     ch = _channel(request)
     key = _require_key(request)
     params = ch.params(_db(request), _today(request))
-    return {"key": key.as_dict(), "kdf": params.as_dict(), "pow_bits": ch.config.complaints_pow_bits,
-            "limits": _limits(ch.config), "wordlist": "/complaints/wordlist.txt",
-            "construction": "libsodium crypto_box_seal (X25519, XSalsa20-Poly1305) of a Padme-padded container"}
+    return {
+        "key": key.as_dict(),
+        "kdf": params.as_dict(),
+        "pow_bits": ch.config.complaints_pow_bits,
+        "limits": _limits(ch.config),
+        "wordlist": "/complaints/wordlist.txt",
+        "construction": "libsodium crypto_box_seal (X25519, XSalsa20-Poly1305) of a Padme-padded container",
+    }
 
 
 @router.post("/api/v1/complaints/challenge", tags=["complaints"], summary="A proof-of-work challenge")
@@ -437,10 +541,19 @@ def challenge(request: Request) -> dict[str, Any]:
     return {"challenge": ch.pow.challenge(), "bits": ch.config.complaints_pow_bits}
 
 
-@router.post("/api/v1/complaints", status_code=201, tags=["complaints"],
-             summary="File a complaint sealed in the browser",
-             responses=error_responses(_NO_SYSTEM, (409, "No key is published, the key was replaced since, or this "
-                                                         "submission was already received"), 413, 422, 429))
+@router.post(
+    "/api/v1/complaints",
+    status_code=201,
+    tags=["complaints"],
+    summary="File a complaint sealed in the browser",
+    responses=error_responses(
+        _NO_SYSTEM,
+        (409, "No key is published, the key was replaced since, or this submission was already received"),
+        413,
+        422,
+        429,
+    ),
+)
 def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     ch = _channel(request)
     system = _system(request, body.system_id)
@@ -451,32 +564,50 @@ def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     ch.filing.take("complaint")
     today = _today(request)
     with _db(request).write() as session:
-        service.submit_complaint(session, system_id=system.id, key_id=body.key_id, ciphertext=ciphertext,
-                                 lookup=crypto.lookup_hash(access, ch.pepper()), reply_public_key=reply_public,
-                                 today=today, max_bytes=ch.config.complaints_max_bytes)
-    return JSONResponse({"status": "received", "received_on": today.isoformat(), "mode": "browser"},
-                        status_code=201, headers=NO_STORE)
+        service.submit_complaint(
+            session,
+            system_id=system.id,
+            key_id=body.key_id,
+            ciphertext=ciphertext,
+            lookup=crypto.lookup_hash(access, ch.pepper()),
+            reply_public_key=reply_public,
+            today=today,
+            max_bytes=ch.config.complaints_max_bytes,
+        )
+    return JSONResponse(
+        {"status": "received", "received_on": today.isoformat(), "mode": "browser"}, status_code=201, headers=NO_STORE
+    )
 
 
 def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
     """What the receipt holder sees: status, days, and the replies (sealed to their reply key)."""
     d = view.deadlines(today)
     return {
-        "status": view.status, "status_label": LABELS[view.status], "received_on": view.received_on.isoformat(),
+        "status": view.status,
+        "status_label": LABELS[view.status],
+        "received_on": view.received_on.isoformat(),
         "history": [{"status": s, "label": LABELS[s], "day": day.isoformat()} for s, day in view.history],
-        "acknowledge_by": d.acknowledge_by.isoformat(), "answer_by": d.answer_by.isoformat(),
+        "acknowledge_by": d.acknowledge_by.isoformat(),
+        "answer_by": d.answer_by.isoformat(),
         "closed": view.status in ("resolved", "rejected"),
         "messages": [
-            {"author": m.author, "kind": m.kind, "day": m.day.isoformat(),
-             **({"ciphertext": crypto.b64(m.ciphertext)} if m.kind == "reply" else {})}
+            {
+                "author": m.author,
+                "kind": m.kind,
+                "day": m.day.isoformat(),
+                **({"ciphertext": crypto.b64(m.ciphertext)} if m.kind == "reply" else {}),
+            }
             for m in view.messages
         ],
     }
 
 
-@router.post("/api/v1/complaints/lookup", tags=["complaints"],
-             summary="A complaint's status and sealed replies, for the holder of its receipt",
-             responses=error_responses(_NO_RECEIPT, 413, 422, 429))
+@router.post(
+    "/api/v1/complaints/lookup",
+    tags=["complaints"],
+    summary="A complaint's status and sealed replies, for the holder of its receipt",
+    responses=error_responses(_NO_RECEIPT, 413, 422, 429),
+)
 async def lookup(request: Request, body: Lookup) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
@@ -493,10 +624,19 @@ async def lookup(request: Request, body: Lookup) -> JSONResponse:
     return await _no_sooner_than_the_floor(work)
 
 
-@router.post("/api/v1/complaints/information", status_code=201, tags=["complaints"],
-             summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)",
-             responses=error_responses(_NO_RECEIPT, (409, "The complaint is closed, the key was replaced since, or "
-                                                          "this was already received"), 413, 422, 429))
+@router.post(
+    "/api/v1/complaints/information",
+    status_code=201,
+    tags=["complaints"],
+    summary="Add information, sealed in the browser, to a complaint (with its receipt's access key)",
+    responses=error_responses(
+        _NO_RECEIPT,
+        (409, "The complaint is closed, the key was replaced since, or this was already received"),
+        413,
+        422,
+        429,
+    ),
+)
 async def add_information(request: Request, body: AddInformation) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
@@ -507,9 +647,14 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
 
     def work() -> JSONResponse:
         with _db(request).write() as session:
-            view = service.add_information(session, lookup=crypto.lookup_hash(access, ch.pepper()),
-                                           key_id=body.key_id, ciphertext=ciphertext, today=today,
-                                           max_bytes=ch.config.complaints_max_bytes)
+            view = service.add_information(
+                session,
+                lookup=crypto.lookup_hash(access, ch.pepper()),
+                key_id=body.key_id,
+                ciphertext=ciphertext,
+                today=today,
+                max_bytes=ch.config.complaints_max_bytes,
+            )
         return JSONResponse(_public_view(view, today), status_code=201, headers=NO_STORE)
 
     return await _no_sooner_than_the_floor(work)
@@ -530,27 +675,36 @@ def _admin(principal: Principal = Depends(require_principal)) -> Principal:
 
 class PublishKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    public_key: str = Field(max_length=64, description="base64url X25519 public key from 'assay complaints keygen'",
-                            json_schema_extra=_KEY_32)
+    public_key: str = Field(
+        max_length=64,
+        description="base64url X25519 public key from 'assay complaints keygen'",
+        json_schema_extra=_KEY_32,
+    )
 
 
 class SealedReplyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ciphertext: str = Field(description="The reply sealed to the complaint's reply public key.",
-                            json_schema_extra=_B64URL)
-    body_copy: str = Field(description="The same reply sealed to the oversight body's own key.",
-                           json_schema_extra=_B64URL)
+    ciphertext: str = Field(
+        description="The reply sealed to the complaint's reply public key.", json_schema_extra=_B64URL
+    )
+    body_copy: str = Field(
+        description="The same reply sealed to the oversight body's own key.", json_schema_extra=_B64URL
+    )
     body_copy_key_id: str = Field(max_length=16)
 
     def sealed(self) -> service.SealedReply:
-        return service.SealedReply(crypto.b64decode(self.ciphertext, path="ciphertext"),
-                                   crypto.b64decode(self.body_copy, path="body_copy"), self.body_copy_key_id)
+        return service.SealedReply(
+            crypto.b64decode(self.ciphertext, path="ciphertext"),
+            crypto.b64decode(self.body_copy, path="body_copy"),
+            self.body_copy_key_id,
+        )
 
 
 class StatusBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: str = Field(max_length=32, description=f"One of: {', '.join(STATUSES[1:])}",
-                        json_schema_extra={"enum": list(STATUSES[1:])})
+    status: str = Field(
+        max_length=32, description=f"One of: {', '.join(STATUSES[1:])}", json_schema_extra={"enum": list(STATUSES[1:])}
+    )
     reason: SealedReplyBody | None = Field(None, description="Required for 'rejected': the reason, sealed.")
 
 
@@ -560,9 +714,13 @@ def keys(request: Request) -> dict[str, Any]:
         return {"keys": [k.as_dict() for k in service.list_keys(session)]}
 
 
-@router.post("/api/v1/complaints/keys", status_code=201, tags=["complaints"],
-             summary="Publish (or rotate to) a new key of the oversight body (admin)",
-             responses=_ADMIN | error_responses((409, "This key was retired; it cannot be published again"), 413, 422))
+@router.post(
+    "/api/v1/complaints/keys",
+    status_code=201,
+    tags=["complaints"],
+    summary="Publish (or rotate to) a new key of the oversight body (admin)",
+    responses=_ADMIN | error_responses((409, "This key was retired; it cannot be published again"), 413, 422),
+)
 def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admin)) -> dict[str, Any]:
     public = crypto.decode_public_key(body.public_key)
     with _db(request).write() as session:
@@ -570,28 +728,47 @@ def publish_key(request: Request, body: PublishKey, _: Principal = Depends(_admi
     return view.as_dict()
 
 
-@router.get("/api/v1/complaints/inbox", tags=["complaints"], summary="Sealed messages after a cursor (admin)",
-            responses=_ADMIN | error_responses(422))
-def inbox(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = Query(50, ge=1, le=500),
-          _: Principal = Depends(_admin)) -> dict[str, Any]:
+@router.get(
+    "/api/v1/complaints/inbox",
+    tags=["complaints"],
+    summary="Sealed messages after a cursor (admin)",
+    responses=_ADMIN | error_responses(422),
+)
+def inbox(
+    request: Request,
+    after: int = Query(0, ge=0, le=2**62),
+    limit: int = Query(50, ge=1, le=500),
+    _: Principal = Depends(_admin),
+) -> dict[str, Any]:
     with _db(request).read() as session:
         messages = service.inbox(session, after=after, limit=limit)
     return {"messages": [m.as_dict() for m in messages], "next_after": messages[-1].id if messages else after}
 
 
-@router.get("/api/v1/complaints/cases", tags=["complaints"],
-            summary="Complaints with status, days and deadline flags, without content (admin)",
-            responses=_ADMIN | error_responses(422))
-def cases(request: Request, status: str | None = Query(None, max_length=32),
-          system_id: str | None = Query(None, max_length=64), _: Principal = Depends(_admin)) -> dict[str, Any]:
+@router.get(
+    "/api/v1/complaints/cases",
+    tags=["complaints"],
+    summary="Complaints with status, days and deadline flags, without content (admin)",
+    responses=_ADMIN | error_responses(422),
+)
+def cases(
+    request: Request,
+    status: str | None = Query(None, max_length=32),
+    system_id: str | None = Query(None, max_length=64),
+    _: Principal = Depends(_admin),
+) -> dict[str, Any]:
     today = _today(request)
     with _db(request).read() as session:
         views = service.list_complaints(session, status=status, system_id=system_id)
     return {"as_of": today.isoformat(), "complaints": [v.as_dict(today, with_messages=False) for v in views]}
 
 
-@router.get("/api/v1/complaints/cases/{complaint_id}", tags=["complaints"],
-            summary="One complaint with its sealed messages (admin)", responses=_ADMIN | error_responses(_NO_COMPLAINT))
+@router.get(
+    "/api/v1/complaints/cases/{complaint_id}",
+    tags=["complaints"],
+    summary="One complaint with its sealed messages (admin)",
+    responses=_ADMIN | error_responses(_NO_COMPLAINT),
+)
 def case(request: Request, complaint_id: str, _: Principal = Depends(_admin)) -> dict[str, Any]:
     with _db(request).read() as session:
         view = service.get_complaint(session, complaint_id)
@@ -600,26 +777,39 @@ def case(request: Request, complaint_id: str, _: Principal = Depends(_admin)) ->
     return view.as_dict(_today(request))
 
 
-@router.post("/api/v1/complaints/cases/{complaint_id}/replies", status_code=201, tags=["complaints"],
-             summary="Add a sealed reply (admin)",
-             responses=_ADMIN | error_responses(_NO_COMPLAINT, (409, "The complaint is closed"), 413, 422))
+@router.post(
+    "/api/v1/complaints/cases/{complaint_id}/replies",
+    status_code=201,
+    tags=["complaints"],
+    summary="Add a sealed reply (admin)",
+    responses=_ADMIN | error_responses(_NO_COMPLAINT, (409, "The complaint is closed"), 413, 422),
+)
 def reply(request: Request, complaint_id: str, body: SealedReplyBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
     ch = _channel(request)
     with _db(request).write() as session:
-        m = service.add_reply(session, complaint_id, body.sealed(), today=_today(request),
-                              max_bytes=ch.config.complaints_max_bytes)
+        m = service.add_reply(
+            session, complaint_id, body.sealed(), today=_today(request), max_bytes=ch.config.complaints_max_bytes
+        )
     return m.as_dict()
 
 
-@router.post("/api/v1/complaints/cases/{complaint_id}/status", tags=["complaints"],
-             summary="Move a complaint to a later status (admin)",
-             responses=_ADMIN | error_responses(_NO_COMPLAINT, (409, "The complaint is closed, or already past this "
-                                                                     "status"), 413, 422))
+@router.post(
+    "/api/v1/complaints/cases/{complaint_id}/status",
+    tags=["complaints"],
+    summary="Move a complaint to a later status (admin)",
+    responses=_ADMIN
+    | error_responses(_NO_COMPLAINT, (409, "The complaint is closed, or already past this status"), 413, 422),
+)
 def set_status(request: Request, complaint_id: str, body: StatusBody, _: Principal = Depends(_admin)) -> dict[str, Any]:
     ch = _channel(request)
     today = _today(request)
     with _db(request).write() as session:
-        view = service.change_status(session, complaint_id, body.status, today=today,
-                                     reason=body.reason.sealed() if body.reason else None,
-                                     max_bytes=ch.config.complaints_max_bytes)
+        view = service.change_status(
+            session,
+            complaint_id,
+            body.status,
+            today=today,
+            reason=body.reason.sealed() if body.reason else None,
+            max_bytes=ch.config.complaints_max_bytes,
+        )
     return view.as_dict(today, with_messages=False)

@@ -150,9 +150,12 @@ class MatchesOut(BaseModel):
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _IMAGE_BODY = {"image/*": _BINARY}
-_UPLOAD_ERRORS = (413, (415, "Not an image Assay can read, or a form or text sent instead of the image"),
-                  (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"),
-                  (429, "Busy examining other images: try again in a few seconds"))
+_UPLOAD_ERRORS = (
+    413,
+    (415, "Not an image Assay can read, or a form or text sent instead of the image"),
+    (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"),
+    (429, "Busy examining other images: try again in a few seconds"),
+)
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
 _ALG = {"enum": [watermark.ALGORITHM]}
@@ -179,8 +182,9 @@ class MediaSlots:
             with anyio.fail_after(self.wait):
                 await self.semaphore.acquire()
         except TimeoutError:
-            raise RateLimited("the register is busy examining other images",
-                              hint="try again in a few seconds") from None
+            raise RateLimited(
+                "the register is busy examining other images", hint="try again in a few seconds"
+            ) from None
         try:
             return await run_in_threadpool(fn, *args, **kwargs)
         finally:
@@ -200,8 +204,10 @@ async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes,
     ctype = request.headers.get("content-type", "")
     if not ctype.lower().startswith("multipart/form-data"):
         if ctype.lower().startswith(("application/x-www-form-urlencoded", "application/json", "text/")):
-            raise UnsupportedMedia(f"send the image itself, or a multipart form with a '{field}' field, not {ctype}",
-                                   hint="e.g. curl --data-binary @image.jpg -H 'Content-Type: image/jpeg'")
+            raise UnsupportedMedia(
+                f"send the image itself, or a multipart form with a '{field}' field, not {ctype}",
+                hint="e.g. curl --data-binary @image.jpg -H 'Content-Type: image/jpeg'",
+            )
         return body, {}
     from python_multipart.multipart import MultipartParser, parse_options_header
 
@@ -235,15 +241,24 @@ async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes,
     def on_part_end() -> None:
         parts.append({"headers": dict(current["headers"]), "data": current["data"].getvalue()})
 
-    parser = MultipartParser(boundary, {
-        "on_part_begin": on_part_begin, "on_header_field": on_header_field, "on_header_value": on_header_value,
-        "on_header_end": on_header_end, "on_part_data": on_part_data, "on_part_end": on_part_end})
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+        },
+    )
     try:
         parser.write(body)
         parser.finalize()
     except Exception as exc:  # noqa: BLE001 - the parser's errors all mean "malformed form"
-        raise InvalidInput(f"the multipart form is malformed ({str(exc)[:100]})",
-                           hint="let your HTTP client build the form") from None
+        raise InvalidInput(
+            f"the multipart form is malformed ({str(exc)[:100]})", hint="let your HTTP client build the form"
+        ) from None
     file_data: bytes | None = None
     fields: dict[str, str] = {}
     for part in parts[:20]:
@@ -254,12 +269,16 @@ async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes,
         elif len(part["data"]) <= 1000:
             fields[name] = part["data"].decode("utf-8", "replace")
     if file_data is None:
-        raise InvalidInput(f"the form has no '{field}' field", hint="choose a file to check",
-                           problems=[FieldProblem(field, "missing", "attach the image")])
+        raise InvalidInput(
+            f"the form has no '{field}' field",
+            hint="choose a file to check",
+            problems=[FieldProblem(field, "missing", "attach the image")],
+        )
     return file_data, fields
 
 
 # ---------------------------------------------------------------------------------------------- checking
+
 
 @router.get("/check", response_class=HTMLResponse, include_in_schema=False)
 def check_page(request: Request) -> HTMLResponse:
@@ -268,8 +287,9 @@ def check_page(request: Request) -> HTMLResponse:
 
 def _check_template(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
     max_mb = max(1, request.app.state.config.max_upload_bytes // 1_000_000)
-    return request.app.state.templates.TemplateResponse(request, "provenance/check.html",
-                                                        context | {"max_mb": max_mb}, status_code=status_code)
+    return request.app.state.templates.TemplateResponse(
+        request, "provenance/check.html", context | {"max_mb": max_mb}, status_code=status_code
+    )
 
 
 @router.post("/check", response_class=HTMLResponse, include_in_schema=False)
@@ -282,12 +302,27 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), env:
     return _check_template(request, {"verdict": verdict.as_dict()})
 
 
-@router.post("/api/v1/check", tags=["provenance"], summary="Check an image for an Assay mark and Content Credentials",
-             responses={200: {"model": VerdictOut, "description": "The verdict"}, **error_responses(*_UPLOAD_ERRORS)},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 **_IMAGE_BODY,
-                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                     "file": {"type": "string", "format": "binary"}}}}}}})
+@router.post(
+    "/api/v1/check",
+    tags=["provenance"],
+    summary="Check an image for an Assay mark and Content Credentials",
+    responses={200: {"model": VerdictOut, "description": "The verdict"}, **error_responses(*_UPLOAD_ERRORS)},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                **_IMAGE_BODY,
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
+        }
+    },
+)
 async def api_check(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
     """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
     never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know."""
@@ -300,37 +335,81 @@ async def api_check(request: Request, db: Database = Depends(get_db), env: Prove
 
 # ---------------------------------------------------------------------------------------------- marking
 
+
 def _bool(text: str | None) -> bool:
     return (text or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-@router.post("/api/v1/marks", tags=["provenance"], summary="Mark an image made by one of your systems",
-             status_code=201, response_class=Response,
-             responses={
-                 201: {"model": MarkedOut, "headers": {"Assay-Mark-Id": {"schema": {"type": "string"}}},
-                       "description": "The marked image (in the format sent), or JSON with 'Accept: application/json'",
-                       "content": {t: _BINARY for t in MARKABLE_TYPES}},
-                 **error_responses(401, (403, "Not your system, or a system that may not mark (the hint says why)"),
-                                   (404, "No such system"), *_UPLOAD_ERRORS)},
-             openapi_extra={"requestBody": {"required": True, "content": {
-                 **_IMAGE_BODY,
-                 "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
-                     "file": {"type": "string", "format": "binary"}, "system_id": {"type": "string"},
-                     "visible_label": {"type": "boolean"}}}}}}})
-async def api_mark(request: Request, system_id: str | None = Query(None), visible_label: bool = Query(False),
-                   principal: Principal = Depends(require_principal), db: Database = Depends(get_db),
-                   env: ProvenanceEnv = Depends(_env)) -> Response:
+@router.post(
+    "/api/v1/marks",
+    tags=["provenance"],
+    summary="Mark an image made by one of your systems",
+    status_code=201,
+    response_class=Response,
+    responses={
+        201: {
+            "model": MarkedOut,
+            "headers": {"Assay-Mark-Id": {"schema": {"type": "string"}}},
+            "description": "The marked image (in the format sent), or JSON with 'Accept: application/json'",
+            "content": {t: _BINARY for t in MARKABLE_TYPES},
+        },
+        **error_responses(
+            401,
+            (403, "Not your system, or a system that may not mark (the hint says why)"),
+            (404, "No such system"),
+            *_UPLOAD_ERRORS,
+        ),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                **_IMAGE_BODY,
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "system_id": {"type": "string"},
+                            "visible_label": {"type": "boolean"},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def api_mark(
+    request: Request,
+    system_id: str | None = Query(None),
+    visible_label: bool = Query(False),
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+    env: ProvenanceEnv = Depends(_env),
+) -> Response:
     """Embeds the watermark with a fresh mark id, signs Content Credentials with your certificate and records
     the mark. Answers with the marked image (``Assay-Mark-Id`` header), or with JSON when you ask for
     ``Accept: application/json``."""
     data, fields = await _read_upload(request)
     system_id = system_id or fields.get("system_id")
     if not system_id:
-        raise InvalidInput("say which system made the image", hint="send system_id (query or form field)",
-                           problems=[FieldProblem("system_id", "missing", "the id of your registered system")])
+        raise InvalidInput(
+            "say which system made the image",
+            hint="send system_id (query or form field)",
+            problems=[FieldProblem("system_id", "missing", "the id of your registered system")],
+        )
     label = visible_label or _bool(fields.get("visible_label"))
-    results = await _media_slots(request).run(mark_images, db, env, images=[data], system_id=system_id,
-                                      principal=principal, visible_label=label, names=["the image"])
+    results = await _media_slots(request).run(
+        mark_images,
+        db,
+        env,
+        images=[data],
+        system_id=system_id,
+        principal=principal,
+        visible_label=label,
+        names=["the image"],
+    )
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
     if r.log_index is not None:
@@ -343,31 +422,55 @@ async def api_mark(request: Request, system_id: str | None = Query(None), visibl
 
 class BatchIn(BaseModel):
     # Entries are checked one by one by record_batch, whose problems name each wrong field of each entry.
-    entries: list[Any] = Field(max_length=MAX_BATCH,
-                               description="The JSON lines 'assay mark --offline' wrote, one object each.",
-                               json_schema_extra={"minItems": 1, "items": {"type": "object"}})
+    entries: list[Any] = Field(
+        max_length=MAX_BATCH,
+        description="The JSON lines 'assay mark --offline' wrote, one object each.",
+        json_schema_extra={"minItems": 1, "items": {"type": "object"}},
+    )
 
 
-@router.post("/api/v1/marks/batch", tags=["provenance"], summary="Record marks made offline with a marking kit",
-             responses={200: {"model": BatchOut, "description": "Every entry is recorded (or was already)"},
-                        **error_responses(401, (403, "An entry's system is not this provider's, or may not mark"),
-                                          (409, "A different entry was recorded under one of these mark ids"),
-                                          413, (422, "Not JSON, wrong entries (each listed in problems), or "
-                                                     f"more than {MAX_BATCH} of them"))})
-async def api_record_batch(body: BatchIn, principal: Principal = Depends(require_principal),
-                           db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+@router.post(
+    "/api/v1/marks/batch",
+    tags=["provenance"],
+    summary="Record marks made offline with a marking kit",
+    responses={
+        200: {"model": BatchOut, "description": "Every entry is recorded (or was already)"},
+        **error_responses(
+            401,
+            (403, "An entry's system is not this provider's, or may not mark"),
+            (409, "A different entry was recorded under one of these mark ids"),
+            413,
+            (422, f"Not JSON, wrong entries (each listed in problems), or more than {MAX_BATCH} of them"),
+        ),
+    },
+)
+async def api_record_batch(
+    body: BatchIn,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+    env: ProvenanceEnv = Depends(_env),
+) -> Any:
     """Body: ``{"entries": [...]}``, the lines ``assay mark --offline`` wrote. All or nothing; re-sending an
     identical entry is harmless."""
     results = await run_in_threadpool(record_batch, db, env, entries=body.entries, principal=principal)
     return {"recorded": sum(r["status"] == "recorded" for r in results), "results": results}
 
 
-@router.get("/api/v1/marks", tags=["provenance"], summary="List recorded marks",
-            responses={200: {"model": MarkListOut, "description": "A page of marks, newest first"},
-                       **error_responses(422)})
-def api_list_marks(request: Request, system_id: str | None = None, provider_id: str | None = None,
-                   page: int = Query(1, ge=1), per_page: int | None = Query(None, ge=1),
-                   db: Database = Depends(get_db), config: Config = Depends(get_config)) -> Any:
+@router.get(
+    "/api/v1/marks",
+    tags=["provenance"],
+    summary="List recorded marks",
+    responses={200: {"model": MarkListOut, "description": "A page of marks, newest first"}, **error_responses(422)},
+)
+def api_list_marks(
+    request: Request,
+    system_id: str | None = None,
+    provider_id: str | None = None,
+    page: int = Query(1, ge=1),
+    per_page: int | None = Query(None, ge=1),
+    db: Database = Depends(get_db),
+    config: Config = Depends(get_config),
+) -> Any:
     per_page = min(per_page or config.page_size, config.max_page_size)
     q = select(MarkRecord)
     count_q = select(func.count()).select_from(MarkRecord)
@@ -378,8 +481,9 @@ def api_list_marks(request: Request, system_id: str | None = None, provider_id: 
         count_q = count_q.where(MarkRecord.provider_id == provider_id)
     with db.read() as session:
         total = session.scalar(count_q) or 0
-        rows = session.scalars(q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id)
-                               .offset((page - 1) * per_page).limit(per_page))
+        rows = session.scalars(
+            q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id).offset((page - 1) * per_page).limit(per_page)
+        )
         items = [mark_view(r) for r in rows]
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
@@ -389,8 +493,10 @@ def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
     with db.read() as session:
         row = session.get(MarkRecord, mark.hex)
         if row is None:
-            raise NotFound(f"there is no recorded mark {mark.hex}",
-                           hint="a mark made offline appears once its provider records the batch")
+            raise NotFound(
+                f"there is no recorded mark {mark.hex}",
+                hint="a mark made offline appears once its provider records the batch",
+            )
         return mark_view(row)
 
 
@@ -409,12 +515,22 @@ class _MarkIdConvertor(Convertor[str]):
 register_url_convertor("mark_id", _MarkIdConvertor())
 
 
-@router.get("/api/v1/marks/{mark_id:mark_id}", tags=["provenance"], summary="One mark record",
-            responses={200: {"model": MarkOut, "description": "The mark's public record"},
-                       **error_responses((404, "No mark with this id is recorded (or not 16 hexadecimal digits)"))})
-def api_mark_record(mark_id: str = Path(description="16 hexadecimal digits, as 'assay mark' printed them.",
-                                        json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"}),
-                    db: Database = Depends(get_db)) -> Any:
+@router.get(
+    "/api/v1/marks/{mark_id:mark_id}",
+    tags=["provenance"],
+    summary="One mark record",
+    responses={
+        200: {"model": MarkOut, "description": "The mark's public record"},
+        **error_responses((404, "No mark with this id is recorded (or not 16 hexadecimal digits)")),
+    },
+)
+def api_mark_record(
+    mark_id: str = Path(
+        description="16 hexadecimal digits, as 'assay mark' printed them.",
+        json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"},
+    ),
+    db: Database = Depends(get_db),
+) -> Any:
     return _mark_or_404(db, mark_id)
 
 
@@ -425,11 +541,16 @@ def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) ->
 
     with db.read() as session:
         system = get_system(session, view["system_id"])
-        then = (get_version(session, view["system_id"], view["system_version_number"])
-                if system is not None and system.version_number != view["system_version_number"] else None)
+        then = (
+            get_version(session, view["system_id"], view["system_version_number"])
+            if system is not None and system.version_number != view["system_version_number"]
+            else None
+        )
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/mark.html",
-        {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")})
+        request,
+        "provenance/mark.html",
+        {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")},
+    )
 
 
 @router.get("/providers/{provider_id}/credentials", response_class=HTMLResponse, include_in_schema=False)
@@ -447,7 +568,8 @@ def provider_credentials_page(request: Request, provider_id: str, db: Database =
         certificates = list_certificates(session, provider_id=provider_id)
         keys = list_namespaces(session, provider_id=provider_id)
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/credentials.html", {"p": provider, "certificates": certificates, "keys": keys})
+        request, "provenance/credentials.html", {"p": provider, "certificates": certificates, "keys": keys}
+    )
 
 
 # ---------------------------------------------------------------------------------------------- trust
@@ -455,24 +577,39 @@ def provider_credentials_page(request: Request, provider_id: str, db: Database =
 _PEM = {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}}
 
 
-@router.get("/trust/anchors.pem", tags=["provenance"], summary="The register's C2PA trust anchors (PEM)",
-            response_class=Response, responses={200: {"description": "PEM certificates", **_PEM}})
+@router.get(
+    "/trust/anchors.pem",
+    tags=["provenance"],
+    summary="The register's C2PA trust anchors (PEM)",
+    response_class=Response,
+    responses={200: {"description": "PEM certificates", **_PEM}},
+)
 def trust_anchors(env: ProvenanceEnv = Depends(_env)) -> Response:
     """Give these to a C2PA validator (e.g. c2pa-python's Context trust settings) to see Assay-signed
     Content Credentials as Trusted."""
-    return Response(env.anchors_pem(), media_type="application/x-pem-file",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        env.anchors_pem(), media_type="application/x-pem-file", headers={"Cache-Control": "public, max-age=3600"}
+    )
 
 
-@router.get("/trust/intermediate.pem", tags=["provenance"], summary="The CA that issues providers' certificates",
-            response_class=Response, responses={200: {"description": "A PEM certificate", **_PEM}})
+@router.get(
+    "/trust/intermediate.pem",
+    tags=["provenance"],
+    summary="The CA that issues providers' certificates",
+    response_class=Response,
+    responses={200: {"description": "A PEM certificate", **_PEM}},
+)
 def trust_intermediate(env: ProvenanceEnv = Depends(_env)) -> Response:
     return Response(env.ca.intermediate_pem(), media_type="application/x-pem-file")
 
 
-@router.get("/trust/crl.der", tags=["provenance"], summary="Revoked provider signing certificates (CRL)",
-            response_class=Response,
-            responses={200: {"description": "An X.509 CRL (DER)", "content": {"application/pkix-crl": _BINARY}}})
+@router.get(
+    "/trust/crl.der",
+    tags=["provenance"],
+    summary="Revoked provider signing certificates (CRL)",
+    response_class=Response,
+    responses={200: {"description": "An X.509 CRL (DER)", "content": {"application/pkix-crl": _BINARY}}},
+)
 def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Response:
     with db.read() as session:
         revoked = revoked_serials(session)
@@ -481,9 +618,13 @@ def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)
 
 # ---------------------------------------------------------------------------------------------- C2PA resolution
 
-@router.get("/services/supportedAlgorithms", tags=["c2pa-soft-binding"],
-            summary="Soft-binding algorithms this register resolves",
-            responses={200: {"model": SupportedAlgorithmsOut, "description": "The algorithms"}})
+
+@router.get(
+    "/services/supportedAlgorithms",
+    tags=["c2pa-soft-binding"],
+    summary="Soft-binding algorithms this register resolves",
+    responses={200: {"model": SupportedAlgorithmsOut, "description": "The algorithms"}},
+)
 def sb_supported() -> Any:
     return supported_algorithms()
 
@@ -495,44 +636,80 @@ _ALG_PARAM = Query(description="The soft-binding algorithm.", json_schema_extra=
 _MAX_RESULTS = Query(None, ge=1, le=MAX_RESULTS, description="At most this many matches (default 10).")
 
 
-@router.get("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value",
-            responses={200: _MATCHES, **error_responses(_UNRESOLVABLE)})
-def sb_by_binding(alg: str = _ALG_PARAM,
-                  value: str = Query(description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
-                                     json_schema_extra={"pattern": _BINDING_VALUE}),
-                  maxResults: int | None = _MAX_RESULTS, db: Database = Depends(get_db),  # noqa: N803 - spec name
-                  env: ProvenanceEnv = Depends(_env)) -> Any:
+@router.get(
+    "/matches/byBinding",
+    tags=["c2pa-soft-binding"],
+    summary="Manifests for a soft-binding value",
+    responses={200: _MATCHES, **error_responses(_UNRESOLVABLE)},
+)
+def sb_by_binding(
+    alg: str = _ALG_PARAM,
+    value: str = Query(
+        description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
+        json_schema_extra={"pattern": _BINDING_VALUE},
+    ),
+    maxResults: int | None = _MAX_RESULTS,
+    db: Database = Depends(get_db),  # noqa: N803 - spec name
+    env: ProvenanceEnv = Depends(_env),
+) -> Any:
     return matches_by_binding(db, env, alg=alg, value=value, max_results=maxResults)
 
 
 class BindingIn(BaseModel):
     alg: str = Field(description="The soft-binding algorithm.", json_schema_extra=_ALG)
-    value: str = Field(description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
-                       json_schema_extra={"pattern": _BINDING_VALUE})
+    value: str = Field(
+        description="The c2pa.soft-binding block's value (base64 of the 8-byte mark).",
+        json_schema_extra={"pattern": _BINDING_VALUE},
+    )
 
 
-@router.post("/matches/byBinding", tags=["c2pa-soft-binding"], summary="Manifests for a soft-binding value (body)",
-             responses={200: _MATCHES, **error_responses(413, _UNRESOLVABLE)})
-def sb_by_binding_post(body: BindingIn, maxResults: int | None = _MAX_RESULTS,  # noqa: N803
-                       db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+@router.post(
+    "/matches/byBinding",
+    tags=["c2pa-soft-binding"],
+    summary="Manifests for a soft-binding value (body)",
+    responses={200: _MATCHES, **error_responses(413, _UNRESOLVABLE)},
+)
+def sb_by_binding_post(
+    body: BindingIn,
+    maxResults: int | None = _MAX_RESULTS,  # noqa: N803
+    db: Database = Depends(get_db),
+    env: ProvenanceEnv = Depends(_env),
+) -> Any:
     return matches_by_binding(db, env, alg=body.alg, value=body.value, max_results=maxResults)
 
 
-@router.post("/matches/byContent", tags=["c2pa-soft-binding"], summary="Manifests for an asset's watermark",
-             responses={200: _MATCHES, **error_responses(*_UPLOAD_ERRORS)},
-             openapi_extra={"requestBody": {"required": True, "content": _IMAGE_BODY}})
-async def sb_by_content(request: Request, alg: str | None = Query(None, json_schema_extra=_ALG),
-                        maxResults: int | None = _MAX_RESULTS,  # noqa: N803
-                        db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+@router.post(
+    "/matches/byContent",
+    tags=["c2pa-soft-binding"],
+    summary="Manifests for an asset's watermark",
+    responses={200: _MATCHES, **error_responses(*_UPLOAD_ERRORS)},
+    openapi_extra={"requestBody": {"required": True, "content": _IMAGE_BODY}},
+)
+async def sb_by_content(
+    request: Request,
+    alg: str | None = Query(None, json_schema_extra=_ALG),
+    maxResults: int | None = _MAX_RESULTS,  # noqa: N803
+    db: Database = Depends(get_db),
+    env: ProvenanceEnv = Depends(_env),
+) -> Any:
     data, _ = await _read_upload(request)
     return await _media_slots(request).run(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
 
 
-@router.get("/manifests/{manifestId}", tags=["c2pa-soft-binding"], summary="A recorded C2PA manifest store",
-            response_class=Response,
-            responses={200: {"description": "The manifest store", "content": {"application/c2pa": _BINARY}},
-                       **error_responses((404, "No manifest with this id is recorded"))})
-def sb_manifest(manifestId: str, returnActiveManifest: bool = Query(False),  # noqa: N803
-                db: Database = Depends(get_db)) -> Response:
+@router.get(
+    "/manifests/{manifestId}",
+    tags=["c2pa-soft-binding"],
+    summary="A recorded C2PA manifest store",
+    response_class=Response,
+    responses={
+        200: {"description": "The manifest store", "content": {"application/c2pa": _BINARY}},
+        **error_responses((404, "No manifest with this id is recorded")),
+    },
+)
+def sb_manifest(
+    manifestId: str,
+    returnActiveManifest: bool = Query(False),  # noqa: N803
+    db: Database = Depends(get_db),
+) -> Response:
     # Each record holds exactly one manifest (the active one), so returnActiveManifest changes nothing.
     return Response(manifest_store(db, manifestId), media_type="application/c2pa")

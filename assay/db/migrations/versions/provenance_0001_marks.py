@@ -20,8 +20,9 @@ def upgrade() -> None:
     op.create_table(
         "provenance_namespaces",
         sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_ns_provider"),
-                  nullable=False),
+        sa.Column(
+            "provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_ns_provider"), nullable=False
+        ),
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("key_id", sa.String(16), nullable=False),
         sa.Column("next_sequence", sa.BigInteger, nullable=False),
@@ -35,8 +36,12 @@ def upgrade() -> None:
     op.create_table(
         "provenance_leases",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("namespace", sa.Integer,
-                  sa.ForeignKey("provenance_namespaces.number", name="fk_prov_lease_ns"), nullable=False),
+        sa.Column(
+            "namespace",
+            sa.Integer,
+            sa.ForeignKey("provenance_namespaces.number", name="fk_prov_lease_ns"),
+            nullable=False,
+        ),
         sa.Column("start", sa.BigInteger, nullable=False),
         sa.Column("end", sa.BigInteger, nullable=False),
         sa.Column("issued_at", _TZ, nullable=False),
@@ -45,8 +50,9 @@ def upgrade() -> None:
     op.create_table(
         "provenance_certificates",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_cert_provider"),
-                  nullable=False),
+        sa.Column(
+            "provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_cert_provider"), nullable=False
+        ),
         sa.Column("serial", sa.String(64), nullable=False),
         sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
         sa.Column("subject", sa.String(500), nullable=False),
@@ -65,14 +71,18 @@ def upgrade() -> None:
     op.create_table(
         "provenance_marks",
         sa.Column("mark_id", sa.String(16), primary_key=True),
-        sa.Column("namespace", sa.Integer,
-                  sa.ForeignKey("provenance_namespaces.number", name="fk_prov_mark_ns"), nullable=False),
+        sa.Column(
+            "namespace",
+            sa.Integer,
+            sa.ForeignKey("provenance_namespaces.number", name="fk_prov_mark_ns"),
+            nullable=False,
+        ),
         sa.Column("sequence", sa.BigInteger, nullable=False),
-        sa.Column("system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_prov_mark_system"),
-                  nullable=False),
+        sa.Column("system_id", sa.String(80), sa.ForeignKey("systems.id", name="fk_prov_mark_system"), nullable=False),
         sa.Column("system_version_number", sa.Integer, nullable=False),
-        sa.Column("provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_mark_provider"),
-                  nullable=False),
+        sa.Column(
+            "provider_id", sa.String(64), sa.ForeignKey("providers.id", name="fk_prov_mark_provider"), nullable=False
+        ),
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("recorded_at", _TZ, nullable=False),
         sa.Column("sha256", sa.String(64), nullable=False),
@@ -87,8 +97,9 @@ def upgrade() -> None:
         sa.Column("visible_label", sa.Boolean, nullable=False),
         sa.Column("origin", sa.String(16), nullable=False),
         sa.Column("log_index", sa.BigInteger, nullable=True),
-        sa.Column("recorded_by_token", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_prov_mark_token"),
-                  nullable=True),
+        sa.Column(
+            "recorded_by_token", sa.Integer, sa.ForeignKey("api_tokens.id", name="fk_prov_mark_token"), nullable=True
+        ),
         sa.UniqueConstraint("namespace", "sequence", name="uq_prov_mark_ns_seq"),
     )
     op.create_index("ix_provenance_marks_system_id", "provenance_marks", ["system_id"])
