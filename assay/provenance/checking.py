@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 
 from assay import watermark
 from assay.db import Database
@@ -31,7 +32,7 @@ from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MarkId
 from assay.provenance.manifest import ManifestReport, read_manifest
 from assay.provenance.media import decode_image, hamming, perceptual_hash, sha256_hex
-from assay.provenance.models import MarkNamespace, MarkRecord
+from assay.provenance.models import MarkNamespace, MarkRecord, SigningCertificate
 from assay.register.service import get_provider, get_system, get_version
 from assay.transparency import entry_at, proof_for
 
@@ -121,9 +122,14 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     # 1.
     img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name=name)
     # 2.
-    manifest = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())
+    manifest = unless_revoked(db, read_manifest(data, img.media_type, anchors_pem=env.anchors_pem()))
     # 3.
     notes: list[str] = []
+    if any(f["code"] == REVOKED_CODE for f in manifest.failures):
+        notes.append(
+            "The certificate that signed the file's Content Credentials has been revoked by the register, so "
+            "they are not trusted: anyone holding its key could have signed them."
+        )
     detection = detect_safely(img.pixels, env.keys.watermark)
     det = detection.as_dict()
     det.pop("payload", None)  # the mark is reported once, as mark_id
@@ -273,6 +279,47 @@ def _for_detection(pixels: np.ndarray) -> np.ndarray:
 
     factor = -(-max(h, w) // watermark.MAX_SIDE)
     return np.asarray(Image.fromarray(pixels, "RGB").reduce(factor), dtype=np.uint8)
+
+
+REVOKED_CODE = "signingCredential.revoked"
+
+
+def unless_revoked(db: Database, manifest: ManifestReport) -> ManifestReport:
+    """The report, downgraded to ``invalid`` when its signing certificate is one the register revoked.
+
+    c2pa's Reader checks the chain to the anchors but knows nothing of the register's revocations (the CRL is
+    published, not consulted offline), so a revoked key would otherwise still sign "trusted" credentials.
+    Matched by serial number: a collision can only make a check stricter, never looser."""
+    if manifest.state not in ("trusted", "valid") or not manifest.cert_serial:
+        return manifest
+    try:
+        serial = int(manifest.cert_serial, 10)
+    except ValueError:
+        try:
+            serial = int(manifest.cert_serial, 16)
+        except ValueError:
+            return manifest
+    with db.read() as session:
+        rows = session.execute(
+            select(SigningCertificate.serial, SigningCertificate.revoked_at).where(
+                SigningCertificate.revoked_at.is_not(None)
+            )
+        ).all()
+    revoked_at = next((when for stored, when in rows if _hex_int(stored) == serial), None)
+    if revoked_at is None:
+        return manifest
+    failure = {
+        "code": REVOKED_CODE,
+        "explanation": f"the signing certificate was revoked by the register on {_iso(revoked_at)[:10]}",
+    }
+    return replace(manifest, state="invalid", failures=(*manifest.failures, failure))
+
+
+def _hex_int(text: str) -> int | None:
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
 
 
 def _manifest_mark(manifest: ManifestReport) -> MarkId | None:

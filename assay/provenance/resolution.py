@@ -104,12 +104,12 @@ def matches_by_content(
     n = _check_max(max_results)
     cfg = env.config
     img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset")
-    from assay.provenance.checking import _manifest_mark, detect_safely
+    from assay.provenance.checking import _manifest_mark, detect_safely, unless_revoked
 
     found = detect_safely(img.pixels, env.keys.watermark)
     mark = MarkId(found.payload) if found.payload is not None else None
     if mark is None:
-        report = read_manifest(data, img.media_type, anchors_pem=env.anchors_pem())
+        report = unless_revoked(db, read_manifest(data, img.media_type, anchors_pem=env.anchors_pem()))
         if report.state == "trusted":
             mark = _manifest_mark(report)
     return _matches(db, env, mark, n)
