@@ -142,6 +142,7 @@ def mark(
         raise InvalidInput("--kit and --batch only apply with --offline", hint="add --offline, or leave them out")
     from assay.provenance.marking import mark_images
 
+    _plan_targets(images, out)
     db = open_db(ctx)
     env = _env(ctx)
     data = [_read(p) for p in images]
@@ -176,6 +177,43 @@ def _target(path: Path, out: Path | None, media_type: str) -> Path:
     return out / f"{path.stem}{suffix}"
 
 
+def _plan_targets(images: list[Path], out: Path | None) -> None:
+    """Before anything is marked: the output folder exists and every input gets its own writable output file,
+    so a run never records marks whose files it then cannot write (or writes over each other)."""
+    from assay.provenance.media import MARKABLE_TYPES, sniff_media_type
+
+    if out is not None:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = "it is a file" if out.exists() and not out.is_dir() else exc.strerror
+            raise InvalidInput(
+                f"cannot use {str(out)!r} as the folder for the marked files: {reason}",
+                hint="give --out a folder (it is created if missing), or leave it out to write NAME.marked.EXT",
+            ) from None
+    seen: dict[Path, Path] = {}
+    for path in images:
+        try:
+            with open(path, "rb") as fh:
+                media_type = sniff_media_type(fh.read(32))
+        except OSError:
+            continue  # reported when the file is read
+        if media_type is None:
+            continue  # reported when the file is decoded
+        target = _target(path, out, media_type if media_type in MARKABLE_TYPES else "image/png")
+        if target in seen:
+            raise InvalidInput(
+                f"{str(seen[target])!r} and {str(path)!r} would both be written to {str(target)!r}",
+                hint="rename one of them, or mark them in separate runs with different --out folders",
+            )
+        seen[target] = path
+        if target.is_dir() or not os.access(target.parent, os.W_OK):
+            raise InvalidInput(
+                f"cannot write the marked file {str(target)!r}",
+                hint="check the folder's permissions, or choose another with --out",
+            )
+
+
 def _mark_offline(
     images: list[Path],
     *,
@@ -200,6 +238,7 @@ def _mark_offline(
         raise InvalidInput(
             f"{kit} is not a marking kit (not JSON)", hint="use the file 'assay keys kit' wrote"
         ) from None
+    _plan_targets(images, out)
     marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
     for path in images:
         data, entry = marker.mark(

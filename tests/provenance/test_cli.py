@@ -125,3 +125,41 @@ def test_a_worker_that_dies_costs_its_files_not_the_whole_run() -> None:
     assert set(results) == {"a", "b"}
     assert results["b"]["status"] == "error" and results["b"]["error"]["code"] == "internal_error"
     assert "b" in results["b"]["error"]["message"] and results["b"]["error"]["hint"]
+
+
+def test_mark_refuses_unwritable_or_clashing_outputs_before_recording_anything(
+    sqlite_register: Register, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "gen.png").write_bytes(encode(synthetic_pixels(72, 256, 256), "PNG"))
+    (b / "gen.png").write_bytes(encode(synthetic_pixels(73, 256, 256), "PNG"))
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+
+    def marks() -> int:
+        listed = _assay(sqlite_register, "marks", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        return len(json.loads(listed.stdout))
+
+    before = marks()
+    # --out names a file: a clear error, not an internal one after the marks were recorded
+    into_file = _assay(
+        sqlite_register, "mark", str(a / "gen.png"), "--system", "acme-imagegen", "--out", str(tmp_path / "notes.txt")
+    )
+    assert into_file.returncode == 2, into_file.stderr
+    assert "notes.txt" in into_file.stderr and "internal error" not in into_file.stderr
+    # two inputs that would be written to the same file: refused, instead of one silently overwriting the other
+    clash = _assay(
+        sqlite_register,
+        "mark",
+        str(a / "gen.png"),
+        str(b / "gen.png"),
+        "--system",
+        "acme-imagegen",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert clash.returncode == 2, clash.stderr
+    assert "would both be written to" in clash.stderr
+    assert marks() == before
