@@ -23,6 +23,8 @@ MAX_LEVEL = 63
 ENTRIES = -1  # the level of entry bundles in TileID
 MAX_ENTRY_SIZE = 0xFFFF  # bundles prefix entries with a big-endian uint16 length
 
+# A tile index below 2**64 has at most 20 digits: 7 groups, "x000/" * 6 + "000".
+_MAX_INDEX_TEXT = 6 * 5 + 3
 _PATH = re.compile(r"tile/(0|[1-9][0-9]?|entries)/((?:x[0-9]{3}/)*[0-9]{3})(?:\.p/([1-9][0-9]{0,2}))?")
 
 
@@ -82,6 +84,8 @@ class TileID:
                 hint="tile paths look like tile/0/x001/234, tile/1/005.p/17 or tile/entries/000",
             )
         level_text, index_text, width_text = m.groups()
+        if len(index_text) > _MAX_INDEX_TEXT:
+            raise InvalidInput(f"{path[:80]!r}…: the tile index is out of range", hint="")
         level = ENTRIES if level_text == "entries" else int(level_text)
         index = int(index_text.replace("x", "").replace("/", ""))
         tile = cls(level, index, int(width_text) if width_text else TILE_WIDTH)

@@ -51,8 +51,10 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
     # are included without a prefix, so each route's own path is its path in the app.
     app.state.routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
 
-    app.add_middleware(SecurityHeaders)
+    # The last added is the outermost: the headers wrap every answer, the BodyLimit's 413 too. (Answers to an
+    # unexpected error come from outside all middleware; the error handler adds the headers itself.)
     app.add_middleware(BodyLimit, default_limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

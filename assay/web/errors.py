@@ -241,4 +241,10 @@ def install_error_handlers(app: FastAPI) -> None:
             "something went wrong on our side",
             "try again; if it persists, report it to the register's operator",
         )
-        return render_error(request, 500, body)
+        response = render_error(request, 500, body)
+        # Starlette answers this from its outermost layer, outside the SecurityHeaders middleware.
+        from assay.web.app import SecurityHeaders
+
+        for name, value in SecurityHeaders.HEADERS:
+            response.headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        return response

@@ -1,0 +1,49 @@
+"""Exploit-style checks of the web layer: headers on every kind of answer, strict paths, no crash on odd input."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def _strict(headers) -> None:  # type: ignore[no-untyped-def]
+    assert "frame-ancestors 'none'" in headers.get("content-security-policy", "")
+    assert headers.get("x-content-type-options") == "nosniff"
+    assert headers.get("referrer-policy") == "no-referrer"
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_a_body_over_the_limit_is_answered_with_the_strict_headers(client, accept: str) -> None:  # type: ignore[no-untyped-def]
+    big = b"x" * (client.app.state.config.max_body_bytes + 1)
+    r = client.post("/rules", content=big, headers={"content-type": "text/plain", "accept": accept})
+    assert r.status_code == 413
+    _strict(r.headers)
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html"])
+def test_an_unexpected_error_is_answered_with_the_strict_headers(app, accept: str) -> None:  # type: ignore[no-untyped-def]
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom", headers={"accept": accept})
+    assert r.status_code == 500
+    assert "Traceback" not in r.text and "a bug" not in r.text
+    _strict(r.headers)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/log/tile/0/" + "x000/" * 1500 + "000",  # more digits than Python converts to an int
+        "/log/tile/entries/" + "x999/" * 30 + "999",  # beyond any tree size
+        "/log/tile/0/../../../etc/passwd",
+        "/log/tile/0/%2e%2e/%2e%2e/secret",
+    ],
+)
+def test_a_hostile_tile_path_is_not_found_not_a_crash(app, path: str) -> None:  # type: ignore[no-untyped-def]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get(path)
+    assert r.status_code == 404
+    assert "root:" not in r.text and "Traceback" not in r.text
