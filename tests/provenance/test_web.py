@@ -143,6 +143,7 @@ def test_check_page_without_javascript(web, marked) -> None:  # type: ignore[no-
     assert "What this check cannot tell you" in result.text
     bad = web.post("/check", files={"file": ("a.txt", b"hello", "text/plain")})
     assert bad.status_code == 415 and "We could not check this file" in bad.text
+    assert "This file is not an image Assay can read" in bad.text  # a sentence, not "... file.</strong> the file"
 
 
 def test_malformed_requests_are_invalid_input_never_a_server_error(web, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]

@@ -296,7 +296,8 @@ def _check_template(request: Request, context: dict[str, Any], status_code: int 
 async def check_page_post(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)):
     try:
         data, _ = await _read_upload(request)
-        verdict = await _media_slots(request).run(check_media, db, env, data, name="the file")
+        # The message follows "We could not check this file." on the page, so it starts a sentence.
+        verdict = await _media_slots(request).run(check_media, db, env, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
     return _check_template(request, {"verdict": verdict.as_dict()})
