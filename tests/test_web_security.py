@@ -47,3 +47,25 @@ def test_a_hostile_tile_path_is_not_found_not_a_crash(app, path: str) -> None:  
         r = c.get(path)
     assert r.status_code == 404
     assert "root:" not in r.text and "Traceback" not in r.text
+
+
+def _chunks(total: int):  # type: ignore[no-untyped-def]
+    for _ in range(total // 65536 + 2):
+        yield b"{" * 65536
+
+
+@pytest.mark.parametrize(
+    ("path", "ctype", "limit"),
+    [
+        ("/api/v1/complaints/lookup", "application/json", "max_upload_bytes"),
+        ("/api/v1/systems/x/suspend", "application/json", "max_body_bytes"),
+    ],
+)
+def test_a_streamed_body_over_the_limit_is_413_wherever_it_is_read(client, path: str, ctype: str, limit: str) -> None:  # type: ignore[no-untyped-def]
+    r = client.post(
+        path,
+        content=_chunks(getattr(client.app.state.config, limit)),
+        headers={"content-type": ctype, "accept": "application/json"},
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "too_large"
