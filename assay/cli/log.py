@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
-from assay.errors import AssayError, InvalidInput
+from assay.errors import AssayError, InvalidInput, NotFound
 
 log_app = typer.Typer(help="The transparency log: integrate, show, prove, verify, monitor.", no_args_is_help=True)
 
@@ -198,7 +198,12 @@ def proof_cmd(
         db = open_db(ctx)
         proof = proof_for(db, index)
         stored = entry_at(db, index)
-        if proof is None or stored is None:
+        if stored is None:
+            raise NotFound(
+                f"there is no entry {index} in the log",
+                hint="indexes count from 0; 'assay log show' gives the number of entries",
+            )
+        if proof is None:
             raise InvalidInput(
                 f"entry {index} is not integrated into the log", hint="check the index, or run 'assay log integrate'"
             )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from assay.cli import app
+from assay.errors import NotFound
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "assay" / "register" / "examples" / "acme-imagegen.yaml"
 
@@ -34,6 +35,11 @@ def test_register_commands_leave_their_entries_integrated_and_provable(tmp_path:
     assert json.loads(entry.read_text())["kind"] == "system.suspended"
     checked = json.loads(cli("log", "check-proof", str(proof), "--entry", str(entry), "--key", shown["vkey"], "--json"))
     assert checked["ok"] and checked["tree_size"] == index + 1
+    # An index past the end is named as missing, not as "not integrated" with a hint to integrate.
+    missing = runner.invoke(app, ["--data-dir", str(tmp_path / "data"), "log", "proof", str(index + 100)])
+    assert isinstance(missing.exception, NotFound)
+    assert missing.exception.message == f"there is no entry {index + 100} in the log"
+    assert "assay log integrate" not in missing.exception.hint
 
 
 def test_assay_check_refuses_a_verdict_that_contradicts_the_marks_log_entry(tmp_path: Path) -> None:
