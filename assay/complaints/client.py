@@ -361,7 +361,6 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
             "server itself before pulling again",
         )
     folder = inbox / m["complaint_id"]
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = f"m{m['id']:06d}-{m['kind']}"
     summary: dict[str, Any] = {
         "id": m["id"],
@@ -375,6 +374,8 @@ def _write_message(m: dict[str, Any], ring: KeyRing, inbox: Path) -> dict[str, A
     sealed = crypto.b64decode((m.get("body_copy") if body else m.get("ciphertext")) or "", path="ciphertext")
     # 2. The key: a missing key file or a wrong passphrase raises here, and the pull stops to be run again.
     private = ring.private_key(str(m.get("body_copy_key_id") if body else m.get("key_id")))
+    # Only now the complaint's folder: a pull stopped above leaves no empty folder behind.
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     # 3. The box and what it holds: a failure is about this message alone.
     try:
         opened = crypto.open_sealed(sealed, private)

@@ -155,6 +155,7 @@ def test_wrong_passphrase_and_missing_key_are_clear_errors(tmp_path: Path, run) 
     r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(tmp_path / "in"), ok=False)
     assert "passphrase does not open" in r.stderr
     assert not list((tmp_path / "in").glob("*/*"))  # nothing written, cursor not advanced
+    assert not list((tmp_path / "in").glob("*"))  # not even an empty folder for the complaint
     r = run(data, "complaints", "pull", "--key", str(tmp_path / "nope.json"), "--inbox", str(tmp_path / "in"), ok=False)
     assert "no key file" in r.stderr
     r = run(data, "complaints", "reply", "0" * 20, "--message", "hi", ok=False)
