@@ -69,3 +69,29 @@ def test_a_streamed_body_over_the_limit_is_413_wherever_it_is_read(client, path:
     )
     assert r.status_code == 413, r.text
     assert r.json()["error"]["code"] == "too_large"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/complaints", "/api/v1/marks/batch", "/api/v1/complaints/lookup"])
+def test_a_json_body_of_a_million_tiny_values_is_refused_before_it_is_parsed(client, path: str) -> None:  # type: ignore[no-untyped-def]
+    # Small on the wire (3.6 MB, within the upload limit) but about 80 MB once parsed; no token needed to send
+    # it, because FastAPI parses the body before the token check runs.
+    body = b'{"entries": [' + b",".join([b"[]"] * 1_200_000) + b"]}"
+    r = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413, r.text
+    assert r.json()["error"]["code"] == "too_large" and "values" in r.json()["error"]["message"]
+
+
+def test_a_real_batch_shape_is_not_mistaken_for_a_json_bomb(client) -> None:  # type: ignore[no-untyped-def]
+    entry = {
+        "mark_id": "0" * 16,
+        "system_id": "s",
+        "created_at": "2026-01-01T00:00:00Z",
+        "manifest_id": "urn:c2pa:x",
+        "manifest": "A" * 4000,
+        "visible_label": False,
+    }
+    import json
+
+    body = json.dumps({"entries": [entry] * 10_000}).encode()
+    r = client.post("/api/v1/marks/batch", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 401  # reaches the token check

@@ -70,8 +70,18 @@ UPLOAD_PATHS = (
 )
 
 
+# Paths whose body is the media itself (read raw, never parsed as JSON, whatever its content type says).
+MEDIA_PATHS = frozenset({"/check", "/api/v1/check", "/api/v1/marks", "/matches/byContent"})
+# JSON parsed in Python takes about 20 times its size when it is all tiny values ("[[],[],...]"), and FastAPI
+# parses a body before any dependency (a token check) runs. A JSON body may hold at most this many structural
+# characters ([ { , :), counted as it streams in: a batch of 10,000 marks has about 350,000; a complaint a few.
+MAX_JSON_STRUCTURE = 1_000_000
+_STRUCTURE = (b"[", b"{", b",", b":")
+
+
 class BodyLimit:
-    """Refuses bodies over the limit before the app reads them (by Content-Length, and while streaming)."""
+    """Refuses bodies over the limit before the app reads them (by Content-Length, and while streaming), and
+    JSON bodies with more values than any request needs (a memory bomb for the parser)."""
 
     def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
         self.app = app
@@ -94,35 +104,49 @@ class BodyLimit:
                     await _send_too_large(scope, send, limit)
                     return
         seen = 0
+        structure = 0
+        count_structure = path not in MEDIA_PATHS and _parsed_as_json(scope)
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, structure
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:
                     raise _BodyTooLarge(limit)
+                if count_structure:
+                    structure += sum(chunk.count(c) for c in _STRUCTURE)
+                    if structure > MAX_JSON_STRUCTURE:
+                        raise _BodyTooLarge(limit, f"the JSON body holds more than {MAX_JSON_STRUCTURE:,} values")
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _send_too_large(scope, send, limit)
+        except _BodyTooLarge as exc:
+            await _send_too_large(scope, send, limit, exc.detail)
+
+
+def _parsed_as_json(scope: Scope) -> bool:
+    """Whether FastAPI would parse this body as JSON: a JSON content type, or none at all."""
+    ctype = next((v for k, v in scope.get("headers", []) if k == b"content-type"), b"")
+    kind = ctype.split(b";", 1)[0].strip().lower()
+    return not kind or kind == b"application/json" or kind.endswith(b"+json")
 
 
 class _BodyTooLarge(HTTPException):
     """Raised while the body streams in. An HTTPException, so that FastAPI's body parsing passes it on (it turns
     any other error into a 400, which would then read as "not valid JSON") and the error handlers answer 413."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the request body is larger than the limit of {limit:,} bytes")
+    def __init__(self, limit: int, message: str = "") -> None:
+        super().__init__(413, message or f"the request body is larger than the limit of {limit:,} bytes")
 
 
-async def _send_too_large(scope: Scope, send: Send, limit: int) -> None:
+async def _send_too_large(scope: Scope, send: Send, limit: int, message: str = "") -> None:
     import html
     import json
 
-    message = f"the request body is larger than the limit of {limit:,} bytes"
+    message = message or f"the request body is larger than the limit of {limit:,} bytes"
     hint = "send a smaller body or file"
     headers = dict(scope.get("headers", []))
     accept = headers.get(b"accept", b"").decode("latin-1")
