@@ -971,8 +971,8 @@ def _set_suspension(
     system = _locked_system(session, system_id)
     reason = _check_reason(reason, required=True)
     if system.suspended == suspended:
-        state = "suspended" if suspended else "not suspended"
-        raise Conflict(f"system {system_id!r} is already {state}", hint="nothing to do")
+        state = "already suspended" if suspended else "not suspended"
+        raise Conflict(f"system {system_id!r} is {state}", hint="nothing to do")
     now = now or _now()
     action = "suspended" if suspended else "reinstated"
     event = SystemSuspension(

@@ -88,6 +88,8 @@ def test_only_admins_suspend_and_reinstate_and_suspension_survives_updates(db: D
     with db.write() as session:
         back = service.reinstate(session, view.id, reason="Marks fixed.", principal=OPERATOR)
     assert not back.suspended and back.suspension["action"] == "reinstated"
+    with pytest.raises(Conflict, match=r"^system '[^']+' is not suspended \("), db.write() as session:
+        service.reinstate(session, view.id, reason="again", principal=OPERATOR)
     # The whole record of the oversight body's actions stays public, newest first.
     assert [(e["action"], e["reason"]) for e in back.suspensions] == [
         ("reinstated", "Marks fixed."),
