@@ -46,3 +46,13 @@ def test_concurrent_read_modify_writes_lose_no_update(db: Database) -> None:
         t.join()
     with db.read() as s:
         assert s.execute(text("SELECT n FROM scratch_counter WHERE id = 1")).scalar() == threads_n * per_thread
+
+
+def test_a_data_folder_that_cannot_be_made_is_a_clear_storage_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from assay.errors import StorageError
+
+    in_the_way = tmp_path / "data"
+    in_the_way.write_text("a file where the data folder should be")
+    with pytest.raises(StorageError, match="cannot create the folder") as caught:
+        Database(f"sqlite:///{in_the_way / 'assay.db'}")
+    assert str(in_the_way) in caught.value.message and "ASSAY_DATA_DIR" in caught.value.hint

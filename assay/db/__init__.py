@@ -57,7 +57,15 @@ class Database:
         if self.is_sqlite:
             path = url.split("sqlite:///", 1)[-1]
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(path).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    why = "a file of that name is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+                    raise StorageError(
+                        f"cannot create the folder {str(folder)!r} for the database: {why}",
+                        hint="set --data-dir (ASSAY_DATA_DIR) to a folder you can write to",
+                    ) from None
             self.engine: Engine = create_engine(
                 url,
                 echo=echo,
