@@ -22,6 +22,30 @@ from assay.web.errors import error_body, install_error_handlers
 HERE = Path(__file__).parent
 
 
+def _mount_api_docs(app: FastAPI) -> None:
+    """/api/docs: Swagger UI over /openapi.json. FastAPI's own page loads Swagger UI from a CDN and starts it
+    with an inline script, both of which the CSP refuses; fastapi-offline packages Swagger UI 5's files (the
+    first version that reads OpenAPI 3.1), which are served here, with a page that loads only files."""
+    import fastapi_offline
+    from fastapi.responses import HTMLResponse
+
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount("/api/docs/assets", StaticFiles(directory=str(assets)), name="swagger-ui")
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Assay API</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="stylesheet" href="/api/docs/assets/swagger-ui.css">'
+        '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml"></head>'
+        '<body><div id="swagger-ui"></div>'
+        '<script src="/api/docs/assets/swagger-ui-bundle.js"></script>'
+        '<script src="/static/api-docs.js"></script></body></html>'
+    )
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return HTMLResponse(page)
+
+
 def create_app(config: Config | None = None, db: Database | None = None, *, migrate: bool = True) -> FastAPI:
     config = config or Config.from_env()
     if db is None:
@@ -32,7 +56,7 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
         title="Assay",
         version=__version__,
         summary="The public register of AI systems, provenance checks, complaints and the transparency log.",
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the installed Swagger UI files: no CDN, no inline script
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -43,6 +67,7 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
     app.state.templates = templates
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _mount_api_docs(app)
 
     from assay.web.routes import ROUTERS
 
