@@ -41,3 +41,34 @@ def test_readme_example_uses_existing_commands_and_options(line: str) -> None:
     for word in words:
         if word.startswith("-"):
             assert word.split("=", 1)[0] in known, f"{line!r}: {' '.join(path)} has no option {word}"
+
+
+def test_the_readme_provider_walkthrough_works_as_described(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README says where my-system.yaml comes from; following it, its provider commands run as written."""
+    import numpy as np
+    import yaml
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    text = README.read_text()
+    block = text.split("A provider publishes a system and marks its images", 1)[1].split("```sh\n", 1)
+    advice, commands = block[0], block[1].split("```", 1)[0]
+    assert "assay/register/examples/" in advice and "provider.id: acme2" in advice and "system.id: my-system" in advice
+    disclosure = yaml.safe_load((README.parent / "assay/register/examples/acme-imagegen.yaml").read_text())
+    disclosure["provider"]["id"] = "acme2"
+    disclosure["system"]["id"] = "my-system"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-system.yaml").write_text(yaml.safe_dump(disclosure))
+    (tmp_path / "out").mkdir()
+    pixels = np.random.default_rng(7).integers(0, 256, (384, 512, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "out" / "picture.png")
+    monkeypatch.setenv("ASSAY_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    for line in commands.splitlines():
+        line = line.split("  #", 1)[0].strip()
+        if not line:
+            continue
+        args = [str(p) for w in shlex.split(line)[1:] for p in (sorted(tmp_path.glob(w)) if "*" in w else [w])]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (line, result.output, result.exception)
+    assert (tmp_path / "out" / "picture.marked.png").exists()
