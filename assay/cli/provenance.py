@@ -450,7 +450,13 @@ def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
         return {
             "file": path,
             "status": "error",
-            "error": err or {"code": "http_error", "message": f"HTTP {resp.status_code}", "hint": ""},
+            "error": err
+            or {
+                "code": "http_error",
+                "message": f"{url} answered HTTP {resp.status_code} to POST /api/v1/check",
+                "hint": "check the --remote URL: the register's address, e.g. https://register.example",
+                "problems": [],
+            },
         }
     return body | {"file": path}
 

@@ -163,3 +163,18 @@ def test_mark_refuses_unwritable_or_clashing_outputs_before_recording_anything(
     assert clash.returncode == 2, clash.stderr
     assert "would both be written to" in clash.stderr
     assert marks() == before
+
+
+def test_a_remote_that_is_not_a_register_is_named_with_a_hint(tmp_path: Path) -> None:
+    import httpx
+
+    from assay.cli.provenance import _check_remote
+
+    image = tmp_path / "a.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n")
+    html_404 = httpx.MockTransport(lambda request: httpx.Response(404, html="<!doctype html><title>Error 404</title>"))
+    with httpx.Client(transport=html_404) as client:
+        verdict = _check_remote("https://register.example/wrong", str(image), client)
+    assert verdict["status"] == "error"
+    assert verdict["error"]["message"] == "https://register.example/wrong answered HTTP 404 to POST /api/v1/check"
+    assert "--remote" in verdict["error"]["hint"]
