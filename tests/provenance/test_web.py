@@ -55,6 +55,9 @@ def test_marking_needs_the_owning_providers_live_token(web, sqlite_register: Reg
         headers=_auth(sqlite_register.acme_token) | {"Content-Type": "image/jpeg"},
     )
     assert writer.status_code == 403 and "synthetic_image" in writer.json()["error"]["message"]
+    not_image = web.post(url, content=b"not an image", headers=_auth(sqlite_register.acme_token))
+    assert not_image.status_code == 415
+    assert not_image.json()["error"]["message"] == "the file is not an image Assay can read"
     from assay.register.access import revoke_token
 
     from .conftest import OPERATOR

@@ -409,7 +409,7 @@ async def api_mark(
         system_id=system_id,
         principal=principal,
         visible_label=label,
-        names=["the image"],
+        names=["the file"],  # "the image is not an image ..." would contradict itself
     )
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
