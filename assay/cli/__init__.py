@@ -112,7 +112,7 @@ def _check_port_is_free(host: str, port: int) -> None:
             ) from None
 
 
-db_app = typer.Typer(help="The database: migrations and status.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: create or migrate its schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 

@@ -93,7 +93,7 @@ def decode_image(
     """
     # 1.
     if not data:
-        raise InvalidInput(f"{name} is empty", hint="choose an image file (JPEG, PNG, WebP, GIF, TIFF)")
+        raise InvalidInput(f"{name} is empty", hint="choose an image file (JPEG, PNG, WebP, GIF, TIFF, BMP or AVIF)")
     if len(data) > max_bytes:
         raise TooLarge(
             f"{name} is {len(data):,} bytes, over the limit of {max_bytes:,}",

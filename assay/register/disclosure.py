@@ -1258,8 +1258,8 @@ def _schema_text(base_url: str) -> str:
 
 
 _SIZE_WORDS = {
-    SizeRange.TINY: "a small amount of",
-    SizeRange.SMALL: "a medium amount of",
+    SizeRange.TINY: "a very small amount of",
+    SizeRange.SMALL: "a small amount of",
     SizeRange.LARGE: "a large amount of",
     SizeRange.HUGE: "a very large amount of",
     SizeRange.UNKNOWN: "an unknown amount of",

@@ -670,8 +670,8 @@ class DataSourceCategory(_Term):
 class SizeRange(_Term):
     """Size of the training data per modality, as ranges (the EU AI Office template asks for ranges)."""
 
-    TINY = ("tiny", "Small", "Under 10,000 items, under 1 million tokens, or under 100 hours.")
-    SMALL = ("small", "Medium", "10,000 to 1 million items, 1 million to 1 billion tokens, or 100-10,000 hours.")
+    TINY = ("tiny", "Tiny", "Under 10,000 items, under 1 million tokens, or under 100 hours.")
+    SMALL = ("small", "Small", "10,000 to 1 million items, 1 million to 1 billion tokens, or 100-10,000 hours.")
     LARGE = (
         "large",
         "Large",
