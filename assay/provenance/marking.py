@@ -205,6 +205,21 @@ def _make(
     )
 
 
+def _refuse_marked(data: bytes, media_type: str, name: str) -> None:
+    """An image that already carries Assay's Content Credentials is a marked output, not an original: a second
+    watermark over the first garbles both (running 'assay mark' over its own output folder did that). Only
+    the manifest is read here (about a millisecond); a marked copy whose metadata was stripped is not caught
+    without running the detector, which would double the cost of marking."""
+    from assay.provenance.manifest import read_manifest
+
+    for alg, value in read_manifest(data, media_type, anchors_pem=b"").soft_bindings:
+        if alg == watermark.ALGORITHM:
+            raise InvalidInput(
+                f"{name} is already marked (its Content Credentials carry the Assay mark {value})",
+                hint="mark the original image, not a marked copy",
+            )
+
+
 def _decode_for_marking(env: ProvenanceEnv, data: bytes, name: str) -> tuple[np.ndarray, str]:
     img = decode_image(
         data,
@@ -213,6 +228,7 @@ def _decode_for_marking(env: ProvenanceEnv, data: bytes, name: str) -> tuple[np.
         name=name,
         min_side=watermark.MIN_SIDE,
     )
+    _refuse_marked(data, img.media_type, name)
     h, w = img.pixels.shape[:2]
     if max(h, w) > watermark.MAX_SIDE:
         raise TooLarge(
@@ -556,6 +572,7 @@ class OfflineMarker:
                 hint="systems in the kit: " + (", ".join(self.systems) or "none"),
             )
         img = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, name=name, min_side=watermark.MIN_SIDE)
+        _refuse_marked(data, img.media_type, name)
         media_type = img.media_type if img.media_type in MARKABLE_TYPES else "image/png"
         now = now or _now()
         mark = MarkId.mint(namespace=self.ns, sequence=self._next_sequence(), key=self.ns_key)

@@ -50,6 +50,15 @@ def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
         assert len(row.manifest) < len(r.data) / 10
     assert kinds[r.log_index] == "mark.recorded"
     assert MarkId.parse(r.mark.hex).tag_valid(register.env.keys.namespace_key(r.mark.namespace))
+    # A marked output is not an original: marking it again (a second watermark garbles the first) is refused,
+    # online and offline, and nothing is written.
+    with pytest.raises(InvalidInput, match="already marked") as err:
+        mark_images(register.db, register.env, images=[r.data], system_id="acme-imagegen", principal=OPERATOR)
+    assert "carry the Assay mark" in err.value.message and "original" in err.value.hint
+    assert _counts(register) == after
+    kit = issue_kit(register.db, register.env, provider_id="acme", principal=OPERATOR, sequences=1)
+    with pytest.raises(InvalidInput, match="already marked"):
+        OfflineMarker(kit, register.env.config.data_dir / "kit.counter").mark(r.data, system_id="acme-imagegen")
 
 
 @pytest.mark.parametrize(
