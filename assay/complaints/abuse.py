@@ -174,7 +174,7 @@ class OneTimeTokens:
                 from assay.errors import Conflict
 
                 raise Conflict(
-                    "this form was already sent: the complaint was received once",
+                    "this form was already sent, and what it carried was received once",
                     hint="nothing more to do; to add something, use your receipt on the follow-up page",
                 )
             self._spent[raw] = float(expires)

@@ -343,7 +343,8 @@ def check_content(content: ComplaintContent) -> None:
             )
         )
     if problems:
-        raise InvalidInput("the complaint is incomplete or too long", hint="fix the fields listed", problems=problems)
+        what = "the complaint" if content.kind == "complaint" else "the added information"
+        raise InvalidInput(f"{what} is incomplete or too long", hint="fix the fields listed", problems=problems)
 
 
 def _safe_name(name: str) -> str:

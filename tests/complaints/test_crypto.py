@@ -196,3 +196,13 @@ def test_base64_is_strict() -> None:
     assert crypto.b64decode(crypto.b64(b"\xff\xfe\xfd\xfc")) == b"\xff\xfe\xfd\xfc"
     with pytest.raises(InvalidInput):
         crypto.b64decode("AA!C")
+
+
+def test_an_empty_submission_is_named_for_what_it_is() -> None:
+    from assay.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="^the complaint is incomplete") as err:
+        crypto.check_content(ComplaintContent(fields={"what": " "}))
+    assert err.value.problems[0].path == "what"
+    with pytest.raises(InvalidInput, match="^the added information is incomplete"):
+        crypto.check_content(ComplaintContent(fields={"what": ""}, kind="information"))
