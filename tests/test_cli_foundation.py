@@ -79,3 +79,20 @@ def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(tmp_path) -> N
     assert r.returncode == 2, r.stderr
     assert f"127.0.0.1:{port}" in r.stderr and f"ASSAY_PORT={port + 1}" in r.stderr
     assert "serving on" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_error_messages_print_as_plain_text_on_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A message that quotes a path or user input is printed as it is: a "[1]" is not markup, and a long path is
+    # not wrapped in the middle (the line can be searched and copied).
+    import os
+    import subprocess
+    import sys
+
+    long = tmp_path / ("[bold]" + "x" * 150) / "disclosure.yaml"
+    env = dict(os.environ, ASSAY_DATA_DIR=str(tmp_path / "data"), COLUMNS="80")
+    run = subprocess.run(
+        [sys.executable, "-m", "assay", "systems", "validate", str(long)], capture_output=True, text=True, env=env
+    )
+    assert run.returncode == 2
+    first = run.stderr.splitlines()[0]
+    assert first.startswith("error: ") and str(long) in first

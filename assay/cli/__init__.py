@@ -158,11 +158,16 @@ def main() -> None:
             import traceback
 
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        from rich.markup import escape
+
+        # Messages quote paths and user input: printed as text (a "[1]" is not markup), one line each (no
+        # wrapping inside a file name, so the message can be searched and copied).
+        out = {"highlight": False, "soft_wrap": True}
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", **out)
         if exc.hint:
-            err_console.print(f"[bold]hint:[/bold] {exc.hint}", highlight=False)
+            err_console.print(f"[bold]hint:[/bold] {escape(exc.hint)}", **out)
         for p in exc.problems:
-            err_console.print(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else ""), highlight=False)
+            err_console.print(escape(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else "")), **out)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -175,7 +180,9 @@ def main() -> None:
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if verbose:
             raise
-        err_console.print(f"[bold red]internal error:[/bold red] {exc!r}", highlight=False)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]internal error:[/bold red] {escape(repr(exc))}", highlight=False, soft_wrap=True)
         err_console.print("hint: run again with --verbose and report the traceback", highlight=False)
         sys.exit(3)
 
