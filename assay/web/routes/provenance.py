@@ -467,8 +467,8 @@ def api_list_marks(
     request: Request,
     system_id: str | None = None,
     provider_id: str | None = None,
-    page: int = Query(1, ge=1),
-    per_page: int | None = Query(None, ge=1),
+    page: int = Query(1, ge=1, le=1_000_000, description="Page number, from 1."),
+    per_page: int | None = Query(None, ge=1, le=1_000_000, description="Items per page (at most ASSAY_MAX_PAGE_SIZE)."),
     db: Database = Depends(get_db),
     config: Config = Depends(get_config),
 ) -> Any:
