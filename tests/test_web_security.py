@@ -95,3 +95,16 @@ def test_a_real_batch_shape_is_not_mistaken_for_a_json_bomb(client) -> None:  # 
     body = json.dumps({"entries": [entry] * 10_000}).encode()
     r = client.post("/api/v1/marks/batch", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 401  # reaches the token check
+
+
+def test_nothing_of_the_complaint_channel_is_cached_not_even_its_errors(client) -> None:  # type: ignore[no-untyped-def]
+    # An error page of the follow-up form can echo a mistyped receipt word: no cache may keep it.
+    for method, path in (
+        ("POST", "/complaints/follow-up"),
+        ("GET", "/complaints/no-such-page"),
+        ("POST", "/api/v1/complaints/information"),
+        ("GET", "/systems/nobody/complaints/new"),
+    ):
+        r = client.request(method, path, data={"receipt": "abandon ability"} if method == "POST" else None)
+        assert r.status_code >= 400 and r.headers["cache-control"] == "no-store", (path, r.status_code)
+    assert "no-store" not in client.get("/systems").headers.get("cache-control", "")

@@ -201,6 +201,13 @@ async def _send_too_large(scope: Scope, send: Send, limit: int, message: str = "
     await send({"type": "http.response.body", "body": body})
 
 
+def _is_complaint_path(path: str) -> bool:
+    """The complaint channel's own pages and API (not the public statistics): nothing there may be cached."""
+    return path.startswith(("/complaints", "/api/v1/complaints")) or (
+        path.startswith("/systems/") and path.endswith("/complaints/new")
+    )
+
+
 class SecurityHeaders:
     """Strict headers on every response: no framing, no referrer, no third-party resources."""
 
@@ -224,11 +231,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        private = _is_complaint_path(scope.get("path", ""))
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
                 headers += [(k, v) for k, v in self.HEADERS if k not in present]
+                if private and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))  # errors too: they may echo what was typed
                 message["headers"] = headers
             await send(message)
 
