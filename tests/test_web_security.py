@@ -108,3 +108,10 @@ def test_nothing_of_the_complaint_channel_is_cached_not_even_its_errors(client) 
         r = client.request(method, path, data={"receipt": "abandon ability"} if method == "POST" else None)
         assert r.status_code >= 400 and r.headers["cache-control"] == "no-store", (path, r.status_code)
     assert "no-store" not in client.get("/systems").headers.get("cache-control", "")
+
+
+def test_redirects_do_not_follow_the_host_header(client) -> None:  # type: ignore[no-untyped-def]
+    # Starlette's trailing-slash redirect is built from the Host header a client sends; a shared cache could
+    # serve it to others. Redirects within the site are paths.
+    r = client.get("/systems/?q=x", headers={"Host": "evil.example"}, follow_redirects=False)
+    assert r.status_code in (301, 307, 308) and r.headers["location"] == "/systems?q=x"

@@ -201,6 +201,16 @@ async def _send_too_large(scope: Scope, send: Send, limit: int, message: str = "
     await send({"type": "http.response.body", "body": body})
 
 
+def _relative(location: bytes) -> bytes:
+    """A redirect within the site as a path: Starlette builds absolute ones from the request's Host header, which
+    a client chooses (and a shared cache could then serve "Location: https://evil.example/..." to everyone)."""
+    if location.startswith((b"http://", b"https://")):
+        rest = location.split(b"//", 1)[1]
+        slash = rest.find(b"/")
+        return rest[slash:] if slash >= 0 else b"/"
+    return location
+
+
 def _is_complaint_path(path: str) -> bool:
     """The complaint channel's own pages and API (not the public statistics): nothing there may be cached."""
     return path.startswith(("/complaints", "/api/v1/complaints")) or (
@@ -240,6 +250,8 @@ class SecurityHeaders:
                 headers += [(k, v) for k, v in self.HEADERS if k not in present]
                 if private and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))  # errors too: they may echo what was typed
+                if 300 <= message["status"] < 400:
+                    headers = [(k, _relative(v) if k.lower() == b"location" else v) for k, v in headers]
                 message["headers"] = headers
             await send(message)
 
