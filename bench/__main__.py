@@ -27,7 +27,8 @@ def main(argv: list[str]) -> int:
     failed = []
     for name in names:
         print(f"== bench {name}", flush=True)
-        if subprocess.call([sys.executable, "-m", BENCHMARKS[name]]) != 0:
+        extra = ["--browser"] if name == "complaints" else []  # what a complainant waits for, in Chromium
+        if subprocess.call([sys.executable, "-m", BENCHMARKS[name], *extra]) != 0:
             failed.append(name)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
