@@ -7,6 +7,7 @@ not exist or holds one whole secret, and that every process reads the same one.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -22,14 +23,7 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_new(tmp, data, mode=mode)
     try:
         os.link(tmp, path)
         created = True
@@ -37,9 +31,30 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
         created = False
     finally:
         tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
     return created
+
+
+def write_new(path: Path, data: bytes, *, mode: int) -> Path:
+    """Write ``data`` to a new file (it must not exist) and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (new or renamed files) durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot fsync a directory; their renames are durable anyway
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)

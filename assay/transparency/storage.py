@@ -7,7 +7,6 @@ Paths are tlog-tiles paths relative to the log's root: ``checkpoint``, ``tile/<L
 
 from __future__ import annotations
 
-import errno
 import os
 import secrets
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assay.errors import StorageError
+from assay.files import fsync_dir, write_new
 from assay.tlog import TileID
 
 __all__ = ["FaultInjectingStorage", "LogStorage", "PosixStorage", "SimulatedCrash"]
@@ -92,7 +92,7 @@ class PosixStorage:
                 os.replace(tmp, target)
                 written.remove(tmp)
                 dirs.add(target.parent)
-            list(_in_parallel(_fsync_dir, [(d,) for d in dirs]))
+            list(_in_parallel(fsync_dir, [(d,) for d in dirs]))
             self._durable_folders |= folders
         except OSError as exc:
             raise StorageError(
@@ -144,7 +144,7 @@ class PosixStorage:
             return
         except OSError as exc:
             raise StorageError(f"could not remove {folder}: {exc.strerror or exc}", hint="") from exc
-        _fsync_dir(folder.parent)
+        fsync_dir(folder.parent)
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -170,26 +170,7 @@ def _in_parallel(fn: Callable[..., Any], args: list[tuple[Any, ...]]) -> Iterato
 
 
 def _write_durably(tmp: Path, data: bytes) -> Path:
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return tmp
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some file systems cannot fsync a directory; their renames are durable anyway
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
+    return write_new(tmp, data, mode=0o644)
 
 
 class SimulatedCrash(StorageError):
