@@ -164,6 +164,7 @@ PAGES = [
     ("/log/entries/1", 200),
     ("/systems/no-such-system", 404),
     ("/log/entries/999999", 404),
+    ("/log?before=0", 422),  # a malformed query: the HTML error page with its problems
 ]
 
 
