@@ -41,7 +41,14 @@ from assay.provenance.credentials import SigningCredentials, signing_credentials
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MAX_NAMESPACE, MAX_SEQUENCE, MarkId, namespace_key_id
 from assay.provenance.label import add_visible_label
-from assay.provenance.manifest import ManifestFacts, build_manifest, read_manifest_store, sign_asset, xmp_packet
+from assay.provenance.manifest import (
+    DEFAULT_TRAINING_MINING,
+    ManifestFacts,
+    build_manifest,
+    read_manifest_store,
+    sign_asset,
+    xmp_packet,
+)
 from assay.provenance.media import MARKABLE_TYPES, decode_image, encode_image, perceptual_hash, sha256_hex
 from assay.provenance.models import MarkNamespace, MarkRecord, SequenceLease
 from assay.register.access import Principal
@@ -147,7 +154,21 @@ def _facts(
         mark_url=env.url(f"/marks/{mark.hex}"),
         created_at=now,
         visible_label=visible_label,
+        training_mining=training_mining(system.disclosure),
     )
+
+
+def training_mining(disclosure: dict[str, Any]) -> dict[str, str]:
+    """The system's declared output reuse (disclosure ``system.output_reuse``) as CAWG training-mining entries."""
+    declared = (disclosure.get("system") or {}).get("output_reuse") or {}
+    out = dict(DEFAULT_TRAINING_MINING)
+    for field in ("ai_training", "ai_generative_training", "data_mining", "ai_inference"):
+        if field in declared:
+            out[f"cawg.{field}"] = _CAWG_USE[declared[field]]
+    return out
+
+
+_CAWG_USE = {"allowed": "allowed", "not_allowed": "notAllowed", "constrained": "constrained"}
 
 
 @dataclass(frozen=True)
@@ -499,6 +520,7 @@ def issue_kit(
                 "version": s.version,
                 "version_number": s.version_number,
                 "url": env.url(s.url_path),
+                "training_mining": training_mining(s.disclosure),
             }
             for s in systems
         ],
@@ -589,6 +611,7 @@ class OfflineMarker:
             mark_url=f"{self.register}/marks/{mark.hex}",
             created_at=now,
             visible_label=visible_label,
+            training_mining=dict(sysinfo.get("training_mining") or DEFAULT_TRAINING_MINING),
         )
         m = _make(
             img.pixels,

@@ -54,6 +54,7 @@ from assay.register.vocabulary import (
     DeploymentContext,
     Modality,
     OrganisationKind,
+    OutputUse,
     Purpose,
     RegulatedProduct,
     SizeRange,
@@ -319,6 +320,7 @@ OrganisationKindName = _vocabulary(OrganisationKind)
 DecisionRoleName = _vocabulary(DecisionRole)
 SizeRangeName = _vocabulary(SizeRange)
 ProductName = _vocabulary(RegulatedProduct)
+OutputUseName = _vocabulary(OutputUse)
 
 
 def _unique(items: list[Any]) -> list[Any]:
@@ -412,6 +414,32 @@ class Contest(_Strict):
     url: Url | None = Field(None, description="A page explaining how to contest or object.")
 
 
+class OutputReuse(_Strict):
+    """What the provider allows others to do with the system's outputs. Written into every image Assay marks for
+    the system, as the C2PA ``cawg.training-mining`` assertion."""
+
+    ai_training: OutputUseName = Field(
+        OutputUse.NOT_ALLOWED, description="Training AI models on the outputs (default: not_allowed)."
+    )
+    ai_generative_training: OutputUseName = Field(
+        OutputUse.NOT_ALLOWED, description="Training generative AI models on the outputs (default: not_allowed)."
+    )
+    data_mining: OutputUseName = Field(
+        OutputUse.NOT_ALLOWED, description="Text and data mining of the outputs (default: not_allowed)."
+    )
+    ai_inference: OutputUseName = Field(
+        OutputUse.ALLOWED, description="Using the outputs as input to an AI system (default: allowed)."
+    )
+    conditions: ShortText | None = Field(None, description="The conditions of every use marked constrained.")
+
+    @model_validator(mode="after")
+    def _conditions_stated(self) -> OutputReuse:
+        uses = (self.ai_training, self.ai_generative_training, self.data_mining, self.ai_inference)
+        if OutputUse.CONSTRAINED in uses and not self.conditions:
+            _cross_field([("conditions", "a constrained use needs its conditions", "state the conditions")])
+        return self
+
+
 class System(_Strict):
     id: Slug | None = Field(
         None,
@@ -458,6 +486,11 @@ class System(_Strict):
     start_date: date | None = Field(None, description="When use began or is planned to begin (YYYY-MM-DD).")
     end_date: date | None = Field(None, description="When use ended or will end; required once withdrawn.")
     public_url: Url | None = Field(None, description="The organisation's own page about the system.")
+    output_reuse: OutputReuse | None = Field(
+        None,
+        description="For generative systems: whether others may train AI on, mine or feed to AI the outputs "
+        "(defaults: training and mining not allowed, inference allowed).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> System:

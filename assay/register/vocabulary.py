@@ -703,6 +703,18 @@ class RegulatedProduct(_Term):
     OTHER_ANNEX_I = ("other_annex_i", "Other Annex I product", "Another act listed in Annex I of the EU AI Act.")
 
 
+class OutputUse(_Term):
+    """Whether the system's outputs may be reused by AI (the C2PA/CAWG training-and-mining assertion)."""
+
+    ALLOWED = ("allowed", "Allowed", "Anyone may use the outputs for this.")
+    NOT_ALLOWED = ("not_allowed", "Not allowed", "The provider reserves this use (an opt-out).")
+    CONSTRAINED = (
+        "constrained",
+        "Allowed on conditions",
+        "Allowed only on the conditions the disclosure states (output_reuse.conditions).",
+    )
+
+
 VOCABULARIES: dict[str, type[_Term]] = {
     "capability": Capability,
     "deployment_context": DeploymentContext,
@@ -715,6 +727,7 @@ VOCABULARIES: dict[str, type[_Term]] = {
     "data_source_category": DataSourceCategory,
     "size_range": SizeRange,
     "regulated_product": RegulatedProduct,
+    "output_use": OutputUse,
 }
 
 

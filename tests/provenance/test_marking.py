@@ -235,3 +235,53 @@ def test_batch_entries_must_carry_their_own_manifest_and_a_real_version(sqlite_r
         "recorded",
         "recorded",
     ]
+
+
+def test_marked_images_carry_the_output_reuse_the_disclosure_declares(register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    import c2pa
+
+    from .conftest import disclosure
+
+    reuse = {"ai_training": "allowed", "data_mining": "constrained", "conditions": "Research only, with credit."}
+    with register.db.write() as s:
+        current = service.get_system(s, "acme-imagegen")
+        assert current is not None
+        service.update(
+            s,
+            "acme-imagegen",
+            disclosure(system__output_reuse=reuse),
+            expected_version=current.version_number,
+            principal=OPERATOR,
+        )
+    # A constrained use without its conditions is refused, naming the field.
+    with pytest.raises(InvalidInput) as err:
+        service.validate(disclosure(system__output_reuse={"ai_training": "constrained"}))
+    assert any(p.path.endswith("output_reuse.conditions") for p in err.value.problems)
+
+    def entries(data: bytes) -> dict[str, str]:
+        with c2pa.Reader("image/png", io.BytesIO(data)) as reader:
+            active = reader.get_active_manifest()
+        labels = {a["label"]: a["data"] for a in active["assertions"]}
+        return {k: v["use"] for k, v in labels["cawg.training-mining"]["entries"].items()}
+
+    expected = {
+        "cawg.ai_training": "allowed",
+        "cawg.ai_generative_training": "notAllowed",
+        "cawg.data_mining": "constrained",
+        "cawg.ai_inference": "allowed",
+    }
+    [online] = mark_images(
+        register.db,
+        register.env,
+        images=[encode(synthetic_pixels(40, 512, 384), "PNG")],
+        system_id="acme-imagegen",
+        principal=OPERATOR,
+    )
+    assert entries(online.data) == expected
+    kit = issue_kit(register.db, register.env, provider_id="acme", principal=OPERATOR, sequences=1)
+    offline, _ = OfflineMarker(kit, tmp_path / "kit.counter").mark(
+        encode(synthetic_pixels(41, 512, 384), "PNG"), system_id="acme-imagegen"
+    )
+    assert entries(offline) == expected
