@@ -418,17 +418,19 @@ class OutputReuse(_Strict):
     """What the provider allows others to do with the system's outputs. Written into every image Assay marks for
     the system, as the C2PA ``cawg.training-mining`` assertion."""
 
-    ai_training: OutputUseName = Field(
-        OutputUse.NOT_ALLOWED, description="Training AI models on the outputs (default: not_allowed)."
+    # Unstated uses (None) get the defaults when images are marked; stated ones are kept as stated, so the
+    # system's page shows what the provider declared (the canonical form drops values equal to a default).
+    ai_training: OutputUseName | None = Field(
+        None, description="Training AI models on the outputs (if not stated: not_allowed)."
     )
-    ai_generative_training: OutputUseName = Field(
-        OutputUse.NOT_ALLOWED, description="Training generative AI models on the outputs (default: not_allowed)."
+    ai_generative_training: OutputUseName | None = Field(
+        None, description="Training generative AI models on the outputs (if not stated: not_allowed)."
     )
-    data_mining: OutputUseName = Field(
-        OutputUse.NOT_ALLOWED, description="Text and data mining of the outputs (default: not_allowed)."
+    data_mining: OutputUseName | None = Field(
+        None, description="Text and data mining of the outputs (if not stated: not_allowed)."
     )
-    ai_inference: OutputUseName = Field(
-        OutputUse.ALLOWED, description="Using the outputs as input to an AI system (default: allowed)."
+    ai_inference: OutputUseName | None = Field(
+        None, description="Using the outputs as input to an AI system (if not stated: allowed)."
     )
     conditions: ShortText | None = Field(None, description="The conditions of every use marked constrained.")
 

@@ -1125,6 +1125,10 @@ class _Helpers:
             "safety_component_of": "regulated_product",
             "capability": "capability",
             "context": "deployment_context",
+            "ai_training": "output_use",
+            "ai_generative_training": "output_use",
+            "data_mining": "output_use",
+            "ai_inference": "output_use",
         }
 
     def outcome_label(self, outcome: str) -> str:
