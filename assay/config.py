@@ -60,6 +60,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "log_witnesses",
+        "",
+        "Witnesses asked to cosign the log's checkpoints (C2SP tlog-witness): 'URL vkey' items, the witness's "
+        "add-checkpoint URL and its cosignature verifier key, separated by newlines or ';'. Empty means none.",
+    ),
+    Setting(
         "complaints_max_bytes",
         20_000_000,
         "Largest complaint (text and attachments, encrypted) or added information accepted, in bytes.",
@@ -115,6 +121,7 @@ class Config:
     max_page_size: int = 500
     log_origin: str = ""
     log_period_ms: int = 1000
+    log_witnesses: str = ""
     complaints_max_bytes: int = 20_000_000
     complaints_pow_bits: int = 18
     complaints_per_hour: int = 300
@@ -162,7 +169,36 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
+        _ = self.log_witness_list
         return self
+
+    @property
+    def log_witness_list(self) -> tuple[tuple[str, str], ...]:
+        """``ASSAY_LOG_WITNESSES`` as (add-checkpoint URL, cosignature vkey) pairs, checked."""
+        from assay.errors import InvalidInput
+        from assay.tlog import CosignatureVerifier, parse_vkey
+
+        hint = "write 'https://witness.example/add-checkpoint <name>+<id>+<key>' items, one a line or ';'-separated"
+        out: list[tuple[str, str]] = []
+        for item in self.log_witnesses.replace(";", "\n").split("\n"):
+            if not item.strip():
+                continue
+            parts = item.split()
+            if len(parts) != 2 or not parts[0].startswith(("http://", "https://")):
+                raise ConfigError(f"ASSAY_LOG_WITNESSES: {item.strip()!r} is not 'URL vkey'", hint=hint)
+            try:
+                verifier = parse_vkey(parts[1])
+            except InvalidInput as exc:
+                raise ConfigError(f"ASSAY_LOG_WITNESSES: {exc.message}", hint=hint) from None
+            if not isinstance(verifier, CosignatureVerifier):
+                raise ConfigError(
+                    f"ASSAY_LOG_WITNESSES: {parts[1]} is not a cosignature (type 0x04) key",
+                    hint="use the witness's tlog-cosignature vkey (an Assay witness shows it at /witness/vkey)",
+                )
+            if any(vkey == parts[1] for _, vkey in out):
+                raise ConfigError(f"ASSAY_LOG_WITNESSES: the witness key {parts[1]} is listed twice", hint=hint)
+            out.append((parts[0], parts[1]))
+        return tuple(out)
 
     @property
     def resolved_database_url(self) -> str:
