@@ -8,6 +8,8 @@
   ``generation`` (owned by the integrator).
 - ``tlog_checkpoints``: every checkpoint ever published, one per tree size (the primary key makes two
   different trees of the same size impossible).
+- ``tlog_cosignatures``: for each witness of this log (``ASSAY_LOG_WITNESSES``), the size it last cosigned
+  and that cosignature (owned by :mod:`assay.transparency.cosigning`).
 """
 
 from __future__ import annotations
@@ -75,3 +77,18 @@ class WitnessedLog(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     checkpoint: Mapped[str] = mapped_column(Text, nullable=False)  # with our cosignature; "" before the first
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WitnessCosignature(Base):
+    """A witness of this log (``ASSAY_LOG_WITNESSES``, by its cosignature vkey): the tree size it last
+    cosigned for us and that cosignature's line(s), verified before they were stored.
+
+    Written by :mod:`assay.transparency.cosigning` only, and never to a smaller size.
+    """
+
+    __tablename__ = "tlog_cosignatures"
+
+    vkey: Mapped[str] = mapped_column(String(512), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cosignature: Mapped[str] = mapped_column(Text, nullable=False)  # signed-note signature line(s)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -54,6 +54,7 @@ from assay.tlog import (
     verify_inclusion,
 )
 from assay.transparency._record import entries_committed
+from assay.transparency.cosigning import Cosigning
 from assay.transparency.keys import load_or_create_signer, origin_is_configured
 from assay.transparency.models import LogCheckpoint, LogEntry, LogHead
 from assay.transparency.storage import LogStorage, PosixStorage
@@ -206,6 +207,7 @@ class TransparencyLog:
         self._state: _TreeState | None = None  # owned by _lock
         self._generation = -1  # owned by _lock
         self._tiles = TileCache(1024)  # tiles are immutable per (level, index, width): shared by proof readers
+        self.cosigning: Cosigning | None = None  # the witnesses asked to cosign (ASSAY_LOG_WITNESSES)
 
     def __repr__(self) -> str:
         return f"TransparencyLog({self.origin!r}, {self.storage!r})"
@@ -213,14 +215,19 @@ class TransparencyLog:
     # -- integration -------------------------------------------------------------------------------------
 
     def integrate(self, *, max_entries: int | None = None) -> Head:
-        """Integrate every sequenced entry (or up to ``max_entries``); return the head published last."""
+        """Integrate every sequenced entry (or up to ``max_entries``); return the head published last.
+
+        Then, outside the lock, ask the witnesses (if any) to cosign that head; that never fails integration."""
         with self._lock:
             try:
-                return self._integrate(max_entries)
+                head = self._integrate(max_entries)
             except BaseException:
                 # Never trust in-memory state after a failure: the next call reloads it from durable storage.
                 self._state = None
                 raise
+        if self.cosigning is not None:
+            self.cosigning.collect(head)
+        return head
 
     def _step(self, name: str, when: str) -> None:
         if self._on_step is not None:
@@ -415,12 +422,18 @@ class TransparencyLog:
         with self.db.read() as s:
             return read_head(s)
 
+    def note(self, head: Head | None = None) -> str:
+        """The published checkpoint as served: the log's signature and the witnesses' verified cosignatures."""
+        head = head or self.head()
+        return self.cosigning.note(head) if self.cosigning is not None else head.checkpoint
+
     def read_tile(self, tile: TileID, head: Head | None = None) -> bytes | None:
         """A published tile or bundle (only ranges inside the published tree), or None."""
         return _read_published_tile(self.storage, tile, head or self.head())
 
     def proof(self, index: int) -> str | None:
-        return _proof(self.db, self.storage, index, self.vkey, self._tiles)
+        note = self.cosigning.note if self.cosigning is not None else None
+        return _proof(self.db, self.storage, index, self.vkey, self._tiles, note)
 
 
 class _MissingTile(StorageError):
@@ -449,7 +462,14 @@ def _bundle_prefix(data: bytes, count: int) -> bytes:
     return data[:pos]
 
 
-def _proof(db: Database, storage: LogStorage, index: int, vkey: str, cache: TileCache | None = None) -> str | None:
+def _proof(
+    db: Database,
+    storage: LogStorage,
+    index: int,
+    vkey: str,
+    cache: TileCache | None = None,
+    note: Callable[[Head], str] | None = None,
+) -> str | None:
     # A plain connection, not an ORM session: proofs are served on every check that resolves a mark.
     with db.engine.connect() as conn:
         head = read_head(conn)
@@ -473,7 +493,7 @@ def _proof(db: Database, storage: LogStorage, index: int, vkey: str, cache: Tile
             f"the log's tiles do not match its checkpoint: {exc.message}",
             hint="run 'assay log verify' and restore the data folder from a backup",
         ) from exc
-    return TlogProof(index, tuple(hashes), head.checkpoint).render()
+    return TlogProof(index, tuple(hashes), note(head) if note is not None else head.checkpoint).render()
 
 
 # -- one log per (database, data folder) in this process ----------------------------------------------------
@@ -491,7 +511,10 @@ def open_log(db: Database, config: Config) -> TransparencyLog:
         if existing is not None and (existing.origin == config.resolved_log_origin or not origin_is_configured(config)):
             return existing
         signer = load_or_create_signer(config)
-        tlog = TransparencyLog(db, PosixStorage(root), signer, tiles_dir=str(root))
+        storage = PosixStorage(root)
+        tlog = TransparencyLog(db, storage, signer, tiles_dir=str(root))
+        if config.log_witness_list:
+            tlog.cosigning = Cosigning(db, storage, list(config.log_witness_list))
         logs[root] = tlog
         return tlog
 

@@ -90,8 +90,9 @@ def _published_head(tlog: TransparencyLog) -> Head:
     responses=_NOT_FOUND,
 )
 def checkpoint(request: Request) -> Response:
-    head = _published_head(_log(request))
-    return Response(head.checkpoint, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT, **PUBLIC})
+    tlog = _log(request)
+    note = tlog.note(_published_head(tlog))
+    return Response(note, media_type="text/plain; charset=utf-8", headers={"Cache-Control": SHORT, **PUBLIC})
 
 
 @router.head("/log/vkey", include_in_schema=False)
@@ -179,7 +180,7 @@ def _checkpoint_view(tlog: TransparencyLog) -> dict[str, Any]:
         "vkey": tlog.vkey,
         "tree_size": head.size,
         "root_hash": cp.root_hash.hex() if cp else None,
-        "checkpoint": head.checkpoint or None,
+        "checkpoint": tlog.note(head) or None,
         "published_at": head.published_at.isoformat() if head.published_at else None,
     }
 
