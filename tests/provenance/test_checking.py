@@ -109,11 +109,23 @@ def test_unmarked_forged_and_unrecorded_marks(sqlite_register: Register, tmp_pat
 
 def test_a_tampered_file_is_flagged(sqlite_register: Register) -> None:
     r = _mark(sqlite_register, 43)
-    # Change a few bytes of the JPEG's picture data after signing; the manifest stays in place.
-    data = bytearray(r.data)
-    at = len(data) - 2000
-    data[at : at + 3] = bytes(b ^ 0x01 for b in data[at : at + 3])
-    v = check_media(sqlite_register.db, sqlite_register.env, bytes(data))
+    # Change a byte of the JPEG's picture data after signing; the manifest stays in place. Not every flipped
+    # byte leaves a decodable JPEG (the entropy-coded data depends on the random mark): take the first that does.
+    import io
+
+    from PIL import Image
+
+    def tampered(at: int) -> bytes | None:
+        data = bytearray(r.data)
+        data[at] ^= 0x01
+        try:
+            Image.open(io.BytesIO(bytes(data))).load()
+        except OSError:
+            return None
+        return bytes(data)
+
+    data = next(d for at in range(len(r.data) - 2000, len(r.data) - 20_000, -97) if (d := tampered(at)))
+    v = check_media(sqlite_register.db, sqlite_register.env, data)
     assert v.manifest.state == "tampered"
     assert any("changed after they were signed" in n for n in v.notes)
     assert v.status == "marked"  # the watermark still names the system; the credentials are not relied on
