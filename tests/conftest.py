@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -143,9 +144,9 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
-@pytest.fixture
-def live_server(app):  # type: ignore[no-untyped-def]
-    """The app served by a real uvicorn on a free localhost port, for browser tests."""
+@contextmanager
+def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve ``app`` with a real uvicorn on a free localhost port in a thread; yields its base URL."""
     import socket
     import threading
     import time
@@ -162,6 +163,21 @@ def live_server(app):  # type: ignore[no-untyped-def]
     deadline = time.time() + 10
     while not server.started and time.time() < deadline:
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def serve_app():  # type: ignore[no-untyped-def]
+    """:func:`serve`, for test modules in other folders (a fixture needs no import path)."""
+    return serve
+
+
+@pytest.fixture
+def live_server(app):  # type: ignore[no-untyped-def]
+    """The app served by a real uvicorn on a free localhost port, for browser tests."""
+    with serve(app) as url:
+        yield url

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -40,10 +37,8 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, serve_app: Any) -> Iterator[Site]:
     """The demo register served once for the whole module (loading it marks images, which takes a while)."""
-    import uvicorn
-
     from assay.complaints import crypto
     from assay.complaints import service as complaints
     from assay.config import Config
@@ -72,20 +67,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path) -> It
     with db.write() as session:
         complaints.publish_key(session, public, today=date.today())
 
-    app = create_app(config, db, migrate=False)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    yield Site(f"http://127.0.0.1:{port}", config.data_dir, marked[0]["mark_id"])
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_app(create_app(config, db, migrate=False)) as url:
+        yield Site(url, config.data_dir, marked[0]["mark_id"])
     db.dispose()
 
 

@@ -10,29 +10,11 @@ from .conftest import OPERATOR, encode, synthetic_pixels
 
 
 @pytest.fixture
-def served(sqlite_register, tmp_path):  # type: ignore[no-untyped-def]
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
+def served(sqlite_register, serve_app):  # type: ignore[no-untyped-def]
     from assay.web.app import create_app
 
-    app = create_app(sqlite_register.config, sqlite_register.db, migrate=False)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 10
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", sqlite_register
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve_app(create_app(sqlite_register.config, sqlite_register.db, migrate=False)) as url:
+        yield url, sqlite_register
 
 
 @pytest.mark.browser
