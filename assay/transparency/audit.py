@@ -242,7 +242,10 @@ def verify_log(
                 hint="the log shrank or is showing you an old view; report it with both checkpoints",
             )
         if cp.size in targets and targets[cp.size].root_hash != cp.root_hash:
-            raise Inconsistency(f"fork: two checkpoints of size {cp.size} with different root hashes", hint="")
+            raise Inconsistency(
+                f"fork: two checkpoints of size {cp.size} with different root hashes",
+                hint="the log showed two different histories; keep both checkpoints and report them",
+            )
         targets[cp.size] = cp
     if latest.size in targets and targets[latest.size].root_hash != latest.root_hash:
         raise Inconsistency(
@@ -278,7 +281,10 @@ def verify_log(
                         hint="the database or the tiles were altered after publication",
                     )
             if len(stored) != width:
-                raise Inconsistency(f"the database lacks entries of {tile.path}", hint="")
+                raise Inconsistency(
+                    f"the database lacks entries of {tile.path}",
+                    hint="the database lost published entries; restore it from a backup and report it",
+                )
         for i, data in enumerate(entries):
             try:
                 kind = decode_entry(data)["kind"]
@@ -375,7 +381,10 @@ def _read_state(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise StorageError(f"cannot read the monitor state {path}: {exc.strerror}", hint="") from None
+        raise StorageError(
+            f"cannot read the monitor state {path}: {exc.strerror}",
+            hint="check the file's permissions, or pass another file with --state",
+        ) from None
     try:
         state = json.loads(text)
         if not isinstance(state, dict) or not isinstance(state.get("checkpoint"), str):
@@ -435,7 +444,10 @@ def monitor_log(
         old = verify_checkpoint(state["checkpoint"], vkey)
         old_size = old.size
         if new.origin != old.origin:
-            raise Inconsistency(f"the log's origin changed from {old.origin!r} to {new.origin!r}", hint="")
+            raise Inconsistency(
+                f"the log's origin changed from {old.origin!r} to {new.origin!r}",
+                hint="a log keeps its origin for life: this is another log, or the old one was replaced; report it",
+            )
         if new.size < old.size:
             raise Inconsistency(
                 f"rollback: the log now shows {new.size} entries; it showed {old.size} before",
@@ -498,7 +510,10 @@ def _check_new_entries(source: LogSource, old: Checkpoint, new: Checkpoint) -> d
             try:
                 levels.append(split_hashes(data, width))
             except VerificationError as exc:
-                raise Inconsistency(f"tile {TileID(level, count >> 8, width).path}: {exc.message}", hint="") from None
+                raise Inconsistency(
+                    f"tile {TileID(level, count >> 8, width).path}: {exc.message}",
+                    hint="the published tiles were altered or damaged; report it with the tile",
+                ) from None
         else:
             levels.append([])
         level += 1
@@ -525,7 +540,10 @@ def _check_new_entries(source: LogSource, old: Checkpoint, new: Checkpoint) -> d
             try:
                 kind = decode_entry(data)["kind"]
             except InvalidInput as exc:
-                raise Inconsistency(f"entry {i} is not a valid Assay log entry: {exc.message}", hint="") from None
+                raise Inconsistency(
+                    f"entry {i} is not a valid Assay log entry: {exc.message}",
+                    hint="the log holds an entry Assay did not write; report it with the entry bundle",
+                ) from None
             kinds[kind] = kinds.get(kind, 0) + 1
         state.append(fresh)
     if state.root() != new.root_hash:

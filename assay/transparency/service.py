@@ -193,7 +193,7 @@ class TransparencyLog:
         on_step: Callable[[str, str], None] | None = None,
     ) -> None:
         if batch_size < 1:
-            raise ConfigError("the integration batch size must be positive", hint="")
+            raise ConfigError("the integration batch size must be positive", hint="give a batch size of 1 or more")
         self.db = db
         self.storage = storage
         self.signer = signer

@@ -143,7 +143,10 @@ class PosixStorage:
         except FileNotFoundError:
             return
         except OSError as exc:
-            raise StorageError(f"could not remove {folder}: {exc.strerror or exc}", hint="") from exc
+            raise StorageError(
+                f"could not remove {folder}: {exc.strerror or exc}",
+                hint="check the log folder's permissions; the next integration tries again",
+            ) from exc
         fsync_dir(folder.parent)
 
 
