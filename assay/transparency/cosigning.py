@@ -36,8 +36,10 @@ from assay.tlog import (
     TileReader,
     consistency_proof,
     open_note,
+    parse_note,
     parse_vkey,
 )
+from assay.tlog._note import MAX_SIGNATURES
 from assay.transparency.models import WitnessCosignature
 
 if TYPE_CHECKING:
@@ -104,10 +106,11 @@ class Cosigning:
                 )
             ).all()
         lines = []
+        room = MAX_SIGNATURES - len(parse_note(head.checkpoint).signatures)  # what signed-note clients accept
         for vkey, cosignature in sorted(rows):
             # Verified again here, against the very checkpoint served: never a cosignature of another one.
             verified = _verified_lines(head.checkpoint, cosignature, by_key[vkey].verifier)
-            if verified:
+            if verified and len(lines) < room:
                 lines.append(verified)
         return head.checkpoint + "".join(lines)
 
@@ -197,11 +200,15 @@ class Cosigning:
                 headers={"Content-Type": "text/plain; charset=utf-8"},
                 timeout=self.timeout,
             ) as response:
+                # httpx's timeouts are per read: an answer trickling in a byte at a time would never time out.
+                deadline = time.monotonic() + self.timeout
                 data = b""
                 for chunk in response.iter_bytes():
                     data += chunk
                     if len(data) > MAX_ANSWER_BYTES:
                         raise WitnessFailed(f"the witness's answer is larger than {MAX_ANSWER_BYTES} bytes", hint="")
+                    if time.monotonic() > deadline:
+                        raise WitnessFailed(f"the witness's answer took longer than {self.timeout:g} s", hint="")
                 return response.status_code, response.headers.get("content-type", ""), data
         except httpx.HTTPError as exc:
             raise WitnessFailed(f"cannot reach the witness: {type(exc).__name__}: {exc}", hint="") from None
@@ -247,7 +254,8 @@ def _parse_size(body: bytes, content_type: str, witness: Witness) -> int:
 
 
 def _verified_lines(checkpoint: str, lines: str, verifier: CosignatureVerifier, *, strict: bool = False) -> str:
-    """The signature lines of ``lines`` by ``verifier`` that verify against ``checkpoint``'s text, as text.
+    """The first signature line of ``lines`` by ``verifier`` that verifies against ``checkpoint``'s text (one
+    per witness: more would only use up the signatures a note may carry).
 
     Strict (an answer from the witness): anything malformed or a bad signature raises; otherwise (stored
     lines, at serving time) those are dropped and "" returned."""
@@ -259,4 +267,4 @@ def _verified_lines(checkpoint: str, lines: str, verifier: CosignatureVerifier, 
         if strict:
             raise
         return ""
-    return "".join(sig.line() for sig in verified)
+    return verified[0].line()

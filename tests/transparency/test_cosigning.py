@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from assay.tlog import (
 )
 from assay.transparency import entry_at, open_log, proof_for, record_many
 from assay.transparency.audit import HttpSource, monitor_log, verify_log
+from assay.transparency.cosigning import Cosigning
 from assay.transparency.keys import load_or_create_signer
 from assay.transparency.models import WitnessCosignature, WitnessedLog
 from assay.transparency.service import TransparencyLog
@@ -306,3 +308,46 @@ def test_witnesses_setting(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigError, match="ASSAY_LOG_WITNESSES"):
             Config(log_witnesses=bad).validated()
+
+
+def test_a_witness_answering_many_cosignature_lines_cannot_make_the_served_checkpoint_unverifiable(pair: Pair) -> None:
+    # Two witnesses that each answer with 60 valid cosignatures (other timestamps) of the checkpoint: the note
+    # served must stay within what signed-note clients accept (at most 100 signatures), one line per witness.
+    signers = [CosignatureSigner.generate(f"w{i}.example/witness") for i in (1, 2)]
+
+    def many(request: httpx.Request) -> httpx.Response:
+        signer = signers[0] if "w1" in str(request.url) else signers[1]
+        text = parse_note(request.content.decode().split("\n\n", 1)[1]).text
+        return httpx.Response(200, text="".join(signer.cosign(text, 1_800_000_000 + i).line() for i in range(60)))
+
+    fill(pair.db_a, 5)
+    head = pair.log_a.integrate()
+    witnesses = [(f"http://w{i}.example/add", s.vkey) for i, s in zip((1, 2), signers, strict=True)]
+    cosigning = Cosigning(pair.db_a, pair.log_a.storage, witnesses, http=_transport(many))
+    assert cosigning.collect(head, force=True) == 2
+    note = cosigning.note(head)
+    assert verify_checkpoint(note, pair.a_vkey).size == 5
+    assert len(parse_note(note).signatures) == 3
+    for signer in signers:
+        assert len(open_note(note, [signer.verifier])[1]) == 1
+
+
+def test_a_witness_trickling_its_answer_is_given_up_on_after_the_timeout(pair: Pair) -> None:
+    class Trickle(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            for _ in range(40):
+                time.sleep(0.05)
+                yield b"x"
+
+    fill(pair.db_a, 5)
+    head = pair.log_a.integrate()
+    cosigning = Cosigning(
+        pair.db_a,
+        pair.log_a.storage,
+        [("http://slow.example/add", CosignatureSigner.generate("slow.example/witness").vkey)],
+        http=_transport(lambda r: httpx.Response(200, stream=Trickle())),
+        timeout=0.3,
+    )
+    started = time.monotonic()
+    assert cosigning.collect(head, force=True) == 0
+    assert time.monotonic() - started < 1.5  # the whole answer would take 2 s
