@@ -26,6 +26,10 @@ _MAX_HASHES = 64
 MAX_PROOF_BYTES = 200_000
 
 
+# A proof that does not parse was damaged on the way or is not a tlog-proof: the fix is a fresh copy.
+_GET_IT_AGAIN = "get the proof again from the log (its entry page, or 'assay log proof INDEX')"
+
+
 @dataclass(frozen=True)
 class TlogProof:
     index: int
@@ -48,9 +52,9 @@ class TlogProof:
             try:
                 text = text.decode("utf-8")
             except UnicodeDecodeError:
-                raise InvalidInput("the tlog-proof is not UTF-8 text", hint="") from None
+                raise InvalidInput("the tlog-proof is not UTF-8 text", hint=_GET_IT_AGAIN) from None
         if len(text) > MAX_PROOF_BYTES:
-            raise InvalidInput(f"the tlog-proof is larger than {MAX_PROOF_BYTES} bytes", hint="")
+            raise InvalidInput(f"the tlog-proof is larger than {MAX_PROOF_BYTES} bytes", hint=_GET_IT_AGAIN)
         head, sep, checkpoint = text.partition("\n\n")
         if not sep or not checkpoint:
             raise InvalidInput(
@@ -59,7 +63,7 @@ class TlogProof:
             )
         lines = head.split("\n")
         if lines[0] != HEADER:
-            raise InvalidInput(f"the tlog-proof does not start with {HEADER!r}", hint="")
+            raise InvalidInput(f"the tlog-proof does not start with {HEADER!r}", hint=_GET_IT_AGAIN)
         pos = 1
         extra = None
         if pos < len(lines) and lines[pos].startswith("extra "):
@@ -75,10 +79,10 @@ class TlogProof:
         for number, line in enumerate(lines[pos + 1 :], 1):
             h = _b64decode(line, f"proof hash {number}")
             if len(h) != HASH_SIZE:
-                raise InvalidInput(f"proof hash {number} is {len(h)} bytes, not {HASH_SIZE}", hint="")
+                raise InvalidInput(f"proof hash {number} is {len(h)} bytes, not {HASH_SIZE}", hint=_GET_IT_AGAIN)
             hashes.append(h)
         if len(hashes) > _MAX_HASHES:
-            raise InvalidInput(f"the tlog-proof has more than {_MAX_HASHES} hashes", hint="")
+            raise InvalidInput(f"the tlog-proof has more than {_MAX_HASHES} hashes", hint=_GET_IT_AGAIN)
         return cls(index, tuple(hashes), checkpoint, extra)
 
 
