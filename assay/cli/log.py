@@ -376,6 +376,28 @@ def monitor_cmd(
     console.print(f"[green]OK[/green]: {escape(result.origin)}: {escape(text)}", highlight=False, soft_wrap=True)
 
 
+@log_app.command("witnesses")
+def witnesses_cmd(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """The witnesses asked to cosign this log's checkpoints (ASSAY_LOG_WITNESSES) and what each has cosigned."""
+    from assay.transparency import open_log
+    from assay.transparency.cosigning import witness_status
+
+    db, config = open_db(ctx), get_config(ctx)
+    size = open_log(db, config).head().size
+    witnesses = witness_status(db, list(config.log_witness_list))
+    if as_json:
+        print_json({"tree_size": size, "witnesses": witnesses})
+        return
+    if not witnesses:
+        console.print("no witnesses: set ASSAY_LOG_WITNESSES to have this log's checkpoints cosigned", highlight=False)
+        return
+    for w in witnesses:
+        cosigned = w["cosigned_size"]
+        state = "never cosigned" if cosigned is None else f"cosigned {cosigned} of {size} entries ({w['updated_at']})"
+        where = w["url"] if w["configured"] else "no longer configured"
+        console.print(f"{escape(str(w['name']))}  {escape(str(where))}  {state}", highlight=False, soft_wrap=True)
+
+
 @witness_app.command("trust")
 def witness_trust_cmd(
     ctx: typer.Context,

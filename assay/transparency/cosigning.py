@@ -236,6 +236,26 @@ class Cosigning:
                 row.size, row.cosignature, row.updated_at = size, cosignature, now
 
 
+def witness_status(db: Database, witnesses: list[tuple[str, str]]) -> list[dict[str, object]]:
+    """Each witness of ``ASSAY_LOG_WITNESSES`` (URL, vkey), and each only remembered from an earlier setting,
+    with the tree size it last cosigned for this log."""
+    with db.read() as s:
+        rows = {r.vkey: r for r in s.scalars(select(WitnessCosignature))}
+        out = [_status(vkey, url, rows.pop(vkey, None), configured=True) for url, vkey in witnesses]
+        return out + [_status(vkey, None, row, configured=False) for vkey, row in sorted(rows.items())]
+
+
+def _status(vkey: str, url: str | None, row: WitnessCosignature | None, *, configured: bool) -> dict[str, object]:
+    return {
+        "name": vkey.split("+", 1)[0],
+        "vkey": vkey,
+        "url": url,
+        "configured": configured,
+        "cosigned_size": int(row.size) if row is not None else None,
+        "updated_at": row.updated_at.isoformat() if row is not None else None,
+    }
+
+
 def _cosignature_verifier(vkey: str) -> CosignatureVerifier:
     verifier = parse_vkey(vkey)
     if not isinstance(verifier, CosignatureVerifier):

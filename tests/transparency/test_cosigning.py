@@ -351,3 +351,39 @@ def test_a_witness_trickling_its_answer_is_given_up_on_after_the_timeout(pair: P
     started = time.monotonic()
     assert cosigning.collect(head, force=True) == 0
     assert time.monotonic() - started < 1.5  # the whole answer would take 2 s
+
+
+def test_assay_log_witnesses_shows_what_each_witness_has_cosigned(pair: Pair) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    fill(pair.db_a, 5)
+    assert settle(pair) == 5
+
+    def cli(witnesses: str) -> dict:  # type: ignore[type-arg]
+        env = dict(
+            os.environ,
+            ASSAY_DATA_DIR=str(pair.config_a.data_dir),
+            ASSAY_DATABASE_URL=str(pair.db_a.engine.url),
+            ASSAY_PUBLIC_URL="http://a.example",
+            ASSAY_LOG_WITNESSES=witnesses,
+        )
+        run = subprocess.run(
+            [sys.executable, "-m", "assay", "log", "witnesses", "--json"], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    shown = cli(pair.config_a.log_witnesses)
+    assert shown["tree_size"] == 5
+    [b] = shown["witnesses"]
+    assert (b["name"], b["url"], b["configured"], b["cosigned_size"]) == ("b.example/witness", WITNESS_URL, True, 5)
+    # A witness no longer configured is still shown (its cosignatures are no longer served); a new one never cosigned.
+    new = CosignatureSigner.generate("c.example/witness").vkey
+    shown = cli(f"http://c.example/add-checkpoint {new}")
+    assert [(w["name"], w["configured"], w["cosigned_size"]) for w in shown["witnesses"]] == [
+        ("c.example/witness", True, None),
+        ("b.example/witness", False, 5),
+    ]
