@@ -1159,6 +1159,12 @@ class _Helpers:
             "url": "Link",
             "id": "Identifier in this register",
             "respects_robots_txt": "Respects robots.txt",
+            "public_url": "Public page",
+            "output_reuse": "What others may do with the outputs",
+            "ai_training": "Training AI models on them",
+            "ai_generative_training": "Training generative AI models on them",
+            "data_mining": "Text and data mining",
+            "ai_inference": "Feeding them to an AI system",
         }
         if key in special:
             return special[key]
