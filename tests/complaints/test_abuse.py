@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from assay.complaints.abuse import OneTimeTokens, ProofOfWork, RateLimit, solve
 from assay.complaints.crypto import parse_receipt
-from assay.complaints.multipart import read_form_in_memory
 from assay.errors import AssayError, ConfigError, Conflict, InvalidInput, RateLimited, TooLarge
+from assay.web.uploads import read_form_in_memory
 
 
 class Clock:

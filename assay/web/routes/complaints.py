@@ -6,7 +6,7 @@ Two modes, and every page says which one was used:
   the oversight body's key before upload and derives the receipt's keys itself; the server receives only the
   sealed box, the receipt's access key (an Argon2id output) and the reply public key.
 - **Server** (JavaScript off): the form posts to ``/complaints``; the body is read in memory only
-  (:mod:`assay.complaints.multipart`), sealed at once and dropped. Nothing is logged, spooled or stored in
+  (:mod:`assay.web.uploads`), sealed at once and dropped. Nothing is logged, spooled or stored in
   the clear.
 
 The oversight body's side is the JSON API under ``/api/v1/complaints`` with an admin token; the CLI
@@ -32,7 +32,6 @@ from starlette.concurrency import run_in_threadpool
 from assay.complaints import crypto, service
 from assay.complaints.abuse import OneTimeTokens, ProofOfWork, RateLimit
 from assay.complaints.crypto import KdfParams
-from assay.complaints.multipart import read_form_in_memory
 from assay.complaints.receipts import load_or_create_pepper
 from assay.complaints.stats import LABELS, STATUSES
 from assay.config import Config
@@ -41,6 +40,7 @@ from assay.errors import ConfigError, FieldProblem, InvalidInput, NotFound
 from assay.register.access import Principal
 from assay.web.auth import require_principal
 from assay.web.errors import error_responses
+from assay.web.uploads import read_form_in_memory
 
 router = APIRouter()
 _T = TypeVar("_T")

@@ -1,14 +1,13 @@
 """Provenance on the web: the /check page, the check and marking API, mark records, the published trust
 anchor, and the C2PA Soft Binding Resolution API.
 
-Uploaded media is read into memory (never spooled to disk, never logged) by :func:`_read_upload`, bounded by
-the app's upload limit, and dropped when the request ends.
+Uploaded media is read into memory (never spooled to disk, never logged) by :mod:`assay.web.uploads`, bounded
+by the app's upload limit, and dropped when the request ends.
 """
 
 from __future__ import annotations
 
 import base64
-import io
 import os
 from typing import Any, Literal
 
@@ -23,7 +22,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from assay import watermark
 from assay.config import Config
 from assay.db import Database
-from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, RateLimited, UnsupportedMedia
+from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, RateLimited
 from assay.provenance.checking import check_media, mark_view
 from assay.provenance.credentials import revoked_serials
 from assay.provenance.environment import ProvenanceEnv
@@ -42,6 +41,7 @@ from assay.register.access import Principal
 from assay.web.auth import require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
+from assay.web.uploads import read_media_upload
 
 router = APIRouter()
 
@@ -199,82 +199,8 @@ def _media_slots(request: Request) -> MediaSlots:
 
 
 async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes, dict[str, str]]:
-    """The uploaded file (multipart field ``field``, or the raw body) and the small text fields, in memory."""
-    body = await request.body()  # bounded by the BodyLimit middleware (ASSAY_MAX_UPLOAD_BYTES)
-    ctype = request.headers.get("content-type", "")
-    if not ctype.lower().startswith("multipart/form-data"):
-        if ctype.lower().startswith(("application/x-www-form-urlencoded", "application/json", "text/")):
-            raise UnsupportedMedia(
-                f"send the image itself, or a multipart form with a '{field}' field, not {ctype}",
-                hint="e.g. curl --data-binary @image.jpg -H 'Content-Type: image/jpeg'",
-            )
-        return body, {}
-    from python_multipart.multipart import MultipartParser, parse_options_header
-
-    _, params = parse_options_header(ctype)
-    boundary = params.get(b"boundary")
-    if not boundary:
-        raise InvalidInput("the multipart form has no boundary", hint="let your HTTP client build the form")
-    parts: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
-    header_name = bytearray()
-    header_value = bytearray()
-
-    def on_part_begin() -> None:
-        current.clear()
-        current.update(headers={}, data=io.BytesIO())
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_name.extend(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
-
-    def on_header_end() -> None:
-        current["headers"][bytes(header_name).lower()] = bytes(header_value)
-        header_name.clear()
-        header_value.clear()
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        current["data"].write(data[start:end])
-
-    def on_part_end() -> None:
-        parts.append({"headers": dict(current["headers"]), "data": current["data"].getvalue()})
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
-    try:
-        parser.write(body)
-        parser.finalize()
-    except Exception as exc:  # noqa: BLE001 - the parser's errors all mean "malformed form"
-        raise InvalidInput(
-            f"the multipart form is malformed ({str(exc)[:100]})", hint="let your HTTP client build the form"
-        ) from None
-    file_data: bytes | None = None
-    fields: dict[str, str] = {}
-    for part in parts[:20]:
-        _, disp = parse_options_header(part["headers"].get(b"content-disposition", b""))
-        name = disp.get(b"name", b"").decode("utf-8", "replace")
-        if name == field:
-            file_data = part["data"]
-        elif len(part["data"]) <= 1000:
-            fields[name] = part["data"].decode("utf-8", "replace")
-    if file_data is None:
-        raise InvalidInput(
-            f"the form has no '{field}' field",
-            hint="choose a file to check",
-            problems=[FieldProblem(field, "missing", "attach the image")],
-        )
-    return file_data, fields
+    """The uploaded file and its small text fields, in memory (see :mod:`assay.web.uploads`)."""
+    return await read_media_upload(request, max_bytes=request.app.state.config.max_upload_bytes, field=field)
 
 
 # ---------------------------------------------------------------------------------------------- checking
