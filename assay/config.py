@@ -46,6 +46,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", 2_000_000, "Largest JSON or form body the API accepts, in bytes.", int),
     Setting("max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int),
     Setting("max_pixels", 80_000_000, "Largest decoded image accepted for checking or marking, in pixels.", int),
+    Setting(
+        "upload_memory_bytes",
+        200_000_000,
+        "Bytes of uploaded bodies (images, complaint forms) the web app holds in memory at once; an upload waits "
+        "for room before it is read (429 after 30 s). At least ASSAY_MAX_UPLOAD_BYTES.",
+        int,
+    ),
     Setting("page_size", 50, "Default number of items per page in lists.", int),
     Setting("max_page_size", 500, "Largest page size a client may ask for.", int),
     Setting(
@@ -117,6 +124,7 @@ class Config:
     max_body_bytes: int = 2_000_000
     max_upload_bytes: int = 50_000_000
     max_pixels: int = 80_000_000
+    upload_memory_bytes: int = 200_000_000
     page_size: int = 50
     max_page_size: int = 500
     log_origin: str = ""
@@ -169,6 +177,12 @@ class Config:
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
+        if self.upload_memory_bytes < self.max_upload_bytes:
+            raise ConfigError(
+                f"upload_memory_bytes ({self.upload_memory_bytes:,}) is smaller than max_upload_bytes "
+                f"({self.max_upload_bytes:,}): an upload of the largest size could never be received",
+                hint="set ASSAY_UPLOAD_MEMORY_BYTES to at least ASSAY_MAX_UPLOAD_BYTES",
+            )
         _ = self.log_witness_list
         return self
 

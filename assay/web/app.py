@@ -18,6 +18,7 @@ from assay import __version__
 from assay.config import Config
 from assay.db import Database
 from assay.web.errors import error_body, install_error_handlers
+from assay.web.uploads import UploadBudget
 
 HERE = Path(__file__).parent
 
@@ -79,7 +80,13 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
 
     # The last added is the outermost: the headers wrap every answer, the BodyLimit's 413 too. (Answers to an
     # unexpected error come from outside all middleware; the error handler adds the headers itself.)
-    app.add_middleware(BodyLimit, default_limit=config.max_body_bytes, upload_limit=config.max_upload_bytes)
+    app.state.upload_budget = UploadBudget(config.upload_memory_bytes)
+    app.add_middleware(
+        BodyLimit,
+        default_limit=config.max_body_bytes,
+        upload_limit=config.max_upload_bytes,
+        budget=app.state.upload_budget,
+    )
     app.add_middleware(SecurityHeaders)
     return app
 
@@ -108,26 +115,49 @@ class BodyLimit:
     """Refuses bodies over the limit before the app reads them (by Content-Length, and while streaming), and
     JSON bodies with more values than any request needs (a memory bomb for the parser)."""
 
-    def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, default_limit: int, upload_limit: int, budget: UploadBudget | None = None
+    ) -> None:
         self.app = app
         self.default_limit = default_limit
         self.upload_limit = upload_limit
+        self.budget = budget
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        limit = self.upload_limit if path.startswith(UPLOAD_PATHS) else self.default_limit
+        upload = path.startswith(UPLOAD_PATHS)
+        limit = self.upload_limit if upload else self.default_limit
+        declared: int | None = None
+        chunked = False
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
-                    too_big = int(value) > limit
+                    declared = int(value)
                 except ValueError:
-                    too_big = False
-                if too_big:
+                    declared = None
+                if declared is not None and declared > limit:
                     await _send_too_large(scope, send, limit)
                     return
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        # An upload's body is held in memory until its answer is sent: reserve room for it before reading it.
+        reserved = 0
+        if upload and self.budget is not None and (chunked or (declared or 0) > 0):
+            try:
+                reserved = await self.budget.reserve(limit if chunked or declared is None else declared)
+            except TimeoutError:
+                await _send_refusal(
+                    scope,
+                    send,
+                    429,
+                    "rate_limited",
+                    "the register is busy receiving other uploads",
+                    "try again in a few seconds",
+                )
+                return
         seen = 0
         structure = 0
         count_structure = path not in MEDIA_PATHS and _parsed_as_json(scope)
@@ -150,6 +180,9 @@ class BodyLimit:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge as exc:
             await _send_too_large(scope, send, limit, exc.detail)
+        finally:
+            if reserved:
+                await self.budget.release(reserved)  # type: ignore[union-attr]
 
 
 def _parsed_as_json(scope: Scope) -> bool:
@@ -168,11 +201,15 @@ class _BodyTooLarge(HTTPException):
 
 
 async def _send_too_large(scope: Scope, send: Send, limit: int, message: str = "") -> None:
+    message = message or f"the request body is larger than the limit of {limit:,} bytes"
+    await _send_refusal(scope, send, 413, "too_large", message, "send a smaller body or file")
+
+
+async def _send_refusal(scope: Scope, send: Send, status: int, code: str, message: str, hint: str) -> None:
+    """An answer from the middleware, before the app ran: a page for a person submitting a form, else JSON."""
     import html
     import json
 
-    message = message or f"the request body is larger than the limit of {limit:,} bytes"
-    hint = "send a smaller body or file"
     headers = dict(scope.get("headers", []))
     accept = headers.get(b"accept", b"").decode("latin-1")
     path = scope.get("path", "")
@@ -182,22 +219,25 @@ async def _send_too_large(scope: Scope, send: Send, limit: int, message: str = "
         body = (
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            '<title>Too large · Assay</title><link rel="stylesheet" href="/static/assay.css"></head>'
+            f"<title>{'Too large' if status == 413 else 'Busy'} · Assay</title>"
+            '<link rel="stylesheet" href="/static/assay.css"></head>'
             f'<body><main id="main"><h1>{html.escape(message.capitalize())}</h1>'
-            f'<p class="hint">Please {html.escape(hint)}: use your browser\'s Back button, remove or shrink an '
-            "attachment, and try again. Nothing was stored.</p>"
-            '<p><a href="/">Start page</a></p></main></body></html>'
+            + (
+                f'<p class="hint">Please {html.escape(hint)}: use your browser\'s Back button, remove or shrink an '
+                "attachment, and try again. Nothing was stored.</p>"
+                if status == 413
+                else f'<p class="hint">Nothing was stored: please {html.escape(hint)} (your browser\'s Back button '
+                "returns to the form).</p>"
+            )
+            + '<p><a href="/">Start page</a></p></main></body></html>'
         ).encode()
     else:
         content_type = b"application/json"
-        body = json.dumps(error_body("too_large", message, hint)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
-        }
-    )
+        body = json.dumps(error_body(code, message, hint)).encode()
+    out = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if status == 429:
+        out.append((b"retry-after", b"5"))
+    await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -341,3 +341,37 @@ async def _read_raw(body: AsyncIterator[bytes], max_bytes: int) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class UploadBudget:
+    """Bounds the bytes of request bodies held in memory at once, across every upload path.
+
+    A request reserves its declared size (its Content-Length, or the path's whole upload limit when it streams
+    without one) *before* its body is read, and keeps the reservation until its answer is sent, so bodies
+    waiting for a decode slot count too. Reservations are granted first come, first served; a request that
+    cannot get one within ``wait`` seconds is told to come back (429). Memory held by bodies in flight is thus
+    at most ``capacity`` (plus, briefly, one more copy of a body while its chunks are joined).
+    """
+
+    def __init__(self, capacity: int, *, wait: float = 30.0) -> None:
+        self.capacity = capacity
+        self.wait = wait
+        self.used = 0  # owned by the event loop; changed only under _changed
+        self._turn = anyio.Lock()  # the head of the queue holds it while it waits for room (FIFO)
+        self._changed = anyio.Condition()
+
+    async def reserve(self, n: int) -> int:
+        """Wait for ``n`` bytes (at most the capacity) of room; return what was reserved. Raises TimeoutError."""
+        n = max(0, min(n, self.capacity))
+        with anyio.fail_after(self.wait):
+            async with self._turn, self._changed:
+                while self.used + n > self.capacity:
+                    await self._changed.wait()
+                self.used += n
+        return n
+
+    async def release(self, n: int) -> None:
+        with anyio.CancelScope(shield=True):
+            async with self._changed:
+                self.used -= n
+                self._changed.notify_all()
