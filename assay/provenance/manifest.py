@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,8 @@ __all__ = [
     "sign_asset",
     "xmp_packet",
 ]
+
+log = logging.getLogger("assay.provenance")
 
 _IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 TRAINED_ALGORITHMIC_MEDIA = _IPTC + "trainedAlgorithmicMedia"
@@ -317,6 +320,14 @@ def read_manifest_store(store: bytes) -> tuple[str, tuple[tuple[str, str], ...]]
             f"the manifest store cannot be read ({str(exc)[:100]})",
             hint="send the store 'assay mark --offline' wrote, unchanged",
         ) from None
+    except InvalidInput:
+        raise
+    except Exception as exc:  # noqa: BLE001 - c2pa-python raises plain errors on some malformed stores
+        log.warning("c2pa could not read a recorded manifest store (%s)", type(exc).__name__)
+        raise InvalidInput(
+            "the manifest store is malformed and cannot be read",
+            hint="send the store 'assay mark --offline' wrote, unchanged",
+        ) from None
     failures = [str(f.get("code", "")) for f in (results.get("activeManifest") or {}).get("failure", []) or []]
     broken = [c for c in failures if not c.endswith(_DETACHED_CODES)]
     if broken:
@@ -337,27 +348,50 @@ def read_manifest_store(store: bytes) -> tuple[str, tuple[tuple[str, str], ...]]
 
 
 def read_manifest(data: bytes, media_type: str, *, anchors_pem: bytes) -> ManifestReport:
-    """Read and validate the embedded manifest of ``data`` with c2pa's Reader. Never raises on bad input."""
+    """Read and validate the embedded manifest of ``data`` with c2pa's Reader. Never raises on bad input.
+
+    The boundary with c2pa-python is total: besides its ``C2paError``, the binding raises plain Python errors
+    on some malformed stores (a ``KeyError`` when the active manifest's label points nowhere, for one), so
+    *any* exception from the reader means "credentials present but unreadable". It is logged by type only:
+    never the file, never c2pa's message (which may quote the file's contents).
+    """
     try:
         reader = c2pa.Reader.try_create(media_type, io.BytesIO(data), None, _reader_context(anchors_pem))
     except c2pa.C2paError as exc:
         text = str(exc)
         if "NotSupported" in type(exc).__name__ or "not supported" in text.lower():
             return ManifestReport(state="absent")
-        return ManifestReport(
-            state="unreadable", failures=({"code": "manifest.unreadable", "explanation": text[:300]},)
-        )
+        return _unreadable(text)
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return _unreadable_unexpected(exc)
     if reader is None:
         return ManifestReport(state="absent")
-    with reader:
-        try:
+    try:
+        with reader:
             state = (reader.get_validation_state() or "").lower()
             results = reader.get_validation_results() or {}
             active = reader.get_active_manifest() or {}
-        except c2pa.C2paError as exc:
-            return ManifestReport(
-                state="unreadable", failures=({"code": "manifest.unreadable", "explanation": str(exc)[:300]},)
-            )
+        if not isinstance(results, dict) or not isinstance(active, dict):
+            raise TypeError("the reader answered with an unexpected shape")
+        return _report(state, results, active)
+    except c2pa.C2paError as exc:
+        return _unreadable(str(exc))
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return _unreadable_unexpected(exc)
+
+
+def _unreadable(explanation: str) -> ManifestReport:
+    return ManifestReport(
+        state="unreadable", failures=({"code": "manifest.unreadable", "explanation": explanation[:300]},)
+    )
+
+
+def _unreadable_unexpected(exc: BaseException) -> ManifestReport:
+    log.warning("c2pa could not read a file's Content Credentials (%s)", type(exc).__name__)
+    return _unreadable("the Content Credentials are malformed and cannot be read")
+
+
+def _report(state: str, results: dict[str, Any], active: dict[str, Any]) -> ManifestReport:
     failures = tuple(
         {"code": str(f.get("code", "")), "explanation": str(f.get("explanation", ""))[:300]}
         for f in (results.get("activeManifest") or {}).get("failure", []) or []
@@ -397,7 +431,7 @@ def read_manifest(data: bytes, media_type: str, *, anchors_pem: bytes) -> Manife
     generator = " ".join(str(g.get(k, "")) for g in gen[:1] for k in ("name", "version")).strip()
     return ManifestReport(
         state=verdict,
-        manifest_id=active.get("label"),
+        manifest_id=str(active["label"]) if active.get("label") else None,
         signer=str(sig.get("issuer") or ""),
         signer_name=str(sig.get("common_name") or ""),
         cert_serial=str(sig.get("cert_serial_number") or ""),
