@@ -136,3 +136,14 @@ def test_a_damaged_manifest_is_reported_not_raised(signed) -> None:  # type: ign
     broken = data[:at] + bytes(b ^ 0x5A for b in data[at : at + 32]) + data[at + 32 :]
     report = read_manifest(broken, "image/jpeg", anchors_pem=ca.anchors_pem())
     assert report.state in ("unreadable", "invalid", "tampered")
+
+
+def test_a_manifest_that_makes_c2pa_raise_a_plain_error_is_unreadable(signed) -> None:  # type: ignore[no-untyped-def]
+    # Issue 10, item 3: one byte of the CBOR text 'allowed' changed made c2pa-python raise KeyError (no active
+    # manifest), which escaped as a 500. Any error at the reader's boundary now means "unreadable".
+    ca, _, data, _ = signed
+    at = data.index(b"allowed")
+    broken = data[:at] + b"allowe\xb0" + data[at + 7 :]
+    report = read_manifest(broken, "image/jpeg", anchors_pem=ca.anchors_pem())
+    assert report.state == "unreadable" and report.failures[0]["code"] == "manifest.unreadable"
+    assert "allowe" not in json.dumps(report.as_dict())
