@@ -120,7 +120,9 @@ def check_media(db: Database, env: ProvenanceEnv, data: bytes, *, name: str = "t
     """Check one file held in memory. Raises only for input that cannot be checked at all (step 1)."""
     cfg = env.config
     # 1.
-    img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name=name)
+    img = decode_image(
+        data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name=name, work_side=watermark.MAX_SIDE
+    )
     # 2.
     manifest = unless_revoked(db, read_manifest(data, img.media_type, anchors_pem=env.anchors_pem()))
     # 3.

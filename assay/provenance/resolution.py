@@ -103,7 +103,9 @@ def matches_by_content(
     _check_alg(alg, required=False)
     n = _check_max(max_results)
     cfg = env.config
-    img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset")
+    img = decode_image(
+        data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset", work_side=watermark.MAX_SIDE
+    )
     from assay.provenance.checking import _manifest_mark, detect_safely, unless_revoked
 
     found = detect_safely(img.pixels, env.keys.watermark)

@@ -27,18 +27,31 @@ Example::
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio
 import anyio.lowlevel
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from assay.errors import FieldProblem, InvalidInput, TooLarge, UnsupportedMedia
+from assay.errors import FieldProblem, InvalidInput, RateLimited, TooLarge, UnsupportedMedia
 
-__all__ = ["FormFile", "FormLimits", "InMemoryForm", "read_form", "read_form_in_memory", "read_media_upload"]
+__all__ = [
+    "FormFile",
+    "FormLimits",
+    "InMemoryForm",
+    "MediaSlots",
+    "UploadBudget",
+    "read_form",
+    "read_form_in_memory",
+    "read_media_upload",
+]
 
 # RFC 2046 allows boundaries of 1-70 characters.
 _MAX_BOUNDARY = 70
@@ -375,3 +388,65 @@ class UploadBudget:
             async with self._changed:
                 self.used -= n
                 self._changed.notify_all()
+
+
+class MediaSlots:
+    """Bounds how many uploaded images are decoded and examined at once, and how many of those one client holds.
+
+    One image of ``ASSAY_MAX_PIXELS`` takes several hundred megabytes and about a second of CPU while it is
+    examined (the decoders' limits make that the most any image costs, see ``assay.provenance.media``), and a
+    small file can declare that many pixels; without a bound, a burst of such uploads would exhaust the
+    server's memory. A request waits its turn for up to ``wait`` seconds, then is told to come back (429).
+
+    One client (its address, kept only in memory as a keyed hash while its requests run, never logged) holds at
+    most ``per_client`` slots (all but one, by default), so one client alone can never take every slot: the
+    others' checks keep moving while its own queue up behind each other.
+    """
+
+    def __init__(self, slots: int, *, wait: float = 30.0, per_client: int | None = None) -> None:
+        self.semaphore = anyio.Semaphore(slots)  # owned by the app's event loop (see _media_slots)
+        self.wait = wait
+        self.per_client = per_client if per_client is not None else max(1, slots - 1)
+        self._clients: dict[bytes, tuple[anyio.Semaphore, int]] = {}  # key -> (its gate, requests using it)
+        self._secret = secrets.token_bytes(32)
+
+    def for_request(self, request: Request) -> _ClientSlots:
+        host = request.client.host if request.client else ""
+        return _ClientSlots(self, hmac.digest(self._secret, host.encode(), "sha256")[:16])
+
+    async def run(self, fn: Any, *args: Any, client: bytes = b"", **kwargs: Any) -> Any:
+        """Run ``fn`` on a worker thread once this client's turn and a slot come (both FIFO)."""
+        gate, users = self._clients.get(client) or (anyio.Semaphore(self.per_client), 0)
+        self._clients[client] = (gate, users + 1)
+        has_gate = has_slot = False
+        try:
+            try:
+                with anyio.fail_after(self.wait):
+                    await gate.acquire()
+                    has_gate = True
+                    await self.semaphore.acquire()
+                    has_slot = True
+            except TimeoutError:
+                raise RateLimited(
+                    "the register is busy examining other images", hint="try again in a few seconds"
+                ) from None
+            return await run_in_threadpool(fn, *args, **kwargs)
+        finally:
+            if has_slot:
+                self.semaphore.release()
+            if has_gate:
+                gate.release()
+            gate, users = self._clients[client]
+            if users <= 1:
+                del self._clients[client]
+            else:
+                self._clients[client] = (gate, users - 1)
+
+
+@dataclass(frozen=True)
+class _ClientSlots:
+    slots: MediaSlots
+    client: bytes
+
+    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        return await self.slots.run(fn, *args, client=self.client, **kwargs)

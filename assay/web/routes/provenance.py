@@ -11,7 +11,6 @@ import base64
 import os
 from typing import Any, Literal
 
-import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -22,7 +21,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from assay import watermark
 from assay.config import Config
 from assay.db import Database
-from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, RateLimited
+from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound
 from assay.provenance.checking import check_media, mark_view
 from assay.provenance.credentials import revoked_serials
 from assay.provenance.environment import ProvenanceEnv
@@ -41,7 +40,7 @@ from assay.register.access import Principal
 from assay.web.auth import require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
-from assay.web.uploads import read_media_upload
+from assay.web.uploads import MediaSlots, read_media_upload
 
 router = APIRouter()
 
@@ -165,37 +164,11 @@ def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:
     return ProvenanceEnv.open(config)
 
 
-class MediaSlots:
-    """Bounds how many uploaded images are decoded and examined at once.
-
-    One image of ``ASSAY_MAX_PIXELS`` takes several hundred megabytes while it is examined, and a small file can
-    declare that many pixels; without a bound, a burst of such uploads would exhaust the server's memory. A
-    request waits its turn for up to ``wait`` seconds, then is told to come back (429).
-    """
-
-    def __init__(self, slots: int, *, wait: float = 30.0) -> None:
-        self.semaphore = anyio.Semaphore(slots)  # owned by the app's event loop (see _media_slots)
-        self.wait = wait
-
-    async def run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            with anyio.fail_after(self.wait):
-                await self.semaphore.acquire()
-        except TimeoutError:
-            raise RateLimited(
-                "the register is busy examining other images", hint="try again in a few seconds"
-            ) from None
-        try:
-            return await run_in_threadpool(fn, *args, **kwargs)
-        finally:
-            self.semaphore.release()
-
-
-def _media_slots(request: Request) -> MediaSlots:
+def _media_slots(request: Request) -> Any:
     slots = getattr(request.app.state, "media_slots", None)
     if slots is None:  # made in the event loop on first use; no await in between, so made once
         slots = request.app.state.media_slots = MediaSlots(max(2, min(8, os.cpu_count() or 2)))
-    return slots
+    return slots.for_request(request)  # one client never holds every slot
 
 
 async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes, dict[str, str]]:
