@@ -1,8 +1,10 @@
-"""Files that must be created once and never half-written: the keys and secrets Assay makes on first run.
+"""Files that must never be half-written: the keys and secrets Assay makes on first run, and small state files.
 
 Several processes (the web server's workers, a CLI command run beside it) may start at once and find no key;
 a crash may strike while one is written. :func:`create_once` guarantees that afterwards the file either does
-not exist or holds one whole secret, and that every process reads the same one.
+not exist or holds one whole secret, and that every process reads the same one. :func:`replace_durably`
+replaces a file's contents so that after a crash at any point it holds the old bytes or the new ones, never
+none or a mix, and the new ones survive a power cut once it returns.
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
+
+#: The steps of :func:`replace_durably`, in order (a crash test stops it before or after each one).
+REPLACE_STEPS = ("write", "rename", "sync-folder")
 
 
 def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
@@ -33,6 +39,43 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return created
+
+
+def replace_durably(path: Path, data: bytes, *, mode: int = 0o600, step: Callable[[str], None] | None = None) -> None:
+    """Replace ``path``'s contents with ``data``, atomically and durably.
+
+    The data is written and fsynced under a temporary name in the same folder (``write``), renamed over the
+    file (``rename``: readers see the old or the new bytes), then the folder is fsynced (``sync-folder``: the
+    rename survives a power cut). ``step(name)`` is called before each step, for crash tests only. A crash
+    leaves at most a stale ``.<name>.*.tmp`` beside the file, which :func:`remove_stale_temporaries` removes.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        if step:
+            step("write")
+        write_new(tmp, data, mode=mode)
+        if step:
+            step("rename")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink(missing_ok=True)
+    if step:
+        step("sync-folder")
+    fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(path: Path) -> int:
+    """Remove the temporary files :func:`replace_durably` left for ``path`` when a process died mid-write. Call
+    it only while holding the lock that serialises writers of ``path``. Returns how many were removed."""
+    removed = 0
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            tmp.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def write_new(path: Path, data: bytes, *, mode: int) -> Path:

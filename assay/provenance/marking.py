@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import fcntl
 import json
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from sqlalchemy.orm import Session
 from assay import watermark
 from assay.db import Database
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooLarge
+from assay.provenance.counter import KitCounter
 from assay.provenance.credentials import SigningCredentials, signing_credentials
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MAX_NAMESPACE, MAX_SEQUENCE, MarkId, namespace_key_id
@@ -556,25 +555,10 @@ class OfflineMarker:
                 hint="ask the register for a new kit ('assay keys kit')",
             ) from None
         self.counter_file = counter_file
+        self.counter = KitCounter(counter_file, start=self.start, end=self.end)
 
     def _next_sequence(self) -> int:
-        self.counter_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.counter_file, "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            text = fh.read().strip()
-            seq = int(text) if text else self.start
-            if seq >= self.end:
-                raise Conflict(
-                    "this marking kit has used all its marks",
-                    hint="record your batches, then ask the register for a new kit",
-                )
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(seq + 1))
-            fh.flush()
-            os.fsync(fh.fileno())
-        return seq
+        return self.counter.take()
 
     def mark(
         self,
