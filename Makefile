@@ -44,4 +44,4 @@ bench: install-test
 
 clean:
 	scripts/pg.sh stop
-	rm -rf $(VENV) .test-pg
+	rm -rf $(VENV) .test-pg "$$(scripts/pg.sh dir)"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Starts (or stops) the throwaway PostgreSQL server the test suite uses, in .test-pg/ on port 54329
 # (ASSAY_TEST_PG_PORT picks another). PostgreSQL refuses to run as root, so as root the server runs as the
-# 'postgres' user. 'url' only prints the server's URL: it needs no PostgreSQL, so 'make run' never installs one.
+# 'postgres' user; when that user cannot reach the checkout (cloned as root under /root, or into a private
+# 'mktemp -d' folder), the cluster lives in /tmp/assay-test-pg-<hash of the checkout's path> instead.
+# 'url' only prints the server's URL: it needs no PostgreSQL, so 'make run' never installs one. 'dir' prints
+# where the cluster lives (for 'make clean').
 set -euo pipefail
 PORT="${ASSAY_TEST_PG_PORT:-54329}"
 if [ "${1:-start}" = url ]; then
@@ -10,6 +13,13 @@ if [ "${1:-start}" = url ]; then
 fi
 cd "$(dirname "$0")/.."
 PGDIR="$PWD/.test-pg"
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$PWD" 2>/dev/null; then
+  PGDIR="/tmp/assay-test-pg-$(printf '%s' "$PWD" | sha256sum | cut -c1-16)"
+fi
+if [ "${1:-start}" = dir ]; then
+  echo "$PGDIR"
+  exit 0
+fi
 
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
 if [ -z "$BIN" ]; then
@@ -23,15 +33,23 @@ if [ -z "$BIN" ]; then
     echo "PostgreSQL is not installed (hint: sudo apt-get install postgresql)" >&2; exit 1
   fi
 fi
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From /: the postgres user may not be allowed into the checkout (its tools warn on every call).
+as_pg() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 case "${1:-start}" in
   start)
     if [ -f "$PGDIR/data/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1; then
       exit 0
     fi
+    if [ "$PGDIR" != "$PWD/.test-pg" ]; then
+      # A fixed name in a shared folder: make it ours, or refuse one someone else made.
+      mkdir -m 700 "$PGDIR" 2>/dev/null || true
+      if [ "$(stat -c %U "$PGDIR")" != root ] && [ "$(stat -c %U "$PGDIR")" != postgres ] || [ -L "$PGDIR" ]; then
+        echo "$PGDIR exists and belongs to someone else (hint: remove it, then run again)" >&2; exit 1
+      fi
+    fi
     mkdir -p "$PGDIR"
-    if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; fi
+    if [ "$(id -u)" = 0 ]; then chown postgres "$PGDIR"; chmod 700 "$PGDIR"; fi
     if [ ! -f "$PGDIR/data/PG_VERSION" ]; then
       as_pg "$BIN/initdb" -D "$PGDIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
