@@ -512,6 +512,8 @@ def open_log(db: Database, config: Config) -> TransparencyLog:
             return existing
         signer = load_or_create_signer(config)
         storage = PosixStorage(root)
+        if existing is None:  # once per process: what a killed writer left behind
+            storage.remove_stale_temporaries()
         tlog = TransparencyLog(db, storage, signer, tiles_dir=str(root))
         if config.log_witness_list:
             tlog.cosigning = Cosigning(db, storage, list(config.log_witness_list))

@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -62,6 +63,36 @@ class PosixStorage:
 
     def __repr__(self) -> str:
         return f"PosixStorage({str(self.root)!r})"
+
+    def remove_stale_temporaries(self, *, older_than: float = 60.0) -> int:
+        """Delete the ``.tmp-*`` files a killed process left (``write_many`` writes each file under such a name,
+        then renames it). Only files untouched for ``older_than`` seconds go: another process may be writing
+        one right now, and its rename takes milliseconds. Should it stall longer, its rename fails and the
+        integrator retries the batch; a stored file is never touched. Returns how many were removed."""
+        removed = 0
+        limit = time.time() - older_than
+        folders = [self.root]
+        while folders:
+            folder = folders.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(
+                    f"could not list {folder}: {exc.strerror or exc}", hint="check the data folder's permissions"
+                ) from exc
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                elif entry.name.startswith(".tmp-") and entry.is_file(follow_symlinks=False):
+                    try:
+                        if entry.stat(follow_symlinks=False).st_mtime < limit:
+                            os.unlink(entry.path)
+                            removed += 1
+                    except FileNotFoundError:
+                        pass
+        return removed
 
     def write_many(self, files: Mapping[str, bytes]) -> None:
         dirs: set[Path] = set()

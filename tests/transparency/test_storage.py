@@ -99,3 +99,32 @@ def test_folders_left_by_a_crashed_process_are_made_durable_before_files_in_them
     storage.write_many({"tile/0/x001/001": b"b" * 8192})  # later writes sync only the file and its folder
     assert len(synced) == 2 and synced[0].startswith(str(root / "tile/0/x001/.tmp-001-"))
     assert synced[1] == str(root / "tile/0/x001")
+
+
+def test_temporary_files_a_killed_writer_left_are_removed_at_start_and_live_ones_kept(tmp_path: Path) -> None:
+    # Issue 10: '.tmp-checkpoint-*' files stayed after kill -9. The next process to open the log removes those
+    # old enough that no live writer can still own them; files being written now and stored files stay.
+    import os
+    import time
+
+    from assay.config import Config
+    from assay.db import Database
+    from assay.transparency.service import open_log
+
+    root = tmp_path / "data" / "log"
+    PosixStorage(root).write_many({"checkpoint": b"stored", "tile/0/000.p/1": b"x" * 32})
+    stale = [root / ".tmp-checkpoint-0a1b2c3d4e5f", root / "tile" / "0" / "000.p" / ".tmp-1-abcdefabcdef"]
+    for path in stale:
+        path.write_bytes(b"half")
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    live = root / ".tmp-checkpoint-ffffffffffff"
+    live.write_bytes(b"being written")
+    config = Config(data_dir=tmp_path / "data")
+    db = Database(config.resolved_database_url)
+    db.upgrade()
+    try:
+        open_log(db, config)
+    finally:
+        db.dispose()
+    assert not any(p.exists() for p in stale) and live.exists()
+    assert (root / "checkpoint").read_bytes() == b"stored" and (root / "tile/0/000.p/1").read_bytes() == b"x" * 32
