@@ -391,6 +391,19 @@ def _isoformat(value: Any) -> Any:
 # ---------------------------------------------------------------------------------------------- writes
 
 
+def is_web_address(value: str) -> bool:
+    """An absolute http(s) URL with a host and no spaces or control characters (never javascript:, data:...)."""
+    from urllib.parse import urlsplit
+
+    if not value or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
 def add_provider(
     session: Session,
     *,
@@ -419,8 +432,17 @@ def add_provider(
         )
     if len(jurisdiction) > 100:
         problems.append(FieldProblem("jurisdiction", "longer than 100 characters", "give a country or region code"))
+    website = (website or "").strip()
     if len(website) > 500:
         problems.append(FieldProblem("website", "longer than 500 characters", "give a shorter address"))
+    elif website and not is_web_address(website):
+        problems.append(
+            FieldProblem(
+                "website",
+                f"{website[:60]!r} is not a web address (only http:// and https:// addresses are accepted)",
+                "give a full address starting with https://, e.g. https://acme.example",
+            )
+        )
     if problems:
         raise InvalidInput(
             "the provider is not valid: " + "; ".join(f"{p.path}: {p.message}" for p in problems),
@@ -1168,7 +1190,8 @@ def _provider_view(p: Provider, count: int) -> ProviderView:
         name=p.name,
         jurisdiction=p.jurisdiction,
         url_path=f"/providers/{p.id}",
-        website=p.website,
+        # Only a web address is ever shown or exported, even if an older version stored something else.
+        website=p.website if is_web_address(p.website) else "",
         created_at=_aware(p.created_at),
         log_index=p.log_index,
         system_count=count,

@@ -88,7 +88,32 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
         budget=app.state.upload_budget,
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     return app
+
+
+class HeadAsGet:
+    """Answers HEAD like GET without the body, everywhere GET is served (RFC 9110 9.3.2).
+
+    FastAPI's routes answer only the methods they declare, so HEAD got 405 on every page. The request goes to
+    the app as a GET; the answer's status and headers (Content-Length included) are sent, its body is not."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return  # the rest of a streamed body: nothing to send yet
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(dict(scope, method="GET"), receive, send_without_body)
 
 
 # Paths whose bodies are media or encrypted attachments, allowed up to max_upload_bytes.

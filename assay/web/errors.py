@@ -159,6 +159,8 @@ def allowed_methods(request: Request) -> list[str]:
             match, _ = route.matches(request.scope)
             if match is not Match.NONE:
                 methods |= route.methods
+    if "GET" in methods:
+        methods.add("HEAD")  # answered like GET, without the body (see assay.web.app.HeadAsGet)
     return sorted(methods, key=lambda m: (_METHOD_ORDER.index(m) if m in _METHOD_ORDER else len(_METHOD_ORDER), m))
 
 

@@ -220,7 +220,9 @@ class ProviderIn(BaseModel):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
     name: str = Field(min_length=1, max_length=300, pattern=r"\S", description="The legal name.")
     jurisdiction: str = Field("", max_length=100)
-    website: str = Field("", max_length=500)
+    website: str = Field(
+        "", max_length=500, description="The provider's website: an http:// or https:// address (or empty)."
+    )
 
 
 class WhoAmIOut(BaseModel):
