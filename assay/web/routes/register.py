@@ -221,7 +221,10 @@ class ProviderIn(BaseModel):
     name: str = Field(min_length=1, max_length=300, pattern=r"\S", description="The legal name.")
     jurisdiction: str = Field("", max_length=100)
     website: str = Field(
-        "", max_length=500, description="The provider's website: an http:// or https:// address (or empty)."
+        "",
+        max_length=500,
+        description="The provider's website: an http:// or https:// address (or empty).",
+        json_schema_extra={"pattern": "^$|" + service.WEB_ADDRESS},
     )
 
 
