@@ -684,24 +684,91 @@ def _remote_json(resp: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- assay ca
 
 
-@ca_app.command("init")
-def ca_init(ctx: typer.Context, as_json: bool = json_flag()) -> None:
-    """Create the register's root, intermediate and marking keys in the data folder (if absent)."""
-    from assay.provenance.ca import fingerprint
+def _ca_name(ctx: typer.Context) -> str:
+    from urllib.parse import urlsplit
 
-    env = _env(ctx)
+    return f"Assay register {urlsplit(get_config(ctx).base_url).hostname or 'localhost'}"
+
+
+def _root_dir_option(help_text: str, *, required: bool) -> Any:
+    return env_option(... if required else None, "--root-dir", envvar="ASSAY_CA_ROOT_DIR", help=help_text)
+
+
+def _print_ca(ctx: typer.Context, as_json: bool, what: str) -> None:
+    from assay.provenance.ca import CertificateAuthority, fingerprint
+
+    ca = CertificateAuthority.open(get_config(ctx).data_dir, create=False)
+    info = {
+        "folder": str(ca.folder),
+        "root_fingerprint": fingerprint(ca.root),
+        "intermediate_fingerprint": fingerprint(ca.intermediate),
+        "root_key": "online" if ca.root_key_online else "offline",
+    }
     if as_json:
-        print_json(
-            {
-                "folder": str(env.ca.folder),
-                "root_fingerprint": fingerprint(env.ca.root),
-                "intermediate_fingerprint": fingerprint(env.ca.intermediate),
-            }
-        )
+        print_json(info)
         return
     console.print(
-        f"certificate authority in {env.ca.folder}; root fingerprint {fingerprint(env.ca.root)}", highlight=False
+        f"{what}: certificate authority in {ca.folder}; root fingerprint {info['root_fingerprint']}, "
+        f"root key {info['root_key']}",
+        highlight=False,
     )
+
+
+@ca_app.command("init")
+def ca_init(
+    ctx: typer.Context,
+    root_dir: Path = _root_dir_option(
+        "Keep the root offline: create it (or use the one) in this folder, e.g. on removable media, and put "
+        "only an intermediate signed by it into the data folder.",
+        required=False,
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Create the register's root, intermediate and marking keys in the data folder (if absent)."""
+    from assay.errors import ConfigError
+    from assay.provenance.ca import ca_folder, create_offline_root, install_intermediate
+
+    config = get_config(ctx)
+    if root_dir is not None:
+        folder = ca_folder(config.data_dir)
+        if (folder / "root.key.pem").exists():
+            raise ConfigError(
+                f"the data folder's CA ({folder}) already keeps its root key online",
+                hint=f"move it out instead: 'assay ca move-root --root-dir {root_dir}'",
+            )
+        create_offline_root(root_dir, name=_ca_name(ctx))
+        if not (folder / "intermediate.pem").exists():
+            install_intermediate(config.data_dir, root_dir, name=_ca_name(ctx))
+    _env(ctx)  # creates what is still missing (the whole hierarchy, without --root-dir) and the marking keys
+    _print_ca(ctx, as_json, "ready")
+
+
+@ca_app.command("move-root")
+def ca_move_root(
+    ctx: typer.Context,
+    root_dir: Path = _root_dir_option(
+        "An empty folder, e.g. on removable media, to move the root's key into.", required=True
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Take the root's private key out of the data folder (the server needs only the intermediate)."""
+    from assay.provenance.ca import move_root_offline
+
+    move_root_offline(get_config(ctx).data_dir, root_dir)
+    _print_ca(ctx, as_json, f"root key moved to {root_dir}")
+
+
+@ca_app.command("install-intermediate")
+def ca_install_intermediate(
+    ctx: typer.Context,
+    root_dir: Path = _root_dir_option("The folder holding the register's root key (root.key.pem).", required=True),
+    as_json: bool = json_flag(),
+) -> None:
+    """Sign a new intermediate with the offline root and install it in the data folder (restart the server)."""
+    from assay.provenance.ca import install_intermediate
+
+    install_intermediate(get_config(ctx).data_dir, root_dir, name=_ca_name(ctx))
+    _print_ca(ctx, as_json, "new intermediate installed")
 
 
 @ca_app.command("show")
@@ -715,10 +782,12 @@ def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
             "subject": env.ca.root.subject.rfc4514_string(),
             "fingerprint": fingerprint(env.ca.root),
             "not_after": env.ca.root.not_valid_after_utc.isoformat(),
+            "key": "online" if env.ca.root_key_online else "offline",
         },
         "intermediate": {
             "subject": env.ca.intermediate.subject.rfc4514_string(),
             "fingerprint": fingerprint(env.ca.intermediate),
+            "not_after": env.ca.intermediate.not_valid_after_utc.isoformat(),
         },
         "accepted_anchors": [fingerprint(c) for c in env.ca.extra_anchors],
         "anchors_pem": env.anchors_pem().decode(),
@@ -727,7 +796,7 @@ def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
         print_json(info)
     else:
         sys.stdout.write(info["anchors_pem"])
-        err_console.print(f"root {info['root']['fingerprint']} ({info['root']['subject']})")
+        err_console.print(f"root {info['root']['fingerprint']} ({info['root']['subject']}), key {info['root']['key']}")
 
 
 @ca_app.command("issue")

@@ -7,6 +7,13 @@ authority and subject key identifiers, an O attribute, never self-signed. Privat
 folder (created on first use, mode 0600, never committed, never printed). Providers may bring their own
 certificate instead: :func:`validate_signing_chain` checks it against the same profile.
 
+The root's key is needed only to sign an intermediate (every ten years, or after a compromise), so it can be
+kept offline: :func:`create_offline_root` makes it in a folder of its own (removable media, an air-gapped
+machine), :func:`install_intermediate` signs an intermediate from there into the data folder, and
+:func:`move_root_offline` takes an existing root's key out of the data folder. The server then holds only the
+root's certificate and the intermediate, and refuses to start without the intermediate
+(:func:`check_ready`).
+
 Example::
 
     ca = CertificateAuthority.open(Path("data"), name="register.example")
@@ -33,14 +40,19 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from assay.errors import ConfigError, InvalidInput, VerificationError
+from assay.files import fsync_dir, replace_durably
 
 __all__ = [
     "C2PA_CLAIM_SIGNING",
     "DOCUMENT_SIGNING",
     "CertificateAuthority",
     "SigningChain",
+    "check_ready",
+    "create_offline_root",
     "fingerprint",
+    "install_intermediate",
     "load_chain",
+    "move_root_offline",
     "validate_signing_chain",
 ]
 
@@ -117,11 +129,17 @@ class CertificateAuthority:
 
     # -- opening ---------------------------------------------------------------------------------------------
 
+    @property
+    def root_key_online(self) -> bool:
+        """Whether the root's private key is in the data folder (else it is kept offline)."""
+        return (self.folder / "root.key.pem").exists()
+
     @classmethod
     def open(
         cls, data_dir: Path, *, name: str = "Assay register", create: bool = True, now: dt.datetime | None = None
     ) -> CertificateAuthority:
-        folder = Path(data_dir) / "provenance" / "ca"
+        folder = ca_folder(data_dir)
+        check_ready(data_dir)
         if not (folder / "root.pem").exists():
             if not create:
                 raise ConfigError(
@@ -378,6 +396,118 @@ def validate_signing_chain(
     )
 
 
+# -- keeping the root offline ----------------------------------------------------------------------------------
+
+
+def ca_folder(data_dir: Path) -> Path:
+    return Path(data_dir) / "provenance" / "ca"
+
+
+def check_ready(data_dir: Path) -> None:
+    """Refuse, with the fix, a CA that has a root but no usable intermediate and no root key to make one.
+
+    A data folder without any CA is ready (the whole hierarchy is made on first use); one whose root is kept
+    offline needs ``intermediate.pem`` and ``intermediate.key.pem``. Cheap: it only looks at which files exist.
+    """
+    folder = ca_folder(data_dir)
+    if not (folder / "root.pem").exists():
+        return
+    missing = [f for f in ("intermediate.pem", "intermediate.key.pem") if not (folder / f).exists()]
+    if missing:
+        raise ConfigError(
+            f"the register's intermediate CA is missing in {folder} ({', '.join(missing)}), and its root key is "
+            + ("there but the intermediate was never made" if (folder / "root.key.pem").exists() else "offline"),
+            hint="sign an intermediate from the root's folder: "
+            "'assay ca install-intermediate --root-dir <folder holding root.key.pem>'",
+        )
+
+
+def create_offline_root(root_dir: Path, *, name: str, now: dt.datetime | None = None) -> x509.Certificate:
+    """Create the register's root (key and certificate) in ``root_dir``, a folder of its own, unless one is there.
+
+    Keep that folder offline (removable media, an air-gapped machine); it is needed again only to sign an
+    intermediate with :func:`install_intermediate`.
+    """
+    _private_dir(root_dir)
+    with _locked(root_dir / ".lock"):
+        if not (root_dir / "root.pem").exists():
+            key, cert = _make_root(name=name, now=now or _now())
+            replace_durably(root_dir / "root.key.pem", _key_pem(key), mode=0o600)
+            replace_durably(root_dir / "root.pem", cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    return _load_root(root_dir)[1]
+
+
+def install_intermediate(data_dir: Path, root_dir: Path, *, name: str, now: dt.datetime | None = None) -> None:
+    """Sign a new intermediate with the root kept in ``root_dir`` and install it in the data folder.
+
+    The intermediate's key is made in the data folder and never leaves it; the root's key is read from
+    ``root_dir`` and never written anywhere else. A data folder that already has a CA must have this same root
+    (its published anchor): a different one is refused. An existing intermediate is replaced (certificates it
+    issued stay valid: each provider's chain carries the intermediate that signed it).
+    """
+    root_key, root = _load_root(root_dir)
+    folder = ca_folder(data_dir)
+    _private_dir(folder)
+    with _locked(folder / ".lock"):
+        if (folder / "root.pem").exists():
+            current = x509.load_pem_x509_certificate((folder / "root.pem").read_bytes())
+            if fingerprint(current) != fingerprint(root):
+                raise ConfigError(
+                    f"the root in {root_dir} is not the register's root (published anchor {fingerprint(current)})",
+                    hint="give the folder holding the register's own root key",
+                )
+        inter_key, inter = _make_intermediate(root_key, root, name=name, now=now or _now())
+        pem = serialization.Encoding.PEM
+        replace_durably(folder / "intermediate.key.pem", _key_pem(inter_key), mode=0o600)
+        replace_durably(folder / "intermediate.pem", inter.public_bytes(pem), mode=0o644)
+        replace_durably(folder / "root.pem", root.public_bytes(pem), mode=0o644)  # last: the CA now exists
+
+
+def move_root_offline(data_dir: Path, root_dir: Path) -> x509.Certificate:
+    """Move the root's key out of the data folder into ``root_dir`` (with a copy of its certificate).
+
+    Written durably there and read back before it is removed here, so a crash leaves the key in one place or
+    both, never in none. The server keeps working: it needs only the intermediate.
+    """
+    folder = ca_folder(data_dir)
+    with _locked(folder / ".lock"):
+        source = folder / "root.key.pem"
+        if not source.exists():
+            raise ConfigError(
+                f"there is no root key in {folder}: it is already offline",
+                hint="nothing to do; keep the folder that holds root.key.pem safe",
+            )
+        _private_dir(root_dir)
+        if (root_dir / "root.key.pem").exists():
+            raise ConfigError(
+                f"{root_dir} already holds a root key", hint="choose an empty folder, never overwrite a root key"
+            )
+        replace_durably(root_dir / "root.key.pem", source.read_bytes(), mode=0o600)
+        replace_durably(root_dir / "root.pem", (folder / "root.pem").read_bytes(), mode=0o644)
+        _, root = _load_root(root_dir)  # the copy is whole and matches the certificate
+        source.unlink()
+        fsync_dir(folder)
+    return root
+
+
+def _load_root(root_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    try:
+        cert = x509.load_pem_x509_certificate((root_dir / "root.pem").read_bytes())
+        key = serialization.load_pem_private_key((root_dir / "root.key.pem").read_bytes(), None)
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"{root_dir} holds no root ({Path(exc.filename or '').name} is missing)",
+            hint="give the folder 'assay ca init --root-dir' or 'assay ca move-root' wrote",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"the root in {root_dir} is unreadable: {exc}", hint="restore it from a backup") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        raise ConfigError(
+            f"root.key.pem in {root_dir} is not the key of root.pem", hint="restore the root folder from a backup"
+        )
+    return key, cert
+
+
 # -- internals ------------------------------------------------------------------------------------------------
 
 
@@ -451,7 +581,7 @@ def _key_usage(*, digital_signature: bool = False, cert_sign: bool = False) -> x
     )
 
 
-def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
+def _make_root(*, name: str, now: dt.datetime) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     root_key = ec.generate_private_key(ec.SECP384R1())
     root_name = x509.Name(
         [
@@ -472,6 +602,12 @@ def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA384())
     )
+    return root_key, root
+
+
+def _make_intermediate(
+    root_key: ec.EllipticCurvePrivateKey, root: x509.Certificate, *, name: str, now: dt.datetime
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     inter_key = ec.generate_private_key(ec.SECP256R1())
     inter_name = x509.Name(
         [
@@ -482,23 +618,30 @@ def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
     inter = (
         x509.CertificateBuilder()
         .subject_name(inter_name)
-        .issuer_name(root_name)
+        .issuer_name(root.subject)
         .public_key(inter_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=365 * INTERMEDIATE_YEARS))
+        .not_valid_after(min(now + dt.timedelta(days=365 * INTERMEDIATE_YEARS), root.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(inter_key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
         .sign(root_key, hashes.SHA384())
     )
+    return inter_key, inter
+
+
+def _create_hierarchy(folder: Path, *, name: str, now: dt.datetime) -> None:
+    """The whole hierarchy in the data folder, root key included (the first-run default; see move-root)."""
+    root_key, root = _make_root(name=name, now=now)
+    inter_key, inter = _make_intermediate(root_key, root, name=name, now=now)
     pem = serialization.Encoding.PEM
-    _write_atomic(folder / "root.key.pem", _key_pem(root_key), mode=0o600)
-    _write_atomic(folder / "intermediate.key.pem", _key_pem(inter_key), mode=0o600)
-    _write_atomic(folder / "intermediate.pem", inter.public_bytes(pem), mode=0o644)
+    replace_durably(folder / "root.key.pem", _key_pem(root_key), mode=0o600)
+    replace_durably(folder / "intermediate.key.pem", _key_pem(inter_key), mode=0o600)
+    replace_durably(folder / "intermediate.pem", inter.public_bytes(pem), mode=0o644)
     # The root certificate is written last: its presence means the whole hierarchy exists.
-    _write_atomic(folder / "root.pem", root.public_bytes(pem), mode=0o644)
+    replace_durably(folder / "root.pem", root.public_bytes(pem), mode=0o644)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:

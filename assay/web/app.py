@@ -49,6 +49,9 @@ def _mount_api_docs(app: FastAPI) -> None:
 
 def create_app(config: Config | None = None, db: Database | None = None, *, migrate: bool = True) -> FastAPI:
     config = config or Config.from_env()
+    from assay.provenance.ca import check_ready
+
+    check_ready(config.data_dir)  # a root kept offline and no intermediate: refuse to start, saying how to fix it
     if db is None:
         db = Database(config.resolved_database_url)
     if migrate:
