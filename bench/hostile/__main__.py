@@ -1,0 +1,3 @@
+from bench.hostile.run import main
+
+main()
