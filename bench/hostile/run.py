@@ -324,6 +324,7 @@ def fuzz_cli(server: Server, n: int) -> dict[str, Any]:
 
 
 def export_revision(rev: str, into: Path) -> Path:
+    into.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
