@@ -64,7 +64,7 @@ class FormFile:
     name: str
     content_type: str
     data: bytes = field(repr=False)
-    field: str = ""  # the form field it came in
+    form_field: str = ""  # the form field it came in
 
 
 @dataclass

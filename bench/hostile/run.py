@@ -26,6 +26,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import statistics
 import struct
@@ -70,10 +71,18 @@ class Server:
         return dict(os.environ, PYTHONPATH=str(self.code), PYTHONDONTWRITEBYTECODE="1", ASSAY_DATA_DIR=str(self.data))
 
     def start(self) -> None:
-        subprocess.run([sys.executable, "-m", "assay", "demo", "load"], env=self.env(), check=True, capture_output=True)
+        # cwd: "python -m" puts the working folder first on sys.path, so it decides which assay package runs.
+        subprocess.run(
+            [sys.executable, "-m", "assay", "demo", "load"],
+            env=self.env(),
+            cwd=self.code,
+            check=True,
+            capture_output=True,
+        )
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "assay", "serve", "--port", str(self.port)],
             env=self.env(),
+            cwd=self.code,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -304,6 +313,7 @@ def fuzz_cli(server: Server, n: int) -> dict[str, Any]:
         r = subprocess.run(
             [sys.executable, "-m", "assay", "check", str(folder), "--json"],
             env=server.env(),
+            cwd=server.code,
             capture_output=True,
             text=True,
             timeout=3600,
@@ -338,6 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before-fuzz", type=int, default=2_000, help="fuzz cases for the --before revision")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers (the finally blocks) on SIGTERM
     results: dict[str, dict[str, Any]] = {}
     work = Path(tempfile.mkdtemp(prefix="assay-hostile-"))
     try:
