@@ -136,7 +136,7 @@ def png_chunk(data: bytes, rng: random.Random) -> bytes:
     choice = rng.randrange(7)
     if choice == 0:  # declare another length
         bad = rng.choice([0, 1, length + 1, length * 2, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)])
-        return data[:pos] + struct.pack(">I", bad) + data[pos + 4 :]
+        return data[:pos] + struct.pack(">I", bad & 0xFFFFFFFF) + data[pos + 4 :]
     if choice == 1 and kind == b"IHDR" and len(body) >= 13:  # another size, depth or colour type, CRC fixed
         w, h = rng.choice([(0, 0), (1, 1), (65535, 65535), (8900, 8900), (1 << 31, 1), (4, 1 << 24)])
         depth = rng.choice([1, 2, 4, 8, 16, 3, 0])
@@ -309,6 +309,9 @@ def mutate(name: str, data: bytes, rng: random.Random) -> tuple[bytes, str]:
         fn = rng.choice(pool)
         if fn is jumbf_box and b"jumb" not in data:
             fn = rng.choice(GENERIC)
-        data = fn(data, rng) if data else data
+        try:
+            data = fn(data, rng) if data else data
+        except (struct.error, ValueError, IndexError):  # a mutator's own edge case: damage it plainly instead
+            data = flip_bytes(data, rng) if data else data
         names.append(fn.__name__)
     return data, "+".join(names)

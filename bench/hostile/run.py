@@ -347,13 +347,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before", default="", help="also run against this git revision, side by side (e.g. main)")
     ap.add_argument("--before-fuzz", type=int, default=2_000, help="fuzz cases for the --before revision")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
+    ap.add_argument("--before-json", type=Path, help="reuse the --before results a previous run saved (JSON)")
+    ap.add_argument("--save-json", type=Path, help="save every run's results here (JSON)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers (the finally blocks) on SIGTERM
     results: dict[str, dict[str, Any]] = {}
     work = Path(tempfile.mkdtemp(prefix="assay-hostile-"))
     try:
         runs = [("after", ROOT)]
-        if args.before:
+        if args.before_json:
+            results.update(json.loads(args.before_json.read_text()))
+        elif args.before:
             runs.insert(0, (f"before ({args.before})", export_revision(args.before, work / "before")))
         for label, code in runs:
             server = Server(code, work / f"data-{len(results)}", _free_port())
@@ -369,6 +373,8 @@ def main(argv: list[str] | None = None) -> None:
                     cli_fuzz=0 if before else args.cli_fuzz,
                 )
                 print(json.dumps(results[label], indent=1), flush=True)
+                if args.save_json:
+                    args.save_json.write_text(json.dumps(results, indent=1))
             finally:
                 server.stop()
     finally:
