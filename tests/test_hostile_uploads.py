@@ -143,6 +143,30 @@ def test_an_upload_waits_for_room_before_its_body_is_read_and_is_told_to_come_ba
     assert received == 1 and ran == 1
 
 
+def test_one_client_flooding_uploads_never_keeps_another_waiting_for_room() -> None:
+    async def scenario() -> tuple[bool, int]:
+        import anyio
+
+        budget = UploadBudget(1000, wait=0.3)
+        await budget.reserve(400, b"A")  # the flood holds 400 of 1000
+        second_a: list[int] = []
+
+        async def more_a() -> None:
+            try:
+                second_a.append(await budget.reserve(400, b"A"))  # would pass its half: waits in its own line
+            except TimeoutError:
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(more_a)
+            await anyio.sleep(0.05)
+            with anyio.fail_after(0.1):
+                got_b = await budget.reserve(400, b"B")  # another client gets room at once
+        return not second_a, got_b
+
+    assert _run(scenario()) == (True, 400)
+
+
 def test_the_budget_cannot_be_configured_below_one_upload() -> None:
     from assay.config import Config
     from assay.errors import ConfigError

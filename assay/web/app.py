@@ -173,9 +173,11 @@ class BodyLimit:
                 chunked = True
         # An upload's body is held in memory until its answer is sent: reserve room for it before reading it.
         reserved = 0
+        client = b""
         if upload and self.budget is not None and (chunked or (declared or 0) > 0):
+            client = self.budget.client_key((scope.get("client") or ("", 0))[0])
             try:
-                reserved = await self.budget.reserve(limit if chunked or declared is None else declared)
+                reserved = await self.budget.reserve(limit if chunked or declared is None else declared, client)
             except TimeoutError:
                 await _send_refusal(
                     scope,
@@ -210,7 +212,7 @@ class BodyLimit:
             await _send_too_large(scope, send, limit, exc.detail)
         finally:
             if reserved:
-                await self.budget.release(reserved)  # type: ignore[union-attr]
+                await self.budget.release(reserved, client)  # type: ignore[union-attr]
 
 
 def _parsed_as_json(scope: Scope) -> bool:

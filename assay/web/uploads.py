@@ -361,32 +361,61 @@ class UploadBudget:
 
     A request reserves its declared size (its Content-Length, or the path's whole upload limit when it streams
     without one) *before* its body is read, and keeps the reservation until its answer is sent, so bodies
-    waiting for a decode slot count too. Reservations are granted first come, first served; a request that
-    cannot get one within ``wait`` seconds is told to come back (429). Memory held by bodies in flight is thus
-    at most ``capacity`` (plus, briefly, one more copy of a body while its chunks are joined).
+    waiting for a decode slot count too. Memory held by bodies in flight is thus at most ``capacity`` (plus,
+    briefly, one more copy of a body while its chunks are joined). A request that cannot get room within
+    ``wait`` seconds is told to come back (429).
+
+    One client (its address, held only as a keyed hash while its requests run) holds at most half the
+    capacity, unless it holds nothing, and its requests wait in a line of their own: a flood of large uploads
+    from one client never keeps another client's upload waiting for more than the room it needs.
     """
 
     def __init__(self, capacity: int, *, wait: float = 30.0) -> None:
         self.capacity = capacity
+        self.per_client = capacity // 2
         self.wait = wait
         self.used = 0  # owned by the event loop; changed only under _changed
-        self._turn = anyio.Lock()  # the head of the queue holds it while it waits for room (FIFO)
+        self._held: dict[bytes, int] = {}  # client -> bytes it holds
+        self._lines: dict[bytes, tuple[anyio.Lock, int]] = {}  # client -> (its line, requests in it)
         self._changed = anyio.Condition()
+        self._secret = secrets.token_bytes(32)
 
-    async def reserve(self, n: int) -> int:
+    def client_key(self, host: str) -> bytes:
+        return hmac.digest(self._secret, host.encode(), "sha256")[:16]
+
+    def _fits(self, client: bytes, n: int) -> bool:
+        held = self._held.get(client, 0)
+        return self.used + n <= self.capacity and (held == 0 or held + n <= self.per_client)
+
+    async def reserve(self, n: int, client: bytes = b"") -> int:
         """Wait for ``n`` bytes (at most the capacity) of room; return what was reserved. Raises TimeoutError."""
         n = max(0, min(n, self.capacity))
-        with anyio.fail_after(self.wait):
-            async with self._turn, self._changed:
-                while self.used + n > self.capacity:
-                    await self._changed.wait()
-                self.used += n
+        line, users = self._lines.get(client) or (anyio.Lock(), 0)
+        self._lines[client] = (line, users + 1)
+        try:
+            with anyio.fail_after(self.wait):
+                async with line, self._changed:  # first in this client's line, then wait for room
+                    while not self._fits(client, n):
+                        await self._changed.wait()
+                    self.used += n
+                    self._held[client] = self._held.get(client, 0) + n
+        finally:
+            line, users = self._lines[client]
+            if users <= 1:
+                del self._lines[client]
+            else:
+                self._lines[client] = (line, users - 1)
         return n
 
-    async def release(self, n: int) -> None:
+    async def release(self, n: int, client: bytes = b"") -> None:
         with anyio.CancelScope(shield=True):
             async with self._changed:
                 self.used -= n
+                left = self._held.get(client, 0) - n
+                if left > 0:
+                    self._held[client] = left
+                else:
+                    self._held.pop(client, None)
                 self._changed.notify_all()
 
 
