@@ -349,7 +349,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     ap.add_argument("--before-json", type=Path, help="reuse the --before results a previous run saved (JSON)")
     ap.add_argument("--save-json", type=Path, help="save every run's results here (JSON)")
+    ap.add_argument("--report-only", type=Path, help="only write RESULTS.md from results saved with --save-json")
     args = ap.parse_args(argv)
+    if args.report_only:
+        args.out.write_text(report(json.loads(args.report_only.read_text()), args))
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers (the finally blocks) on SIGTERM
     results: dict[str, dict[str, Any]] = {}
     work = Path(tempfile.mkdtemp(prefix="assay-hostile-"))
@@ -414,6 +418,22 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         for title, fn in rows:
             cells = [str(fn(results[label][case])) if case in results[label] else "—" for label in labels]
             lines.append(f"| {title} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Goals: `/api/v1/health` under 100 ms throughout, memory bounded. After, the health p99 stays under",
+        "100 ms in every case (the maximum touches it in the memory flood, 99 ms, and the fuzz has a single",
+        "204 ms outlier among 4,000 probes); before, the part bomb stalled every endpoint for 34 s and a",
+        "790 KB PNG cost 44 s and 1.4 GB. The probe's tail measures the machine as much as Assay (load",
+        "average near 20 on 2 cores from other developers' work; the idle p99 was 188 ms in the before run),",
+        "so compare the columns. The before column comes from the same command run about an hour earlier on",
+        "the same machine (saved with --save-json and reused with --before-json).",
+        "",
+        "Memory bound (after): RSS <= baseline + `ASSAY_UPLOAD_MEMORY_BYTES` (200 MB; up to twice that while",
+        "bodies are joined) + one examination per slot at up to ~5.5 bytes per pixel of `ASSAY_MAX_PIXELS`",
+        "(~440 MB at 80 MP; 2 slots on 2 cores): about 1.4 GB with the defaults, whatever the traffic. The",
+        "heaviest allowed PNG case (four 80 MP checks from one client, which holds one slot at a time) added",
+        "426 MB; the memory flood (24 x 45 MB) 170 MB.",
+    ]
     lines += ["", "## Fuzzing", ""]
     for label in labels:
         for case in ("fuzz (API)", "fuzz (assay check)"):
