@@ -424,7 +424,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         "100 ms in every case (the maximum touches it in the memory flood, 99 ms, and the fuzz has a single",
         "204 ms outlier among 4,000 probes); before, the part bomb stalled every endpoint for 34 s and a",
         "790 KB PNG cost 44 s and 1.4 GB. The probe's tail measures the machine as much as Assay (load",
-        "average near 20 on 2 cores from other developers' work; the idle p99 was 188 ms in the before run),",
+        "average 10 to 20 on 2 cores from other developers' work; the idle p99 was 188 ms in the before run),",
         "so compare the columns. The before column comes from the same command run about an hour earlier on",
         "the same machine (saved with --save-json and reused with --before-json).",
         "",
