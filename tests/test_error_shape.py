@@ -249,10 +249,10 @@ def test_malformed_json_bodies_are_invalid_input_naming_the_body(
 @pytest.mark.parametrize(
     ("path", "allow"),
     [
-        ("/api/v1/systems", "GET, POST"),
-        ("/api/v1/systems/acme-imagegen", "GET, PUT"),
-        ("/api/v1/complaints/keys", "GET, POST"),
-        ("/matches/byBinding", "GET, POST"),
+        ("/api/v1/systems", "GET, HEAD, POST"),
+        ("/api/v1/systems/acme-imagegen", "GET, HEAD, PUT"),
+        ("/api/v1/complaints/keys", "GET, HEAD, POST"),
+        ("/matches/byBinding", "GET, HEAD, POST"),
     ],
 )
 def test_method_not_allowed_names_every_method_of_the_path(client: TestClient, path: str, allow: str) -> None:
