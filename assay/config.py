@@ -80,8 +80,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "complaints_per_hour",
         300,
-        "Complaints accepted per hour from everyone together, and as many receipt look-ups (separate "
-        "in-memory limits for browser complaints, no-JavaScript forms and look-ups; no IP address kept).",
+        "Complaints accepted per hour from everyone together (separate limits for browser complaints and "
+        "no-JavaScript forms, shared by all workers through the database; no IP address kept).",
+        int,
+    ),
+    Setting(
+        "complaints_lookup_pow_bits",
+        12,
+        "Proof-of-work difficulty of a receipt look-up while the register is quiet; it rises by one bit each time "
+        "the look-ups of the last minute double past ASSAY_COMPLAINTS_LOOKUPS_PER_MINUTE (at most 22).",
+        int,
+    ),
+    Setting(
+        "complaints_lookups_per_minute",
+        60,
+        "Receipt look-ups a minute, from everyone together, before their proof of work gets harder.",
+        int,
+    ),
+    Setting(
+        "complaints_lookups_per_receipt",
+        60,
+        "Times one receipt may open its complaint in an hour (guesses never count against a real receipt).",
         int,
     ),
     Setting(
@@ -125,6 +144,9 @@ class Config:
     complaints_max_bytes: int = 20_000_000
     complaints_pow_bits: int = 18
     complaints_per_hour: int = 300
+    complaints_lookup_pow_bits: int = 12
+    complaints_lookups_per_minute: int = 60
+    complaints_lookups_per_receipt: int = 60
     complaints_kdf_memlimit: int = 64 * 1024 * 1024
     complaints_kdf_opslimit: int = 3
 
@@ -164,6 +186,8 @@ class Config:
             "port",
             "complaints_max_bytes",
             "complaints_per_hour",
+            "complaints_lookups_per_minute",
+            "complaints_lookups_per_receipt",
             "complaints_kdf_opslimit",
             "log_period_ms",
         ):
