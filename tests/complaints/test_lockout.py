@@ -138,3 +138,22 @@ def test_argon2id_slots_refuse_a_flood_with_busy_and_forget_it_at_once() -> None
 
     outcomes, after = anyio.run(scenario)
     assert "busy" in outcomes and "served" in outcomes and after == "served after"
+
+
+def test_free_look_ups_still_count_so_a_flood_makes_them_paid(config, sqlite_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from assay.web.routes import complaints as routes
+
+    monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 0.0)
+    cfg = config.with_overrides(complaints_lookup_pow_bits=0, complaints_lookups_per_minute=5)
+    app = create_app(cfg, sqlite_db, migrate=False)
+    app.state.complaints_clock = clock = Clock()
+    with TestClient(app) as client:
+        free = [
+            client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)}).status_code
+            for i in range(12)
+        ]
+        clock.now += 1.5
+        r = client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))})
+        assert client.post("/api/v1/complaints/challenge", params={"purpose": "lookup"}).json()["bits"] >= 1
+    assert free == [404] * 12
+    assert r.status_code == 422 and "a proof of work is needed" in r.text

@@ -607,6 +607,7 @@ def _check_lookup_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> Non
     """A look-up pays the difficulty its challenge was issued at (at least the quiet one), and is counted."""
     if solution is None:
         if ch.lookup_price.bits() <= 0:
+            ch.lookup_price.paid()  # free while quiet, but counted: a flood still raises the price
             return
         raise InvalidInput(
             "a proof of work is needed",
