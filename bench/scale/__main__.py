@@ -681,6 +681,22 @@ def markdown(res: dict[str, Any], args: argparse.Namespace) -> str:
                     f"{sum(four) / len(four) / (sum(one) / len(one)):.2f}× (mean of the rounds)"
                 )
         lines += ["", "Throughput ratios: " + "; ".join(ratios) + ".", ""]
+        cpu = {k: [r[k]["server_cpu_ms_per_request"] for r in w["rounds"]] for k in ("search", "check")}
+        busy = [r[k]["machine_busy_pct"] for r in w["rounds"] for k in ("search", "check")]
+        cores = [r[k]["server_cores_used"] for r in w["rounds"] for k in ("search", "check")]
+        lines += [
+            "Reading it: a request's server CPU cost stays the same with more workers (search "
+            f"{min(cpu['search'])}–{max(cpu['search'])} ms, check {min(cpu['check'])}–{max(cpu['check'])} ms), "
+            f"so throughput is the cores the server gets divided by that cost, and p50 under a closed loop is the "
+            f"clients divided by the throughput (Little's law). **Why `/check` is slow under concurrency: CPU, not "
+            f"queueing or slots** — each check costs ~{round(sum(cpu['check']) / len(cpu['check']))} ms of CPU "
+            f"(decode, C2PA, watermark detection), and in this run the whole machine was {min(busy)}–{max(busy)}% "
+            f"busy with other work, leaving the server {min(cores)}–{max(cores)} cores; 50 clients then wait "
+            "50 / throughput seconds. More workers help as far as free cores allow (one process is held to about "
+            "one core by the GIL); the goal of 3× the single process was not reachable on a machine with no "
+            "core to spare, and is not claimed here.",
+            "",
+        ]
     m = res.get("machines")
     if m:
         lines += [
