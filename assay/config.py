@@ -67,6 +67,25 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "log_storage",
+        "",
+        "Where the log's tiles are kept: empty for the data folder (<data_dir>/log, one machine), or "
+        "s3://bucket/prefix for S3-API object storage shared by several machines (needs boto3; credentials from "
+        "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or boto3's other sources).",
+    ),
+    Setting(
+        "s3_endpoint_url",
+        "",
+        "The S3 server's URL for ASSAY_LOG_STORAGE when it is not AWS (MinIO, Ceph...), e.g. http://minio:9000.",
+    ),
+    Setting(
+        "workers",
+        1,
+        "Web worker processes 'assay serve' starts (each on every core it can use; the database must be "
+        "PostgreSQL or SQLite on a local disk).",
+        int,
+    ),
+    Setting(
         "log_witnesses",
         "",
         "Witnesses asked to cosign the log's checkpoints (C2SP tlog-witness): 'URL vkey' items, the witness's "
@@ -87,8 +106,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "complaints_per_hour",
         300,
-        "Complaints accepted per hour from everyone together, and as many receipt look-ups (separate "
-        "in-memory limits for browser complaints, no-JavaScript forms and look-ups; no IP address kept).",
+        "Complaints accepted per hour from everyone together (separate limits for browser complaints and "
+        "no-JavaScript forms, shared by all workers through the database; no IP address kept).",
+        int,
+    ),
+    Setting(
+        "complaints_lookup_pow_bits",
+        12,
+        "Proof-of-work difficulty of a receipt look-up while the register is quiet; it rises by one bit each time "
+        "the look-ups of the last minute double past ASSAY_COMPLAINTS_LOOKUPS_PER_MINUTE (at most 22).",
+        int,
+    ),
+    Setting(
+        "complaints_lookups_per_minute",
+        60,
+        "Receipt look-ups a minute, from everyone together, before their proof of work gets harder.",
+        int,
+    ),
+    Setting(
+        "complaints_lookups_per_receipt",
+        60,
+        "Times one receipt may open its complaint in an hour (guesses never count against a real receipt).",
         int,
     ),
     Setting(
@@ -129,10 +167,16 @@ class Config:
     max_page_size: int = 500
     log_origin: str = ""
     log_period_ms: int = 1000
+    log_storage: str = ""
+    s3_endpoint_url: str = ""
+    workers: int = 1
     log_witnesses: str = ""
     complaints_max_bytes: int = 20_000_000
     complaints_pow_bits: int = 18
     complaints_per_hour: int = 300
+    complaints_lookup_pow_bits: int = 12
+    complaints_lookups_per_minute: int = 60
+    complaints_lookups_per_receipt: int = 60
     complaints_kdf_memlimit: int = 64 * 1024 * 1024
     complaints_kdf_opslimit: int = 3
 
@@ -172,8 +216,11 @@ class Config:
             "port",
             "complaints_max_bytes",
             "complaints_per_hour",
+            "complaints_lookups_per_minute",
+            "complaints_lookups_per_receipt",
             "complaints_kdf_opslimit",
             "log_period_ms",
+            "workers",
         ):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be positive", hint=f"set {setting(name).env} to a positive number")
@@ -185,6 +232,15 @@ class Config:
             )
         _ = self.log_witness_list
         return self
+
+    def as_environment(self) -> dict[str, str]:
+        """Every setting as its ``ASSAY_*`` variable, for processes started with this configuration (workers);
+        the data folder as an absolute path, so a worker's own working folder does not matter."""
+        env = {}
+        for s in SETTINGS:
+            value = getattr(self, s.name)
+            env[s.env] = str(Path(value).resolve()) if s.name == "data_dir" else str(value)
+        return env
 
     @property
     def log_witness_list(self) -> tuple[tuple[str, str], ...]:

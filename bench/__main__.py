@@ -1,4 +1,5 @@
-"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints|hostile ...]`` (default: all).
+"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints|hostile|scale ...]``
+(default: all).
 
 Each benchmark is its own module with its own options (``python -m bench.<name> --help``) and writes its
 results to ``bench/<name>/RESULTS.md``; this runner only runs them one after the other with their defaults.
@@ -16,6 +17,7 @@ BENCHMARKS = {
     "register": "bench.register",
     "complaints": "bench.complaints.run",
     "hostile": "bench.hostile",
+    "scale": "bench.scale",
 }
 
 

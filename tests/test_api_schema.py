@@ -80,6 +80,8 @@ UNGUESSABLE_BODIES = {
     # Boxes sealed to the oversight body's key, with a solved proof of work.
     ("POST", "/api/v1/complaints"),
     ("POST", "/api/v1/complaints/information"),
+    # A receipt's access key with a solved look-up challenge (priced by load).
+    ("POST", "/api/v1/complaints/lookup"),
     # A signed checkpoint with a consistency proof (refused with the specification's 400).
     ("POST", "/witness/add-checkpoint"),
 }

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from assay.cli._common import err_console, get_config, json_flag, opt
+from assay.cli._common import err_console, get_config, json_flag, open_db, opt
 from assay.config import Config
 from assay.errors import AssayError
 
@@ -63,27 +63,44 @@ def serve(
     ctx: typer.Context,
     host: str = opt("host"),
     port: int = opt("port"),
+    workers: int = opt("workers"),
 ) -> None:
-    """Serve the web app (pages, API, log) with uvicorn. Access logs are off: no client address is logged."""
+    """Serve the web app (pages, API, log) with uvicorn. Access logs are off: no client address is logged.
+
+    With --workers N, N processes share the port: the schema is migrated once first (under a lock), every
+    worker shares the complaint channel's limits and keys (database and data folder), and one of them,
+    elected by a lease, integrates the log.
+    """
     import uvicorn
 
     from assay.transparency import open_log
     from assay.web.app import create_app
 
-    config = get_config(ctx, host=host, port=port)
-    web_app = create_app(config)
+    config = get_config(ctx, host=host, port=port, workers=workers)
+    # Migrations are a step of their own, before any worker starts (and under a lock, for other machines).
+    db = open_db(ctx)
     # What the app's startup would refuse (a log key for another origin...) fails here, as a message with its
     # hint, instead of a traceback from inside uvicorn. The log opened here is the one the app then uses.
-    open_log(web_app.state.db, config)
+    open_log(db, config)
     _check_port_is_free(config.host, config.port)
-    err_console.print(f"Assay is serving on [bold]{config.base_url}[/bold] (Ctrl+C stops it)")
+    err_console.print(
+        f"Assay is serving on [bold]{config.base_url}[/bold]"
+        + (f" with {config.workers} workers" if config.workers > 1 else "")
+        + " (Ctrl+C stops it)"
+    )
+    common = {"access_log": False, "log_level": "warning", "server_header": False}
+    if config.workers == 1:
+        uvicorn.run(create_app(config, db, migrate=False), host=config.host, port=config.port, **common)
+        return
+    # Workers are new processes that build the app from the environment: hand them this command's settings.
+    os.environ.update(config.as_environment())
     uvicorn.run(
-        web_app,
+        "assay.web.app:create_app_for_worker",
+        factory=True,
         host=config.host,
         port=config.port,
-        access_log=False,
-        log_level="warning",
-        server_header=False,
+        workers=config.workers,
+        **common,
     )
 
 

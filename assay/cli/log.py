@@ -55,7 +55,13 @@ def _source(ctx: typer.Context, url: str | None, folder: Path | None):  # type: 
         raise InvalidInput("give --url or --dir, not both", hint="--url reads over HTTP, --dir reads a folder")
     if url:
         return HttpSource(url)
-    return FolderSource(folder or get_config(ctx).data_dir / "log")
+    config = get_config(ctx)
+    if folder is None and config.log_storage:  # this register's log on object storage (ASSAY_LOG_STORAGE)
+        from assay.transparency.audit import StorageSource
+        from assay.transparency.service import open_storage
+
+        return StorageSource(*open_storage(config))
+    return FolderSource(folder or config.data_dir / "log")
 
 
 def _local_key(ctx: typer.Context) -> str:

@@ -1,91 +1,294 @@
-"""Holding back abuse without identifying anyone: a proof of work and a rate limit that keep no IP address.
+"""Holding back abuse without identifying anyone: proofs of work, one-time tokens and limits that keep no address.
 
-- :class:`ProofOfWork` issues stateless challenges (random bytes, an expiry and an HMAC under a key that
-  lives only in this process's memory). The browser finds a nonce such that SHA-256(challenge || nonce) starts
-  with ``bits`` zero bits. A solved challenge is remembered until it expires, so it works once: a replayed
-  submission is refused.
-- :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters. It caps
-  what a flood can cost the oversight body, at the price that a flood also slows honest complainants (the
-  proof of work makes such a flood expensive). Nothing here is written to disk or logged.
+Everything here is shared by every worker process and every machine of one register: the state lives in the
+database (:class:`AbuseState`), the keys in the data folder (``complaints/abuse.key``, made on first use like the
+pepper; copy it with the data folder's other secrets to a second machine).
+
+- :class:`ProofOfWork` issues stateless challenges (random bytes, an expiry, a difficulty and an HMAC under the
+  abuse key). The browser finds a nonce such that SHA-256(challenge || nonce) starts with ``bits`` zero bits. A
+  solved challenge is recorded as spent until it expires, so it works once, on whichever worker it arrives.
+- :class:`LookupPrice` prices receipt look-ups by load: the difficulty of a look-up's proof of work rises by
+  one bit each time the look-ups of the last minute double past a free rate, up to :data:`LOOKUP_MAX_BITS`.
+  There is no global cap on look-ups, so a flood cannot lock anyone out: it only makes everyone's next look-up
+  cost more, and the flooder pays that price on every request while the holder pays it once.
+- :class:`ReceiptBudget` limits how often *one* receipt opens its complaint (per hour, keyed by a keyed hash of
+  the receipt's lookup hash). Guesses spend only the budgets of the random receipts they try, never a real one.
+- :class:`WorkSlots` admits server-side Argon2id runs (receipts typed without JavaScript) a few at a time, with a
+  bounded wait; a flood of them delays everyone alike (FIFO) and is answered "busy, try again", never with a
+  lock-out that outlives it.
+- :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters. It caps what a
+  flood of complaints can cost the oversight body's inbox.
+- :class:`OneTimeTokens` are signed single-use tokens for forms sent without JavaScript.
+
+Nothing here is keyed by a client: no IP address, no cookie. Rows expire within hours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from assay.errors import FieldProblem, InvalidInput, RateLimited
+import anyio
+from sqlalchemy import delete, select
 
-__all__ = ["OneTimeTokens", "ProofOfWork", "RateLimit", "solve"]
+from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
+from assay.db import Database
+from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited, StorageError
+from assay.files import create_once
+
+__all__ = [
+    "LOOKUP_MAX_BITS",
+    "AbuseKeys",
+    "AbuseState",
+    "LookupPrice",
+    "OneTimeTokens",
+    "ProofOfWork",
+    "RateLimit",
+    "ReceiptBudget",
+    "WorkSlots",
+    "solve",
+]
 
 _CHALLENGE_TTL = 600.0
+# Look-up challenges live one minute: long enough to solve at the highest difficulty in a slow browser, short
+# enough that challenges collected while the register was quiet stop working soon after a flood starts.
+LOOKUP_CHALLENGE_TTL = 60.0
+# The most a look-up's proof of work ever costs: 2^22 SHA-256, about 3 s in a browser (0.2 s for 18 bits,
+# bench/complaints), about 0.35 s of native CPU. The holder pays it once; a flooder on every request.
+LOOKUP_MAX_BITS = 22
+_KEY_BYTES = 32
+
+Clock = Callable[[], float]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keys: in the data folder, so every worker and every machine that shares it issues and accepts the same tokens
+
+
+class AbuseKeys:
+    """The HMAC keys of challenges, form tokens and receipt budgets, derived from one secret file."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.pow = _derive(secret, b"assay complaints pow")
+        self.form = _derive(secret, b"assay complaints form")
+        self.budget = _derive(secret, b"assay complaints receipt budget")
+
+    @classmethod
+    def random(cls) -> AbuseKeys:
+        """Keys of this object only (tests, benchmarks): tokens it issues work nowhere else."""
+        return cls(secrets.token_bytes(_KEY_BYTES))
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> AbuseKeys:
+        """The installation's keys: ``<data_dir>/complaints/abuse.key`` (mode 0600), made on first use."""
+        path = Path(data_dir) / "complaints" / "abuse.key"
+        try:
+            if not path.exists():
+                # Workers starting at once must agree on one key: the first to create it wins.
+                create_once(path, secrets.token_bytes(_KEY_BYTES))
+            data = path.read_bytes()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot read or create the complaints abuse key at {path}: {exc.strerror}",
+                hint="check that the data folder (ASSAY_DATA_DIR) is writable",
+            ) from None
+        if len(data) != _KEY_BYTES:
+            raise StorageError(
+                f"the complaints abuse key at {path} is damaged ({len(data)} bytes, not {_KEY_BYTES})",
+                hint="delete it: a new one is made (outstanding challenges and forms stop working, nothing else)",
+            )
+        return cls(data)
+
+
+def _derive(secret: bytes, label: bytes) -> bytes:
+    return hmac.new(secret, label, hashlib.sha256).digest()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The shared state
+
+
+class AbuseState:
+    """Spent tokens, counters and token buckets in the database, shared by every process of the register.
+
+    Every call is one short write transaction (on SQLite, under its one-writer lock). Expired rows are deleted
+    now and then by whoever writes. Times are wall-clock Unix seconds: machines sharing one database need
+    synchronised clocks (NTP), as for TLS.
+    """
+
+    _PURGE_EVERY = 60.0
+
+    def __init__(self, db: Database, *, clock: Clock = time.time) -> None:
+        self.db = db
+        self.clock = clock
+        self._windows: dict[str, int] = {}  # scope -> window length seen, for purging; owned by _lock
+        self._last_purge = 0.0  # owned by _lock
+        self._lock = threading.Lock()
+
+    def _insert(self, session, table):  # type: ignore[no-untyped-def]
+        # INSERT ... ON CONFLICT: the one upsert both databases have, so that two workers adding to one counter
+        # at once never lose an increment nor fail on a duplicate key.
+        if self.db.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        return insert(table)
+
+    def spend(self, kind: str, token: bytes, expires: float) -> bool:
+        """Record ``token`` as spent until ``expires``; ``False`` if it was spent before."""
+        digest = hashlib.sha256(token).digest()[:16]
+        with self.db.write() as s:
+            self._maybe_purge(s)
+            stmt = (
+                self._insert(s, SpentToken)
+                .values(kind=kind, token=digest, expires=int(expires))
+                .on_conflict_do_nothing(index_elements=["kind", "token"])
+                .returning(SpentToken.kind)  # a row back only if inserted (rowcount is -1 through the ORM)
+            )
+            return s.execute(stmt).first() is not None
+
+    def unspend(self, kind: str, token: bytes) -> None:
+        digest = hashlib.sha256(token).digest()[:16]
+        with self.db.write() as s:
+            s.execute(delete(SpentToken).where(SpentToken.kind == kind, SpentToken.token == digest))
+
+    def add(self, scope: str, key: bytes, window: int) -> int:
+        """Count one event of ``scope``/``key`` in the current window of ``window`` seconds; the new count."""
+        now = self.clock()
+        with self._lock:
+            self._windows[scope] = window
+        with self.db.write() as s:
+            self._maybe_purge(s)
+            stmt = self._insert(s, AbuseCounter).values(scope=scope, key=key, window_no=int(now // window), count=1)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["scope", "key", "window_no"], set_={"count": AbuseCounter.count + 1}
+            ).returning(AbuseCounter.count)
+            return int(s.execute(stmt).scalar_one())
+
+    def rate(self, scope: str, window: int, key: bytes = b"") -> float:
+        """Events in the last ``window`` seconds (sliding: this window plus the remaining share of the last)."""
+        now = self.clock()
+        current = int(now // window)
+        with self.db.read() as s:
+            rows = dict(
+                s.execute(
+                    select(AbuseCounter.window_no, AbuseCounter.count).where(
+                        AbuseCounter.scope == scope,
+                        AbuseCounter.key == key,
+                        AbuseCounter.window_no.in_((current - 1, current)),
+                    )
+                ).all()
+            )
+        elapsed = (now - current * window) / window
+        return rows.get(current, 0) + rows.get(current - 1, 0) * (1.0 - elapsed)
+
+    def take(self, scope: str, per_hour: int, burst: float, what: str) -> None:
+        """Take one token from the shared bucket ``scope``; :class:`RateLimited` when it is empty."""
+        now = self.clock()
+        with self.db.write() as s:
+            # Make the row if it is missing (a second worker doing the same at once is no error), then lock it.
+            s.execute(
+                self._insert(s, AbuseBucket)
+                .values(scope=scope, tokens=burst, updated=now)
+                .on_conflict_do_nothing(index_elements=["scope"])
+            )
+            row = s.execute(select(AbuseBucket).where(AbuseBucket.scope == scope).with_for_update()).scalar_one()
+            tokens = min(burst, row.tokens + max(0.0, now - row.updated) * per_hour / 3600.0)
+            if tokens < 1.0:
+                wait = int((1.0 - tokens) * 3600.0 / per_hour) + 1
+                raise RateLimited(
+                    f"the complaints channel is receiving many {what}s just now",
+                    hint=f"please try again in {max(1, wait // 60)} minute(s); what you typed is not lost "
+                    "if you keep this page open",
+                    extra={"retry_after": wait},
+                )
+            row.tokens = tokens - 1.0
+            row.updated = now
+
+    def _maybe_purge(self, s) -> None:  # type: ignore[no-untyped-def]
+        now = self.clock()
+        with self._lock:
+            if now - self._last_purge < self._PURGE_EVERY:
+                return
+            self._last_purge = now
+            windows = dict(self._windows)
+        s.execute(delete(SpentToken).where(SpentToken.expires < int(now)))
+        for scope, window in windows.items():
+            s.execute(
+                delete(AbuseCounter).where(AbuseCounter.scope == scope, AbuseCounter.window_no < int(now // window) - 1)
+            )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Proof of work
+
+
+def _bad_pow(msg: str, fix: str) -> InvalidInput:
+    return InvalidInput(msg, hint=fix, problems=[FieldProblem("pow", msg, fix)])
 
 
 class ProofOfWork:
-    def __init__(self, bits: int, *, clock: Callable[[], float] = time.monotonic, ttl: float = _CHALLENGE_TTL):
+    def __init__(
+        self, bits: int, *, keys: AbuseKeys, state: AbuseState, ttl: float = _CHALLENGE_TTL, clock: Clock | None = None
+    ) -> None:
         if not 0 <= bits <= 32:
-            from assay.errors import ConfigError
-
             raise ConfigError(
                 f"ASSAY_COMPLAINTS_POW_BITS must be between 0 and 32, got {bits}",
                 hint="keep the default of 18 (about half a second in a browser); 0 turns it off",
             )
         self.bits = bits
-        self._clock = clock
+        self._key = keys.pow
+        self._state = state
+        self._clock = clock or state.clock
         self._ttl = ttl
-        self._key = secrets.token_bytes(32)  # per process; a restart invalidates outstanding challenges
-        self._used: dict[bytes, float] = {}  # owned by _lock: solved challenges -> expiry
-        self._lock = threading.Lock()
 
-    def challenge(self) -> str:
-        expires = int(self._clock() + self._ttl)
-        body = secrets.token_bytes(16) + expires.to_bytes(8, "big") + bytes([self.bits])
+    def challenge(self, bits: int | None = None, *, ttl: float | None = None) -> str:
+        """A challenge of ``bits`` (default: this channel's) that expires after ``ttl`` seconds."""
+        bits = self.bits if bits is None else bits
+        expires = int(self._clock() + (self._ttl if ttl is None else ttl))
+        body = secrets.token_bytes(16) + expires.to_bytes(8, "big") + bytes([bits])
         return (body + hmac.new(self._key, body, hashlib.sha256).digest()[:16]).hex()
 
-    def verify(self, challenge: str, nonce: str) -> None:
+    def verify(self, challenge: str, nonce: str, *, min_bits: int | None = None) -> None:
         """Check a solution and spend it; raise :class:`InvalidInput` naming the field otherwise.
 
-        1. The challenge must be one this process issued (HMAC) and not expired.
-        2. SHA-256(challenge bytes || nonce bytes) must start with the challenge's number of zero bits.
-        3. It must not have been spent before.
+        1. The challenge must be one this register issued (HMAC) and not expired.
+        2. Its difficulty must be at least ``min_bits`` (default: this channel's).
+        3. SHA-256(challenge bytes || nonce bytes) must start with the challenge's number of zero bits.
+        4. It must not have been spent before, on any worker (recorded in the database).
         """
-
-        def bad(msg: str, fix: str) -> InvalidInput:
-            return InvalidInput(msg, hint=fix, problems=[FieldProblem("pow", msg, fix)])
-
         try:
             raw = bytes.fromhex(challenge)
             nonce_bytes = bytes.fromhex(nonce)
         except (ValueError, TypeError):
-            raise bad("the proof of work is not hexadecimal", "ask for a new challenge and solve it") from None
+            raise _bad_pow("the proof of work is not hexadecimal", "ask for a new challenge and solve it") from None
         if len(raw) != 41 or not 1 <= len(nonce_bytes) <= 16:
-            raise bad("the proof of work is malformed", "ask for a new challenge and solve it")
+            raise _bad_pow("the proof of work is malformed", "ask for a new challenge and solve it")
         body, tag = raw[:25], raw[25:]
         if not hmac.compare_digest(hmac.new(self._key, body, hashlib.sha256).digest()[:16], tag):
-            raise bad(
-                "the proof-of-work challenge was not issued by this server (or it restarted)",
+            raise _bad_pow(
+                "the proof-of-work challenge was not issued by this register",
                 "reload the page to get a new challenge",
             )
         expires = int.from_bytes(body[16:24], "big")
-        now = self._clock()
-        if now > expires:
-            raise bad("the proof-of-work challenge has expired", "reload the page to get a new challenge")
+        if self._clock() > expires:
+            raise _bad_pow("the proof-of-work challenge has expired", "reload the page to get a new challenge")
+        if body[24] < (self.bits if min_bits is None else min_bits):
+            raise _bad_pow("the proof-of-work challenge is too easy for this request", "ask for a new challenge")
         if not _has_zero_bits(hashlib.sha256(raw + nonce_bytes).digest(), body[24]):
-            raise bad("the proof of work does not solve its challenge", "let the page finish its work, then send")
-        with self._lock:
-            for k in [k for k, exp in self._used.items() if exp < now]:
-                del self._used[k]
-            if raw in self._used:
-                raise InvalidInput(
-                    "this submission was already received (its proof of work was used before)",
-                    hint="nothing more to do: a submission is kept once",
-                    problems=[FieldProblem("pow", "already used", "solve a new challenge")],
-                )
-            self._used[raw] = float(expires)
+            raise _bad_pow("the proof of work does not solve its challenge", "let the page finish its work, then send")
+        if not self._state.spend("pow", body[:16], expires):
+            raise InvalidInput(
+                "this submission was already received (its proof of work was used before)",
+                hint="nothing more to do: a submission is kept once",
+                problems=[FieldProblem("pow", "already used", "solve a new challenge")],
+            )
 
 
 def solve(challenge: str) -> str:
@@ -107,45 +310,132 @@ def _has_zero_bits(digest: bytes, bits: int) -> bool:
     return rest == 0 or digest[full] >> (8 - rest) == 0
 
 
-class RateLimit:
-    """A token bucket of ``per_hour`` requests shared by all clients (no key, so no IP address is kept)."""
+class LookupPrice:
+    """The proof-of-work difficulty of a receipt look-up, from how many look-ups arrived in the last minute.
 
-    def __init__(self, per_hour: int, *, clock: Callable[[], float] = time.monotonic, burst: int | None = None):
-        self.per_hour = per_hour
-        self._clock = clock
-        self._capacity = float(burst if burst is not None else max(1, per_hour // 4))
-        self._tokens = self._capacity
-        self._last = clock()
+    ``base_bits`` up to ``free_per_minute`` look-ups a minute, then one bit more per doubling, at most
+    :data:`LOOKUP_MAX_BITS` (or ``base_bits`` if higher). Only *paid* look-ups are counted (:meth:`paid`), so
+    asking for challenges without solving them does not raise the price for anyone. The price is read from
+    the database at most once a second per process (challenges are free to ask for).
+    """
+
+    _SCOPE = "lookups"
+
+    def __init__(self, state: AbuseState, *, base_bits: int, free_per_minute: int) -> None:
+        if not 0 <= base_bits <= 32:
+            raise ConfigError(
+                f"ASSAY_COMPLAINTS_LOOKUP_POW_BITS must be between 0 and 32, got {base_bits}",
+                hint="keep the default of 12 (a few milliseconds in a browser)",
+            )
+        self.state = state
+        self.base_bits = base_bits
+        self.free_per_minute = max(1, free_per_minute)
+        self.max_bits = max(LOOKUP_MAX_BITS, base_bits)
+        self._cached: tuple[float, int] = (-1e18, base_bits)  # (when, bits); owned by _lock
         self._lock = threading.Lock()
 
-    def take(self, what: str = "request") -> None:
+    def bits_for_rate(self, per_minute: float) -> int:
+        if per_minute <= self.free_per_minute:
+            return self.base_bits
+        return min(self.max_bits, self.base_bits + math.ceil(math.log2(per_minute / self.free_per_minute)))
+
+    def bits(self) -> int:
+        now = self.state.clock()
         with self._lock:
-            now = self._clock()
-            self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.per_hour / 3600.0)
-            self._last = now
-            if self._tokens < 1.0:
-                wait = int((1.0 - self._tokens) * 3600.0 / self.per_hour) + 1
-                raise RateLimited(
-                    f"the complaints channel is receiving many {what}s just now",
-                    hint=f"please try again in {max(1, wait // 60)} minute(s); what you typed is not lost "
-                    "if you keep this page open",
-                    extra={"retry_after": wait},
-                )
-            self._tokens -= 1.0
+            when, bits = self._cached
+            if now - when < 1.0:
+                return bits
+        bits = self.bits_for_rate(self.state.rate(self._SCOPE, 60))
+        with self._lock:
+            self._cached = (now, bits)
+        return bits
+
+    def paid(self) -> None:
+        """Count one look-up that carried a valid proof of work."""
+        self.state.add(self._SCOPE, b"", 60)
+
+
+class ReceiptBudget:
+    """At most ``per_hour`` look-ups of one receipt an hour, counted by a keyed hash of its lookup hash.
+
+    Only look-ups that found a complaint are counted (:meth:`spend` after a hit): a guesser's random receipts
+    have no complaint, so no guess can touch a real holder's budget, and the table never holds a row per
+    guess. What the row tells, to someone holding both the database and the data folder's abuse key, is that
+    a complaint was opened this hour; it is deleted after the next hour.
+    """
+
+    _SCOPE = "receipt"
+
+    def __init__(self, state: AbuseState, keys: AbuseKeys, *, per_hour: int) -> None:
+        self.state = state
+        self._key = keys.budget
+        self.per_hour = per_hour
+
+    def spend(self, lookup: bytes) -> None:
+        key = hmac.new(self._key, lookup, hashlib.sha256).digest()[:16]
+        if self.state.add(self._SCOPE, key, 3600) > self.per_hour:
+            raise RateLimited(
+                "this receipt was used many times in the last hour",
+                hint="please come back in an hour; nothing about your complaint has changed",
+                extra={"retry_after": 3600 - int(self.state.clock() % 3600) + 1},
+            )
+
+
+class WorkSlots:
+    """At most ``slots`` expensive computations at a time in this process; others wait up to ``wait`` seconds.
+
+    Waiters are served first come, first served (anyio's semaphore is fair), so during a flood an honest
+    request has the same chance as each flooding one, and once the flood stops the next request is served at
+    once: nothing is remembered. Made in the event loop that uses it.
+    """
+
+    def __init__(self, slots: int, *, wait: float = 10.0) -> None:
+        self._semaphore = anyio.Semaphore(slots)
+        self.wait = wait
+
+    async def run(self, fn: Callable[[], object], *, busy: str) -> object:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            with anyio.fail_after(self.wait):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            raise RateLimited(
+                busy, hint="please try again in a minute, or with JavaScript on", extra={"retry_after": 30}
+            ) from None
+        try:
+            return await run_in_threadpool(fn)
+        finally:
+            self._semaphore.release()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared buckets and one-time tokens
+
+
+class RateLimit:
+    """A token bucket of ``per_hour`` requests shared by all clients of all workers (no key, no address)."""
+
+    def __init__(self, state: AbuseState, scope: str, per_hour: int, *, burst: int | None = None) -> None:
+        self.state = state
+        self.scope = scope
+        self.per_hour = per_hour
+        self.burst = float(burst if burst is not None else max(1, per_hour // 4))
+
+    def take(self, what: str = "request") -> None:
+        self.state.take(self.scope, self.per_hour, self.burst, what)
 
 
 class OneTimeTokens:
     """Signed single-use tokens for forms sent without JavaScript: re-sending a form is refused as a replay."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, ttl: float = 6 * 3600.0):
-        self._clock = clock
+    def __init__(self, *, keys: AbuseKeys, state: AbuseState, ttl: float = 6 * 3600.0) -> None:
+        self._key = keys.form
+        self._state = state
         self._ttl = ttl
-        self._key = secrets.token_bytes(32)
-        self._spent: dict[bytes, float] = {}  # owned by _lock
-        self._lock = threading.Lock()
 
     def issue(self) -> str:
-        body = secrets.token_bytes(16) + int(self._clock() + self._ttl).to_bytes(8, "big")
+        body = secrets.token_bytes(16) + int(self._state.clock() + self._ttl).to_bytes(8, "big")
         return (body + hmac.new(self._key, body, hashlib.sha256).digest()[:16]).hex()
 
     def spend(self, token: str) -> None:
@@ -163,23 +453,20 @@ class OneTimeTokens:
                 hint=fix,
                 problems=[FieldProblem("form_token", "unknown", fix)],
             )
-        now = self._clock()
         expires = int.from_bytes(raw[16:24], "big")
-        if now > expires:
+        if self._state.clock() > expires:
             raise InvalidInput("this form has expired", hint=fix, problems=[FieldProblem("form_token", "expired", fix)])
-        with self._lock:
-            for k in [k for k, exp in self._spent.items() if exp < now]:
-                del self._spent[k]
-            if raw in self._spent:
-                from assay.errors import Conflict
-
-                raise Conflict(
-                    "this form was already sent, and what it carried was received once",
-                    hint="nothing more to do; to add something, use your receipt on the follow-up page",
-                )
-            self._spent[raw] = float(expires)
+        if not self._state.spend("form", raw[:16], expires):
+            raise Conflict(
+                "this form was already sent, and what it carried was received once",
+                hint="nothing more to do; to add something, use your receipt on the follow-up page",
+            )
 
     def unspend(self, token: str) -> None:
         """Give a token back when the submission failed before anything was stored, so the person can retry."""
-        with self._lock:
-            self._spent.pop(bytes.fromhex(token), None)
+        try:
+            raw = bytes.fromhex(token)
+        except (ValueError, TypeError):
+            return
+        if len(raw) == 40:
+            self._state.unspend("form", raw[:16])

@@ -17,12 +17,21 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
 
-__all__ = ["ChannelSettings", "Complaint", "ComplaintKey", "ComplaintMessage", "StatusChange"]
+__all__ = [
+    "AbuseBucket",
+    "AbuseCounter",
+    "ChannelSettings",
+    "Complaint",
+    "ComplaintKey",
+    "ComplaintMessage",
+    "SpentToken",
+    "StatusChange",
+]
 
 _Seq = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -98,3 +107,40 @@ class StatusChange(Base):
     complaint_id: Mapped[str] = mapped_column(ForeignKey("complaints.id"), index=True)
     status: Mapped[str] = mapped_column(String(32))
     day: Mapped[date] = mapped_column(Date)
+
+
+# --- Shared abuse state (owned by assay.complaints.abuse): counters and spent tokens, never an address -------
+#
+# Kept in the database so that every worker process and every machine of one register share them. Nothing here
+# names a person: keys are random challenge bytes or keyed hashes, and rows expire within hours.
+
+
+class SpentToken(Base):
+    """A proof-of-work challenge or form token that was used, kept until it expires (so it works once)."""
+
+    __tablename__ = "abuse_spent"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # "pow" or "form"
+    token: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)  # SHA-256 of the token, first 16 bytes
+    expires: Mapped[int] = mapped_column(BigInteger, index=True)  # Unix seconds
+
+
+class AbuseCounter(Base):
+    """How many requests of a kind arrived in a time window (``window_no`` = Unix seconds // window length)."""
+
+    __tablename__ = "abuse_counters"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)  # b"" for everyone together
+    window_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class AbuseBucket(Base):
+    """A token bucket shared by everyone (``scope``): tokens left at ``updated`` (Unix seconds)."""
+
+    __tablename__ = "abuse_buckets"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)

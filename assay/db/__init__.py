@@ -2,7 +2,9 @@
 
 Contract:
 
-- Schema changes only through the Alembic migrations in ``assay/db/migrations`` (``Database.upgrade()``).
+- Schema changes only through the Alembic migrations in ``assay/db/migrations`` (``Database.upgrade()``), under
+  a lock (PostgreSQL advisory lock; on SQLite a lock file and ``BEGIN IMMEDIATE``), so workers and machines
+  starting at once migrate once (:mod:`assay.db.migrate`).
 - Writes go through :meth:`Database.write`, one transaction each. On SQLite there is exactly one writer at a
   time (a process-wide lock plus ``BEGIN IMMEDIATE``), so a read-modify-write inside ``write()`` never loses
   an update; on PostgreSQL code that reads before it writes locks the rows it reads

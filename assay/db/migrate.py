@@ -6,6 +6,10 @@ part's tables names that part's revision in ``depends_on``. ``upgrade`` brings a
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 if TYPE_CHECKING:
     from assay.db import Database
@@ -28,11 +33,46 @@ def alembic_config(db: Database) -> AlembicConfig:
     return cfg
 
 
+# The PostgreSQL advisory lock every Assay process takes around its migrations (one number for the whole server,
+# so it must not collide with another application's: the first 8 bytes of SHA-256("assay migrations")).
+MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"assay migrations").digest()[:8], "big", signed=True)
+
+
 def upgrade(db: Database, target: str = "heads") -> None:
+    """Bring every branch to ``target``, once however many processes or machines start at the same moment.
+
+    The migrations run in one transaction, under an exclusive lock held to its end: on PostgreSQL a
+    transaction-level advisory lock (released by the commit, or by the server if the process dies); on SQLite a
+    lock file next to the database and ``BEGIN IMMEDIATE``. A process that waited finds the schema current and
+    does nothing.
+    """
     cfg = alembic_config(db)
-    with db.engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, target)
+    with _sqlite_file_lock(db), db.engine.connect() as conn:
+        if db.is_sqlite:
+            conn = conn.execution_options(assay_immediate=True)  # BEGIN IMMEDIATE (see assay.db)
+        with conn.begin():
+            if not db.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, target)
+
+
+@contextmanager
+def _sqlite_file_lock(db: Database) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<database>.migrate-lock`` (SQLite's own lock times out after 30 s; a long
+    migration must make the others wait, not fail)."""
+    path = db.url.split("sqlite:///", 1)[-1] if db.is_sqlite else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    import fcntl
+
+    fd = os.open(f"{path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def pending(db: Database) -> list[str]:

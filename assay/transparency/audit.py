@@ -187,6 +187,25 @@ class FolderSource(LogSource):
             return None
 
 
+class StorageSource(LogSource):
+    """The log's own storage as the integrator writes it (the data folder, or object storage)."""
+
+    def __init__(self, storage: Any, location: str) -> None:
+        self.storage = storage
+        self.description = location
+
+    def checkpoint(self) -> bytes:
+        data = self.storage.read("checkpoint")
+        if data is None:
+            raise StorageError(
+                f"{self.description} has no checkpoint yet", hint="run 'assay log integrate' first, or start the server"
+            )
+        return data
+
+    def tile(self, tile: TileID) -> bytes | None:
+        return self.storage.read(tile.path)
+
+
 @dataclass
 class VerifyReport:
     origin: str

@@ -8,6 +8,7 @@
   ``generation`` (owned by the integrator).
 - ``tlog_checkpoints``: every checkpoint ever published, one per tree size (the primary key makes two
   different trees of the same size impossible).
+- ``tlog_integrator_lease``: one row, which process integrates the log and until when (see the service).
 - ``tlog_cosignatures``: for each witness of this log (``ASSAY_LOG_WITNESSES``), the size it last cosigned
   and that cosignature (owned by :mod:`assay.transparency.cosigning`).
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
@@ -92,3 +93,17 @@ class WitnessCosignature(Base):
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     cosignature: Mapped[str] = mapped_column(Text, nullable=False)  # signed-note signature line(s)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class IntegratorLease(Base):
+    """One row (id 1): the process that integrates the log (``holder``) and until when (Unix seconds).
+
+    Taken and renewed by :class:`assay.transparency.service.IntegratorLease` only when free, expired or already
+    its own, so at most one live holder at a time; a holder that dies is replaced when ``expires_at`` passes.
+    """
+
+    __tablename__ = "tlog_integrator_lease"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(128), nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False)

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import secrets
+import socket
 import threading
 import time
 import weakref
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -56,6 +59,7 @@ from assay.tlog import (
 from assay.transparency._record import entries_committed
 from assay.transparency.cosigning import Cosigning
 from assay.transparency.keys import load_or_create_signer, origin_is_configured
+from assay.transparency.models import IntegratorLease as IntegratorLeaseRow
 from assay.transparency.models import LogCheckpoint, LogEntry, LogHead
 from assay.transparency.storage import LogStorage, PosixStorage
 
@@ -261,6 +265,13 @@ class TransparencyLog:
     def _current(self) -> tuple[_TreeState, Head]:
         with self.db.read() as s:
             head = read_head(s)
+        if head.tiles_dir.startswith("s3://") and head.tiles_dir != self.tiles_dir:
+            # Another machine serves this log from object storage: tiles written anywhere else would be seen by
+            # nobody, and every machine would rebuild them from the entries in turn.
+            raise ConfigError(
+                f"this log's tiles are in {head.tiles_dir}, but this process would write them to {self.tiles_dir}",
+                hint=f"set ASSAY_LOG_STORAGE={head.tiles_dir} (and ASSAY_S3_ENDPOINT_URL) as on the other machines",
+            )
         if head.vkey and head.vkey != self.vkey:
             raise ConfigError(
                 "the log's signing key is not the key that signed its published checkpoints "
@@ -498,26 +509,38 @@ def _proof(
 
 # -- one log per (database, data folder) in this process ----------------------------------------------------
 
-_LOGS: weakref.WeakKeyDictionary[Database, dict[Path, TransparencyLog]] = weakref.WeakKeyDictionary()
+_LOGS: weakref.WeakKeyDictionary[Database, dict[str, TransparencyLog]] = weakref.WeakKeyDictionary()
 _LOGS_LOCK = threading.Lock()
 
 
-def open_log(db: Database, config: Config) -> TransparencyLog:
-    """The log of this database, with tiles in ``<data_dir>/log`` and its key in ``<data_dir>/keys``."""
+def open_storage(config: Config) -> tuple[LogStorage, str]:
+    """The log's storage and its location as recorded in the database: ``<data_dir>/log`` (a folder of this
+    machine), or the object storage ``ASSAY_LOG_STORAGE`` names (shared by every machine of the register)."""
+    if config.log_storage:
+        from assay.transparency.s3 import S3Storage
+
+        s3 = S3Storage.from_url(config.log_storage, endpoint_url=config.s3_endpoint_url)
+        return s3, s3.location
     root = (config.data_dir / "log").resolve()
+    return PosixStorage(root), str(root)
+
+
+def open_log(db: Database, config: Config) -> TransparencyLog:
+    """The log of this database, with its tiles in :func:`open_storage` and its key in ``<data_dir>/keys``."""
+    where = config.log_storage or str((config.data_dir / "log").resolve())
     with _LOGS_LOCK:
         logs = _LOGS.setdefault(db, {})
-        existing = logs.get(root)
+        existing = logs.get(where)
         if existing is not None and (existing.origin == config.resolved_log_origin or not origin_is_configured(config)):
             return existing
         signer = load_or_create_signer(config)
-        storage = PosixStorage(root)
-        if existing is None:  # once per process: what a killed writer left behind
+        storage, location = open_storage(config)
+        if existing is None and isinstance(storage, PosixStorage):  # once per process: what a killed writer left
             storage.remove_stale_temporaries()
-        tlog = TransparencyLog(db, storage, signer, tiles_dir=str(root))
+        tlog = TransparencyLog(db, storage, signer, tiles_dir=location)
         if config.log_witness_list:
             tlog.cosigning = Cosigning(db, storage, list(config.log_witness_list))
-        logs[root] = tlog
+        logs[where] = tlog
         return tlog
 
 
@@ -541,7 +564,13 @@ def proof_for(db: Database, index: int) -> str | None:
         head = read_head(s)
     if not head.tiles_dir:
         return None
-    return _proof(db, PosixStorage(Path(head.tiles_dir)), index, head.vkey)
+    if head.tiles_dir.startswith("s3://"):
+        from assay.transparency.s3 import S3Storage
+
+        storage: LogStorage = S3Storage.from_url(head.tiles_dir, endpoint_url=Config.from_env().s3_endpoint_url)
+    else:
+        storage = PosixStorage(Path(head.tiles_dir))
+    return _proof(db, storage, index, head.vkey)
 
 
 def verifier_key(db: Database) -> str | None:
@@ -561,16 +590,88 @@ def entry_at(db: Database, index: int) -> bytes | None:
     return None if data is None else bytes(data)
 
 
+# This process, as a lease holder: every integrator of one process shares it (two apps in one test process
+# both integrate, as before the lease); another process or machine has another.
+_PROCESS_HOLDER = f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class IntegratorLease:
+    """Who integrates the log: a lease row with an expiry, so that of N workers (on any number of machines)
+    one integrates, and a dead one is replaced once its lease runs out.
+
+    :meth:`hold` takes the lease if it is free, expired or already ours, and extends it by ``ttl`` seconds;
+    it answers whether we hold it. Integration stays safe without the lease (compare-and-swap on the head):
+    the lease saves the work, and the witnesses' traffic, of N integrators doing the same thing.
+    Times are wall-clock Unix seconds (machines need synchronised clocks, as for TLS).
+    """
+
+    def __init__(
+        self, db: Database, *, ttl: float = 10.0, holder: str | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.db = db
+        self.ttl = ttl
+        self.holder = holder or _PROCESS_HOLDER
+        self.clock = clock
+
+    def hold(self) -> bool:
+        now = self.clock()
+        with self.db.write() as s:
+            result = s.execute(
+                update(IntegratorLeaseRow)
+                .where(
+                    IntegratorLeaseRow.id == 1,
+                    or_(IntegratorLeaseRow.holder == self.holder, IntegratorLeaseRow.expires_at < now),
+                )
+                .values(holder=self.holder, expires_at=now + self.ttl)
+            )
+            return result.rowcount == 1
+
+    def release(self) -> None:
+        """Give the lease up now (on a clean shutdown), so another worker takes over without waiting."""
+        with self.db.write() as s:
+            s.execute(
+                update(IntegratorLeaseRow)
+                .where(IntegratorLeaseRow.id == 1, IntegratorLeaseRow.holder == self.holder)
+                .values(expires_at=0.0)
+            )
+
+    def current(self) -> tuple[str, float]:
+        with self.db.read() as s:
+            row = s.execute(
+                select(IntegratorLeaseRow.holder, IntegratorLeaseRow.expires_at).where(IntegratorLeaseRow.id == 1)
+            ).one()
+        return row[0], float(row[1])
+
+
 class BackgroundIntegrator:
     """A daemon thread that integrates soon after entries are committed in this process, and every
-    ``period`` seconds anyway (for entries written by other processes)."""
+    ``period`` seconds anyway (for entries written by other processes) — while it holds the lease.
 
-    def __init__(self, tlog: TransparencyLog, *, period: float = 1.0, min_interval: float = 0.1) -> None:
+    Every worker runs one; only the lease holder integrates (and asks the witnesses to cosign). The others
+    try to take the lease every period, so when the holder dies, one of them takes over within its ``ttl``.
+    """
+
+    def __init__(
+        self,
+        tlog: TransparencyLog,
+        *,
+        period: float = 1.0,
+        min_interval: float = 0.1,
+        lease: IntegratorLease | None = None,
+    ) -> None:
         self.tlog = tlog
         self.period = period
         self.min_interval = min(min_interval, period)
+        self.lease = lease or IntegratorLease(tlog.db, ttl=max(10.0, 5 * period))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def integrate_if_leader(self) -> bool:
+        """Integrate now if this process holds (or can take) the lease; whether it did."""
+        if not self.lease.hold():
+            return False
+        self.tlog.integrate()
+        return True
 
     def start(self) -> None:
         if self._thread is None:
@@ -583,6 +684,10 @@ class BackgroundIntegrator:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+            try:
+                self.lease.release()
+            except StorageError as exc:  # the database is gone: the lease simply expires
+                log.warning("transparency log: could not release the integrator lease: %s", exc.message)
 
     def _run(self) -> None:
         failures = 0
@@ -598,7 +703,7 @@ class BackgroundIntegrator:
             entries_committed.clear()
             last = time.monotonic()
             try:
-                self.tlog.integrate()
+                self.integrate_if_leader()
                 failures = 0
             except Exception as exc:  # noqa: BLE001 - a background loop must survive and report
                 failures += 1

@@ -2,7 +2,8 @@
 its POSIX implementation, and a fault-injecting fake for crash tests.
 
 Paths are tlog-tiles paths relative to the log's root: ``checkpoint``, ``tile/<L>/<N>[.p/<W>]``,
-``tile/entries/<N>[.p/<W>]``.
+``tile/entries/<N>[.p/<W>]``. A second implementation, on S3-API object storage for registers served by
+several machines, is in :mod:`assay.transparency.s3`; the same contract tests and crash tests run on both.
 """
 
 from __future__ import annotations
@@ -214,7 +215,8 @@ class SimulatedCrash(StorageError):
 
 
 class FaultInjectingStorage:
-    """An in-memory storage that fails before or after a chosen persistence step (for crash tests).
+    """A storage that fails before or after a chosen persistence step (for crash tests): in memory, or in
+    front of a real storage (``inner``, e.g. S3), which then persists each step.
 
     Every single file write and every partial-tile removal is one step, counted from 1. With
     ``fail_at=(n, "before")`` the n-th step raises :class:`SimulatedCrash` without persisting it; with
@@ -222,17 +224,24 @@ class FaultInjectingStorage:
     until :meth:`restart` returns a healthy storage over the same files (what survives on disk).
     """
 
-    def __init__(self, files: dict[str, bytes] | None = None, *, fail_at: tuple[int, str] | None = None) -> None:
+    def __init__(
+        self,
+        files: dict[str, bytes] | None = None,
+        *,
+        fail_at: tuple[int, str] | None = None,
+        inner: LogStorage | None = None,
+    ) -> None:
         if fail_at is not None and fail_at[1] not in ("before", "after"):
             raise ValueError("fail_at is (step, 'before' | 'after')")
-        self.files: dict[str, bytes] = files if files is not None else {}
+        self.files: dict[str, bytes] = files if files is not None else {}  # unused with an inner storage
+        self.inner = inner
         self.fail_at = fail_at
         self.steps = 0
         self.crashed = False
         self._lock = threading.Lock()
 
     def restart(self, *, fail_at: tuple[int, str] | None = None) -> FaultInjectingStorage:
-        return FaultInjectingStorage(self.files, fail_at=fail_at)
+        return FaultInjectingStorage(self.files, fail_at=fail_at, inner=self.inner)
 
     def _step(self, persist: callable) -> None:  # type: ignore[valid-type]
         if self.crashed:
@@ -247,22 +256,29 @@ class FaultInjectingStorage:
             raise SimulatedCrash(f"simulated crash after step {self.steps}", hint="")
 
     def write_many(self, files: Mapping[str, bytes]) -> None:
+        inner = self.inner
         with self._lock:
             for path, data in files.items():
                 _check_path(path)
-                self._step(lambda p=path, d=bytes(data): self.files.__setitem__(p, d))
+                if inner is not None:
+                    self._step(lambda p=path, d=bytes(data): inner.write_many({p: d}))
+                else:
+                    self._step(lambda p=path, d=bytes(data): self.files.__setitem__(p, d))
 
     def read(self, path: str) -> bytes | None:
         with self._lock:
             if self.crashed:
                 raise SimulatedCrash("the storage crashed earlier", hint="restart it")
             _check_path(path)
-            return self.files.get(path)
+            return self.inner.read(path) if self.inner is not None else self.files.get(path)
 
     def remove_partials(self, tile: TileID) -> None:
         prefix = tile.full.path + ".p/"
 
         def remove() -> None:
+            if self.inner is not None:
+                self.inner.remove_partials(tile)
+                return
             for path in [p for p in self.files if p.startswith(prefix)]:
                 del self.files[path]
 

@@ -95,6 +95,16 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
     return app
 
 
+def create_app_for_worker() -> FastAPI:
+    """The app of one web worker (``assay serve --workers N``; or ``uvicorn --factory --workers N
+    assay.web.app:create_app_for_worker``), configured from the ``ASSAY_*`` environment.
+
+    It migrates like every process does, under the migration lock: ``assay serve`` has already done it, so a
+    worker finds the schema current; workers started another way migrate once between them.
+    """
+    return create_app(Config.from_env())
+
+
 class HeadAsGet:
     """Answers HEAD like GET without the body, everywhere GET is served (RFC 9110 9.3.2).
 

@@ -1,6 +1,7 @@
 """Fixtures of the complaints tests: a registered system, the body's key, fast parameters for tests.
 
-Test-only parameters (named here, never defaults): Argon2id at 8 MiB and one pass, a 6-bit proof of work.
+Test-only parameters (named here, never defaults): Argon2id at 8 MiB and one pass, a 6-bit proof of work (4 bits
+for receipt look-ups).
 The production defaults are exercised by the benchmark (python -m bench.complaints.run).
 """
 
@@ -30,6 +31,7 @@ def config(tmp_path: Path) -> Config:
         data_dir=tmp_path / "data",
         public_url="http://testserver",
         complaints_pow_bits=6,
+        complaints_lookup_pow_bits=4,
         complaints_kdf_memlimit=8 * 1024 * 1024,
         complaints_kdf_opslimit=1,
         complaints_per_hour=10_000,

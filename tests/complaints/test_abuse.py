@@ -3,30 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assay.complaints.abuse import OneTimeTokens, ProofOfWork, RateLimit, solve
+from assay.complaints.abuse import (
+    LOOKUP_MAX_BITS,
+    AbuseKeys,
+    AbuseState,
+    LookupPrice,
+    OneTimeTokens,
+    ProofOfWork,
+    RateLimit,
+    ReceiptBudget,
+    solve,
+)
 from assay.complaints.crypto import parse_receipt
-from assay.errors import AssayError, ConfigError, Conflict, InvalidInput, RateLimited, TooLarge
+from assay.db import Database
+from assay.errors import AssayError, ConfigError, Conflict, InvalidInput, RateLimited, StorageError, TooLarge
 from assay.web.uploads import read_form_in_memory
+
+_KEYS = AbuseKeys.random()
+# Garbage is refused before the database is asked (HMAC first): a state over no database shows it.
+# (an empty database: no tables, so any query would fail).
+_STATE_UNUSED = AbuseState(Database(f"sqlite:///{tempfile.mkdtemp()}/empty.db"))
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_proof_of_work_is_checked_spent_once_and_expires() -> None:
+def _state(db: Database, clock: Clock) -> AbuseState:
+    return AbuseState(db, clock=clock)
+
+
+def test_proof_of_work_is_checked_spent_once_and_expires(db: Database) -> None:
     clock = Clock()
-    pow_ = ProofOfWork(10, clock=clock, ttl=60)
+    keys = AbuseKeys.random()
+    pow_ = ProofOfWork(10, keys=keys, state=_state(db, clock), ttl=60)
     challenge = pow_.challenge()
     nonce = solve(challenge)
     with pytest.raises(InvalidInput, match="does not solve"):
@@ -34,63 +57,141 @@ def test_proof_of_work_is_checked_spent_once_and_expires() -> None:
     pow_.verify(challenge, nonce)
     with pytest.raises(InvalidInput, match="already received"):
         pow_.verify(challenge, nonce)
+    # Another worker (its own objects, the same database and data-folder key) refuses the replay too.
+    other_worker = ProofOfWork(10, keys=keys, state=_state(db, clock), ttl=60)
+    with pytest.raises(InvalidInput, match="already received"):
+        other_worker.verify(challenge, nonce)
+    fresh = pow_.challenge()
+    other_worker.verify(fresh, solve(fresh))  # and accepts what the first issued
     late = pow_.challenge()
     clock.now += 61
     with pytest.raises(InvalidInput, match="expired"):
         pow_.verify(late, solve(late))
-    other = ProofOfWork(10, clock=clock)
-    foreign = other.challenge()
-    with pytest.raises(InvalidInput, match="not issued by this server"):
+    foreign = ProofOfWork(10, keys=AbuseKeys.random(), state=_state(db, clock)).challenge()
+    with pytest.raises(InvalidInput, match="not issued by this register"):
         pow_.verify(foreign, solve(foreign))
     with pytest.raises(ConfigError):
-        ProofOfWork(99)
+        ProofOfWork(99, keys=keys, state=_state(db, clock))
 
 
-def test_a_solution_needs_the_difficulty_of_its_challenge() -> None:
+def test_a_solution_needs_the_difficulty_of_its_challenge(sqlite_db: Database) -> None:
     # A challenge's difficulty is signed: lowering the byte that carries it breaks the HMAC.
-    pow_ = ProofOfWork(12)
+    pow_ = ProofOfWork(12, keys=AbuseKeys.random(), state=AbuseState(sqlite_db))
     challenge = pow_.challenge()
     raw = bytearray(bytes.fromhex(challenge))
     raw[24] = 1
     cheap = raw.hex()
     with pytest.raises(InvalidInput, match="not issued"):
         pow_.verify(cheap, solve(cheap))
+    # A cheap challenge issued for a look-up does not pay for a complaint.
+    easy = pow_.challenge(4)
+    with pytest.raises(InvalidInput, match="too easy"):
+        pow_.verify(easy, solve(easy))
+    pow_.verify(easy, solve(easy), min_bits=4)
 
 
-def test_shared_rate_limit_refills_with_time() -> None:
+def test_shared_rate_limit_refills_with_time_and_is_one_limit_for_every_worker(db: Database) -> None:
     clock = Clock()
-    limit = RateLimit(3600, clock=clock, burst=2)  # one per second, bursts of two
+    limit = RateLimit(_state(db, clock), "filing", 3600, burst=2)  # one per second, bursts of two
+    other_worker = RateLimit(_state(db, clock), "filing", 3600, burst=2)
     limit.take()
-    limit.take()
+    other_worker.take()
     with pytest.raises(RateLimited) as info:
         limit.take()
     assert info.value.extra["retry_after"] >= 1
     clock.now += 1.0
-    limit.take()
+    other_worker.take()
+    with pytest.raises(RateLimited):
+        limit.take()
 
 
-def test_one_time_form_tokens() -> None:
+def test_one_time_form_tokens(db: Database) -> None:
     clock = Clock()
-    tokens = OneTimeTokens(clock=clock, ttl=100)
+    keys = AbuseKeys.random()
+    tokens = OneTimeTokens(keys=keys, state=_state(db, clock), ttl=100)
+    other_worker = OneTimeTokens(keys=keys, state=_state(db, clock), ttl=100)
     t = tokens.issue()
     tokens.spend(t)
     with pytest.raises(Conflict, match="already sent"):
-        tokens.spend(t)
+        other_worker.spend(t)
     tokens.unspend(t)  # a failed submission gives it back
-    tokens.spend(t)
+    other_worker.spend(t)
     old = tokens.issue()
     clock.now += 101
     with pytest.raises(InvalidInput, match="expired"):
         tokens.spend(old)
     with pytest.raises(InvalidInput, match="did not come from this register"):
         tokens.spend("zz")
+    tokens.unspend("zz")  # harmless
+
+
+def test_look_up_price_rises_with_paid_look_ups_only_and_is_capped(sqlite_db: Database) -> None:
+    clock = Clock()
+    clock.now = 60 * 100_000.0  # the start of a minute
+    price = LookupPrice(_state(sqlite_db, clock), base_bits=10, free_per_minute=8)
+    assert price.bits() == 10
+    for _ in range(8):
+        price.paid()
+    clock.now += 1.5  # past the one-second cache
+    assert price.bits() == 10
+    for _ in range(24):
+        price.paid()
+    clock.now += 1.5
+    assert price.bits() == 12  # 32 a minute: two doublings past 8
+    clock.now += 60  # the next minute still remembers the last (sliding window), fading
+    assert 10 < price.bits() <= 12
+    clock.now += 120
+    assert price.bits() == 10
+    assert price.bits_for_rate(10**9) == LOOKUP_MAX_BITS  # the most a holder ever pays
+
+
+def test_a_receipt_budget_is_its_own(db: Database) -> None:
+    clock = Clock()
+    budget = ReceiptBudget(_state(db, clock), AbuseKeys.random(), per_hour=3)
+    holder, guesses = b"h" * 32, [bytes([i]) * 32 for i in range(50)]
+    for g in guesses:
+        budget.spend(g)
+    for _ in range(3):
+        budget.spend(holder)
+    with pytest.raises(RateLimited, match="this receipt was used many times"):
+        budget.spend(holder)
+    clock.now += 3600
+    budget.spend(holder)
+
+
+def test_abuse_key_is_made_once_in_the_data_folder_and_shared(tmp_path: Path) -> None:
+    a = AbuseKeys.load_or_create(tmp_path)
+    b = AbuseKeys.load_or_create(tmp_path)
+    assert a.pow == b.pow and a.form != a.pow
+    path = tmp_path / "complaints" / "abuse.key"
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.write_bytes(b"short")
+    with pytest.raises(StorageError, match="damaged"):
+        AbuseKeys.load_or_create(tmp_path)
+
+
+def test_expired_rows_are_purged(sqlite_db: Database) -> None:
+    from sqlalchemy import func, select
+
+    from assay.complaints.models import AbuseCounter, SpentToken
+
+    clock = Clock()
+    state = _state(sqlite_db, clock)
+    for i in range(5):
+        state.spend("pow", bytes([i]) * 16, clock.now + 10)
+        state.add("lookups", b"", 60)
+    clock.now += 3 * 3600
+    state.spend("pow", b"x" * 16, clock.now + 10)
+    with sqlite_db.read() as s:
+        assert s.scalar(select(func.count()).select_from(SpentToken)) == 1
+        assert s.scalar(select(func.count()).select_from(AbuseCounter)) == 0
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.text(max_size=40), st.text(max_size=40))
 def test_proof_of_work_never_crashes_on_garbage(challenge: str, nonce: str) -> None:
     with pytest.raises(InvalidInput):
-        ProofOfWork(8).verify(challenge, nonce)
+        ProofOfWork(8, keys=_KEYS, state=_STATE_UNUSED).verify(challenge, nonce)
 
 
 @settings(max_examples=150, deadline=None)

@@ -56,6 +56,13 @@ def receipt_words(html: str) -> str:
     return " ".join(words)
 
 
+def lookup_body(client, access_key: bytes) -> dict:  # type: ignore[no-untyped-def]
+    """What complaints.js sends to look a complaint up: the access key and a solved look-up challenge."""
+    c = client.post("/api/v1/complaints/challenge", params={"purpose": "lookup"}).json()
+    pow_ = {"challenge": c["challenge"], "nonce": solve(c["challenge"])} if c["bits"] else None
+    return {"access_key": crypto.b64(access_key), "pow": pow_}
+
+
 def count(db: Database, model: type) -> int:
     with db.read() as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
@@ -260,7 +267,9 @@ def test_browser_api_submit_lookup_and_add(client, system_id, body_key, sqlite_d
             today=date.today(),
             max_bytes=10**6,
         )
-    found = client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(keys.access_key)})
+    unpaid = client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(keys.access_key)})
+    assert unpaid.status_code == 422 and "a proof of work is needed" in unpaid.text
+    found = client.post("/api/v1/complaints/lookup", json=lookup_body(client, keys.access_key))
     assert found.status_code == 200 and found.headers["cache-control"] == "no-store"
     data = found.json()
     assert data["status"] == "received" and [m["kind"] for m in data["messages"]] == ["complaint", "reply"]
@@ -272,8 +281,7 @@ def test_browser_api_submit_lookup_and_add(client, system_id, body_key, sqlite_d
         == "Thank you."
     )
     missing = [
-        client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)}).json()
-        for i in (1, 2)
+        client.post("/api/v1/complaints/lookup", json=lookup_body(client, bytes([i]) * 32)).json() for i in (1, 2)
     ]
     assert missing[0] == missing[1] and missing[0]["error"]["message"] == service.NOT_FOUND_BY_RECEIPT
 
@@ -303,7 +311,7 @@ def test_browser_api_submit_lookup_and_add(client, system_id, body_key, sqlite_d
         ({"key_id": "0123456789abcdef"}, 422, "not a key of the oversight body"),
         ({"system_id": "nobody-knows"}, 404, "no system"),
         ({"pow": None}, 422, "a proof of work is needed"),
-        ({"pow": {"challenge": "00" * 41, "nonce": "00"}}, 422, "not issued by this server"),
+        ({"pow": {"challenge": "00" * 41, "nonce": "00"}}, 422, "not issued by this register"),
         ({"extra": 1}, 422, "the request is malformed"),
     ],
 )
@@ -316,22 +324,43 @@ def test_browser_api_bad_input(client, system_id, body_key, sqlite_db, change, s
     assert count(sqlite_db, Complaint) == 0
 
 
-def test_rate_limit_keeps_no_address_and_answers_429(system_id, body_key, sqlite_db, config) -> None:  # type: ignore[no-untyped-def]
+def test_limits_and_spent_tokens_are_shared_by_workers_and_keep_no_address(
+    system_id,
+    body_key,
+    sqlite_db,  # type: ignore[no-untyped-def]
+    config,
+) -> None:
+    # Two apps over one database and one data folder are two workers of one register: a challenge solved and
+    # spent on one is refused on the other, and the complaints bucket is one bucket.
     from fastapi.testclient import TestClient
 
+    from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
     from assay.web.app import create_app
 
-    app = create_app(config.with_overrides(complaints_per_hour=4), sqlite_db, migrate=False)
-    with TestClient(app) as c:
-        codes = [
-            c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
-            for _ in range(3)
-        ]
-    assert codes[0] == 404 and codes[-1] == 429
-    # Nothing keyed by client: each limiter holds counters only.
-    ch = app.state.complaints_channel
-    for bucket in (ch.filing, ch.filing_without_js, ch.lookups):
-        assert not any(isinstance(v, dict) for v in vars(bucket).values())
+    cfg = config.with_overrides(complaints_per_hour=8)  # bursts of 2
+    one, two = (TestClient(create_app(cfg, sqlite_db, migrate=False)) for _ in range(2))
+    with one, two:
+        body, _ = sealed_submission(one, system_id, body_key[1], body_key[2], channel_params(one))
+        assert one.post("/api/v1/complaints", json=body).status_code == 201
+        replay = two.post("/api/v1/complaints", json=body)
+        assert replay.status_code == 422 and "proof of work was used before" in replay.text
+        body, _ = sealed_submission(two, system_id, body_key[1], body_key[2], channel_params(two))
+        assert two.post("/api/v1/complaints", json=body).status_code == 201
+        body, _ = sealed_submission(one, system_id, body_key[1], body_key[2], channel_params(one))
+        assert one.post("/api/v1/complaints", json=body).status_code == 429
+    # What the shared state holds: hashes, counters and times, no address, no cookie, no user agent.
+    for table in (SpentToken, AbuseCounter, AbuseBucket):
+        assert {c.name for c in table.__table__.columns} <= {
+            "kind",
+            "token",
+            "expires",
+            "scope",
+            "key",
+            "window_no",
+            "count",
+            "tokens",
+            "updated",
+        }
 
 
 def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(
@@ -340,18 +369,14 @@ def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(
     sqlite_db,  # type: ignore[no-untyped-def]
     config,
 ) -> None:
-    # Look-ups and no-JavaScript forms cost a flooder no proof of work; they must not shut out complaints that
-    # paid one. Each kind of request has its bucket (by what it is, never by who sends it).
+    # No-JavaScript forms cost a flooder no proof of work; they must not shut out complaints that paid one.
+    # Each kind of request has its bucket (by what it is, never by who sends it).
     from fastapi.testclient import TestClient
 
     from assay.web.app import create_app
 
     app = create_app(config.with_overrides(complaints_per_hour=8), sqlite_db, migrate=False)  # bursts of 2
     with TestClient(app) as c:
-        lookups = [
-            c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes(32))}).status_code
-            for _ in range(3)
-        ]
         forms = [
             c.post(
                 "/complaints", data={"system_id": system_id, "form_token": form_token(c, system_id), "what": WHAT}
@@ -360,7 +385,7 @@ def test_a_flood_of_free_requests_does_not_use_up_what_complaints_need(
         ]
         body, _ = sealed_submission(c, system_id, body_key[1], body_key[2], channel_params(c))
         paid = c.post("/api/v1/complaints", json=body)
-    assert lookups == [404, 404, 429] and forms == [200, 200, 429]
+    assert forms == [200, 200, 429]
     assert paid.status_code == 201, paid.text
 
 
@@ -381,15 +406,16 @@ def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(
     from assay.web.routes import complaints as routes
 
     monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 1.5)  # long enough to look while they wait, under load
+    from fastapi.testclient import TestClient
+
+    sync = TestClient(app)  # to ask for the challenges first
 
     async def flood() -> tuple[int, list[int]]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             tasks = [
-                asyncio.create_task(
-                    c.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(bytes([i]) * 32)})
-                )
-                for i in range(30)
+                asyncio.create_task(c.post("/api/v1/complaints/lookup", json=body))
+                for body in [lookup_body(sync, bytes([i]) * 32) for i in range(30)]
             ]
             fewest = 10**6
             for _ in range(24):  # the fewest threads held in the first 1.2 s

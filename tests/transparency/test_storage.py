@@ -1,4 +1,4 @@
-"""The storage contract, on the POSIX implementation and on the fault-injecting fake."""
+"""The storage contract, on the POSIX implementation, on S3-API object storage and on the fault-injecting fake."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from assay.tlog import TileID
 from assay.transparency.storage import FaultInjectingStorage, LogStorage, PosixStorage, SimulatedCrash
 
 
-@pytest.fixture(params=["posix", "fake"])
+@pytest.fixture(params=["posix", "fake", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> LogStorage:
+    if request.param == "s3":  # a real S3-API server over HTTP (tests/transparency/conftest.py)
+        return request.getfixturevalue("s3_storage")
     return PosixStorage(tmp_path / "log") if request.param == "posix" else FaultInjectingStorage()
 
 

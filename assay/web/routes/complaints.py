@@ -30,7 +30,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assay.complaints import crypto, service
-from assay.complaints.abuse import OneTimeTokens, ProofOfWork, RateLimit
+from assay.complaints.abuse import (
+    LOOKUP_CHALLENGE_TTL,
+    AbuseKeys,
+    AbuseState,
+    LookupPrice,
+    OneTimeTokens,
+    ProofOfWork,
+    RateLimit,
+    ReceiptBudget,
+    WorkSlots,
+)
 from assay.complaints.crypto import KdfParams
 from assay.complaints.receipts import load_or_create_pepper
 from assay.complaints.stats import LABELS, STATUSES
@@ -50,24 +60,37 @@ log = logging.getLogger("assay.complaints")
 LOOKUP_FLOOR_SECONDS = 0.35
 # Server-side Argon2id runs (no-JavaScript path) at most this many at a time, to bound memory under load.
 _KDF_SLOTS = threading.BoundedSemaphore(2)
+# Receipts typed without JavaScript wait at most this long for one of the process's Argon2id slots, then are
+# told the register is busy. The slots are taken in the event loop, so waiting holds no worker thread.
+_KDF_SLOTS_PER_PROCESS = 2
+_KDF_WAIT_SECONDS = 10.0
 NO_STORE = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Per-app state: in memory only, nothing about any person
+# Per-app state: keys from the data folder, counters and spent tokens in the database (shared by every worker
+# and machine), nothing about any person
 
 
 class _Channel:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.config = config
-        self.pow = ProofOfWork(config.complaints_pow_bits)
-        # Three buckets, by what a request costs and proves, never by who sends it: look-ups need no proof of
-        # work, so a flood of them must not use up what complaints need; forms sent without JavaScript carry no
-        # proof of work either, so their flood must not shut out complaints that paid one.
-        self.filing = RateLimit(config.complaints_per_hour)  # browser complaints and additions (proof of work)
-        self.filing_without_js = RateLimit(config.complaints_per_hour)  # no-JavaScript complaints and additions
-        self.lookups = RateLimit(config.complaints_per_hour)  # receipt look-ups, with or without JavaScript
-        self.forms = OneTimeTokens()
+        state = AbuseState(db, clock=clock)
+        keys = AbuseKeys.load_or_create(config.data_dir)
+        self.pow = ProofOfWork(config.complaints_pow_bits, keys=keys, state=state)
+        # Two buckets for complaints, by what a request costs and proves, never by who sends it: forms sent
+        # without JavaScript carry no proof of work, so their flood must not shut out complaints that paid one.
+        self.filing = RateLimit(state, "filing", config.complaints_per_hour)  # browser complaints and additions
+        self.filing_without_js = RateLimit(state, "filing_without_js", config.complaints_per_hour)
+        # Look-ups have no shared bucket (one let 64 guesses lock every holder out): a browser's look-up pays a
+        # proof of work priced by load, each receipt has its own budget, and a receipt typed without JavaScript
+        # waits for one of a few Argon2id slots.
+        self.lookup_price = LookupPrice(
+            state, base_bits=config.complaints_lookup_pow_bits, free_per_minute=config.complaints_lookups_per_minute
+        )
+        self.receipts = ReceiptBudget(state, keys, per_hour=config.complaints_lookups_per_receipt)
+        self.kdf_slots: WorkSlots | None = None  # made in the event loop on first use (see _kdf_slots)
+        self.forms = OneTimeTokens(keys=keys, state=state)
         self._pepper: bytes | None = None
         self._params: KdfParams | None = None
         self._lock = threading.Lock()
@@ -100,7 +123,9 @@ def _channel(request: Request) -> _Channel:
         with _INIT_LOCK:
             ch = getattr(state, "complaints_channel", None)
             if ch is None:
-                ch = state.complaints_channel = _Channel(state.config)
+                # Tests inject a clock (Unix seconds) as app.state.complaints_clock, as they do the day.
+                clock = getattr(state, "complaints_clock", time.time)
+                ch = state.complaints_channel = _Channel(state.config, state.db, clock)
     return ch
 
 
@@ -313,23 +338,45 @@ class _Opened:
 async def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_Opened, crypto.ReceiptKeys]:
     """No-JavaScript follow-up: derive the receipt's keys here, find the complaint, open its replies in memory."""
     entropy = crypto.parse_receipt(receipt)  # a 422 about the typed text only, whatever exists
-    ch.lookups.take("receipt look-up")
 
     def work() -> tuple[_Opened, crypto.ReceiptKeys]:
         params = ch.params(_db(request), _today(request))
         with _KDF_SLOTS:
             keys = crypto.derive_receipt_keys(entropy, params)
+        lookup = crypto.lookup_hash(keys.access_key, ch.pepper())
         with _db(request).read() as session:
-            view = service.find_by_lookup(session, crypto.lookup_hash(keys.access_key, ch.pepper()))
+            view = service.find_by_lookup(session, lookup)
         if view is None:
             raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
+        ch.receipts.spend(lookup)
         replies = []
         for m in view.messages:
             if m.kind == "reply":
                 replies.append((m.day, crypto.unpack_message(crypto.open_sealed(m.ciphertext, keys.reply_private_key))))
         return _Opened(view, replies), keys
 
-    return await _no_sooner_than_the_floor(work)
+    # The server's Argon2id is the expensive part: admitted a few at a time, first come first served.
+    slots = _kdf_slots(ch)
+    return await _no_sooner_than_the_floor_async(
+        lambda: slots.run(work, busy="the register is busy opening other receipts just now")  # type: ignore[arg-type,return-value]
+    )
+
+
+def _kdf_slots(ch: _Channel) -> WorkSlots:
+    if ch.kdf_slots is None:  # made in the event loop on first use; no await in between, so made once
+        ch.kdf_slots = WorkSlots(_KDF_SLOTS_PER_PROCESS, wait=_KDF_WAIT_SECONDS)
+    return ch.kdf_slots
+
+
+async def _no_sooner_than_the_floor_async(work: Callable[[], Any]) -> Any:
+    """As :func:`_no_sooner_than_the_floor`, for work that is already asynchronous."""
+    start = time.monotonic()
+    try:
+        return await work()
+    finally:
+        left = LOOKUP_FLOOR_SECONDS - (time.monotonic() - start)
+        if left > 0:
+            await asyncio.sleep(left)
 
 
 def _status_page(request: Request, opened: _Opened, receipt: str, *, notice: str = "") -> HTMLResponse:
@@ -490,6 +537,11 @@ class Lookup(BaseModel):
     access_key: str = Field(
         max_length=64, description="base64url of the receipt's 32-byte access key.", json_schema_extra=_KEY_32
     )
+    pow: ProofOfWorkSolution | None = Field(
+        None,
+        description="A solved challenge from POST /api/v1/complaints/challenge?purpose=lookup (needed whenever "
+        "that challenge has more than 0 bits).",
+    )
 
 
 def _access_key(text: str) -> bytes:
@@ -535,10 +587,35 @@ def channel_info(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/api/v1/complaints/challenge", tags=["complaints"], summary="A proof-of-work challenge")
-def challenge(request: Request) -> dict[str, Any]:
+@router.post(
+    "/api/v1/complaints/challenge",
+    tags=["complaints"],
+    summary="A proof-of-work challenge: for a complaint, or (purpose=lookup) for a receipt look-up, priced by load",
+    responses=error_responses(422),
+)
+def challenge(
+    request: Request, purpose: str = Query("complaint", pattern="^(complaint|lookup)$", max_length=16)
+) -> dict[str, Any]:
     ch = _channel(request)
+    if purpose == "lookup":
+        bits = ch.lookup_price.bits()
+        return {"challenge": ch.pow.challenge(bits, ttl=LOOKUP_CHALLENGE_TTL), "bits": bits}
     return {"challenge": ch.pow.challenge(), "bits": ch.config.complaints_pow_bits}
+
+
+def _check_lookup_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
+    """A look-up pays the difficulty its challenge was issued at (at least the quiet one), and is counted."""
+    if solution is None:
+        if ch.lookup_price.bits() <= 0:
+            ch.lookup_price.paid()  # free while quiet, but counted: a flood still raises the price
+            return
+        raise InvalidInput(
+            "a proof of work is needed",
+            hint="ask POST /api/v1/complaints/challenge?purpose=lookup and solve it",
+            problems=[FieldProblem("pow", "missing", "solve a challenge")],
+        )
+    ch.pow.verify(solution.challenge, solution.nonce, min_bits=ch.lookup_price.base_bits)
+    ch.lookup_price.paid()
 
 
 @router.post(
@@ -611,14 +688,16 @@ def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
 async def lookup(request: Request, body: Lookup) -> JSONResponse:
     ch = _channel(request)
     access = _access_key(body.access_key)
-    ch.lookups.take("receipt look-up")
+    await run_in_threadpool(_check_lookup_pow, ch, body.pow)
     today = _today(request)
 
     def work() -> JSONResponse:
+        lookup = crypto.lookup_hash(access, ch.pepper())
         with _db(request).read() as session:
-            view = service.find_by_lookup(session, crypto.lookup_hash(access, ch.pepper()))
+            view = service.find_by_lookup(session, lookup)
         if view is None:
             raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
+        ch.receipts.spend(lookup)
         return JSONResponse(_public_view(view, today), headers=NO_STORE)
 
     return await _no_sooner_than_the_floor(work)
@@ -641,8 +720,12 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
     ch = _channel(request)
     access = _access_key(body.access_key)
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
-    _check_pow(ch, body.pow)
-    ch.filing.take("complaint")
+
+    def pay() -> None:  # both write to the shared state in the database: not on the event loop
+        _check_pow(ch, body.pow)
+        ch.filing.take("complaint")
+
+    await run_in_threadpool(pay)
     today = _today(request)
 
     def work() -> JSONResponse:

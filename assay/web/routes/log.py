@@ -50,8 +50,10 @@ _TEXT = {"content": {"text/plain": {}}}
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     config = app.state.config
     tlog = open_log(app.state.db, config)
-    await run_in_threadpool(tlog.integrate)
+    # Every worker runs an integrator; the one holding the lease integrates (at once, for a new log's first
+    # checkpoint), the others stand by to take over.
     worker = BackgroundIntegrator(tlog, period=config.log_period_ms / 1000)
+    await run_in_threadpool(worker.integrate_if_leader)
     worker.start()
     app.state.transparency_log = tlog
     try:

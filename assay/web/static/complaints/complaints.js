@@ -232,9 +232,11 @@
     return rest === 0 || (hash[full] >> (8 - rest)) === 0;
   }
 
-  function proofOfWork(sodium, powBits) {
-    if (!(Number(powBits) > 0)) return Promise.resolve(null);
-    return postJSON("/api/v1/complaints/challenge", {}).then(function (c) {
+  // A look-up's difficulty is set by the server from its load (often 0 bits: then nothing to solve).
+  function proofOfWork(sodium, powBits, purpose) {
+    if (!purpose && !(Number(powBits) > 0)) return Promise.resolve(null);
+    return postJSON("/api/v1/complaints/challenge?purpose=" + (purpose || "complaint"), {}).then(function (c) {
+      if (purpose && !(Number(c.bits) > 0)) return null;
       var challenge = sodium.from_hex(c.challenge), n = 0;
       var buf = new Uint8Array(challenge.length + 8);
       var view = new DataView(buf.buffer);
@@ -416,7 +418,9 @@
       }).then(function (words) {
         var keys = deriveKeys(sodium, wordsToEntropy(sodium, text, words), ds);
         session = { sodium: sodium, keys: keys };
-        return postJSON("/api/v1/complaints/lookup", { access_key: b64(sodium, keys.access) });
+        return proofOfWork(sodium, 0, "lookup").then(function (pow) {
+          return postJSON("/api/v1/complaints/lookup", { access_key: b64(sodium, keys.access), pow: pow });
+        });
       }).then(function (data) {
         progress.textContent = "";
         form.hidden = true;
