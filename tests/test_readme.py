@@ -7,9 +7,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from typer.main import get_command
 
-from assay.cli import app
+from assay.cli import app, command_tree
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -31,7 +30,7 @@ def test_the_readme_has_command_examples() -> None:
 @pytest.mark.parametrize("line", _examples())
 def test_readme_example_uses_existing_commands_and_options(line: str) -> None:
     words = shlex.split(line)[1:]
-    command = get_command(app)
+    command = command_tree()
     path = ["assay"]
     while words and hasattr(command, "commands") and words[0] in command.commands:
         command = command.commands[words[0]]
