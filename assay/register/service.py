@@ -70,6 +70,7 @@ __all__ = [
     "reinstate",
     "review_exception",
     "search",
+    "subject_names",
     "suspend",
     "to_dict",
     "update",
@@ -230,6 +231,25 @@ def get_provider(session: Session, provider_id: str) -> ProviderView | None:
         return None
     count = session.scalar(select(func.count()).select_from(System).where(System.provider_id == provider.id)) or 0
     return _provider_view(provider, count)
+
+
+def subject_names(
+    session: Session, *, systems: set[str], providers: set[str]
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Names for pages that mention register ids (the log): ``{system id: (name, provider id)}`` and
+    ``{provider id: name}``, the providers of the systems included. Unknown ids are left out."""
+    found = {
+        row.id: (row.name, row.provider_id)
+        for row in session.execute(
+            select(System.id, System.name, System.provider_id).where(System.id.in_(sorted(systems)))
+        )
+    }
+    wanted = providers | {p for _, p in found.values()}
+    names = {
+        row.id: row.name
+        for row in session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(sorted(wanted))))
+    }
+    return found, names
 
 
 def list_providers(session: Session, *, page: int = 1, per_page: int = 50) -> Page[ProviderView]:
