@@ -164,6 +164,7 @@ _INPUTS = (
     "register/data/questionnaire.yaml",
     "register/demo.py",
     "provenance/demo.py",
+    "complaints/demo.py",
 )
 _DEMO_IMAGES = Path("demo") / "images"
 

@@ -8,6 +8,9 @@ keyset pagination (``WHERE id > last``), so a 100,000-system register costs the 
 
 JSON: ``{"format": "assay-register", "format_version": 1, "generated_at", "schema", "systems": [...],
 "count"}`` where each system carries its current disclosure in full, its findings and impact assessment.
+Each system's ``deployers`` say whether each organisation named as a deployer confirmed it (only "provider" and
+"confirmed" are the organisation's own word), and ``name_copy`` whether another provider registered a system of
+the same name first.
 CSV: one row per system with the columns of :data:`CSV_COLUMNS`; list cells are joined with ``;``. Cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) are prefixed
 with ``'`` (OWASP's advice against CSV injection); nothing else is altered.
@@ -53,6 +56,8 @@ CSV_COLUMNS = (
     "needs_review",
     "suspended",
     "finding_rules",
+    "deployers",
+    "name_copy",
     "summary",
     "training_data_headline",
     "version_number",
@@ -113,10 +118,15 @@ def _records(
         .order_by(SystemContext.context)
     ):
         ctxs[sid].append(ctx)
+    from assay.register.service import deployer_decisions, deployer_statuses
+
+    decisions = deployer_decisions(session, ids)
     for s in systems:
         v = versions[s.id]
         screening = screenings[v.id]
         provider = providers.get(s.provider_id)
+        disclosure = json.loads(v.disclosure)
+        deployers = deployer_statuses(disclosure, s.provider_id, decisions.get(s.id, {}), providers)
         yield {
             "id": s.id,
             "url": f"{base_url}/systems/{s.id}",
@@ -142,7 +152,10 @@ def _records(
             "log_index": v.log_index,
             "findings": screening.findings,
             "impact": impacts[v.id].assessment,
-            "disclosure": json.loads(v.disclosure),
+            # Only "provider" and "confirmed" are the organisation's own word; see DEPLOYER_STATUSES.
+            "deployers": [{**d, "decided_at": _iso(d["decided_at"]) if d["decided_at"] else None} for d in deployers],
+            "name_copy": bool(s.name_copy),
+            "disclosure": disclosure,
         }
 
 
@@ -185,6 +198,8 @@ def iter_csv(db: Database, *, base_url: str) -> Iterator[bytes]:
             "contexts": ";".join(r["contexts"]),
             "finding_rules": ";".join(str(f.get("rule_id") or f.get("rule") or "") for f in r["findings"]),
             "needs_review": "true" if r["needs_review"] else "false",
+            "deployers": ";".join(f"{d['legal_name']} ({d['status_label']})" for d in r["deployers"]),
+            "name_copy": "true" if r["name_copy"] else "false",
             "suspended": "true" if r["suspended"] else "false",
             "log_index": "" if r["log_index"] is None else r["log_index"],
         }

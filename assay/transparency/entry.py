@@ -34,6 +34,8 @@ KINDS: frozenset[str] = frozenset(
         "system.finding",
         "system.suspended",
         "system.reinstated",
+        "system.deployer.confirmed",
+        "system.deployer.denied",
         "provider.registered",
         "token.issued",
         "token.revoked",

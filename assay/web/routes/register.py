@@ -84,6 +84,9 @@ class SystemSummaryOut(BaseModel):
     updated_at: datetime | None
     url: str = Field(description="The system's public page.")
     api_url: str
+    name_copy: bool = Field(
+        False, description="Another provider registered a system of the same name first (search ranks this after it)."
+    )
 
 
 class Links(BaseModel):
@@ -155,6 +158,38 @@ class SuspensionOut(BaseModel):
     log_index: int | None
 
 
+class DeployerOut(BaseModel):
+    id: str | None = Field(description="The organisation's id in this register, if the disclosure gives one.")
+    legal_name: str | None
+    jurisdiction: str | None
+    use: str | None
+    status: Literal["provider", "confirmed", "pending", "denied", "unregistered"] = Field(
+        description="provider: the provider itself; confirmed: the organisation confirmed it with its own token; "
+        "pending: named by the provider, not confirmed; denied: the organisation says it does not deploy it; "
+        "unregistered: named by the provider, not registered here (cannot confirm)."
+    )
+    status_label: str = Field(description="The status in words, as pages show it.")
+    confirmed: bool = Field(description="True only for the provider itself and confirmed deployers.")
+    decided_at: datetime | None
+    log_index: int | None = Field(description="Log index of the deployer's decision, if any.")
+
+
+class SameNameOut(BaseModel):
+    id: str
+    name: str
+    provider_id: str
+    provider_name: str
+    first: bool = Field(description="This one was registered first under the name.")
+    url_path: str
+
+
+class DeployerDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["confirmed", "denied"] = Field(
+        description="confirmed: this organisation deploys the system as the disclosure says; denied: it does not."
+    )
+
+
 class SystemDetailOut(SystemSummaryOut):
     disclosure_sha256: str
     created_at: datetime | None
@@ -170,6 +205,11 @@ class SystemDetailOut(SystemSummaryOut):
     rules_version: str = Field(description="The version of the red-line rule set that screened it.")
     versions: list[VersionOut] = Field(description="Every version, newest first.")
     disclosure: dict[str, Any] = Field(description="The whole current disclosure.")
+    deployers: list[DeployerOut] = Field(
+        description="The deployers the disclosure names and whether each confirmed it; only 'confirmed' (and the "
+        "provider itself) is the organisation's own word."
+    )
+    same_name: list[SameNameOut] = Field(description="Other providers' systems of the same name.")
 
 
 class VersionDetailOut(VersionOut):
@@ -660,6 +700,26 @@ def api_review(
 
 
 @router.post(
+    "/api/v1/systems/{system_id}/deployer-confirmation",
+    response_model=SystemDetailOut,
+    tags=["register"],
+    summary="Confirm (or deny) being a deployer of a system",
+    responses=_errors(401, 403, 404, 409, 422),
+)
+def api_confirm_deployer(
+    body: DeployerDecisionIn,
+    system_id: str = SystemId,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """The organisation named as a deployer in the system's current disclosure answers with its own token
+    (the deployer is the token's provider). Until it confirms, pages, the API and the export show it as "named
+    by the provider, not confirmed". If a later version changes what the disclosure says about the deployer, it
+    must confirm again. The provider's or the oversight body's token gets 403."""
+    return _admin_write(db, service.confirm_deployer, system_id, decision=body.decision, principal=principal)
+
+
+@router.post(
     "/api/v1/providers",
     response_model=ProviderOut,
     status_code=201,
@@ -909,6 +969,7 @@ def _summary_out(s: Any) -> dict[str, Any]:
         "updated_at": s.updated_at,
         "url": s.url_path,
         "api_url": f"/api/v1/systems/{s.id}",
+        "name_copy": s.name_copy,
     }
 
 
@@ -946,6 +1007,8 @@ def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
         rules_version=view.rules_version,
         versions=[_version_out(v) for v in versions],
         disclosure=view.disclosure,
+        deployers=view.deployers,
+        same_name=view.same_name,
     )
     return out
 
