@@ -24,7 +24,9 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     stamp = loaded_stamp(config)
     if stamp is not None:
         if as_json:
-            print_json({"providers_added": [], "published": [], "updated": [], "unchanged": stamp["systems"]})
+            print_json(
+                {"providers_added": [], "published": [], "updated": [], "unchanged": stamp["systems"], "rescreened": []}
+            )
         else:
             console.print(f"demo register already loaded ({len(stamp['systems'])} systems unchanged)")
         return
@@ -42,6 +44,7 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
             ("providers added", result.providers_added),
             ("published", result.published),
             ("updated", result.updated),
+            ("screened under new rules", result.rescreened),
             ("unchanged", result.unchanged),
         ):
             if items:

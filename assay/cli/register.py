@@ -265,6 +265,41 @@ def _remote_post(server: str, token: str, path: str, body: dict[str, Any]) -> di
     return data
 
 
+@systems_app.command("rescreen")
+def systems_rescreen(
+    ctx: typer.Context,
+    system_ids: list[str] = typer.Argument(None, help="Systems to screen again (default with --all: every one)."),
+    all_systems: bool = env_option(
+        False, "--all", envvar="ASSAY_REGISTER_ALL", help="Every system screened under other rules than today's."
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Screen systems again under the red-line rules in force (after the rules changed); logged, history kept."""
+    from sqlalchemy import select
+
+    from assay.register.models import System
+    from assay.register.service import rescreen
+
+    if not system_ids and not all_systems:
+        raise InvalidInput("name the systems to screen again, or pass --all", hint="assay systems rescreen --all")
+    db = open_db(ctx)
+    if not system_ids:
+        with db.read() as session:
+            system_ids = list(session.scalars(select(System.id).order_by(System.id)))
+    changed = []
+    for system_id in system_ids:
+        with db.write() as session:
+            view = rescreen(session, system_id, principal=_operator())
+            if view is not None:
+                changed.append({"id": view.id, "outcome": view.outcome, "outcome_basis": view.outcome_basis})
+    if as_json:
+        print_json({"rescreened": changed, "checked": len(system_ids)})
+        return
+    for c in changed:
+        console.print(f"{c['id']}: now {_outcome(c['outcome'])}", highlight=False)
+    console.print(f"{len(changed)} of {len(system_ids)} systems screened again under the rules in force")
+
+
 @systems_app.command("update")
 def systems_update(
     ctx: typer.Context,

@@ -42,11 +42,12 @@ class DemoResult:
     published: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    rescreened: list[str] = field(default_factory=list)  # unchanged, screened again under new rules
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
-        return bool(self.providers_added or self.published or self.updated)
+        return bool(self.providers_added or self.published or self.updated or self.rescreened)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +55,7 @@ class DemoResult:
             "published": self.published,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "rescreened": self.rescreened,
             **self.extra,
         }
 
@@ -107,6 +109,9 @@ def load_demo(
                 )
             ).one()
             if service.disclosure_sha256(d) == current.disclosure_sha256:
+                # Unchanged, but screened under earlier rules: screen it under the rules in force.
+                if service.rescreen(session, system.id, principal=operator) is not None:
+                    result.rescreened.append(system.id)
                 result.unchanged.append(system.id)
                 continue
             service.update(

@@ -130,6 +130,8 @@ class System(Base):
     status: Mapped[str] = mapped_column(String(30))
     summary: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(20))
+    # "law", or "register_policy" when only the register's own policy lines (UN red lines) reach the outcome.
+    outcome_basis: Mapped[str] = mapped_column(String(20), default="law", server_default="law")
     impact_level: Mapped[int] = mapped_column(SmallInteger)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

@@ -71,6 +71,7 @@ __all__ = [
     "list_providers",
     "publish",
     "reinstate",
+    "rescreen",
     "review_exception",
     "search",
     "subject_names",
@@ -122,6 +123,7 @@ class SystemSummary:
     updated_at: datetime
     url_path: str
     name_copy: bool = False  # another provider registered a system of this name first
+    outcome_basis: str = "law"  # or "register_policy": only the register's own policy lines reach the outcome
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,9 @@ class SystemView:
     rules_version: str = ""
     # Each deployer the disclosure names, and whether that organisation confirmed it (see DEPLOYER_STATUSES).
     deployers: list[dict[str, Any]] = field(default_factory=list)
+    # "law", or "register_policy" when only the register's own policy lines reach ``outcome``; and the law's own.
+    outcome_basis: str = "law"
+    legal_outcome: str = ""
     # Systems of other providers with the same name; name_copy: one of them was registered first.
     same_name: list[dict[str, Any]] = field(default_factory=list)
     name_copy: bool = False
@@ -243,6 +248,8 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
         suspensions=suspensions,
         rules_version=screening.rules_version,
         deployers=_deployers(session, system, disclosure),
+        outcome_basis=system.outcome_basis or "law",
+        legal_outcome=_legal_outcome(screening.findings, system.outcome),
         same_name=_same_name(session, system),
         name_copy=bool(system.name_copy),
     )
@@ -395,6 +402,8 @@ def validate(document: Any, *, source: str = "the disclosure") -> dict[str, Any]
         "capabilities": a.capabilities,
         "contexts": a.contexts,
         "outcome": a.screening["outcome"],
+        "legal_outcome": a.screening["legal_outcome"],
+        "outcome_basis": a.screening["outcome_basis"],
         "needs_review": a.screening["needs_review"],
         "findings": a.screening["findings"],
         "impact_level": a.impact["level"],
@@ -765,6 +774,60 @@ def confirm_deployer(
     return view
 
 
+def rescreen(
+    session: Session, system_id: str, *, principal: Principal, now: datetime | None = None
+) -> SystemView | None:
+    """Screen a system's current version again under the rules in force, if it was screened under others.
+
+    The oversight body's reviews still count (for the same claim text). The new screening is added (the earlier
+    one stays on record), the system's outcome follows it, and the log records the new outcome with the rules'
+    version. Returns None, writing nothing, when the current screening already used these rules.
+    """
+    from assay.register.screening import load_rules
+
+    principal.require_admin(action="screen systems again")
+    system = _locked_system(session, system_id)
+    current = _version_row(session, system.id, system.current_version)
+    screening = _latest_screening(session, current.id)
+    if screening.rules_version == load_rules().version:
+        return None
+    now = now or _now()
+    disclosure = _parse(json.loads(current.disclosure), source=f"version {current.number} of {system_id!r}")
+    result = _screen(disclosure, _review_decisions(session, system.id, current.number, screening.findings))
+    session.add(
+        ScreeningRecord(
+            version_id=current.id,
+            outcome=result["outcome"],
+            needs_review=result["needs_review"],
+            findings=result["findings"],
+            rules_version=result["rules_version"],
+            cause="rules",
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
+    previous = system.outcome
+    system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
+    system.needs_review = result["needs_review"]
+    system.updated_at = now
+    _reindex(session, system)
+    record_event(
+        session,
+        "system.rescreened",
+        {
+            "system": system.id,
+            "provider": system.provider_id,
+            "version": current.number,
+            "outcome": result["outcome"],
+            "previous_outcome": previous,
+            "rules_version": result["rules_version"],
+        },
+    )
+    session.flush()
+    return get_system(session, system.id)
+
+
 def review_exception(
     session: Session,
     system_id: str,
@@ -857,6 +920,7 @@ def review_exception(
         )
     )
     system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
     system.needs_review = result["needs_review"]
     system.updated_at = now
     _reindex(session, system)
@@ -910,6 +974,7 @@ class _Assessed:
             "status": self.status,
             "summary": self.summary,
             "outcome": self.screening["outcome"],
+            "outcome_basis": self.screening["outcome_basis"],
             "impact_level": self.impact["level"],
             "needs_review": self.screening["needs_review"],
             "training_data_headline": self.headline,
@@ -957,16 +1022,19 @@ def _parse(document: Any, *, source: str) -> Any:
 
 
 def _screen(disclosure: Any, reviews: Any) -> dict[str, Any]:
-    from assay.register.screening import screen
+    from assay.register.screening import KIND_LABELS, screen
 
     result = screen(disclosure, reviews=reviews)
     findings = []
     for f in result.findings:
         plain = _plain(f)
         plain["needs_review"] = bool(f.needs_review)
+        plain["kind_label"] = KIND_LABELS[f.kind]
         findings.append(plain)
     return {
         "outcome": str(result.outcome),
+        "legal_outcome": str(result.legal_outcome),
+        "outcome_basis": str(result.outcome_basis),
         "needs_review": bool(result.needs_review),
         "findings": findings,
         "rules_version": str(result.rules_version),
@@ -1145,6 +1213,12 @@ def _reindex(session: Session, system: System) -> None:
         capabilities=_capabilities(session, [system.id])[system.id],
         contexts=_contexts(session, [system.id])[system.id],
     )
+
+
+def _legal_outcome(findings: list[dict[str, Any]], outcome: str) -> str:
+    from assay.register.screening import outcome_basis
+
+    return outcome_basis(findings, outcome)[0]
 
 
 def _same_text(a: str, b: str) -> bool:
@@ -1437,6 +1511,7 @@ def _summary(s: System, provider_name: str, caps: list[str], ctxs: list[str]) ->
         updated_at=_aware(s.updated_at),
         url_path=f"/systems/{s.id}",
         name_copy=bool(s.name_copy),
+        outcome_basis=s.outcome_basis or "law",
     )
 
 

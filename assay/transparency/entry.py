@@ -36,6 +36,7 @@ KINDS: frozenset[str] = frozenset(
         "system.reinstated",
         "system.deployer.confirmed",
         "system.deployer.denied",
+        "system.rescreened",
         "provider.registered",
         "token.issued",
         "token.revoked",

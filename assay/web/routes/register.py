@@ -74,7 +74,15 @@ class SystemSummaryOut(BaseModel):
     provider_name: str
     capabilities: list[str]
     contexts: list[str]
-    outcome: Outcome = Field(description="The red-line screening outcome.")
+    outcome: Outcome = Field(
+        description="The red-line screening outcome: the most severe finding, the register's policy lines included "
+        "(see outcome_basis)."
+    )
+    outcome_basis: Literal["law", "register_policy"] = Field(
+        "law",
+        description="law: the law's own findings reach the outcome; register_policy: only the register's own policy "
+        "lines (UN human-rights red lines, not binding law) do.",
+    )
     impact_level: int = Field(ge=1, le=4)
     suspended: bool
     needs_review: bool = Field(description="An exception is claimed and awaits the oversight body's review.")
@@ -195,7 +203,11 @@ class SystemDetailOut(SystemSummaryOut):
     created_at: datetime | None
     log_index: int | None = Field(description="Log index of the current version's entry.")
     log_url: str | None
-    findings: list[dict[str, Any]] = Field(description="Red-line findings of the current version's screening.")
+    findings: list[dict[str, Any]] = Field(
+        description="Red-line findings of the current version's screening. Each has a 'kind': prohibition (the law "
+        "forbids it; 'prohibits' says what), condition (the law allows it only under conditions), obligation (the "
+        "law attaches duties) or policy (the register's own line, not law), and its 'kind_label'."
+    )
     impact: dict[str, Any] = Field(description="The impact assessment: level, scores and obligations.")
     reviews: list[ReviewOut]
     suspension: SuspensionOut | None = Field(description="The newest suspension or reinstatement, if any.")
@@ -203,6 +215,9 @@ class SystemDetailOut(SystemSummaryOut):
         description="Every suspension and reinstatement of the system, newest first."
     )
     rules_version: str = Field(description="The version of the red-line rule set that screened it.")
+    legal_outcome: Outcome = Field(
+        description="The outcome under the law alone (the register's policy findings left out)."
+    )
     versions: list[VersionOut] = Field(description="Every version, newest first.")
     disclosure: dict[str, Any] = Field(description="The whole current disclosure.")
     deployers: list[DeployerOut] = Field(
@@ -970,6 +985,7 @@ def _summary_out(s: Any) -> dict[str, Any]:
         "url": s.url_path,
         "api_url": f"/api/v1/systems/{s.id}",
         "name_copy": s.name_copy,
+        "outcome_basis": s.outcome_basis,
     }
 
 
@@ -1009,6 +1025,7 @@ def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
         disclosure=view.disclosure,
         deployers=view.deployers,
         same_name=view.same_name,
+        legal_outcome=view.legal_outcome or view.outcome,
     )
     return out
 
@@ -1146,7 +1163,7 @@ class _Helpers:
     """Formatting for the templates (labels, badges, dates), passed to every page as ``h``."""
 
     OUTCOME_LABELS = {
-        "prohibited": "Prohibited",
+        "prohibited": "Prohibited by law",
         "high_risk": "High-risk",
         "transparency": "Transparency obligations",
         "minimal": "Minimal risk",
@@ -1199,6 +1216,41 @@ class _Helpers:
 
     def outcome_class(self, outcome: str) -> str:
         return self.OUTCOME_CLASSES.get(outcome, "")
+
+    def finding_kind(self, finding: Any) -> str:
+        """prohibition, condition, obligation or policy (findings stored before kinds existed included)."""
+        from assay.register.screening import finding_kind
+
+        return finding_kind(finding)
+
+    def kind_label(self, kind: str) -> str:
+        from assay.register.screening import KIND_LABELS
+
+        return KIND_LABELS.get(kind, kind)
+
+    def prohibited_acts(self, findings: Any) -> str:
+        """What the law forbids, in words, for the effective prohibitions among the findings."""
+        from assay.register.screening import PROHIBITED_ACTS
+
+        acts: list[str] = []
+        for f in findings or []:
+            if self.finding_kind(f) == "prohibition" and f.get("effective_outcome", f.get("outcome")) == "prohibited":
+                for a in f.get("prohibits") or list(PROHIBITED_ACTS):
+                    label = PROHIBITED_ACTS.get(a, a)
+                    if label not in acts:
+                        acts.append(label)
+        order = list(PROHIBITED_ACTS.values())
+        acts.sort(key=lambda a: order.index(a) if a in order else len(order))
+        return ", ".join(acts[:-1]) + (" and " if len(acts) > 1 else "") + acts[-1] if acts else ""
+
+    def prohibition_cites(self, findings: Any) -> str:
+        cites = [
+            s.get("cite", "")
+            for f in findings or []
+            if self.finding_kind(f) == "prohibition" and f.get("effective_outcome", f.get("outcome")) == "prohibited"
+            for s in f.get("sources") or []
+        ]
+        return "; ".join(dict.fromkeys(c for c in cites if c))
 
     def roman(self, level: Any) -> str:
         return self.ROMAN.get(level, str(level))
