@@ -328,7 +328,7 @@ class RuleSet:
                 "framework": r.framework,
                 "kind": r.kind,
                 "kind_label": KIND_LABELS[r.kind],
-                "prohibits": [PROHIBITED_ACTS[a] for a in r.prohibits],
+                "prohibits": list(r.prohibits),
                 "outcome": r.outcome,
                 "title": r.title,
                 "explanation": r.explanation,
@@ -736,7 +736,7 @@ class Finding:
             "framework": self.framework,
             "kind": self.kind,
             "kind_label": KIND_LABELS[self.kind],
-            "prohibits": [PROHIBITED_ACTS[a] for a in self.prohibits],
+            "prohibits": list(self.prohibits),  # keys of PROHIBITED_ACTS
             "outcome": self.outcome,
             "effective_outcome": self.effective_outcome,
             "title": self.title,
