@@ -203,3 +203,27 @@ def test_the_cli_confirms_with_the_deployers_own_token(tmp_path) -> None:  # typ
     assert out["deployers"][0]["status"] == "confirmed"
     shown = json.loads(run("systems", "show", "my-system", "--json").stdout)
     assert shown["deployers"][0]["status"] == "confirmed"
+
+
+def test_the_new_columns_migrate_a_register_that_has_data(db: Database, two) -> None:  # type: ignore[no-untyped-def]
+    # register_0007/0008 add columns to "systems", which other tables point at: a batch copy of the table (drop and
+    # re-create) fails on SQLite once it holds rows. Down to register_0006 and up again, with data.
+    from alembic import command
+
+    from assay.db.migrate import alembic_config
+
+    _as(
+        db,
+        two["acme2"],
+        service.publish,
+        _copy(**{"provider.legal_name": "Acme Two Ltd", "provider.jurisdiction": "IE"}),
+    )
+    cfg = alembic_config(db)
+    for target, action in (("register_0006", command.downgrade), ("heads", command.upgrade)):
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            action(cfg, target)
+    with db.read() as session:
+        copy = get_system(session, "my-system")
+        assert copy is not None and copy.name_copy  # backfilled: acme's system of that name came first
+        assert copy.outcome_basis == "law" and copy.deployers[0]["status"] == "pending"

@@ -40,8 +40,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_deployer_confirmations_system", "deployer_confirmations", ["system_id", "deployer_id", "id"])
     op.create_index("ix_deployer_confirmations_deployer", "deployer_confirmations", ["deployer_id", "id"])
-    with op.batch_alter_table("systems") as batch:
-        batch.add_column(sa.Column("name_copy", sa.Boolean, nullable=False, server_default=sa.false()))
+    # A plain ADD COLUMN (SQLite and PostgreSQL alike): a batch copy of "systems" would have to drop the table,
+    # which the foreign keys pointing at it forbid on a register that has data.
+    op.add_column("systems", sa.Column("name_copy", sa.Boolean, nullable=False, server_default=sa.false()))
     # A system is a copy when another system of the same name was registered before it (earlier, or as early
     # with a smaller id); the same provider cannot have two systems of one name (uq_systems_provider_name).
     op.execute(
@@ -61,8 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_systems_name_copy", table_name="systems")
-    with op.batch_alter_table("systems") as batch:
-        batch.drop_column("name_copy")
+    op.drop_column("systems", "name_copy")  # SQLite >= 3.35 drops a column in place
     op.drop_index("ix_deployer_confirmations_deployer", table_name="deployer_confirmations")
     op.drop_index("ix_deployer_confirmations_system", table_name="deployer_confirmations")
     op.drop_table("deployer_confirmations")

@@ -27,8 +27,8 @@ _SEVERITY = {"minimal": 0, "transparency": 1, "high_risk": 2, "prohibited": 3}
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("systems") as batch:
-        batch.add_column(sa.Column("outcome_basis", sa.String(20), nullable=False, server_default="law"))
+    # A plain ADD COLUMN: a batch copy of "systems" would drop the table its foreign keys point at.
+    op.add_column("systems", sa.Column("outcome_basis", sa.String(20), nullable=False, server_default="law"))
     bind = op.get_bind()
     rows = bind.execute(
         sa.text(
@@ -55,5 +55,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("systems") as batch:
-        batch.drop_column("outcome_basis")
+    op.drop_column("systems", "outcome_basis")
