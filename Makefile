@@ -12,11 +12,12 @@ run: install demo
 
 install: $(VENV)/.installed
 
+# A stamp holding pyproject.toml's checksum: a checkout or merge that only touches the file (a newer time, the
+# same bytes) costs a checksum, not a reinstall; pip itself is upgraded only when the venv is made.
 $(VENV)/.installed: pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
-	touch $@
+	@test -d $(VENV) || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q --upgrade pip; }
+	@if [ "$$(cksum < pyproject.toml)" = "$$(cat $@ 2>/dev/null)" ]; then touch $@; \
+	else echo "$(BIN)/pip install -q -e ." && $(BIN)/pip install -q -e . && cksum < pyproject.toml > $@; fi
 
 demo: install
 	$(BIN)/assay demo load
@@ -24,8 +25,8 @@ demo: install
 install-test: $(VENV)/.installed-test
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
-	touch $@
+	@if [ "$$(cksum < pyproject.toml)" = "$$(cat $@ 2>/dev/null)" ]; then touch $@; \
+	else echo "$(BIN)/pip install -q -e '.[test]'" && $(BIN)/pip install -q -e '.[test]' && cksum < pyproject.toml > $@; fi
 
 test: install-test
 	scripts/pg.sh start

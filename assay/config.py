@@ -40,8 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "public_url",
         "",
-        "The register's public base URL, used in links written into marks and exports. "
-        "Empty means http://<host>:<port>.",
+        "The register's public base URL, used in links written into marks and exports. Recorded in the data "
+        "folder (public-url.json) on first use, and every later process uses the recorded one; empty means the "
+        "recorded URL, or http://<host>:<port> on the first run.",
     ),
     Setting("max_body_bytes", 2_000_000, "Largest JSON or form body the API accepts, in bytes.", int),
     Setting("max_upload_bytes", 50_000_000, "Largest media file accepted for checking or marking, in bytes.", int),
@@ -230,6 +231,12 @@ class Config:
                 f"({self.max_upload_bytes:,}): an upload of the largest size could never be received",
                 hint="set ASSAY_UPLOAD_MEMORY_BYTES to at least ASSAY_MAX_UPLOAD_BYTES",
             )
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"ASSAY_PUBLIC_URL must be an http:// or https:// address, got {self.public_url!r}",
+                hint="set ASSAY_PUBLIC_URL (--public-url) to the address people reach the register at, e.g. "
+                "https://register.example",
+            )
         _ = self.log_witness_list
         return self
 
@@ -276,6 +283,9 @@ class Config:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'assay.db').resolve()}"
 
+    def with_public_url(self, url: str) -> Config:
+        return self.with_overrides(public_url=url)
+
     @property
     def base_url(self) -> str:
         if self.public_url:
@@ -301,3 +311,118 @@ def _convert(s: Setting, raw: Any) -> Any:
                 f"{s.env} must be a whole number, got {raw!r}", hint=f"set {s.env} to e.g. {s.default}"
             ) from None
     return str(raw)
+
+
+# --- The register's public URL, recorded once ---------------------------------------------------------------
+#
+# Links to the register are signed into every mark's Content Credentials and printed by the CLI, so every
+# process must agree on one address. The first process that uses the data folder records it in
+# <data_dir>/public-url.json; later processes use the recorded one even when they were started without
+# ASSAY_PUBLIC_URL or with another ASSAY_PORT, and refuse a different explicit URL unless told to replace it.
+
+PUBLIC_URL_FILE = "public-url.json"
+REPLACE_PUBLIC_URL_ENV = "ASSAY_REPLACE_PUBLIC_URL"
+
+
+@dataclass(frozen=True)
+class RecordedPublicUrl:
+    """The public URL recorded in the data folder. ``derived`` when it was http://<host>:<port> of the first
+    run rather than an explicit ASSAY_PUBLIC_URL (then a server on another address cannot be reached at it)."""
+
+    url: str
+    derived: bool
+    path: Path
+
+
+def read_public_url(data_dir: Path) -> RecordedPublicUrl | None:
+    """The recorded public URL of the data folder, or None before the first run. A damaged record is an error."""
+    import json
+
+    path = Path(data_dir) / PUBLIC_URL_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot read the register's recorded public URL in {path}: {exc}",
+            hint=f"delete {path} and run again with ASSAY_PUBLIC_URL set to the register's address",
+        ) from None
+    url = raw.get("public_url") if isinstance(raw, dict) else None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{path} does not hold a public URL",
+            hint=f"delete {path} and run again with ASSAY_PUBLIC_URL set to the register's address",
+        )
+    return RecordedPublicUrl(url=url.rstrip("/"), derived=bool(raw.get("derived")), path=path)
+
+
+def settle_public_url(config: Config, *, replace: bool = False, serving: bool = False) -> Config:
+    """The config with the register's one public URL: the recorded one, or on the first run the explicit
+    ``public_url`` or http://<host>:<port>. Writes nothing (see :func:`record_public_url`).
+
+    Raises :class:`ConfigError` when an explicit ``public_url`` differs from the recorded one, or (``serving``)
+    when a server would listen on another address than a recorded http://<host>:<port> -- unless ``replace``
+    (``--replace-public-url``, ``ASSAY_REPLACE_PUBLIC_URL=1``) says the register really moved.
+    """
+    explicit = config.public_url.rstrip("/")
+    derived = f"http://{config.host}:{config.port}"
+    recorded = read_public_url(config.data_dir)
+    if recorded is None or replace:
+        return config.with_public_url(explicit or derived)
+    if explicit and explicit != recorded.url:
+        raise ConfigError(
+            f"ASSAY_PUBLIC_URL (--public-url) is {explicit}, but this register's public URL is {recorded.url} "
+            f"(recorded in {recorded.path} on its first run); marks and links made now would point elsewhere",
+            hint=f"leave ASSAY_PUBLIC_URL unset to use {recorded.url}; if the register really moved to {explicit}, "
+            f"run once with --replace-public-url ({REPLACE_PUBLIC_URL_ENV}=1) -- links in earlier marks keep the "
+            "old address",
+        )
+    if serving and not explicit and recorded.derived and recorded.url != derived:
+        raise ConfigError(
+            f"this server would listen on {derived}, but the register's public URL is {recorded.url} (recorded "
+            f"in {recorded.path} on its first run), which marks and pages link to",
+            hint=f"serve at the recorded address (--host/--port, ASSAY_HOST/ASSAY_PORT), set ASSAY_PUBLIC_URL="
+            f"{recorded.url} if a proxy forwards it here, or run once with --replace-public-url "
+            f"({REPLACE_PUBLIC_URL_ENV}=1) to record {derived} -- links in earlier marks keep the old address",
+        )
+    return config.with_public_url(recorded.url)
+
+
+def record_public_url(config: Config, *, derived: bool, replace: bool = False) -> bool:
+    """Record ``config.base_url`` as the data folder's public URL if none is recorded yet (or ``replace``).
+
+    ``derived``: the URL is http://<host>:<port>, not an explicit ASSAY_PUBLIC_URL. Returns whether this call
+    wrote the record. Racing first runs are safe: exactly one record wins (``files.create_once``) and
+    :func:`settle_public_url` then holds every process to it.
+    """
+    import json
+    import os
+    import secrets
+    from datetime import UTC, datetime
+
+    from assay.files import create_once, fsync_dir, write_new
+
+    path = Path(config.data_dir) / PUBLIC_URL_FILE
+    recorded = read_public_url(config.data_dir)
+    if recorded is not None and (recorded.url == config.base_url or not replace):
+        return False
+    data = (
+        json.dumps(
+            {
+                "public_url": config.base_url,
+                "derived": derived,
+                "recorded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "note": "The register's public URL: every Assay process using this data folder links to it. "
+                "Change it only with --replace-public-url.",
+            },
+            indent=2,
+        ).encode()
+        + b"\n"
+    )
+    if recorded is None:
+        return create_once(path, data, mode=0o644)
+    tmp = write_new(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"), data, mode=0o644)
+    os.replace(tmp, path)  # atomic: readers see the old record or the new one, never half of one
+    fsync_dir(path.parent)
+    return True

@@ -1,5 +1,4 @@
-"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints|hostile|scale ...]``
-(default: all).
+"""Run Assay's benchmarks: ``python -m bench [NAME ...]`` (default: all; the names are ``BENCHMARKS``' keys).
 
 Each benchmark is its own module with its own options (``python -m bench.<name> --help``) and writes its
 results to ``bench/<name>/RESULTS.md``; this runner only runs them one after the other with their defaults.
@@ -18,6 +17,7 @@ BENCHMARKS = {
     "complaints": "bench.complaints.run",
     "hostile": "bench.hostile",
     "scale": "bench.scale",
+    "startup": "bench.startup",
 }
 
 

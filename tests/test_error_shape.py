@@ -37,7 +37,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
     db = Database(f"sqlite:///{data / 'assay.db'}")
     app = create_app(Config(data_dir=data, public_url="http://testserver"), db)
     with db.write() as session:
-        service.add_provider(session, id="acme", name="Acme", principal=OPERATOR)
+        service.add_provider(session, id="acme", name="Acme Imaging B.V.", principal=OPERATOR)
         service.add_provider(session, id="globex", name="Globex", principal=OPERATOR)
         tokens = {
             "acme": create_token(session, provider_id="acme", actor=OPERATOR).secret,

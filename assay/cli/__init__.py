@@ -1,6 +1,10 @@
 # ruff: noqa: E402  (BLAS threads must be set before numpy is first imported)
 """The ``assay`` command line. A thin shell: every command calls into the parts of the package.
 
+Start-up is kept cheap (``assay --help`` in well under 0.3 s): the commands of each part live in their own
+module of ``assay.cli`` and are imported only when one of them runs; ``--help`` lists them from
+:data:`LAZY_COMMANDS` (a test keeps those one-line helps equal to the commands' own).
+
 Errors: every :class:`assay.errors.AssayError` is caught once here, printed with its hint to stderr, and
 the process exits with the error's exit code (2); ``--verbose`` also prints the traceback.
 """
@@ -19,13 +23,76 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from assay.cli._common import err_console, get_config, json_flag, open_db, opt
-from assay.config import Config
+from assay.cli._common import err_console, json_flag, open_db, opt
+from assay.config import REPLACE_PUBLIC_URL_ENV, Config
 from assay.errors import AssayError
+
+# The commands each part adds (its module of assay.cli has ``install(app)``), in the order --help lists them,
+# each with the first paragraph of its help. Importing a part's module costs tenths of a second (SQLAlchemy,
+# numpy, cryptography...), so it happens only when one of its commands runs.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "systems": ("register", "Publish, update, list and review AI systems in the register."),
+    "providers": ("register", "Providers and deployers: the organisations that answer for systems."),
+    "tokens": ("register", "API tokens: providers publish with them, the oversight body administers."),
+    "schema": (
+        "register",
+        "Print the JSON Schema of the disclosure format (also served at /schema/disclosure/v1.json).",
+    ),
+    "mark": ("provenance", "Mark images: invisible watermark + signed Content Credentials + a record in the register."),
+    "check": (
+        "provenance",
+        "Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors.",
+    ),
+    "marks": ("provenance", "Mark records: list them, record offline batches."),
+    "ca": ("provenance", "The register's certificate authority for C2PA signing certificates."),
+    "keys": ("provenance", "Marking keys: namespaces and offline marking kits."),
+    "log": ("log", "The transparency log: integrate, show, prove, verify, monitor."),
+    "complaints": ("complaints", "The encrypted complaints channel: keys, pulling and answering complaints."),
+    "demo": ("demo", "The demo register that 'make run' loads."),
+}
+
+
+class _LazyGroup(TyperGroup):
+    """The root command group: a part's commands are stand-ins (name and one-line help) until one is run."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for name, (_, short_help) in LAZY_COMMANDS.items():
+            self.commands.setdefault(name, _Placeholder(name=name, help=short_help, callback=None))
+
+    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and isinstance(self.commands.get(args[0]), _Placeholder):
+            self.load(LAZY_COMMANDS[args[0]][0])
+        return super().resolve_command(ctx, args)
+
+    def load(self, module_name: str) -> None:
+        """Import ``assay.cli.<module_name>`` and put its real commands in place of the stand-ins."""
+        import importlib
+
+        part = typer.Typer()
+        importlib.import_module(f"assay.cli.{module_name}").install(part)
+        for name, command in typer.main.get_group(part).commands.items():
+            self.commands[name] = command
+
+
+def command_tree() -> TyperGroup:
+    """The root command with every part's commands loaded (for tests and docs that walk all commands)."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, _LazyGroup)
+    for module_name in dict.fromkeys(m for m, _ in LAZY_COMMANDS.values()):
+        group.load(module_name)
+    return group
+
+
+class _Placeholder(TyperCommand):
+    """A command not imported yet: only its name and help, for ``assay --help``."""
+
 
 app = typer.Typer(
     name="assay",
+    cls=_LazyGroup,
     help="Assay: a public register of AI systems, provenance marks, complaints and a transparency log.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -39,6 +106,13 @@ def _root(
     data_dir: Path = opt("data_dir"),
     database_url: str = opt("database_url"),
     public_url: str = opt("public_url"),
+    replace_public_url: bool = typer.Option(
+        False,
+        "--replace-public-url",
+        envvar=REPLACE_PUBLIC_URL_ENV,
+        help="Record --public-url (or http://<host>:<port>) as the register's new public URL, replacing the one "
+        "recorded in the data folder. Only when the register moved: links in earlier marks keep the old address.",
+    ),
     verbose: bool = typer.Option(
         False, "--verbose", "-v", envvar="ASSAY_VERBOSE", help="Show tracebacks and debug logs."
     ),
@@ -47,12 +121,15 @@ def _root(
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
     ctx.obj["config"] = Config.from_env(data_dir=data_dir, database_url=database_url, public_url=public_url)
+    ctx.obj["replace_public_url"] = replace_public_url
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr)
     # Log entries a command committed get their tiles and signed checkpoint before it exits (assay.cli.log).
     ctx.call_on_close(lambda: _integrate_new_log_entries(ctx))
 
 
 def _integrate_new_log_entries(ctx: typer.Context) -> None:
+    if "assay.transparency._record" not in sys.modules:  # nothing was logged: no need to import the log part
+        return
     from assay.cli.log import integrate_new_entries
 
     integrate_new_entries(ctx)
@@ -76,8 +153,9 @@ def serve(
     from assay.transparency import open_log
     from assay.web.app import create_app
 
-    config = get_config(ctx, host=host, port=port, workers=workers)
+    config = _serving_config(ctx, host=host, port=port, workers=workers)
     # Migrations are a step of their own, before any worker starts (and under a lock, for other machines).
+    # Opening the database also records the public URL on a first run: the address every later process links to.
     db = open_db(ctx)
     # What the app's startup would refuse (a log key for another origin...) fails here, as a message with its
     # hint, instead of a traceback from inside uvicorn. The log opened here is the one the app then uses.
@@ -102,6 +180,17 @@ def serve(
         workers=config.workers,
         **common,
     )
+
+
+def _serving_config(ctx: typer.Context, *, host: str | None, port: int | None, workers: int | None) -> Config:
+    """The settings of ``serve``: its --host/--port/--workers, held to the register's recorded public URL."""
+    from assay.config import settle_public_url
+
+    root = ctx.find_root()
+    raw: Config = root.obj["config"].with_overrides(host=host, port=port, workers=workers)
+    config = settle_public_url(raw, replace=root.obj["replace_public_url"], serving=True)
+    root.obj["settled_config"] = config
+    return config
 
 
 def _check_port_is_free(host: str, port: int) -> None:
@@ -143,25 +232,6 @@ def db_upgrade(ctx: typer.Context, as_json: bool = json_flag()) -> None:
         print_json({"database": db.engine.url.render_as_string(hide_password=True), "up_to_date": True})
         return
     err_console.print(f"schema up to date at {db.engine.url.render_as_string(hide_password=True)}")
-
-
-def _register_subcommands() -> None:
-    # Each part of Assay adds its commands in its own module of assay.cli.
-    import importlib
-
-    for name in ("register", "provenance", "log", "complaints", "demo"):
-        try:
-            module = importlib.import_module(f"assay.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not (
-                f"assay.cli.{name}" == exc.name or f"assay.cli.{name}".startswith(exc.name + ".")
-            ):
-                raise
-            continue
-        module.install(app)
-
-
-_register_subcommands()
 
 
 def main() -> None:

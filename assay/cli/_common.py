@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from assay.config import Config, setting
-from assay.db import Database
+
+if TYPE_CHECKING:
+    from assay.db import Database
 
 console = Console()
 err_console = Console(stderr=True)
@@ -34,18 +36,42 @@ def json_flag() -> Any:
 
 
 def get_config(ctx: typer.Context, **overrides: Any) -> Config:
+    """The settings, with the register's one public URL (recorded in the data folder; assay.config)."""
     root = ctx.find_root()
-    base: Config = root.obj["config"]
+    base: Config | None = root.obj.get("settled_config")
+    if base is None:
+        from assay.config import settle_public_url
+
+        base = settle_public_url(root.obj["config"], replace=root.obj.get("replace_public_url", False))
+        root.obj["settled_config"] = base
     return base.with_overrides(**overrides) if overrides else base
 
 
+def record_public_url(ctx: typer.Context, config: Config | None = None) -> None:
+    """Record the public URL in the data folder if this is its first run (or --replace-public-url)."""
+    from assay.config import record_public_url as record
+
+    root = ctx.find_root()
+    raw: Config = root.obj["config"]
+    record(
+        config or get_config(ctx),
+        derived=not raw.public_url,
+        replace=root.obj.get("replace_public_url", False),
+    )
+
+
 def open_db(ctx: typer.Context, *, migrate: bool = True) -> Database:
-    """The database of the configured URL, with its schema brought up to date (created on first use)."""
+    """The database of the configured URL, with its schema brought up to date (created on first use).
+
+    Using the local register also records its public URL on the first run (see assay.config)."""
+    from assay.db import Database
+
     root = ctx.find_root()
     cached = root.obj.get("db")
     if cached is not None:
         return cached
     config = get_config(ctx)
+    record_public_url(ctx, config)
     db = Database(config.resolved_database_url)
     if migrate:
         db.upgrade()

@@ -16,9 +16,24 @@ def install(app: typer.Typer) -> None:
 @demo_app.command("load")
 def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Load the example systems into the register. Idempotent: a second run changes nothing."""
-    from assay.register.demo import load_demo
+    from assay.register.demo import loaded_stamp
 
-    result = load_demo(open_db(ctx), get_config(ctx))
+    config = get_config(ctx)
+    # The common case, a second `make run`: nothing changed since the last load, so not even the database is
+    # opened (it would cost a second of imports and a migration check).
+    stamp = loaded_stamp(config)
+    if stamp is not None:
+        if as_json:
+            print_json(
+                {"providers_added": [], "published": [], "updated": [], "unchanged": stamp["systems"], "rescreened": []}
+            )
+        else:
+            console.print(f"demo register already loaded ({len(stamp['systems'])} systems unchanged)")
+        return
+    from assay.register.demo import load_demo, write_stamp
+
+    result = load_demo(open_db(ctx), config)
+    write_stamp(config, result)
     if as_json:
         print_json(result.as_dict())
         return
@@ -29,6 +44,7 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
             ("providers added", result.providers_added),
             ("published", result.published),
             ("updated", result.updated),
+            ("screened under new rules", result.rescreened),
             ("unchanged", result.unchanged),
         ):
             if items:

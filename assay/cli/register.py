@@ -101,7 +101,30 @@ def _print_system(view: Any) -> None:
     console.print(f"Screening: {state} · impact level {_roman(view.impact_level)}", highlight=False)
     if view.training_data_headline:
         console.print(f"Training data: {escape(view.training_data_headline)}", highlight=False)
+    for dep in getattr(view, "deployers", None) or []:
+        style = "" if dep["confirmed"] else "[yellow]"
+        console.print(
+            f"Deployer: {escape(str(dep['legal_name']))}"
+            + (f" ({dep['id']})" if dep["id"] else "")
+            + f" — {style}{escape(dep['status_label'])}{'[/]' if style else ''}",
+            highlight=False,
+        )
     _print_findings(view.findings)
+    _warn_same_name(view)
+
+
+def _warn_same_name(view: Any) -> None:
+    # A provider publishing under a name another provider registered first is told so, at once.
+    first = next((o for o in getattr(view, "same_name", None) or [] if o["first"]), None)
+    if getattr(view, "name_copy", False) and first is not None:
+        err_console.print(
+            f"[bold yellow]warning:[/bold yellow] provider {first['provider_id']!r} ({escape(first['provider_name'])}) "
+            f"registered a system named {escape(first['name'])!r} first ({first['id']}); this one is shown as "
+            "bearing another provider's name and ranks after it in search",
+            highlight=False,
+            soft_wrap=True,
+        )
+        err_console.print("[bold]hint:[/bold] give the system a name of its own (system.name)", highlight=False)
 
 
 def _roman(level: int) -> str:
@@ -159,6 +182,122 @@ def systems_publish(
         return
     console.print(f"[green]published[/green] {get_config(ctx).base_url}{view.url_path}", highlight=False)
     _print_system(view)
+
+
+@systems_app.command("confirm-deployer")
+def systems_confirm_deployer(
+    ctx: typer.Context,
+    system_id: str = typer.Argument(..., help="The system whose disclosure names you as a deployer."),
+    token: str = env_option(
+        None,
+        "--token",
+        envvar="ASSAY_TOKEN",
+        help="Your organisation's API token (the deployer is the token's provider; 'assay tokens create').",
+    ),
+    server: str = env_option(
+        None,
+        "--server",
+        envvar="ASSAY_SERVER",
+        help="The register's base URL, when it runs on another machine (default: the local database).",
+    ),
+    deny: bool = env_option(
+        False, "--deny", envvar="ASSAY_REGISTER_DENY", help="Say you do not deploy this system, instead of confirming."
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Confirm, as the organisation a disclosure names as deployer, that you deploy the system (or --deny it).
+
+    Until you do, pages, the API and the export show you as "named by the provider, not confirmed". Only your
+    own token can answer; if the provider later changes what it says about you, confirm again.
+    """
+    if not token:
+        raise InvalidInput(
+            "confirming a deployer needs that organisation's own API token",
+            hint="pass --token ast_... (or set ASSAY_TOKEN); the register's operator makes it with "
+            "'assay tokens create --provider YOUR-ID'",
+        )
+    decision = "denied" if deny else "confirmed"
+    if server:
+        out = _remote_post(server, token, f"/api/v1/systems/{system_id}/deployer-confirmation", {"decision": decision})
+        if as_json:
+            print_json(out)
+            return
+        deps = [d for d in out.get("deployers", []) if d.get("status") == decision]
+        console.print(f"[green]{decision}[/green] on {escape(server.rstrip('/'))}{out.get('url', '')}", highlight=False)
+        for d in deps:
+            console.print(f"Deployer: {escape(str(d['legal_name']))} — {escape(d['status_label'])}", highlight=False)
+        return
+    from assay.register.access import authenticate
+    from assay.register.service import confirm_deployer, to_dict
+
+    db = open_db(ctx)
+    with db.write() as session:
+        principal = authenticate(session, token)
+        view = confirm_deployer(session, system_id, principal=principal, decision=decision)
+    if as_json:
+        print_json(to_dict(view))
+        return
+    console.print(f"[green]{decision}[/green] {get_config(ctx).base_url}{view.url_path}", highlight=False)
+    _print_system(view)
+
+
+def _remote_post(server: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST JSON to a register's API with a token; its one error shape becomes an AssayError with the hint."""
+    import httpx
+
+    from assay.errors import AssayError
+
+    url = server.rstrip("/") + path
+    try:
+        r = httpx.post(url, json=body, headers={"authorization": f"Bearer {token}"}, timeout=60)
+    except httpx.HTTPError as exc:
+        raise InvalidInput(
+            f"cannot reach {server}: {exc}", hint="check --server (ASSAY_SERVER) and the network"
+        ) from None
+    try:
+        data = r.json()
+    except ValueError:
+        raise InvalidInput(f"{url} did not answer with JSON", hint="check --server: is it an Assay register?") from None
+    if r.status_code >= 400:
+        error = data.get("error") if isinstance(data, dict) else None
+        error = error if isinstance(error, dict) else {}
+        raise AssayError(str(error.get("message") or f"the register answered {r.status_code}"), hint=error.get("hint"))
+    return data
+
+
+@systems_app.command("rescreen")
+def systems_rescreen(
+    ctx: typer.Context,
+    system_ids: list[str] = typer.Argument(None, help="Systems to screen again (default with --all: every one)."),
+    all_systems: bool = env_option(
+        False, "--all", envvar="ASSAY_REGISTER_ALL", help="Every system screened under other rules than today's."
+    ),
+    as_json: bool = json_flag(),
+) -> None:
+    """Screen systems again under the red-line rules in force (after the rules changed); logged, history kept."""
+    from sqlalchemy import select
+
+    from assay.register.models import System
+    from assay.register.service import rescreen
+
+    if not system_ids and not all_systems:
+        raise InvalidInput("name the systems to screen again, or pass --all", hint="assay systems rescreen --all")
+    db = open_db(ctx)
+    if not system_ids:
+        with db.read() as session:
+            system_ids = list(session.scalars(select(System.id).order_by(System.id)))
+    changed = []
+    for system_id in system_ids:
+        with db.write() as session:
+            view = rescreen(session, system_id, principal=_operator())
+            if view is not None:
+                changed.append({"id": view.id, "outcome": view.outcome, "outcome_basis": view.outcome_basis})
+    if as_json:
+        print_json({"rescreened": changed, "checked": len(system_ids)})
+        return
+    for c in changed:
+        console.print(f"{c['id']}: now {_outcome(c['outcome'])}", highlight=False)
+    console.print(f"{len(changed)} of {len(system_ids)} systems screened again under the rules in force")
 
 
 @systems_app.command("update")

@@ -8,6 +8,10 @@ keyset pagination (``WHERE id > last``), so a 100,000-system register costs the 
 
 JSON: ``{"format": "assay-register", "format_version": 1, "generated_at", "schema", "systems": [...],
 "count"}`` where each system carries its current disclosure in full, its findings and impact assessment.
+Each finding carries its ``kind`` (prohibition, condition, obligation or the register's own policy) and each
+system its ``outcome_basis`` ("law" or "register_policy"). Each system's ``deployers`` say whether each
+organisation named as a deployer confirmed it (only "provider" and "confirmed" are the organisation's own
+word), and ``name_copy`` whether another provider registered a system of the same name first.
 CSV: one row per system with the columns of :data:`CSV_COLUMNS`; list cells are joined with ``;``. Cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or CR) are prefixed
 with ``'`` (OWASP's advice against CSV injection); nothing else is altered.
@@ -49,10 +53,14 @@ CSV_COLUMNS = (
     "capabilities",
     "contexts",
     "outcome",
+    "outcome_basis",
     "impact_level",
     "needs_review",
     "suspended",
     "finding_rules",
+    "finding_kinds",
+    "deployers",
+    "name_copy",
     "summary",
     "training_data_headline",
     "version_number",
@@ -113,10 +121,16 @@ def _records(
         .order_by(SystemContext.context)
     ):
         ctxs[sid].append(ctx)
+    from assay.register.screening import finding_kind
+    from assay.register.service import deployer_decisions, deployer_statuses
+
+    decisions = deployer_decisions(session, ids)
     for s in systems:
         v = versions[s.id]
         screening = screenings[v.id]
         provider = providers.get(s.provider_id)
+        disclosure = json.loads(v.disclosure)
+        deployers = deployer_statuses(disclosure, s.provider_id, decisions.get(s.id, {}), providers)
         yield {
             "id": s.id,
             "url": f"{base_url}/systems/{s.id}",
@@ -131,6 +145,8 @@ def _records(
             "capabilities": caps[s.id],
             "contexts": ctxs[s.id],
             "outcome": s.outcome,
+            # "law", or "register_policy" when only the register's own policy lines reach the outcome.
+            "outcome_basis": s.outcome_basis or "law",
             "impact_level": s.impact_level,
             "needs_review": s.needs_review,
             "suspended": s.suspended,
@@ -140,9 +156,13 @@ def _records(
             "updated_at": _iso(s.updated_at),
             "disclosure_sha256": v.disclosure_sha256,
             "log_index": v.log_index,
-            "findings": screening.findings,
+            # Each finding with its kind: prohibition, condition, obligation or policy (screening.RULE_KINDS).
+            "findings": [{**f, "kind": finding_kind(f)} for f in screening.findings],
             "impact": impacts[v.id].assessment,
-            "disclosure": json.loads(v.disclosure),
+            # Only "provider" and "confirmed" are the organisation's own word; see DEPLOYER_STATUSES.
+            "deployers": [{**d, "decided_at": _iso(d["decided_at"]) if d["decided_at"] else None} for d in deployers],
+            "name_copy": bool(s.name_copy),
+            "disclosure": disclosure,
         }
 
 
@@ -184,7 +204,10 @@ def iter_csv(db: Database, *, base_url: str) -> Iterator[bytes]:
             "capabilities": ";".join(r["capabilities"]),
             "contexts": ";".join(r["contexts"]),
             "finding_rules": ";".join(str(f.get("rule_id") or f.get("rule") or "") for f in r["findings"]),
+            "finding_kinds": ";".join(str(f.get("kind") or "") for f in r["findings"]),
             "needs_review": "true" if r["needs_review"] else "false",
+            "deployers": ";".join(f"{d['legal_name']} ({d['status_label']})" for d in r["deployers"]),
+            "name_copy": "true" if r["name_copy"] else "false",
             "suspended": "true" if r["suspended"] else "false",
             "log_index": "" if r["log_index"] is None else r["log_index"],
         }

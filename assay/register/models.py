@@ -31,6 +31,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +40,7 @@ from assay.db import Base
 
 __all__ = [
     "ApiToken",
+    "DeployerConfirmation",
     "ExceptionReview",
     "ImpactRecord",
     "Provider",
@@ -108,6 +111,13 @@ class System(Base):
         Index("ix_systems_impact_level_updated", "impact_level", "updated_at", "id"),
         Index("ix_systems_status_updated", "status", "updated_at", "id"),
         Index("ix_systems_provider_updated", "provider_id", "updated_at", "id"),
+        # Only the (rare) copies of another provider's system name: search ranks them last by probing it.
+        Index(
+            "ix_systems_name_copy",
+            "search_key",
+            sqlite_where=text("name_copy"),
+            postgresql_where=text("name_copy"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -120,6 +130,8 @@ class System(Base):
     status: Mapped[str] = mapped_column(String(30))
     summary: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(20))
+    # "law", or "register_policy" when only the register's own policy lines (UN red lines) reach the outcome.
+    outcome_basis: Mapped[str] = mapped_column(String(20), default="law", server_default="law")
     impact_level: Mapped[int] = mapped_column(SmallInteger)
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     suspended: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -129,6 +141,8 @@ class System(Base):
     updated_at: Mapped[datetime] = mapped_column(_TZ)
     # The system's integer key in the full-text index (the id of its first version; never changes).
     search_key: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Owned by service.py: another provider registered a system of the same name first (search ranks it after).
+    name_copy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SystemCapability(Base):
@@ -237,6 +251,31 @@ class SystemSuspension(Base):
     system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
     action: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class DeployerConfirmation(Base):
+    """A registered organisation's answer to being named as a deployer of a system: an event, never updated.
+
+    The newest decision of a deployer about a system counts while ``entry_sha256`` is the digest of what the
+    current disclosure says about it; a changed deployer entry is unconfirmed again."""
+
+    __tablename__ = "deployer_confirmations"
+    __table_args__ = (
+        CheckConstraint("decision IN ('confirmed', 'denied')", name="ck_deployer_confirmations_decision"),
+        Index("ix_deployer_confirmations_system", "system_id", "deployer_id", "id"),
+        Index("ix_deployer_confirmations_deployer", "deployer_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id"))
+    deployer_id: Mapped[str] = mapped_column(ForeignKey("providers.id"))
+    decision: Mapped[str] = mapped_column(String(10))
+    entry_sha256: Mapped[str] = mapped_column(String(64))
+    version_number: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(100))
     actor_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(_TZ)

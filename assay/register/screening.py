@@ -45,7 +45,9 @@ from assay.register.vocabulary import (
 __all__ = [
     "EXCEPTION_STATUSES",
     "FLAGS",
+    "KIND_LABELS",
     "OUTCOMES",
+    "RULE_KINDS",
     "Condition",
     "ExceptionRule",
     "Finding",
@@ -54,7 +56,9 @@ __all__ = [
     "Screening",
     "Source",
     "facts_of",
+    "finding_kind",
     "load_rules",
+    "outcome_basis",
     "screen",
     "severity",
 ]
@@ -77,6 +81,23 @@ EXCEPTION_STATUSES: tuple[str, ...] = (
     "rejected",  # the oversight body rejected the claim
 )
 REVIEW_DECISIONS = {"upheld": "upheld", "accepted": "upheld", "rejected": "rejected"}
+
+# What kind of line a rule draws (see data/red_lines.yaml): the law's prohibitions, the law's conditions of use,
+# the law's obligations, and the register's own policy lines. Pages, the API and the export never present one
+# as another.
+RULE_KINDS: tuple[str, ...] = ("prohibition", "condition", "obligation", "policy")
+KIND_LABELS = {
+    "prohibition": "Prohibited by law",
+    "condition": "Allowed by law only under conditions",
+    "obligation": "Legal obligations",
+    "policy": "Register policy, not law",
+}
+# What an Art. 5 prohibition forbids; Art. 5(1)(a)-(g) all three, Art. 5(1)(h) only the use.
+PROHIBITED_ACTS = {
+    "placing_on_the_market": "placing on the market",
+    "putting_into_service": "putting into service",
+    "use": "use",
+}
 
 DEFAULT_RULES = Path(__file__).parent / "data" / "red_lines.yaml"
 
@@ -284,6 +305,8 @@ class Rule:
     sources: tuple[Source, ...]
     when: Condition
     exceptions: tuple[ExceptionRule, ...] = ()
+    kind: str = "obligation"  # one of RULE_KINDS
+    prohibits: tuple[str, ...] = ()  # for a prohibition: keys of PROHIBITED_ACTS
 
 
 @dataclass(frozen=True)
@@ -303,6 +326,9 @@ class RuleSet:
             {
                 "id": r.id,
                 "framework": r.framework,
+                "kind": r.kind,
+                "kind_label": KIND_LABELS[r.kind],
+                "prohibits": list(r.prohibits),
                 "outcome": r.outcome,
                 "title": r.title,
                 "explanation": r.explanation,
@@ -460,7 +486,10 @@ def _rule(
         problems.append(FieldProblem(path, "a rule must be a mapping", "give id, outcome, title, ..."))
         return None
     _unknown_keys(
-        raw, {"id", "framework", "outcome", "title", "explanation", "sources", "when", "exceptions"}, path, problems
+        raw,
+        {"id", "framework", "kind", "prohibits", "outcome", "title", "explanation", "sources", "when", "exceptions"},
+        path,
+        problems,
     )
     rid = raw.get("id")
     if not isinstance(rid, str) or not _RULE_ID.match(rid):
@@ -477,6 +506,38 @@ def _rule(
         problems.append(
             FieldProblem(f"{path}.outcome", f"unknown outcome {outcome!r}", "use prohibited, high_risk or transparency")
         )
+    kind = raw.get("kind", "policy" if framework == "un_human_rights" else "obligation")
+    prohibits = raw.get("prohibits", [])
+    if kind not in RULE_KINDS:
+        problems.append(FieldProblem(f"{path}.kind", f"unknown kind {kind!r}", "use one of " + ", ".join(RULE_KINDS)))
+    elif (kind == "prohibition") != (outcome == "prohibited"):
+        problems.append(
+            FieldProblem(
+                f"{path}.kind",
+                f"kind {kind!r} with outcome {outcome!r}",
+                "only a prohibition of the law has the outcome 'prohibited', and a prohibition always has it",
+            )
+        )
+    elif (kind == "policy") != (framework == "un_human_rights"):
+        problems.append(
+            FieldProblem(
+                f"{path}.kind",
+                f"kind {kind!r} in framework {framework!r}",
+                "the register's policy lines are the un_human_rights rules; the EU AI Act's rules are law",
+            )
+        )
+    if kind == "prohibition" and (
+        not isinstance(prohibits, list) or not prohibits or any(a not in PROHIBITED_ACTS for a in prohibits)
+    ):
+        problems.append(
+            FieldProblem(
+                f"{path}.prohibits",
+                "a prohibition must list what the law forbids",
+                "list some of: " + ", ".join(PROHIBITED_ACTS),
+            )
+        )
+    elif kind != "prohibition" and prohibits:
+        problems.append(FieldProblem(f"{path}.prohibits", "only a prohibition forbids acts", "remove 'prohibits'"))
     title = _text(raw, "title", path, problems, limit=200)
     explanation = _text(raw, "explanation", path, problems)
     sources_raw = raw.get("sources")
@@ -509,7 +570,11 @@ def _rule(
                 )
             )
         elif (
-            isinstance(outcome, str) and outcome in OUTCOMES and severity(exc.outcome_when_upheld) >= severity(outcome)
+            isinstance(outcome, str)
+            and outcome in OUTCOMES
+            # An exception lowers the outcome; a claim that the law's conditions are met keeps it (it only
+            # records that the oversight body accepted how they are met).
+            and severity(exc.outcome_when_upheld) > severity(outcome) - (0 if kind == "condition" else 1)
         ):
             problems.append(
                 FieldProblem(
@@ -531,6 +596,8 @@ def _rule(
         tuple(sources),
         when,  # type: ignore[arg-type]
         tuple(rule_exceptions),
+        str(kind),
+        tuple(prohibits) if isinstance(prohibits, list) else (),
     )
 
 
@@ -655,6 +722,8 @@ class Finding:
     available_exceptions: tuple[str, ...] = ()
     review: str | None = None  # the oversight body's decision, if any
     claim_digest: str | None = None  # sha256 of the claim, so a review can be tied to its exact text
+    kind: str = "obligation"  # the rule's kind: prohibition, condition, obligation or policy (RULE_KINDS)
+    prohibits: tuple[str, ...] = ()  # what a prohibition forbids (PROHIBITED_ACTS keys)
 
     @property
     def needs_review(self) -> bool:
@@ -665,6 +734,9 @@ class Finding:
         return {
             "rule_id": self.rule_id,
             "framework": self.framework,
+            "kind": self.kind,
+            "kind_label": KIND_LABELS[self.kind],
+            "prohibits": list(self.prohibits),  # keys of PROHIBITED_ACTS
             "outcome": self.outcome,
             "effective_outcome": self.effective_outcome,
             "title": self.title,
@@ -689,6 +761,10 @@ class Screening:
     needs_review: bool
     rules_version: str
     unmatched_claims: tuple[str, ...] = field(default=())  # claims naming rules that did not fire
+    # The most severe effective outcome of the law's findings alone (policy findings left out), and whether
+    # ``outcome`` is the law's ("law") or only the register's policy ("register_policy").
+    legal_outcome: str = "minimal"
+    outcome_basis: str = "law"
 
     @property
     def outcome_label(self) -> str:
@@ -698,6 +774,8 @@ class Screening:
         """Plain JSON-ready data, as stored and served by the API."""
         return {
             "outcome": self.outcome,
+            "legal_outcome": self.legal_outcome,
+            "outcome_basis": self.outcome_basis,
             "needs_review": self.needs_review,
             "rules_version": self.rules_version,
             "findings": [f.as_dict() for f in self.findings],
@@ -818,17 +896,43 @@ def screen(d: Any, *, reviews: Mapping[str, str] | None = None, rules: RuleSet |
                 available_exceptions=tuple(e.id for e in rule.exceptions),
                 review=decision,
                 claim_digest=digest,
+                kind=rule.kind,
+                prohibits=rule.prohibits,
             )
         )
     findings.sort(key=lambda f: (-severity(f.outcome), f.framework != "eu_ai_act", f.rule_id))
     outcome = max((f.effective_outcome for f in findings), key=severity, default="minimal")
+    legal = max((f.effective_outcome for f in findings if f.kind != "policy"), key=severity, default="minimal")
     return Screening(
         outcome=outcome,
         findings=tuple(findings),
         needs_review=any(f.needs_review for f in findings),
         rules_version=rules.version,
         unmatched_claims=tuple(sorted(r for r in claims if r not in fired)),
+        legal_outcome=legal,
+        outcome_basis="law" if legal == outcome else "register_policy",
     )
+
+
+def finding_kind(finding: Mapping[str, Any]) -> str:
+    """The kind of a stored finding; findings stored before kinds existed get their rule's kind today."""
+    kind = finding.get("kind")
+    if kind in RULE_KINDS:
+        return str(kind)
+    rule = load_rules().rule(str(finding.get("rule_id", "")))
+    if rule is not None:
+        return rule.kind
+    return "policy" if finding.get("framework") == "un_human_rights" else "obligation"
+
+
+def outcome_basis(findings: list[Mapping[str, Any]], outcome: str) -> tuple[str, str]:
+    """(legal outcome, basis) of stored findings: the law's own outcome, and "law" or "register_policy"."""
+    legal = max(
+        (str(f.get("effective_outcome") or f.get("outcome")) for f in findings if finding_kind(f) != "policy"),
+        key=severity,
+        default="minimal",
+    )
+    return legal, ("law" if legal == outcome else "register_policy")
 
 
 def check_claims(d: Any) -> list[tuple[str, str, str]]:

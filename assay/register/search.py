@@ -12,6 +12,10 @@ Two paths, both built to stay fast at hundreds of thousands of systems:
   matches are ranked by relevance (BM25 on SQLite; ``ts_rank`` on PostgreSQL, up to 500 there, as it reads
   each match's whole search document); beyond that, ranking every match costs more than it tells, so systems
   whose *name or provider* matches come first (ranked), then the others, most recently updated first.
+- **Copies rank last.** A system whose name another provider registered first (``systems.name_copy``, kept by
+  the service) ranks after every other match in a ranked search, so an impersonation never outranks the
+  original however it stuffs its disclosure with the searched words. (Beyond the ranked window, matches are
+  ordered by recency only.)
 
 Query text is reduced to plain words before it reaches the database, so no search string can inject FTS
 syntax: ``credit sco`` becomes ``"credit"* "sco"*`` on SQLite and ``credit:* & sco:*`` on PostgreSQL.
@@ -301,7 +305,9 @@ class _Sqlite:
         ).scalar_one()
 
     def ids(self, match: str, *, ranked: bool, limit: int, offset: int) -> list[str]:
-        order = "bm25(systems_fts, 10.0, 4.0, 1.0, 0.0), rowid DESC" if ranked else "rowid DESC"
+        # Copies of another provider's system name last (read from a partial index holding only copies).
+        copies = "(rowid IN (SELECT search_key FROM systems WHERE name_copy))"
+        order = f"{copies}, bm25(systems_fts, 10.0, 4.0, 1.0, 0.0), rowid DESC" if ranked else "rowid DESC"
         return list(
             self.session.execute(
                 text(
@@ -421,11 +427,16 @@ class _Postgres:
             return self.ids(named=None, order=recent, limit=limit, offset=offset, dense=dense), total
         if total <= min(RANK_LIMIT, _POSTGRES_RANK_LIMIT):
             rank = func.ts_rank(self.doc, self.tsq).desc()
-            return self.ids(named=None, order=[rank, *recent], limit=limit, offset=offset, dense=False), total
+            order = [System.name_copy, rank, *recent]  # copies of another provider's system name last
+            return self.ids(named=None, order=order, limit=limit, offset=offset, dense=False), total
         named = self.count(named=True, limit=SEARCH_WINDOW + 1)
         out: list[str] = []
         if offset < named:
-            order = [func.ts_rank(self.name_doc, self.tsq).desc(), *recent] if named <= RANK_LIMIT else recent
+            order = (
+                [System.name_copy, func.ts_rank(self.name_doc, self.tsq).desc(), *recent]
+                if named <= RANK_LIMIT
+                else recent
+            )
             out = self.ids(named=True, order=order, limit=limit, offset=offset, dense=False)
         if len(out) < limit:
             out += self.ids(

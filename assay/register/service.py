@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from assay.register.access import Principal, record_event
 from assay.register.models import (
+    DeployerConfirmation,
     ExceptionReview,
     ImpactRecord,
     Provider,
@@ -55,11 +56,13 @@ from assay.register.models import (
 from assay.register.search import Page, SystemQuery, index_system, search_systems
 
 __all__ = [
+    "DEPLOYER_STATUSES",
     "ProviderView",
     "SystemSummary",
     "SystemView",
     "VersionView",
     "add_provider",
+    "confirm_deployer",
     "disclosure_sha256",
     "get_provider",
     "get_system",
@@ -68,8 +71,10 @@ __all__ = [
     "list_providers",
     "publish",
     "reinstate",
+    "rescreen",
     "review_exception",
     "search",
+    "subject_names",
     "suspend",
     "to_dict",
     "update",
@@ -117,6 +122,8 @@ class SystemSummary:
     version_number: int
     updated_at: datetime
     url_path: str
+    name_copy: bool = False  # another provider registered a system of this name first
+    outcome_basis: str = "law"  # or "register_policy": only the register's own policy lines reach the outcome
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,24 @@ class SystemView:
     suspension: dict[str, Any] | None = None
     suspensions: list[dict[str, Any]] = field(default_factory=list)  # every suspension and reinstatement, newest first
     rules_version: str = ""
+    # Each deployer the disclosure names, and whether that organisation confirmed it (see DEPLOYER_STATUSES).
+    deployers: list[dict[str, Any]] = field(default_factory=list)
+    # "law", or "register_policy" when only the register's own policy lines reach ``outcome``; and the law's own.
+    outcome_basis: str = "law"
+    legal_outcome: str = ""
+    # Systems of other providers with the same name; name_copy: one of them was registered first.
+    same_name: list[dict[str, Any]] = field(default_factory=list)
+    name_copy: bool = False
+
+
+# What the register can say about a deployer the provider names, in the words pages and exports use.
+DEPLOYER_STATUSES = {
+    "provider": "the provider itself",
+    "confirmed": "confirmed by the deployer",
+    "pending": "named by the provider, not confirmed",
+    "denied": "named by the provider; the deployer denies it",
+    "unregistered": "named by the provider, not confirmed (not registered here)",
+}
 
 
 # ---------------------------------------------------------------------------------------------- reads
@@ -193,6 +218,7 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
     provider = session.get(Provider, system.provider_id)
     assert provider is not None  # a foreign key guarantees it
     suspensions = _suspensions(session, system.id)
+    disclosure = json.loads(version.disclosure)
     return SystemView(
         id=system.id,
         name=system.name,
@@ -208,7 +234,7 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
         needs_review=system.needs_review,
         training_data_headline=system.training_data_headline,
         version_number=system.current_version,
-        disclosure=json.loads(version.disclosure),
+        disclosure=disclosure,
         url_path=f"/systems/{system.id}",
         summary=system.summary,
         disclosure_sha256=version.disclosure_sha256,
@@ -221,6 +247,11 @@ def get_system(session: Session, system_id: str) -> SystemView | None:
         suspension=suspensions[0] if suspensions else None,
         suspensions=suspensions,
         rules_version=screening.rules_version,
+        deployers=_deployers(session, system, disclosure),
+        outcome_basis=system.outcome_basis or "law",
+        legal_outcome=_legal_outcome(screening.findings, system.outcome),
+        same_name=_same_name(session, system),
+        name_copy=bool(system.name_copy),
     )
 
 
@@ -230,6 +261,25 @@ def get_provider(session: Session, provider_id: str) -> ProviderView | None:
         return None
     count = session.scalar(select(func.count()).select_from(System).where(System.provider_id == provider.id)) or 0
     return _provider_view(provider, count)
+
+
+def subject_names(
+    session: Session, *, systems: set[str], providers: set[str]
+) -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
+    """Names for pages that mention register ids (the log): ``{system id: (name, provider id)}`` and
+    ``{provider id: name}``, the providers of the systems included. Unknown ids are left out."""
+    found = {
+        row.id: (row.name, row.provider_id)
+        for row in session.execute(
+            select(System.id, System.name, System.provider_id).where(System.id.in_(sorted(systems)))
+        )
+    }
+    wanted = providers | {p for _, p in found.values()}
+    names = {
+        row.id: row.name
+        for row in session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(sorted(wanted))))
+    }
+    return found, names
 
 
 def list_providers(session: Session, *, page: int = 1, per_page: int = 50) -> Page[ProviderView]:
@@ -352,6 +402,8 @@ def validate(document: Any, *, source: str = "the disclosure") -> dict[str, Any]
         "capabilities": a.capabilities,
         "contexts": a.contexts,
         "outcome": a.screening["outcome"],
+        "legal_outcome": a.screening["legal_outcome"],
+        "outcome_basis": a.screening["outcome_basis"],
         "needs_review": a.screening["needs_review"],
         "findings": a.screening["findings"],
         "impact_level": a.impact["level"],
@@ -503,6 +555,7 @@ def publish(
             f"there is no provider {provider_id!r}",
             hint=f"the oversight body registers it first: assay providers add {provider_id} --name ...",
         )
+    _check_identities(session, provider, assessed.document)
     existing = session.scalars(
         select(System.id).where(System.provider_id == provider_id, System.name_key == assessed.name_key)
     ).first()
@@ -523,6 +576,7 @@ def publish(
         session.flush()
     except IntegrityError:  # a concurrent publish of the same name won the race (PostgreSQL)
         raise _duplicate(provider_id, assessed.name, None) from None
+    _refresh_name_copies(session, {assessed.name_key})
     return _record_version(
         session,
         system,
@@ -588,8 +642,12 @@ def update(
         ).first()
         if clash is not None:
             raise _duplicate(system.provider_id, assessed.name, clash)
+    provider = session.get(Provider, system.provider_id)
+    assert provider is not None
+    _check_identities(session, provider, assessed.document)
     now = now or _now()
     number = system.current_version + 1
+    old_name_key = system.name_key
     for key, value in assessed.system_columns(now).items():
         setattr(system, key, value)
     system.current_version = number
@@ -597,8 +655,7 @@ def update(
         session.flush()
     except IntegrityError:
         raise _duplicate(system.provider_id, assessed.name, None) from None
-    provider = session.get(Provider, system.provider_id)
-    assert provider is not None
+    _refresh_name_copies(session, {old_name_key, assessed.name_key})
     return _record_version(
         session,
         system,
@@ -654,6 +711,140 @@ def reinstate(
     session: Session, system_id: str, *, reason: str, principal: Principal, now: datetime | None = None
 ) -> SystemView:
     return _set_suspension(session, system_id, suspended=False, reason=reason, principal=principal, now=now)
+
+
+def confirm_deployer(
+    session: Session,
+    system_id: str,
+    *,
+    principal: Principal,
+    decision: str = "confirmed",
+    now: datetime | None = None,
+) -> SystemView:
+    """A registered organisation, named as a deployer in a system's current disclosure, confirms it (or denies
+    it) with its own token. Until then pages, the API and the export show the deployer as "named by the provider,
+    not confirmed". Only the deployer's own token may answer: not the provider's, not the oversight body's
+    (a register that could confirm for others would prove nothing).
+
+    The decision holds for what the disclosure says about the deployer now (its entry's SHA-256); if a later
+    version changes that entry, the deployer is unconfirmed again. Raises :class:`Forbidden` for another
+    token, :class:`InvalidInput` if the system does not name this deployer, :class:`Conflict` if the same
+    decision is already in force.
+    """
+    from assay.errors import Forbidden
+
+    if decision not in ("confirmed", "denied"):
+        raise InvalidInput(
+            f"unknown decision {decision!r}",
+            hint="decide 'confirmed' or 'denied'",
+            problems=[FieldProblem("decision", "must be 'confirmed' or 'denied'", "")],
+        )
+    deployer_id = principal.provider_id
+    if deployer_id is None:
+        raise Forbidden(
+            "only the deployer's own token can confirm that it deploys a system",
+            hint="use a token of the organisation named as deployer (assay tokens create --provider ID)",
+        )
+    system = _locked_system(session, system_id)
+    if deployer_id == system.provider_id:
+        raise InvalidInput(
+            f"{deployer_id!r} is the provider of {system_id!r}; a provider needs no confirmation as its deployer",
+            hint="deployers other than the provider confirm with their own tokens",
+        )
+    version = _version_row(session, system.id, system.current_version)
+    entries = [e for e in json.loads(version.disclosure).get("deployers") or [] if e.get("id") == deployer_id]
+    if not entries:
+        raise InvalidInput(
+            f"version {system.current_version} of {system_id!r} does not name {deployer_id!r} as a deployer",
+            hint="only an organisation the disclosure names as a deployer (deployers[].id) can confirm it",
+            problems=[FieldProblem("deployers", f"no entry with id {deployer_id!r}", "")],
+        )
+    digest = _entry_sha256(entries[0])
+    newest = _deployer_decisions(session, system.id).get(deployer_id)
+    if newest is not None and newest.entry_sha256 == digest and newest.decision == decision:
+        raise Conflict(f"{deployer_id!r} has {decision} this already", hint="nothing to do")
+    now = now or _now()
+    row = DeployerConfirmation(
+        system_id=system.id,
+        deployer_id=deployer_id,
+        decision=decision,
+        entry_sha256=digest,
+        version_number=system.current_version,
+        actor=principal.actor,
+        actor_token_id=principal.actor_token_id,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    row.log_index = record_event(
+        session,
+        f"system.deployer.{decision}",
+        {
+            "system": system.id,
+            "provider": system.provider_id,
+            "deployer": deployer_id,
+            "version": system.current_version,
+            "entry_sha256": digest,
+        },
+    )
+    session.flush()
+    view = get_system(session, system.id)
+    assert view is not None
+    return view
+
+
+def rescreen(
+    session: Session, system_id: str, *, principal: Principal, now: datetime | None = None
+) -> SystemView | None:
+    """Screen a system's current version again under the rules in force, if it was screened under others.
+
+    The oversight body's reviews still count (for the same claim text). The new screening is added (the earlier
+    one stays on record), the system's outcome follows it, and the log records the new outcome with the rules'
+    version. Returns None, writing nothing, when the current screening already used these rules.
+    """
+    from assay.register.screening import load_rules
+
+    principal.require_admin(action="screen systems again")
+    system = _locked_system(session, system_id)
+    current = _version_row(session, system.id, system.current_version)
+    screening = _latest_screening(session, current.id)
+    if screening.rules_version == load_rules().version:
+        return None
+    now = now or _now()
+    disclosure = _parse(json.loads(current.disclosure), source=f"version {current.number} of {system_id!r}")
+    result = _screen(disclosure, _review_decisions(session, system.id, current.number, screening.findings))
+    session.add(
+        ScreeningRecord(
+            version_id=current.id,
+            outcome=result["outcome"],
+            needs_review=result["needs_review"],
+            findings=result["findings"],
+            rules_version=result["rules_version"],
+            cause="rules",
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
+    previous = system.outcome
+    system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
+    system.needs_review = result["needs_review"]
+    system.updated_at = now
+    _reindex(session, system)
+    record_event(
+        session,
+        "system.rescreened",
+        {
+            "system": system.id,
+            "provider": system.provider_id,
+            "version": current.number,
+            "outcome": result["outcome"],
+            "previous_outcome": previous,
+            "rules_version": result["rules_version"],
+        },
+    )
+    session.flush()
+    return get_system(session, system.id)
 
 
 def review_exception(
@@ -748,6 +939,7 @@ def review_exception(
         )
     )
     system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
     system.needs_review = result["needs_review"]
     system.updated_at = now
     _reindex(session, system)
@@ -801,6 +993,7 @@ class _Assessed:
             "status": self.status,
             "summary": self.summary,
             "outcome": self.screening["outcome"],
+            "outcome_basis": self.screening["outcome_basis"],
             "impact_level": self.impact["level"],
             "needs_review": self.screening["needs_review"],
             "training_data_headline": self.headline,
@@ -848,16 +1041,19 @@ def _parse(document: Any, *, source: str) -> Any:
 
 
 def _screen(disclosure: Any, reviews: Any) -> dict[str, Any]:
-    from assay.register.screening import screen
+    from assay.register.screening import KIND_LABELS, screen
 
     result = screen(disclosure, reviews=reviews)
     findings = []
     for f in result.findings:
         plain = _plain(f)
         plain["needs_review"] = bool(f.needs_review)
+        plain["kind_label"] = KIND_LABELS[f.kind]
         findings.append(plain)
     return {
         "outcome": str(result.outcome),
+        "legal_outcome": str(result.legal_outcome),
+        "outcome_basis": str(result.outcome_basis),
         "needs_review": bool(result.needs_review),
         "findings": findings,
         "rules_version": str(result.rules_version),
@@ -1038,6 +1234,182 @@ def _reindex(session: Session, system: System) -> None:
     )
 
 
+def _legal_outcome(findings: list[dict[str, Any]], outcome: str) -> str:
+    from assay.register.screening import outcome_basis
+
+    return outcome_basis(findings, outcome)[0]
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Names compared as people read them: Unicode-normalised, case and spacing ignored."""
+
+    def norm(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    return norm(a) == norm(b)
+
+
+def _check_identities(session: Session, provider: Provider, document: dict[str, Any]) -> None:
+    """A disclosure speaks for the organisations the register knows only in their registered names.
+
+    The provider's legal name and jurisdiction must be those of its record in the register (else anyone could
+    publish as "Acme Imaging B.V., NL" under their own provider id), and a deployer given by its register id
+    must be that organisation, as registered (an id the register does not know is shown as "not registered
+    here"; it can never be confirmed). Raises :class:`InvalidInput` naming each field and its fix.
+    """
+    problems: list[FieldProblem] = []
+
+    def compare(path: str, org: Mapping[str, Any], record: Provider, *, what: str) -> None:
+        if not _same_text(str(org.get("legal_name", "")), record.name):
+            problems.append(
+                FieldProblem(
+                    f"{path}.legal_name",
+                    f"is {org.get('legal_name')!r}, but {what} {record.id!r} is registered as {record.name!r}",
+                    f"set {path}.legal_name to {record.name!r} (the name the register holds; if that is wrong, the "
+                    "oversight body corrects the provider record)",
+                )
+            )
+        if record.jurisdiction and not _same_text(str(org.get("jurisdiction", "")), record.jurisdiction):
+            problems.append(
+                FieldProblem(
+                    f"{path}.jurisdiction",
+                    f"is {org.get('jurisdiction')!r}, but {what} {record.id!r} is registered in "
+                    f"{record.jurisdiction!r}",
+                    f"set {path}.jurisdiction to {record.jurisdiction!r}",
+                )
+            )
+
+    compare("provider", document.get("provider") or {}, provider, what="provider")
+    for i, entry in enumerate(document.get("deployers") or []):
+        deployer_id = entry.get("id")
+        if deployer_id is None:
+            continue
+        record = provider if deployer_id == provider.id else session.get(Provider, deployer_id)
+        if record is None:  # not registered here: shown as named by the provider, never as confirmed
+            continue
+        compare(f"deployers[{i}]", entry, record, what="organisation")
+    if problems:
+        raise InvalidInput(
+            "the disclosure names organisations otherwise than the register knows them: "
+            + "; ".join(f"{p.path} {p.message}" for p in problems),
+            hint=problems[0].fix if len(problems) == 1 else "fix the listed fields",
+            problems=problems,
+        )
+
+
+def _entry_sha256(entry: Mapping[str, Any]) -> str:
+    data = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _deployer_decisions(session: Session, system_id: str) -> dict[str, DeployerConfirmation]:
+    """The newest decision of each deployer about a system."""
+    newest: dict[str, DeployerConfirmation] = {}
+    for row in session.scalars(
+        select(DeployerConfirmation)
+        .where(DeployerConfirmation.system_id == system_id)
+        .order_by(DeployerConfirmation.id)
+    ):
+        newest[row.deployer_id] = row
+    return newest
+
+
+def _deployers(session: Session, system: System, disclosure: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each deployer the disclosure names, with what the register can say about it (DEPLOYER_STATUSES)."""
+    ids = sorted({e["id"] for e in disclosure.get("deployers") or [] if e.get("id")})
+    registered = set(session.scalars(select(Provider.id).where(Provider.id.in_(ids)))) if ids else set()
+    return deployer_statuses(disclosure, system.provider_id, _deployer_decisions(session, system.id), registered)
+
+
+def deployer_statuses(
+    disclosure: Mapping[str, Any],
+    provider_id: str,
+    decisions: Mapping[str, DeployerConfirmation],
+    registered: set[str] | Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The deployers of a disclosure with their status, from the newest decision of each deployer about the
+    system and the ids registered here (shared by the read model and the export, which batches the queries)."""
+    out = []
+    for entry in disclosure.get("deployers") or []:
+        deployer_id = entry.get("id")
+        row = decisions.get(deployer_id) if deployer_id else None
+        if deployer_id is None or deployer_id not in registered:
+            status = "unregistered"
+        elif deployer_id == provider_id:
+            status = "provider"
+        elif row is not None and row.entry_sha256 == _entry_sha256(entry):
+            status = row.decision
+        else:
+            status = "pending"
+        decided = row is not None and status in ("confirmed", "denied")
+        out.append(
+            {
+                "id": deployer_id,
+                "legal_name": entry.get("legal_name"),
+                "jurisdiction": entry.get("jurisdiction"),
+                "use": entry.get("use"),
+                "status": status,
+                "status_label": DEPLOYER_STATUSES[status],
+                "confirmed": status in ("provider", "confirmed"),
+                "decided_at": _aware(row.created_at) if decided and row else None,
+                "log_index": row.log_index if decided and row else None,
+            }
+        )
+    return out
+
+
+def deployer_decisions(session: Session, system_ids: list[str]) -> dict[str, dict[str, DeployerConfirmation]]:
+    """The newest decision of each deployer, for many systems at once: {system id: {deployer id: row}}."""
+    out: dict[str, dict[str, DeployerConfirmation]] = {}
+    if not system_ids:
+        return out
+    for row in session.scalars(
+        select(DeployerConfirmation)
+        .where(DeployerConfirmation.system_id.in_(system_ids))
+        .order_by(DeployerConfirmation.id)
+    ):
+        out.setdefault(row.system_id, {})[row.deployer_id] = row
+    return out
+
+
+def _refresh_name_copies(session: Session, keys: set[str]) -> None:
+    """Mark, among the systems of each name, every one but the first registered as a copy (owned here)."""
+    session.flush()
+    for key in keys:
+        rows = list(
+            session.scalars(select(System).where(System.name_key == key).order_by(System.created_at, System.id))
+        )
+        for i, row in enumerate(rows):
+            copy = i > 0 and row.provider_id != rows[0].provider_id
+            if bool(row.name_copy) != copy:
+                row.name_copy = copy  # a column search orders by; no full-text reindex needed
+
+
+def _same_name(session: Session, system: System) -> list[dict[str, Any]]:
+    """Other providers' systems of the same name, first registered first (``first``: the original)."""
+    rows = session.execute(
+        select(System.id, System.name, System.provider_id, Provider.name.label("provider_name"), System.created_at)
+        .join(Provider, Provider.id == System.provider_id)
+        .where(System.name_key == system.name_key)
+        .order_by(System.created_at, System.id)
+        .limit(20)
+    ).all()
+    if len(rows) < 2:
+        return []
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "provider_id": r.provider_id,
+            "provider_name": r.provider_name,
+            "first": i == 0,
+            "url_path": f"/systems/{r.id}",
+        }
+        for i, r in enumerate(rows)
+        if r.id != system.id
+    ]
+
+
 def _locked_system(session: Session, system_id: str) -> System:
     # FOR UPDATE on PostgreSQL (ignored by SQLite, where the single writer already serialises writes):
     # the version check and the append below are atomic with respect to other updates of this system.
@@ -1157,6 +1529,8 @@ def _summary(s: System, provider_name: str, caps: list[str], ctxs: list[str]) ->
         version_number=s.current_version,
         updated_at=_aware(s.updated_at),
         url_path=f"/systems/{s.id}",
+        name_copy=bool(s.name_copy),
+        outcome_basis=s.outcome_basis or "law",
     )
 
 

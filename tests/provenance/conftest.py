@@ -129,6 +129,7 @@ def make_register(db: Database, tmp_path: Path) -> Register:
         disclosure(
             provider__id="other",
             provider__legal_name="Other Labs",
+            provider__jurisdiction="DE",  # as registered: a disclosure names its provider as the register knows it
             deployers=[],
             system__id="other-gen",
             system__name="Other Gen",

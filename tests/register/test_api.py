@@ -166,7 +166,7 @@ def test_review_through_the_api(client, tokens) -> None:  # type: ignore[no-unty
     d = yaml.safe_load(raw)
     admin = auth(tokens["admin"])
     with client.app.state.db.write() as session:
-        service.add_provider(session, id=d["provider"]["id"], name="Vigil", principal=OPERATOR)
+        service.add_provider(session, id=d["provider"]["id"], name=d["provider"]["legal_name"], principal=OPERATOR)
     r = client.post(
         f"/api/v1/systems?provider={d['provider']['id']}",
         content=raw,
@@ -190,7 +190,7 @@ def test_a_review_of_a_version_that_is_no_longer_current_records_nothing(client,
     d = yaml.safe_load(raw)
     admin = auth(tokens["admin"])
     with client.app.state.db.write() as session:
-        service.add_provider(session, id=d["provider"]["id"], name="Vigil", principal=OPERATOR)
+        service.add_provider(session, id=d["provider"]["id"], name=d["provider"]["legal_name"], principal=OPERATOR)
     sid = client.post(
         f"/api/v1/systems?provider={d['provider']['id']}",
         content=raw,

@@ -110,3 +110,27 @@ def test_the_keyboard_focus_is_clearly_visible(browser, site) -> None:  # type: 
         assert outline_style != "none" and width >= 2, f"{selector}: no visible focus outline ({style})"
         assert _contrast(color, background) >= 3, f"{selector}: focus outline {color} on {background}"
     page.close()
+
+
+def test_the_log_page_says_what_each_entry_is_about(browser, site) -> None:  # type: ignore[no-untyped-def]
+    # "Recent entries" used to show the first three body fields alphabetically (disclosure_sha256, impact_level,
+    # outcome...): nobody could tell which system an entry was about.
+    page = browser.new_page()
+    page.goto(f"{site}/log")
+    rows = page.locator("tr.log-entry")
+    page.wait_for_function("document.querySelectorAll('tr.log-entry').length >= 18")  # 9 providers + 9 systems
+    published = rows.filter(has_text="System published")
+    assert published.count() == 9
+    texts = [published.nth(i).inner_text() for i in range(published.count())]
+    moodpulse = next(t for t in texts if "MoodPulse" in t)
+    assert "AffectIQ" in moodpulse and "system.published" in moodpulse and "version" in moodpulse
+    assert "disclosure_sha256" not in page.locator("table").inner_text()
+    registered = rows.filter(has_text="Provider registered").first
+    assert registered.locator("td.log-provider a").count() == 1
+    page.locator("td.log-system a", has_text="MoodPulse").first.click()
+    page.wait_for_url("**/systems/moodpulse-call-centre")
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(f"{site}/log")
+    overflow = page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"/log scrolls sideways by {overflow}px on a phone"
+    page.close()

@@ -122,3 +122,52 @@ def test_errors_are_a_message_a_hint_and_exit_code_2(tmp_path: Path) -> None:
     assert "hint:" in r.stderr and "system.status" in r.stderr and "emotion_recognition" in r.stderr
     missing = _run("systems", "publish", str(tmp_path / "nope.yaml"), cwd=tmp_path)
     assert missing.returncode == 2 and "there is no file" in missing.stderr
+
+
+def test_an_unchanged_demo_is_skipped_without_opening_the_database(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # A second `make run` must serve within seconds: `assay demo load` then reads a fingerprint, nothing more.
+    import shutil
+
+    import assay.register.demo as demo
+    from assay.config import Config
+    from assay.db import Database
+
+    examples = tmp_path / "examples"
+    shutil.copytree(EXAMPLES, examples)
+    config = Config(data_dir=tmp_path / "data", public_url="http://127.0.0.1:8765")
+    config.data_dir.mkdir()
+    db = Database(config.resolved_database_url)
+    db.upgrade()
+    assert demo.loaded_stamp(config, examples=examples) is None  # never loaded
+    result = demo.load_demo(db, config, examples=examples, provenance=False)
+    demo.write_stamp(config, result, examples=examples)
+    db.dispose()
+    stamp = demo.loaded_stamp(config, examples=examples)
+    assert stamp is not None and len(stamp["systems"]) == N
+    # Anything the load depends on changes: the stamp no longer holds, and the full (idempotent) load runs.
+    assert demo.loaded_stamp(config.with_overrides(public_url="http://127.0.0.1:9000"), examples=examples) is None
+    first = sorted(examples.glob("*.yaml"))[0]
+    first.write_text(first.read_text() + "\n# edited\n")
+    assert demo.loaded_stamp(config, examples=examples) is None
+    first.write_text(first.read_text().removesuffix("\n# edited\n"))
+    assert demo.loaded_stamp(config, examples=examples) is not None
+    database = config.data_dir / "assay.db"
+    shutil.copyfile(database, tmp_path / "copy.db")
+    (tmp_path / "copy.db").replace(database)  # a new database file (deleted and made again): load again
+    assert demo.loaded_stamp(config, examples=examples) is None
+    # PostgreSQL (no file to fingerprint): always the full load.
+    assert demo.fingerprint(config.with_overrides(database_url="postgresql+psycopg://x@h/db")) is None
+
+    # And the CLI's fast path imports neither the database layer nor the register's service.
+    demo.write_stamp(config, result)  # with the real examples, which the CLI reads
+    code = (
+        "import sys\nfrom assay.cli import main\n"
+        f"sys.argv = ['assay', '--data-dir', {str(config.data_dir)!r}, 'demo', 'load', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'assay.db'))), file=sys.stderr)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
+    env["ASSAY_PUBLIC_URL"] = "http://127.0.0.1:8765"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert "HEAVY []" in r.stderr, r.stderr[-2000:]
+    assert len(json.loads(r.stdout)["unchanged"]) == N

@@ -95,6 +95,8 @@ def test_user_text_is_escaped_everywhere(client) -> None:  # type: ignore[no-unt
             "system.name": 'Evil <b>bold</b> "quote"',
             "system.summary": HOSTILE,
             "system.version": "<i>1</i>",
+            "provider.legal_name": HOSTILE,  # a disclosure names its provider as the register knows it
+            "deployers": [],
         },
     )
     with client.app.state.db.write() as session:

@@ -529,3 +529,75 @@ def test_an_edited_rule_file_gets_a_new_version_and_is_used(tmp_path: Path) -> N
     d = parsed(make(capabilities=["social_scoring"]))
     assert screen(d, rules=rules).outcome == "minimal"
     assert screen(d).outcome == "prohibited"
+
+
+# --- What kind of line: the law's prohibitions, its conditions, its obligations, the register's policy ----------
+
+
+def _rule_index(rule_id: str) -> int:
+    return next(i for i, r in enumerate(load_rules().rules) if r.id == rule_id)
+
+
+def test_after_the_fact_police_face_search_is_conditional_not_prohibited() -> None:
+    # EU AI Act Art. 26(10) sets conditions for the deployers of post-remote biometric identification; it is not
+    # an Art. 5 prohibition (Art. 5(1)(h) covers real-time identification only). The register used to badge it
+    # "Prohibited ... may not be placed on the market".
+    result = screen(parsed(make(capabilities=["remote_biometric_identification_post"], contexts=["law_enforcement"])))
+    assert result.outcome == "high_risk" and result.outcome_basis == "law"
+    f = finding(result, "eu-art26-10-untargeted-post-rbi")
+    assert f.kind == "condition" and f.outcome == "high_risk" and f.prohibits == ()
+    assert f.as_dict()["kind_label"] == "Allowed by law only under conditions"
+    assert "Art. 26(10)" in f.sources[0].cite and "48 hours" in f.explanation and "untargeted" in f.explanation
+    assert all(x.outcome != "prohibited" for x in result.findings)
+
+
+def test_every_prohibited_outcome_is_a_prohibition_of_the_law_that_says_what_it_forbids() -> None:
+    rules = load_rules()
+    for rule in rules.rules:
+        assert (rule.kind == "prohibition") == (rule.outcome == "prohibited"), rule.id
+        assert (rule.kind == "policy") == (rule.framework == "un_human_rights"), rule.id
+        if rule.kind == "prohibition":
+            assert rule.sources[0].cite.startswith("EU AI Act Art. 5(1)"), rule.id
+            # Art. 5(1)(a)-(g) forbid placing on the market, putting into service and use; (h) only the use.
+            expected = (
+                ("use",)
+                if rule.id.startswith("eu-art5-1h")
+                else ("placing_on_the_market", "putting_into_service", "use")
+            )
+            assert rule.prohibits == expected, rule.id
+    realtime = screen(
+        parsed(
+            make(
+                capabilities=["remote_biometric_identification_realtime"], contexts=["public_spaces", "law_enforcement"]
+            )
+        )
+    )
+    assert finding(realtime, "eu-art5-1h-realtime-rbi-law-enforcement").as_dict()["prohibits"] == ["use"]
+
+
+def test_an_outcome_reached_only_by_the_registers_policy_says_so() -> None:
+    # Gender inference from text: no EU AI Act rule fires (Annex III 1(b) needs biometric input), the UN red line
+    # does. The register's outcome is high-risk by its own policy; the law's alone is minimal.
+    result = screen(parsed(make(capabilities=["gender_inference"], inputs=["text"])))
+    assert result.outcome == "high_risk" and result.legal_outcome == "minimal"
+    assert result.outcome_basis == "register_policy"
+    assert [f.kind for f in result.findings] == ["policy"]
+    assert result.as_dict()["outcome_basis"] == "register_policy"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (
+            lambda d: d["rules"][_rule_index("eu-art26-10-untargeted-post-rbi")].update(outcome="prohibited"),
+            "only a prohibition",
+        ),
+        (lambda d: d["rules"][_rule_index("un-gender-inference")].update(kind="obligation"), "policy lines"),
+        (lambda d: d["rules"][0].pop("prohibits"), "must list what the law forbids"),
+        (lambda d: d["rules"][0].update(kind="ban"), "unknown kind"),
+    ],
+)
+def test_a_rule_file_that_mixes_kinds_up_is_refused(tmp_path: Path, edit, words: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as err:
+        load_rules(write_rules(tmp_path, edit))
+    assert words in " ".join(p.message + " " + (p.fix or "") for p in err.value.problems)

@@ -275,6 +275,81 @@ def _subject_links(kind: str, body: dict[str, Any]) -> dict[str, str]:
     }
 
 
+# What each kind of entry is, in words; the code stays beside it for those who verify.
+KIND_LABELS = {
+    "system.published": "System published",
+    "system.updated": "System updated",
+    "system.finding": "Exception reviewed",
+    "system.suspended": "System suspended",
+    "system.reinstated": "System reinstated",
+    "system.deployer.confirmed": "Deployer confirmed",
+    "system.deployer.denied": "Deployer denied",
+    "system.rescreened": "Screened under new rules",
+    "provider.registered": "Provider registered",
+    "token.issued": "API token issued",
+    "token.revoked": "API token revoked",
+    "provider.key.issued": "Marking key issued",
+    "provider.key.revoked": "Marking key revoked",
+    "provider.certificate.issued": "Signing certificate issued",
+    "provider.certificate.revoked": "Signing certificate revoked",
+    "mark.recorded": "Image marked",
+    "complaints.key.published": "Complaints key published",
+    "complaints.key.rotated": "Complaints key rotated",
+}
+# The facts worth a glance besides system and provider, by field, in this order (the entry page has them all).
+_DETAILS = {
+    "version": "version",
+    "system_version": "version",
+    "outcome": "outcome",
+    "previous_outcome": "was",
+    "impact_level": "impact level",
+    "rule": "rule",
+    "decision": "decision",
+    "deployer": "deployer",
+    "role": "role",
+    "token_id": "token",
+    "key_id": "key",
+    "mark": "mark",
+}
+
+
+def _describe_entries(db: Any, entries: list[dict[str, Any]]) -> None:
+    """Add to each entry what it is about: its kind in words, the system and provider (names and links)."""
+    from assay.register.service import subject_names
+
+    system_ids = {b["system"] for e in entries if isinstance(b := e["body"], dict) and isinstance(b.get("system"), str)}
+    provider_ids = {
+        b["provider"] for e in entries if isinstance(b := e["body"], dict) and isinstance(b.get("provider"), str)
+    }
+    with db.read() as session:
+        systems, providers = subject_names(session, systems=system_ids, providers=provider_ids)
+    for e in entries:
+        body = e["body"] if isinstance(e["body"], dict) else {}
+        links = _subject_links(e["kind"], body)
+        system_id = body.get("system") if isinstance(body.get("system"), str) else None
+        system = systems.get(system_id) if system_id else None
+        provider_id = body.get("provider") if isinstance(body.get("provider"), str) else None
+        provider_id = provider_id or (system[1] if system else None)
+        e["label"] = KIND_LABELS.get(e["kind"], e["kind"])
+        e["system"] = (
+            {"id": system_id, "name": system[0] if system else system_id, "href": links.get("system")}
+            if system_id
+            else None
+        )
+        e["provider"] = (
+            {
+                "id": provider_id,
+                "name": providers.get(provider_id, provider_id),
+                "href": f"/providers/{quote(provider_id, safe='')}" if _ID.fullmatch(provider_id) else None,
+            }
+            if provider_id
+            else None
+        )
+        e["details"] = [(label, body[field], links.get(field)) for field, label in _DETAILS.items() if field in body][
+            :3
+        ]
+
+
 @router.get(
     "/log",
     tags=["log"],
@@ -294,6 +369,7 @@ def log_page(request: Request, before: int | None = Query(None, ge=1, le=2**63 -
     for idx, data in rows:
         entry = decode_entry(bytes(data))
         recent.append({"index": idx, "kind": entry["kind"], "time": entry["time"], "body": entry["body"]})
+    _describe_entries(tlog.db, recent)
     older = recent[-1]["index"] if len(recent) == page and recent[-1]["index"] > 0 else None
     context = {"cp": _checkpoint_view(tlog), "recent": recent, "older": older}
     return request.app.state.templates.TemplateResponse(request, "log/index.html", context)

@@ -74,7 +74,15 @@ class SystemSummaryOut(BaseModel):
     provider_name: str
     capabilities: list[str]
     contexts: list[str]
-    outcome: Outcome = Field(description="The red-line screening outcome.")
+    outcome: Outcome = Field(
+        description="The red-line screening outcome: the most severe finding, the register's policy lines included "
+        "(see outcome_basis)."
+    )
+    outcome_basis: Literal["law", "register_policy"] = Field(
+        "law",
+        description="law: the law's own findings reach the outcome; register_policy: only the register's own policy "
+        "lines (UN human-rights red lines, not binding law) do.",
+    )
     impact_level: int = Field(ge=1, le=4)
     suspended: bool
     needs_review: bool = Field(description="An exception is claimed and awaits the oversight body's review.")
@@ -84,6 +92,9 @@ class SystemSummaryOut(BaseModel):
     updated_at: datetime | None
     url: str = Field(description="The system's public page.")
     api_url: str
+    name_copy: bool = Field(
+        False, description="Another provider registered a system of the same name first (search ranks this after it)."
+    )
 
 
 class Links(BaseModel):
@@ -155,12 +166,48 @@ class SuspensionOut(BaseModel):
     log_index: int | None
 
 
+class DeployerOut(BaseModel):
+    id: str | None = Field(description="The organisation's id in this register, if the disclosure gives one.")
+    legal_name: str | None
+    jurisdiction: str | None
+    use: str | None
+    status: Literal["provider", "confirmed", "pending", "denied", "unregistered"] = Field(
+        description="provider: the provider itself; confirmed: the organisation confirmed it with its own token; "
+        "pending: named by the provider, not confirmed; denied: the organisation says it does not deploy it; "
+        "unregistered: named by the provider, not registered here (cannot confirm)."
+    )
+    status_label: str = Field(description="The status in words, as pages show it.")
+    confirmed: bool = Field(description="True only for the provider itself and confirmed deployers.")
+    decided_at: datetime | None
+    log_index: int | None = Field(description="Log index of the deployer's decision, if any.")
+
+
+class SameNameOut(BaseModel):
+    id: str
+    name: str
+    provider_id: str
+    provider_name: str
+    first: bool = Field(description="This one was registered first under the name.")
+    url_path: str
+
+
+class DeployerDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["confirmed", "denied"] = Field(
+        description="confirmed: this organisation deploys the system as the disclosure says; denied: it does not."
+    )
+
+
 class SystemDetailOut(SystemSummaryOut):
     disclosure_sha256: str
     created_at: datetime | None
     log_index: int | None = Field(description="Log index of the current version's entry.")
     log_url: str | None
-    findings: list[dict[str, Any]] = Field(description="Red-line findings of the current version's screening.")
+    findings: list[dict[str, Any]] = Field(
+        description="Red-line findings of the current version's screening. Each has a 'kind': prohibition (the law "
+        "forbids it; 'prohibits' says what), condition (the law allows it only under conditions), obligation (the "
+        "law attaches duties) or policy (the register's own line, not law), and its 'kind_label'."
+    )
     impact: dict[str, Any] = Field(description="The impact assessment: level, scores and obligations.")
     reviews: list[ReviewOut]
     suspension: SuspensionOut | None = Field(description="The newest suspension or reinstatement, if any.")
@@ -168,8 +215,16 @@ class SystemDetailOut(SystemSummaryOut):
         description="Every suspension and reinstatement of the system, newest first."
     )
     rules_version: str = Field(description="The version of the red-line rule set that screened it.")
+    legal_outcome: Outcome = Field(
+        description="The outcome under the law alone (the register's policy findings left out)."
+    )
     versions: list[VersionOut] = Field(description="Every version, newest first.")
     disclosure: dict[str, Any] = Field(description="The whole current disclosure.")
+    deployers: list[DeployerOut] = Field(
+        description="The deployers the disclosure names and whether each confirmed it; only 'confirmed' (and the "
+        "provider itself) is the organisation's own word."
+    )
+    same_name: list[SameNameOut] = Field(description="Other providers' systems of the same name.")
 
 
 class VersionDetailOut(VersionOut):
@@ -665,6 +720,26 @@ def api_review(
 
 
 @router.post(
+    "/api/v1/systems/{system_id}/deployer-confirmation",
+    response_model=SystemDetailOut,
+    tags=["register"],
+    summary="Confirm (or deny) being a deployer of a system",
+    responses=_errors(401, 403, 404, 409, 422),
+)
+def api_confirm_deployer(
+    body: DeployerDecisionIn,
+    system_id: str = SystemId,
+    principal: Principal = Depends(require_principal),
+    db: Database = Depends(get_db),
+) -> dict[str, Any]:
+    """The organisation named as a deployer in the system's current disclosure answers with its own token
+    (the deployer is the token's provider). Until it confirms, pages, the API and the export show it as "named
+    by the provider, not confirmed". If a later version changes what the disclosure says about the deployer, it
+    must confirm again. The provider's or the oversight body's token gets 403."""
+    return _admin_write(db, service.confirm_deployer, system_id, decision=body.decision, principal=principal)
+
+
+@router.post(
     "/api/v1/providers",
     response_model=ProviderOut,
     status_code=201,
@@ -914,6 +989,8 @@ def _summary_out(s: Any) -> dict[str, Any]:
         "updated_at": s.updated_at,
         "url": s.url_path,
         "api_url": f"/api/v1/systems/{s.id}",
+        "name_copy": s.name_copy,
+        "outcome_basis": s.outcome_basis,
     }
 
 
@@ -951,6 +1028,9 @@ def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
         rules_version=view.rules_version,
         versions=[_version_out(v) for v in versions],
         disclosure=view.disclosure,
+        deployers=view.deployers,
+        same_name=view.same_name,
+        legal_outcome=view.legal_outcome or view.outcome,
     )
     return out
 
@@ -1088,7 +1168,7 @@ class _Helpers:
     """Formatting for the templates (labels, badges, dates), passed to every page as ``h``."""
 
     OUTCOME_LABELS = {
-        "prohibited": "Prohibited",
+        "prohibited": "Prohibited by law",
         "high_risk": "High-risk",
         "transparency": "Transparency obligations",
         "minimal": "Minimal risk",
@@ -1141,6 +1221,41 @@ class _Helpers:
 
     def outcome_class(self, outcome: str) -> str:
         return self.OUTCOME_CLASSES.get(outcome, "")
+
+    def finding_kind(self, finding: Any) -> str:
+        """prohibition, condition, obligation or policy (findings stored before kinds existed included)."""
+        from assay.register.screening import finding_kind
+
+        return finding_kind(finding)
+
+    def kind_label(self, kind: str) -> str:
+        from assay.register.screening import KIND_LABELS
+
+        return KIND_LABELS.get(kind, kind)
+
+    def prohibited_acts(self, findings: Any) -> str:
+        """What the law forbids, in words, for the effective prohibitions among the findings."""
+        from assay.register.screening import PROHIBITED_ACTS
+
+        acts: list[str] = []
+        for f in findings or []:
+            if self.finding_kind(f) == "prohibition" and f.get("effective_outcome", f.get("outcome")) == "prohibited":
+                for a in f.get("prohibits") or list(PROHIBITED_ACTS):
+                    label = PROHIBITED_ACTS.get(a, a)
+                    if label not in acts:
+                        acts.append(label)
+        order = list(PROHIBITED_ACTS.values())
+        acts.sort(key=lambda a: order.index(a) if a in order else len(order))
+        return ", ".join(acts[:-1]) + (" and " if len(acts) > 1 else "") + acts[-1] if acts else ""
+
+    def prohibition_cites(self, findings: Any) -> str:
+        cites = [
+            s.get("cite", "")
+            for f in findings or []
+            if self.finding_kind(f) == "prohibition" and f.get("effective_outcome", f.get("outcome")) == "prohibited"
+            for s in f.get("sources") or []
+        ]
+        return "; ".join(dict.fromkeys(c for c in cites if c))
 
     def roman(self, level: Any) -> str:
         return self.ROMAN.get(level, str(level))
