@@ -539,12 +539,24 @@ def change_status(
 
 
 def stats_for_system(session: Session, system_id: str, *, today: date) -> SystemStats:
+    """The system's figures as of the end of the last full month (see :mod:`assay.complaints.stats`); publish
+    only ``.published()`` of them."""
     rows = session.execute(
-        select(Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on).where(
-            Complaint.system_id == system_id
-        )
+        select(Complaint.id, Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on)
+        .where(Complaint.system_id == system_id)
+        .order_by(Complaint.id)
     ).all()
-    return system_stats(system_id, (ComplaintDates(*r) for r in rows), today=today)
+    history: dict[str, list[tuple[str, date]]] = {}
+    for cid, status, day in session.execute(
+        select(StatusChange.complaint_id, StatusChange.status, StatusChange.day)
+        .join(Complaint, Complaint.id == StatusChange.complaint_id)
+        .where(Complaint.system_id == system_id)
+        .order_by(StatusChange.id)
+    ):
+        history.setdefault(cid, []).append((status, day))
+    return system_stats(
+        system_id, (ComplaintDates(*r[1:], history=tuple(history.get(r[0], ()))) for r in rows), today=today
+    )
 
 
 def count_open(session: Session) -> int:

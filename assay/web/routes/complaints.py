@@ -427,9 +427,17 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
     system = _system(request, system_id)
     today = _today(request)
     with _db(request).read() as session:
-        stats = service.stats_for_system(session, system.id, today=today)
+        stats = service.stats_for_system(session, system.id, today=today).published()
     return _render(
-        request, "complaints/stats.html", {"system": system, "stats": stats, "labels": LABELS, "statuses": STATUSES}
+        request,
+        "complaints/stats.html",
+        {
+            "system": system,
+            "stats": stats,
+            "labels": LABELS,
+            "statuses": STATUSES,
+            "accepting": _current_key(request) is not None,
+        },
     )
 
 
@@ -440,9 +448,12 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
     responses=error_responses(_NO_SYSTEM),
 )
 def stats_api(request: Request, system_id: str) -> dict[str, Any]:
+    """Counts as of the end of the last full month (``as_of``; they change on ``next_update``). A count under
+    ``suppressed_below`` (5) is ``null``, zero included, and so is a cell that would follow from the others by
+    subtraction: no figure may point at one complainant."""
     system = _system(request, system_id)
     with _db(request).read() as session:
-        return service.stats_for_system(session, system.id, today=_today(request)).as_dict()
+        return service.stats_for_system(session, system.id, today=_today(request)).published()
 
 
 # ---------------------------------------------------------------------------------------------------------
