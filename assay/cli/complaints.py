@@ -171,16 +171,21 @@ def publish_key(
     backend = _backend(ctx, server, token)
     kid = crypto.key_id(public)
     current = [k for k in backend.keys() if not k.get("retired_on")]
-    if current and current[-1]["key_id"] != kid and not rotate:
+    # The demo key of 'assay demo load' is there to be replaced: the body's own key needs no --rotate for it.
+    replacing_demo = bool(current) and bool(current[-1].get("demo")) and current[-1]["key_id"] != kid
+    if current and current[-1]["key_id"] != kid and not rotate and not replacing_demo:
         raise InvalidInput(
             f"key {current[-1]['key_id']} is already published",
             hint="add --rotate to replace it; keep the old key file to read older complaints",
         )
     view = backend.publish_key(public)
     if as_json:
-        print_json(view)
+        print_json(view | {"replaced_demo_key": current[-1]["key_id"] if replacing_demo else None})
         return
-    verb = "Rotated to" if current and current[-1]["key_id"] != kid else "Published"
+    if replacing_demo:
+        verb = f"Replaced the DEMO key {current[-1]['key_id']} with"
+    else:
+        verb = "Rotated to" if current and current[-1]["key_id"] != kid else "Published"
     console.print(
         f"{verb} key {view['key_id']} (fingerprint {view['fingerprint']}); transparency log entry {view['log_index']}."
     )
@@ -193,12 +198,22 @@ def list_keys(ctx: typer.Context, server: str = _server(), token: str = _token()
     if as_json:
         print_json({"keys": keys})
         return
-    table = Table("key id", "fingerprint", "published", "retired", "log entry")
+    table = Table("key id", "fingerprint", "published", "retired", "log entry", "kind")
     for k in keys:
         table.add_row(
-            k["key_id"], k["fingerprint"], k["published_on"], k["retired_on"] or "current", str(k["log_index"])
+            k["key_id"],
+            k["fingerprint"],
+            k["published_on"],
+            k["retired_on"] or "current",
+            str(k["log_index"]),
+            "[bold red]DEMO (public passphrase)[/]" if k.get("demo") else "oversight body",
         )
     console.print(table)
+    if any(k.get("demo") and not k["retired_on"] for k in keys):
+        _warn(
+            "the current key is the DEMO key of 'assay demo load': its passphrase is public. "
+            "Before real complaints arrive, publish the oversight body's own key (assay complaints keygen, publish-key)"
+        )
 
 
 @app.command("list")

@@ -385,6 +385,12 @@ def _check_served_key(backend: Backend, ring: KeyRing) -> list[str]:
         served = current_key(backend)
     except service.ChannelNotReady:
         return []
+    if served.get("demo"):
+        return [
+            f"the server seals new complaints to the DEMO key {served['key_id']} of 'assay demo load', whose "
+            "passphrase is public: anyone can read them. Publish the oversight body's own key before real "
+            "complaints arrive"
+        ]
     if ring.holds(crypto.b64decode(served["public_key"], path="public_key")):
         return []
     return [

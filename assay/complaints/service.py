@@ -69,6 +69,7 @@ class KeyView:
     published_on: date
     retired_on: date | None
     log_index: int | None
+    demo: bool = False  # the demo key of 'assay demo load': its passphrase is public
 
     @property
     def fingerprint(self) -> str:
@@ -83,6 +84,7 @@ class KeyView:
             "retired_on": self.retired_on.isoformat() if self.retired_on else None,
             "log_index": self.log_index,
             "log_url": f"/log/entries/{self.log_index}" if self.log_index is not None else None,
+            "demo": self.demo,
         }
 
 
@@ -176,7 +178,7 @@ def channel_params(session: Session, *, opslimit: int, memlimit: int, today: dat
 
 
 def _key_view(k: ComplaintKey) -> KeyView:
-    return KeyView(k.key_id, k.public_key, k.published_on, k.retired_on, k.log_index)
+    return KeyView(k.key_id, k.public_key, k.published_on, k.retired_on, k.log_index, bool(k.demo))
 
 
 def current_key(session: Session) -> KeyView | None:
@@ -192,12 +194,16 @@ def list_keys(session: Session) -> list[KeyView]:
     return [_key_view(k) for k in rows]
 
 
-def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
+DEMO_NOTE = "DEMO key of 'assay demo load': its passphrase is public, anyone can read what is sealed to it"
+
+
+def publish_key(session: Session, public_key: bytes, *, today: date, demo: bool = False) -> KeyView:
     """Make ``public_key`` the key new complaints are sealed to, and record it on the transparency log.
 
     The first key is recorded as ``complaints.key.published``; a new key retires the current one and is
     recorded as ``complaints.key.rotated``. Complaints sealed to a retired key stay readable with its private
-    key. Publishing the current key again changes nothing; a retired key cannot come back.
+    key. Publishing the current key again changes nothing; a retired key cannot come back. ``demo`` marks the
+    demo key (``assay demo load``), in the database and in its log entry, so that pages and commands say so.
     """
     from assay.transparency import record
 
@@ -218,7 +224,7 @@ def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
     previous = session.scalars(select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).with_for_update()).all()
     for old in previous:
         old.retired_on = today
-    row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today)
+    row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today, demo=demo)
     session.add(row)
     session.flush()
     body: dict[str, Any] = {
@@ -227,6 +233,8 @@ def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
         "alg": "x25519-sealed-box",
         "published_on": today.isoformat(),
     }
+    if demo:
+        body |= {"demo": True, "note": DEMO_NOTE}
     if previous:
         body["previous_key_ids"] = sorted(o.key_id for o in previous)
         row.log_index = record(session, "complaints.key.rotated", body)

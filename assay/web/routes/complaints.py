@@ -146,6 +146,12 @@ def _current_key(request: Request) -> service.KeyView | None:
         return service.current_key(session)
 
 
+def complaints_key(request: Request) -> service.KeyView | None:
+    """For templates (a Jinja global): the key complaints are sealed to now, or None when none is published, in
+    which case no page offers a "File a complaint" button that leads to a form that cannot send."""
+    return _current_key(request)
+
+
 def _require_key(request: Request) -> service.KeyView:
     key = _current_key(request)
     if key is None:
