@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assay.complaints.crypto import SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
+from assay.complaints.crypto import MAX_OWN_COPY_BYTES, SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
 from assay.complaints.models import ChannelSettings, Complaint, ComplaintKey, ComplaintMessage, StatusChange
 from assay.complaints.stats import FINAL, STATUSES, ComplaintDates, Deadlines, SystemStats, deadlines, system_stats
 from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -58,6 +58,8 @@ class ChannelNotReady(Conflict):
         )
 
 
+# A secret box's nonce and MAC, and one byte of padding.
+OWN_COPY_MIN_BYTES = 24 + 16 + 1
 NOT_FOUND_BY_RECEIPT = "no complaint matches this receipt"
 NOT_FOUND_HINT = "check the twelve words against your note; a receipt works only on the register where it was made"
 
@@ -99,6 +101,8 @@ class MessageView:
     ciphertext: bytes
     body_copy: bytes | None
     body_copy_key_id: str | None
+    # The complainant's copy of what they sent (only their receipt opens it); not part of the body's views.
+    own_copy: bytes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -264,6 +268,18 @@ def _check_sealed(ciphertext: bytes, *, path: str, max_bytes: int) -> None:
         )
 
 
+def _check_own_copy(own_copy: bytes | None) -> None:
+    if own_copy is None:
+        return
+    if not (OWN_COPY_MIN_BYTES <= len(own_copy) <= MAX_OWN_COPY_BYTES):
+        raise InvalidInput(
+            f"own_copy is {len(own_copy)} bytes; a copy for the complainant is {OWN_COPY_MIN_BYTES} to "
+            f"{MAX_OWN_COPY_BYTES} bytes",
+            hint="send the copy the complaint form makes, or none",
+            problems=[FieldProblem("own_copy", "wrong size", "send the form's copy or leave it out")],
+        )
+
+
 def _usable_key(session: Session, kid: str) -> ComplaintKey:
     key = session.get(ComplaintKey, kid)
     if key is None:
@@ -299,9 +315,14 @@ def submit_complaint(
     reply_public_key: bytes,
     today: date,
     max_bytes: int,
+    own_copy: bytes | None = None,
 ) -> str:
-    """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant)."""
+    """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant).
+
+    ``own_copy`` is the complainant's copy of what they sent, encrypted under their receipt's copy key (or None).
+    """
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    _check_own_copy(own_copy)
     if len(lookup) != 32 or len(reply_public_key) != 32:
         raise InvalidInput(
             "the receipt's keys are malformed",
@@ -334,6 +355,7 @@ def submit_complaint(
             key_id=key_id,
             ciphertext=ciphertext,
             digest=digest,
+            own_copy=own_copy,
         )
     )
     session.add(StatusChange(complaint_id=cid, status="received", day=today))
@@ -355,10 +377,18 @@ def find_by_lookup(session: Session, lookup: bytes) -> ComplaintView | None:
 
 
 def add_information(
-    session: Session, *, lookup: bytes, key_id: str, ciphertext: bytes, today: date, max_bytes: int
+    session: Session,
+    *,
+    lookup: bytes,
+    key_id: str,
+    ciphertext: bytes,
+    today: date,
+    max_bytes: int,
+    own_copy: bytes | None = None,
 ) -> ComplaintView:
     """Append information sealed by the complainant (identified only by the receipt's lookup hash)."""
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    _check_own_copy(own_copy)
     complaint = session.scalars(select(Complaint).where(Complaint.lookup == lookup).with_for_update()).first()
     if complaint is None:
         raise NotFound(NOT_FOUND_BY_RECEIPT, hint=NOT_FOUND_HINT)
@@ -379,6 +409,7 @@ def add_information(
             key_id=key_id,
             ciphertext=ciphertext,
             digest=digest,
+            own_copy=own_copy,
         )
     )
     _flush_or_conflict(session)
@@ -425,7 +456,16 @@ def _require(session: Session, complaint_id: str, *, lock: bool = False) -> Comp
 
 def _message_view(m: ComplaintMessage) -> MessageView:
     return MessageView(
-        m.id, m.complaint_id, m.author, m.kind, m.day, m.key_id, m.ciphertext, m.body_copy, m.body_copy_key_id
+        m.id,
+        m.complaint_id,
+        m.author,
+        m.kind,
+        m.day,
+        m.key_id,
+        m.ciphertext,
+        m.body_copy,
+        m.body_copy_key_id,
+        m.own_copy,
     )
 
 
