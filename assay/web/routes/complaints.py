@@ -562,10 +562,9 @@ def stats_api(request: Request, system_id: str) -> dict[str, Any]:
 # than a pattern mismatch would.
 _KEY_32 = {"pattern": "^[A-Za-z0-9_-]{43}$"}
 _B64URL = {"pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"}
-_OWN_COPY_CHARS = (crypto.MAX_OWN_COPY_BYTES * 4 + 2) // 3
 _OWN_COPY_DOC = (
-    "base64url of the complainant's own copy (crypto_secretbox under the receipt's copy key), so the receipt "
-    "can re-read what was sent; optional."
+    "base64url of the complainant's own copy (crypto_secretbox under the receipt's copy key, at most 256 KiB), "
+    "so the receipt can re-read what was sent; optional."
 )
 
 
@@ -588,7 +587,7 @@ class SubmitComplaint(BaseModel):
     reply_public_key: str = Field(
         max_length=64, description="base64url of the receipt's X25519 reply key.", json_schema_extra=_KEY_32
     )
-    own_copy: str | None = Field(None, max_length=_OWN_COPY_CHARS, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
+    own_copy: str | None = Field(None, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
     pow: ProofOfWorkSolution | None = None
 
 
@@ -597,7 +596,7 @@ class AddInformation(BaseModel):
     key_id: str = Field(max_length=16)
     ciphertext: str = Field(json_schema_extra=_B64URL)
     access_key: str = Field(max_length=64, json_schema_extra=_KEY_32)
-    own_copy: str | None = Field(None, max_length=_OWN_COPY_CHARS, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
+    own_copy: str | None = Field(None, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
     pow: ProofOfWorkSolution | None = None
 
 
