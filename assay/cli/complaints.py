@@ -198,7 +198,10 @@ def list_keys(ctx: typer.Context, server: str = _server(), token: str = _token()
     if as_json:
         print_json({"keys": keys})
         return
-    table = Table("key id", "fingerprint", "published", "retired", "log entry", "kind")
+    table = Table()
+    table.add_column("key id", no_wrap=True, min_width=16)  # never shortened: it names the key file to use
+    for title in ("fingerprint", "published", "retired", "log entry", "kind"):
+        table.add_column(title)
     for k in keys:
         table.add_row(
             k["key_id"],
@@ -206,7 +209,7 @@ def list_keys(ctx: typer.Context, server: str = _server(), token: str = _token()
             k["published_on"],
             k["retired_on"] or "current",
             str(k["log_index"]),
-            "[bold red]DEMO (public passphrase)[/]" if k.get("demo") else "oversight body",
+            "[bold red]DEMO[/]" if k.get("demo") else "own",
         )
     console.print(table)
     if any(k.get("demo") and not k["retired_on"] for k in keys):
