@@ -145,8 +145,10 @@ def browser():  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve ``app`` with a real uvicorn on a free localhost port in a thread; yields its base URL."""
+def serve(app, **uvicorn_options) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """Serve ``app`` with a real uvicorn on a free localhost port in a thread; yields its base URL.
+
+    ``uvicorn_options`` go to ``uvicorn.Config``: ``ssl_certfile``/``ssl_keyfile`` serve it over https."""
     import socket
     import threading
     import time
@@ -157,14 +159,16 @@ def serve(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, **uvicorn_options)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 10
     while not server.started and time.time() < deadline:
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if uvicorn_options.get('ssl_certfile') else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)

@@ -1,6 +1,6 @@
 """Every kind of public page audited with axe-core (WCAG 2.1 A and AA) in a real headless Chromium.
 
-The demo register (with its marked demo images) and a published complaints key make every page show real content:
+The demo register (with its marked demo images and its demo complaints key) makes every page show real content:
 systems of each outcome, a version page, providers and their credentials, a mark, the /check verdicts, the
 complaint form and what follows it (receipt, follow-up, status), the log and an error page. A test fails listing
 each violation: the page, the rule, and the selectors of the elements concerned.
@@ -14,7 +14,6 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,6 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, serve_app: Any) -> Iterator[Site]:
     """The demo register served once for the whole module (loading it marks images, which takes a while)."""
-    from assay.complaints import crypto
     from assay.complaints import service as complaints
     from assay.config import Config
     from assay.db import Database
@@ -63,9 +61,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, serve
     result = load_demo(db, config, provenance=True)
     marked = result.extra["provenance"]["marked"]
     assert marked, result.extra
-    _, public = crypto.generate_body_key()
-    with db.write() as session:
-        complaints.publish_key(session, public, today=date.today())
+    # The demo's oversight key (as after 'make run'), so the complaint form shows its demo notice too.
+    assert result.extra["complaints"]["demo_key"]
+    with db.read() as session:
+        assert complaints.current_key(session).demo  # type: ignore[union-attr]
 
     with serve_app(create_app(config, db, migrate=False)) as url:
         yield Site(url, config.data_dir, marked[0]["mark_id"])
@@ -259,3 +258,29 @@ def test_complaint_without_javascript_receipt_and_status_pass_axe(browser, site:
         assert_accessible(page)  # the status page
     finally:
         context.close()
+
+
+def test_complaint_with_javascript_receipt_and_follow_up_pass_axe(browser, site: Site) -> None:  # type: ignore[no-untyped-def]
+    """The receipt as the browser shows it (buttons, deadlines, the "written it down" step) and the follow-up page
+    with the complainant's own copy opened."""
+    page = browser.new_page()
+    try:
+        page.goto(f"{site.url}/systems/acme-imagegen/complaints/new")
+        page.wait_for_selector("text=Encrypted in your browser.")
+        page.fill("#f-what", "The generated image of me was used in an advert without my consent.")
+        page.click("#send")
+        page.wait_for_selector("#receipt:not([hidden])", timeout=30_000)
+        words = page.locator("#receipt-words li").all_inner_texts()
+        assert len(words) == 12
+        assert_accessible(page)  # the receipt
+        page.check("#receipt-written")
+        assert page.is_visible("#receipt-next")
+        assert_accessible(page)  # with the next steps shown
+        page.goto(f"{site.url}/complaints/follow-up")
+        page.fill("#f-receipt", " ".join(words))
+        page.get_by_role("button", name="Open my complaint").click()
+        page.wait_for_selector("#case:not([hidden])", timeout=30_000)
+        assert "advert" in page.inner_text("#case-messages")
+        assert_accessible(page)  # the complaint with its own copy
+    finally:
+        page.close()

@@ -23,7 +23,16 @@ from rich.table import Table
 
 from assay.cli._common import console, env_option, err_console, json_flag, open_db, print_json
 from assay.complaints import crypto
-from assay.complaints.client import ApiBackend, Backend, KeyRing, LocalBackend, current_key, pull, seal_reply
+from assay.complaints.client import (
+    ApiBackend,
+    Backend,
+    KeyRing,
+    LocalBackend,
+    current_key,
+    default_inbox,
+    pull,
+    seal_reply,
+)
 from assay.complaints.stats import LABELS, STATUSES
 from assay.errors import InvalidInput
 
@@ -71,12 +80,17 @@ def _passphrase_for(path: Path) -> str:
 
 def _inbox_option() -> Any:
     return env_option(
-        Path("complaints-inbox"),
+        None,
         "--inbox",
         envvar="ASSAY_COMPLAINTS_INBOX",
-        help="Local folder the decrypted complaints are written to (keep it on an encrypted disk); "
-        "'reply' and 'status --reason' check the complaint's reply key in it.",
+        help="Local folder the decrypted complaints are written to (keep it on an encrypted disk, outside any "
+        "git checkout); 'reply' and 'status --reason' check the complaint's reply key in it.",
+        show_default="$XDG_DATA_HOME/assay/complaints-inbox (~/.local/share/assay/complaints-inbox)",
     )
+
+
+def _inbox(inbox: Path | None) -> Path:
+    return inbox if inbox is not None else default_inbox()
 
 
 def _keys_option() -> Any:
@@ -157,16 +171,21 @@ def publish_key(
     backend = _backend(ctx, server, token)
     kid = crypto.key_id(public)
     current = [k for k in backend.keys() if not k.get("retired_on")]
-    if current and current[-1]["key_id"] != kid and not rotate:
+    # The demo key of 'assay demo load' is there to be replaced: the body's own key needs no --rotate for it.
+    replacing_demo = bool(current) and bool(current[-1].get("demo")) and current[-1]["key_id"] != kid
+    if current and current[-1]["key_id"] != kid and not rotate and not replacing_demo:
         raise InvalidInput(
             f"key {current[-1]['key_id']} is already published",
             hint="add --rotate to replace it; keep the old key file to read older complaints",
         )
     view = backend.publish_key(public)
     if as_json:
-        print_json(view)
+        print_json(view | {"replaced_demo_key": current[-1]["key_id"] if replacing_demo else None})
         return
-    verb = "Rotated to" if current and current[-1]["key_id"] != kid else "Published"
+    if replacing_demo:
+        verb = f"Replaced the DEMO key {current[-1]['key_id']} with"
+    else:
+        verb = "Rotated to" if current and current[-1]["key_id"] != kid else "Published"
     console.print(
         f"{verb} key {view['key_id']} (fingerprint {view['fingerprint']}); transparency log entry {view['log_index']}."
     )
@@ -179,12 +198,25 @@ def list_keys(ctx: typer.Context, server: str = _server(), token: str = _token()
     if as_json:
         print_json({"keys": keys})
         return
-    table = Table("key id", "fingerprint", "published", "retired", "log entry")
+    table = Table()
+    table.add_column("key id", no_wrap=True, min_width=16)  # never shortened: it names the key file to use
+    for title in ("fingerprint", "published", "retired", "log entry", "kind"):
+        table.add_column(title)
     for k in keys:
         table.add_row(
-            k["key_id"], k["fingerprint"], k["published_on"], k["retired_on"] or "current", str(k["log_index"])
+            k["key_id"],
+            k["fingerprint"],
+            k["published_on"],
+            k["retired_on"] or "current",
+            str(k["log_index"]),
+            "[bold red]DEMO[/]" if k.get("demo") else "own",
         )
     console.print(table)
+    if any(k.get("demo") and not k["retired_on"] for k in keys):
+        _warn(
+            "the current key is the DEMO key of 'assay demo load': its passphrase is public. "
+            "Before real complaints arrive, publish the oversight body's own key (assay complaints keygen, publish-key)"
+        )
 
 
 @app.command("list")
@@ -232,7 +264,7 @@ def list_complaints(
 def pull_command(
     ctx: typer.Context,
     keys: list[Path] = _keys_option(),
-    inbox: Path = _inbox_option(),
+    inbox: Path | None = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -240,7 +272,7 @@ def pull_command(
     """Download new complaints, added information and replies, decrypt them here, write them to the inbox."""
     if not keys:
         raise InvalidInput("pulling needs the body's key file", hint="give --key FILE (repeat it for older keys)")
-    result = pull(_backend(ctx, server, token), KeyRing(list(keys), _passphrase_for), inbox)
+    result = pull(_backend(ctx, server, token), KeyRing(list(keys), _passphrase_for), _inbox(inbox))
     for warning in result.warnings:
         _warn(warning)
     if as_json:
@@ -275,7 +307,7 @@ def reply(
     message_file: Path = env_option(
         None, "--message-file", envvar="ASSAY_COMPLAINTS_MESSAGE_FILE", help="Read the reply's text from this file."
     ),
-    inbox: Path = _inbox_option(),
+    inbox: Path | None = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
@@ -283,7 +315,7 @@ def reply(
     """Send a reply only the complainant's receipt can open (and a copy sealed to the body's own key)."""
     text = _text(message, message_file)
     backend = _backend(ctx, server, token)
-    result = backend.reply(complaint_id, seal_reply(backend, complaint_id, text, inbox=inbox, warn=_warn))
+    result = backend.reply(complaint_id, seal_reply(backend, complaint_id, text, inbox=_inbox(inbox), warn=_warn))
     if as_json:
         print_json({k: v for k, v in result.items() if k not in ("ciphertext", "body_copy")})
         return
@@ -298,14 +330,14 @@ def status(
     reason: str = env_option(
         None, "--reason", envvar="ASSAY_REASON", help="Why (required for 'rejected'); sent sealed to the complainant."
     ),
-    inbox: Path = _inbox_option(),
+    inbox: Path | None = _inbox_option(),
     server: str = _server(),
     token: str = _token(),
     as_json: bool = json_flag(),
 ) -> None:
     """Move a complaint forward: acknowledged, under_review, referred_to_provider, resolved or rejected."""
     backend = _backend(ctx, server, token)
-    sealed = seal_reply(backend, complaint_id, reason, inbox=inbox, warn=_warn) if reason else None
+    sealed = seal_reply(backend, complaint_id, reason, inbox=_inbox(inbox), warn=_warn) if reason else None
     result = backend.set_status(complaint_id, new_status, sealed)
     if as_json:
         print_json(result)

@@ -54,7 +54,10 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
 
 
 def _describe(value: object) -> str:
-    # The provenance demo reports {"folder", "marked": [...], "skipped"?}; anything else is printed as it is.
+    # The provenance demo reports {"folder", "marked": [...], "skipped"?}; the complaints demo a "message" (the
+    # demo key's public passphrase); anything else is printed as it is.
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return value["message"]
     if isinstance(value, dict) and isinstance(value.get("marked"), list):
         if value.get("skipped"):
             return str(value["skipped"])

@@ -2,8 +2,9 @@
 
 ``assay check`` is for everyone: it checks files or whole folders in parallel (one process per core) and
 exits 0 when nothing is marked, 1 when a mark is found, 2 on errors. ``--json`` prints one JSON object per
-file (JSON lines). With the register's database at hand it checks locally; with ``--remote URL`` it asks a
-register's API. Either way, a mark's transparency-log proof is verified offline against the log's key.
+file (JSON lines). With the register's database at hand it checks locally; with ``--server URL`` (older name
+``--remote``) it asks a register's API (:mod:`assay.cli.remote`). Either way, a mark's transparency-log proof
+is verified offline against the log's key.
 
 The other commands run next to the register's database, as the local operator.
 """
@@ -15,7 +16,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from assay.cli._common import (
     print_json,
     print_json_line,
 )
+from assay.cli.remote import ca_bundle_option, server_option, token_option, unsafe_http_option
 from assay.config import Config
 from assay.errors import AssayError, InvalidInput, NotFound
 
@@ -123,9 +125,23 @@ def mark(
         envvar="ASSAY_MARK_BATCH",
         help="JSON-lines file the offline records are appended to (with --offline).",
     ),
+    server: str | None = server_option(),
+    token: str | None = token_option(),
+    ca_bundle: Path | None = ca_bundle_option(),
+    unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
     """Mark images: invisible watermark + signed Content Credentials + a record in the register."""
+    if server:
+        from assay.cli import remote
+
+        if offline or kit or batch:
+            raise InvalidInput(
+                "--server marks on the register; --offline, --kit and --batch mark here with a kit",
+                hint="leave out --server (ASSAY_SERVER) to mark with a kit, or the kit options to mark remotely",
+            )
+        target = remote.Remote(server, token, ca_bundle, unsafe_http)
+        return remote.mark(target, images, system=system, out=out, visible_label=visible_label, as_json=as_json)
     if offline:
         _mark_offline(
             images,
@@ -284,7 +300,9 @@ def marks_record(
     remote: str = env_option(
         None, "--remote", envvar="ASSAY_REMOTE", help="Record at this register's API instead of the local database."
     ),
-    token: str = env_option(None, "--token", envvar="ASSAY_TOKEN", help="Your provider token (with --remote)."),
+    token: str | None = token_option(),
+    ca_bundle: Path | None = ca_bundle_option(),
+    unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
     """Record a batch of marks made offline (all or nothing; safe to repeat)."""
@@ -297,17 +315,10 @@ def marks_record(
         except ValueError:
             raise InvalidInput(f"line {n} of {batch} is not JSON", hint="fix or remove that line") from None
     if remote:
-        if not token:
-            raise InvalidInput("--remote needs --token", hint="use your provider token (ASSAY_TOKEN)")
-        import httpx
+        from assay.cli.remote import Remote
 
-        resp = httpx.post(
-            remote.rstrip("/") + "/api/v1/marks/batch",
-            json={"entries": entries},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=120,
-        )
-        result = _remote_json(resp)
+        with Remote(remote, token, ca_bundle, unsafe_http).client() as register:
+            result = register.record_batch(entries)
     else:
         from assay.provenance.marking import record_batch
 
@@ -419,48 +430,6 @@ def _internal_error(path: str, exc: BaseException) -> dict[str, Any]:
     }
 
 
-def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
-    import httpx
-
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return {"file": path, "status": "error", "error": {"code": "unreadable", "message": str(exc), "hint": ""}}
-    try:
-        resp = client.post(
-            url.rstrip("/") + "/api/v1/check", content=data, headers={"Content-Type": "application/octet-stream"}
-        )
-    except httpx.HTTPError as exc:
-        return {
-            "file": path,
-            "status": "error",
-            "error": {
-                "code": "unreachable",
-                "message": f"the register at {url} did not answer: {exc}",
-                "hint": "check the --remote URL and your connection",
-                "problems": [],
-            },
-        }
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {}
-    if resp.status_code != 200:
-        err = body.get("error") if isinstance(body, dict) else None
-        return {
-            "file": path,
-            "status": "error",
-            "error": err
-            or {
-                "code": "http_error",
-                "message": f"{url} answered HTTP {resp.status_code} to POST /api/v1/check",
-                "hint": "check the --remote URL: the register's address, e.g. https://register.example",
-                "problems": [],
-            },
-        }
-    return body | {"file": path}
-
-
 def check(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively for images)."),
@@ -471,7 +440,7 @@ def check(
         None,
         "--remote",
         envvar="ASSAY_REMOTE",
-        help="Check with this register's API (https://...) instead of the local database.",
+        help="The older name of --server: check with this register's API instead of the local database.",
     ),
     log_key: str = env_option(
         None,
@@ -479,21 +448,28 @@ def check(
         envvar="ASSAY_LOG_KEY",
         help="The log's verifier key, to verify proofs offline (default: the local log's).",
     ),
+    server: str | None = server_option(),
+    ca_bundle: Path | None = ca_bundle_option(),
+    unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
     """Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors."""
+    if server or remote:  # --remote is the older name of --server; checking is public: no token is sent
+        from assay.cli import remote as remote_mode
+
+        target = remote_mode.Remote(server or remote, None, ca_bundle, unsafe_http)
+        raise typer.Exit(remote_mode.check(target, paths, workers=workers, log_key=log_key, as_json=as_json))
     files = [str(p) for p in _expand(paths)]
     if not files:
         raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
     config = get_config(ctx)
     vkey = log_key
-    if remote is None:
-        db = open_db(ctx)  # creates/upgrades the schema once, before the workers start
-        if vkey is None:
-            from assay.transparency import verifier_key
+    db = open_db(ctx)  # creates/upgrades the schema once, before the workers start
+    if vkey is None:
+        from assay.transparency import verifier_key
 
-            vkey = verifier_key(db)
-        db.dispose()  # workers open their own connections
+        vkey = verifier_key(db)
+    db.dispose()  # workers open their own connections
     n_workers = workers if workers > 0 else (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(files)))
     found = errors = 0
@@ -508,7 +484,7 @@ def check(
     )
     with progress:
         task = progress.add_task("check", total=len(files))
-        for verdict in _run_checks(files, config, remote, n_workers):
+        for verdict in _run_checks(files, config, n_workers):
             verified = _verify_log_proof(verdict, vkey)
             if verdict.get("status") == "error":
                 errors += 1
@@ -529,14 +505,7 @@ def check(
     raise typer.Exit(2 if errors else (1 if found else 0))
 
 
-def _run_checks(files: list[str], config: Config, remote: str | None, n_workers: int) -> Iterator[dict[str, Any]]:
-    if remote:
-        import httpx
-
-        # The register does the work: threads only overlap the uploads and the waiting.
-        with httpx.Client(timeout=60) as client, ThreadPoolExecutor(max_workers=n_workers) as threads:
-            yield from _completed(threads, lambda f: _check_remote(remote, f, client), files)
-        return
+def _run_checks(files: list[str], config: Config, n_workers: int) -> Iterator[dict[str, Any]]:
     if n_workers == 1:
         _worker_init(config)
         for f in files:
@@ -666,19 +635,6 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         )
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)
-
-
-def _remote_json(resp: Any) -> dict[str, Any]:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = {}
-    if resp.status_code >= 400:
-        err = (body or {}).get("error", {})
-        raise AssayError(
-            err.get("message") or f"the register answered HTTP {resp.status_code}", hint=err.get("hint", "")
-        )
-    return body
 
 
 # ---------------------------------------------------------------------------------------------- assay ca

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
+from assay.cli.remote import ca_bundle_option, server_option, token_option, unsafe_http_option
 from assay.errors import InvalidInput
 
 systems_app = typer.Typer(help="Publish, update, list and review AI systems in the register.", no_args_is_help=True)
@@ -168,9 +169,18 @@ def systems_publish(
     reason: str = env_option(
         "", "--reason", envvar="ASSAY_REGISTER_REASON", help="Why this is published (shown in the version history)."
     ),
+    server: str | None = server_option(),
+    token: str | None = token_option(),
+    ca_bundle: Path | None = ca_bundle_option(),
+    unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
     """Publish a new system from a disclosure file: validate, screen, assess, record (version 1)."""
+    if server:
+        from assay.cli import remote
+
+        target = remote.Remote(server, token, ca_bundle, unsafe_http)
+        return remote.publish(target, file, provider=provider, reason=reason, as_json=as_json)
     from assay.register.service import publish, to_dict
 
     document, source = _load(file)
@@ -314,9 +324,18 @@ def systems_update(
     reason: str = env_option(
         "", "--reason", envvar="ASSAY_REGISTER_REASON", help="Why it changed (shown in the version history)."
     ),
+    server: str | None = server_option(),
+    token: str | None = token_option(),
+    ca_bundle: Path | None = ca_bundle_option(),
+    unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
     """Add a new version to a system; earlier versions stay on record."""
+    if server:
+        from assay.cli import remote
+
+        target = remote.Remote(server, token, ca_bundle, unsafe_http)
+        return remote.update(target, system_id, file, expected_version=expected_version, reason=reason, as_json=as_json)
     from assay.register.models import System
     from assay.register.service import to_dict, update
 
@@ -663,6 +682,14 @@ def tokens_create(
         + ". Store it now: it is not shown again.",
         highlight=False,
     )
+    if issued.info.provider_id:
+        err_console.print(
+            f"The provider uses it from its own machine: ASSAY_SERVER={get_config(ctx).base_url} ASSAY_TOKEN=<token> "
+            "assay systems publish FILE / assay mark IMAGES --system ID (docs/register.md, "
+            '"Working from another machine").',
+            highlight=False,
+            soft_wrap=True,
+        )
     # The secret alone on stdout, so `TOKEN=$(assay tokens create ...)` works.
     sys.stdout.write(issued.secret + "\n")
 

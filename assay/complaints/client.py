@@ -25,7 +25,17 @@ from assay.complaints import crypto, service
 from assay.complaints.service import SealedReply
 from assay.errors import AssayError, InvalidInput, StorageError, VerificationError
 
-__all__ = ["ApiBackend", "Backend", "LocalBackend", "PullResult", "pull", "pulled_reply_key", "seal_reply"]
+__all__ = [
+    "ApiBackend",
+    "Backend",
+    "LocalBackend",
+    "PullResult",
+    "default_inbox",
+    "inbox_exposure",
+    "pull",
+    "pulled_reply_key",
+    "seal_reply",
+]
 
 
 class Backend(Protocol):
@@ -241,6 +251,49 @@ def pulled_reply_key(inbox: Path, complaint_id: str) -> bytes | None:
 # pull: download, decrypt, write into the body's local inbox folder
 
 
+def default_inbox(environ: dict[str, str] | None = None) -> Path:
+    """Where decrypted complaints go unless told otherwise: the user's own data folder, never the working folder.
+
+    ``$XDG_DATA_HOME/assay/complaints-inbox`` (``~/.local/share/assay/complaints-inbox``). The old default,
+    ``./complaints-inbox``, put plaintext complaints into whatever folder the command ran in: usually a git
+    checkout of Assay, one ``git add .`` away from a public repository.
+    """
+    env = os.environ if environ is None else environ
+    base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
+    return base / "assay" / "complaints-inbox"
+
+
+def inbox_exposure(inbox: Path) -> str | None:
+    """Why ``inbox`` is a risky place for plaintext complaints, or None.
+
+    A folder inside a git work tree that git does not ignore is one ``git add`` away from being committed
+    (and pushed). Git is asked only when it is installed; without it, any folder in a work tree is reported.
+    """
+    import shutil
+    import subprocess
+
+    path = inbox.expanduser().resolve()
+    top = next((p for p in (path, *path.parents) if (p / ".git").exists()), None)
+    if top is None:
+        return None
+    git = shutil.which("git")
+    if git is not None:
+        # check-ignore answers 0 when the path is ignored, 1 when it is not, 128 on errors (then: warn).
+        probe = path / ".cursor"
+        done = subprocess.run(
+            [git, "-C", str(top), "check-ignore", "-q", "--no-index", str(probe)],
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode == 0:
+            return None
+    return (
+        f"the inbox {inbox} is inside the git checkout {top} and git does not ignore it: decrypted complaints "
+        "could be committed and published; choose a folder outside it (the default is "
+        f"{default_inbox()}) or add the folder to .gitignore"
+    )
+
+
 @dataclass
 class KeyRing:
     """The body's key files, opened lazily (each passphrase asked once, only if a message needs that key)."""
@@ -304,6 +357,9 @@ def pull(backend: Backend, ring: KeyRing, inbox: Path, *, batch: int = 50) -> Pu
         raise InvalidInput(f"{cursor_file} is damaged", hint="delete it to pull everything again") from None
     written: list[dict[str, Any]] = []
     warnings = _check_served_key(backend, ring)
+    exposure = inbox_exposure(inbox)
+    if exposure:
+        warnings.append(exposure)
     while True:
         page = backend.inbox(after=cursor, limit=batch)
         messages = page.get("messages", [])
@@ -329,6 +385,12 @@ def _check_served_key(backend: Backend, ring: KeyRing) -> list[str]:
         served = current_key(backend)
     except service.ChannelNotReady:
         return []
+    if served.get("demo"):
+        return [
+            f"the server seals new complaints to the DEMO key {served['key_id']} of 'assay demo load', whose "
+            "passphrase is public: anyone can read them. Publish the oversight body's own key before real "
+            "complaints arrive"
+        ]
     if ring.holds(crypto.b64decode(served["public_key"], path="public_key")):
         return []
     return [

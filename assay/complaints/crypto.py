@@ -17,6 +17,9 @@ browser opens here and the reverse; ``tests/complaints/test_browser.py`` checks 
   with the ``mnemonic`` package. Argon2id of the receipt's 16 random bytes with the installation's public
   salt gives 64 bytes: the first 32 are the *access key* (the server keeps only its HMAC under a secret
   pepper), the last 32 the seed of the X25519 *reply key pair* (replies are sealed to its public half).
+- **Own copy**: what a complainant sent (the fields and the attachments' names, not the files), encrypted with
+  ``crypto_secretbox`` under a *copy key* = keyed BLAKE2b-256 of the reply-key seed, so that the receipt's
+  holder can re-read it and nobody else can read, alter or forge it (the server never sees the seed).
 - **Key file**: the oversight body's X25519 private key, encrypted with ``crypto_secretbox`` under a key
   derived from a passphrase by Argon2id; kept off the server.
 
@@ -65,17 +68,23 @@ __all__ = [
     "fingerprint",
     "load_key_file",
     "new_receipt",
+    "open_own_copy",
     "open_sealed",
     "pack_complaint",
     "parse_receipt",
     "read_key_file_public",
     "seal",
+    "seal_own_copy",
     "unpack_complaint",
     "write_key_file",
 ]
 
 CONTAINER_MAGIC = b"ASSAY-COMPLAINT-1\n"
 MESSAGE_MAGIC = b"ASSAY-MESSAGE-1\n"
+OWN_COPY_MAGIC = b"ASSAY-OWN-COPY-1\n"
+OWN_COPY_CONTEXT = b"assay-complaints-own-copy-v1"  # BLAKE2b(key=reply seed) of this gives the copy key
+# The largest own copy: every field at its limit in 4-byte UTF-8, ten attachment names, the padding and the box.
+MAX_OWN_COPY_BYTES = 256 * 1024
 SEAL_OVERHEAD = nacl.bindings.crypto_box_SEALBYTES  # 48: ephemeral public key + MAC
 KEY_FILE_FORMAT = "assay-complaints-key/1"
 
@@ -379,6 +388,8 @@ class ReceiptKeys:
     access_key: bytes = field(repr=False)
     reply_private_key: bytes = field(repr=False)
     reply_public_key: bytes
+    # Encrypts the complainant's own copy of what they sent; derived from the secret half, never sent anywhere.
+    copy_key: bytes = field(default=b"", repr=False)
 
 
 def _mnemonic():  # type: ignore[no-untyped-def]
@@ -439,7 +450,61 @@ def derive_receipt_keys(entropy: bytes, params: KdfParams) -> ReceiptKeys:
     out = argon2id.kdf(64, entropy, params.salt, opslimit=params.opslimit, memlimit=params.memlimit)
     access, seed = out[:32], out[32:]
     public, private = nacl.bindings.crypto_box_seed_keypair(seed)
-    return ReceiptKeys(access_key=access, reply_private_key=private, reply_public_key=public)
+    copy_key = nacl.bindings.crypto_generichash_blake2b_salt_personal(OWN_COPY_CONTEXT, digest_size=32, key=seed)
+    return ReceiptKeys(access_key=access, reply_private_key=private, reply_public_key=public, copy_key=copy_key)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The complainant's own copy
+
+
+def seal_own_copy(content: ComplaintContent, copy_key: bytes) -> bytes:
+    """What the complainant sent, for the complainant: fields and attachment names, padded, in a secret box.
+
+    Attachments' bytes are left out (the copy would double the upload); their names, types and sizes are kept.
+    """
+    check_content(content)
+    doc = {
+        "kind": content.kind,
+        "system": content.system_id,
+        "mode": content.mode,
+        "fields": {k: v for k, v in content.fields.items() if v},
+        "attachments": [
+            {"name": a.name, "type": a.media_type, "size": len(a.data), "metadata": a.metadata}
+            for a in content.attachments
+        ],
+    }
+    plain = OWN_COPY_MAGIC + json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    padded = nacl.bindings.sodium_pad(plain, padme_length(len(plain) + 1))
+    return bytes(nacl.secret.SecretBox(copy_key).encrypt(padded))
+
+
+def open_own_copy(blob: bytes, copy_key: bytes) -> dict[str, Any]:
+    """Open an own copy made here or in the browser; fail closed.
+
+    1. The secret box must open with the copy key (it authenticates every byte: the server cannot alter it).
+    2. The padding, the magic line and the JSON document must be well formed, with text fields only.
+    """
+    try:
+        padded = nacl.secret.SecretBox(copy_key).decrypt(blob)
+        plain = nacl.bindings.sodium_unpad(padded, len(padded))
+    except (nacl.exceptions.CryptoError, ValueError, TypeError):
+        raise UndecryptableError(
+            "this copy does not open with the receipt's key", hint="it was damaged, or made with another receipt"
+        ) from None
+    try:
+        if not plain.startswith(OWN_COPY_MAGIC):
+            raise ValueError("magic")
+        doc = json.loads(plain[len(OWN_COPY_MAGIC) :].decode("utf-8"))
+        if not isinstance(doc, dict) or not isinstance(doc.get("fields"), dict):
+            raise ValueError("fields")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in doc["fields"].items()):
+            raise ValueError("fields")
+        if not isinstance(doc.get("attachments", []), list):
+            raise ValueError("attachments")
+    except (ValueError, UnicodeDecodeError):
+        raise UndecryptableError("this copy is malformed", hint="it was not made by an Assay complaint form") from None
+    return doc
 
 
 def lookup_hash(access_key: bytes, pepper: bytes) -> bytes:

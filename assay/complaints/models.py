@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
@@ -62,6 +62,8 @@ class ComplaintKey(Base):
     retired_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     # Index of the "complaints.key.published"/"complaints.key.rotated" entry on the transparency log.
     log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The demo key 'assay demo load' publishes, whose passphrase is public: shown as such everywhere.
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Complaint(Base):
@@ -98,6 +100,9 @@ class ComplaintMessage(Base):
     # Replies only: the same text sealed to the body's own key, so the body can read its own replies.
     body_copy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     body_copy_key_id: Mapped[str | None] = mapped_column(ForeignKey("complaints_keys.key_id"), nullable=True)
+    # The complainant's messages: the same text (fields and attachment list, not the files) encrypted under a key
+    # derived from the receipt, so its holder can re-read what was sent (see crypto.seal_own_copy). Optional.
+    own_copy: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class StatusChange(Base):

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from assay.complaints.crypto import SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
+from assay.complaints.crypto import MAX_OWN_COPY_BYTES, SEAL_OVERHEAD, KdfParams, b64, fingerprint, key_id
 from assay.complaints.models import ChannelSettings, Complaint, ComplaintKey, ComplaintMessage, StatusChange
 from assay.complaints.stats import FINAL, STATUSES, ComplaintDates, Deadlines, SystemStats, deadlines, system_stats
 from assay.errors import Conflict, FieldProblem, InvalidInput, NotFound
@@ -58,6 +58,8 @@ class ChannelNotReady(Conflict):
         )
 
 
+# A secret box's nonce and MAC, and one byte of padding.
+OWN_COPY_MIN_BYTES = 24 + 16 + 1
 NOT_FOUND_BY_RECEIPT = "no complaint matches this receipt"
 NOT_FOUND_HINT = "check the twelve words against your note; a receipt works only on the register where it was made"
 
@@ -69,6 +71,7 @@ class KeyView:
     published_on: date
     retired_on: date | None
     log_index: int | None
+    demo: bool = False  # the demo key of 'assay demo load': its passphrase is public
 
     @property
     def fingerprint(self) -> str:
@@ -83,6 +86,7 @@ class KeyView:
             "retired_on": self.retired_on.isoformat() if self.retired_on else None,
             "log_index": self.log_index,
             "log_url": f"/log/entries/{self.log_index}" if self.log_index is not None else None,
+            "demo": self.demo,
         }
 
 
@@ -97,6 +101,8 @@ class MessageView:
     ciphertext: bytes
     body_copy: bytes | None
     body_copy_key_id: str | None
+    # The complainant's copy of what they sent (only their receipt opens it); not part of the body's views.
+    own_copy: bytes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -176,7 +182,7 @@ def channel_params(session: Session, *, opslimit: int, memlimit: int, today: dat
 
 
 def _key_view(k: ComplaintKey) -> KeyView:
-    return KeyView(k.key_id, k.public_key, k.published_on, k.retired_on, k.log_index)
+    return KeyView(k.key_id, k.public_key, k.published_on, k.retired_on, k.log_index, bool(k.demo))
 
 
 def current_key(session: Session) -> KeyView | None:
@@ -192,12 +198,16 @@ def list_keys(session: Session) -> list[KeyView]:
     return [_key_view(k) for k in rows]
 
 
-def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
+DEMO_NOTE = "DEMO key of 'assay demo load': its passphrase is public, anyone can read what is sealed to it"
+
+
+def publish_key(session: Session, public_key: bytes, *, today: date, demo: bool = False) -> KeyView:
     """Make ``public_key`` the key new complaints are sealed to, and record it on the transparency log.
 
     The first key is recorded as ``complaints.key.published``; a new key retires the current one and is
     recorded as ``complaints.key.rotated``. Complaints sealed to a retired key stay readable with its private
-    key. Publishing the current key again changes nothing; a retired key cannot come back.
+    key. Publishing the current key again changes nothing; a retired key cannot come back. ``demo`` marks the
+    demo key (``assay demo load``), in the database and in its log entry, so that pages and commands say so.
     """
     from assay.transparency import record
 
@@ -218,7 +228,7 @@ def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
     previous = session.scalars(select(ComplaintKey).where(ComplaintKey.retired_on.is_(None)).with_for_update()).all()
     for old in previous:
         old.retired_on = today
-    row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today)
+    row = ComplaintKey(key_id=kid, public_key=public_key, published_on=today, demo=demo)
     session.add(row)
     session.flush()
     body: dict[str, Any] = {
@@ -227,6 +237,8 @@ def publish_key(session: Session, public_key: bytes, *, today: date) -> KeyView:
         "alg": "x25519-sealed-box",
         "published_on": today.isoformat(),
     }
+    if demo:
+        body |= {"demo": True, "note": DEMO_NOTE}
     if previous:
         body["previous_key_ids"] = sorted(o.key_id for o in previous)
         row.log_index = record(session, "complaints.key.rotated", body)
@@ -253,6 +265,18 @@ def _check_sealed(ciphertext: bytes, *, path: str, max_bytes: int) -> None:
             f"{path} is {len(ciphertext)} bytes, more than the limit of {max_bytes}",
             hint="attach fewer or smaller files",
             problems=[FieldProblem(path, "too large", "send less")],
+        )
+
+
+def _check_own_copy(own_copy: bytes | None) -> None:
+    if own_copy is None:
+        return
+    if not (OWN_COPY_MIN_BYTES <= len(own_copy) <= MAX_OWN_COPY_BYTES):
+        raise InvalidInput(
+            f"own_copy is {len(own_copy)} bytes; a copy for the complainant is {OWN_COPY_MIN_BYTES} to "
+            f"{MAX_OWN_COPY_BYTES} bytes",
+            hint="send the copy the complaint form makes, or none",
+            problems=[FieldProblem("own_copy", "wrong size", "send the form's copy or leave it out")],
         )
 
 
@@ -291,9 +315,14 @@ def submit_complaint(
     reply_public_key: bytes,
     today: date,
     max_bytes: int,
+    own_copy: bytes | None = None,
 ) -> str:
-    """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant)."""
+    """Store a new sealed complaint; returns its random id (for the oversight body, never the complainant).
+
+    ``own_copy`` is the complainant's copy of what they sent, encrypted under their receipt's copy key (or None).
+    """
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    _check_own_copy(own_copy)
     if len(lookup) != 32 or len(reply_public_key) != 32:
         raise InvalidInput(
             "the receipt's keys are malformed",
@@ -326,6 +355,7 @@ def submit_complaint(
             key_id=key_id,
             ciphertext=ciphertext,
             digest=digest,
+            own_copy=own_copy,
         )
     )
     session.add(StatusChange(complaint_id=cid, status="received", day=today))
@@ -347,10 +377,18 @@ def find_by_lookup(session: Session, lookup: bytes) -> ComplaintView | None:
 
 
 def add_information(
-    session: Session, *, lookup: bytes, key_id: str, ciphertext: bytes, today: date, max_bytes: int
+    session: Session,
+    *,
+    lookup: bytes,
+    key_id: str,
+    ciphertext: bytes,
+    today: date,
+    max_bytes: int,
+    own_copy: bytes | None = None,
 ) -> ComplaintView:
     """Append information sealed by the complainant (identified only by the receipt's lookup hash)."""
     _check_sealed(ciphertext, path="ciphertext", max_bytes=max_bytes)
+    _check_own_copy(own_copy)
     complaint = session.scalars(select(Complaint).where(Complaint.lookup == lookup).with_for_update()).first()
     if complaint is None:
         raise NotFound(NOT_FOUND_BY_RECEIPT, hint=NOT_FOUND_HINT)
@@ -371,6 +409,7 @@ def add_information(
             key_id=key_id,
             ciphertext=ciphertext,
             digest=digest,
+            own_copy=own_copy,
         )
     )
     _flush_or_conflict(session)
@@ -417,7 +456,16 @@ def _require(session: Session, complaint_id: str, *, lock: bool = False) -> Comp
 
 def _message_view(m: ComplaintMessage) -> MessageView:
     return MessageView(
-        m.id, m.complaint_id, m.author, m.kind, m.day, m.key_id, m.ciphertext, m.body_copy, m.body_copy_key_id
+        m.id,
+        m.complaint_id,
+        m.author,
+        m.kind,
+        m.day,
+        m.key_id,
+        m.ciphertext,
+        m.body_copy,
+        m.body_copy_key_id,
+        m.own_copy,
     )
 
 
@@ -539,12 +587,24 @@ def change_status(
 
 
 def stats_for_system(session: Session, system_id: str, *, today: date) -> SystemStats:
+    """The system's figures as of the end of the last full month (see :mod:`assay.complaints.stats`); publish
+    only ``.published()`` of them."""
     rows = session.execute(
-        select(Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on).where(
-            Complaint.system_id == system_id
-        )
+        select(Complaint.id, Complaint.status, Complaint.received_on, Complaint.acknowledged_on, Complaint.answered_on)
+        .where(Complaint.system_id == system_id)
+        .order_by(Complaint.id)
     ).all()
-    return system_stats(system_id, (ComplaintDates(*r) for r in rows), today=today)
+    history: dict[str, list[tuple[str, date]]] = {}
+    for cid, status, day in session.execute(
+        select(StatusChange.complaint_id, StatusChange.status, StatusChange.day)
+        .join(Complaint, Complaint.id == StatusChange.complaint_id)
+        .where(Complaint.system_id == system_id)
+        .order_by(StatusChange.id)
+    ):
+        history.setdefault(cid, []).append((status, day))
+    return system_stats(
+        system_id, (ComplaintDates(*r[1:], history=tuple(history.get(r[0], ()))) for r in rows), today=today
+    )
 
 
 def count_open(session: Session) -> int:

@@ -14,15 +14,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
+from typing import Any, TypeVar
+
+_K = TypeVar("_K")
 
 __all__ = [
     "ACK_DAYS",
     "FEEDBACK_MONTHS",
     "STATUSES",
+    "SUPPRESS_BELOW",
     "Deadlines",
     "SystemStats",
     "add_months",
     "deadlines",
+    "period_end",
     "system_stats",
 ]
 
@@ -85,11 +90,36 @@ class ComplaintDates:
     received_on: date
     acknowledged_on: date | None
     answered_on: date | None
+    # Every status the complaint took, with its day, oldest first (to know where it stood on a past day).
+    history: tuple[tuple[str, date], ...] = ()
+
+    def status_on(self, day: date) -> str:
+        passed = [s for s, d in self.history if d <= day]
+        return passed[-1] if passed else (self.status if not self.history else STATUSES[0])
+
+
+# Public statistics must not point at anyone: a count of 1 with a date next to it can name the one worker who
+# complained about the system her employer uses. So (the rules of statistical disclosure control, simplest form):
+# - a count under SUPPRESS_BELOW is published as "fewer than 5" (None), zero included, so that even whether
+#   anyone complained is not told for fewer than 5; where one cell of a breakdown is hidden and the total is not,
+#   the next smallest cell is hidden too, or the hidden one would follow by subtraction;
+# - dates are coarsened to months: the figures describe the complaints received up to the end of the last full
+#   month, as they stood on that day, so the page changes once a month, not on the day a complaint arrives.
+SUPPRESS_BELOW = 5
+
+
+def period_end(today: date) -> date:
+    """The last day of the last full month: the day the published figures describe."""
+    return today.replace(day=1) - timedelta(days=1)
 
 
 @dataclass(frozen=True)
 class SystemStats:
-    """What the public may know about a system's complaints: counts and durations, never content."""
+    """A system's complaints in figures, exact, as of ``as_of`` (the end of the last full month); never content.
+
+    The exact figures are for the register's own use; the public sees :meth:`published` (counts under
+    :data:`SUPPRESS_BELOW` hidden), which is also what :meth:`as_dict` gives.
+    """
 
     system_id: str
     total: int
@@ -103,40 +133,82 @@ class SystemStats:
     as_of: date
     by_year: dict[int, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, object]:
+    @property
+    def next_update(self) -> date:
+        return add_months(self.as_of.replace(day=1), 2)  # the first day of the month after next of as_of's
+
+    def published(self, k: int = SUPPRESS_BELOW) -> dict[str, Any]:
+        """The figures the public may see: every count under ``k`` is None ("fewer than k")."""
+
+        def count(n: int) -> int | None:
+            return n if n >= k else None
+
+        total = count(self.total)
+        by_status = _suppress_group(self.by_status, total_known=total is not None, k=k)
+        by_year = _suppress_group(self.by_year, total_known=total is not None, k=k)
+        acknowledged = count(self.acknowledged)
+        median_days = (
+            int(self.median_days_to_acknowledge + 0.5)
+            if acknowledged is not None and self.median_days_to_acknowledge is not None
+            else None
+        )
         return {
             "system_id": self.system_id,
             "as_of": self.as_of.isoformat(),
-            "total": self.total,
-            "by_status": self.by_status,
-            "by_year": {str(k): v for k, v in sorted(self.by_year.items())},
-            "acknowledged": self.acknowledged,
-            "median_days_to_acknowledge": self.median_days_to_acknowledge,
-            "acknowledged_within_7_days": self.acknowledged_within_deadline,
+            "next_update": self.next_update.isoformat(),
+            "covers": f"complaints received up to {self.as_of.isoformat()}, as they stood that day",
+            "suppressed_below": k,
+            "total": total,
+            "by_status": by_status,
+            "by_year": {str(y): v for y, v in sorted(by_year.items())},
+            "acknowledged": acknowledged,
+            "median_days_to_acknowledge": median_days,
+            "acknowledged_within_7_days": count(self.acknowledged_within_deadline),
             "flags": {
-                "not_acknowledged_within_7_days": self.not_acknowledged_in_time,
-                "not_answered_within_3_months": self.not_answered_in_time,
-                "overdue_now": self.overdue_now,
+                "not_acknowledged_within_7_days": count(self.not_acknowledged_in_time),
+                "not_answered_within_3_months": count(self.not_answered_in_time),
+                "overdue_now": count(self.overdue_now),
             },
         }
 
+    def as_dict(self) -> dict[str, Any]:
+        return self.published()
+
+
+def _suppress_group(cells: dict[_K, int], *, total_known: bool, k: int) -> dict[_K, int | None]:
+    """Hide every cell under ``k``; if the total is published and exactly one cell is hidden, hide the next
+    smallest too, so that no hidden cell is the total minus the shown ones."""
+    out: dict[_K, int | None] = {key: (n if n >= k else None) for key, n in cells.items()}
+    hidden = [key for key, v in out.items() if v is None]
+    if total_known and len(hidden) == 1:
+        shown = sorted((n, i) for i, (key, n) in enumerate(cells.items()) if out[key] is not None)
+        if shown:
+            out[list(cells)[shown[0][1]]] = None
+    return out
+
 
 def system_stats(system_id: str, complaints: Iterable[ComplaintDates], *, today: date) -> SystemStats:
+    """The figures as of the end of the last full month before ``today``: complaints received by then, each as
+    it stood on that day (its status then, acknowledged or answered only if by then)."""
+    as_of = period_end(today)
     by_status = dict.fromkeys(STATUSES, 0)
     by_year: dict[int, int] = {}
     ack_days: list[int] = []
     within = late_ack = late_answer = overdue = total = 0
     for c in complaints:
+        if c.received_on > as_of:
+            continue
+        acknowledged_on = c.acknowledged_on if c.acknowledged_on and c.acknowledged_on <= as_of else None
+        answered_on = c.answered_on if c.answered_on and c.answered_on <= as_of else None
         total += 1
-        by_status[c.status] = by_status.get(c.status, 0) + 1
+        status = c.status_on(as_of)
+        by_status[status] = by_status.get(status, 0) + 1
         by_year[c.received_on.year] = by_year.get(c.received_on.year, 0) + 1
-        if c.acknowledged_on is not None:
-            days = (c.acknowledged_on - c.received_on).days
+        if acknowledged_on is not None:
+            days = (acknowledged_on - c.received_on).days
             ack_days.append(days)
             within += days <= ACK_DAYS
-        d = deadlines(
-            received_on=c.received_on, acknowledged_on=c.acknowledged_on, answered_on=c.answered_on, today=today
-        )
+        d = deadlines(received_on=c.received_on, acknowledged_on=acknowledged_on, answered_on=answered_on, today=as_of)
         late_ack += d.not_acknowledged_in_time
         late_answer += d.not_answered_in_time
         overdue += d.overdue_now
@@ -150,6 +222,6 @@ def system_stats(system_id: str, complaints: Iterable[ComplaintDates], *, today:
         not_acknowledged_in_time=late_ack,
         not_answered_in_time=late_answer,
         overdue_now=overdue,
-        as_of=today,
+        as_of=as_of,
         by_year=by_year,
     )

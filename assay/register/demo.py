@@ -61,11 +61,17 @@ class DemoResult:
 
 
 def load_demo(
-    db: Database, config: Config | None = None, *, examples: Path = EXAMPLES, provenance: bool = True
+    db: Database,
+    config: Config | None = None,
+    *,
+    examples: Path = EXAMPLES,
+    provenance: bool = True,
+    complaints: bool = True,
 ) -> DemoResult:
     """Load every ``*.yaml`` example (in name order); each system in its own write transaction.
 
-    With ``provenance`` (the default), the provenance part's demo (marked images) is loaded afterwards.
+    With ``provenance`` (the default), the provenance part's demo (marked images) is loaded afterwards; with
+    ``complaints`` (the default), a demo oversight key is published unless a key is published already.
     """
     from sqlalchemy import select
 
@@ -126,6 +132,11 @@ def load_demo(
             result.updated.append(system.id)
     if provenance:
         _load_provenance_demo(db, config, result)
+    if complaints:
+        from assay.complaints.demo import load_demo as load_complaints_demo
+
+        # A demo oversight key, so the "File a complaint" forms work at once (marked as a demo everywhere).
+        result.extra["complaints"] = load_complaints_demo(db, config or Config.from_env())
     return result
 
 

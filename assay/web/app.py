@@ -68,6 +68,9 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
     app.state.db = db
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.globals.update(site_name="Assay", version=__version__, base_url=config.base_url)
+    from assay.web.routes.complaints import complaints_key
+
+    templates.env.globals["complaints_key"] = complaints_key  # pages offer complaints only once a key is published
     app.state.templates = templates
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

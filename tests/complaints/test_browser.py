@@ -262,3 +262,125 @@ def test_libsodium_js_and_pynacl_interoperate_both_ways(browser, live_server, sq
     assert lengths == [crypto.padme_length(n) for n in (1, 2, 100, 1000, 65537, 10000003)]
     assert not errors
     context.close()
+
+
+def test_the_browser_receipt_says_as_much_can_be_kept_and_reopens_what_was_sent(  # type: ignore[no-untyped-def]
+    browser, live_server, sqlite_db, system_id, body_key, tmp_path
+) -> None:
+    """Issue 11 item 5 in Chromium: the receipt after browser encryption shows what the no-JavaScript one shows
+    (system, day, 7-day and 3-month deadlines); copy, print and save work; leaving before ticking "I have written
+    it down" asks first; and the follow-up page names the system and decrypts the complainant's own copy."""
+    from datetime import timedelta
+
+    from assay.complaints.stats import add_months
+
+    context = browser.new_context(accept_downloads=True, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{live_server}/systems/{system_id}/complaints/new")
+    page.wait_for_selector("text=Encrypted in your browser.")
+    page.fill("#f-what", WHAT)
+    assert page.is_checked("#f-keep-copy")
+    page.click("#send")
+    page.wait_for_selector("#receipt:not([hidden])", timeout=30_000)
+    words = page.locator("#receipt-words li").all_inner_texts()
+    today = date.today()
+    ack_by, answer_by = today + timedelta(days=7), add_months(today + timedelta(days=7), 3)
+    assert page.inner_text("#receipt h2") == "Your complaint about Acme ImageGen was received"
+    assert page.inner_text("#receipt-system") == "Acme ImageGen (by Acme Imaging B.V.)"
+    assert page.inner_text("#receipt-received") == today.isoformat()
+    assert page.inner_text("#receipt-ack-by") == ack_by.isoformat()
+    assert page.inner_text("#receipt-answer-by") == answer_by.isoformat()
+    assert page.inner_text("#receipt-kept").startswith("kept")
+    assert page.locator("#receipt-facts dt").all_inner_texts() == [
+        "About",
+        "Received",
+        "Acknowledgement",
+        "An answer",
+        "Follow up at",
+        "Your copy",
+    ]  # the same list as the no-JavaScript receipt (one template for both)
+
+    page.click("#receipt-copy")
+    page.wait_for_selector("text=Copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert " ".join(words) == " ".join(w.split(". ", 1)[1] for w in copied.splitlines()[2:14])
+    assert f"by {ack_by.isoformat()} (7 days)" in copied and f"by {answer_by.isoformat()} (3 months)" in copied
+    with page.expect_download() as saving:
+        page.click("#receipt-save")
+    download = saving.value
+    assert download.suggested_filename == "assay-complaint-receipt.txt"
+    assert Path(download.path()).read_text() == copied
+    page.evaluate("window.print = () => { window.printedAt = Date.now(); }")  # headless Chromium has no dialog
+    page.click("#receipt-print")
+    assert page.evaluate("typeof window.printedAt") == "number"
+    page.emulate_media(media="print")
+    assert page.is_visible("#receipt-words") and not page.is_visible("header.site")
+    assert not page.is_visible(".receipt-actions") and not page.is_visible("#receipt-written")
+    page.emulate_media(media="screen")
+
+    # Leaving before saying the words are kept: the browser asks first.
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:  # type: ignore[no-untyped-def]
+        dialogs.append(dialog.type)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.evaluate("location.href = '/'")
+    page.wait_for_timeout(500)
+    assert dialogs == ["beforeunload"] and page.url.endswith("/complaints/new")
+    assert not page.is_visible("#receipt-next")
+    page.check("#receipt-written")
+    assert page.is_visible("#receipt-next") and "acknowledged" in page.inner_text("#receipt-next")
+    page.goto(f"{live_server}/complaints/follow-up")
+    assert dialogs == ["beforeunload"]
+
+    # Back with the words: the page names the system and shows what was sent, decrypted here.
+    page.fill("#f-receipt", " ".join(words))
+    page.click("text=Open my complaint")
+    page.wait_for_selector("#case:not([hidden])", timeout=30_000)
+    assert page.inner_text("#case-title") == "Your complaint about Acme ImageGen"
+    mine = page.inner_text("#case-messages li.mine")
+    assert "What happened" in mine and WHAT in mine
+    page.fill("#i-what", "A second letter came.")
+    page.uncheck("#i-keep-copy")
+    page.click("text=Encrypt and add")
+    page.wait_for_selector("text=Your information was encrypted in your browser and added.", timeout=30_000)
+    added = page.locator("#case-messages li.mine").nth(1).inner_text()
+    assert "No copy was kept for you" in added and "second letter" not in added
+    assert not errors
+    context.close()
+
+
+def test_own_copies_interoperate_between_libsodium_js_and_pynacl(browser, live_server, body_key) -> None:  # type: ignore[no-untyped-def]
+    context, page, errors = open_page(browser, f"{live_server}/complaints/follow-up")
+    page.wait_for_function("window.sodium && window.assayComplaints")
+    words, entropy = crypto.new_receipt()
+    params = crypto.KdfParams(salt=b"0123456789abcdef", opslimit=1, memlimit=8 * 1024 * 1024)
+    keys = crypto.derive_receipt_keys(entropy, params)
+    python_copy = crypto.seal_own_copy(
+        crypto.ComplaintContent(fields={"what": "from PyNaCl ✓", "ask": "an answer"}, system_id="s"), keys.copy_key
+    )
+    result = page.evaluate(
+        """async ([words, salt, copy]) => {
+            const s = await window.assayComplaints.sodiumReady();
+            const A = window.assayComplaints;
+            const k = A.deriveKeys(s, A.wordsToEntropy(s, words, await A.wordlist()),
+                                   {salt: salt, opslimit: "1", memlimit: String(8 * 1024 * 1024)});
+            const b = (x) => s.to_base64(x, s.base64_variants.URLSAFE_NO_PADDING);
+            const att = [{name: "a.png", type: "image/png", data: new Uint8Array([1, 2, 3]), metadata: "stripped"}];
+            return {copyKey: s.to_hex(k.copy),
+                    opened: A.openOwnCopy(s, s.from_base64(copy, s.base64_variants.URLSAFE_NO_PADDING), k.copy),
+                    made: b(A.sealOwnCopy(s, "complaint", "sys-1", {what: "from the browser 🌍"}, att, k.copy))};
+        }""",
+        [words, crypto.b64(params.salt), crypto.b64(python_copy)],
+    )
+    assert result["copyKey"] == keys.copy_key.hex()
+    assert result["opened"]["fields"] == {"what": "from PyNaCl ✓", "ask": "an answer"}
+    made = crypto.open_own_copy(crypto.b64decode(result["made"]), keys.copy_key)
+    assert made["fields"] == {"what": "from the browser 🌍"} and made["system"] == "sys-1"
+    assert made["attachments"] == [{"name": "a.png", "type": "image/png", "size": 3, "metadata": "stripped"}]
+    assert not errors
+    context.close()

@@ -364,3 +364,49 @@ def test_what_an_altered_database_sends_cannot_write_outside_the_inbox_or_bring_
     r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), ok=False)
     assert "malformed id" in r.stderr
     assert not (tmp_path / "escaped").exists() and not (inbox.parent.parent / "escaped").exists()
+
+
+def test_pull_writes_outside_the_working_folder_by_default_and_warns_about_a_git_checkout(  # type: ignore[no-untyped-def]
+    tmp_path: Path, run, monkeypatch
+) -> None:
+    """Issue 11 item 7: plaintext complaints never land in the folder the command runs in (a git checkout)."""
+    from assay.complaints.client import default_inbox, inbox_exposure
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    monkeypatch.chdir(checkout)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    data = tmp_path / "data"
+    key = tmp_path / "offline" / "body.key.json"
+    out = json.loads(run(data, "complaints", "keygen", "--out", str(key), *FAST, "--json").stdout)
+    run(data, "complaints", "publish-key", "--key", str(key))
+    db = Database(f"sqlite:///{data / 'assay.db'}")
+    file_complaint(
+        db,
+        crypto.read_key_file_public(key),
+        out["key_id"],
+        crypto.ComplaintContent(fields={"what": "A plaintext that must not be committed"}, system_id="s"),
+    )
+    pulled = json.loads(run(data, "complaints", "pull", "--key", str(key), "--json").stdout)
+    assert pulled["inbox"] == str(tmp_path / "xdg" / "assay" / "complaints-inbox") == str(default_inbox())
+    assert pulled["warnings"] == [] and len(pulled["written"]) == 1
+    assert list(checkout.iterdir()) == [checkout / ".git"]  # nothing written where the command ran
+
+    # Told to write into the checkout, it still does, but says what could happen, unless git ignores the folder.
+    inside = checkout / "complaints-inbox"
+    r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inside), "--json")
+    assert any("inside the git checkout" in w for w in json.loads(r.stdout)["warnings"])
+    (checkout / ".gitignore").write_text("/complaints-inbox/\n")
+    assert inbox_exposure(inside) is None
+    assert inbox_exposure(tmp_path / "elsewhere") is None
+    db.dispose()
+
+
+def test_the_repository_ignores_the_old_default_inbox() -> None:
+    root = Path(__file__).parents[2]
+    if not (root / ".git").exists():  # an unpacked release: there is no git to ask
+        assert "/complaints-inbox/" in (root / ".gitignore").read_text().splitlines()
+        return
+    probe = root / "complaints-inbox" / "abc" / "m000001-complaint.txt"
+    assert subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "--no-index", str(probe)]).returncode == 0

@@ -218,11 +218,58 @@ def test_stats_and_inbox_cursor(db: Database) -> None:
         st = service.stats_for_system(s, "sys-a", today=date(2026, 6, 1))
         msgs = service.inbox(s, after=0)
         later = service.inbox(s, after=msgs[0].id)
+    assert st.as_of == date(2026, 5, 31)  # the end of the last full month
     assert st.total == 2 and st.by_status["acknowledged"] == 1 and st.by_status["under_review"] == 1
     assert st.median_days_to_acknowledge == 8.5 and st.acknowledged_within_deadline == 1
     assert st.not_acknowledged_in_time == 1
     assert st.not_answered_in_time == 2 and st.overdue_now == 2  # no feedback by April
     assert len(msgs) == 3 and len(later) == 2
+    # The exact figures stay inside: published, two complaints are "fewer than 5", like every count here.
+    pub = st.published()
+    assert pub["total"] is None and set(pub["by_status"].values()) == {None}
+    assert pub["median_days_to_acknowledge"] is None and set(pub["flags"].values()) == {None}
+
+
+def test_stats_describe_the_end_of_the_last_full_month_as_things_stood_then(db: Database) -> None:
+    """Issue 11 item 6: dates coarsened to months, so no figure changes on the day a complaint arrives."""
+    _, public, kid = _key(db, today=date(2026, 1, 1))
+    ids = [_file(db, public, kid, system="sys-a", today=date(2026, 1, 3 + i))[0] for i in range(7)]
+    late = _file(db, public, kid, system="sys-a", today=date(2026, 2, 3))[0]  # this month: not counted yet
+    with db.write() as s:
+        for cid in ids[:6]:
+            service.change_status(s, cid, "acknowledged", today=date(2026, 1, 9))
+        service.change_status(s, ids[0], "resolved", today=date(2026, 2, 2))  # after the period: not seen yet
+        service.change_status(s, late, "acknowledged", today=date(2026, 2, 4))
+    with db.read() as s:
+        st = service.stats_for_system(s, "sys-a", today=date(2026, 2, 20))
+    assert st.as_of == date(2026, 1, 31) and st.next_update == date(2026, 3, 1)
+    assert st.total == 7 and st.by_status["acknowledged"] == 6 and st.by_status["received"] == 1
+    assert st.by_status["resolved"] == 0
+    pub = st.published()
+    assert pub["total"] == 7 and pub["by_status"]["acknowledged"] == 6
+    # "received" (1) is hidden, and then the total minus the shown cells would give it: a zero cell is hidden too.
+    assert pub["by_status"]["received"] is None
+    assert sum(v is None for v in pub["by_status"].values()) >= 2
+    assert pub["acknowledged"] == 6 and pub["median_days_to_acknowledge"] == 4  # 1..6 days, median 3.5 -> 4
+    assert pub["flags"]["not_acknowledged_within_7_days"] is None  # one, still waiting on 31 January
+
+
+def test_a_daily_observer_cannot_tell_the_day_a_complaint_arrived(db: Database) -> None:
+    """The attack: poll the public figures every day of a month in which one complaint arrives (among many
+    before). Every answer of that month is the same; the new one shows only in the next month's figures."""
+    _, public, kid = _key(db, today=date(2026, 1, 1))
+    for i in range(8):
+        _file(db, public, kid, system="sys-a", today=date(2026, 1, 2 + i))
+    answers = []
+    for day in range(1, 31):
+        if day == 17:
+            _file(db, public, kid, system="sys-a", today=date(2026, 4, 17))
+        with db.read() as s:
+            answers.append(service.stats_for_system(s, "sys-a", today=date(2026, 4, day)).published())
+    assert all(a == answers[0] for a in answers) and answers[0]["total"] == 8
+    with db.read() as s:
+        may = service.stats_for_system(s, "sys-a", today=date(2026, 5, 1)).published()
+    assert may["total"] == 9 and may["as_of"] == "2026-04-30"
 
 
 @pytest.mark.parametrize(

@@ -463,7 +463,7 @@ def test_admin_api_needs_an_admin_token(client, system_id, sqlite_db) -> None:  
 def test_stats_with_an_injected_clock(client, app, system_id, body_key, sqlite_db) -> None:  # type: ignore[no-untyped-def]
     day0 = date(2026, 1, 10)
     app.state.complaints_today = lambda: day0
-    for _ in range(3):
+    for _ in range(6):
         assert (
             client.post(
                 "/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id), "what": WHAT}
@@ -471,18 +471,25 @@ def test_stats_with_an_injected_clock(client, app, system_id, body_key, sqlite_d
             == 200
         )
     with sqlite_db.write() as s:
-        a, b, _c = service.list_complaints(s)
-        service.change_status(s, a.id, "acknowledged", today=day0 + timedelta(days=2))
-        service.change_status(s, b.id, "acknowledged", today=day0 + timedelta(days=9))
+        views = service.list_complaints(s)
+        for v in views[:5]:
+            service.change_status(s, v.id, "acknowledged", today=day0 + timedelta(days=2))
+    # In January the figures still describe December: nothing yet, "fewer than 5".
     app.state.complaints_today = lambda: day0 + timedelta(days=20)
     stats = client.get(f"/api/v1/systems/{system_id}/complaints").json()
-    assert stats["total"] == 3 and stats["by_status"]["received"] == 1 and stats["by_status"]["acknowledged"] == 2
-    assert stats["median_days_to_acknowledge"] == 5.5 and stats["acknowledged_within_7_days"] == 1
-    assert stats["flags"]["not_acknowledged_within_7_days"] == 2  # one late, one still waiting
-    assert stats["flags"]["not_answered_within_3_months"] == 0
+    assert stats["as_of"] == "2025-12-31" and stats["next_update"] == "2026-02-01"
+    assert stats["total"] is None and stats["suppressed_below"] == 5
+    app.state.complaints_today = lambda: date(2026, 2, 1)
+    stats = client.get(f"/api/v1/systems/{system_id}/complaints").json()
+    assert stats["total"] == 6 and stats["by_status"]["acknowledged"] == 5 and stats["by_status"]["received"] is None
+    assert stats["median_days_to_acknowledge"] == 2 and stats["acknowledged_within_7_days"] == 5
+    assert stats["flags"]["not_acknowledged_within_7_days"] is None  # one: not published
+    assert stats["flags"]["not_answered_within_3_months"] is None
     app.state.complaints_today = lambda: day0 + timedelta(days=130)
     later = client.get(f"/api/v1/systems/{system_id}/complaints").json()
-    assert later["flags"]["not_answered_within_3_months"] == 3
+    assert later["flags"]["not_answered_within_3_months"] == 6
     page = client.get(f"/systems/{system_id}/complaints")
-    assert page.status_code == 200 and 'data-status="acknowledged">2<' in page.text
+    assert page.status_code == 200 and 'data-status="acknowledged">5<' in page.text
+    assert 'data-status="received"><span class="suppressed">fewer than 5</span><' in page.text
     assert WHAT not in page.text and "Not answered within 3 months" in page.text
+    assert "received up to <strong>2026-04-30</strong>" in page.text

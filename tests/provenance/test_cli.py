@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import Register, encode, synthetic_pixels
 
 
@@ -165,16 +167,18 @@ def test_mark_refuses_unwritable_or_clashing_outputs_before_recording_anything(
     assert marks() == before
 
 
-def test_a_remote_that_is_not_a_register_is_named_with_a_hint(tmp_path: Path) -> None:
+def test_a_remote_that_is_not_a_register_is_named_with_a_hint() -> None:
     import httpx
 
-    from assay.cli.provenance import _check_remote
+    from assay.client import RegisterClient, RemoteError
 
-    image = tmp_path / "a.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n")
     html_404 = httpx.MockTransport(lambda request: httpx.Response(404, html="<!doctype html><title>Error 404</title>"))
-    with httpx.Client(transport=html_404) as client:
-        verdict = _check_remote("https://register.example/wrong", str(image), client)
-    assert verdict["status"] == "error"
-    assert verdict["error"]["message"] == "https://register.example/wrong answered HTTP 404 to POST /api/v1/check"
-    assert "--remote" in verdict["error"]["hint"]
+    with RegisterClient("https://register.example/wrong", transport=html_404) as register:
+        with pytest.raises(RemoteError) as caught:
+            register.check(b"\x89PNG\r\n\x1a\n")
+    assert caught.value.unreachable  # the run stops with one error (tests/provenance/test_remote_cli.py)
+    assert caught.value.message == (
+        "https://register.example/wrong did not answer POST /api/v1/check like an Assay register "
+        "(HTTP 404 without an Assay error)"
+    )
+    assert "--server" in caught.value.hint

@@ -20,12 +20,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -171,6 +171,12 @@ def _current_key(request: Request) -> service.KeyView | None:
         return service.current_key(session)
 
 
+def complaints_key(request: Request) -> service.KeyView | None:
+    """For templates (a Jinja global): the key complaints are sealed to now, or None when none is published, in
+    which case no page offers a "File a complaint" button that leads to a form that cannot send."""
+    return _current_key(request)
+
+
 def _require_key(request: Request) -> service.KeyView:
     key = _current_key(request)
     if key is None:
@@ -199,6 +205,15 @@ _NOT_READY = (
     "The oversight body has not published its key yet (code 'complaints_not_ready'); the hint "
     "says what it runs to publish one",
 )
+
+
+_FIELD_TITLES = {
+    "what": "What happened",
+    "when": "When",
+    "effect": "How it affected you",
+    "ask": "What you asked for",
+    "contact": "Contact details",
+}
 
 
 def _limits(config: Config) -> dict[str, int]:
@@ -274,6 +289,7 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
         sealed = crypto.seal(
             crypto.pack_complaint(replace(content, reply_public_key=keys.reply_public_key)), key.public_key
         )
+        own_copy = crypto.seal_own_copy(content, keys.copy_key) if _keep_copy(form.fields) else None
         del content
         with _db(request).write() as session:
             service.submit_complaint(
@@ -285,6 +301,7 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
                 reply_public_key=keys.reply_public_key,
                 today=today,
                 max_bytes=ch.config.complaints_max_bytes,
+                own_copy=own_copy,
             )
     except BaseException:
         ch.forms.unspend(token)
@@ -297,9 +314,62 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
             "words": words.split(),
             "mode": "server",
             "received_on": today,
+            "deadlines": _first_deadlines(today),
             "attachments": len(form.files),
+            "kept_copy": own_copy is not None,
         },
         headers=NO_STORE,
+    )
+
+
+def _keep_copy(fields: dict[str, str]) -> bool:
+    """The form's "keep a copy I can re-read with my receipt" box (checked unless the person unticks it)."""
+    return fields.get("keep_copy", "") in ("on", "1", "true", "yes")
+
+
+def _first_deadlines(received_on: date) -> Any:
+    """The deadlines a new complaint has: acknowledgement within 7 days, an answer within 3 months after."""
+    from assay.complaints.stats import deadlines
+
+    return deadlines(received_on=received_on, acknowledged_on=None, answered_on=None, today=received_on)
+
+
+@router.post("/complaints/receipt.txt", include_in_schema=False)
+async def save_receipt_without_javascript(request: Request) -> Response:
+    """The no-JavaScript "Save as a file": the receipt page posts its words back (the server made them, so it
+    learns nothing new) and gets them as a text file to download; nothing is stored or logged."""
+    form = await read_form_in_memory(
+        request.headers.get("content-type", ""), request.stream(), max_total=10_000, max_files=0
+    )
+    crypto.parse_receipt(form.fields.get("receipt", ""))  # only a receipt can be saved this way
+    system = _system(request, form.fields.get("system_id", ""))
+    try:
+        received_on = date.fromisoformat(form.fields.get("received_on", ""))
+    except ValueError:
+        raise InvalidInput("received_on is not a date", hint="save the receipt from its own page") from None
+    text = _receipt_text(
+        words=form.fields["receipt"].split(),
+        system_name=system.name,
+        received_on=received_on,
+        follow_up_url=f"{request.app.state.config.base_url}/complaints/follow-up",
+    )
+    return Response(
+        text,
+        media_type="text/plain; charset=utf-8",
+        headers=NO_STORE | {"content-disposition": 'attachment; filename="assay-complaint-receipt.txt"'},
+    )
+
+
+def _receipt_text(*, words: list[str], system_name: str, received_on: date, follow_up_url: str) -> str:
+    """The receipt as a text file: the same words and facts as the page (the browser's "Save" writes the same)."""
+    d = _first_deadlines(received_on)
+    numbered = "\n".join(f"{i:2d}. {w}" for i, w in enumerate(words, 1))
+    return (
+        f"Receipt of a complaint about {system_name}\n\n{numbered}\n\n"
+        f"Received on {received_on.isoformat()}. The oversight body acknowledges it by "
+        f"{d.acknowledge_by.isoformat()} (7 days) and answers by {d.answer_by.isoformat()} (3 months).\n"
+        f"Follow up with these twelve words at {follow_up_url}\n"
+        "Anyone who has these words can read the replies and what you sent: keep them where only you can.\n"
     )
 
 
@@ -333,6 +403,28 @@ def follow_up_form(request: Request) -> HTMLResponse:
 class _Opened:
     view: service.ComplaintView
     replies: list[tuple[date, str]]
+    # Message id -> the complainant's own copy, opened ({"fields", "attachments"}), or {"error": why}.
+    copies: dict[int, dict[str, Any]] = field(default_factory=dict)
+    system_name: str = ""
+
+
+def _open_copies(view: service.ComplaintView, copy_key: bytes) -> dict[int, dict[str, Any]]:
+    copies: dict[int, dict[str, Any]] = {}
+    for m in view.messages:
+        if m.own_copy is not None:
+            try:
+                copies[m.id] = crypto.open_own_copy(m.own_copy, copy_key)
+            except crypto.UndecryptableError as exc:
+                copies[m.id] = {"error": exc.message}
+    return copies
+
+
+def _system_name(request: Request, system_id: str) -> str:
+    from assay.register.service import get_system
+
+    with _db(request).read() as session:
+        system = get_system(session, system_id)
+    return system.name if system is not None else system_id
 
 
 async def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tuple[_Opened, crypto.ReceiptKeys]:
@@ -353,7 +445,8 @@ async def _open_with_receipt(request: Request, ch: _Channel, receipt: str) -> tu
         for m in view.messages:
             if m.kind == "reply":
                 replies.append((m.day, crypto.unpack_message(crypto.open_sealed(m.ciphertext, keys.reply_private_key))))
-        return _Opened(view, replies), keys
+        opened = _Opened(view, replies, _open_copies(view, keys.copy_key), _system_name(request, view.system_id))
+        return opened, keys
 
     # The server's Argon2id is the expensive part: admitted a few at a time, first come first served.
     slots = _kdf_slots(ch)
@@ -387,6 +480,9 @@ def _status_page(request: Request, opened: _Opened, receipt: str, *, notice: str
         {
             "complaint": opened.view,
             "replies": opened.replies,
+            "copies": opened.copies,
+            "system_name": opened.system_name,
+            "titles": _FIELD_TITLES,
             "receipt": receipt,
             "labels": LABELS,
             "notice": notice,
@@ -433,6 +529,7 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
             mode="server",
         )
         blob = crypto.pack_complaint(content)
+        own_copy = crypto.seal_own_copy(content, keys.copy_key) if _keep_copy(form.fields) else None
         ch.filing_without_js.take("complaint")
         token = form.fields.get("form_token", "")
         ch.forms.spend(token)
@@ -445,13 +542,14 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
                     ciphertext=crypto.seal(blob, key.public_key),
                     today=_today(request),
                     max_bytes=ch.config.complaints_max_bytes,
+                    own_copy=own_copy,
                 )
         except BaseException:
             ch.forms.unspend(token)
             raise
         return _status_page(
             request,
-            _Opened(view, opened.replies),
+            _Opened(view, opened.replies, _open_copies(view, keys.copy_key), opened.system_name),
             receipt,
             notice="Your information was encrypted on the server and added to your complaint.",
         )
@@ -474,9 +572,17 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
     system = _system(request, system_id)
     today = _today(request)
     with _db(request).read() as session:
-        stats = service.stats_for_system(session, system.id, today=today)
+        stats = service.stats_for_system(session, system.id, today=today).published()
     return _render(
-        request, "complaints/stats.html", {"system": system, "stats": stats, "labels": LABELS, "statuses": STATUSES}
+        request,
+        "complaints/stats.html",
+        {
+            "system": system,
+            "stats": stats,
+            "labels": LABELS,
+            "statuses": STATUSES,
+            "accepting": _current_key(request) is not None,
+        },
     )
 
 
@@ -487,9 +593,12 @@ def stats_page(request: Request, system_id: str) -> HTMLResponse:
     responses=error_responses(_NO_SYSTEM),
 )
 def stats_api(request: Request, system_id: str) -> dict[str, Any]:
+    """Counts as of the end of the last full month (``as_of``; they change on ``next_update``). A count under
+    ``suppressed_below`` (5) is ``null``, zero included, and so is a cell that would follow from the others by
+    subtraction: no figure may point at one complainant."""
     system = _system(request, system_id)
     with _db(request).read() as session:
-        return service.stats_for_system(session, system.id, today=_today(request)).as_dict()
+        return service.stats_for_system(session, system.id, today=_today(request)).published()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -500,6 +609,10 @@ def stats_api(request: Request, system_id: str) -> dict[str, Any]:
 # than a pattern mismatch would.
 _KEY_32 = {"pattern": "^[A-Za-z0-9_-]{43}$"}
 _B64URL = {"pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"}
+_OWN_COPY_DOC = (
+    "base64url of the complainant's own copy (crypto_secretbox under the receipt's copy key, at most 256 KiB), "
+    "so the receipt can re-read what was sent; optional."
+)
 
 
 class ProofOfWorkSolution(BaseModel):
@@ -521,6 +634,7 @@ class SubmitComplaint(BaseModel):
     reply_public_key: str = Field(
         max_length=64, description="base64url of the receipt's X25519 reply key.", json_schema_extra=_KEY_32
     )
+    own_copy: str | None = Field(None, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
     pow: ProofOfWorkSolution | None = None
 
 
@@ -529,6 +643,7 @@ class AddInformation(BaseModel):
     key_id: str = Field(max_length=16)
     ciphertext: str = Field(json_schema_extra=_B64URL)
     access_key: str = Field(max_length=64, json_schema_extra=_KEY_32)
+    own_copy: str | None = Field(None, description=_OWN_COPY_DOC, json_schema_extra=_B64URL)
     pow: ProofOfWorkSolution | None = None
 
 
@@ -637,6 +752,7 @@ def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
     access = _access_key(body.access_key)
     reply_public = crypto.decode_public_key(body.reply_public_key, path="reply_public_key")
+    own_copy = crypto.b64decode(body.own_copy, path="own_copy") if body.own_copy else None
     _check_pow(ch, body.pow)
     ch.filing.take("complaint")
     today = _today(request)
@@ -650,16 +766,32 @@ def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
             reply_public_key=reply_public,
             today=today,
             max_bytes=ch.config.complaints_max_bytes,
+            own_copy=own_copy,
         )
+    d = _first_deadlines(today)
     return JSONResponse(
-        {"status": "received", "received_on": today.isoformat(), "mode": "browser"}, status_code=201, headers=NO_STORE
+        {
+            "status": "received",
+            "received_on": today.isoformat(),
+            "mode": "browser",
+            "system_id": system.id,
+            "system_name": system.name,
+            "acknowledge_by": d.acknowledge_by.isoformat(),
+            "answer_by": d.answer_by.isoformat(),
+            "own_copy_kept": own_copy is not None,
+        },
+        status_code=201,
+        headers=NO_STORE,
     )
 
 
-def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
-    """What the receipt holder sees: status, days, and the replies (sealed to their reply key)."""
+def _public_view(view: service.ComplaintView, today: date, system_name: str) -> dict[str, Any]:
+    """What the receipt holder sees: the system, status, days, the replies (sealed to their reply key) and their
+    own copies of what they sent (encrypted under their copy key)."""
     d = view.deadlines(today)
     return {
+        "system_id": view.system_id,
+        "system_name": system_name,
         "status": view.status,
         "status_label": LABELS[view.status],
         "received_on": view.received_on.isoformat(),
@@ -673,6 +805,7 @@ def _public_view(view: service.ComplaintView, today: date) -> dict[str, Any]:
                 "kind": m.kind,
                 "day": m.day.isoformat(),
                 **({"ciphertext": crypto.b64(m.ciphertext)} if m.kind == "reply" else {}),
+                **({"own_copy": crypto.b64(m.own_copy)} if m.own_copy is not None else {}),
             }
             for m in view.messages
         ],
@@ -698,7 +831,7 @@ async def lookup(request: Request, body: Lookup) -> JSONResponse:
         if view is None:
             raise NotFound(service.NOT_FOUND_BY_RECEIPT, hint=service.NOT_FOUND_HINT)
         ch.receipts.spend(lookup)
-        return JSONResponse(_public_view(view, today), headers=NO_STORE)
+        return JSONResponse(_public_view(view, today, _system_name(request, view.system_id)), headers=NO_STORE)
 
     return await _no_sooner_than_the_floor(work)
 
@@ -720,7 +853,7 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
     ch = _channel(request)
     access = _access_key(body.access_key)
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
-
+    own_copy = crypto.b64decode(body.own_copy, path="own_copy") if body.own_copy else None
     def pay() -> None:  # both write to the shared state in the database: not on the event loop
         _check_pow(ch, body.pow)
         ch.filing.take("complaint")
@@ -737,8 +870,11 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
                 ciphertext=ciphertext,
                 today=today,
                 max_bytes=ch.config.complaints_max_bytes,
+                own_copy=own_copy,
             )
-        return JSONResponse(_public_view(view, today), status_code=201, headers=NO_STORE)
+        return JSONResponse(
+            _public_view(view, today, _system_name(request, view.system_id)), status_code=201, headers=NO_STORE
+        )
 
     return await _no_sooner_than_the_floor(work)
 

@@ -5,7 +5,9 @@
  *    with ISO/IEC 7816-4 bytes (sodium.pad);
  *  - receipt: 16 random bytes shown as 12 BIP-39 words; Argon2id(receipt, installation salt) -> 64 bytes:
  *    access key (the server keeps only its HMAC) and the seed of the reply key pair (replies are sealed to it);
- *  - a proof of work against floods (SHA-256 with leading zero bits), instead of tracking anyone.
+ *  - a proof of work against floods (SHA-256 with leading zero bits), instead of tracking anyone;
+ *  - the complainant's own copy (fields and attachment names): crypto_secretbox under a copy key = keyed BLAKE2b of
+ *    the reply-key seed, so the receipt re-reads what was sent and the server can neither read nor forge it.
  * Without JavaScript the forms still work: the server then encrypts on arrival and the pages say so.
  * All text from the server or from replies is put in the page with textContent, never as HTML.
  */
@@ -14,7 +16,12 @@
 
   var CONTAINER_MAGIC = "ASSAY-COMPLAINT-1\n";
   var MESSAGE_MAGIC = "ASSAY-MESSAGE-1\n";
+  var OWN_COPY_MAGIC = "ASSAY-OWN-COPY-1\n";
+  var OWN_COPY_CONTEXT = "assay-complaints-own-copy-v1";
   var FIELDS = ["what", "when", "effect", "ask", "contact"];
+  // As _FIELD_TITLES in assay/web/routes/complaints.py (the no-JavaScript page shows the same).
+  var TITLES = { what: "What happened", when: "When", effect: "How it affected you", ask: "What you asked for",
+    contact: "Contact details" };
   // Image types a canvas can re-encode: the re-drawn file keeps the pixels and drops EXIF, XMP, GPS, comments.
   var STRIPPABLE = { "image/jpeg": "image/jpeg", "image/png": "image/png", "image/webp": "image/webp" };
   var enc = new TextEncoder();
@@ -75,6 +82,63 @@
     var len = new Uint8Array(4);
     new DataView(len.buffer).setUint32(0, json.length);
     return concat([enc.encode(CONTAINER_MAGIC), len, json].concat(attachments.map(function (a) { return a.data; })));
+  }
+
+  // --- the complainant's own copy (seal_own_copy / open_own_copy in crypto.py) -----------------------------
+
+  function sealOwnCopy(sodium, kind, systemId, fields, attachments, copyKey) {
+    var doc = { kind: kind, system: systemId, mode: "browser", fields: {}, attachments: [] };
+    FIELDS.forEach(function (k) { if (fields[k]) doc.fields[k] = fields[k]; });
+    attachments.forEach(function (a) {
+      doc.attachments.push({ name: a.name, type: a.type, size: a.data.length, metadata: a.metadata });
+    });
+    var plain = concat([enc.encode(OWN_COPY_MAGIC), enc.encode(JSON.stringify(doc))]);
+    var padded = sodium.pad(plain, padmeLength(plain.length + 1));
+    var nonce = sodium.randombytes_buf(sodium.crypto_secretbox_NONCEBYTES);
+    return concat([nonce, sodium.crypto_secretbox_easy(padded, nonce, copyKey)]);
+  }
+
+  function openOwnCopy(sodium, blob, copyKey) {
+    var n = sodium.crypto_secretbox_NONCEBYTES;
+    var padded = sodium.crypto_secretbox_open_easy(blob.slice(n), blob.slice(0, n), copyKey);
+    var plain = sodium.unpad(padded, padded.length);
+    var magic = enc.encode(OWN_COPY_MAGIC);
+    if (plain.length < magic.length || dec.decode(plain.slice(0, magic.length)) !== OWN_COPY_MAGIC) {
+      throw new Error("not a copy made by the complaint form");
+    }
+    var doc = JSON.parse(dec.decode(plain.slice(magic.length)));
+    if (!doc || typeof doc.fields !== "object") throw new Error("not a copy made by the complaint form");
+    return doc;
+  }
+
+  function renderOwnCopy(doc) {
+    var box = document.createElement("div"), hint = document.createElement("p"), dl = document.createElement("dl");
+    box.className = "own-copy";
+    hint.className = "hint";
+    hint.textContent = "What you sent (your copy, opened in your browser):";
+    dl.className = "facts";
+    FIELDS.forEach(function (k) {
+      if (typeof doc.fields[k] !== "string" || !doc.fields[k]) return;
+      var dt = document.createElement("dt"), dd = document.createElement("dd");
+      dt.textContent = TITLES[k];
+      dd.className = "text";
+      dd.textContent = doc.fields[k];
+      dl.appendChild(dt); dl.appendChild(dd);
+    });
+    if (Array.isArray(doc.attachments) && doc.attachments.length) {
+      var dt = document.createElement("dt"), dd = document.createElement("dd"), ul = document.createElement("ul");
+      dt.textContent = "Attachments";
+      ul.className = "plain";
+      doc.attachments.forEach(function (a) {
+        var li = document.createElement("li");
+        li.textContent = String(a.name) + " (" + Number(a.size) + " bytes)";
+        ul.appendChild(li);
+      });
+      dd.appendChild(ul); dl.appendChild(dt); dl.appendChild(dd);
+    }
+    box.appendChild(hint);
+    box.appendChild(dl);
+    return box;
   }
 
   // --- attachments: strip what can be stripped, warn about the rest ---------------------------------------
@@ -203,7 +267,8 @@
     var out = sodium.crypto_pwhash(64, entropy, unb64(sodium, ds.salt), Number(ds.opslimit), Number(ds.memlimit),
       sodium.crypto_pwhash_ALG_ARGON2ID13);
     var pair = sodium.crypto_box_seed_keypair(out.slice(32));
-    return { access: out.slice(0, 32), replyPublic: pair.publicKey, replyPrivate: pair.privateKey };
+    var copy = sodium.crypto_generichash(32, enc.encode(OWN_COPY_CONTEXT), out.slice(32));
+    return { access: out.slice(0, 32), replyPublic: pair.publicKey, replyPrivate: pair.privateKey, copy: copy };
   }
 
   // --- the network ----------------------------------------------------------------------------------------
@@ -283,6 +348,69 @@
     }
   }
 
+  // --- the receipt: the same facts as the no-JavaScript page, and ways to keep it --------------------------
+
+  // The text "Copy" and "Save" give: as _receipt_text() in assay/web/routes/complaints.py writes it.
+  function receiptText(words, answer) {
+    var numbered = words.map(function (w, i) { return (i < 9 ? " " : "") + (i + 1) + ". " + w; }).join("\n");
+    return "Receipt of a complaint about " + answer.system_name + "\n\n" + numbered + "\n\n" +
+      "Received on " + answer.received_on + ". The oversight body acknowledges it by " + answer.acknowledge_by +
+      " (7 days) and answers by " + answer.answer_by + " (3 months).\n" +
+      "Follow up with these twelve words at " + location.origin + "/complaints/follow-up\n" +
+      "Anyone who has these words can read the replies and what you sent: keep them where only you can.\n";
+  }
+
+  function showReceipt(words, answer) {
+    var list = $("receipt-words"), status = $("receipt-action-status"), written = $("receipt-written");
+    var text = receiptText(words, answer);
+    list.textContent = "";
+    words.forEach(function (w) { var li = document.createElement("li"); li.textContent = w; list.appendChild(li); });
+    $("receipt-received").textContent = answer.received_on;
+    $("receipt-ack-by").textContent = answer.acknowledge_by;
+    $("receipt-answer-by").textContent = answer.answer_by;
+    document.querySelectorAll(".receipt-ack-by").forEach(function (el) { el.textContent = answer.acknowledge_by; });
+    $("receipt-kept").textContent = answer.own_copy_kept ? "kept: these words also let you re-read what you sent" :
+      "not kept: only the oversight body can read what you sent";
+    $("receipt-copy").addEventListener("click", function () {
+      var done = function () { status.textContent = "Copied. Paste it where only you can find it, then clear the clipboard."; };
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(done, function () { selectWords(list, status); });
+      } else {
+        selectWords(list, status);
+      }
+    });
+    $("receipt-print").addEventListener("click", function () { window.print(); });
+    $("receipt-save").addEventListener("click", function () {
+      var url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
+      var a = document.createElement("a");
+      a.href = url;
+      a.download = "assay-complaint-receipt.txt";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000);
+      status.textContent = "Saved as assay-complaint-receipt.txt in your downloads. Keep the file where only you can reach it.";
+    });
+    // Leaving the page before saying the words are kept asks first: they are shown only this once.
+    window.addEventListener("beforeunload", function (event) {
+      if (written.checked) return;
+      event.preventDefault();
+      event.returnValue = "";
+    });
+    var section = $("receipt");
+    section.hidden = false;
+    section.focus();
+  }
+
+  function selectWords(list, status) {
+    var range = document.createRange();
+    range.selectNodeContents(list);
+    var sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    status.textContent = "The words are selected: press Ctrl+C (or Cmd+C) to copy them.";
+  }
+
   // --- filing a complaint ---------------------------------------------------------------------------------
 
   function setUpComplaintForm(form) {
@@ -301,8 +429,9 @@
       event.preventDefault();
       errorBox.hidden = true;
       button.disabled = true;
-      var sodium, receiptWords, keys, ciphertext, attachments;
+      var sodium, receiptWords, keys, ciphertext, attachments, ownCopy = null;
       var fields = {};
+      var keepCopy = $("f-keep-copy") ? $("f-keep-copy").checked : false;
       FIELDS.forEach(function (k) { var el = form.elements[k]; fields[k] = el ? el.value.trim() : ""; });
       sodiumReady().then(function (s) {
         sodium = s;
@@ -328,23 +457,21 @@
         ciphertext = seal(sodium, container, unb64(sodium, ds.key));
         container.fill(0);
         checkSize(ds, ciphertext);
+        if (keepCopy) ownCopy = sealOwnCopy(sodium, "complaint", ds.systemId, fields, attachments, keys.copy);
         progress.textContent = "Checking that this is not a flood of messages (a few seconds)…";
         return proofOfWork(sodium, ds.powBits);
       }).then(function (pow) {
         progress.textContent = "Sending…";
-        return postJSON("/api/v1/complaints", {
+        var body = {
           system_id: ds.systemId, key_id: ds.keyId, ciphertext: b64(sodium, ciphertext),
           access_key: b64(sodium, keys.access), reply_public_key: b64(sodium, keys.replyPublic), pow: pow,
-        });
-      }).then(function () {
+        };
+        if (ownCopy) body.own_copy = b64(sodium, ownCopy);
+        return postJSON("/api/v1/complaints", body);
+      }).then(function (answer) {
         form.reset();
         form.hidden = true;
-        var list = $("receipt-words");
-        list.textContent = "";
-        receiptWords.forEach(function (w) { var li = document.createElement("li"); li.textContent = w; list.appendChild(li); });
-        var section = $("receipt");
-        section.hidden = false;
-        section.focus();
+        showReceipt(receiptWords, answer);
         progress.textContent = "";
       }).catch(function (err) {
         progress.textContent = "";
@@ -362,6 +489,7 @@
 
     function render(data) {
       var sodium = session.sodium;
+      $("case-title").textContent = "Your complaint about " + data.system_name;
       $("case-status").textContent = data.status_label;
       $("case-received").textContent = data.received_on;
       $("case-deadlines").textContent = "Acknowledgement by " + data.acknowledge_by + "; an answer by " +
@@ -394,9 +522,21 @@
           li.appendChild(text);
         } else {
           li.className = "mine";
-          meta.textContent = m.day + (m.kind === "complaint" ? " · you filed the complaint" : " · you added information") +
-            " (only the oversight body can read it)";
+          meta.textContent = m.day + (m.kind === "complaint" ? " · you filed the complaint" : " · you added information");
           li.appendChild(meta);
+          var note = document.createElement("p");
+          note.className = "hint";
+          if (!m.own_copy) {
+            note.textContent = "No copy was kept for you: only the oversight body can read it.";
+            li.appendChild(note);
+          } else {
+            try {
+              li.appendChild(renderOwnCopy(openOwnCopy(sodium, unb64(sodium, m.own_copy), session.keys.copy)));
+            } catch (e) {
+              note.textContent = "Your copy could not be opened with this receipt.";
+              li.appendChild(note);
+            }
+          }
         }
         list.appendChild(li);
       });
@@ -441,7 +581,7 @@
     info.addEventListener("submit", function (event) {
       event.preventDefault();
       if (!session) return;
-      var sodium = session.sodium, ciphertext;
+      var sodium = session.sodium, ciphertext, ownCopy = null;
       var what = info.elements.what.value.trim();
       var button = info.querySelector("button");
       button.disabled = true;
@@ -458,13 +598,17 @@
         var container = packComplaint(sodium, "information", "", { what: what }, attachments);
         ciphertext = seal(sodium, container, unb64(sodium, ds.key));
         checkSize(ds, ciphertext, infoFiles.files);
+        ownCopy = $("i-keep-copy").checked ?
+          sealOwnCopy(sodium, "information", "", { what: what }, attachments, session.keys.copy) : null;
         infoProgress.textContent = "Checking that this is not a flood of messages…";
         return proofOfWork(sodium, ds.powBits);
       }).then(function (pow) {
         infoProgress.textContent = "Sending…";
-        return postJSON("/api/v1/complaints/information", {
+        var body = {
           key_id: ds.keyId, ciphertext: b64(sodium, ciphertext), access_key: b64(sodium, session.keys.access), pow: pow,
-        });
+        };
+        if (ownCopy) body.own_copy = b64(sodium, ownCopy);
+        return postJSON("/api/v1/complaints/information", body);
       }).then(function (data) {
         info.reset();
         $("i-file-notes").textContent = "";
@@ -493,6 +637,6 @@
   window.assayComplaints = {
     sodiumReady: sodiumReady, seal: seal, openSealed: openSealed, packComplaint: packComplaint,
     padmeLength: padmeLength, entropyToWords: entropyToWords, wordsToEntropy: wordsToEntropy,
-    deriveKeys: deriveKeys, wordlist: wordlist,
+    deriveKeys: deriveKeys, wordlist: wordlist, sealOwnCopy: sealOwnCopy, openOwnCopy: openOwnCopy,
   };
 })();
