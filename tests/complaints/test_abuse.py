@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,16 @@ class Clock:
         return self.now
 
 
+def _not_a_solution(challenge: str) -> str:
+    """A nonce that does not solve the challenge (a fixed one would, one time in 2**bits)."""
+    raw = bytes.fromhex(challenge)
+    return next(
+        n.to_bytes(8, "big").hex()
+        for n in range(2**64 - 1, 0, -1)
+        if hashlib.sha256(raw + n.to_bytes(8, "big")).digest()[0] >> (8 - min(raw[24], 8)) != 0
+    )
+
+
 def _state(db: Database, clock: Clock) -> AbuseState:
     return AbuseState(db, clock=clock)
 
@@ -53,7 +64,7 @@ def test_proof_of_work_is_checked_spent_once_and_expires(db: Database) -> None:
     challenge = pow_.challenge()
     nonce = solve(challenge)
     with pytest.raises(InvalidInput, match="does not solve"):
-        pow_.verify(challenge, "ff" * 8 if nonce != "ff" * 8 else "00" * 8)
+        pow_.verify(challenge, _not_a_solution(challenge))
     pow_.verify(challenge, nonce)
     with pytest.raises(InvalidInput, match="already received"):
         pow_.verify(challenge, nonce)

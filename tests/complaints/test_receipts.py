@@ -14,7 +14,7 @@ from assay.complaints.abuse import solve
 from assay.complaints.models import ComplaintMessage
 from assay.errors import InvalidInput
 
-from .test_web import WHAT, channel_params, form_token, receipt_words, scan, sealed_submission
+from .test_web import WHAT, channel_params, form_token, lookup_body, receipt_words, scan, sealed_submission
 
 DAY = date(2026, 5, 30)  # + 7 days = 6 June; + 3 months = 6 September
 
@@ -85,7 +85,7 @@ def test_the_own_copy_opens_only_with_its_receipt_and_the_server_cannot_read_or_
     assert answer["system_name"] == "Acme ImageGen" and answer["own_copy_kept"] is True
     assert answer["acknowledge_by"] and answer["answer_by"]  # what the browser's receipt shows, as the page does
 
-    data = client.post("/api/v1/complaints/lookup", json={"access_key": crypto.b64(keys.access_key)}).json()
+    data = client.post("/api/v1/complaints/lookup", json=lookup_body(client, keys.access_key)).json()
     assert data["system_id"] == system_id and data["system_name"] == "Acme ImageGen"
     copy = crypto.open_own_copy(crypto.b64decode(data["messages"][0]["own_copy"]), keys.copy_key)
     assert copy["fields"] == {"what": WHAT, "when": "in May"}

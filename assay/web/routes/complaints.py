@@ -854,6 +854,7 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
     access = _access_key(body.access_key)
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
     own_copy = crypto.b64decode(body.own_copy, path="own_copy") if body.own_copy else None
+
     def pay() -> None:  # both write to the shared state in the database: not on the event loop
         _check_pow(ch, body.pow)
         ch.filing.take("complaint")
