@@ -264,6 +264,8 @@ class FoldedTile:
     scale: float  # detection resolution / input resolution
     fold_scale: float  # fold resolution / input resolution
     origin: tuple[int, int] = (0, 0)  # top-left of the examined region in the input (very large images)
+    work: np.ndarray | None = None  # the prefiltered working luma the tile was folded from (shared, not copied)
+    unaltered: bool = False  # the candidate embed() would have used for an image of this size
 
 
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
@@ -309,6 +311,8 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
             scale=scale,
             fold_scale=scale,
             origin=origin,
+            work=work,
+            unaltered=v is unaltered,
         )
 
 
