@@ -52,7 +52,7 @@ SYNC_CELLS, SYNC_SIGNS, MESSAGE_CELLS = _sync_layout()
 
 @dataclass(frozen=True)
 class KeyLayout:
-    cells: np.ndarray  # (CODED_BITS, REPEAT) indices into the 1024 tile cells
+    cells: np.ndarray  # (CODED_BITS, REPEAT) indices into the 1024 tile cells (intp: numpy indexes without a copy)
     signs: np.ndarray  # (CODED_BITS, REPEAT) +-1
 
 
@@ -62,7 +62,7 @@ def layout(key: bytes) -> KeyLayout:
     rng = np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
     cells = MESSAGE_CELLS[rng.permutation(MESSAGE_CELLS.size)].reshape(_ecc.CODED_BITS, REPEAT)
     signs = rng.integers(0, 2, size=(_ecc.CODED_BITS, REPEAT)).astype(np.float32) * 2 - 1
-    return KeyLayout(cells=cells.astype(np.int16), signs=signs)
+    return KeyLayout(cells=cells.astype(np.intp), signs=signs)
 
 
 def _round(key: bytes, i: int, half: int) -> int:
@@ -126,7 +126,7 @@ class KeyRing:
         checked = tuple(_check_key(k) for k in keys)
         start = 0 if cells is None else cells.shape[0]
         new = [layout(k) for k in checked[start:]]
-        new_cells = np.stack([n.cells.reshape(-1) for n in new]) if new else np.zeros((0, 774), np.int16)
+        new_cells = np.stack([n.cells.reshape(-1) for n in new]) if new else np.zeros((0, 774), np.intp)
         new_signs = np.stack([n.signs.reshape(-1) for n in new]) if new else np.zeros((0, 774), np.float32)
         self._cells = new_cells if cells is None else np.concatenate([cells, new_cells])
         self._signs = new_signs if signs is None else np.concatenate([signs, new_signs])
