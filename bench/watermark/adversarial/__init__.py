@@ -1,4 +1,4 @@
-"""The attacks of issue 9 on Assay's watermark, version 1 and version 2 side by side: ``python -m bench.watermark.adversarial``.
+"""Issue 9's attacks on Assay's watermark, versions 1 and 2 side by side: ``python -m bench.watermark.adversarial``.
 
 The attacker has what Assay publishes: marked images, their mark ids (so, for version 1, their payloads: the
 "known payloads" rows), and the open code (the embedder's period, masking map and rendering, the detector's

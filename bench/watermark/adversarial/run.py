@@ -168,7 +168,8 @@ def render(copy_rows: list[dict], avg_rows: list[dict], removal_rows: list[dict]
         "",
         f"## Copy from one marked image, onto {copy_rows[0]['targets']} never-marked photos",
         "",
-        f"| copied | PSNR to the photo | JPEG 75 after | {v1}: attributed | {v2}: attributed | {v2}: flagged as copied |",
+        f"| copied | PSNR to the photo | JPEG 75 after | {v1}: attributed | {v2}: attributed "
+        f"| {v2}: flagged as copied |",
         "|---|---|---|---|---|---|",
     ]
     by = {(r["scheme"], r["kind"], r["psnr"], r["jpeg75"]): r for r in copy_rows}
@@ -183,7 +184,8 @@ def render(copy_rows: list[dict], avg_rows: list[dict], removal_rows: list[dict]
                 )
     out += [
         "",
-        f"## Averaging N marked images (generated, aligned), then forging on {avg_rows[0]['targets']} never-marked photos at 42 dB",
+        f"## Averaging N marked images (generated, aligned), then forging on {avg_rows[0]['targets']} "
+        "never-marked photos at 42 dB",
         "",
         "Chip map recovered: the share of the scheme's secret chips (v1: all 1,024, its pilot is secret; v2: the "
         "774 message chips, its sync is public) whose role (fixed, or which coded bit) and sign the attacker "
@@ -205,7 +207,7 @@ def render(copy_rows: list[dict], avg_rows: list[dict], removal_rows: list[dict]
             )
     out += [
         "",
-        f"## Removal by subtracting an estimate, on {removal_rows[0].get('photos', meta['removal_photos'])} marked photos (1-2 MP)",
+        f"## Removal by subtracting an estimate, on {meta['removal_photos']} marked photos (1-2 MP)",
         "",
         "Detected: the exact payload still reported. PSNR: mean (lowest) to the marked image. The goal is "
         "detection ≥ 95% wherever PSNR ≥ 35 dB.",
