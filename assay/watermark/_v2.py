@@ -2,7 +2,7 @@
 
 The mark is the sum of two layers, both multiplied by the image's masking map:
 
-1. **The tile** (65% of the energy), repeating over the image exactly as in version 1 (same period, same
+1. **The tile** (80% of the energy), repeating over the image exactly as in version 1 (same period, same
    chips, same Dirichlet interpolation), so the lattice search and the fold of version 1 find it. Its 1024
    chips are 250 *sync* chips whose positions and signs are public (the same in every image: they find the
    tile's shift and orientation once for all keys, and carry no secret), and 774 *message* chips carrying
@@ -10,7 +10,7 @@ The mark is the sum of two layers, both multiplied by the image's masking map:
    ciphertext differs from image to image and looks random without the key, so no chip of the message is
    the same across images: averaging many marked images, with or without their payloads, gives the public
    sync and nothing else.
-2. **The binding field** (35% of the energy): a ±1 chip field over the image that does *not* repeat with the
+2. **The binding field** (20% of the energy): a ±1 chip field over the image that does *not* repeat with the
    tile (it repeats every 8 tiles, more than a 1-8 MP image holds), drawn from (key, ciphertext). Folding
    the image over the tile lattice averages it away, so a mark lifted from one image by folding (the copy
    attack) carries the message but not the binding, and the detector reports it as *unbound*: a valid
@@ -35,7 +35,7 @@ from . import _detect, _ecc, _embed, _keys, _pattern
 
 TILE = _pattern.TILE
 CELL = _pattern.CELL
-PERIODIC_SHARE = 0.65
+PERIODIC_SHARE = 0.80
 BINDING_SHARE = 1.0 - PERIODIC_SHARE
 SCREENED = 3  # keys decoded per alignment at most, best screening scores first
 SCREEN_Z = 4.0  # ... and only those screening at least this (a mark at the detection threshold: about 6)
