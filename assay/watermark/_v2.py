@@ -18,7 +18,7 @@ The mark is the sum of two layers, both multiplied by the image's masking map:
    which the fold alone cannot (the tile repeats).
 
 Detection: find the lattice and fold (``_detect``, version 1's steps 1-3), align with the public sync (one FFT
-correlation for all keys), read the 774 message chips once, screen every key of the ring with one gather and
+correlation for all keys), read the 774 message chips once, screen every key of the ring with one sparse product and
 a sum of squares (the coded bits' energy: chips of one bit agree only under the right key's layout), decode
 the best few, and check the binding of the one that decodes. See ``p_values`` below for the bound.
 """
@@ -167,19 +167,17 @@ def screen(cells: np.ndarray, ring: _keys.KeyRing, count: int) -> list[tuple[int
     """The ``count`` keys whose layout makes the message chips agree most, best first, with a z-score each.
 
     Under a key's layout the three chips of each coded bit carry the same value, so the sum of the squared
-    per-bit sums is large; under any other layout the chips add incoherently. One gather and one reduction
-    for the whole ring (K x 774 values). The z-score compares that sum with its mean and standard deviation
+    per-bit sums is large; under any other layout the chips add incoherently. One sparse matrix product for
+    the whole ring (K x 774 nonzeros). The z-score compares that sum with its mean and standard deviation
     when the chips' signs are independent of the key (the null hypothesis): sum_j s_j^2 has mean
     sum a^2 and variance 4 sum_j sum_{r<r'} a_r^2 a_r'^2. It only decides which keys are decoded; the
     p-value of a decoded message counts every key of the ring (see ``evaluate``)."""
     k = len(ring)
-    vals = cells.astype(np.float32)[ring._cells]
-    vals *= ring._signs
-    soft = vals.reshape(k, _ecc.CODED_BITS, _keys.REPEAT).sum(axis=2)
+    soft = (ring._matrix @ cells.astype(np.float32)).reshape(k, _ecc.CODED_BITS)
     energy = np.einsum("ij,ij->i", soft, soft)
     top = np.argsort(-energy) if k <= count else np.argpartition(-energy, count)[:count]
     top = top[np.argsort(-energy[top])]
-    sq = vals[top].reshape(len(top), _ecc.CODED_BITS, _keys.REPEAT).astype(np.float64) ** 2
+    sq = cells[ring._cells[top]].reshape(len(top), _ecc.CODED_BITS, _keys.REPEAT) ** 2
     mean = sq.sum(axis=(1, 2))
     pairs = sq[..., 0] * sq[..., 1] + sq[..., 0] * sq[..., 2] + sq[..., 1] * sq[..., 2]
     std = 2.0 * np.sqrt(pairs.sum(axis=1)) + 1e-12
@@ -280,13 +278,14 @@ def evaluate(folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int) -> Fou
         cells = _cells(folded, *al)
         norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
         for k, z_screen in screen(cells, ring, SCREENED):
-            if len(ring) > SCREENED and z_screen < SCREEN_Z and best is not None:
+            if len(ring) > SCREENED and z_screen < SCREEN_Z:
                 break  # not worth a decode: a mark at the detection threshold screens at z of about 6
             msg = _decode(cells, ring, k, norm)
             score = msg.z if msg.crc_ok else msg.z - 100.0
             if best is None or score > best[0]:
                 best = (score, msg, al)
-    assert best is not None
+    if best is None:  # no key of the ring screened as a candidate: nothing to decode
+        best = (0.0, _Message(0, 0, False, 0.0, 0.0), alignments[0])
     _, msg, (index, sy, sx) = best
     p_msg = math.exp(max(_log_union(msg.z, log_msg), -745.0))
     key = ring._keys[msg.key_index]
