@@ -5,7 +5,8 @@
     >>> acme, other = bytes(range(32)), bytes(range(1, 33))
     >>> ring = KeyRing([("acme-imagegen", acme), ("other-system", other)])
     >>> rng = np.random.default_rng(0)
-    >>> pixels = rng.integers(0, 256, size=(512, 512, 3), dtype=np.uint8)
+    >>> ramp = np.linspace(40, 220, 512)[None, :, None] * np.ones((512, 1, 3))
+    >>> pixels = np.clip(ramp + rng.normal(0, 12, (512, 512, 3)), 0, 255).astype(np.uint8)
     >>> marked = embed(pixels, 0x0123456789ABCDEF, key=acme)
     >>> found = detect(marked, keys=ring)
     >>> hex(found.payload), found.key_id, found.algorithm, found.p_value < 1e-6

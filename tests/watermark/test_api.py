@@ -180,3 +180,11 @@ def test_the_axis_aligned_fold_is_the_general_fold(period: float) -> None:
     work = np.random.default_rng(3).normal(size=(401, 587)).astype(np.float32)
     # b = 0 takes the separable shortcut; a vanishing b takes the general path: the same tile.
     assert np.array_equal(_detect.fold(work, (period, 0.0)), _detect.fold(work, (period, 1e-12)))
+
+
+def test_the_module_example_runs() -> None:
+    import doctest
+
+    import assay.watermark
+
+    assert doctest.testmod(assay.watermark).failed == 0
