@@ -20,7 +20,7 @@ The mark is the sum of two layers, both multiplied by the image's masking map:
 Detection: find the lattice and fold (``_detect``, version 1's steps 1-3), align with the public sync (one FFT
 correlation for all keys), read the 774 message chips once, screen every key of the ring with one sparse product and
 a sum of squares (the coded bits' energy: chips of one bit agree only under the right key's layout), decode
-the best few, and check the binding of the one that decodes. See ``p_values`` below for the bound.
+the best few, and check the binding of the one that decodes. The bound: ``evaluate`` and docs/watermark.md.
 """
 
 from __future__ import annotations
