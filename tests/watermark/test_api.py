@@ -31,7 +31,7 @@ def test_round_trip_on_a_photo(marked: dict, photos: dict, key: bytes) -> None:
     assert found.bit_agreement > 0.9
     assert abs(found.rotation_deg) < 0.5 and not found.flipped
     assert found.as_dict()["payload"] == f"{payload:016x}"
-    assert found.algorithm == ALGORITHM == "org.assay.watermark.1"
+    assert found.algorithm == ALGORITHM == "org.assay.watermark.2"
 
 
 def test_embed_does_not_modify_its_input(photos: dict, key: bytes) -> None:
@@ -180,3 +180,11 @@ def test_the_axis_aligned_fold_is_the_general_fold(period: float) -> None:
     work = np.random.default_rng(3).normal(size=(401, 587)).astype(np.float32)
     # b = 0 takes the separable shortcut; a vanishing b takes the general path: the same tile.
     assert np.array_equal(_detect.fold(work, (period, 0.0)), _detect.fold(work, (period, 1e-12)))
+
+
+def test_the_module_example_runs() -> None:
+    import doctest
+
+    import assay.watermark
+
+    assert doctest.testmod(assay.watermark).failed == 0

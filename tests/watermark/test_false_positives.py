@@ -70,3 +70,46 @@ def test_p_value_bound_arithmetic() -> None:
     assert _detect._log_p(0.0, 0.0) == 0.0
     z = math.sqrt(2 * (math.log(_detect.HYPOTHESES) - math.log(1e-6)))
     assert math.exp(_detect._log_p(z, 0.0)) == __import__("pytest").approx(1e-6)
+
+
+# --- version 2 ---------------------------------------------------------------------------------------------
+
+
+def test_v2_message_and_binding_statistics_are_calibrated_under_the_null(photos: dict) -> None:
+    """At a fixed alignment of unmarked photos, over random keys (and a fixed codeword), the message z and the
+    binding z are ~N(0, 1) with tails under Hoeffding's exp(-t^2 / 2): the sums the p-values are built on."""
+    from assay.watermark import _ecc, _keys, _v2
+
+    symbols = 1.0 - 2.0 * _ecc.encode(0)
+    z_msg, z_bind = [], []
+    for pixels in photos.values():
+        folded = next(_detect.folded_tiles(pixels))
+        index, sy, sx, _ = _v2._align(folded)
+        cells = _v2._cells(folded, index, sy, sx)
+        norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
+        for i in range(400):
+            lay = _keys.layout(i.to_bytes(32, "big"))
+            z_msg.append(float((cells[lay.cells] * lay.signs * symbols[:, None]).sum()) / norm)
+        for i in range(60):
+            z, _ = _v2._binding(folded, index, sy, sx, _keys.binding_field(i.to_bytes(32, "big"), i))
+            z_bind.append(z)  # the best of 64 offsets
+    z = np.array(z_msg)
+    assert abs(z.mean()) < 0.1 and 0.9 < z.std() < 1.1
+    for t in (1.0, 2.0, 3.0):
+        assert np.mean(z >= t) <= math.exp(-t * t / 2) * 1.05 + 0.003
+    # The maximum over 64 offsets: its tail is bounded by 64 exp(-t^2 / 2).
+    zb = np.array(z_bind)
+    for t in (3.0, 3.5, 4.0):
+        assert np.mean(zb >= t) <= min(1.0, 64 * math.exp(-t * t / 2)) + 0.02
+
+
+def test_v2_ring_finds_nothing_on_unmarked_or_foreign_images(photos: dict) -> None:
+    from assay.watermark import KeyRing
+
+    ring = KeyRing([(f"s{i}", bytes([i % 256, i // 256]) * 16) for i in range(500)])
+    foreign = embed(photos["coffee"], 77, key=b"F" * 32)  # a key the ring does not hold
+    rng = np.random.default_rng(4)
+    for img in (photos["camera"], photos["astronaut"], foreign, attacks.crop(0.5)(foreign, rng)):
+        found = detect(img, keys=ring)
+        assert found.payload is None and found.unbound_payload is None and found.key_id is None
+        assert found.p_value > 1e-3
