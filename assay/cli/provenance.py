@@ -1,7 +1,8 @@
 """``assay mark``, ``assay check``, ``assay marks``, ``assay ca`` and ``assay keys``: provenance from the shell.
 
 ``assay check`` is for everyone: it checks files or whole folders in parallel (one process per core) and
-exits 0 when nothing is marked, 1 when a mark is found, 2 on errors. ``--json`` prints one JSON object per
+exits 1 when a file is attributed to a registered system, 3 when a mark was found that cannot be attributed
+(copied from another picture, or unknown), 2 on errors, 0 otherwise. ``--json`` prints one JSON object per
 file (JSON lines). With the register's database at hand it checks locally; with ``--remote URL`` it asks a
 register's API. Either way, a mark's transparency-log proof is verified offline against the log's key.
 
@@ -478,7 +479,10 @@ def check(
     ),
     as_json: bool = json_flag(),
 ) -> None:
-    """Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors."""
+    """Check images for Assay marks and Content Credentials.
+
+    Exit 1: a file is attributed to a registered system or provider; 3: a mark was found but cannot be
+    attributed (copied from another picture, or unknown to the register); 0: neither; 2: errors."""
     files = [str(p) for p in _expand(paths)]
     if not files:
         raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
@@ -493,7 +497,10 @@ def check(
         db.dispose()  # workers open their own connections
     n_workers = workers if workers > 0 else (os.cpu_count() or 1)
     n_workers = max(1, min(n_workers, len(files)))
+    from assay.provenance.verdict import EXIT_CODES
+
     found = errors = 0
+    codes: set[int] = set()
     progress = Progress(
         TextColumn("checking"),
         BarColumn(),
@@ -517,13 +524,14 @@ def check(
                     f"transparency-log proof did not verify: {escape(verdict['log']['verification'])}",
                     highlight=False,
                 )
-            elif verdict.get("found"):
-                found += 1
+            else:
+                codes.add(EXIT_CODES.get(str(verdict.get("status")), 0))
+                found += verdict.get("status") in ("marked", "marked_unrecorded")
             _print_verdict(verdict, as_json)
             progress.advance(task)
     if not as_json and len(files) > 1:
-        err_console.print(f"{len(files)} checked: {found} marked, {errors} errors")
-    raise typer.Exit(2 if errors else (1 if found else 0))
+        err_console.print(f"{len(files)} checked: {found} attributed, {errors} errors")
+    raise typer.Exit(2 if errors else (1 if 1 in codes else (3 if 3 in codes else 0)))
 
 
 def _run_checks(files: list[str], config: Config, remote: str | None, n_workers: int) -> Iterator[dict[str, Any]]:
@@ -564,7 +572,8 @@ def _resolved(db: Any, config: Config, examined: Iterator[Any], *, batch: int = 
             verdicts = None
             errors = [{"file": ev.name, "status": "error", "error": exc.as_dict()} for ev in pending]
         if verdicts is not None:
-            errors = [v.as_dict() | {"file": ev.name} for ev, v in zip(pending, verdicts, strict=True)]
+            # The register's own operator runs this next to its database: the raw scores are shown.
+            errors = [v.as_dict(oversight=True) | {"file": ev.name} for ev, v in zip(pending, verdicts, strict=True)]
         pending.clear()
         yield from errors
 
@@ -657,9 +666,10 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
     console.print(f"[{style}]{name}[/{style}]: {escape(v.get('headline', ''))}", highlight=False)
     ev = v.get("evidence", {})
     m, w = ev.get("manifest", {}), ev.get("watermark", {})
+    found = "found" + (f" (p < {w['p_value']:.0e})" if isinstance(w.get("p_value"), float) else "")
     parts = [
         f"credentials {m.get('state')}",
-        "watermark " + (f"found (p < {w.get('p_value'):.0e})" if v.get("mark_source") == "watermark" else "not found"),
+        "watermark " + (found if w.get("found") else "not found"),
     ]
     if ev.get("match"):
         parts.append(f"picture {ev['match']['assessment']}")

@@ -150,7 +150,12 @@ def material_for(db: Database, config: Config) -> VerifierMaterial:
 
 def _files_stamp(data_dir: Path) -> tuple[Any, ...]:
     out = []
-    for rel in ("provenance/ca/root.pem", "provenance/ca/accepted-anchors.pem", "provenance/keys/watermark.key"):
+    for rel in (
+        "provenance/ca/root.pem",
+        "provenance/ca/accepted-anchors.pem",
+        "provenance/keys/watermark.key",
+        "provenance/keys/master.key",
+    ):
         try:
             st = os.stat(data_dir / rel)
             out.append((st.st_mtime_ns, st.st_size))
@@ -181,6 +186,8 @@ class DetectionFacts:
     p_value: float
     algorithm: str = watermark.ALGORITHM
     key_id: str | None = None
+    key_provider: str | None = None  # whose key found it (None: the legacy register-wide key)
+    key_system: str | None = None
     z_score: float = 0.0
     bit_agreement: float = 0.0
     crc_ok: bool = False
@@ -277,7 +284,10 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
     # 6.
     phash = probe = None
     if wm_mark is not None or manifest_mark is not None:
+        from assay.provenance.binding import make_probe
+
         phash = perceptual_hash(img.pixels)
+        probe = make_probe(img.pixels, detection)
     return Evidence(
         name=name,
         media_type=img.media_type,
@@ -309,6 +319,8 @@ def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[Detecti
             p_value=1.0 if failed else found.p_value,
             algorithm=key.algorithm,
             key_id=key.key_id if found.payload is not None else None,
+            key_provider=key.provider_id if found.payload is not None else None,
+            key_system=key.system_id if found.payload is not None else None,
             z_score=found.z_score,
             bit_agreement=found.bit_agreement,
             crc_ok=found.crc_ok,

@@ -6,8 +6,10 @@
 - ``GET /manifests/{manifestId}``: the signed manifest store (``application/c2pa``) recorded with the mark;
 - ``GET /services/supportedAlgorithms``: the watermark algorithm this register resolves.
 
-A mark resolves only through a record its owning provider registered, so a copied or forged watermark
-value resolves to nothing or to that provider's own record; the checker (not this API) compares pictures.
+A mark resolves only through a record its owning provider registered. ``byContent`` resolves only a mark on
+the picture it was recorded with (the check's keyed fingerprint decides): a mark copied onto another picture
+resolves to nothing. ``byBinding`` resolves the value it is given (a claim anyone can copy into a manifest;
+the checker, not this API, judges who signed it).
 """
 
 from __future__ import annotations
@@ -102,9 +104,13 @@ def matches_by_content(
     n = _check_max(max_results)
     config = getattr(env, "config", env)
     from assay.provenance.evidence import examine, material_for
+    from assay.provenance.verdict import resolve
 
     evidence = examine(data, material_for(db, config), name="the asset")
-    return _matches(db, config, evidence.mark, n)
+    verdict = resolve(evidence, db, config)
+    # Only a mark on the picture it was recorded with resolves: a copied mark names no manifest.
+    mark = evidence.mark if verdict.status == "marked" else None
+    return _matches(db, config, mark, n)
 
 
 def manifest_store(db: Database, manifest_id: str) -> bytes:

@@ -36,7 +36,7 @@ from assay.db import Database
 from assay.errors import AssayError, ConfigError
 from assay.provenance import wording
 from assay.provenance.evidence import Evidence
-from assay.provenance.keys import MarkId, RegisterKeys
+from assay.provenance.keys import LEGACY_KEY_ID, MarkId, RegisterKeys
 from assay.provenance.manifest import ManifestReport
 from assay.provenance.media import hamming
 from assay.provenance.models import MarkNamespace, MarkRecord
@@ -54,15 +54,19 @@ PHASH_SIMILAR = 12
 # Mark ids per query: well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
 
-STATUSES = ("marked", "marked_unrecorded", "mark_unresolved", "credentials_only", "no_mark")
+STATUSES = ("marked", "marked_unrecorded", "mark_copied", "mark_unresolved", "credentials_only", "no_mark")
+#: ``assay check`` exit codes by status (the run's code: 2 on any error, else the highest-priority one here).
+EXIT_CODES = {"marked": 1, "marked_unrecorded": 1, "mark_copied": 3, "mark_unresolved": 3}
 
 
 @dataclass(frozen=True)
 class Verdict:
     """The answer to "what is this file?". ``status`` is one of:
 
-    - ``marked``: an Assay mark resolved to a registered system;
+    - ``marked``: an Assay mark resolved to a registered system, on the picture it was recorded with;
     - ``marked_unrecorded``: a genuine mark of a provider (its tag verifies), not yet recorded (offline batch);
+    - ``mark_copied``: a recorded mark, but on another picture than the one it was recorded with (copied):
+      nothing is attributed;
     - ``mark_unresolved``: a watermark was found but resolves to nothing the register knows;
     - ``credentials_only``: no Assay mark, but Content Credentials (possibly from another tool);
     - ``no_mark``: nothing found.
@@ -88,21 +92,32 @@ class Verdict:
     notes: tuple[str, ...] = ()
     name: str = field(default="", compare=False)
     note_codes: tuple[str, ...] = ()
+    legacy: bool = False  # the mark was made with the legacy register-wide key (weaker; see the notes)
+    # Raw scores (detector statistics, hash distances, binding agreement) for authenticated oversight only:
+    # in public answers they would help anyone tuning a removal or a forgery.
+    oversight: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def found(self) -> bool:
-        """A mark (or Assay's Content Credentials) was found: the CLI exits with 1."""
-        return self.status in ("marked", "marked_unrecorded", "mark_unresolved") or (
-            self.manifest.present and bool(self.manifest.assay)
-        )
+        """An Assay watermark was found (attributed or not). Untrusted credentials never count."""
+        return self.status in ("marked", "marked_unrecorded", "mark_copied", "mark_unresolved")
+
+    @property
+    def attributed(self) -> bool:
+        """The file is attributed to a registered provider (and, if recorded, a system)."""
+        return self.status in ("marked", "marked_unrecorded")
 
     @property
     def ai_generated(self) -> bool:
-        return self.status in ("marked", "marked_unrecorded") or (
-            self.manifest.state == "trusted" and self.manifest.says_ai_generated
-        )
+        return self.attributed or (self.manifest.state == "trusted" and self.manifest.says_ai_generated)
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def exit_code(self) -> int:
+        """What ``assay check`` exits with for this file alone: 1 attributed, 3 a mark that cannot be
+        attributed (copied or unresolved), 0 otherwise."""
+        return EXIT_CODES.get(self.status, 0)
+
+    def as_dict(self, *, oversight: bool = False) -> dict[str, Any]:
         return {
             "file": self.name or None,
             "status": self.status,
@@ -117,10 +132,12 @@ class Verdict:
             "system": self.system,
             "provider": self.provider,
             "record": self.record,
+            "attributed": self.attributed,
+            "legacy_mark": self.legacy,
             "evidence": {
                 "manifest": self.manifest.as_dict(),
-                "watermark": self.detection,
-                "match": self.match,
+                "watermark": self.detection | (self.oversight.get("watermark", {}) if oversight else {}),
+                "match": (self.match | self.oversight.get("match", {})) if (oversight and self.match) else self.match,
             },
             "log": self.log,
             "notes": list(self.notes),
@@ -183,6 +200,8 @@ _RECORD_COLUMNS = [
     MarkRecord.visible_label,
     MarkRecord.origin,
     MarkRecord.log_index,
+    MarkRecord.key_id,
+    MarkRecord.binding,
 ]
 _SYSTEM_COLUMNS = [
     System.id.label("s_id"),
@@ -297,7 +316,8 @@ def _verdict(
     config: Config,
 ) -> Verdict:
     manifest = ev.manifest
-    det = ev.detection.as_dict(oversight=True)
+    det = ev.detection.as_dict()
+    raw = {"watermark": ev.detection.as_dict(oversight=True)}
     codes: list[tuple[str, dict[str, Any]]] = []
     if any(f["code"] == "signingCredential.revoked" for f in manifest.failures):
         codes.append(("signer_revoked", {}))
@@ -314,30 +334,80 @@ def _verdict(
         and manifest.state in ("trusted", "valid")
     ):
         codes.append(("marks_differ", {"watermark": ev.watermark_mark.hex, "credentials": ev.manifest_mark.hex}))
-    base = {"media_type": ev.media_type, "width": ev.width, "height": ev.height, "manifest": manifest, "name": ev.name}
+    base = {
+        "media_type": ev.media_type,
+        "width": ev.width,
+        "height": ev.height,
+        "manifest": manifest,
+        "name": ev.name,
+        "oversight": raw,
+    }
     if mark is None:
         return _unmarked(ev, det, codes, base)
     # 2.
     rec = records.get(mark.hex)
+    owner = rec.row.provider_id if rec is not None else _ns_provider(namespaces, mark)
+    if source == "manifest" and (
+        ev.signer is None
+        or owner is None
+        or ev.signer.provider_id != owner
+        or (
+            rec is not None
+            and rec.row.certificate_fingerprint
+            and rec.row.certificate_fingerprint != ev.signer.fingerprint
+        )
+    ):
+        # A soft binding is a claim by whoever signed the manifest: it names a mark only when the signer's
+        # registered certificate belongs to the mark's provider (and is the one recorded with it).
+        codes.remove(("mark_from_credentials", {}))
+        codes.append(("signer_not_owner", {}))
+        return _unmarked(ev, det, codes, base)
     if rec is None:
         return _unrecorded(ev, det, codes, base, mark, source, namespaces.get(mark.namespace), config)
     row, system = rec.row, rec.system
     ns = namespaces.get(row.namespace)
     provider = ns.provider if ns is not None else None
     record = mark_view(row)
+    legacy = row.key_id is None
+    if source == "watermark" and ev.detection.key_id != (row.key_id or LEGACY_KEY_ID):
+        # Found with another key than the record's: not this record's mark (a forgery under a leaked key).
+        codes.append(("unresolved", {}))
+        return _unresolved(det, codes, base, mark, source)
     # 3.
     same_file = ev.sha256 == row.sha256
     distance = 0 if same_file else hamming(ev.phash or "0" * 16, row.phash)
-    assessment = "identical" if same_file else ("similar" if distance <= PHASH_SIMILAR else "different")
+    score = None
+    if same_file:
+        assessment = "identical"
+    elif row.binding is not None:
+        score = _binding_score(ev, row, config)
+        assessment = "similar" if score is not None and score.matched else "different"
+    else:  # a legacy record: only the public perceptual hash to compare with
+        assessment = "similar" if distance <= PHASH_SIMILAR else "different"
     match = {
         "sha256_equal": same_file,
-        "phash_distance": distance,
         "assessment": assessment,
+        "compared_by": "sha256" if same_file else ("perceptual hash (legacy)" if legacy else "keyed fingerprint"),
         "recorded_size": [row.width, row.height],
     }
+    raw["match"] = {"phash_distance": distance} | ({"binding": score.as_dict()} if score is not None else {})
     # 4.
     log_evidence = _log_evidence(row.log_index, rec.entry, proofs)
     # 5.
+    if assessment == "different":
+        codes.append(("mark_copied", {}))
+        return Verdict(
+            status="mark_copied",
+            headline=wording.headline("mark_copied", {}),
+            detection=det,
+            mark_id=mark.hex,
+            mark_source=source,
+            match=match,
+            notes=tuple(wording.note(c, **p) for c, p in codes),
+            note_codes=tuple(c for c, _ in codes),
+            legacy=legacy,
+            **base,
+        )
     version_at_marking = row.system_version_number
     if rec.version_then is not None:
         version = rec.version_then
@@ -345,8 +415,8 @@ def _verdict(
         version = system.s_version
     else:  # a system or record version the register does not have: say so plainly
         version = f"unknown (record version {version_at_marking})"
-    if assessment == "different":
-        codes.append(("picture_differs", {}))
+    if legacy and not same_file:
+        codes.append(("legacy_mark", {}))
     if system is not None and system.s_number != version_at_marking:
         codes.append(
             (
@@ -373,7 +443,7 @@ def _verdict(
         "provider": provider["name"] if provider else row.provider_id,
         "version": version,
         "made": _aware(row.created_at).strftime("%d %B %Y").lstrip("0"),
-        "assessment": assessment,
+        "legacy": legacy and not same_file,
     }
     return Verdict(
         status="marked",
@@ -386,6 +456,54 @@ def _verdict(
         provider=_provider_dict(config, provider),
         match=match,
         log=log_evidence,
+        notes=tuple(wording.note(c, **p) for c, p in codes),
+        note_codes=tuple(c for c, _ in codes),
+        legacy=legacy,
+        **base,
+    )
+
+
+def _ns_provider(namespaces: dict[int, _Namespace], mark: MarkId) -> str | None:
+    ns = namespaces.get(mark.namespace)
+    return ns.provider["id"] if ns is not None else None
+
+
+def _binding_score(ev: Evidence, row: Any, config: Config) -> Any:
+    """Compare the checked picture with the record's keyed fingerprint (None when it cannot be compared)."""
+    from assay.provenance.binding import compare
+    from assay.provenance.keys import binding_key
+
+    keys = _register_keys(config)
+    if keys is None or ev.probe is None:
+        return None
+    return compare(
+        ev.probe,
+        bytes(row.binding),
+        binding_key(keys.master, row.provider_id),
+        width=row.width,
+        height=row.height,
+        tile_period=_tile_period(),
+    )
+
+
+def _tile_period() -> Any:
+    # The watermark's tile period for an unaltered image (to read a rescaled crop's scale from the detector).
+    try:
+        from assay.watermark._embed import tile_period
+    except ImportError:  # another watermark version: the binding then tries the picture's own scale only
+        return None
+    return tile_period
+
+
+def _unresolved(
+    det: dict[str, Any], codes: list[tuple[str, dict[str, Any]]], base: dict[str, Any], mark: MarkId, source: str
+) -> Verdict:
+    return Verdict(
+        status="mark_unresolved",
+        headline=wording.headline("mark_unresolved", {}),
+        detection=det,
+        mark_id=mark.hex,
+        mark_source=source,
         notes=tuple(wording.note(c, **p) for c, p in codes),
         note_codes=tuple(c for c, _ in codes),
         **base,
@@ -402,6 +520,7 @@ def _unmarked(
         "says_ai": manifest.says_ai_generated,
         "agent": manifest.software_agent.get("name") or "an AI system",
         "signer": manifest.signer,
+        "claim_refused": any(c == "signer_not_owner" for c, _ in codes),
     }
     codes.append(("not_authentic", {}))
     return Verdict(
@@ -425,7 +544,12 @@ def _unrecorded(
     config: Config,
 ) -> Verdict:
     keys = _register_keys(config)
-    if ns is not None and keys is not None and mark.tag_valid(keys.namespace_key(ns.number)):
+    key_owner = (
+        ev.detection.key_id is None
+        or ev.detection.key_id == LEGACY_KEY_ID
+        or (ns is not None and ev.detection.key_id in _provider_key_ids(ev, ns.provider["id"]))
+    )
+    if ns is not None and keys is not None and key_owner and mark.tag_valid(keys.namespace_key(ns.number)):
         codes.append(("not_recorded_yet", {}))
         if ns.revoked:
             codes.append(("unrecorded_key_revoked", {}))
@@ -441,16 +565,12 @@ def _unrecorded(
             **base,
         )
     codes.append(("unresolved", {}))
-    return Verdict(
-        status="mark_unresolved",
-        headline=wording.headline("mark_unresolved", {}),
-        detection=det,
-        mark_id=mark.hex,
-        mark_source=source,
-        notes=tuple(wording.note(c, **p) for c, p in codes),
-        note_codes=tuple(c for c, _ in codes),
-        **base,
-    )
+    return _unresolved(det, codes, base, mark, source)
+
+
+def _provider_key_ids(ev: Evidence, provider_id: str) -> set[str]:
+    # The evidence names the key that found the mark; the key's owner came with the material.
+    return {ev.detection.key_id} if ev.detection.key_provider == provider_id else set()
 
 
 _keys_cache: dict[str, RegisterKeys | None] = {}

@@ -58,8 +58,8 @@ def verify_verdict(
        ``min_witnesses`` of ``witness_keys``), and the entry is included in the tree it commits to;
     3. the entry is a canonical Assay log entry of kind ``mark.recorded``;
     4. the logged mark is the verdict's mark id;
-    5. every system, provider and file hash the verdict shows is the logged one (a register cannot name
-       another system or another file than the one it logged).
+    5. every system, provider, file hash and watermark key the verdict shows is the logged one (a register
+       cannot name another system, file or key than the one it logged).
     """
     from assay.tlog import verify_proof
     from assay.transparency import decode_entry
@@ -112,10 +112,14 @@ def verify_verdict(
     if body.get("mark") != v.get("mark_id"):
         raise VerificationError("the log entry is not this mark's", hint="the register answered inconsistently")
     # 5.
+    watermark = ((v.get("evidence") or {}).get("watermark") or {}) if v.get("mark_source") == "watermark" else {}
     claims = {
         "system": (v.get("system") or {}).get("id") or (v.get("record") or {}).get("system_id"),
         "provider": (v.get("provider") or {}).get("id") or (v.get("record") or {}).get("provider_id"),
         "sha256": (v.get("record") or {}).get("sha256"),
+        # The key that found the watermark must be the one the mark was recorded with (logged since keys per
+        # system; legacy entries log none).
+        "key_id": watermark.get("key_id") if "key_id" in body else None,
     }
     for name, claimed in claims.items():
         if claimed is not None and body.get(name) != claimed:
