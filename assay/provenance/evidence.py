@@ -27,6 +27,7 @@ Steps of :func:`examine`, on the bytes in memory only (never stored, never logge
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import os
 import threading
@@ -354,13 +355,14 @@ def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[Detecti
     return facts, key.mark_of(payload), found.payload is not None
 
 
-_rings: dict[tuple[str, ...], tuple[Any, WatermarkKey | None, dict[str, WatermarkKey]]] = {}
+_rings: dict[bytes, tuple[Any, WatermarkKey | None, dict[str, WatermarkKey]]] = {}
 _rings_lock = threading.Lock()
 
 
 def _ring(keys: tuple[WatermarkKey, ...]) -> tuple[Any, WatermarkKey | None, dict[str, WatermarkKey]]:
     """The KeyRing of the system keys (built once per process and key set: ~50 us a key), and the legacy key."""
-    ids = tuple(k.key_id for k in keys)
+    # Cached by the keys themselves (hashed), not their ids: the legacy key has the same id in every register.
+    ids = hashlib.sha256(b"".join(k.key_id.encode() + b"\x00" + k.key for k in keys)).digest()
     with _rings_lock:
         cached = _rings.get(ids)
     if cached is not None:

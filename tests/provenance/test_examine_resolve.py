@@ -178,3 +178,17 @@ def test_the_documented_batch_example_runs(sqlite_register: Register, monkeypatc
     exec(compile(example, "docs/provenance.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("marked ") for line in lines) == 4 and any("no_mark" in line for line in lines)
+
+
+def test_two_registers_in_one_process_keep_their_own_legacy_keys() -> None:
+    """Found by the full suite: the key-ring cache was keyed by key ids, and the legacy key's id is the same in
+    every register, so a second register in the same process detected with the first one's key."""
+    from assay import watermark
+    from assay.provenance.evidence import _detect
+    from assay.provenance.keys import LEGACY_ALGORITHM, LEGACY_KEY_ID, WatermarkKey
+
+    first, second = bytes(range(32)), bytes(range(1, 33))
+    pixels = watermark._embed_legacy(synthetic_pixels(700, 320, 320), 0xABCDEF, key=second)
+    _detect(pixels, (WatermarkKey(LEGACY_KEY_ID, first, LEGACY_ALGORITHM),))
+    facts, mark, _ = _detect(pixels, (WatermarkKey(LEGACY_KEY_ID, second, LEGACY_ALGORITHM),))
+    assert facts.found and mark is not None and mark.payload == 0xABCDEF
