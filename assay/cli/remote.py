@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from assay.cli._common import console, env_option, err_console, print_json, print_json_line
+from assay.cli._common import console, env_option, print_json, print_json_line
 from assay.client import RegisterClient, RemoteError
 from assay.errors import InvalidInput
 
@@ -216,46 +216,17 @@ def mark(
 
 def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | None, as_json: bool) -> int:
     """``assay check`` against a register's ``POST /api/v1/check``: the local command's verdicts, proofs
-    verified here against ``--log-key``, the same exit codes (0 nothing marked, 1 a mark found, 2 errors).
+    verified here against ``--log-key``, the same exit codes (:func:`assay.cli.provenance.report_verdicts`).
     A register that cannot be reached stops the run with one error instead of one per file."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from assay.cli.provenance import _expand, _print_verdict, _verify_log_proof
+    from assay.cli.provenance import _expand, report_verdicts
 
     files = [str(p) for p in _expand(paths)]
     if not files:
         raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
     n_threads = max(1, min(workers if workers > 0 else (os.cpu_count() or 1) * 2, len(files), 16))
-    found = errors = 0
-    progress = Progress(
-        TextColumn("checking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-        disable=len(files) < 2 or not err_console.is_terminal,
-    )
-    with remote.client() as register, progress:
-        task = progress.add_task("check", total=len(files))
-        for verdict in _verdicts(register, files, n_threads):
-            verified = _verify_log_proof(verdict, log_key)
-            if verdict.get("status") == "error":
-                errors += 1
-            elif log_key is not None and not verified:
-                errors += 1  # asked to verify against a given log key: a missing or wrong proof fails closed
-                err_console.print(
-                    f"[bold red]error[/bold red] {escape(str(verdict.get('file')))}: the mark's "
-                    f"transparency-log proof did not verify: {escape(verdict['log']['verification'])}",
-                    highlight=False,
-                )
-            elif verdict.get("found"):
-                found += 1
-            _print_verdict(verdict, as_json)
-            progress.advance(task)
-    if not as_json and len(files) > 1:
-        err_console.print(f"{len(files)} checked: {found} marked, {errors} errors")
-    return 2 if errors else (1 if found else 0)
+    with remote.client() as register:
+        verdicts = _verdicts(register, files, n_threads)
+        return report_verdicts(verdicts, len(files), vkey=log_key, strict=log_key is not None, as_json=as_json)
 
 
 def _verdicts(register: RegisterClient, files: list[str], n_threads: int) -> Iterator[dict[str, Any]]:
