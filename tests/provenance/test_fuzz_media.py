@@ -70,12 +70,14 @@ def test_the_check_api_never_fails_on_damaged_media(web, seeds: dict[str, bytes]
 def test_assay_check_never_reports_an_internal_error_on_damaged_media(  # type: ignore[no-untyped-def]
     sqlite_register: Register, seeds: dict[str, bytes], tmp_path_factory, case: tuple[str, int]
 ) -> None:
-    from assay.cli.provenance import _check_one, _worker_init
+    from assay.cli.provenance import _examine_one, _resolved, _worker_init
+    from assay.provenance.evidence import VerifierMaterial
 
-    _worker_init(sqlite_register.config)  # what each of assay check's worker processes does
+    # What each of assay check's worker processes does (examine), then what the command itself does (resolve).
+    _worker_init(VerifierMaterial.from_register(sqlite_register.db, sqlite_register.config))
     name, seed = case
     data, how = mutate(name, seeds[name], random.Random(seed))
     path = tmp_path_factory.mktemp("fuzz") / name
     path.write_bytes(data)
-    result = _check_one(str(path))
+    (result,) = _resolved(sqlite_register.db, sqlite_register.config, iter([_examine_one(str(path))]))
     assert result.get("status") != "error" or result["error"]["code"] != "internal_error", (name, how, result)
