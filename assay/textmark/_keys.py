@@ -72,11 +72,11 @@ class TextKey:
         try:
             d = text if isinstance(text, dict) else json.loads(text)
         except ValueError as exc:
-            raise InvalidInput(f"the text key file is not JSON ({exc})", hint="use the file the register gave") from None
-        if not isinstance(d, dict) or d.get("format") != KEY_FORMAT:
             raise InvalidInput(
-                "this is not an Assay text watermark key", hint="export it with 'assay text key export'"
-            )
+                f"the text key file is not JSON ({exc})", hint="use the file the register gave"
+            ) from None
+        if not isinstance(d, dict) or d.get("format") != KEY_FORMAT:
+            raise InvalidInput("this is not an Assay text watermark key", hint="export it with 'assay text key export'")
         if d.get("alg") != ALGORITHM:
             raise InvalidInput(
                 f"the key is for {d.get('alg')!r}; this version marks with {ALGORITHM!r}",

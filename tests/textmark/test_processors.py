@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from assay.textmark import TextKey, TextTokenizer, detect
-from assay.textmark import _prf
+from assay.textmark import TextKey, TextTokenizer, _prf, detect
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
