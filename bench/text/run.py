@@ -276,7 +276,8 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         f"load average {', '.join(f'{x:.1f}' for x in r['load_average'])} on a shared 2-core machine; "
         f"{r['seconds'] / 60:.0f} minutes; torch {r['torch']}.",
         "",
-        f"Model: GPT-2 shape, {r['model']['parameters'] / 1e6:.1f} M parameters, trained for {r['model']['steps']} steps "
+        f"Model: GPT-2 shape, {r['model']['parameters'] / 1e6:.1f} M parameters, "
+        f"trained for {r['model']['steps']} steps "
         f"({r['model']['tokens_seen'] / 1e6:.1f} M tokens) on the Python 3.11 documentation (Debian python3.11-doc), "
         f"final training loss {r['model']['final_loss']:.2f}; byte-level BPE of {r['model']['spec']['vocab']} tokens. "
         f"Mean entropy of the sampling distribution per generated token (unmarked): "
@@ -348,7 +349,8 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         lines.append(f"| generation time with / without the Assay processor, bench model, {k} | {v:.3f} |")
     big = r["overhead_gpt2_small_shape"]
     lines.append(
-        f"| the same, GPT-2-small-shaped model (124 M, 50,257 tokens), batch 1 ({big['ms_per_token_plain']:.0f} ms/token) "
+        "| the same, GPT-2-small-shaped model (124 M, 50,257 tokens), batch 1 "
+        f"({big['ms_per_token_plain']:.0f} ms/token) "
         f"| {big['batch 1']:.3f} |"
     )
     lines += [
