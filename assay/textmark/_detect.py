@@ -136,14 +136,20 @@ def _first_pairs(tokens: np.ndarray, h: int) -> np.ndarray:
 
 def score_pairs(tokens: np.ndarray, key: TextKey) -> np.ndarray:
     """``-log(1 - r)`` for every position h..N-1 (all positions; deduplication is the caller's)."""
-    h = key.context_width
+    return _scores(tokens, [key])[0]
+
+
+def _scores(tokens: np.ndarray, keys: Sequence[TextKey]) -> np.ndarray:
+    """``-log(1 - r)`` for every key (rows; all of one context width) and position h..N-1 (columns)."""
+    h = keys[0].context_width
     if tokens.size <= h:
-        return np.zeros(0)
-    words = _prf.key_words(key.secret)
+        return np.zeros((len(keys), 0))
+    words = np.array([_prf.key_words(k.secret) for k in keys], dtype=np.uint64)  # (K, 4)
     ctx = np.lib.stride_tricks.sliding_window_view(tokens[:-1], h)
-    seeds = _prf.context_seeds(ctx, words)
-    m = _prf.mantissas(seeds, _prf.token_table(tokens[h:], words))
-    # -log(1 - r) with r = (m + 1/2) / 2**52, computed as log(2**52) - log(2**52 - m - 1/2): exact inputs.
+    seeds = _prf.context_seeds(ctx, tuple(words[:, i : i + 1] for i in range(4)))  # (K, N - h)
+    table = _prf.token_table(tokens[h:], tuple(words[:, i : i + 1] for i in range(4)))
+    m = _prf.mantissas(seeds, table)
+    # -log(1 - r) with r = (m + 1/2) / 2**52: 1 - r = (2**52 - m - 1/2) / 2**52 is exact in float64.
     return math.log(_prf.TWO52) - np.log(_prf.TWO52 - m - 0.5)
 
 
@@ -161,44 +167,62 @@ def _windows(n: int) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class _KeyResult:
-    log_p: float  # natural log, adjusted for windows
+class _Candidate:
+    log_p: float  # natural log, adjusted for the windows (not yet for the keys)
+    key: TextKey
     scored: int
     score: float
     window: Window
     windows_tested: int
 
 
-def _screen(tokens: np.ndarray, key: TextKey, first_cache: dict[int, np.ndarray], windowed: bool) -> _KeyResult:
-    h = key.context_width
-    if h not in first_cache:
-        first_cache[h] = _first_pairs(tokens, h)
-    mask = first_cache[h]
-    terms = np.where(mask, score_pairs(tokens, key), 0.0) if mask.size else np.zeros(0)
-    n_all, s_all = int(mask.sum()), float(terms.sum())
-    lp_all = gamma_log_sf(n_all, s_all)
-    whole = Window(h, h + mask.size, n_all, s_all, lp_all / _LN10)
-    wins = _windows(mask.size) if windowed else []
-    if not wins:
-        return _KeyResult(lp_all, n_all, s_all, whole, 0)
-    cs = np.concatenate([[0.0], np.cumsum(terms)])
-    cn = np.concatenate([[0], np.cumsum(mask)])
-    bounds = np.array(wins)
-    ws = cs[bounds[:, 1]] - cs[bounds[:, 0]]
-    wn = cn[bounds[:, 1]] - cn[bounds[:, 0]]
-    # Only windows scoring above their null mean can matter; the exact tail is computed for those alone.
-    best_lp, best = 0.0, None
-    for i in np.flatnonzero(ws > wn + 1.0):
-        lp = gamma_log_sf(int(wn[i]), float(ws[i]))
-        if lp < best_lp:
-            best_lp, best = lp, i
-    adj_text = math.log(2.0) + lp_all
-    adj_win = math.log(2.0 * len(wins)) + best_lp
-    if best is None or adj_text <= adj_win:
-        return _KeyResult(min(0.0, adj_text), n_all, s_all, whole, len(wins))
-    s, e = int(bounds[best, 0]), int(bounds[best, 1])
-    window = Window(h + s, h + e, int(wn[best]), float(ws[best]), best_lp / _LN10)
-    return _KeyResult(min(0.0, adj_win), n_all, s_all, window, len(wins))
+def _approx_log_sf(n: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """A cheap approximation of log P(Gamma(n, 1) >= x) (Wilson-Hilferty), only to rank candidates: every
+    p-value reported is computed exactly afterwards."""
+    n = np.maximum(n, 1).astype(np.float64)
+    z = (np.cbrt(np.maximum(x, 0.0) / n) - (1 - 1 / (9 * n))) * np.sqrt(9 * n)
+    zc = np.maximum(z, 1.0)
+    return np.where(z > 1.0, -0.5 * zc * zc - np.log(zc * math.sqrt(2 * math.pi)), -0.2 * np.maximum(z, 0.0))
+
+
+def _screen(tokens: np.ndarray, keys: Sequence[TextKey], windowed: bool) -> list[_Candidate]:
+    """The best few (key, stretch) candidates of keys that share a context width, with exact p-values."""
+    h = keys[0].context_width
+    mask = _first_pairs(tokens, h)
+    n_pos = mask.size
+    terms = np.where(mask[None, :], _scores(tokens, keys), 0.0) if n_pos else np.zeros((len(keys), 0))
+    n_all, s_all = int(mask.sum()), terms.sum(axis=1)
+    wins = _windows(n_pos) if windowed else []
+    # Ranking by an approximation, in one vectorised pass over keys x stretches ...
+    approx = [np.log(2.0 if wins else 1.0) + _approx_log_sf(np.full(len(keys), n_all), s_all)]
+    if wins:
+        bounds = np.array(wins)
+        cs = np.concatenate([np.zeros((len(keys), 1)), np.cumsum(terms, axis=1)], axis=1)
+        cn = np.concatenate([[0], np.cumsum(mask)])
+        ws = cs[:, bounds[:, 1]] - cs[:, bounds[:, 0]]  # (K, W)
+        wn = cn[bounds[:, 1]] - cn[bounds[:, 0]]  # (W,)
+        per_key = _approx_log_sf(np.broadcast_to(wn, ws.shape), ws)
+        best_w = per_key.argmin(axis=1)
+        approx.append(math.log(2.0 * len(wins)) + per_key[np.arange(len(keys)), best_w])
+    ranked = np.argsort(np.minimum.reduce(approx))[:3]
+    # ... then the exact tail for the few best keys: their whole text and their best window.
+    out = []
+    for k in ranked:
+        lp_all = gamma_log_sf(n_all, float(s_all[k]))
+        whole = Window(h, h + n_pos, n_all, float(s_all[k]), lp_all / _LN10)
+        cand = _Candidate(
+            min(0.0, lp_all + (math.log(2.0) if wins else 0.0)), keys[k], n_all, float(s_all[k]), whole, len(wins)
+        )
+        if wins:
+            i = int(best_w[k])
+            lp = gamma_log_sf(int(wn[i]), float(ws[k, i]))
+            adj = math.log(2.0 * len(wins)) + lp
+            if adj < cand.log_p:
+                s0, e0 = int(bounds[i, 0]), int(bounds[i, 1])
+                window = Window(h + s0, h + e0, int(wn[i]), float(ws[k, i]), lp / _LN10)
+                cand = _Candidate(min(0.0, adj), keys[k], n_all, float(s_all[k]), window, len(wins))
+        out.append(cand)
+    return out
 
 
 def detect(
@@ -220,9 +244,10 @@ def detect(
     tokens = _as_tokens(token_ids)
     if not ring:
         return TextDetection(False, 1.0, 0.0, threshold, None, int(tokens.size), 0, 0.0, None, 0, 0)
-    cache: dict[int, np.ndarray] = {}
-    results = [(_screen(tokens, k, cache, windowed), k) for k in ring]
-    best, key = min(results, key=lambda rk: rk[0].log_p)
+    by_width: dict[int, list[TextKey]] = {}
+    for k in ring:
+        by_width.setdefault(k.context_width, []).append(k)
+    best = min((c for ks in by_width.values() for c in _screen(tokens, ks, windowed)), key=lambda c: c.log_p)
     log_p = min(0.0, best.log_p + math.log(len(ring)))
     p = math.exp(log_p)
     return TextDetection(
@@ -230,7 +255,7 @@ def detect(
         p_value=p,
         log10_p=log_p / _LN10,
         threshold=threshold,
-        key=key,
+        key=best.key,
         tokens=int(tokens.size),
         scored=best.scored,
         score=best.score,

@@ -46,21 +46,26 @@ def mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> _U64(31))
 
 
-def context_seeds(contexts: np.ndarray, words: tuple[int, int, int, int]) -> np.ndarray:
+def _words(words: tuple) -> list[np.ndarray]:
+    # Each word is an int or a (K, 1) array (K keys at once: the results get a leading axis of K).
+    return [np.asarray(w, dtype=_U64) for w in words]
+
+
+def context_seeds(contexts: np.ndarray, words: tuple) -> np.ndarray:
     """One seed per row of ``contexts`` (shape (n, h), oldest token first)."""
-    k0, k1, k2, _ = words
+    k0, k1, k2, _ = _words(words)
     ctx = np.asarray(contexts, dtype=np.int64).astype(_U64)
-    s = np.full(ctx.shape[0], k0, dtype=_U64)
+    s = k0 ^ np.zeros(ctx.shape[0], dtype=_U64)
     with np.errstate(over="ignore"):
         for i in range(ctx.shape[1]):
-            s = mix(s ^ (ctx[:, i] * _U64(GOLDEN) + _U64(k1)))
-    return mix(s ^ _U64(k2))
+            s = mix(s ^ (ctx[:, i] * _U64(GOLDEN) + k1))
+    return mix(s ^ k2)
 
 
-def token_table(tokens: np.ndarray, words: tuple[int, int, int, int]) -> np.ndarray:
+def token_table(tokens: np.ndarray, words: tuple) -> np.ndarray:
     """``t_v`` for the given token ids."""
     with np.errstate(over="ignore"):
-        return mix((np.asarray(tokens, dtype=np.int64).astype(_U64) * _U64(GOLDEN)) ^ _U64(words[3]))
+        return mix((np.asarray(tokens, dtype=np.int64).astype(_U64) * _U64(GOLDEN)) ^ _words(words)[3])
 
 
 def mantissas(seeds: np.ndarray, table: np.ndarray) -> np.ndarray:

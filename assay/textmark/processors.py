@@ -7,7 +7,8 @@ Hugging Face ``transformers``::
     mark = WatermarkLogitsProcessor(key, temperature=0.8, top_p=0.95)
     out = model.generate(**inputs, logits_processor=[mark], do_sample=False, max_new_tokens=200)
 
-The processor *samples*: it applies the temperature, top-k and top-p it is given, draws the next token with
+The processor *samples*: it applies the temperature, top-k and top-p it is given (or those of a generation config:
+``WatermarkLogitsProcessor.from_generation_config(key, model.generation_config)``), draws the next token with
 the keyed Gumbel-max rule (an exact sample from that distribution) and returns logits that allow only that
 token. ``transformers`` runs user processors before its own temperature/top-k/top-p warpers, so give the
 sampling settings to the processor and generate with ``do_sample=False`` (with ``do_sample=True`` the result
@@ -29,6 +30,7 @@ import math
 import os
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from assay.textmark import _prf
@@ -79,7 +81,8 @@ class GumbelSampler:
     def __init__(self, key: TextKey) -> None:
         self.key = key
         self.context_width = key.context_width
-        self._words = tuple(_signed(w) for w in _prf.key_words(key.secret))
+        self._uwords = _prf.key_words(key.secret)
+        self._words = tuple(_signed(w) for w in self._uwords)
         self._tables: dict[tuple[int, str], torch.Tensor] = {}
 
     def _table(self, vocab: int, device: torch.device) -> torch.Tensor:
@@ -90,13 +93,11 @@ class GumbelSampler:
             t = self._tables[k] = _mix((v * _GOLDEN) ^ self._words[3])
         return t
 
-    def seeds(self, contexts: torch.Tensor) -> torch.Tensor:
-        """One seed per row of ``contexts`` (B, h) int64, oldest token first."""
-        k0, k1, k2, _ = self._words
-        s = torch.full((contexts.shape[0],), k0, dtype=torch.int64, device=contexts.device)
-        for i in range(contexts.shape[1]):
-            s = _mix(s ^ (contexts[:, i].to(torch.int64) * _GOLDEN + k1))
-        return _mix(s ^ k2)
+    def seeds(self, contexts: Sequence[Sequence[int]], device: torch.device) -> torch.Tensor:
+        """One seed per context (oldest token first), as int64 on ``device``. Computed with numpy on the host:
+        for a batch of contexts a handful of numpy calls beat dozens of tiny device kernels."""
+        s = _prf.context_seeds(np.asarray(contexts, dtype=np.int64).reshape(len(contexts), -1), self._uwords)
+        return torch.from_numpy(s.view(np.int64)).to(device)
 
     def exponentials(self, seeds: torch.Tensor, vocab: int) -> torch.Tensor:
         """``E_v = -log r_v`` (B, vocab) float64 for the rows' seeds."""
@@ -110,13 +111,25 @@ class GumbelSampler:
         return torch.argmin(torch.log(exps) - logp, dim=-1)
 
     def choose(
-        self, logp: torch.Tensor, contexts: torch.Tensor, fresh: torch.Tensor, generator: torch.Generator | None
+        self,
+        logp: torch.Tensor,
+        contexts: Sequence[Sequence[int]],
+        fresh: Sequence[bool],
+        generator: torch.Generator | None,
     ) -> torch.Tensor:
         """The next token of each row: keyed where ``fresh`` (context not used before), truly random elsewhere."""
-        exps = torch.empty_like(logp).exponential_(generator=generator).clamp_(min=1e-300)
-        if bool(fresh.any()):
-            rows = torch.nonzero(fresh).flatten()
-            exps[rows] = self.exponentials(self.seeds(contexts[rows]), logp.shape[-1])
+        exps = torch.empty_like(logp)
+        rows = [i for i, f in enumerate(fresh) if f]
+        others = [i for i, f in enumerate(fresh) if not f]
+        if rows:
+            seeds = self.seeds([contexts[i] for i in rows], logp.device)
+            exps[rows] = self.exponentials(seeds, logp.shape[-1])
+        if others:
+            exps[others] = (
+                torch.empty((len(others), logp.shape[-1]), dtype=logp.dtype, device=logp.device)
+                .exponential_(generator=generator)
+                .clamp_(min=1e-300)
+            )
         return self.race(logp, exps)
 
 
@@ -160,6 +173,24 @@ class WatermarkLogitsProcessor:
         self.marked_steps = 0  # keyed steps so far (for tests and metrics)
         self.random_steps = 0  # steps sampled with true randomness (repeated or too-short contexts)
 
+    @classmethod
+    def from_generation_config(cls, key: TextKey, config: object, **overrides: object) -> WatermarkLogitsProcessor:
+        """Take temperature, top-k and top-p from a ``GenerationConfig`` (e.g. ``model.generation_config``; note
+        that transformers' default ``top_k`` is 50). Greedy configs (``do_sample=False``) give temperature 0."""
+        sample = bool(getattr(config, "do_sample", False))
+
+        def get(name: str, default: float) -> float:  # unset means generate()'s default, as transformers applies it
+            value = getattr(config, name, None)
+            return default if value is None else value
+
+        settings: dict[str, object] = {
+            "temperature": float(get("temperature", 1.0)) if sample else 0.0,
+            "top_k": int(get("top_k", 50)),
+            "top_p": float(get("top_p", 1.0)),
+        }
+        settings.update(overrides)
+        return cls(key, **settings)  # type: ignore[arg-type]
+
     def _start_if_new(self, batch: int, length: int) -> None:
         if batch != self._batch or length != self._length + 1:
             self._seen = [set() for _ in range(batch)]
@@ -176,13 +207,12 @@ class WatermarkLogitsProcessor:
             self._generator = _generator(scores.device)
         logp = warp(scores, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
         if length < h:
-            fresh = torch.zeros(batch, dtype=torch.bool, device=scores.device)
-            contexts = torch.zeros((batch, h), dtype=torch.int64, device=scores.device)
+            contexts, fresh = [[0] * h] * batch, [False] * batch
         else:
-            contexts = input_ids[:, -h:]
-            fresh = torch.tensor(_fresh(contexts.tolist(), self._seen), dtype=torch.bool, device=scores.device)
-        self.marked_steps += int(fresh.sum())
-        self.random_steps += batch - int(fresh.sum())
+            contexts = input_ids[:, -h:].tolist()
+            fresh = _fresh(contexts, self._seen)
+        self.marked_steps += sum(fresh)
+        self.random_steps += batch - sum(fresh)
         return _only(scores, self.sampler.choose(logp, contexts, fresh, self._generator))
 
 

@@ -154,12 +154,7 @@ class AssayTextWatermark(_Base):  # type: ignore[misc,valid-type]
                     req.seen.add(ctx)
                 contexts.append(list(ctx) if ctx is not None else [0] * h)
                 fresh.append(ok)
-            chosen = sampler.choose(
-                logp,
-                torch.tensor(contexts, dtype=torch.int64, device=logits.device),
-                torch.tensor(fresh, dtype=torch.bool, device=logits.device),
-                self._generator,
-            )
+            chosen = sampler.choose(logp, contexts, fresh, self._generator)
             logits[rows] = -math.inf
             logits[rows, chosen] = 0.0
         return logits

@@ -40,7 +40,7 @@ class Scheme:
     detectors: dict[str, Callable[[np.ndarray], float]]
 
 
-def _sample(model, ids, mask, n, temperature, **extra):
+def _sample(model, ids, mask, n, **extra):
     with torch.no_grad():
         out = model.generate(
             input_ids=ids,
@@ -55,7 +55,7 @@ def _sample(model, ids, mask, n, temperature, **extra):
 
 def unmarked() -> Scheme:
     def gen(model, ids, mask, n, temperature):
-        return _sample(model, ids, mask, n, temperature, do_sample=True, temperature=temperature)
+        return _sample(model, ids, mask, n, do_sample=True, temperature=temperature, top_k=0)
 
     return Scheme("unmarked", gen, {})
 
@@ -63,7 +63,7 @@ def unmarked() -> Scheme:
 def assay(key: TextKey) -> Scheme:
     def gen(model, ids, mask, n, temperature):
         proc = WatermarkLogitsProcessor(key, temperature=temperature)
-        return _sample(model, ids, mask, n, temperature, do_sample=False, logits_processor=[proc])
+        return _sample(model, ids, mask, n, do_sample=False, logits_processor=[proc])
 
     return Scheme("Assay", gen, {"Assay": lambda t: detect(t, key).log10_p})
 
@@ -75,9 +75,7 @@ def kgw(model_config) -> Scheme:
     detector = WatermarkDetector(model_config, "cpu", cfg, ignore_repeated_ngrams=True)
 
     def gen(model, ids, mask, n, temperature):
-        return _sample(
-            model, ids, mask, n, temperature, do_sample=True, temperature=temperature, watermarking_config=cfg
-        )
+        return _sample(model, ids, mask, n, do_sample=True, temperature=temperature, top_k=0, watermarking_config=cfg)
 
     def det(tokens: np.ndarray) -> float:
         if tokens.size < 2:
@@ -98,9 +96,7 @@ def synthid(vocab_size: int, eos: int) -> Scheme:
     weights = (290 - 9 * np.arange(depth)).astype(np.float64)  # 29 x linspace(10, 1, 30): integers, same ratios
 
     def gen(model, ids, mask, n, temperature):
-        return _sample(
-            model, ids, mask, n, temperature, do_sample=True, temperature=temperature, watermarking_config=cfg
-        )
+        return _sample(model, ids, mask, n, do_sample=True, temperature=temperature, top_k=0, watermarking_config=cfg)
 
     def g_values(tokens: np.ndarray) -> np.ndarray:
         if tokens.size < 5:

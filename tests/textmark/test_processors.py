@@ -25,7 +25,14 @@ def test_torch_and_numpy_give_the_same_values():
     ctx = rng.integers(0, 200_000, size=(9, 3))
     words = _prf.key_words(key.secret)
     seeds = _prf.context_seeds(ctx, words)
-    assert (seeds.view(np.int64) == sampler.seeds(torch.tensor(ctx)).numpy()).all()
+    assert (seeds.view(np.int64) == sampler.seeds(ctx.tolist(), torch.device("cpu")).numpy()).all()
+    # Many keys at once (detection screens a key ring in one pass) give each key's values.
+    ring = [TextKey.generate(context_width=3) for _ in range(4)]
+    many = _prf.context_seeds(
+        ctx, tuple(np.array([[_prf.key_words(k.secret)[i]] for k in ring], np.uint64) for i in range(4))
+    )
+    for j, k in enumerate(ring):
+        assert (many[j] == _prf.context_seeds(ctx, _prf.key_words(k.secret))).all()
     vocab = 3000
     exps = sampler.exponentials(torch.tensor(seeds.view(np.int64)), vocab).numpy()
     m = _prf.mantissas(seeds[:, None], _prf.token_table(np.arange(vocab), words)[None, :])
@@ -37,8 +44,8 @@ def test_each_step_samples_exactly_from_the_model_distribution():
     sampler = GumbelSampler(TextKey.generate(context_width=2))
     p = torch.tensor([0.4, 0.25, 0.15, 0.1, 0.06, 0.04], dtype=torch.float64)
     n = 20_000
-    ctx = torch.arange(2 * n, dtype=torch.int64).reshape(n, 2)
-    exps = sampler.exponentials(sampler.seeds(ctx), p.numel())
+    ctx = np.arange(2 * n, dtype=np.int64).reshape(n, 2)
+    exps = sampler.exponentials(sampler.seeds(ctx, torch.device("cpu")), p.numel())
     chosen = sampler.race(torch.log(p).expand(n, -1), exps)
     counts = np.bincount(chosen.numpy(), minlength=6)
     assert stats.chisquare(counts, p.numpy() * n).pvalue > 1e-3
@@ -112,6 +119,11 @@ def test_processor_output_allows_one_token_and_greedy_is_untouched():
     assert all(int(c) in top[i].tolist() for i, c in enumerate(chosen))
     same = WatermarkLogitsProcessor(key, temperature=0.0)(torch.randint(0, 100, (3, 5)), scores)
     assert same is scores
+    cfg = transformers.GenerationConfig(do_sample=True, temperature=0.7, top_p=0.9)
+    proc = WatermarkLogitsProcessor.from_generation_config(key, cfg)
+    assert (proc.temperature, proc.top_k, proc.top_p) == (0.7, 50, 0.9)  # transformers' default top_k is 50
+    greedy = WatermarkLogitsProcessor.from_generation_config(key, transformers.GenerationConfig(do_sample=False))
+    assert greedy.temperature == 0.0
 
 
 # --------------------------------------------------------------------------------------------------- vLLM V1
