@@ -8,7 +8,7 @@ text (``assay check``, ``/check``, ``POST /api/v1/check``)::
     key = export_text_key(db, env, system_id="lindenholt-assistant", principal=p)    # -> TextKey, secret
     record_texts(db, env, system_id="lindenholt-assistant", texts=[answer], principal=p)   # optional
 
-Keys. A system's key number ``n`` has the secret ``HMAC-SHA256(master, "assay/text-key/v1" | system | n)``,
+Keys. A system's key number ``n`` has the secret ``HMAC-SHA256(master, "assay/system-text-key/v1" | system | 0 | n)``,
 derived from the register's master key like the namespace keys of image marks (``assay.provenance.keys``),
 under its own label: the database holds no secret, and only the system's own key is ever handed out (to its
 provider). Issuing a new key (a new tokenizer, a leak) revokes the previous one; texts marked under a revoked
@@ -70,8 +70,8 @@ MAX_TEXT_CHARS = 1_000_000
 
 def text_secret(master: bytes, system_id: str, number: int) -> bytes:
     """System ``system_id``'s text key number ``number``, derived from the register's master key."""
-    sid = system_id.encode()
-    msg = b"assay/text-key/v1" + len(sid).to_bytes(2, "big") + sid + number.to_bytes(4, "big")
+    # The same shape as image marks' per-system keys (keys.system_watermark_key), under its own label.
+    msg = b"assay/system-text-key/v1" + system_id.encode() + b"\x00" + number.to_bytes(4, "big")
     return hmac.new(master, msg, hashlib.sha256).digest()
 
 

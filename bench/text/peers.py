@@ -98,7 +98,18 @@ def synthid(vocab_size: int, eos: int) -> Scheme:
     def gen(model, ids, mask, n, temperature):
         return _sample(model, ids, mask, n, do_sample=True, temperature=temperature, top_k=0, watermarking_config=cfg)
 
+    cache: dict[bytes, np.ndarray] = {}
+
     def g_values(tokens: np.ndarray) -> np.ndarray:
+        # Both detectors read the same g-values: computed once per text (the slow part of SynthID's detection).
+        k = tokens.tobytes()
+        if k not in cache:
+            if len(cache) > 4:
+                cache.clear()
+            cache[k] = _g_values(tokens)
+        return cache[k]
+
+    def _g_values(tokens: np.ndarray) -> np.ndarray:
         if tokens.size < 5:
             return np.zeros((0, depth))
         ids = torch.tensor(tokens[None, :], dtype=torch.long)
