@@ -26,8 +26,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assay.errors import ConfigError, InvalidInput
 from assay.files import create_once
@@ -38,6 +39,9 @@ __all__ = [
     "TAG_BITS",
     "MarkId",
     "RegisterKeys",
+    "WatermarkKey",
+    "binding_algorithms",
+    "load_watermark_keys",
     "namespace_key",
     "namespace_key_id",
 ]
@@ -195,3 +199,140 @@ def _load_or_create(path: Path, create: bool) -> bytes:
             hint="restore it from a backup: marks made with it resolve only with the same key",
         )
     return key
+
+
+LEGACY_KEY_ID = "register-v1"
+
+
+@dataclass(frozen=True)
+class WatermarkKey:
+    """One watermark detection key and what a mark found with it may be attributed to.
+
+    ``provider_id``/``system_id`` are None for the legacy register-wide key (every provider's kit held it, so
+    a mark found with it names no one by itself). Marks made with a system's key carry their mark id
+    encrypted (:class:`PayloadCipher`), so the embedded bits are never published."""
+
+    key_id: str
+    key: bytes = field(repr=False)
+    algorithm: str
+    provider_id: str | None = None
+    system_id: str | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.provider_id is None
+
+    def mark_of(self, payload: int) -> MarkId:
+        """The mark id a payload found with this key stands for."""
+        return MarkId(payload if self.legacy else PayloadCipher(self.key).decrypt(payload))
+
+    def payload_of(self, mark: MarkId) -> int:
+        """The bits to embed for ``mark``."""
+        return mark.payload if self.legacy else PayloadCipher(self.key).encrypt(mark.payload)
+
+
+class PayloadCipher:
+    """A keyed permutation of 64-bit values: what a mark embeds is its id encrypted under the system's key.
+
+    Public mark ids (on pages, in the log, in the C2PA soft binding) then say nothing about the embedded bits,
+    so averaging many marked images against their published ids cannot learn the chip map (issue 9), and a
+    payload decrypted with another system's key is noise whose tag and record do not exist.
+
+    A 10-round Feistel network with HMAC-SHA256 as round function (Luby-Rackoff: 4 rounds already give a
+    strong pseudorandom permutation). Written by hand because no maintained library here offers a 64-bit
+    block cipher (the 'cryptography' package keeps only legacy ones such as Blowfish, in its decrepit module).
+    """
+
+    ROUNDS = 10
+
+    def __init__(self, key: bytes) -> None:
+        self._key = hmac.new(key, b"assay/payload-cipher/v1", hashlib.sha256).digest()
+
+    def __repr__(self) -> str:
+        return "PayloadCipher(<secret>)"
+
+    def _f(self, r: int, half: int) -> int:
+        digest = hmac.new(self._key, bytes([r]) + half.to_bytes(4, "big"), hashlib.sha256).digest()
+        return int.from_bytes(digest[:4], "big")
+
+    def encrypt(self, value: int) -> int:
+        left, right = value >> 32, value & 0xFFFFFFFF
+        for r in range(self.ROUNDS):
+            left, right = right, left ^ self._f(r, right)
+        return (left << 32) | right
+
+    def decrypt(self, value: int) -> int:
+        left, right = value >> 32, value & 0xFFFFFFFF
+        for r in reversed(range(self.ROUNDS)):
+            left, right = right ^ self._f(r, left), left
+        return (left << 32) | right
+
+
+def system_watermark_key(master: bytes, system_id: str, generation: int) -> bytes:
+    """A system's watermark key, derived from the register's master key (never stored)."""
+    msg = b"assay/system-watermark-key/v1" + system_id.encode() + b"\x00" + generation.to_bytes(4, "big")
+    return hmac.new(master, msg, hashlib.sha256).digest()
+
+
+def watermark_key_id(key: bytes) -> str:
+    """The public id of a watermark key (16 hex digits), as detections, records and pages name it."""
+    return hashlib.sha256(b"assay/watermark-key-id/v1" + key).hexdigest()[:16]
+
+
+def binding_key(master: bytes, provider_id: str) -> bytes:
+    """A provider's image-binding key (assay.provenance.binding), derived from the master key. The register
+    holds it; the provider's offline kits carry it so they can fingerprint what they mark."""
+    return hmac.new(master, b"assay/binding-key/v1" + provider_id.encode(), hashlib.sha256).digest()
+
+
+def binding_algorithms() -> tuple[str, ...]:
+    """The soft-binding ``alg`` values whose blocks carry an Assay mark id."""
+    from assay import watermark
+
+    return tuple(dict.fromkeys((watermark.ALGORITHM, LEGACY_ALGORITHM)))
+
+
+LEGACY_ALGORITHM = "org.assay.watermark.1"
+
+
+def load_watermark_keys(data_dir: Path, session: Any = None) -> tuple[WatermarkKey, ...]:
+    """The register's detection keys: every system key recorded (revoked ones too: marks made before the
+    revocation still check), then the legacy register-wide key. Creates nothing (empty on a fresh folder)."""
+    folder = Path(data_dir) / "provenance" / "keys"
+    keys: list[WatermarkKey] = []
+    master_path = folder / "master.key"
+    if session is not None and master_path.exists():
+        from sqlalchemy import select
+
+        from assay.provenance.models import WatermarkKeyRecord
+
+        master = _load_or_create(master_path, False)
+        rows = session.execute(
+            select(
+                WatermarkKeyRecord.key_id,
+                WatermarkKeyRecord.system_id,
+                WatermarkKeyRecord.provider_id,
+                WatermarkKeyRecord.generation,
+                WatermarkKeyRecord.algorithm,
+            ).order_by(WatermarkKeyRecord.created_at, WatermarkKeyRecord.key_id)
+        ).all()
+        for key_id, system_id, provider_id, generation, algorithm in rows:
+            key = system_watermark_key(master, system_id, generation)
+            if watermark_key_id(key) == key_id:  # a key id that does not derive is never trusted
+                keys.append(WatermarkKey(key_id, key, algorithm, provider_id=provider_id, system_id=system_id))
+    legacy = folder / "watermark.key"
+    if legacy.exists():
+        keys.append(WatermarkKey(LEGACY_KEY_ID, _load_or_create(legacy, False), LEGACY_ALGORITHM))
+    return tuple(keys)
+
+
+def key_table_stamp() -> list[Any]:
+    """Scalar subqueries whose values change whenever the watermark key table changes (see material_for)."""
+    from sqlalchemy import func, select
+
+    from assay.provenance.models import WatermarkKeyRecord
+
+    return [
+        select(func.count(WatermarkKeyRecord.key_id)).scalar_subquery(),
+        select(func.count(WatermarkKeyRecord.revoked_at)).scalar_subquery(),
+    ]

@@ -37,9 +37,20 @@ from sqlalchemy.orm import Session
 from assay import watermark
 from assay.db import Database
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooLarge
+from assay.provenance.binding import fingerprint
 from assay.provenance.credentials import SigningCredentials, signing_credentials
 from assay.provenance.environment import ProvenanceEnv
-from assay.provenance.keys import MAX_NAMESPACE, MAX_SEQUENCE, MarkId, namespace_key_id
+from assay.provenance.keys import (
+    MAX_NAMESPACE,
+    MAX_SEQUENCE,
+    MarkId,
+    WatermarkKey,
+    binding_algorithms,
+    binding_key,
+    namespace_key_id,
+    system_watermark_key,
+    watermark_key_id,
+)
 from assay.provenance.label import add_visible_label
 from assay.provenance.manifest import (
     DEFAULT_TRAINING_MINING,
@@ -50,7 +61,7 @@ from assay.provenance.manifest import (
     xmp_packet,
 )
 from assay.provenance.media import MARKABLE_TYPES, decode_image, encode_image, perceptual_hash, sha256_hex
-from assay.provenance.models import MarkNamespace, MarkRecord, SequenceLease
+from assay.provenance.models import MarkNamespace, MarkRecord, SequenceLease, WatermarkKeyRecord
 from assay.register.access import Principal
 from assay.register.service import SystemView, get_provider, get_system
 from assay.transparency import record
@@ -88,9 +99,11 @@ class MarkResult:
     manifest_id: str | None
     log_index: int | None
     created_at: dt.datetime
+    key_id: str | None = None  # the system's watermark key
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "key_id": self.key_id,
             "mark_id": self.mark.hex,
             "system_id": self.system_id,
             "media_type": self.media_type,
@@ -182,6 +195,7 @@ class _Made:
     height: int
     manifest_id: str | None
     manifest: bytes
+    binding: bytes
 
 
 def _make(
@@ -190,7 +204,8 @@ def _make(
     *,
     mark: MarkId,
     facts: ManifestFacts,
-    wm_key: bytes,
+    wm_key: WatermarkKey,
+    bind_key: bytes,
     creds: SigningCredentials,
     visible_label: bool,
     tsa_url: str = "",
@@ -198,7 +213,8 @@ def _make(
     """Label (optional) -> watermark -> encode with XMP -> sign the C2PA manifest. Pure: writes nothing."""
     if visible_label:
         pixels = add_visible_label(pixels)
-    marked = watermark.embed(pixels, mark.payload, key=wm_key)
+    # The mark id travels encrypted under the system's key: the embedded bits are never published.
+    marked = watermark.embed(pixels, wm_key.payload_of(mark), key=wm_key.key)
     encoded = encode_image(marked, media_type, xmp=xmp_packet(facts))
     signed, store = sign_asset(
         build_manifest(facts),
@@ -223,6 +239,7 @@ def _make(
         height=h,
         manifest_id=manifest_id,
         manifest=store,
+        binding=fingerprint(marked, bind_key),
     )
 
 
@@ -234,7 +251,7 @@ def _refuse_marked(data: bytes, media_type: str, name: str) -> None:
     from assay.provenance.manifest import read_manifest
 
     for alg, value in read_manifest(data, media_type, anchors_pem=b"").soft_bindings:
-        if alg == watermark.ALGORITHM:
+        if alg in binding_algorithms():
             raise InvalidInput(
                 f"{name} is already marked (its Content Credentials carry the Assay mark {value})",
                 hint="mark the original image, not a marked copy",
@@ -291,6 +308,8 @@ def mark_images(
     # 3. signing credentials (issued on first use) and sequence numbers (a short write transaction)
     creds = signing_credentials(db, env, provider_id=system.provider_id, principal=principal, now=now)
     marks = _allocate(db, env, provider_id=system.provider_id, count=len(images), now=now)
+    wm_key = system_key(db, env, system_id=system.id, provider_id=system.provider_id, now=now)
+    bind_key = binding_key(env.keys.master, system.provider_id)
     # 4. the slow part, outside any transaction
     made = []
     for (pixels, media_type), mark in zip(decoded, marks, strict=True):
@@ -301,7 +320,8 @@ def mark_images(
                 media_type,
                 mark=mark,
                 facts=facts,
-                wm_key=env.keys.watermark,
+                wm_key=wm_key,
+                bind_key=bind_key,
                 creds=creds,
                 visible_label=visible_label,
             )
@@ -332,6 +352,8 @@ def mark_images(
                 visible_label=visible_label,
                 origin="online",
                 recorded_by_token=principal.actor_token_id,
+                key_id=wm_key.key_id,
+                binding=m.binding,
             )
             session.add(row)
             session.flush()
@@ -347,9 +369,66 @@ def mark_images(
                     manifest_id=m.manifest_id,
                     log_index=row.log_index,
                     created_at=now,
+                    key_id=wm_key.key_id,
                 )
             )
     return results
+
+
+def system_key(db: Database, env: ProvenanceEnv, *, system_id: str, provider_id: str, now: dt.datetime) -> WatermarkKey:
+    """The system's current watermark key; made (and logged, by id) the first time the system marks."""
+    with db.read() as session:
+        row = _current_key(session, system_id)
+    if row is None:
+        with db.write() as session:
+            row = _current_key(session, system_id)
+            if row is None:
+                row = _new_system_key(session, env, system_id=system_id, provider_id=provider_id, now=now)
+    key = system_watermark_key(env.keys.master, system_id, row.generation)
+    return WatermarkKey(row.key_id, key, row.algorithm, provider_id=row.provider_id, system_id=system_id)
+
+
+def _current_key(session: Session, system_id: str) -> Any:
+    return session.execute(
+        select(
+            WatermarkKeyRecord.key_id,
+            WatermarkKeyRecord.generation,
+            WatermarkKeyRecord.algorithm,
+            WatermarkKeyRecord.provider_id,
+        )
+        .where(WatermarkKeyRecord.system_id == system_id, WatermarkKeyRecord.revoked_at.is_(None))
+        .order_by(WatermarkKeyRecord.generation.desc())
+    ).first()
+
+
+def _new_system_key(session: Session, env: ProvenanceEnv, *, system_id: str, provider_id: str, now: dt.datetime) -> Any:
+    generation = (
+        session.scalar(select(func.max(WatermarkKeyRecord.generation)).where(WatermarkKeyRecord.system_id == system_id))
+        or 0
+    ) + 1
+    key_id = watermark_key_id(system_watermark_key(env.keys.master, system_id, generation))
+    row = WatermarkKeyRecord(
+        key_id=key_id,
+        system_id=system_id,
+        provider_id=provider_id,
+        generation=generation,
+        algorithm=watermark.ALGORITHM,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    row.log_index = record(
+        session,
+        "provider.key.issued",
+        {
+            "provider": provider_id,
+            "system": system_id,
+            "key_id": key_id,
+            "purpose": "watermark",
+            "algorithm": watermark.ALGORITHM,
+        },
+    )
+    return row
 
 
 def _log_body(row: MarkRecord) -> dict[str, Any]:
@@ -363,7 +442,7 @@ def _log_body(row: MarkRecord) -> dict[str, Any]:
         "alg": row.alg,
         "created_at": _iso(row.created_at),
         "manifest": row.manifest_id or "",
-    }
+    } | ({"key_id": row.key_id} if row.key_id else {})
 
 
 def _allocate(db: Database, env: ProvenanceEnv, *, provider_id: str, count: int, now: dt.datetime) -> list[MarkId]:
@@ -446,6 +525,26 @@ def list_namespaces(session: Session, *, provider_id: str | None = None) -> list
     return [_ns_dict(n) for n in session.scalars(q)]
 
 
+def list_watermark_keys(session: Session, *, provider_id: str | None = None) -> list[dict[str, Any]]:
+    """The systems' watermark keys, by id (public facts; the keys themselves are derived, never stored)."""
+    q = select(WatermarkKeyRecord).order_by(WatermarkKeyRecord.system_id, WatermarkKeyRecord.generation)
+    if provider_id:
+        q = q.where(WatermarkKeyRecord.provider_id == provider_id)
+    return [
+        {
+            "key_id": k.key_id,
+            "system_id": k.system_id,
+            "provider_id": k.provider_id,
+            "generation": k.generation,
+            "algorithm": k.algorithm,
+            "created_at": _iso(k.created_at),
+            "revoked_at": _iso(k.revoked_at) if k.revoked_at else None,
+            "log_index": k.log_index,
+        }
+        for k in session.scalars(q)
+    ]
+
+
 def _ns_dict(ns: MarkNamespace) -> dict[str, Any]:
     return {
         "namespace": ns.number,
@@ -461,7 +560,8 @@ def _ns_dict(ns: MarkNamespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- offline marking
 
-KIT_FORMAT = "assay-marking-kit/1"
+KIT_FORMAT = "assay-marking-kit/2"
+_OLD_KIT_FORMATS = ("assay-marking-kit/1",)
 
 
 def issue_kit(
@@ -475,8 +575,9 @@ def issue_kit(
 ) -> dict[str, Any]:
     """A marking kit: the secrets and the snapshot a provider needs to mark offline. Shown once; keep it secret.
 
-    It holds the watermark key, a fresh namespace's key with a lease of ``sequences`` marks, the provider's
-    signing certificate and key, and the provider's systems that may mark.
+    It holds the watermark key of each of the provider's systems that may mark (never another provider's, and
+    never a register-wide key), the provider's image-binding key, a fresh namespace's key with a lease of
+    ``sequences`` marks, and the provider's signing certificate and key.
     """
     principal.require_provider(provider_id, action="get marking kits")
     if not (1 <= sequences <= min(MAX_KIT_SEQUENCES, MAX_SEQUENCE)):
@@ -495,6 +596,7 @@ def issue_kit(
         ids = list(session.scalars(select(System.id).where(System.provider_id == provider_id).order_by(System.id)))
         systems = [s for s in (get_system(session, i) for i in ids) if s is not None and may_mark(s) is None]
     creds = signing_credentials(db, env, provider_id=provider_id, principal=principal, now=now)
+    wm_keys = [system_key(db, env, system_id=s.id, provider_id=provider_id, now=now) for s in systems]
     with db.write() as session:
         ns = _new_namespace(session, env, provider_id=provider_id, purpose="kit", now=now)
         ns.next_sequence = 1 + sequences
@@ -505,7 +607,14 @@ def issue_kit(
         "register": env.config.base_url,
         "provider": {"id": provider.id, "name": provider.name, "url": env.url(provider.url_path)},
         "issued_at": _iso(now),
-        "watermark": {"alg": watermark.ALGORITHM, "key": _b64(env.keys.watermark)},
+        "watermark": {
+            "alg": watermark.ALGORITHM,
+            "keys": [
+                {"key_id": k.key_id, "system_id": k.system_id, "algorithm": k.algorithm, "key": _b64(k.key)}
+                for k in wm_keys
+            ],
+        },
+        "binding": {"key": _b64(binding_key(env.keys.master, provider_id))},
         "namespace": {"number": number, "key": _b64(env.keys.namespace_key(number)), "start": 1, "end": 1 + sequences},
         "signing": {
             "chain_pem": creds.chain_pem.decode(),
@@ -532,11 +641,27 @@ class OfflineMarker:
     lock, so several processes on one machine never reuse one. Entries go to a JSON-lines batch file."""
 
     def __init__(self, kit: dict[str, Any], counter_file: Path) -> None:
+        if isinstance(kit, dict) and kit.get("format") in _OLD_KIT_FORMATS:
+            raise InvalidInput(
+                "this marking kit is from before per-system watermark keys: its marks could be copied by any kit",
+                hint="ask the register for a new kit ('assay keys kit'); record what you marked with this one first",
+            )
         if not isinstance(kit, dict) or kit.get("format") != KIT_FORMAT:
             raise InvalidInput("this is not an Assay marking kit", hint="use the file 'assay keys kit' wrote")
         try:
             self.kit = kit
-            self.wm_key = base64.b64decode(kit["watermark"]["key"])
+            provider_id = kit["provider"]["id"]
+            self.wm_keys = {
+                k["system_id"]: WatermarkKey(
+                    k["key_id"],
+                    base64.b64decode(k["key"]),
+                    k["algorithm"],
+                    provider_id=provider_id,
+                    system_id=k["system_id"],
+                )
+                for k in kit["watermark"]["keys"]
+            }
+            self.bind_key = base64.b64decode(kit["binding"]["key"])
             self.ns = int(kit["namespace"]["number"])
             self.ns_key = base64.b64decode(kit["namespace"]["key"])
             self.start, self.end = int(kit["namespace"]["start"]), int(kit["namespace"]["end"])
@@ -618,7 +743,8 @@ class OfflineMarker:
             media_type,
             mark=mark,
             facts=facts,
-            wm_key=self.wm_key,
+            wm_key=self.wm_keys[system_id],
+            bind_key=self.bind_key,
             creds=self.creds,
             visible_label=visible_label,
         )
@@ -637,6 +763,8 @@ class OfflineMarker:
             "manifest": _b64(m.manifest),
             "certificate_fingerprint": self.creds.fingerprint,
             "visible_label": visible_label,
+            "key_id": self.wm_keys[system_id].key_id,
+            "binding": _b64(m.binding),
         }
         return m.data, entry
 
@@ -731,6 +859,19 @@ def record_batch(
             if why:
                 problems.append(FieldProblem(f"[{i}].system_id", why, ""))
                 continue
+            if p["key_id"] is not None:
+                owner = session.scalar(
+                    select(WatermarkKeyRecord.system_id).where(WatermarkKeyRecord.key_id == p["key_id"])
+                )
+                if owner != system.id:
+                    problems.append(
+                        FieldProblem(
+                            f"[{i}].key_id",
+                            f"key {p['key_id']} is not a watermark key of system {system.id!r}",
+                            "send the entry as 'assay mark --offline' wrote it, with a kit of this provider",
+                        )
+                    )
+                    continue
             version_number = p["system_version_number"] or system.version_number
             if not 1 <= version_number <= system.version_number:
                 problems.append(
@@ -789,6 +930,8 @@ def record_batch(
                 visible_label=p["visible_label"],
                 origin="batch",
                 recorded_by_token=principal.actor_token_id,
+                key_id=p["key_id"],
+                binding=p["binding"],
             )
             session.add(row)
             session.flush()
@@ -832,7 +975,7 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     mt = str(e.get("media_type", ""))
     if mt not in MARKABLE_TYPES:
         raise bad("media_type", f"must be one of {', '.join(MARKABLE_TYPES)}")
-    if e.get("alg") != watermark.ALGORITHM:
+    if e.get("alg") not in binding_algorithms():
         raise bad("alg", f"must be {watermark.ALGORITHM!r}")
     manifest = None
     if e.get("manifest"):
@@ -869,7 +1012,7 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
                 f"is not the id of the manifest in 'manifest' ({label[:120]!r})",
                 "send the entry as 'assay mark --offline' wrote it",
             )
-        if (watermark.ALGORITHM, mark.binding_value) not in bindings:
+        if not any((alg, mark.binding_value) in bindings for alg in binding_algorithms()):
             raise bad(
                 "manifest",
                 "the manifest's soft binding does not name this mark",
@@ -878,6 +1021,19 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     fp = str(e.get("certificate_fingerprint", ""))
     if fp and not _HEX64.match(fp):
         raise bad("certificate_fingerprint", "must be 64 lower-case hexadecimal digits")
+    key_id = e.get("key_id")
+    if key_id is not None and not (isinstance(key_id, str) and _HEX16.match(key_id)):
+        raise bad("key_id", "must be 16 lower-case hexadecimal digits (the kit's key id for the system)")
+    image_binding = None
+    if e.get("binding") is not None:
+        try:
+            image_binding = base64.b64decode(str(e["binding"]), validate=True)
+        except ValueError:
+            raise bad("binding", "must be base64") from None
+        if not 3 <= len(image_binding) <= 1024:
+            raise bad("binding", "is not an image binding 'assay mark --offline' wrote")
+    if (key_id is None) != (image_binding is None):
+        raise bad("binding", "key_id and binding come together (both or neither)", "send the entry as written")
     return {
         "mark": mark,
         "system_id": str(e.get("system_id", ""))[:80],
@@ -893,6 +1049,8 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
         "manifest": manifest,
         "certificate_fingerprint": fp,
         "visible_label": bool(e.get("visible_label", False)),
+        "key_id": key_id,
+        "binding": image_binding,
     }
 
 

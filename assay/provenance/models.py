@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
 
-__all__ = ["MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate"]
+__all__ = ["MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate", "WatermarkKeyRecord"]
 
 _TZ = DateTime(timezone=True)
 
@@ -108,3 +108,26 @@ class MarkRecord(Base):
     recorded_by_token: Mapped[int | None] = mapped_column(
         ForeignKey("api_tokens.id", name="fk_prov_mark_token"), nullable=True
     )
+    # The system's watermark key the mark was embedded with; None: the legacy register-wide key (every kit
+    # held it, so such a mark proves less; see docs/provenance.md).
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # The keyed fingerprint of the marked picture (assay.provenance.binding). Server-only: never shown on a page,
+    # in the API or on the log, since it is what tells the recorded picture from a copy of its mark.
+    binding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class WatermarkKeyRecord(Base):
+    """A system's watermark key, by id. The key itself is derived from the register's master key (never stored);
+    the register holds it, and only its own provider's offline kits carry it."""
+
+    __tablename__ = "provenance_watermark_keys"
+    __table_args__ = (UniqueConstraint("system_id", "generation", name="uq_prov_wmkey_system_generation"),)
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    system_id: Mapped[str] = mapped_column(ForeignKey("systems.id", name="fk_prov_wmkey_system"), index=True)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", name="fk_prov_wmkey_provider"), index=True)
+    generation: Mapped[int] = mapped_column(Integer)
+    algorithm: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(_TZ)
+    revoked_at: Mapped[datetime | None] = mapped_column(_TZ, nullable=True)
+    log_index: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

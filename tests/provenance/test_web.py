@@ -105,6 +105,11 @@ def test_a_providers_certificates_and_marking_keys_are_public(web, marked, sqlit
     page = web.get("/providers/acme/credentials")
     assert page.status_code == 200
     assert cert.fingerprint in page.text and key["key_id"] in page.text and "revoked</strong>" in page.text
+    from assay.provenance.marking import list_watermark_keys
+
+    with sqlite_register.db.read() as s:
+        (wm_key,) = list_watermark_keys(s, provider_id="acme")  # made when acme-imagegen first marked
+    assert wm_key["key_id"] in page.text and wm_key["system_id"] == "acme-imagegen"
     assert "PRIVATE" not in page.text and "BEGIN" not in page.text  # public facts only, never key material
     other = web.get("/providers/other/credentials").text
     assert "no signing certificate yet" in other and "no marking key yet" in other
@@ -229,3 +234,22 @@ def test_the_mark_page_names_the_version_the_image_was_made_with(web, marked, sq
         )
     page = web.get(f"/marks/{marked.headers['Assay-Mark-Id']}").text
     assert "version 3.2 (Acme Imaging B.V.); its entry has changed since (now version 4.0)" in page
+
+
+def test_raw_scores_only_for_the_oversight_token(web, marked, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    from assay.register.access import create_token
+
+    from .conftest import OPERATOR
+
+    with sqlite_register.db.write() as s:
+        admin = create_token(s, admin=True, actor=OPERATOR).secret
+    headers = {"Content-Type": "image/jpeg"}
+    public = web.post("/api/v1/check", content=marked.content, headers=headers).json()["evidence"]
+    assert public["watermark"]["found"] and "p_value" not in public["watermark"]
+    assert "phash_distance" not in public["match"]
+    provider = web.post("/api/v1/check", content=marked.content, headers=headers | _auth(sqlite_register.acme_token))
+    assert "p_value" not in provider.json()["evidence"]["watermark"]  # a provider is not the oversight body
+    oversight = web.post("/api/v1/check", content=marked.content, headers=headers | _auth(admin)).json()["evidence"]
+    assert oversight["watermark"]["p_value"] < 1e-6 and oversight["match"]["phash_distance"] == 0
+    bad = web.post("/api/v1/check", content=marked.content, headers=headers | _auth("ast_not-a-real-token-at-all"))
+    assert bad.status_code == 401

@@ -39,7 +39,7 @@ from assay.provenance.resolution import (
     supported_algorithms,
 )
 from assay.register.access import Principal
-from assay.web.auth import require_principal
+from assay.web.auth import optional_principal, require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
 
@@ -54,15 +54,43 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class WatermarkOut(_Open):
+    algorithm: str = Field(description="The watermark algorithm looked for (its C2PA soft-binding id).")
+    found: bool
+    key_id: str | None = Field(
+        description="The id of the system key that found the mark (listed on the provider's page)."
+    )
+
+
+class MatchEvidenceOut(_Open):
+    sha256_equal: bool = Field(description="This is exactly the recorded file.")
+    assessment: Literal["identical", "similar", "different"] = Field(
+        description="'different': the mark was copied from another picture (status mark_copied)."
+    )
+    compared_by: str = Field(description="sha256, keyed fingerprint, or perceptual hash (legacy marks).")
+    recorded_size: list[int]
+
+
 class EvidenceOut(_Open):
     manifest: dict[str, Any] = Field(description="The Content Credentials found, and whether they are trusted.")
-    watermark: dict[str, Any] = Field(description="The watermark detector's result.")
-    match: dict[str, Any] | None = Field(description="How the image compares with the recorded one.")
+    watermark: WatermarkOut = Field(
+        description="The watermark detector's result; raw scores (p-value, z-score) only for the oversight token."
+    )
+    match: MatchEvidenceOut | None = Field(description="How the image compares with the recorded one.")
 
 
 class VerdictOut(_Open):
-    status: Literal["marked", "marked_unrecorded", "mark_unresolved", "credentials_only", "no_mark"]
-    found: bool = Field(description="A mark, or Assay's Content Credentials, was found.")
+    status: Literal["marked", "marked_unrecorded", "mark_copied", "mark_unresolved", "credentials_only", "no_mark"] = (
+        Field(
+            description="marked / marked_unrecorded: attributed. mark_copied: a recorded mark on another picture than "
+            "its own (nothing is attributed). mark_unresolved: a watermark the register cannot resolve."
+        )
+    )
+    found: bool = Field(
+        description="An Assay watermark was found (attributed or not). Untrusted credentials never count."
+    )
+    attributed: bool = Field(description="The file is attributed to a registered provider (and system, if recorded).")
+    legacy_mark: bool = Field(description="The mark was made with the legacy shared key (weaker evidence).")
     ai_generated: bool
     headline: str = Field(description="The verdict in one sentence.")
     media_type: str
@@ -293,11 +321,11 @@ def _check_template(request: Request, context: dict[str, Any], status_code: int 
 
 
 @router.post("/check", response_class=HTMLResponse, include_in_schema=False)
-async def check_page_post(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)):
+async def check_page_post(request: Request, db: Database = Depends(get_db), config: Config = Depends(get_config)):
     try:
         data, _ = await _read_upload(request)
         # The message follows "We could not check this file." on the page, so it starts a sentence.
-        verdict = await _media_slots(request).run(check_media, db, env, data, name="This file")
+        verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
     return _check_template(request, {"verdict": verdict.as_dict()})
@@ -324,14 +352,35 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), env:
         }
     },
 )
-async def api_check(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+async def api_check(
+    request: Request,
+    db: Database = Depends(get_db),
+    config: Config = Depends(get_config),
+) -> Any:
     """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
-    never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know."""
+    never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know.
+    With the oversight body's token the evidence also carries the raw scores (detector p-value and z-score,
+    hash distances, the fingerprint agreement), which public answers leave out."""
+    oversight = await run_in_threadpool(_is_oversight, request, db)
     data, _ = await _read_upload(request)
-    verdict = await _media_slots(request).run(check_media, db, env, data, name="the file")
-    body = verdict.as_dict()
+    verdict = await _media_slots(request).run(check_media, db, config, data, name="the file")
+    body = verdict.as_dict(oversight=oversight)
     body.pop("file", None)
     return body
+
+
+def _is_oversight(request: Request, db: Database) -> bool:
+    """Whether the request carries the oversight body's token. The token is optional here, so it is read by
+    hand rather than declared (a declared bearer scheme would make it look required in the OpenAPI schema); a
+    token that is sent must still be valid (401 otherwise)."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return False
+    from fastapi.security import HTTPAuthorizationCredentials
+
+    scheme, _, token = header.partition(" ")
+    principal = optional_principal(request, HTTPAuthorizationCredentials(scheme=scheme, credentials=token.strip()), db)
+    return principal is not None and principal.is_admin
 
 
 # ---------------------------------------------------------------------------------------------- marking
@@ -559,7 +608,7 @@ def provider_credentials_page(request: Request, provider_id: str, db: Database =
     """A provider's signing certificates and marking keys (public facts only: fingerprints and key ids), so
     anyone can tie a file's Content Credentials or a mark to the provider, and see what was revoked and when."""
     from assay.provenance.credentials import list_certificates
-    from assay.provenance.marking import list_namespaces
+    from assay.provenance.marking import list_namespaces, list_watermark_keys
     from assay.register.service import get_provider
 
     with db.read() as session:
@@ -568,8 +617,11 @@ def provider_credentials_page(request: Request, provider_id: str, db: Database =
             raise NotFound(f"there is no provider {provider_id!r}", hint="see the list of providers at /providers")
         certificates = list_certificates(session, provider_id=provider_id)
         keys = list_namespaces(session, provider_id=provider_id)
+        wm_keys = list_watermark_keys(session, provider_id=provider_id)
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/credentials.html", {"p": provider, "certificates": certificates, "keys": keys}
+        request,
+        "provenance/credentials.html",
+        {"p": provider, "certificates": certificates, "keys": keys, "wm_keys": wm_keys},
     )
 
 
@@ -651,9 +703,9 @@ def sb_by_binding(
     ),
     maxResults: int | None = _MAX_RESULTS,
     db: Database = Depends(get_db),  # noqa: N803 - spec name
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
-    return matches_by_binding(db, env, alg=alg, value=value, max_results=maxResults)
+    return matches_by_binding(db, config, alg=alg, value=value, max_results=maxResults)
 
 
 class BindingIn(BaseModel):
@@ -674,9 +726,9 @@ def sb_by_binding_post(
     body: BindingIn,
     maxResults: int | None = _MAX_RESULTS,  # noqa: N803
     db: Database = Depends(get_db),
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
-    return matches_by_binding(db, env, alg=body.alg, value=body.value, max_results=maxResults)
+    return matches_by_binding(db, config, alg=body.alg, value=body.value, max_results=maxResults)
 
 
 @router.post(
@@ -691,10 +743,10 @@ async def sb_by_content(
     alg: str | None = Query(None, json_schema_extra=_ALG),
     maxResults: int | None = _MAX_RESULTS,  # noqa: N803
     db: Database = Depends(get_db),
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
     data, _ = await _read_upload(request)
-    return await _media_slots(request).run(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
+    return await _media_slots(request).run(matches_by_content, db, config, data, alg=alg, max_results=maxResults)
 
 
 @router.get(
