@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "provenance_0020"
-down_revision = "provenance_0001"
+down_revision = "provenance_0002"
 branch_labels = None
 depends_on = None
 
