@@ -132,7 +132,7 @@ def _register_subcommands() -> None:
     # Each part of Assay adds its commands in its own module of assay.cli.
     import importlib
 
-    for name in ("register", "provenance", "log", "complaints", "demo"):
+    for name in ("register", "provenance", "text", "log", "complaints", "demo"):
         try:
             module = importlib.import_module(f"assay.cli.{name}")
         except ModuleNotFoundError as exc:

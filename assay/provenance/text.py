@@ -288,12 +288,12 @@ def export_text_key(db: Database, env: ProvenanceEnv, *, system_id: str, princip
                 f"system {system_id!r} has no text key yet",
                 hint="register its tokenizer first: assay text register --system ID --tokenizer MODEL_FOLDER",
             )
-        return _key_of(env, row)
+        return _key_of(env.keys.master, row)
 
 
-def _key_of(env: ProvenanceEnv, row: TextKeyRecord) -> TextKey:
+def _key_of(master: bytes, row: TextKeyRecord) -> TextKey:
     key = TextKey(
-        text_secret(env.keys.master, row.system_id, row.number),
+        text_secret(master, row.system_id, row.number),
         context_width=row.context_width,
         system_id=row.system_id,
         tokenizer_sha256=row.tokenizer_sha256,
@@ -325,18 +325,30 @@ class Keyring:
         return sum(len(keys) for _, keys in self.groups)
 
 
-def load_keyring(db: Database, env: ProvenanceEnv) -> Keyring:
-    """All text keys (revoked ones too: their texts still check) with their tokenizers. Secrets in memory only."""
+def load_keyring(db: Database, master: bytes | None) -> Keyring:
+    """All text keys (revoked ones too: their texts still check) with their tokenizers, from the register's
+    master key (None on a register without keys: an empty ring). Secrets in memory only."""
+    if master is None:
+        return Keyring((), {})
     with db.read() as session:
         rows = list(session.scalars(select(TextKeyRecord).order_by(TextKeyRecord.key_id)))
         by_tok: dict[str, list[TextKey]] = {}
         for r in rows:
-            by_tok.setdefault(r.tokenizer_sha256, []).append(_key_of(env, r))
+            by_tok.setdefault(r.tokenizer_sha256, []).append(_key_of(master, r))
         groups = []
         for sha, keys in by_tok.items():
             data = session.scalar(select(TokenizerFile.data).where(TokenizerFile.sha256 == sha))
             groups.append((TextTokenizer.from_bytes(bytes(data)), tuple(keys)))
         return Keyring(tuple(groups), {r.key_id: _info(r) for r in rows})
+
+
+def keyring_stamp(session: Session) -> tuple[Any, ...]:
+    """Changes whenever a text key is issued or revoked (so a cached key ring knows it is stale)."""
+    return tuple(
+        session.execute(
+            select(func.count(), func.max(TextKeyRecord.created_at), func.max(TextKeyRecord.revoked_at))
+        ).one()
+    )
 
 
 def record_texts(

@@ -84,5 +84,10 @@ class TextTokenizer:
     def encode(self, text: str) -> np.ndarray:
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=np.int64)
 
+    def encode_with_offsets(self, text: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """Token ids and each token's (start, end) character offsets in ``text``."""
+        enc = self._tok.encode(text, add_special_tokens=False)
+        return np.asarray(enc.ids, dtype=np.int64), [tuple(o) for o in enc.offsets]
+
     def decode(self, ids: Any) -> str:
         return str(self._tok.decode([int(i) for i in ids], skip_special_tokens=True))

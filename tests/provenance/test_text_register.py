@@ -70,7 +70,7 @@ def test_a_new_key_revokes_the_old_one_and_both_stay_in_the_keyring(register):
         keys = list_text_keys(s, system_id="acme-writer")
     assert [k.revoked_at is not None for k in keys] == [True, False]
     assert len(_entries(register.db, "text.key.revoked")) == 1
-    ring = load_keyring(register.db, register.env)
+    ring = load_keyring(register.db, register.env.keys.master)
     assert ring.size == 2 and len(ring.groups) == 1  # one tokenizer, stored once
     revoke_text_key(register.db, system_id="acme-writer", principal=acme, reason="leaked")
     with pytest.raises(NotFound, match="no text key"):
