@@ -1,4 +1,4 @@
-"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints ...]`` (default: all).
+"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints|text ...]`` (default: all).
 
 Each benchmark is its own module with its own options (``python -m bench.<name> --help``) and writes its
 results to ``bench/<name>/RESULTS.md``; this runner only runs them one after the other with their defaults.
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "tlog": "bench.tlog",
     "register": "bench.register",
     "complaints": "bench.complaints.run",
+    "text": "bench.text",
 }
 
 

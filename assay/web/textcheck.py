@@ -26,9 +26,10 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 _TEXT_TYPES = ("text/plain", "text/markdown", "text/html", "application/json", DOCX_TYPE)
 
 TEXT_BODIES: dict[str, Any] = {
-    "text/plain": {"schema": {"type": "string", "minLength": 1}},
-    "text/markdown": {"schema": {"type": "string", "minLength": 1}},
-    "text/html": {"schema": {"type": "string", "minLength": 1}},
+    # Any bytes are a text body (UTF-8 is checked, with a 415 when it is not): declared as binary, like images.
+    "text/plain": {"schema": {"type": "string", "format": "binary"}},
+    "text/markdown": {"schema": {"type": "string", "format": "binary"}},
+    "text/html": {"schema": {"type": "string", "format": "binary"}},
     "application/json": {
         "schema": {
             "type": "object",

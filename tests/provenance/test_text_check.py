@@ -126,7 +126,7 @@ def test_extracting_text_from_files():
             "<w:p><w:r><w:t>Second</w:t></w:r></w:p></w:body></w:document>",
         )
     assert extract_text(buf.getvalue(), "a.docx") == "First line\nSecond"
-    assert extract_text("# Title\n\n\n\nSome   *text*".encode(), "a.md") == "# Title\n\nSome *text*"
+    assert extract_text(b"# Title\n\n\n\nSome   *text*", "a.md") == "# Title\n\nSome *text*"
     with pytest.raises(UnsupportedMedia, match="UTF-8"):
         extract_text("caf\xe9".encode("latin-1"), "a.txt")
     with pytest.raises(InvalidInput, match="no text"):
