@@ -19,6 +19,7 @@ __all__ = [
     "TextVerdictOut",
     "check_text_body",
     "is_text_request",
+    "is_text_upload",
     "looks_like_text",
 ]
 
@@ -77,6 +78,15 @@ class TextVerdictOut(_Open):
 
 def is_text_request(content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() in _TEXT_TYPES
+
+
+def is_text_upload(fields: dict[str, str], data: bytes) -> bool:
+    """A form's file that is a text: named .txt/.md/.html/.docx or sent with a text type, and reading as one
+    (bytes that are not text still go to the image check, which says what it accepts)."""
+    from assay.provenance.textfiles import is_text_name
+
+    named = is_text_name(fields.get("file.name", "")) or is_text_request(fields.get("file.type", ""))
+    return named and looks_like_text(data)
 
 
 def looks_like_text(data: bytes) -> bool:

@@ -42,7 +42,7 @@ from assay.register.access import Principal
 from assay.web.auth import optional_principal, require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
-from assay.web.textcheck import TEXT_BODIES, TextVerdictOut, check_text_body, is_text_request, looks_like_text
+from assay.web.textcheck import TEXT_BODIES, TextVerdictOut, check_text_body, is_text_request, is_text_upload
 
 router = APIRouter()
 
@@ -295,6 +295,9 @@ async def _read_upload(request: Request, *, field: str = "file") -> tuple[bytes,
         name = disp.get(b"name", b"").decode("utf-8", "replace")
         if name == field:
             file_data = part["data"]
+            # The file's name and declared type tell a text file (.txt, .md, .html, .docx) from an image.
+            fields["file.name"] = disp.get(b"filename", b"").decode("utf-8", "replace")[:300]
+            fields["file.type"] = part["headers"].get(b"content-type", b"").decode("latin-1")[:100]
         elif len(part["data"]) <= 1000:
             fields[name] = part["data"].decode("utf-8", "replace")
     if file_data is None:
@@ -330,8 +333,8 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), conf
             text = str(form.get("text") or "")
             verdict = await run_in_threadpool(_text_verdict, db, config, text.encode(), "text/plain", "This text")
             return _check_template(request, {"verdict": verdict, "text": text})
-        data, _ = await _read_upload(request)
-        if looks_like_text(data):  # a .txt, .md, .html or .docx file
+        data, fields = await _read_upload(request)
+        if is_text_upload(fields, data):  # a .txt, .md, .html or .docx file
             verdict = await run_in_threadpool(_text_verdict, db, config, data, "", "This file")
             return _check_template(request, {"verdict": verdict})
         # The message follows "We could not check this file." on the page, so it starts a sentence.
@@ -394,8 +397,8 @@ async def api_check(
     if is_text_request(ctype):
         body = await request.body()  # bounded by the BodyLimit middleware
         return await run_in_threadpool(_text_verdict, db, config, body, ctype, "the text", oversight)
-    data, _ = await _read_upload(request)
-    if looks_like_text(data):
+    data, fields = await _read_upload(request)
+    if is_text_upload(fields, data):
         return await run_in_threadpool(_text_verdict, db, config, data, "", "the file", oversight)
     verdict = await _media_slots(request).run(check_media, db, config, data, name="the file")
     body = verdict.as_dict(oversight=oversight)
