@@ -342,7 +342,10 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         )
     lines += [
         "",
-        "A distortion-free scheme's interval for the difference covers 0; a distortionary one (KGW) shifts it.",
+        "Every scheme here marks all texts with one key. A distortion-free scheme's interval covers 0 for a fresh key "
+        "per text; with one key, texts that share contexts share the key's choices, which shifts it on this small, "
+        "repetitive model (SynthID a little, Assay more; KGW's shift is its bias): see QUALITY.md "
+        "(`python -m bench.text.quality`).",
         "",
         "## Speed (one core)",
         "",
