@@ -16,7 +16,8 @@ Steps of :func:`examine`, on the bytes in memory only (never stored, never logge
 2. read and validate the embedded C2PA manifest against the trust anchors, downgraded to ``invalid`` when its
    certificate is one the register revoked;
 3. name the registered provider whose certificate signed it (trusted credentials only);
-4. look for Assay's watermark with every detection key of the material;
+4. look for Assay's watermark with every detection key of the material at once (a KeyRing), and the legacy
+   register-wide key for version-1 marks;
 5. take the candidate marks: the watermark's, and the soft binding of the manifest (whatever its state:
    :func:`~assay.provenance.resolve_many` decides what counts);
 6. hash: SHA-256 of the file, and, when there is a mark to compare with, the perceptual hash and the image
@@ -230,6 +231,9 @@ class Evidence:
     manifest: ManifestReport
     detection: DetectionFacts
     watermark_mark: MarkId | None = None
+    # False when the watermark's own binding field is missing from this picture (a version-2 mark lifted from
+    # another image, or this one altered beyond what that field survives): the register's fingerprint decides.
+    watermark_bound: bool = False
     manifest_mark: MarkId | None = None
     signer: RegisteredSigner | None = None  # the registered certificate that signed trusted credentials
     phash: str | None = None
@@ -278,7 +282,7 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
         if serial is not None:
             signer = material.signers.get((manifest.cert_issuer, serial))
     # 4.
-    detection, wm_mark = _detect(img.pixels, material.watermark_keys)
+    detection, wm_mark, bound = _detect(img.pixels, material.watermark_keys)
     # 5.
     manifest_mark = manifest_soft_binding(manifest)
     # 6.
@@ -297,6 +301,7 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
         manifest=manifest,
         detection=detection,
         watermark_mark=wm_mark,
+        watermark_bound=bound,
         manifest_mark=manifest_mark,
         signer=signer,
         phash=phash,
@@ -304,38 +309,71 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
     )
 
 
-def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[DetectionFacts, MarkId | None]:
-    """Look for a mark with every key; the first key that finds one wins (a payload is reported only below the
-    detector's p-value bound, so two keys finding marks in one image means it was marked twice)."""
+def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[DetectionFacts, MarkId | None, bool]:
+    """Look for a mark with every key at once (the watermark's KeyRing screens them together; the legacy
+    register-wide key reads version-1 marks). Returns the facts, the mark id, and whether the mark is bound to
+    this picture (False: the watermark's own binding field is missing, as in a mark lifted from another image)."""
     if not keys:
-        return DetectionFacts(found=False, p_value=1.0, key_id=None), None
+        return DetectionFacts(found=False, p_value=1.0, key_id=None), None, False
+    ring, legacy, by_id = _ring(keys)
     px = _for_detection(pixels)
-    best: DetectionFacts | None = None
-    for key in keys:
-        found = detect_safely(px, key.key)
-        failed = found.p_value != found.p_value  # NaN marks a detector failure (see detect_safely)
-        facts = DetectionFacts(
-            found=found.payload is not None,
-            p_value=1.0 if failed else found.p_value,
-            algorithm=key.algorithm,
-            key_id=key.key_id if found.payload is not None else None,
-            key_provider=key.provider_id if found.payload is not None else None,
-            key_system=key.system_id if found.payload is not None else None,
-            z_score=found.z_score,
-            bit_agreement=found.bit_agreement,
-            crc_ok=found.crc_ok,
-            period_px=found.period_px,
-            rotation_deg=found.rotation_deg,
-            flipped=found.flipped,
-            offset_px=found.offset_px,
-            failed=failed,
-        )
-        if found.payload is not None:
-            return facts, key.mark_of(found.payload)
-        if best is None or facts.failed or facts.p_value < best.p_value:
-            best = replace(facts, failed=facts.failed or (best is not None and best.failed))
-    assert best is not None
-    return best, None
+    try:
+        if len(ring):
+            found = watermark.detect(px, keys=ring, legacy_key=legacy.key if legacy else None)
+        else:
+            assert legacy is not None
+            found = watermark.detect(px, key=legacy.key)
+    except watermark.WatermarkError:
+        raise
+    except Exception:  # noqa: BLE001 - logged without the image; the verdict says the detector failed
+        log.exception("the watermark detector failed on a %dx%d image", pixels.shape[1], pixels.shape[0])
+        return DetectionFacts(found=False, p_value=1.0, failed=True), None, False
+    payload = found.payload if found.payload is not None else getattr(found, "unbound_payload", None)
+    key = None
+    if payload is not None:
+        key = by_id.get(found.key_id) if found.key_id is not None else legacy
+        if found.algorithm == getattr(watermark, "LEGACY_ALGORITHM", "") or (key is None and legacy is not None):
+            key = legacy if found.key_id is None else key
+    facts = DetectionFacts(
+        found=payload is not None and key is not None,
+        p_value=found.p_value,
+        algorithm=found.algorithm,
+        key_id=key.key_id if key is not None and payload is not None else None,
+        key_provider=key.provider_id if key is not None and payload is not None else None,
+        key_system=key.system_id if key is not None and payload is not None else None,
+        z_score=found.z_score,
+        bit_agreement=found.bit_agreement,
+        crc_ok=found.crc_ok,
+        period_px=found.period_px,
+        rotation_deg=found.rotation_deg,
+        flipped=found.flipped,
+        offset_px=found.offset_px,
+    )
+    if payload is None or key is None:
+        return facts, None, False
+    return facts, key.mark_of(payload), found.payload is not None
+
+
+_rings: dict[tuple[str, ...], tuple[Any, WatermarkKey | None, dict[str, WatermarkKey]]] = {}
+_rings_lock = threading.Lock()
+
+
+def _ring(keys: tuple[WatermarkKey, ...]) -> tuple[Any, WatermarkKey | None, dict[str, WatermarkKey]]:
+    """The KeyRing of the system keys (built once per process and key set: ~50 us a key), and the legacy key."""
+    ids = tuple(k.key_id for k in keys)
+    with _rings_lock:
+        cached = _rings.get(ids)
+    if cached is not None:
+        return cached
+    system = [k for k in keys if not k.legacy]
+    legacy = next((k for k in keys if k.legacy), None)
+    ring = watermark.KeyRing([(k.key_id, k.key) for k in system])
+    value = (ring, legacy, {k.key_id: k for k in system})
+    with _rings_lock:
+        if len(_rings) > 16:
+            _rings.clear()
+        _rings[ids] = value
+    return value
 
 
 def detect_safely(pixels: np.ndarray, key: bytes) -> watermark.Detection:

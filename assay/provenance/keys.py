@@ -286,13 +286,13 @@ def binding_key(master: bytes, provider_id: str) -> bytes:
 
 
 def binding_algorithms() -> tuple[str, ...]:
-    """The soft-binding ``alg`` values whose blocks carry an Assay mark id."""
+    """The soft-binding ``alg`` values whose blocks carry an Assay mark id (the current algorithm first)."""
     from assay import watermark
 
     return tuple(dict.fromkeys((watermark.ALGORITHM, LEGACY_ALGORITHM)))
 
 
-LEGACY_ALGORITHM = "org.assay.watermark.1"
+LEGACY_ALGORITHM = "org.assay.watermark.1"  # == assay.watermark.LEGACY_ALGORITHM
 
 
 def load_watermark_keys(data_dir: Path, session: Any = None) -> tuple[WatermarkKey, ...]:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from assay import watermark
 from assay.db import Database
 from assay.errors import FieldProblem, InvalidInput, NotFound
-from assay.provenance.keys import MarkId
+from assay.provenance.keys import MarkId, binding_algorithms
 from assay.provenance.models import MarkRecord
 
 __all__ = ["manifest_store", "matches_by_binding", "matches_by_content", "supported_algorithms"]
@@ -30,7 +30,8 @@ MAX_RESULTS = 100
 
 
 def supported_algorithms() -> dict[str, Any]:
-    return {"watermarks": [{"alg": watermark.ALGORITHM}], "fingerprints": []}
+    # The current watermark, and the legacy one whose marks still resolve.
+    return {"watermarks": [{"alg": a} for a in binding_algorithms()], "fingerprints": []}
 
 
 def _check_alg(alg: str | None, *, required: bool) -> None:
@@ -42,7 +43,7 @@ def _check_alg(alg: str | None, *, required: bool) -> None:
                 problems=[FieldProblem("query.alg", "missing", f"use {watermark.ALGORITHM}")],
             )
         return
-    if alg != watermark.ALGORITHM:
+    if alg not in binding_algorithms():
         raise InvalidInput(
             f"this register does not resolve soft bindings of algorithm {alg[:100]!r}",
             hint=f"see /services/supportedAlgorithms (this register resolves {watermark.ALGORITHM})",

@@ -391,6 +391,8 @@ def _verdict(
         "recorded_size": [row.width, row.height],
     }
     raw["match"] = {"phash_distance": distance} | ({"binding": score.as_dict()} if score is not None else {})
+    if source == "watermark":
+        raw["watermark"]["bound"] = ev.watermark_bound
     # 4.
     log_evidence = _log_evidence(row.log_index, rec.entry, proofs)
     # 5.
@@ -487,12 +489,10 @@ def _binding_score(ev: Evidence, row: Any, config: Config) -> Any:
 
 
 def _tile_period() -> Any:
-    # The watermark's tile period for an unaltered image (to read a rescaled crop's scale from the detector).
-    try:
-        from assay.watermark._embed import tile_period
-    except ImportError:  # another watermark version: the binding then tries the picture's own scale only
-        return None
-    return tile_period
+    # The watermark's tile period for an unaltered width x height image (to read a rescaled crop's scale).
+    from assay import watermark
+
+    return watermark.tile_period
 
 
 def _unresolved(

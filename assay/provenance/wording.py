@@ -59,6 +59,11 @@ NOTES: dict[str, str] = {
         "does not match this picture: the mark was copied onto it (or the picture was changed beyond "
         "recognition). A copied mark says nothing about who made this picture."
     ),
+    "mark_copied_unrecorded": (
+        "The watermark's own binding to the picture it was made on is missing from this one: the mark was lifted "
+        "from another image (or this one was changed beyond recognition). A copied mark says nothing about who "
+        "made this picture."
+    ),
     "signer_not_owner": (
         "The Content Credentials name an Assay mark, but they are not signed with a certificate of the provider "
         "that mark belongs to: the claim is not counted."

@@ -1,21 +1,24 @@
-"""Assay's invisible image watermark: 64 bits, blind detection, a computed false-positive probability.
+"""Assay's invisible image watermark: 64 bits, many keys, blind detection, a computed false-positive bound.
 
     >>> import numpy as np
-    >>> from assay.watermark import embed, detect
-    >>> key = bytes(range(32))
+    >>> from assay.watermark import KeyRing, embed, detect
+    >>> acme, other = bytes(range(32)), bytes(range(1, 33))
+    >>> ring = KeyRing([("acme-imagegen", acme), ("other-system", other)])
     >>> rng = np.random.default_rng(0)
     >>> pixels = rng.integers(0, 256, size=(512, 512, 3), dtype=np.uint8)
-    >>> marked = embed(pixels, 0x0123456789ABCDEF, key=key)
-    >>> found = detect(marked, key=key)
-    >>> hex(found.payload), found.p_value < 1e-6
-    ('0x123456789abcdef', True)
+    >>> marked = embed(pixels, 0x0123456789ABCDEF, key=acme)
+    >>> found = detect(marked, keys=ring)
+    >>> hex(found.payload), found.key_id, found.algorithm, found.p_value < 1e-6
+    ('0x123456789abcdef', 'acme-imagegen', 'org.assay.watermark.2', True)
 
-``embed`` adds a perceptually masked luma pattern: a key-derived tile that repeats over the image with a period
-that grows with the image size, carrying the payload under a CRC and a rate-1/3 convolutional code, plus a
-pilot. ``detect`` needs only the key: it measures the tile lattice from the image's autocorrelation (so
-rescaling, rotation and cropping are undone), folds the image onto one tile, aligns it with the pilot and
-decodes. It reports a payload only when the pilot's p-value is below 1e-6 (a bound, computed from Hoeffding's
-inequality and a union over every hypothesis searched) and the CRC agrees. See docs/watermark.md.
+``embed`` adds a perceptually masked luma pattern (version 2, ``ALGORITHM``): a tile that repeats over the image
+(a public sync and the keyed, encrypted payload) plus a keyed *binding field* that does not repeat. ``detect``
+needs only the keys: it measures the tile lattice from the image's autocorrelation (so rescaling, rotation and
+cropping are undone), folds the image onto one tile, aligns it with the public sync, screens every key of a
+:class:`KeyRing` at once, decodes the best, and checks that the binding field of the decoded message is in
+*this* image. A message whose binding is missing (a mark lifted from another image by folding) is reported
+as ``unbound_payload``, never as ``payload``. Marks of version 1 (``LEGACY_ALGORITHM``) are still found,
+and flagged as such in ``Detection.algorithm``. See docs/watermark.md (design, bound, threat model).
 
 Images are RGB ``uint8`` arrays of shape (H, W, 3), at least 256x256; :func:`to_rgb` and :func:`from_rgb`
 convert grey, RGBA, paletted and 16-bit Pillow images to that and back without losing alpha.
@@ -23,6 +26,7 @@ convert grey, RGBA, paletted and 16-bit Pillow images to that and back without l
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from dataclasses import dataclass
 from typing import Any
@@ -31,31 +35,36 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FieldProblem, InvalidInput
-from . import _detect, _embed, _pattern
+from . import _detect, _embed, _keys, _pattern, _v2
+from ._keys import KeyRing
 
 __all__ = [
     "ALGORITHM",
     "KEY_BYTES",
+    "LEGACY_ALGORITHM",
     "MIN_SIDE",
     "MAX_SIDE",
     "PAYLOAD_BITS",
     "P_THRESHOLD",
     "Detection",
+    "KeyRing",
     "WatermarkError",
     "detect",
     "embed",
     "from_rgb",
+    "tile_period",
     "to_rgb",
 ]
 
-#: Stable identifier of this algorithm, for the C2PA soft-binding assertion (``alg``). A change that makes old
-#: marks unreadable must change it.
-ALGORITHM = "org.assay.watermark.1"
+#: Stable identifier of the algorithm ``embed`` uses, for the C2PA soft-binding assertion (``alg``).
+ALGORITHM = "org.assay.watermark.2"
+#: Version 1 (one key, a pilot shared by every image, the payload in the clear): still detected, never made.
+LEGACY_ALGORITHM = "org.assay.watermark.1"
 KEY_BYTES = 32
 PAYLOAD_BITS = 64
 MIN_SIDE = 256
 MAX_SIDE = 8192
-P_THRESHOLD = _detect.P_THRESHOLD
+P_THRESHOLD = _v2.P_THRESHOLD
 
 
 class WatermarkError(InvalidInput):
@@ -68,11 +77,20 @@ class WatermarkError(InvalidInput):
 class Detection:
     """What :func:`detect` found.
 
-    ``payload`` is the 64-bit integer, or None when no mark was found with confidence. ``p_value`` bounds the
-    probability that an image without this key's mark would score at least as high (1.0 when nothing
-    matched). The rest is evidence: the pilot's z-score, the share of coded bits that agree with the decoded
-    payload, whether the CRC agreed, and the geometry recovered (tile period in pixels, rotation in degrees,
-    whether the image was mirrored, the tile origin).
+    ``payload`` is the 64-bit integer, or None when no complete mark was found with confidence: a complete mark
+    is a message that decodes (CRC) with ``p_value`` below ``P_THRESHOLD`` *and* whose binding field is in this
+    image. ``unbound_payload`` is a message that decodes with confidence but whose binding is missing: a mark
+    copied from another image (or this one altered beyond what the binding survives); never treat it as a
+    mark made on this picture. ``key_id`` names the ring's key that matched (None with ``key=``), and
+    ``algorithm`` the version that found it (``ALGORITHM`` or ``LEGACY_ALGORITHM``).
+
+    ``p_value`` bounds the probability that an image without a mark of any of the keys tried scores at least as
+    high (1.0 when nothing matched); ``binding_p_value`` the same for the binding alone, given the message. The
+    rest is evidence and geometry: ``period_px`` (the tile period found, in pixels of this image; the marked
+    image had ``tile_period(width, height)``), ``rotation_deg`` (the lattice's angle, within +-45 degrees),
+    ``quarter_turns`` and ``flipped`` (the orientation found on top of it), ``offset_px`` (where a tile
+    starts, modulo the period) and ``origin_px`` (where the marked image's top-left pixel lies in this image,
+    known only for bound version-2 marks, modulo 8 tiles on images larger than that).
     """
 
     payload: int | None
@@ -85,24 +103,37 @@ class Detection:
     flipped: bool = False
     offset_px: tuple[float, float] = (0.0, 0.0)
     algorithm: str = ALGORITHM
+    key_id: str | None = None
+    unbound_payload: int | None = None
+    binding_p_value: float = 1.0
+    quarter_turns: int = 0
+    origin_px: tuple[float, float] | None = None
 
     @property
     def found(self) -> bool:
         return self.payload is not None
 
     def as_dict(self) -> dict[str, Any]:
+        def hex64(value: int | None) -> str | None:
+            return None if value is None else f"{value:016x}"
+
         return {
             "algorithm": self.algorithm,
             "found": self.found,
-            "payload": None if self.payload is None else f"{self.payload:016x}",
+            "payload": hex64(self.payload),
+            "unbound_payload": hex64(self.unbound_payload),
+            "key_id": self.key_id,
             "p_value": self.p_value,
+            "binding_p_value": self.binding_p_value,
             "z_score": round(self.z_score, 3),
             "bit_agreement": round(self.bit_agreement, 4),
             "crc_ok": self.crc_ok,
             "period_px": round(self.period_px, 2),
             "rotation_deg": round(self.rotation_deg, 2),
+            "quarter_turns": self.quarter_turns,
             "flipped": self.flipped,
             "offset_px": [round(self.offset_px[0], 1), round(self.offset_px[1], 1)],
+            "origin_px": None if self.origin_px is None else [round(v, 1) for v in self.origin_px],
         }
 
 
@@ -173,21 +204,63 @@ def _check_pixels(pixels: Any) -> np.ndarray:
 
 
 def embed(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray:
-    """Return a marked copy of ``pixels`` (RGB uint8, (H, W, 3), sides 256..8192) carrying ``payload``."""
+    """Return a marked copy of ``pixels`` (RGB uint8, (H, W, 3), sides 256..8192) carrying ``payload``.
+
+    The mark is version 2 (``ALGORITHM``). Its per-image secret is the keyed encryption of ``payload``, so
+    payloads must differ between images (the register's mark ids do): two images marked with the same key
+    and payload carry the same mark.
+    """
     rgb = _check_pixels(pixels)
     value = _check_payload(payload)
     secret = _check_key(key)
-    tile = _pattern.payload_tile(secret, value)
+    return _embed.apply_delta(rgb, _v2.embed_luma_delta(rgb, secret, value))
+
+
+def _embed_legacy(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray:
+    """Version 1, for tests and the benchmark's side-by-side figures only: new marks are always version 2."""
+    rgb = _check_pixels(pixels)
+    tile = _pattern.payload_tile(_check_key(key), _check_payload(payload))
     return _embed.apply_delta(rgb, _embed.embed_luma_delta(rgb, tile))
 
 
-def detect(pixels: np.ndarray, *, key: bytes) -> Detection:
-    """Look for a mark made with ``key``. Blind: needs no original image and no stored state.
+def tile_period(width: int, height: int) -> float:
+    """The tile period, in pixels, that :func:`embed` uses for a ``width`` x ``height`` image.
+
+    ``Detection.period_px / tile_period(W, H)`` is the scale of a checked copy relative to the W x H image
+    that was marked."""
+    return _embed.tile_period(int(height), int(width))
+
+
+def detect(
+    pixels: np.ndarray,
+    *,
+    key: bytes | None = None,
+    keys: KeyRing | None = None,
+    legacy_key: bytes | None = None,
+) -> Detection:
+    """Look for a mark made with ``key`` or with any key of ``keys``. Blind: no original image, no stored state.
+
+    Version-2 marks are looked for with ``key`` or the ring; version-1 marks with ``legacy_key``, which
+    defaults to ``key`` when only ``key`` is given (so ``detect(pixels, key=k)`` finds what ``embed`` made
+    with ``k`` in either version). The folding is shared: the legacy look costs about a millisecond.
 
     Smaller images than 256x256 (a crop or a downscale of a marked image) are examined too, down to 64x64;
     below that nothing can be found and the result says so.
     """
-    secret = _check_key(key)
+    if (key is None) == (keys is None):
+        raise WatermarkError(
+            "Pass exactly one of key= and keys= to detect().",
+            hint="detect(pixels, key=one_key) or detect(pixels, keys=KeyRing([(key_id, key), ...]))",
+            problems=[FieldProblem("keys", "both or neither given", "pass one of key= and keys=")],
+        )
+    if keys is not None and not isinstance(keys, KeyRing):
+        raise WatermarkError(
+            f"keys= must be a KeyRing, not {type(keys).__name__}.",
+            hint="build one with KeyRing([(key_id, key), ...]) and reuse it",
+            problems=[FieldProblem("keys", "not a KeyRing", "use KeyRing(pairs)")],
+        )
+    ring = keys if keys is not None else _keys.single_ring(_check_key(key))
+    legacy = _check_key(legacy_key) if legacy_key is not None else (_check_key(key) if key is not None else None)
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         _check_pixels(pixels)  # raises the precise error
     h, w = pixels.shape[:2]
@@ -195,7 +268,48 @@ def detect(pixels: np.ndarray, *, key: bytes) -> Detection:
         _check_pixels(pixels)
     if min(h, w) < 64:
         return Detection(payload=None, p_value=1.0)
-    found = _detect.detect_rgb(np.ascontiguousarray(pixels), secret)
+    found = _search(np.ascontiguousarray(pixels), ring, legacy)
+    if key is not None and isinstance(found, _v2.Found):
+        found = dataclasses.replace(found, key_id=None)
+    return _as_detection(found)
+
+
+def _search(rgb: np.ndarray, ring: KeyRing, legacy: bytes | None) -> _v2.Found | _detect.Alignment:
+    """Every lattice candidate, best first, until a complete mark is found; otherwise the strongest evidence."""
+    best: _v2.Found | _detect.Alignment | None = None
+
+    def rank(r: _v2.Found | _detect.Alignment) -> tuple[int, float]:
+        unbound = isinstance(r, _v2.Found) and r.unbound_payload is not None
+        return (1 if unbound else 0, -r.p_value)
+
+    for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
+        results: list[_v2.Found | _detect.Alignment] = []
+        if len(ring):
+            results.append(_v2.evaluate(folded, ring, n))
+        if legacy is not None:
+            results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))
+        for r in results:
+            if r.payload is not None:
+                return r
+            if best is None or rank(r) > rank(best):
+                best = r
+    return best if best is not None else _v2.NOTHING
+
+
+def _as_detection(found: _v2.Found | _detect.Alignment) -> Detection:
+    if isinstance(found, _detect.Alignment):
+        return Detection(
+            payload=found.payload,
+            p_value=found.p_value,
+            z_score=found.z,
+            bit_agreement=found.bit_agreement,
+            crc_ok=found.crc_ok,
+            period_px=found.period,
+            rotation_deg=found.rotation_deg,
+            flipped=found.flipped,
+            offset_px=found.offset,
+            algorithm=LEGACY_ALGORITHM,
+        )
     return Detection(
         payload=found.payload,
         p_value=found.p_value,
@@ -206,6 +320,12 @@ def detect(pixels: np.ndarray, *, key: bytes) -> Detection:
         rotation_deg=found.rotation_deg,
         flipped=found.flipped,
         offset_px=found.offset,
+        algorithm=ALGORITHM,
+        key_id=found.key_id,
+        unbound_payload=found.unbound_payload,
+        binding_p_value=found.binding_p_value,
+        quarter_turns=found.quarter_turns,
+        origin_px=found.origin,
     )
 
 

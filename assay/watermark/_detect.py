@@ -48,6 +48,8 @@ ACF_BAND = 0.2  # cycles per working pixel: measured best between 0.12 and 0.3 o
 # Periods shorter than TILE / FOLD_RESAMPLE are folded on a half-resolution grid (see ``fold``).
 FOLD_RESAMPLE = 1.12
 DIAGONAL_WEIGHT = 0.5
+SIGNIFICANT_LATTICE = 6.0  # see folded_tiles
+GATED_WORK_PIXELS = 500_000  # working images at least this large (about 1.3 MP and up) gate their candidates
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,11 @@ def _parabolic(a: np.ndarray, iy: int, ix: int) -> tuple[float, float]:
 
 
 def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[float, float]]:
-    """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first.
+    return [v for v, _ in scored_lattice_candidates(work, k)]
+
+
+def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[tuple[float, float], float]]:
+    """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first, with their significance.
 
     The search runs on a 2x2-averaged copy (the lines it looks for are below 0.2 cycles per working pixel, so
     nothing is lost, and the FFTs are 4x smaller); the peaks at 2v and v +- R90 v then pin the period to
@@ -160,11 +166,17 @@ def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[
         extra[inside] = a[sy[inside] + c, sx[inside] + c]
         score[valid] += DIAGONAL_WEIGHT * extra
     peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
+    # Significance of a peak: its height over the spread of the score map (median and MAD, robust to the
+    # peaks themselves). A photograph without a mark has no lattice: its best "peaks" are the noise's maxima.
+    spread = score[valid]
+    med = float(np.median(spread))
+    mad = float(np.median(np.abs(spread - med))) * 1.4826 + 1e-12
     idx = np.flatnonzero(peaks)
     if idx.size == 0:
         return []
     order = idx[np.argsort(score.flat[idx])[::-1]]
     out: list[tuple[float, float]] = []
+    significance: list[float] = []
     for flat in order[: 4 * k]:
         ly, lx = int(dy.flat[flat]), int(dx.flat[flat])
         py, px = _parabolic(a, ly + c, lx + c)
@@ -176,9 +188,10 @@ def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[
         if any(np.hypot(v[0] - o[0], v[1] - o[1]) < 4.0 for o in out):
             continue
         out.append((float(v[0]), float(v[1])))
+        significance.append((float(score.flat[flat]) - med) / mad)
         if len(out) == k:
             break
-    return out
+    return list(zip(out, significance, strict=True))
 
 
 def _refine_with_multiples(a: np.ndarray, v: np.ndarray, c: int) -> np.ndarray:
@@ -264,6 +277,8 @@ class FoldedTile:
     scale: float  # detection resolution / input resolution
     fold_scale: float  # fold resolution / input resolution
     origin: tuple[int, int] = (0, 0)  # top-left of the examined region in the input (very large images)
+    work: np.ndarray | None = None  # the prefiltered working luma the tile was folded from (shared, not copied)
+    unaltered: bool = False  # the candidate embed() would have used for an image of this size
 
 
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
@@ -296,8 +311,17 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
 
     def candidates() -> Iterator[tuple[float, float]]:
         yield unaltered
-        # Measured lattices only when needed (the search is a third of the detector's time).
-        yield from (c for c in lattice_candidates(work) if math.dist(c, unaltered) > 0.5)
+        # Measured lattices only when needed (the search is a third of the detector's time). The best one is
+        # always tried; the others only when their peak stands out from the score map's noise: on photographs
+        # without a mark the best "peaks" score 4-7 (median + MAD units), on marked copies mostly 10-100, and
+        # folding every noise peak is what made an unmarked image cost 4x a marked one. Small images (a crop,
+        # a downscale) hold few tiles, so their true lattice can rank below a noise peak: they are cheap to
+        # fold, and every candidate is tried.
+        measured = [c for c in scored_lattice_candidates(work) if math.dist(c[0], unaltered) > 0.5]
+        gate = SIGNIFICANT_LATTICE if work.size >= GATED_WORK_PIXELS else -math.inf
+        for i, (c, significance) in enumerate(measured):
+            if i == 0 or significance >= gate:
+                yield c
 
     for v in itertools.islice(candidates(), MAX_CANDIDATES + UNALTERED_CANDIDATES):
         variants = _orientations(fold(work, v))
@@ -309,6 +333,8 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
             scale=scale,
             fold_scale=scale,
             origin=origin,
+            work=work,
+            unaltered=v is unaltered,
         )
 
 

@@ -108,7 +108,8 @@ def test_unmarked_forged_and_unrecorded_marks(sqlite_register: Register, tmp_pat
     assert any("does not mean the image is authentic" in n for n in plain.notes)
     # A watermark with a payload nobody minted (wrong tag) resolves to nothing.
     forged = MarkId((1 << 44) | (5 << 16) | 0x1234)
-    px = watermark.embed(synthetic_pixels(51, 640, 480), forged.payload, key=reg.env.keys.watermark)
+    # (made with the legacy register-wide key, as every old kit could)
+    px = watermark._embed_legacy(synthetic_pixels(51, 640, 480), forged.payload, key=reg.env.keys.watermark)
     v = check_media(reg.db, reg.env, encode(px, "PNG"))
     assert v.status == "mark_unresolved" and v.found and not v.ai_generated
     # A genuine offline mark, not recorded yet: the provider is known, the system not yet.

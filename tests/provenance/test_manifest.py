@@ -13,6 +13,7 @@ import c2pa
 import pytest
 from PIL import Image
 
+from assay import watermark
 from assay.provenance.ca import CertificateAuthority, key_pem
 from assay.provenance.keys import MarkId
 from assay.provenance.manifest import ManifestFacts, build_manifest, read_manifest, sign_asset, xmp_packet
@@ -20,7 +21,7 @@ from assay.provenance.media import encode_image
 
 from .conftest import synthetic_pixels
 
-ALG = "org.assay.watermark.1"
+ALG = watermark.ALGORITHM
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,10 @@ def test_a_providers_certificates_and_marking_keys_are_public(web, marked, sqlit
 def test_soft_binding_resolution_api(web, marked) -> None:  # type: ignore[no-untyped-def]
     mark = MarkId.parse(marked.headers["Assay-Mark-Id"])
     algs = web.get("/services/supportedAlgorithms").json()
-    assert algs == {"watermarks": [{"alg": watermark.ALGORITHM}], "fingerprints": []}
+    assert algs == {
+        "watermarks": [{"alg": watermark.ALGORITHM}, {"alg": watermark.LEGACY_ALGORITHM}],
+        "fingerprints": [],
+    }
     by_binding = web.get("/matches/byBinding", params={"alg": watermark.ALGORITHM, "value": mark.binding_value}).json()
     [match] = by_binding["matches"]
     assert match["manifestId"].startswith("urn:c2pa:")

@@ -31,7 +31,7 @@ def test_round_trip_on_a_photo(marked: dict, photos: dict, key: bytes) -> None:
     assert found.bit_agreement > 0.9
     assert abs(found.rotation_deg) < 0.5 and not found.flipped
     assert found.as_dict()["payload"] == f"{payload:016x}"
-    assert found.algorithm == ALGORITHM == "org.assay.watermark.1"
+    assert found.algorithm == ALGORITHM == "org.assay.watermark.2"
 
 
 def test_embed_does_not_modify_its_input(photos: dict, key: bytes) -> None:

@@ -20,14 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.convertors import Convertor, register_url_convertor
 
-from assay import watermark
 from assay.config import Config
 from assay.db import Database
 from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound, RateLimited, UnsupportedMedia
 from assay.provenance.checking import check_media, mark_view
 from assay.provenance.credentials import revoked_serials
 from assay.provenance.environment import ProvenanceEnv
-from assay.provenance.keys import MarkId
+from assay.provenance.keys import MarkId, binding_algorithms
 from assay.provenance.marking import MAX_BATCH, mark_images, record_batch
 from assay.provenance.media import MARKABLE_TYPES
 from assay.provenance.models import MarkRecord
@@ -187,7 +186,7 @@ _UPLOAD_ERRORS = (
 )
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
-_ALG = {"enum": [watermark.ALGORITHM]}
+_ALG = {"enum": list(binding_algorithms())}
 
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:

@@ -1,0 +1,336 @@
+"""Version 2 of the mark (``org.assay.watermark.2``): a public sync, a keyed encrypted message, a binding field.
+
+The mark is the sum of two layers, both multiplied by the image's masking map:
+
+1. **The tile** (65% of the energy), repeating over the image exactly as in version 1 (same period, same
+   chips, same Dirichlet interpolation), so the lattice search and the fold of version 1 find it. Its 1024
+   chips are 250 *sync* chips whose positions and signs are public (the same in every image: they find the
+   tile's shift and orientation once for all keys, and carry no secret), and 774 *message* chips carrying
+   the 258 coded bits of E_key(payload) + CRC-16 at keyed positions with keyed signs (``_keys``). The
+   ciphertext differs from image to image and looks random without the key, so no chip of the message is
+   the same across images: averaging many marked images, with or without their payloads, gives the public
+   sync and nothing else.
+2. **The binding field** (35% of the energy): a ±1 chip field over the image that does *not* repeat with the
+   tile (it repeats every 8 tiles, more than a 1-8 MP image holds), drawn from (key, ciphertext). Folding
+   the image over the tile lattice averages it away, so a mark lifted from one image by folding (the copy
+   attack) carries the message but not the binding, and the detector reports it as *unbound*: a valid
+   message that was not made on this picture. The binding also tells where the marked image's origin is,
+   which the fold alone cannot (the tile repeats).
+
+Detection: find the lattice and fold (``_detect``, version 1's steps 1-3), align with the public sync (one FFT
+correlation for all keys), read the 774 message chips once, screen every key of the ring with one gather and
+a sum of squares (the coded bits' energy: chips of one bit agree only under the right key's layout), decode
+the best few, and check the binding of the one that decodes. See ``p_values`` below for the bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import _detect, _ecc, _embed, _keys, _pattern
+
+TILE = _pattern.TILE
+CELL = _pattern.CELL
+PERIODIC_SHARE = 0.65
+BINDING_SHARE = 1.0 - PERIODIC_SHARE
+SCREENED = 3  # keys decoded per alignment at most, best screening scores first
+SCREEN_Z = 4.0  # ... and only those screening at least this (a mark at the detection threshold: about 6)
+# Alignments at which keys are evaluated: one per lattice candidate (the sync's best), plus the unrotated,
+# unshifted one on the unaltered candidate (a copy that kept its size needs no sync).
+ALIGNMENTS = _detect.MAX_CANDIDATES + _detect.UNALTERED_CANDIDATES + 1
+BIND_OFFSETS = (_keys.BIND_TORUS // _pattern.CELLS) ** 2  # 64 tile offsets of the binding field
+P_THRESHOLD = 1e-6
+BIND_THRESHOLD = 1e-4  # the binding's own p-value, given the key and message decoded from the tile
+
+
+def _sync_tile() -> np.ndarray:
+    chips = np.zeros(_keys.CELLS)
+    chips[_keys.SYNC_CELLS] = _keys.SYNC_SIGNS
+    return _pattern.render(chips.reshape(_pattern.CELLS, _pattern.CELLS))
+
+
+_SYNC_FFT_CONJ = np.conj(np.fft.rfft2(_sync_tile()))
+
+
+# --- embedding -------------------------------------------------------------------------------------------
+
+
+def message_tile(key: bytes, ciphertext: int) -> np.ndarray:
+    """The periodic tile (sync + coded ciphertext), unit RMS."""
+    lay = _keys.layout(key)
+    coded = _ecc.encode(ciphertext)
+    chips = np.zeros(_keys.CELLS)
+    chips[_keys.SYNC_CELLS] = _keys.SYNC_SIGNS
+    chips[lay.cells] = (1.0 - 2.0 * coded[:, None]) * lay.signs
+    tile = _pattern.render(chips.reshape(_pattern.CELLS, _pattern.CELLS))
+    return tile / np.sqrt(np.mean(tile**2))
+
+
+def binding_image(field: np.ndarray, h: int, w: int, period: float) -> np.ndarray:
+    """The binding field drawn over an h x w image, bilinear between chip centres, unit RMS.
+
+    Image pixel i sits at canonical position i * TILE / period (as in _embed.pattern_image), so at chip
+    coordinate c(i) = i * s - 3/8 with s = TILE / (period * CELL) chips per pixel (chip j is centred on
+    canonical 4j + 1.5). Pillow's bilinear upscaling maps output pixel i to source position
+    box0 + (i + 0.5) * s - 0.5 between source pixel centres; a box starting at c(0) - 0.5 * s + 0.5 makes the
+    two agree, and its C loop is 5x faster than numpy gathers."""
+    s = TILE / (period * CELL)
+    lo_r, lo_c = -2, -2
+    n_r, n_c = int(np.ceil(h * s)) + 5, int(np.ceil(w * s)) + 5
+    rows = np.arange(lo_r, lo_r + n_r) % _keys.BIND_TORUS
+    cols = np.arange(lo_c, lo_c + n_c) % _keys.BIND_TORUS
+    grid = np.ascontiguousarray(field[rows][:, cols], dtype=np.float32)
+    c0 = -(CELL - 1) / 2.0 / CELL
+    box = (c0 - 0.5 * s + 0.5 - lo_c, c0 - 0.5 * s + 0.5 - lo_r)
+    img = Image.fromarray(grid, "F").resize(
+        (w, h), Image.Resampling.BILINEAR, box=(box[0], box[1], box[0] + w * s, box[1] + h * s)
+    )
+    out = np.asarray(img, dtype=np.float32).copy()
+    out /= np.float32(np.sqrt(max(float(np.mean(out * out)), 1e-12)))
+    return out
+
+
+def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    ciphertext = _keys.encrypt(key, payload)
+    period = _embed.tile_period(h, w)
+    delta = _embed.pattern_image(message_tile(key, ciphertext), h, w)
+    delta *= np.float32(math.sqrt(PERIODIC_SHARE))
+    delta += binding_image(_keys.binding_field(key, ciphertext), h, w, period) * np.float32(math.sqrt(BINDING_SHARE))
+    luma = Image.fromarray(rgb).convert("L")
+    delta *= _embed.masking(luma, period)
+    target_mse = 255.0**2 / 10 ** (_embed.TARGET_PSNR_DB / 10)
+    delta *= np.float32(np.sqrt(target_mse / max(float(np.mean(delta * delta)), 1e-12)))
+    return delta
+
+
+# --- detection -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    payload: int | None  # bound: the message decoded, and the binding field of that message is in this image
+    unbound_payload: int | None  # the message decoded with confidence, but its binding field is not here
+    key_id: str | None
+    p_value: float
+    z: float
+    z_message: float
+    z_binding: float
+    binding_p_value: float
+    crc_ok: bool
+    bit_agreement: float
+    period: float
+    rotation_deg: float
+    quarter_turns: int
+    flipped: bool
+    offset: tuple[float, float]  # the tile origin (pattern position 0, 0) in input pixels
+    origin: tuple[float, float] | None  # the marked image's top-left pixel in input pixels, when bound
+    candidates_tried: int
+    sync_z: float
+    decoded: int = 0  # the decoder's best guess even when not reported (bit-accuracy statistics)
+
+
+NOTHING = Found(None, None, None, 1.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, 0.0, 0.0, 0, False, (0.0, 0.0), None, 0, 0.0)
+
+
+def _log_union(z: float, log_hypotheses: float) -> float:
+    # log of hypotheses * exp(-z^2 / 2): Hoeffding's bound for a Rademacher sum, union over the hypotheses.
+    if z <= 0:
+        return 0.0
+    return min(0.0, log_hypotheses - 0.5 * z * z)
+
+
+_LOG_PAYLOADS = _ecc.PAYLOAD_BITS * math.log(2.0)
+
+
+def _align(folded: _detect.FoldedTile) -> tuple[int, int, int, float]:
+    """The orientation (index into folded.variants) and cyclic shift where the public sync correlates best."""
+    corr = np.fft.irfft2(folded.spectra * _SYNC_FFT_CONJ, s=(TILE, TILE)).reshape(len(folded.variants), -1)
+    flat = int(np.argmax(corr))
+    index, i = divmod(flat, TILE * TILE)
+    sy, sx = divmod(i, TILE)
+    cells = _cells(folded, index, sy, sx)
+    a = cells[_keys.SYNC_CELLS]
+    return index, sy, sx, float(a @ _keys.SYNC_SIGNS) / (float(np.linalg.norm(a)) + 1e-12)
+
+
+def _cells(folded: _detect.FoldedTile, index: int, sy: int, sx: int) -> np.ndarray:
+    tile = folded.variants[index][0]
+    return _pattern.cells_of(np.roll(tile, (-sy, -sx), axis=(0, 1)))
+
+
+def screen(cells: np.ndarray, ring: _keys.KeyRing, count: int) -> list[tuple[int, float]]:
+    """The ``count`` keys whose layout makes the message chips agree most, best first, with a z-score each.
+
+    Under a key's layout the three chips of each coded bit carry the same value, so the sum of the squared
+    per-bit sums is large; under any other layout the chips add incoherently. One gather and one reduction
+    for the whole ring (K x 774 values). The z-score compares that sum with its mean and standard deviation
+    when the chips' signs are independent of the key (the null hypothesis): sum_j s_j^2 has mean
+    sum a^2 and variance 4 sum_j sum_{r<r'} a_r^2 a_r'^2. It only decides which keys are decoded; the
+    p-value of a decoded message counts every key of the ring (see ``evaluate``)."""
+    k = len(ring)
+    vals = cells.astype(np.float32)[ring._cells]
+    vals *= ring._signs
+    soft = vals.reshape(k, _ecc.CODED_BITS, _keys.REPEAT).sum(axis=2)
+    energy = np.einsum("ij,ij->i", soft, soft)
+    top = np.argsort(-energy) if k <= count else np.argpartition(-energy, count)[:count]
+    top = top[np.argsort(-energy[top])]
+    sq = vals[top].reshape(len(top), _ecc.CODED_BITS, _keys.REPEAT).astype(np.float64) ** 2
+    mean = sq.sum(axis=(1, 2))
+    pairs = sq[..., 0] * sq[..., 1] + sq[..., 0] * sq[..., 2] + sq[..., 1] * sq[..., 2]
+    std = 2.0 * np.sqrt(pairs.sum(axis=1)) + 1e-12
+    return [(int(i), float((energy[i] - m) / d)) for i, m, d in zip(top, mean, std, strict=True)]
+
+
+@dataclass(frozen=True)
+class _Message:
+    key_index: int
+    ciphertext: int
+    crc_ok: bool
+    z: float
+    bit_agreement: float
+
+
+def _decode(cells: np.ndarray, ring: _keys.KeyRing, k: int, norm: float) -> _Message:
+    vals = (cells[ring._cells[k]] * ring._signs[k]).reshape(_ecc.CODED_BITS, _keys.REPEAT)
+    soft = vals.sum(axis=1)
+    ciphertext, crc_ok, coded = _ecc.decode(soft)
+    symbols = 1.0 - 2.0 * coded
+    z = float((vals * symbols[:, None]).sum()) / (norm + 1e-12)
+    return _Message(k, ciphertext, crc_ok, z, float(np.mean((soft > 0) == (coded == 0))))
+
+
+def _orient(r: np.ndarray, c: np.ndarray, quarter: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:
+    # Where the fold's position (r, c) lands in the variant np.rot90(F.T if flip else F, quarter).
+    if flip:
+        r, c = c, r
+    for _ in range(quarter):
+        r, c = TILE - 1 - c, r
+    return r, c
+
+
+def _unorient(r: float, c: float, quarter: int, flip: bool) -> tuple[float, float]:
+    for _ in range(quarter):
+        r, c = c, TILE - 1 - r
+    if flip:
+        r, c = c, r
+    return r, c
+
+
+def _half_coords(folded: _detect.FoldedTile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working luma averaged over 2x2 blocks, and the (row, col) of each block's centre in the fold's
+    canonical frame, unwrapped (not modulo TILE). Chips are 4 canonical pixels, so 2x2 blocks still fall
+    within one chip nearly everywhere, at a quarter of the cost."""
+    work = folded.work
+    assert work is not None
+    h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
+    half = work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2]
+    a, b = folded.basis
+    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE).astype(np.float32)
+    xs = np.arange(0.5, w, 2, dtype=np.float32)[None, :]
+    ys = np.arange(0.5, h, 2, dtype=np.float32)[:, None]
+    return half, inv[1, 0] * xs + inv[1, 1] * ys, inv[0, 0] * xs + inv[0, 1] * ys
+
+
+def _to_input(folded: _detect.FoldedTile, r: float, c: float) -> tuple[float, float]:
+    """A position in the fold's canonical frame -> (x, y) in input-image pixels."""
+    a, b = folded.basis
+    x = (a * c - b * r) / TILE
+    y = (b * c + a * r) / TILE
+    return (
+        folded.origin[0] + (x + 0.5) / folded.scale - 0.5,
+        folded.origin[1] + (y + 0.5) / folded.scale - 0.5,
+    )
+
+
+def _binding(
+    folded: _detect.FoldedTile, index: int, sy: int, sx: int, field: np.ndarray
+) -> tuple[float, tuple[int, int]]:
+    """z of the binding field at its best tile offset, and that offset (in chips, modulo the torus)."""
+    _, quarter, flip = folded.variants[index]
+    half, r0, c0 = _half_coords(folded)
+    r, c = _orient(r0, c0, quarter, flip)
+    n = _keys.BIND_TORUS
+    u = np.floor((r - sy + 0.5) * (1.0 / CELL)).astype(np.int32) & (n - 1)
+    v = np.floor((c - sx + 0.5) * (1.0 / CELL)).astype(np.int32) & (n - 1)
+    u *= n
+    u += v
+    torus = np.bincount(u.ravel(), weights=half.ravel(), minlength=n * n).reshape(n, n)
+    corr = np.fft.irfft2(np.conj(np.fft.rfft2(torus)) * np.fft.rfft2(field), s=(n, n))
+    step = _pattern.CELLS
+    grid = corr[::step, ::step]
+    i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
+    return float(grid[i, j]) / (float(np.linalg.norm(torus)) + 1e-12), (int(i) * step, int(j) * step)
+
+
+def evaluate(folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int) -> Found:
+    """Steps 4-7 for one lattice candidate: align with the sync, screen the ring, decode, check the binding."""
+    index, sy, sx, sync_z = _align(folded)
+    alignments = [(index, sy, sx)]
+    if folded.unaltered and (index, sy, sx) != (0, 0, 0):
+        alignments.append((0, 0, 0))  # the sync may have been removed; an unaltered copy needs none
+    log_keys = math.log(max(1, len(ring)))
+    log_msg = math.log(ALIGNMENTS) + log_keys + _LOG_PAYLOADS
+    best: tuple[float, _Message, tuple[int, int, int]] | None = None
+    for al in alignments:
+        cells = _cells(folded, *al)
+        norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
+        for k, z_screen in screen(cells, ring, SCREENED):
+            if len(ring) > SCREENED and z_screen < SCREEN_Z and best is not None:
+                break  # not worth a decode: a mark at the detection threshold screens at z of about 6
+            msg = _decode(cells, ring, k, norm)
+            score = msg.z if msg.crc_ok else msg.z - 100.0
+            if best is None or score > best[0]:
+                best = (score, msg, al)
+    assert best is not None
+    _, msg, (index, sy, sx) = best
+    p_msg = math.exp(max(_log_union(msg.z, log_msg), -745.0))
+    key = ring._keys[msg.key_index]
+    _, quarter, flip = folded.variants[index]
+    z_bind, p_bind, z_all, p_all = 0.0, 1.0, msg.z, p_msg
+    origin = None
+    payload = unbound = None
+    if msg.crc_ok and p_msg < 1e-2:
+        z_bind, (du, dv) = _binding(folded, index, sy, sx, _keys.binding_field(key, msg.ciphertext))
+        p_bind = math.exp(max(_log_union(z_bind, math.log(BIND_OFFSETS)), -745.0))
+        # Both layers together: a fixed-weight sum of two Rademacher sums is one, so Hoeffding applies to
+        # the weighted z; the union now also runs over the binding's 64 offsets.
+        w_msg = math.sqrt(PERIODIC_SHARE * _keys.MESSAGE_CELLS.size / _keys.CELLS)
+        w_bind = math.sqrt(BINDING_SHARE)
+        z_all = (w_msg * msg.z + w_bind * z_bind) / math.hypot(w_msg, w_bind)
+        p_comb = math.exp(max(_log_union(z_all, log_msg + math.log(BIND_OFFSETS)), -745.0))
+        bound = p_bind < BIND_THRESHOLD and p_comb < P_THRESHOLD
+        if bound:
+            payload = _keys.decrypt(key, msg.ciphertext)
+            p_all = min(p_comb, p_msg)
+            r, c = _unorient(-CELL * du + sy, -CELL * dv + sx, quarter, flip)
+            origin = _to_input(folded, r, c)
+        elif p_msg < P_THRESHOLD:
+            unbound = _keys.decrypt(key, msg.ciphertext)
+    r, c = _unorient(float(sy), float(sx), quarter, flip)
+    a, b = folded.basis
+    return Found(
+        payload=payload,
+        unbound_payload=unbound,
+        key_id=ring.ids[msg.key_index] if (payload is not None or unbound is not None) else None,
+        p_value=p_all,
+        z=z_all,
+        z_message=msg.z,
+        z_binding=z_bind,
+        binding_p_value=p_bind,
+        crc_ok=msg.crc_ok,
+        bit_agreement=msg.bit_agreement,
+        period=math.hypot(a, b) / folded.scale,
+        rotation_deg=math.degrees(math.atan2(b, a)),
+        quarter_turns=quarter,
+        flipped=bool(flip),
+        offset=_to_input(folded, r, c),
+        origin=origin,
+        candidates_tried=tried,
+        sync_z=sync_z,
+        decoded=msg.ciphertext,
+    )

@@ -1,0 +1,10 @@
+"""``python -m bench.watermark.adversarial``: see run.py. Threads are pinned to one before numpy loads."""
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+from .run import main  # noqa: E402
+
+raise SystemExit(main())
