@@ -186,11 +186,10 @@ class RegisterClient:
             raise self._not_a_register("POST /api/v1/marks", "no marked image in the answer") from None
         return Marked(data=data, record=body)
 
-    def check(self, image: bytes) -> dict[str, Any]:
-        """Check an image (``POST /api/v1/check``): the verdict. Public: the token is not sent."""
-        return self._json(
-            "POST", "/api/v1/check", content=image, headers={"content-type": "application/octet-stream"}, public=True
-        )
+    def check(self, data: bytes, content_type: str = "application/octet-stream") -> dict[str, Any]:
+        """Check an image, or a text sent as ``text/plain``, ``text/markdown``, ``text/html`` or a .docx type
+        (``POST /api/v1/check``): the verdict. Public: the token is not sent."""
+        return self._json("POST", "/api/v1/check", content=data, headers={"content-type": content_type}, public=True)
 
     def record_batch(self, entries: list[dict[str, Any]]) -> dict[str, Any]:
         """Record marks made offline with a kit (``POST /api/v1/marks/batch``), all or nothing."""

@@ -18,6 +18,7 @@ BENCHMARKS = {
     "hostile": "bench.hostile",
     "scale": "bench.scale",
     "startup": "bench.startup",
+    "text": "bench.text",
 }
 
 

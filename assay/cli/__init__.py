@@ -45,6 +45,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "marks": ("provenance", "Mark records: list them, record offline batches."),
     "ca": ("provenance", "The register's certificate authority for C2PA signing certificates."),
     "keys": ("provenance", "Marking keys: namespaces and offline marking kits."),
+    "text": ("text", "Text provenance: systems' text watermark keys and records."),
     "log": ("log", "The transparency log: integrate, show, prove, verify, monitor."),
     "complaints": ("complaints", "The encrypted complaints channel: keys, pulling and answering complaints."),
     "demo": ("demo", "The demo register that 'make run' loads."),

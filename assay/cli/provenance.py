@@ -367,6 +367,29 @@ def marks_list(
 # ---------------------------------------------------------------------------------------------- assay check
 
 
+def is_text_name(name: str) -> bool:
+    from assay.provenance.textfiles import is_text_name as text_name
+
+    return name == "-" or text_name(name)
+
+
+_TEXT_TYPES = {".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".markdown": "text/markdown"}
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def content_type(path: str) -> str:
+    """The type a file is sent to ``POST /api/v1/check`` as: a text by its name, any other file as bytes."""
+    if not is_text_name(Path(path).name):
+        return "application/octet-stream"
+    suffix = Path(path).suffix.lower()
+    return _DOCX if suffix == ".docx" else _TEXT_TYPES.get(suffix, "text/plain") + "; charset=utf-8"
+
+
+def read_input(path: str) -> bytes:
+    """A file's bytes; ``-`` is standard input."""
+    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+
+
 def _expand(paths: list[Path]) -> Iterator[Path]:
     for p in paths:
         if p.is_dir():
@@ -374,7 +397,7 @@ def _expand(paths: list[Path]) -> Iterator[Path]:
                 dirs.sort()
                 for f in sorted(files):
                     fp = Path(root) / f
-                    if fp.suffix.lower() in _IMAGE_SUFFIXES:
+                    if fp.suffix.lower() in _IMAGE_SUFFIXES or is_text_name(fp.name):
                         yield fp
         else:
             yield p
@@ -430,7 +453,11 @@ def _internal_error(path: str, exc: BaseException) -> dict[str, Any]:
 
 def check(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively for images)."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Files or folders (searched recursively for images and .txt/.md/.html/.docx texts); - reads a text "
+        "from standard input.",
+    ),
     workers: int = env_option(
         0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS", help="Parallel processes (0 = one per CPU core)."
     ),
@@ -451,7 +478,7 @@ def check(
     unsafe_http: bool = unsafe_http_option(),
     as_json: bool = json_flag(),
 ) -> None:
-    """Check images for Assay marks and Content Credentials.
+    """Check images and texts for Assay marks and Content Credentials.
 
     Exit 1: a file is attributed to a registered system or provider; 3: a mark was found but cannot be
     attributed (copied from another picture, or unknown to the register); 0: neither; 2: errors."""
@@ -462,7 +489,12 @@ def check(
         raise typer.Exit(remote_mode.check(target, paths, workers=workers, log_key=log_key, as_json=as_json))
     files = [str(p) for p in _expand(paths)]
     if not files:
-        raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
+        raise InvalidInput(
+            "no files to check",
+            hint="give images, texts (.txt, .md, .html, .docx), folders that contain them, or - for standard input",
+        )
+    texts = [f for f in files if is_text_name(Path(f).name)]
+    files = [f for f in files if f not in texts]
     config = get_config(ctx)
     vkey = log_key
     db = open_db(ctx)  # creates/upgrades the schema once, before the workers start
@@ -472,11 +504,10 @@ def check(
         vkey = verifier_key(db)
     db.dispose()  # workers open their own connections
     n_workers = workers if workers > 0 else (os.cpu_count() or 1)
-    n_workers = max(1, min(n_workers, len(files)))
+    n_workers = max(1, min(n_workers, len(files) or 1))
+    verdicts = _chain(_run_text_checks(texts, config), _run_checks(files, config, n_workers))
     raise typer.Exit(
-        report_verdicts(
-            _run_checks(files, config, n_workers), len(files), vkey=vkey, strict=log_key is not None, as_json=as_json
-        )
+        report_verdicts(verdicts, len(files) + len(texts), vkey=vkey, strict=log_key is not None, as_json=as_json)
     )
 
 
@@ -485,7 +516,9 @@ def report_verdicts(
 ) -> int:
     """Print each verdict as it comes (with its log proof verified against ``vkey``), and answer the exit code:
     2 on errors, 1 when a file is attributed, 3 when a mark was found that cannot be attributed, 0 otherwise.
-    ``strict`` (a log key was given): a mark whose proof is missing or wrong is an error, failing closed."""
+    ``strict`` (a log key was given): a mark whose proof is missing or wrong is an error, failing closed.
+    Images and texts alike (a text verdict has ``kind: text`` and its own exit codes)."""
+    from assay.provenance.textcheck import TEXT_EXIT_CODES
     from assay.provenance.verdict import EXIT_CODES
 
     found = errors = 0
@@ -513,8 +546,8 @@ def report_verdicts(
                     highlight=False,
                 )
             else:
-                codes.add(EXIT_CODES.get(str(verdict.get("status")), 0))
-                found += verdict.get("status") in ("marked", "marked_unrecorded")
+                codes.add((TEXT_EXIT_CODES if verdict.get("kind") == "text" else EXIT_CODES).get(verdict["status"], 0))
+                found += bool(verdict.get("attributed"))
             _print_verdict(verdict, as_json)
             progress.advance(task)
     if not as_json and total > 1:
@@ -522,7 +555,50 @@ def report_verdicts(
     return 2 if errors else (1 if 1 in codes else (3 if 3 in codes else 0))
 
 
+def _chain(*its: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for it in its:
+        yield from it
+
+
+def _run_text_checks(texts: list[str], config: Config) -> Iterator[dict[str, Any]]:
+    """Texts are checked in this process (tokenising and screening the key ring takes milliseconds)."""
+    if not texts:
+        return
+    from assay.provenance.textfiles import extract_text
+
+    db = None
+    try:
+        for path in texts:
+            name = "standard input" if path == "-" else path
+            try:
+                data = read_input(path)
+                from assay.db import Database
+                from assay.provenance.textcheck import check_text
+
+                db = db or Database(config.resolved_database_url)
+                yield check_text(db, config, extract_text(data, name), name=name).as_dict(oversight=True) | {
+                    "file": name
+                }
+            except OSError as exc:
+                yield {
+                    "file": name,
+                    "status": "error",
+                    "error": {
+                        "code": "unreadable",
+                        "message": f"cannot read {name}: {exc.strerror}",
+                        "hint": "check the path and permissions",
+                    },
+                }
+            except AssayError as exc:
+                yield {"file": name, "status": "error", "error": exc.as_dict()}
+    finally:
+        if db is not None:
+            db.dispose()
+
+
 def _run_checks(files: list[str], config: Config, n_workers: int) -> Iterator[dict[str, Any]]:
+    if not files:
+        return
     from assay.db import Database
     from assay.provenance.evidence import VerifierMaterial
 
@@ -590,6 +666,8 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
     from assay.errors import VerificationError
     from assay.provenance.verify import verify_verdict
 
+    if verdict.get("kind") == "text":
+        return _verify_text_log_proof(verdict, vkey)
     log = verdict.get("log")
     if not log and verdict.get("status") != "marked":
         return True
@@ -621,6 +699,26 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
     return True
 
 
+def _verify_text_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
+    from assay.errors import VerificationError
+    from assay.provenance.textcheck import verify_text_verdict
+
+    log = verdict.get("log")
+    if not log:
+        return verdict.get("status") not in ("marked", "recorded")
+    try:
+        if not vkey:
+            raise VerificationError("no log key to verify with (give --log-key)", hint="")
+        inclusion = verify_text_verdict(verdict, log_key=vkey)
+    except VerificationError as exc:
+        log["verified"] = False
+        log["verification"] = exc.message if not vkey else f"FAILED: {exc.message}"
+        return False
+    log["verified"] = True
+    log["verification"] = f"included in {inclusion.origin} at tree size {inclusion.tree_size}"
+    return True
+
+
 # The red-line screening's outcomes as the register's pages word them.
 _OUTCOMES = {
     "prohibited": "prohibited (crosses a red line)",
@@ -645,6 +743,9 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         return
     style = "bold red" if v.get("ai_generated") else ("yellow" if v.get("found") else "green")
     console.print(f"[{style}]{name}[/{style}]: {escape(v.get('headline', ''))}", highlight=False)
+    if v.get("kind") == "text":
+        _print_text_verdict(v)
+        return
     ev = v.get("evidence", {})
     m, w = ev.get("manifest", {}), ev.get("watermark", {})
     found = "found" + (f" (p < {w['p_value']:.0e})" if isinstance(w.get("p_value"), float) else "")
@@ -671,6 +772,29 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
             f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
             + ("; suspended" if s.get("suspended") else ""),
             highlight=False,
+        )
+    for note in v.get("notes", []):
+        console.print(f"  note: {escape(note)}", highlight=False)
+
+
+def _print_text_verdict(v: dict[str, Any]) -> None:
+    w = v["evidence"]["watermark"]
+    parts = [f"{w['tokens']} tokens, {w['keys_screened']} system key(s) screened"]
+    if v.get("confidence"):
+        parts.append(v["confidence"])
+    log = v.get("log")
+    if log:
+        parts.append(
+            f"log entry {log['index']}: " + ("proof verified" if log.get("verified") else log.get("verification", ""))
+        )
+    console.print("  " + "; ".join(parts), highlight=False, style="dim")
+    s = v.get("system")
+    if s:
+        models = ", ".join(" ".join(filter(None, (m.get("name"), m.get("version")))) for m in s.get("models", []))
+        if models:
+            console.print(f"  model: {escape(models)}", highlight=False)
+        console.print(
+            f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})", highlight=False
         )
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)

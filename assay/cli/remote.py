@@ -222,7 +222,10 @@ def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | Non
 
     files = [str(p) for p in _expand(paths)]
     if not files:
-        raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
+        raise InvalidInput(
+            "no files to check",
+            hint="give images, texts (.txt, .md, .html, .docx), folders that contain them, or - for standard input",
+        )
     n_threads = max(1, min(workers if workers > 0 else (os.cpu_count() or 1) * 2, len(files), 16))
     with remote.client() as register:
         verdicts = _verdicts(register, files, n_threads)
@@ -230,17 +233,20 @@ def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | Non
 
 
 def _verdicts(register: RegisterClient, files: list[str], n_threads: int) -> Iterator[dict[str, Any]]:
+    from assay.cli.provenance import content_type, read_input
+
     def one(path: str) -> dict[str, Any]:
+        name = "standard input" if path == "-" else path
         try:
-            data = Path(path).read_bytes()
+            data = read_input(path)
         except OSError as exc:
-            return _error(path, "unreadable", f"cannot read {path}: {exc.strerror}", "check the path and permissions")
+            return _error(name, "unreadable", f"cannot read {name}: {exc.strerror}", "check the path and permissions")
         try:
-            return register.check(data) | {"file": path}
+            return register.check(data, content_type(path)) | {"file": name}
         except RemoteError as exc:
             if exc.unreachable:
                 raise
-            return {"file": path, "status": "error", "error": exc.as_dict()}
+            return {"file": name, "status": "error", "error": exc.as_dict()}
         finally:
             del data
 

@@ -41,6 +41,7 @@ def _import_all_models() -> None:
         "assay.register.models",
         "assay.transparency.models",
         "assay.provenance.models",
+        "assay.provenance.textmodels",
         "assay.complaints.models",
     ):
         try:

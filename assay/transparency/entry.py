@@ -45,6 +45,9 @@ KINDS: frozenset[str] = frozenset(
         "provider.certificate.issued",
         "provider.certificate.revoked",
         "mark.recorded",
+        "text.key.issued",
+        "text.key.revoked",
+        "text.recorded",
         "complaints.key.published",
         "complaints.key.rotated",
     }

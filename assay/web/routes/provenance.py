@@ -39,7 +39,8 @@ from assay.register.access import Principal
 from assay.web.auth import optional_principal, require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
-from assay.web.uploads import MediaSlots, read_media_upload
+from assay.web.textcheck import TEXT_BODIES, TextVerdictOut, check_text_body, is_text_request, is_text_upload
+from assay.web.uploads import MediaSlots, read_media_upload, read_text_box
 
 router = APIRouter()
 
@@ -178,7 +179,7 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 _IMAGE_BODY = {"image/*": _BINARY}
 _UPLOAD_ERRORS = (
     413,
-    (415, "Not an image Assay can read, or a form or text sent instead of the image"),
+    (415, "Not an image or text Assay can read (e.g. text that is not UTF-8), or a form sent instead of the file"),
     (422, "Empty, damaged, or too small to carry a mark (the hint says how large)"),
     (429, "Busy examining other images: try again in a few seconds"),
 )
@@ -221,24 +222,48 @@ def _check_template(request: Request, context: dict[str, Any], status_code: int 
 @router.post("/check", response_class=HTMLResponse, include_in_schema=False)
 async def check_page_post(request: Request, db: Database = Depends(get_db), config: Config = Depends(get_config)):
     try:
-        data, _ = await _read_upload(request)
+        if request.headers.get("content-type", "").lower().startswith("application/x-www-form-urlencoded"):
+            # The text box: the text is checked in memory, never stored.
+            text = await read_text_box(request, max_bytes=config.max_body_bytes, field="text")
+            verdict = await run_in_threadpool(_text_verdict, db, config, text.encode(), "text/plain", "This text")
+            return _check_template(request, {"verdict": verdict, "text": text})
+        data, fields = await _read_upload(request)
+        if is_text_upload(fields, data):  # a .txt, .md, .html or .docx file
+            verdict = await run_in_threadpool(_text_verdict, db, config, data, "", "This file")
+            return _check_template(request, {"verdict": verdict})
         # The message follows "We could not check this file." on the page, so it starts a sentence.
-        verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
+        image_verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
-    return _check_template(request, {"verdict": verdict.as_dict()})
+    return _check_template(request, {"verdict": image_verdict.as_dict()})
+
+
+def _text_verdict(
+    db: Database, config: Config, data: bytes, content_type: str, name: str, oversight: bool = False
+) -> dict[str, Any]:
+    from assay.provenance.textcheck import check_text
+    from assay.provenance.textfiles import extract_text
+
+    text = check_text_body(data, content_type, name) if content_type else extract_text(data, name)
+    verdict = check_text(db, config, text, name=name).as_dict(oversight=oversight)
+    verdict.pop("file", None)
+    return verdict
 
 
 @router.post(
     "/api/v1/check",
     tags=["provenance"],
-    summary="Check an image for an Assay mark and Content Credentials",
-    responses={200: {"model": VerdictOut, "description": "The verdict"}, **error_responses(*_UPLOAD_ERRORS)},
+    summary="Check an image or a text for an Assay mark and Content Credentials",
+    responses={
+        200: {"model": VerdictOut | TextVerdictOut, "description": "The verdict (``kind: text`` for a text)"},
+        **error_responses(*_UPLOAD_ERRORS),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
                 **_IMAGE_BODY,
+                **TEXT_BODIES,
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -255,12 +280,20 @@ async def api_check(
     db: Database = Depends(get_db),
     config: Config = Depends(get_config),
 ) -> Any:
-    """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
-    never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know.
+    """Send the image as the body (or as the ``file`` field of a form); or a text: as a ``text/plain``,
+    ``text/markdown`` or ``text/html`` body, as JSON ``{"text": ...}``, or as a Word document (.docx). What is
+    checked is held in memory and never stored. The answer is the verdict: who made it, the evidence, and what
+    the check cannot know (texts: ``kind: text``, see docs/text-provenance.md).
     With the oversight body's token the evidence also carries the raw scores (detector p-value and z-score,
     hash distances, the fingerprint agreement), which public answers leave out."""
     oversight = await run_in_threadpool(_is_oversight, request, db)
-    data, _ = await _read_upload(request)
+    ctype = request.headers.get("content-type", "")
+    if is_text_request(ctype):
+        body = await request.body()  # bounded by the BodyLimit middleware
+        return await run_in_threadpool(_text_verdict, db, config, body, ctype, "the text", oversight)
+    data, fields = await _read_upload(request)
+    if is_text_upload(fields, data):
+        return await run_in_threadpool(_text_verdict, db, config, data, "", "the file", oversight)
     verdict = await _media_slots(request).run(check_media, db, config, data, name="the file")
     body = verdict.as_dict(oversight=oversight)
     body.pop("file", None)

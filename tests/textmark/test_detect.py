@@ -1,0 +1,169 @@
+"""Detection: the exact null, deduplication, windows, key rings, keys and tokenizers (numpy only, no torch)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from assay.errors import InvalidInput, NotFound
+from assay.textmark import TextKey, TextTokenizer, detect
+from assay.textmark._detect import _first_pairs, _windows, score_pairs
+from assay.textmark._stats import gamma_log_sf
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 50, 400, 3000])
+def test_gamma_tail_matches_scipy(n):
+    for x in [0.3 * n, n, 1.5 * n + 3, 2 * n + 20]:
+        expected = stats.gamma.logsf(x, n)
+        if np.isfinite(expected):  # scipy underflows to -inf below ~1e-308; see the next test for there
+            assert gamma_log_sf(n, x) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+def test_gamma_tail_edges():
+    assert gamma_log_sf(0, 5.0) == 0.0
+    assert gamma_log_sf(10, 0.0) == 0.0
+    # Far in the tail the value stays finite (scipy's logsf underflows to -inf there): Poisson(x) <= n-1
+    # is dominated by its last term, so log p ~ -x + (n-1) log x - log (n-1)! within log(n).
+    n, x = 3000, 9020.0
+    last = -x + (n - 1) * math.log(x) - math.lgamma(n)
+    assert last <= gamma_log_sf(n, x) <= last + math.log(n)
+
+
+def _sample_null(key, count, length, rng, vocab=5000):
+    return np.array([detect(rng.integers(0, vocab, size=length), key, windowed=False).p_value for _ in range(count)])
+
+
+def test_null_p_values_are_uniform():
+    # Text written without the key: the whole-text p-value is exactly uniform (Gamma null), so a KS test passes.
+    rng = np.random.default_rng(7)
+    key = TextKey.generate()
+    ps = _sample_null(key, 600, 120, rng)
+    assert stats.kstest(ps, "uniform").pvalue > 1e-3
+    # ... and the bound with windows and keys is conservative: never more alarms than the level.
+    ring = [TextKey.generate() for _ in range(3)]
+    adj = np.array([detect(rng.integers(0, 5000, size=300), ring).p_value for _ in range(300)])
+    for level in (0.05, 0.2, 0.5):
+        assert (adj <= level).mean() <= level + 0.03
+
+
+def test_repeated_pairs_are_counted_once():
+    key = TextKey.generate(context_width=2)
+    phrase = [11, 12, 13, 14, 15, 16, 17, 18]
+    once = detect(phrase, key, windowed=False)
+    many = detect(phrase * 50, key, windowed=False)
+    # 8 tokens -> 6 pairs; repeating the phrase adds only the pairs that wrap around (18,11,12), (11,12,13)...
+    assert once.scored == 6
+    assert many.scored == 8
+    mask = _first_pairs(np.array(phrase * 3, dtype=np.int64), 2)
+    assert mask.sum() == 8 and mask[:6].all()
+
+
+def test_repetition_cannot_inflate_the_score():
+    # The attack on detectors without deduplication: repeat a lucky high-scoring pair. Here it changes nothing.
+    key = TextKey.generate(context_width=1)
+    rng = np.random.default_rng(3)
+    best = None
+    for _ in range(2000):
+        a, b = (int(x) for x in rng.integers(0, 5000, size=2))
+        s = float(score_pairs(np.array([a, b], dtype=np.int64), key)[0])
+        if best is None or s > best[0]:
+            best = (s, a, b)
+    _, a, b = best
+    spam = detect([a, b] * 500, key)
+    assert spam.scored <= 2 and not spam.marked
+
+
+def test_window_finds_a_strong_span_and_pays_for_the_search():
+    key = TextKey.generate(context_width=2)
+    rng = np.random.default_rng(11)
+    # Build a "marked" span by choosing, at each step, the best of 64 candidates under the key (a strong mark).
+    human = list(rng.integers(0, 5000, size=600))
+    span = list(rng.integers(0, 5000, size=2))
+    for _ in range(100):
+        cands = rng.integers(0, 5000, size=64)
+        ctx = np.array(span[-2:], dtype=np.int64)
+        scores = [score_pairs(np.concatenate([ctx, [c]]).astype(np.int64), key)[0] for c in cands]
+        span.append(int(cands[int(np.argmax(scores))]))
+    text = human[:300] + span + human[300:]
+    d = detect(text, key)
+    assert d.marked
+    assert d.window is not None and d.window.end - d.window.start < len(text) - 10
+    assert 250 <= d.window.end and d.window.start <= 420
+    assert d.windows_tested == len(_windows(len(text) - 2))
+    # The reported p-value includes the windows' Bonferroni factor (2W) over the window's own p-value.
+    assert d.log10_p == pytest.approx(d.window.log10_p + math.log10(2 * d.windows_tested), abs=1e-6)
+    plain = detect(text, key, windowed=False)
+    assert plain.p_value > d.p_value
+
+
+def test_key_ring_screens_all_keys_and_pays_for_them():
+    keys = [TextKey.generate(system_id=f"sys-{i}") for i in range(5)]
+    rng = np.random.default_rng(5)
+    span = list(rng.integers(0, 5000, size=3))
+    target = keys[3]
+    for _ in range(150):
+        cands = rng.integers(0, 5000, size=32)
+        ctx = np.array(span[-3:], dtype=np.int64)
+        scores = [score_pairs(np.concatenate([ctx, [c]]).astype(np.int64), target)[0] for c in cands]
+        span.append(int(cands[int(np.argmax(scores))]))
+    d = detect(span, keys)
+    assert d.marked and d.system_id == "sys-3" and d.keys_screened == 5
+    alone = detect(span, target)
+    assert d.log10_p == pytest.approx(alone.log10_p + math.log10(5), abs=1e-6)
+    assert not detect(span, [k for k in keys if k is not target]).marked
+
+
+def test_bad_token_input_is_refused_clearly():
+    key = TextKey.generate()
+    with pytest.raises(InvalidInput, match="flat sequence"):
+        detect([[1, 2], [3, 4]], key)
+    with pytest.raises(InvalidInput, match="non-negative"):
+        detect([1, -2, 3], key)
+    with pytest.raises(InvalidInput, match="integers"):
+        detect([1.5, 2.5], key)
+    with pytest.raises(InvalidInput, match="threshold"):
+        detect([1, 2, 3], key, threshold=0)
+    empty = detect([], key)
+    assert not empty.marked and empty.scored == 0 and empty.p_value == 1.0
+    assert not detect([1, 2, 3], []).marked
+
+
+def test_key_file_round_trip_and_damage():
+    key = TextKey.generate(context_width=4, system_id="acme-chat")
+    again = TextKey.from_json(key.to_json())
+    assert again == key and again.key_id == key.key_id and again.context_width == 4
+    assert "secret" not in repr(key) and key.secret.hex() not in repr(key)
+    d = json.loads(key.to_json())
+    d["key_id"] = "0" * 16
+    with pytest.raises(InvalidInput, match="does not match"):
+        TextKey.from_json(json.dumps(d))
+    with pytest.raises(InvalidInput, match="not an Assay text"):
+        TextKey.from_json('{"format": "other"}')
+    with pytest.raises(InvalidInput, match="not JSON"):
+        TextKey.from_json("{")
+    d = json.loads(key.to_json())
+    d["context_width"] = 99
+    with pytest.raises(InvalidInput, match="context_width"):
+        TextKey.from_json(json.dumps(d))
+
+
+def test_tokenizer_from_folder_file_and_bad_input(tmp_path):
+    from .conftest import train_tokenizer
+
+    tok = train_tokenizer()
+    (tmp_path / "tokenizer.json").write_text(tok.to_str())
+    a = TextTokenizer.from_path(tmp_path)
+    b = TextTokenizer.from_path(tmp_path / "tokenizer.json")
+    assert a.sha256 == b.sha256 and len(a.sha256) == 64
+    ids = a.encode("The boats came back before dawn.")
+    assert ids.dtype == np.int64 and a.decode(ids) == "The boats came back before dawn."
+    with pytest.raises(NotFound, match="no tokenizer.json"):
+        TextTokenizer.from_path(tmp_path.parent)
+    with pytest.raises(InvalidInput, match="not a Hugging Face tokenizer"):
+        TextTokenizer.from_bytes(b'{"not": "a tokenizer"}')
+    with pytest.raises(NotFound):
+        TextTokenizer.from_path(tmp_path / "missing.json")
