@@ -463,7 +463,9 @@ def _check_remote(url: str, path: str, client: Any) -> dict[str, Any]:
 
 def check(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Files or folders (searched recursively for images)."),
+    paths: list[str] = typer.Argument(
+        None, help="Files, folders (searched recursively for images) or object-storage prefixes (s3://bucket/dir/)."
+    ),
     workers: int = env_option(
         0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS", help="Parallel processes (0 = one per CPU core)."
     ),
@@ -479,10 +481,82 @@ def check(
         envvar="ASSAY_LOG_KEY",
         help="The log's verifier key, to verify proofs offline (default: the local log's).",
     ),
+    from_list: str = env_option(
+        None,
+        "--from-list",
+        envvar="ASSAY_CHECK_FROM_LIST",
+        help="Also check the files or URLs listed in this file, one a line ('-': standard input).",
+    ),
+    out: Path = env_option(
+        None,
+        "--out",
+        "-o",
+        envvar="ASSAY_CHECK_OUT",
+        help="Write the results to this folder (JSON lines and Parquet); run again with it to resume.",
+    ),
+    scheduler: str = env_option(
+        None,
+        "--scheduler",
+        envvar="ASSAY_DASK_SCHEDULER",
+        help="Check on this Dask cluster (tcp://host:8786); default: a local one, or a process pool for few files.",
+    ),
+    engine: str = env_option(
+        "auto", "--engine", envvar="ASSAY_CHECK_ENGINE", help="auto, dask (a local cluster) or pool (processes)."
+    ),
+    chunk_size: int = env_option(8, "--chunk-size", envvar="ASSAY_CHECK_CHUNK_SIZE", help="Files per task."),
+    resolve_batch: int = env_option(
+        500, "--resolve-batch", envvar="ASSAY_CHECK_RESOLVE_BATCH", help="Files resolved with one database query."
+    ),
+    send_bytes: bool = env_option(
+        False,
+        "--send-bytes",
+        envvar="ASSAY_CHECK_SEND_BYTES",
+        help="Read the files here and send them to the workers (when the workers cannot reach them).",
+    ),
+    storage_options: str = env_option(
+        None,
+        "--storage-options",
+        envvar="ASSAY_CHECK_STORAGE_OPTIONS",
+        help='fsspec options for object storage, as JSON, e.g. \'{"endpoint_url": "http://minio:9000"}\'.',
+    ),
     as_json: bool = json_flag(),
 ) -> None:
     """Check images for Assay marks and Content Credentials. Exit 0: nothing marked; 1: a mark found; 2: errors."""
-    files = [str(p) for p in _expand(paths)]
+    paths = list(paths or [])
+    if remote is None:
+        from assay.cli.check_batch import check_batch, is_batch
+
+        if is_batch(paths, from_list=from_list, out=out, scheduler=scheduler):
+            vkey = log_key
+            if vkey is None:
+                from assay.transparency import verifier_key
+
+                vkey = verifier_key(open_db(ctx))
+
+            def finish(verdict: dict[str, Any]) -> dict[str, Any]:
+                _verify_log_proof(verdict, vkey)
+                return verdict
+
+            check_batch(
+                ctx,
+                paths,
+                from_list=from_list,
+                out=out,
+                scheduler=scheduler,
+                engine=engine,
+                workers=workers,
+                chunk_size=chunk_size,
+                resolve_batch=resolve_batch,
+                send_bytes=send_bytes,
+                storage_options=storage_options,
+                as_json=as_json,
+                finish=finish,
+                print_verdict=_print_verdict,
+            )
+            return
+    if not paths:
+        raise InvalidInput("nothing to check", hint="give image files or folders")
+    files = [str(p) for p in _expand([Path(p) for p in paths])]
     if not files:
         raise InvalidInput("no image files to check", hint="give image files or folders that contain images")
     config = get_config(ctx)
