@@ -23,7 +23,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assay.batch import _seam
@@ -115,13 +115,16 @@ def run_batch(
     try:
         window = _Window(resume)
         todo = window.stream(iter(names))
-        peeked = list(itertools.islice(todo, opts.small_input)) if opts.engine == "auto" and not opts.scheduler else []
-        engine_name = _choose(opts, small=len(peeked) < opts.small_input)
+        # Enough of the stream to choose an engine (and to start none when a resumed run has nothing left).
+        peek = opts.small_input if opts.engine == "auto" and not opts.scheduler else 1
+        peeked = list(itertools.islice(todo, peek))
+        engine_name = "none" if not peeked else _choose(opts, small=len(peeked) < opts.small_input)
         todo = itertools.chain(peeked, todo)
         material = _seam.material(db, config)
         engine = _start(engine_name, opts, material)
         try:
             run = _Loop(engine, opts, window, db, config, material, store, finish, on_results, on_progress).run(todo)
+            engine_label, workers = engine.describe(), engine.workers
         finally:
             engine.close()
         total = Tally()
@@ -132,8 +135,8 @@ def run_batch(
             total=total,
             skipped=window.skipped,
             seconds=time.monotonic() - started,
-            engine=engine.describe(),
-            workers=engine.workers,
+            engine=engine_label,
+            workers=workers,
             database_queries=queries.count,
         )
     finally:
@@ -229,11 +232,13 @@ class _DaskEngine:
                     hint="check --scheduler (ASSAY_DASK_SCHEDULER), e.g. tcp://scheduler:8786",
                 ) from None
         else:
+            # The cluster's own chatter (INFO on every worker start and stop) is not the user's business.
+            logging.getLogger("distributed").setLevel(logging.WARNING)
             self.cluster = LocalCluster(
                 n_workers=opts.workers or (os.cpu_count() or 1),
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster)
@@ -342,10 +347,15 @@ class _InlineExecutor(cf.Executor):
 
 
 def _start(name: str, opts: BatchOptions, material: Any) -> Any:
+    if name == "none":
+        return _PoolEngine(replace(opts, workers=1), material)  # starts nothing until a task comes
     if name == "dask":
         try:
             return _DaskEngine(opts, material)
         except ImportError:
+            if opts.engine == "auto" and not opts.scheduler:
+                log.warning("dask.distributed is not installed: checking in a local process pool")
+                return _PoolEngine(opts, material)
             raise InvalidInput(
                 "batch checking on Dask needs the 'batch' extra", hint="pip install 'assay[batch]'"
             ) from None
