@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from provenance.conftest import OPERATOR, encode, make_register, synthetic_pixels
 
 from assay.config import Config
 from assay.db import Database
-from provenance.conftest import OPERATOR, encode, make_register, synthetic_pixels
 
 # Under the files' sizes below (a 512x384 PNG is ~500 kB), over the 'big.jpg' stand-in.
 MAX_BYTES = 1_500_000

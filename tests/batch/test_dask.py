@@ -24,19 +24,17 @@ from .conftest import Archive
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
-    ) as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40) as c:
         yield c
 
 
 def single_file(archive: Archive, name: str) -> dict[str, Any]:
     """What the single-file path says about one file: its verdict, or its error."""
+    from dataclasses import replace
+
     from assay.errors import AssayError
     from assay.provenance.checking import check_media
     from assay.provenance.environment import ProvenanceEnv
-
-    from dataclasses import replace
 
     env = replace(ProvenanceEnv.open(archive.config), config=archive.config)  # its limits, not the cached ones
     try:
