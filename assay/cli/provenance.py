@@ -10,7 +10,6 @@ The other commands run next to the register's database, as the local operator.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -372,17 +371,15 @@ def _expand(paths: list[Path]) -> Iterator[Path]:
 _worker: dict[str, Any] = {}
 
 
-def _worker_init(config: Config) -> None:
-    from assay.db import Database
-    from assay.provenance.environment import ProvenanceEnv
-
-    _worker["db"] = Database(config.resolved_database_url)
-    _worker["env"] = ProvenanceEnv.open(config)
+def _worker_init(material: Any) -> None:
+    # A worker holds only the verifier material (detection keys, trust anchors, registered certificates):
+    # no database connection, no private key.
+    _worker["material"] = material
 
 
-def _check_one(path: str) -> dict[str, Any]:
-    """Runs in a worker: check one file, return its verdict or its error as a plain dict."""
-    from assay.provenance.checking import check_media
+def _examine_one(path: str) -> Any:
+    """Runs in a worker: examine one file; its Evidence, or its error as a plain dict."""
+    from assay.provenance.evidence import examine
 
     try:
         data = Path(path).read_bytes()
@@ -397,7 +394,7 @@ def _check_one(path: str) -> dict[str, Any]:
             },
         }
     try:
-        return check_media(_worker["db"], _worker["env"], data, name=path).as_dict() | {"file": path}
+        return examine(data, _worker["material"], name=path)
     except AssayError as exc:
         return {"file": path, "status": "error", "error": exc.as_dict()}
     except Exception as exc:  # noqa: BLE001 - a bug must cost one file's verdict, not the whole run
@@ -611,16 +608,52 @@ def _run_checks(files: list[str], config: Config, remote: str | None, n_workers:
         with httpx.Client(timeout=60) as client, ThreadPoolExecutor(max_workers=n_workers) as threads:
             yield from _completed(threads, lambda f: _check_remote(remote, f, client), files)
         return
-    if n_workers == 1:
-        _worker_init(config)
-        for f in files:
-            yield _check_one(f)
-        return
-    with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(config,)) as pool:
-        yield from _completed(pool, _check_one, files)
+    from assay.db import Database
+    from assay.provenance.evidence import VerifierMaterial
+
+    db = Database(config.resolved_database_url)
+    try:
+        material = VerifierMaterial.from_register(db, config)
+        if n_workers == 1:
+            _worker_init(material)
+            yield from _resolved(db, config, map(_examine_one, files))
+            return
+        # Workers examine (the CPU work); this process resolves what they found, a batch at a time.
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(material,)) as pool:
+            yield from _resolved(db, config, _completed(pool, _examine_one, files), batch=32)
+    finally:
+        db.dispose()
 
 
-def _completed(pool: Executor, fn: Any, files: list[str]) -> Iterator[dict[str, Any]]:
+def _resolved(db: Any, config: Config, examined: Iterator[Any], *, batch: int = 1) -> Iterator[dict[str, Any]]:
+    """Verdicts for examined files, resolved ``batch`` at a time (one query per batch); errors pass through."""
+    from assay.provenance.verdict import resolve_many
+
+    pending: list[Any] = []
+
+    def flush() -> Iterator[dict[str, Any]]:
+        try:
+            verdicts = resolve_many(pending, db, config)
+        except AssayError as exc:
+            verdicts = None
+            errors = [{"file": ev.name, "status": "error", "error": exc.as_dict()} for ev in pending]
+        if verdicts is not None:
+            errors = [v.as_dict() | {"file": ev.name} for ev, v in zip(pending, verdicts, strict=True)]
+        pending.clear()
+        yield from errors
+
+    for item in examined:
+        if isinstance(item, dict):
+            yield item
+            continue
+        pending.append(item)
+        if len(pending) >= batch:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
+def _completed(pool: Executor, fn: Any, files: list[str]) -> Iterator[Any]:
     """Results as they complete; a worker that dies (out of memory, a crash in a decoder) is one file's error."""
     futures = {pool.submit(fn, f): f for f in files}
     for fut in as_completed(futures):
@@ -631,61 +664,45 @@ def _completed(pool: Executor, fn: Any, files: list[str]) -> Iterator[dict[str, 
 
 
 def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
-    """Verify the mark's tlog-proof offline: the entry is in the log the key signs, and it is this mark's.
+    """Verify the mark's tlog-proof offline with :func:`assay.provenance.verify_verdict`, and write the outcome
+    into ``verdict["log"]`` (``verified``, ``verification``).
 
     Returns False when a resolved mark's proof is missing or does not verify (True when there is nothing to
     verify: no mark, or a mark the register has not resolved to a record). Fails closed: a resolved mark
     without a log entry is a failure, since every recorded mark is logged in the same transaction.
     """
+    from assay.errors import VerificationError
+    from assay.provenance.verify import verify_verdict
+
     log = verdict.get("log")
-    if not log:
-        if verdict.get("status") != "marked":
-            return True
-        log = verdict["log"] = {
-            "index": None,
-            "verified": False,
-            "verification": "FAILED: the register gave no transparency-log entry for this mark",
-        }
-        verdict.setdefault("notes", []).append("The register did not show this mark's transparency-log entry.")
-        return False
-    if not (log.get("proof") and log.get("entry")):
+    if not log and verdict.get("status") != "marked":
+        return True
+    if log and not (log.get("proof") and log.get("entry")):
         log["verified"] = False
         log["verification"] = (
             log.get("proof_error") or "the log has not integrated this entry yet; check again in a moment"
         )
         return False
-    if not vkey:
-        log["verified"] = False
-        log["verification"] = "no log key to verify with (give --log-key)"
-        return False
-    from assay.tlog import verify_proof
-    from assay.transparency import decode_entry
-
     try:
-        entry = base64.b64decode(log["entry"])
-        checkpoint = verify_proof(log["proof"], entry, vkey)
-        body = decode_entry(entry).get("body", {})
-        if body.get("mark") != verdict.get("mark_id"):
-            raise AssayError("the log entry is not this mark's", hint="the register answered inconsistently")
-        # The facts the verdict shows must be the logged ones: a register cannot name another system or file.
-        claims = {
-            "system": (verdict.get("system") or {}).get("id"),
-            "sha256": (verdict.get("record") or {}).get("sha256"),
-        }
-        for name, claimed in claims.items():
-            if claimed is not None and body.get(name) != claimed:
-                raise AssayError(
-                    f"the register says {name} {claimed!r}, its log entry says {body.get(name)!r}",
-                    hint="the register answered inconsistently with its own log",
-                )
-        log["verified"] = True
-        log["verification"] = f"included in {checkpoint.origin} at tree size {checkpoint.size}"
-        return True
-    except AssayError as exc:
+        if not vkey:
+            raise VerificationError("no log key to verify with (give --log-key)", hint="")
+        inclusion = verify_verdict(verdict, log_key=vkey)
+    except VerificationError as exc:
+        log = verdict["log"] = log or {"index": None}
         log["verified"] = False
+        if not vkey:
+            log["verification"] = exc.message
+            return False
         log["verification"] = f"FAILED: {exc.message}"
-        verdict.setdefault("notes", []).append("The transparency-log proof of this mark did not verify.")
+        verdict.setdefault("notes", []).append(
+            "The register did not show this mark's transparency-log entry."
+            if "no transparency-log entry" in exc.message
+            else "The transparency-log proof of this mark did not verify."
+        )
         return False
+    log["verified"] = True
+    log["verification"] = f"included in {inclusion.origin} at tree size {inclusion.tree_size}"
+    return True
 
 
 # The red-line screening's outcomes as the register's pages word them.

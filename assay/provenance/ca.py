@@ -41,6 +41,7 @@ __all__ = [
     "SigningChain",
     "fingerprint",
     "load_chain",
+    "read_anchors_pem",
     "validate_signing_chain",
 ]
 
@@ -93,6 +94,28 @@ def load_chain(pem: bytes, *, what: str = "certificate chain") -> list[x509.Cert
             hint="give the leaf certificate first, then its intermediates, each as '-----BEGIN CERTIFICATE-----'",
         ) from None
     return certs
+
+
+def read_anchors_pem(data_dir: Path) -> bytes:
+    """The published trust anchors of the CA in ``data_dir`` (its root, then any accepted roots), read without
+    touching a private key and without creating anything: b"" when the register has no CA yet.
+
+    What a checking process needs (see :class:`assay.provenance.evidence.VerifierMaterial`)."""
+    folder = Path(data_dir) / "provenance" / "ca"
+    try:
+        root = (folder / "root.pem").read_bytes()
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise ConfigError(
+            f"the register's trust anchor {folder / 'root.pem'} is unreadable: {exc.strerror}",
+            hint="check the data folder's permissions",
+        ) from None
+    extra = folder / "accepted-anchors.pem"
+    certs = load_chain(root, what=str(folder / "root.pem"))
+    if extra.exists():
+        certs += load_chain(extra.read_bytes(), what=str(extra))
+    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
 
 
 class CertificateAuthority:

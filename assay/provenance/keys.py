@@ -26,8 +26,9 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from assay.errors import ConfigError, InvalidInput
 from assay.files import create_once
@@ -38,6 +39,9 @@ __all__ = [
     "TAG_BITS",
     "MarkId",
     "RegisterKeys",
+    "WatermarkKey",
+    "binding_algorithms",
+    "load_watermark_keys",
     "namespace_key",
     "namespace_key_id",
 ]
@@ -195,3 +199,51 @@ def _load_or_create(path: Path, create: bool) -> bytes:
             hint="restore it from a backup: marks made with it resolve only with the same key",
         )
     return key
+
+
+LEGACY_KEY_ID = "register-v1"
+
+
+@dataclass(frozen=True)
+class WatermarkKey:
+    """One watermark detection key and what a mark found with it may be attributed to.
+
+    ``provider_id``/``system_id`` are None for the legacy register-wide key (every provider's kit held it, so
+    a mark found with it names no one by itself)."""
+
+    key_id: str
+    key: bytes = field(repr=False)
+    algorithm: str
+    provider_id: str | None = None
+    system_id: str | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.provider_id is None
+
+    def mark_of(self, payload: int) -> MarkId:
+        """The mark id a payload found with this key stands for."""
+        return MarkId(payload)
+
+
+def binding_algorithms() -> tuple[str, ...]:
+    """The soft-binding ``alg`` values whose blocks carry an Assay mark id."""
+    from assay import watermark
+
+    return (watermark.ALGORITHM,)
+
+
+def load_watermark_keys(data_dir: Path, session: Any = None) -> tuple[WatermarkKey, ...]:
+    """The detection keys of the register in ``data_dir``; creates nothing (empty on a fresh folder)."""
+    from assay import watermark
+
+    path = Path(data_dir) / "provenance" / "keys" / "watermark.key"
+    if not path.exists():
+        return ()
+    key = _load_or_create(path, False)
+    return (WatermarkKey(LEGACY_KEY_ID, key, watermark.ALGORITHM),)
+
+
+def key_table_stamp() -> list[Any]:
+    """Scalar subqueries whose values change whenever the watermark key table changes (see material_for)."""
+    return []

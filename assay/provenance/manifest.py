@@ -243,6 +243,9 @@ class ManifestReport:
     assay: dict[str, Any] = field(default_factory=dict)
     failures: tuple[dict[str, str], ...] = ()
     claim_generator: str = ""
+    # The signing certificate's issuer name as (attribute, value) pairs, sorted: with the serial, what
+    # identifies the certificate (RFC 5280), so the check can tell whose registered certificate signed.
+    cert_issuer: tuple[tuple[str, str], ...] = ()
 
     @property
     def present(self) -> bool:
@@ -354,6 +357,7 @@ def read_manifest(data: bytes, media_type: str, *, anchors_pem: bytes) -> Manife
             state = (reader.get_validation_state() or "").lower()
             results = reader.get_validation_results() or {}
             active = reader.get_active_manifest() or {}
+            issuer = _certificate_issuer(reader, str(active.get("label") or ""))
         except c2pa.C2paError as exc:
             return ManifestReport(
                 state="unreadable", failures=({"code": "manifest.unreadable", "explanation": str(exc)[:300]},)
@@ -407,4 +411,23 @@ def read_manifest(data: bytes, media_type: str, *, anchors_pem: bytes) -> Manife
         assay=assay,
         failures=failures,
         claim_generator=generator,
+        cert_issuer=issuer,
     )
+
+
+def _certificate_issuer(reader: c2pa.Reader, label: str) -> tuple[tuple[str, str], ...]:
+    """The active manifest's signing-certificate issuer, from the reader's C2PA JSON (the plain manifest JSON
+    carries only the subject's O and CN and the serial). Empty when the reader does not say."""
+    try:
+        doc = json.loads(reader.crjson())
+    except (c2pa.C2paError, ValueError, AttributeError):
+        return ()
+    manifests = doc.get("manifests") if isinstance(doc, dict) else None
+    if isinstance(manifests, dict):
+        manifests = list(manifests.values())
+    for m in manifests or []:
+        if isinstance(m, dict) and m.get("label") == label:
+            issuer = ((m.get("signature") or {}).get("certificateInfo") or {}).get("issuer")
+            if isinstance(issuer, dict):
+                return tuple(sorted((str(k), str(v)) for k, v in issuer.items()))
+    return ()

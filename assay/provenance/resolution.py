@@ -19,10 +19,7 @@ from sqlalchemy import select
 from assay import watermark
 from assay.db import Database
 from assay.errors import FieldProblem, InvalidInput, NotFound
-from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.keys import MarkId
-from assay.provenance.manifest import read_manifest
-from assay.provenance.media import decode_image
 from assay.provenance.models import MarkRecord
 
 __all__ = ["manifest_store", "matches_by_binding", "matches_by_content", "supported_algorithms"]
@@ -62,7 +59,7 @@ def _check_max(max_results: int | None) -> int:
     return n
 
 
-def _matches(db: Database, env: ProvenanceEnv, mark: MarkId | None, max_results: int) -> dict[str, Any]:
+def _matches(db: Database, env: Any, mark: MarkId | None, max_results: int) -> dict[str, Any]:
     if mark is None:
         return {"matches": []}
     with db.read() as session:
@@ -71,12 +68,13 @@ def _matches(db: Database, env: ProvenanceEnv, mark: MarkId | None, max_results:
             .where(MarkRecord.mark_id == mark.hex, MarkRecord.manifest_id.is_not(None))
             .limit(max_results)
         )
-        matches = [{"manifestId": r.manifest_id, "endpoint": env.config.base_url, "similarityScore": 100} for r in rows]
+        base_url = getattr(env, "config", env).base_url
+        matches = [{"manifestId": r.manifest_id, "endpoint": base_url, "similarityScore": 100} for r in rows]
     return {"matches": matches}
 
 
 def matches_by_binding(
-    db: Database, env: ProvenanceEnv, *, alg: str | None, value: str | None, max_results: int | None = None
+    db: Database, env: Any, *, alg: str | None, value: str | None, max_results: int | None = None
 ) -> dict[str, Any]:
     _check_alg(alg, required=True)
     n = _check_max(max_results)
@@ -96,23 +94,17 @@ def matches_by_binding(
 
 
 def matches_by_content(
-    db: Database, env: ProvenanceEnv, data: bytes, *, alg: str | None = None, max_results: int | None = None
+    db: Database, env: Any, data: bytes, *, alg: str | None = None, max_results: int | None = None
 ) -> dict[str, Any]:
     """Find the manifests of an image by its watermark (or, failing that, by its trusted manifest's binding).
-    The image is held in memory only."""
+    The image is held in memory only. ``env``: the register's Config (or a ProvenanceEnv)."""
     _check_alg(alg, required=False)
     n = _check_max(max_results)
-    cfg = env.config
-    img = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels, name="the asset")
-    from assay.provenance.checking import _manifest_mark, detect_safely, unless_revoked
+    config = getattr(env, "config", env)
+    from assay.provenance.evidence import examine, material_for
 
-    found = detect_safely(img.pixels, env.keys.watermark)
-    mark = MarkId(found.payload) if found.payload is not None else None
-    if mark is None:
-        report = unless_revoked(db, read_manifest(data, img.media_type, anchors_pem=env.anchors_pem()))
-        if report.state == "trusted":
-            mark = _manifest_mark(report)
-    return _matches(db, env, mark, n)
+    evidence = examine(data, material_for(db, config), name="the asset")
+    return _matches(db, config, evidence.mark, n)
 
 
 def manifest_store(db: Database, manifest_id: str) -> bytes:

@@ -25,6 +25,8 @@ from assay.transparency.service import (
     latest_checkpoint,
     open_log,
     proof_for,
+    proofs_at,
+    read_head,
     verifier_key,
 )
 
@@ -39,6 +41,8 @@ __all__ = [
     "latest_checkpoint",
     "open_log",
     "proof_for",
+    "proofs_at",
+    "read_head",
     "record",
     "record_many",
     "verifier_key",

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -476,7 +476,12 @@ def _proof(
         entry = conn.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
     if not head.checkpoint or index < 0 or index >= head.size or entry is None:
         return None
+    return _proof_at(storage, head, index, bytes(entry), cache, note(head) if note is not None else head.checkpoint)
 
+
+def _proof_at(
+    storage: LogStorage, head: Head, index: int, entry: bytes, cache: TileCache | None, checkpoint: str
+) -> str:
     def fetch(tile: TileID) -> bytes:
         data = _read_published_tile(storage, tile, head)
         if data is None:
@@ -487,13 +492,44 @@ def _proof(
     # Fail closed: hand out a proof only if it leads from the entry to the published root. (The checkpoint's
     # signature was checked against the log's key when the integrator loaded it.)
     try:
-        verify_inclusion(index, head.size, leaf_hash(bytes(entry)), hashes, head.root_hash)
+        verify_inclusion(index, head.size, leaf_hash(entry), hashes, head.root_hash)
     except VerificationError as exc:
         raise StorageError(
             f"the log's tiles do not match its checkpoint: {exc.message}",
             hint="run 'assay log verify' and restore the data folder from a backup",
         ) from exc
-    return TlogProof(index, tuple(hashes), note(head) if note is not None else head.checkpoint).render()
+    return TlogProof(index, tuple(hashes), checkpoint).render()
+
+
+def proofs_at(db: Database, head: Head, entries: Mapping[int, bytes]) -> dict[int, str | None | StorageError]:
+    """The tlog-proofs of several entries against ``head``, which the caller read (e.g. joined into its own
+    query): no database statement, but for the witnesses' cosignatures when some are configured (one).
+
+    Each value is the proof, None when the entry is not integrated yet, or the StorageError that kept the
+    log from proving it (missing or damaged tiles): one entry's trouble does not hide the others' proofs."""
+    if not head.checkpoint or not entries:
+        return dict.fromkeys(entries)
+    tlog = _any_open_log(db)
+    if tlog is not None:
+        storage: LogStorage = tlog.storage
+        cache: TileCache | None = tlog._tiles
+        checkpoint = tlog.cosigning.note(head) if tlog.cosigning is not None else head.checkpoint
+    elif head.tiles_dir:
+        storage, cache, checkpoint = PosixStorage(Path(head.tiles_dir)), None, head.checkpoint
+    else:
+        return dict.fromkeys(entries)
+    out: dict[int, str | None | StorageError] = {}
+    for index, entry in entries.items():
+        if index < 0 or index >= head.size:
+            out[index] = None
+            continue
+        try:
+            out[index] = _proof_at(storage, head, index, entry, cache, checkpoint)
+        except StorageError as exc:
+            out[index] = exc
+        except OSError as exc:
+            out[index] = StorageError(f"the log's tiles could not be read: {exc.strerror}", hint="")
+    return out
 
 
 # -- one log per (database, data folder) in this process ----------------------------------------------------

@@ -293,11 +293,11 @@ def _check_template(request: Request, context: dict[str, Any], status_code: int 
 
 
 @router.post("/check", response_class=HTMLResponse, include_in_schema=False)
-async def check_page_post(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)):
+async def check_page_post(request: Request, db: Database = Depends(get_db), config: Config = Depends(get_config)):
     try:
         data, _ = await _read_upload(request)
         # The message follows "We could not check this file." on the page, so it starts a sentence.
-        verdict = await _media_slots(request).run(check_media, db, env, data, name="This file")
+        verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
     return _check_template(request, {"verdict": verdict.as_dict()})
@@ -324,11 +324,11 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), env:
         }
     },
 )
-async def api_check(request: Request, db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Any:
+async def api_check(request: Request, db: Database = Depends(get_db), config: Config = Depends(get_config)) -> Any:
     """Send the image as the body (or as the ``file`` field of a form). The image is checked in memory and
     never stored. The answer is the verdict: who made it, the evidence, and what the check cannot know."""
     data, _ = await _read_upload(request)
-    verdict = await _media_slots(request).run(check_media, db, env, data, name="the file")
+    verdict = await _media_slots(request).run(check_media, db, config, data, name="the file")
     body = verdict.as_dict()
     body.pop("file", None)
     return body
@@ -651,9 +651,9 @@ def sb_by_binding(
     ),
     maxResults: int | None = _MAX_RESULTS,
     db: Database = Depends(get_db),  # noqa: N803 - spec name
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
-    return matches_by_binding(db, env, alg=alg, value=value, max_results=maxResults)
+    return matches_by_binding(db, config, alg=alg, value=value, max_results=maxResults)
 
 
 class BindingIn(BaseModel):
@@ -674,9 +674,9 @@ def sb_by_binding_post(
     body: BindingIn,
     maxResults: int | None = _MAX_RESULTS,  # noqa: N803
     db: Database = Depends(get_db),
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
-    return matches_by_binding(db, env, alg=body.alg, value=body.value, max_results=maxResults)
+    return matches_by_binding(db, config, alg=body.alg, value=body.value, max_results=maxResults)
 
 
 @router.post(
@@ -691,10 +691,10 @@ async def sb_by_content(
     alg: str | None = Query(None, json_schema_extra=_ALG),
     maxResults: int | None = _MAX_RESULTS,  # noqa: N803
     db: Database = Depends(get_db),
-    env: ProvenanceEnv = Depends(_env),
+    config: Config = Depends(get_config),
 ) -> Any:
     data, _ = await _read_upload(request)
-    return await _media_slots(request).run(matches_by_content, db, env, data, alg=alg, max_results=maxResults)
+    return await _media_slots(request).run(matches_by_content, db, config, data, alg=alg, max_results=maxResults)
 
 
 @router.get(
