@@ -194,12 +194,13 @@ def _worker_secrets(data_dir: str) -> dict[str, Any]:
 
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    opened = sorted({p for p in _OPENED if p.endswith((".key.pem", "master.key"))})  # before reading them here
     folder = Path(data_dir) / "provenance"
     # Signing keys (the CA's, providers') and the master key marks are minted with; not the detection key.
     secrets = [p.read_bytes().strip() for p in folder.rglob("*") if p.name.endswith((".key.pem", "master.key"))]
     assert secrets, "the register's secrets were not found: the test would see nothing"
     keys = copies = 0
-    seen: set[int] = set()
+    seen: set[int] = {id(x) for x in secrets}  # this function's own copies
     for holder in gc.get_objects():
         for o in (holder, *gc.get_referents(holder)):
             if id(o) in seen:
@@ -209,7 +210,6 @@ def _worker_secrets(data_dir: str) -> dict[str, Any]:
             if isinstance(o, bytes | str) and len(o) >= 32:
                 raw = o.encode() if isinstance(o, str) else o
                 copies += any(s in raw for s in secrets)
-    opened = sorted({p for p in _OPENED if p.endswith((".key.pem", "master.key"))})
     return {"private_keys": keys, "secret_copies": copies, "opened": opened}
 
 
@@ -227,6 +227,13 @@ def test_no_signing_key_reaches_a_worker(archive: Archive, cluster: LocalCluster
         )
         seen = client.run(_worker_secrets, str(archive.config.data_dir))
     assert [r["status"] for r in records] == ["marked"] * len(archive.marked)  # the workers did the work
+    import pickle
+
+    from assay.batch import _seam
+
+    shipped = pickle.dumps(_seam.material(archive.db, archive.config))  # what the cluster was sent
+    master = (Path(archive.config.data_dir) / "provenance" / "keys" / "master.key").read_bytes().strip()
+    assert b"PRIVATE KEY" not in shipped and master not in shipped
     assert len(seen) == 2
     for worker, found in seen.items():
         assert found == {"private_keys": 0, "secret_copies": 0, "opened": []}, worker
