@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from assay.batch import _seam
-from assay.batch.inputs import open_input
+from assay.batch.inputs import NotARegularFile, open_input
 from assay.errors import AssayError, InvalidInput, TooLarge, UnsupportedMedia
 
 log = logging.getLogger("assay.batch")
@@ -91,6 +91,10 @@ def read_limited(name: str, max_bytes: int, storage_options: dict[str, Any] | No
         raise _ReadError(error_record(name, "not_found", f"there is no file {name}", "check the path or key")) from None
     except IsADirectoryError:
         raise _ReadError(error_record(name, "unreadable", f"{name} is a folder", "give image files")) from None
+    except NotARegularFile:
+        raise _ReadError(
+            error_record(name, "unreadable", f"{name} is not a regular file (a pipe or a device)", "give image files")
+        ) from None
     except PermissionError:
         raise _ReadError(
             error_record(name, "unreadable", f"cannot read {name}: permission denied", "check the permissions")

@@ -14,9 +14,9 @@ Only names travel: workers open the files themselves (:func:`open_input`), so th
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import IO, Any
 
 from assay.errors import InvalidInput
@@ -154,10 +154,21 @@ def open_input(name: str, storage_options: dict[str, Any] | None = None) -> tupl
         fh = of.open()
         size = getattr(fh, "size", None)
         return fh, size if isinstance(size, int) else None
-    path = Path(name)
-    fh = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    # Non-blocking open, then only regular files: a FIFO named photo.jpg in an archive would otherwise hang the
+    # worker that opens it for ever (and a device would stream without end).
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
-        size = os.fstat(fh.fileno()).st_size
-    except OSError:
-        size = None
-    return fh, size
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(name)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotARegularFile(name)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class NotARegularFile(OSError):
+    """A pipe, socket or device where a file was expected."""
