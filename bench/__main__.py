@@ -1,4 +1,4 @@
-"""Run Assay's benchmarks: ``python -m bench [watermark|check|register|tlog|complaints ...]`` (default: all).
+"""Run Assay's benchmarks: ``python -m bench [watermark|check|batch|register|tlog|complaints ...]`` (default: all).
 
 Each benchmark is its own module with its own options (``python -m bench.<name> --help``) and writes its
 results to ``bench/<name>/RESULTS.md``; this runner only runs them one after the other with their defaults.
@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = {
     "watermark": "bench.watermark",
     "check": "bench.check",
+    "batch": "bench.batch",
     "tlog": "bench.tlog",
     "register": "bench.register",
     "complaints": "bench.complaints.run",

@@ -1,0 +1,3 @@
+from bench.batch.run import main
+
+main()
