@@ -242,17 +242,27 @@ class _DaskEngine:
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster)
+        self._threads: dict[str, int] = {}
+        self._asked = float("-inf")
         # Once per worker (and to workers that join later), never per task.
         self.material = self.client.scatter(material, broadcast=True, hash=False)
         self.storage_options = opts.storage_options
 
+    def _nthreads(self) -> dict[str, int]:
+        # A round trip to the scheduler: asked at most every few seconds, so workers joining or leaving the
+        # cluster change how many tasks are kept in flight without costing a call per task.
+        now = time.monotonic()
+        if now - self._asked >= 5.0:
+            self._threads, self._asked = dict(self.client.nthreads()), now
+        return self._threads
+
     @property
     def workers(self) -> int:
-        return len(self.client.nthreads())
+        return len(self._nthreads())
 
     @property
     def threads(self) -> int:
-        return max(1, sum(self.client.nthreads().values()))
+        return max(1, sum(self._nthreads().values()))
 
     def describe(self) -> str:
         return "dask" + ("" if self.cluster is not None else f" ({self.client.scheduler.address})")
