@@ -408,9 +408,12 @@ class _Loop:
             limit = self.opts.in_flight or 2 * self.engine.threads
             while len(self.in_flight) < limit and (self.retry or not exhausted):
                 if self.retry:
-                    items, retried = self.retry.popleft()
-                    self._submit(items, retried=retried)
-                    continue
+                    # Retries after a worker died go one at a time: in a process pool one death breaks every
+                    # task in flight, so a poisonous file retried beside innocent ones would take them along.
+                    if not self.in_flight:
+                        items, retried = self.retry.popleft()
+                        self._submit(items, retried=retried)
+                    break
                 chunk: list[Item] = []
                 while len(chunk) < self.opts.chunk_size:
                     nxt = stalled or next(todo, None)
