@@ -81,6 +81,9 @@ def _lines(fh: IO[str]) -> Iterator[str]:
 
 
 def _iter_prefix(url: str, storage_options: dict[str, Any]) -> Iterator[str]:
+    if not url.endswith("/") and os.path.splitext(url)[1].lower() in IMAGE_SUFFIXES:
+        yield url  # one object, not a prefix (a missing one is that input's error)
+        return
     import fsspec
 
     try:

@@ -321,6 +321,44 @@ def client_cost(config: Config, names: list[str], n: int = 500) -> dict[str, flo
     }
 
 
+def attack_memory_bomb(config: Config, names: list[str]) -> dict[str, Any]:
+    """A file within every limit that needs more memory to decode than a worker has: a 60-megapixel PNG of one
+    colour (~0.2 MB on disk, ~180 MB of RGB pixels and several copies while decoding), among ordinary files,
+    on workers limited to 400 MiB. It must cost itself, not the run or its neighbours."""
+    from distributed import LocalCluster
+
+    from assay.batch import BatchOptions, run_batch
+
+    bomb = DATA / "files" / "attack-bomb.png"
+    if not bomb.exists():
+        Image.new("RGB", (10_000, 6_000), (120, 130, 140)).save(bomb, "PNG", optimize=True)
+    good = [x for x in names if "/broken-" not in x][:40]
+    inputs = good[:20] + [str(bomb)] + good[20:]
+    db = Database(config.resolved_database_url)
+    records: list[dict[str, Any]] = []
+    t0 = time.monotonic()
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="400MiB", dashboard_address=":0") as c:
+        summary = run_batch(
+            iter(inputs),
+            db=db,
+            config=config,
+            options=BatchOptions(scheduler=c.scheduler_address, chunk_size=4),
+            on_results=records.extend,
+        )
+    db.dispose()
+    by_file = {r["file"]: r for r in records}
+    bomb_result = by_file[str(bomb)]
+    return {
+        "files": len(inputs),
+        "bomb_file_bytes": bomb.stat().st_size,
+        "bomb_result": bomb_result["status"] + ":" + str((bomb_result.get("error") or {}).get("kind")),
+        "others_checked": sum(1 for x in good if by_file[x]["status"] != "error"),
+        "others": len(good),
+        "seconds": time.monotonic() - t0,
+        "errors_by_kind": dict(summary.run.errors_by_kind),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=10_000, help="the mixed archive's size")
@@ -334,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--scaling", type=int, default=1000, help="files for workers 1 -> 2 (0 to skip)")
     ap.add_argument("--skip-throughput", action="store_true")
+    ap.add_argument("--no-attack", action="store_true", help="skip the memory-bomb attack")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     args = ap.parse_args(argv)
 
@@ -388,6 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps(figures["bytes_moved"]), flush=True)
     figures["client_cost"] = client_cost(config, names)
     print(json.dumps(figures["client_cost"]), flush=True)
+    if not args.no_attack:
+        figures["attack_memory_bomb"] = attack_memory_bomb(config, names)
+        print(json.dumps(figures["attack_memory_bomb"]), flush=True)
     figures["load_after"] = os.getloadavg()
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))

@@ -265,6 +265,7 @@ def test_an_s3_prefix_is_listed_page_by_page_and_read_by_the_workers(
         monkeypatch.setattr(inputs, "_PAGE", 2)  # several pages for five keys
         names = list(iter_inputs(["s3://archive/2026/"], storage_options=options))
         assert names == sorted(f"s3://archive/2026/{Path(n).name}" for n in picked)
+        assert list(iter_inputs([names[0]], storage_options=options)) == [names[0]]  # one object, not a prefix
 
         records: list[dict[str, Any]] = []
         run_batch(
