@@ -36,3 +36,8 @@ def resolve(evidences: list[Any], db: Database, config: Config) -> list[dict[str
 
 def max_bytes(material: Any) -> int:
     return int(material.max_bytes)
+
+
+def has_mark(evidence: Any) -> bool:
+    """Whether resolving this evidence needs the database (a mark to look up)."""
+    return evidence.mark is not None

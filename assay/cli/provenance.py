@@ -502,7 +502,7 @@ def check(
     ),
     chunk_size: int = env_option(8, "--chunk-size", envvar="ASSAY_CHECK_CHUNK_SIZE", help="Files per task."),
     resolve_batch: int = env_option(
-        500, "--resolve-batch", envvar="ASSAY_CHECK_RESOLVE_BATCH", help="Files resolved with one database query."
+        500, "--resolve-batch", envvar="ASSAY_CHECK_RESOLVE_BATCH", help="Marks resolved with one database query."
     ),
     send_bytes: bool = env_option(
         False,
