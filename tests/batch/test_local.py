@@ -146,3 +146,21 @@ def test_options_fail_clearly() -> None:
         BatchOptions(engine="spark")
     with pytest.raises(AssayError, match="chunk-size must be at least 1"):
         BatchOptions(chunk_size=0)
+
+
+def test_send_bytes_reads_on_the_client_and_reports_read_errors_the_same_way(
+    register: tuple[Database, Config], tmp_path: Path
+) -> None:
+    from provenance.conftest import encode, synthetic_pixels
+
+    db, config = register
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(encode(synthetic_pixels(5, 320, 256), "JPEG"))
+    names = [str(photo), str(tmp_path / "gone.png")]
+    records: list[dict[str, Any]] = []
+    opts = BatchOptions(engine="pool", workers=1, send_bytes=True)
+    run_batch(iter(names), db=db, config=config, options=opts, on_results=records.extend)
+    assert [(r["status"], (r.get("error") or {}).get("kind")) for r in records] == [
+        ("no_mark", None),
+        ("error", "not_found"),
+    ]
