@@ -50,7 +50,7 @@ class BatchOptions:
     chunk_size: int = 8  # files per task
     in_flight: int = 0  # tasks out at once (0 = two per worker thread)
     resolve_batch: int = 500  # marks resolved with one query (a batch also closes at 10x as many files)
-    flush_seconds: float = 30.0  # ...or after this long, whichever comes first
+    flush_seconds: float = 120.0  # ...or after this long (results not yet written are lost to a kill)
     send_bytes: bool = False  # the client reads the files and ships the bytes (workers cannot reach them)
     storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec options (e.g. endpoint_url)
     small_input: int = 200  # auto: fewer files than this run in a local process pool
@@ -296,7 +296,18 @@ class _DaskEngine:
 _pool_state: dict[str, Any] = {}
 
 
+# One thread per worker process for the numerical libraries, as Dask sets for its workers: numpy's OpenBLAS
+# otherwise starts a thread per core in every process, and N processes x N threads fight over N cores.
+_ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
 def _pool_init(material: Any, storage_options: dict[str, Any]) -> None:
+    if isinstance(material, bytes):  # a fresh (spawned) process: limit threads before numpy is imported
+        import pickle
+
+        for name, value in _ONE_THREAD.items():
+            os.environ.setdefault(name, value)
+        material = pickle.loads(material)
     _pool_state["material"], _pool_state["storage_options"] = material, storage_options
 
 
@@ -320,8 +331,16 @@ class _PoolEngine:
                 self.pool = _InlineExecutor()
                 _pool_init(self.material, self.storage_options)
             else:
+                import multiprocessing
+                import pickle
+
+                # Spawned, not forked: the workers start without this process's numpy (and its thread pool),
+                # and get the material pickled so that it is loaded only after the thread limit is set.
                 self.pool = cf.ProcessPoolExecutor(
-                    max_workers=self.workers, initializer=_pool_init, initargs=(self.material, self.storage_options)
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_pool_init,
+                    initargs=(pickle.dumps(self.material), self.storage_options),
                 )
         return self.pool
 
