@@ -246,8 +246,16 @@ class _DaskEngine:
             self.client = Client(self.cluster)
         self._threads: dict[str, int] = {}
         self._asked = float("-inf")
-        # Once per worker (and to workers that join later), never per task.
-        self.material = self.client.scatter(material, broadcast=True, hash=False)
+        # Once per worker, never per task: a worker plugin, which the scheduler also gives to workers that join
+        # or restart later. (Scattered data would die with the worker holding it: every task needing it would
+        # then be cancelled, and one file that kills its worker would end the run.)
+        import pickle
+        import secrets
+
+        self.token = f"assay-verifier-material-{secrets.token_hex(8)}"
+        from assay.batch._dask import MaterialPlugin
+
+        self.client.register_plugin(MaterialPlugin(self.token, pickle.dumps(material)), name=self.token)
         self.storage_options = opts.storage_options
 
     def _nthreads(self) -> dict[str, int]:
@@ -270,7 +278,9 @@ class _DaskEngine:
         return "dask" + ("" if self.cluster is not None else f" ({self.client.scheduler.address})")
 
     def submit(self, items: list[Item]) -> Any:
-        return self.client.submit(examine_chunk, items, self.material, self.storage_options, pure=False)
+        from assay.batch._dask import examine_on_worker
+
+        return self.client.submit(examine_on_worker, items, self.token, self.storage_options, pure=False)
 
     def wait(self, futures: set[Any], timeout: float | None) -> set[Any]:
         from distributed import wait
@@ -279,6 +289,8 @@ class _DaskEngine:
             return set(wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done)
         except TimeoutError:
             return set()
+        except Exception:  # noqa: BLE001 - FuturesCancelledError: those futures are over, their outcome says how
+            return {f for f in futures if f.status != "pending"}
 
     @staticmethod
     def outcome(future: Any) -> list[Outcome]:
@@ -288,6 +300,10 @@ class _DaskEngine:
             future.release()
 
     def close(self) -> None:
+        try:
+            self.client.unregister_worker_plugin(self.token)
+        except Exception:  # noqa: BLE001 - a cluster already gone has no plugin to remove
+            pass
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
