@@ -374,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--scaling", type=int, default=1000, help="files for workers 1 -> 2 (0 to skip)")
     ap.add_argument("--rounds", type=int, default=2, help="pool/dask pairs, interleaved")
+    ap.add_argument("--subset", type=int, default=0, help="throughput on the archive's first N files (0: all)")
     ap.add_argument("--skip-throughput", action="store_true")
     ap.add_argument("--no-attack", action="store_true", help="skip the memory-bomb attack")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
@@ -391,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):  # interleaved, so both peers see the same load as far as possible
             pair = []
             for peer in ("pool", "dask"):
-                r = run_pool(config, names, 2) if peer == "pool" else run_dask(config, names, 2)
+                files = names[: args.subset] if args.subset else names
+                r = run_pool(config, files, 2) if peer == "pool" else run_dask(config, files, 2)
                 r["load"] = os.getloadavg()[0]
                 pair.append(r)
                 print(json.dumps(r), flush=True)
