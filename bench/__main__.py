@@ -12,6 +12,7 @@ import sys
 BENCHMARKS = {
     "watermark": "bench.watermark",
     "check": "bench.check",
+    "batch": "bench.batch",
     "tlog": "bench.tlog",
     "register": "bench.register",
     "complaints": "bench.complaints.run",

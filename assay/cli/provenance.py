@@ -453,10 +453,10 @@ def _internal_error(path: str, exc: BaseException) -> dict[str, Any]:
 
 def check(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(
-        ...,
-        help="Files or folders (searched recursively for images and .txt/.md/.html/.docx texts); - reads a text "
-        "from standard input.",
+    paths: list[str] = typer.Argument(
+        None,
+        help="Files, folders (searched recursively for images and .txt/.md/.html/.docx texts) or object-storage "
+        "prefixes (s3://bucket/dir/); - reads a text from standard input.",
     ),
     workers: int = env_option(
         0, "--workers", "-j", envvar="ASSAY_CHECK_WORKERS", help="Parallel processes (0 = one per CPU core)."
@@ -473,6 +473,44 @@ def check(
         envvar="ASSAY_LOG_KEY",
         help="The log's verifier key, to verify proofs offline (default: the local log's).",
     ),
+    from_list: str = env_option(
+        None,
+        "--from-list",
+        envvar="ASSAY_CHECK_FROM_LIST",
+        help="Also check the files or URLs listed in this file, one a line ('-': standard input).",
+    ),
+    out: Path = env_option(
+        None,
+        "--out",
+        "-o",
+        envvar="ASSAY_CHECK_OUT",
+        help="Write the results to this folder (JSON lines and Parquet); run again with it to resume.",
+    ),
+    scheduler: str = env_option(
+        None,
+        "--scheduler",
+        envvar="ASSAY_DASK_SCHEDULER",
+        help="Check on this Dask cluster (tcp://host:8786); default: a local one, or a process pool for few files.",
+    ),
+    engine: str = env_option(
+        "auto", "--engine", envvar="ASSAY_CHECK_ENGINE", help="auto, dask (a local cluster) or pool (processes)."
+    ),
+    chunk_size: int = env_option(8, "--chunk-size", envvar="ASSAY_CHECK_CHUNK_SIZE", help="Files per task."),
+    resolve_batch: int = env_option(
+        500, "--resolve-batch", envvar="ASSAY_CHECK_RESOLVE_BATCH", help="Marks resolved with one database query."
+    ),
+    send_bytes: bool = env_option(
+        False,
+        "--send-bytes",
+        envvar="ASSAY_CHECK_SEND_BYTES",
+        help="Read the files here and send them to the workers (when the workers cannot reach them).",
+    ),
+    storage_options: str = env_option(
+        None,
+        "--storage-options",
+        envvar="ASSAY_CHECK_STORAGE_OPTIONS",
+        help='fsspec options for object storage, as JSON, e.g. \'{"endpoint_url": "http://minio:9000"}\'.',
+    ),
     server: str | None = server_option(),
     ca_bundle: Path | None = ca_bundle_option(),
     unsafe_http: bool = unsafe_http_option(),
@@ -481,13 +519,65 @@ def check(
     """Check images and texts for Assay marks and Content Credentials.
 
     Exit 1: a file is attributed to a registered system or provider; 3: a mark was found but cannot be
-    attributed (copied from another picture, or unknown to the register); 0: neither; 2: errors."""
+    attributed (copied from another picture, or unknown to the register); 0: neither; 2: errors.
+
+    One file (or - for standard input) prints its whole verdict; folders, lists and object-storage prefixes
+    are checked as a batch (a process pool or a Dask cluster, results to --out, resumable)."""
+    paths = list(paths or [])
     if server or remote:  # --remote is the older name of --server; checking is public: no token is sent
         from assay.cli import remote as remote_mode
 
         target = remote_mode.Remote(server or remote, None, ca_bundle, unsafe_http)
-        raise typer.Exit(remote_mode.check(target, paths, workers=workers, log_key=log_key, as_json=as_json))
-    files = [str(p) for p in _expand(paths)]
+        code = remote_mode.check(target, [Path(p) for p in paths], workers=workers, log_key=log_key, as_json=as_json)
+        raise typer.Exit(code)
+    from assay.cli.check_batch import check_batch, is_batch
+
+    if is_batch(paths, from_list=from_list, out=out, scheduler=scheduler):
+        vkey = log_key
+        if vkey is None:
+            from assay.transparency import verifier_key
+
+            vkey = verifier_key(open_db(ctx))
+
+        def finish(verdict: dict[str, Any]) -> dict[str, Any]:
+            if not _verify_log_proof(verdict, vkey) and log_key is not None and verdict.get("status") != "error":
+                # Asked to verify against a given log key: a mark whose proof is missing or wrong fails closed.
+                reason = str((verdict.get("log") or {}).get("verification") or "no proof")
+                return {
+                    "seq": verdict.get("seq"),
+                    "file": verdict.get("file"),
+                    "status": "error",
+                    "error": {
+                        "kind": "log_proof",
+                        "code": "verification_failed",
+                        "message": f"the mark's transparency-log proof did not verify: {reason}",
+                        "hint": "check that --log-key is this register's log key; if it is, report the file",
+                    },
+                }
+            return verdict
+
+        check_batch(
+            ctx,
+            paths,
+            from_list=from_list,
+            out=out,
+            scheduler=scheduler,
+            engine=engine,
+            workers=workers,
+            chunk_size=chunk_size,
+            resolve_batch=resolve_batch,
+            send_bytes=send_bytes,
+            storage_options=storage_options,
+            as_json=as_json,
+            finish=finish,
+            print_verdict=_print_verdict,
+        )
+        return
+    if not paths:
+        raise InvalidInput(
+            "nothing to check", hint="give images or texts, folders, - for standard input, or --from-list"
+        )
+    files = [str(p) for p in _expand([Path(p) for p in paths])]
     if not files:
         raise InvalidInput(
             "no files to check",

@@ -99,7 +99,8 @@ class TextEvidence:
     keys_screened: int
 
 
-def examine_text(text: str, material: TextMaterial, *, name: str = "the text") -> TextEvidence:
+def require_checkable(text: str, name: str = "the text") -> None:
+    """Refuse an empty text or one over ``MAX_TEXT_CHARS``, naming it and the fix."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"{name} is empty", hint="give some text to check")
     if len(text) > MAX_TEXT_CHARS:
@@ -107,6 +108,10 @@ def examine_text(text: str, material: TextMaterial, *, name: str = "the text") -
             f"{name} has {len(text):,} characters, over the limit of {MAX_TEXT_CHARS:,}",
             hint="check a part of it (a marked passage is found inside a longer text)",
         )
+
+
+def examine_text(text: str, material: TextMaterial, *, name: str = "the text") -> TextEvidence:
+    require_checkable(text, name)
     sha = text_sha256(text)
     total = material.keyring.size
     best: tuple[float, TextDetection, list[tuple[int, int]]] | None = None

@@ -1,0 +1,32 @@
+"""What a Dask worker runs: the verifier material installed by a worker plugin, and the per-file step.
+
+A plugin rather than scattered data: the scheduler gives plugins to every worker that joins or restarts, while
+scattered data dies with the worker holding it (and with it every task that needs it).
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from assay.batch._work import Item, Outcome, examine_chunk
+
+# On a worker: plugin name -> verifier material. Several runs (other registers) may share a cluster.
+_materials: dict[str, Any] = {}
+
+
+class MaterialPlugin(WorkerPlugin):
+    def __init__(self, token: str, material: bytes) -> None:
+        self.token, self.material = token, material  # pickled: unpickled only where it is used
+
+    def setup(self, worker: Any) -> None:
+        _materials[self.token] = pickle.loads(self.material)
+
+    def teardown(self, worker: Any) -> None:
+        _materials.pop(self.token, None)
+
+
+def examine_on_worker(items: list[Item], token: str, storage_options: dict[str, Any]) -> list[Outcome]:
+    return examine_chunk(items, _materials[token], storage_options)
