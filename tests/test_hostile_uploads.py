@@ -86,7 +86,11 @@ def test_only_the_wanted_fields_are_kept() -> None:  # type: ignore[no-untyped-d
         b'--B\r\nContent-Disposition: form-data; name="file"; filename="i.png"\r\n\r\nPIXELS\r\n--B--\r\n'
     )
     request = _request(form, b"multipart/form-data; boundary=B")
-    assert _run(read_media_upload(request, max_bytes=1_000_000)) == (b"PIXELS", {"system_id": "acme-imagegen"})
+    # The file's own name and declared type come along (they tell a text file from an image), nothing else.
+    assert _run(read_media_upload(request, max_bytes=1_000_000)) == (
+        b"PIXELS",
+        {"system_id": "acme-imagegen", "file.name": "i.png", "file.type": "application/octet-stream"},
+    )
 
 
 def _request(body: bytes, content_type: bytes) -> Any:

@@ -41,7 +41,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
         "Print the JSON Schema of the disclosure format (also served at /schema/disclosure/v1.json).",
     ),
     "mark": ("provenance", "Mark images: invisible watermark + signed Content Credentials + a record in the register."),
-    "check": ("provenance", "Check images for Assay marks and Content Credentials."),
+    "check": ("provenance", "Check images and texts for Assay marks and Content Credentials."),
     "marks": ("provenance", "Mark records: list them, record offline batches."),
     "ca": ("provenance", "The register's certificate authority for C2PA signing certificates."),
     "keys": ("provenance", "Marking keys: namespaces and offline marking kits."),

@@ -259,7 +259,7 @@ def test_an_s3_prefix_is_listed_page_by_page_and_read_by_the_workers(
         picked.append(str(archive.folder / "truncated.jpg"))
         for name in picked:
             s3.put_object(Bucket="archive", Key=f"2026/{Path(name).name}", Body=Path(name).read_bytes())
-        s3.put_object(Bucket="archive", Key="2026/notes.txt", Body=b"not an image name: not listed")
+        s3.put_object(Bucket="archive", Key="2026/notes.csv", Body=b"neither an image nor a text name: not listed")
         s3.put_object(Bucket="archive", Key="2027/elsewhere.jpg", Body=b"outside the prefix")
         options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
         monkeypatch.setattr(inputs, "_PAGE", 2)  # several pages for five keys
