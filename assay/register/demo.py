@@ -229,10 +229,9 @@ def loaded_stamp(config: Config, *, examples: Path = EXAMPLES) -> dict[str, Any]
 
 def write_stamp(config: Config, result: DemoResult, *, examples: Path = EXAMPLES) -> None:
     """Record that the demo is loaded (after a successful load), for :func:`loaded_stamp`."""
-    import secrets
     from datetime import UTC, datetime
 
-    from assay.files import fsync_dir, write_new
+    from assay.files import replace_durably
 
     digest = fingerprint(config, examples=examples)
     if digest is None:
@@ -248,6 +247,4 @@ def write_stamp(config: Config, result: DemoResult, *, examples: Path = EXAMPLES
         },
         indent=2,
     ).encode()
-    tmp = write_new(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"), data, mode=0o644)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    replace_durably(path, data, mode=0o644)

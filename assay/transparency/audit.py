@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from typing import Any
 import httpx
 
 from assay.errors import AssayError, InvalidInput, StorageError, VerificationError
+from assay.files import replace_durably
 from assay.tlog import (
     TILE_WIDTH,
     Checkpoint,
@@ -418,13 +418,7 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_durably(path, (json.dumps(state, indent=2) + "\n").encode(), mode=0o644)
 
 
 def monitor_log(
