@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from assay.db.types import utc_now as _now
 from assay.errors import ConfigError, InvalidInput, VerificationError
 from assay.files import fsync_dir, replace_durably
 
@@ -532,10 +533,6 @@ def _load_root(root_dir: Path) -> tuple[ec.EllipticCurvePrivateKey, x509.Certifi
 
 
 # -- internals ------------------------------------------------------------------------------------------------
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _cn(text: str) -> str:

@@ -34,6 +34,9 @@ from sqlalchemy.orm import Session
 
 from assay import watermark
 from assay.db import Database
+from assay.db.types import aware as _aware
+from assay.db.types import iso_z as _iso
+from assay.db.types import utc_now as _now
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooLarge
 from assay.provenance.binding import fingerprint
 from assay.provenance.counter import KitCounter
@@ -1040,18 +1043,6 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
 
 def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(d: dt.datetime) -> dt.datetime:
-    return d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
-
-
-def _iso(d: dt.datetime) -> str:
-    return _aware(d).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def kit_to_json(kit: dict[str, Any]) -> str:

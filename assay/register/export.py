@@ -30,6 +30,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from assay.db import Database
+from assay.db.types import iso_z as _iso
 from assay.register.models import (
     ImpactRecord,
     Provider,
@@ -223,9 +224,3 @@ def iter_csv(db: Database, *, base_url: str) -> Iterator[bytes]:
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _iso(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
