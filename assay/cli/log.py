@@ -279,23 +279,14 @@ def verify_cmd(
     database_entries = None
     if not url and folder is None:
         # This register's own log: also every checkpoint it ever published, and its database's entries.
-        from sqlalchemy import select
-
-        from assay.transparency.models import LogCheckpoint, LogEntry
+        from assay.transparency.reading import checkpoints_published, entries_between
 
         db = open_db(ctx)
         key = key or _local_key(ctx)
-        with db.read() as s:
-            seen.extend(c.encode() for (c,) in s.execute(select(LogCheckpoint.checkpoint)))
+        seen.extend(c.encode() for c in checkpoints_published(db))
 
         def database_entries(start: int, end: int) -> list[bytes]:
-            with db.read() as s:
-                return [
-                    bytes(d)
-                    for (d,) in s.execute(
-                        select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
-                    )
-                ]
+            return entries_between(db, start, end)
 
     if not key:
         raise InvalidInput("--key is needed", hint="pass the log's vkey from a source you trust")

@@ -29,6 +29,7 @@ from assay.tlog import (
     TileID,
     TileReader,
     TlogProof,
+    bundle_prefix,
     consistency_proof,
     decode_bundle,
     inclusion_proof,
@@ -83,22 +84,13 @@ class LogSource:
         if data is None and tile.is_partial:
             data = self.tile(tile.full)
             if data is not None and tile.is_entries:
-                data = _bundle_prefix(data, tile.width)
+                data = bundle_prefix(data, tile.width)
         if data is None:
             raise Inconsistency(
                 f"{tile.path} is missing from {self.description}, though the checkpoint needs it",
                 hint="the log does not serve data its checkpoint commits to",
             )
         return data
-
-
-def _bundle_prefix(data: bytes, count: int) -> bytes:
-    pos = 0
-    for _ in range(count):
-        if pos + 2 > len(data):
-            return data
-        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-    return data[:pos]
 
 
 # A full entry bundle: 256 entries of at most 65,535 bytes, each after a 2-byte length.

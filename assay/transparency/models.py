@@ -99,7 +99,7 @@ class WitnessCosignature(Base):
 class IntegratorLease(Base):
     """One row (id 1): the process that integrates the log (``holder``) and until when (Unix seconds).
 
-    Taken and renewed by :class:`assay.transparency.service.IntegratorLease` only when free, expired or already
+    Taken and renewed by :class:`assay.transparency.integrator.IntegratorLease` only when free, expired or already
     its own, so at most one live holder at a time; a holder that dies is replaced when ``expires_at`` passes.
     """
 
