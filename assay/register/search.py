@@ -43,13 +43,14 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
 
 from assay.errors import FieldProblem, InvalidInput
+from assay.register import screening
 from assay.register.models import Provider, System, SystemCapability, SystemContext, SystemVersion
 
 __all__ = ["OUTCOMES", "RANK_LIMIT", "SEARCH_WINDOW", "SORTS", "Page", "SystemQuery", "reindex_all", "search_systems"]
 
 T = TypeVar("T")
 
-OUTCOMES = ("prohibited", "high_risk", "transparency", "minimal")
+OUTCOMES = screening.OUTCOMES  # one spelling of the outcomes, kept by screening
 SORTS = ("relevance", "name", "updated")
 SEARCH_WINDOW = 10_000
 RANK_LIMIT = 2_000
