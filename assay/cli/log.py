@@ -202,17 +202,18 @@ def proof_cmd(
         from assay.transparency import entry_at, proof_for
 
         db = open_db(ctx)
-        proof = proof_for(db, index)
+        found = proof_for(db, index)
         stored = entry_at(db, index)
         if stored is None:
             raise NotFound(
                 f"there is no entry {index} in the log",
                 hint="indexes count from 0; 'assay log show' gives the number of entries",
             )
-        if proof is None:
+        if found is None:
             raise InvalidInput(
                 f"entry {index} is not integrated into the log", hint="check the index, or run 'assay log integrate'"
             )
+        proof = found
         entry = stored
     if entry_out is not None:
         entry_out.write_bytes(entry)

@@ -129,9 +129,11 @@ class ApiBackend:
             body = None
         if r.status_code >= 400:
             err = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            exc = AssayError(err.get("message") or f"the server answered {r.status_code}", hint=err.get("hint", ""))
-            exc.code = err.get("code", "error")
-            raise exc
+            answered = AssayError(
+                err.get("message") or f"the server answered {r.status_code}", hint=err.get("hint", "")
+            )
+            answered.code = err.get("code", "error")
+            raise answered
         if not isinstance(body, dict):
             raise StorageError(
                 f"{self.base_url} did not answer with JSON", hint="check --server: is it an Assay register?"

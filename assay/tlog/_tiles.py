@@ -159,7 +159,7 @@ def bundle_prefix(data: bytes, count: int) -> bytes:
 
 def decode_bundle(data: bytes, width: int) -> list[bytes]:
     """Split an entry bundle that must hold exactly ``width`` entries; trailing or missing bytes fail."""
-    entries = []
+    entries: list[bytes] = []
     pos = 0
     n = len(data)
     while pos < n:

@@ -105,7 +105,7 @@ class Cosigning:
                     WitnessCosignature.vkey.in_(list(by_key)), WitnessCosignature.size == head.size
                 )
             ).all()
-        lines = []
+        lines: list[str] = []
         room = MAX_SIGNATURES - len(parse_note(head.checkpoint).signatures)  # what signed-note clients accept
         for vkey, cosignature in sorted(rows):
             # Verified again here, against the very checkpoint served: never a cosignature of another one.

@@ -10,9 +10,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 
 from assay.db import Database
 from assay.errors import StorageError
@@ -60,7 +60,7 @@ class IntegratorLease:
                 )
                 .values(holder=self.holder, expires_at=now + self.ttl)
             )
-            return result.rowcount == 1
+            return cast(CursorResult[Any], result).rowcount == 1
 
     def release(self) -> None:
         """Give the lease up now (on a clean shutdown), so another worker takes over without waiting."""

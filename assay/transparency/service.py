@@ -25,8 +25,9 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 
 from assay.config import Config
 from assay.db import Database
@@ -284,7 +285,7 @@ class TransparencyLog:
                     published_at=now,
                 )
             )
-            if result.rowcount != 1:
+            if cast(CursorResult[Any], result).rowcount != 1:
                 raise _LostRace()
             if state.size != head.size or not head.checkpoint:
                 s.execute(

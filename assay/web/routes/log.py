@@ -41,9 +41,11 @@ SHORT = "public, max-age=2"
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
 # Documented answers (OpenAPI), so that clients and the schema tests know every status and content type.
-_JSON_ERROR = {"content": {"application/json": {}}}
-_NOT_FOUND = {404: {"description": "Not found (the one JSON error shape)", **_JSON_ERROR}}
-_TEXT = {"content": {"text/plain": {}}}
+_JSON_ERROR: dict[str, Any] = {"content": {"application/json": {}}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Not found (the one JSON error shape)", **_JSON_ERROR}
+}
+_TEXT: dict[str, Any] = {"content": {"text/plain": {}}}
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from pydantic.json_schema import JsonDict
 from starlette.concurrency import run_in_threadpool
 
 from assay.complaints import crypto, service
@@ -310,5 +311,5 @@ def _first_deadlines(received_on: date) -> Any:
 
 # Documented forms of the binary fields (base64url, no padding); checked in the routes, whose messages say more
 # than a pattern mismatch would.
-_KEY_32 = {"pattern": "^[A-Za-z0-9_-]{43}$"}
-_B64URL = {"pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"}
+_KEY_32: JsonDict = {"pattern": "^[A-Za-z0-9_-]{43}$"}
+_B64URL: JsonDict = {"pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"}
