@@ -29,6 +29,12 @@ def install(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
 
 
+def _dir_option() -> Any:
+    return env_option(
+        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
+    )
+
+
 def _url_option() -> Any:
     return env_option(
         None,
@@ -254,9 +260,7 @@ def check_proof_cmd(
 def verify_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = env_option(
-        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
-    ),
+    folder: Path = _dir_option(),
     key: str = _key_option(),
     checkpoints: list[Path] = env_option(
         [],
@@ -331,9 +335,7 @@ def verify_cmd(
 def monitor_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = env_option(
-        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
-    ),
+    folder: Path = _dir_option(),
     key: str = _key_option(),
     state: Path = env_option(
         None,

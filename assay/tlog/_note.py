@@ -94,15 +94,16 @@ class NoteVerifier(Protocol):
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
-class Verifier:
-    """An Ed25519 note verifier for one (name, public key)."""
+class _PublicKey:
+    """A named Ed25519 public key of one signature type (``alg``): what note and cosignature verifiers share."""
 
-    alg = ALG_ED25519
+    alg: int
+    _which = "verifier"
 
     def __init__(self, name: str, public_key: bytes) -> None:
         check_key_name(name)
         if len(public_key) != 32:
-            raise InvalidInput("an Ed25519 public key is 32 bytes", hint="check the verifier key")
+            raise InvalidInput("an Ed25519 public key is 32 bytes", hint=f"check the {self._which} key")
         self.name = name
         self.public_key = bytes(public_key)
         self.key_id = key_id(name, self.alg, self.public_key)
@@ -111,6 +112,12 @@ class Verifier:
     @property
     def vkey(self) -> str:
         return f"{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + self.public_key)}"
+
+
+class Verifier(_PublicKey):
+    """An Ed25519 note verifier for one (name, public key)."""
+
+    alg = ALG_ED25519
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
