@@ -15,19 +15,18 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from pydantic.config import JsonDict
 from starlette.convertors import Convertor, register_url_convertor
 
 from assay.config import Config
 from assay.db import Database
-from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound
-from assay.provenance.checking import check_media, mark_view
-from assay.provenance.credentials import revoked_serials
+from assay.errors import AssayError, FieldProblem, InvalidInput
+from assay.provenance.checking import check_media
 from assay.provenance.environment import ProvenanceEnv
-from assay.provenance.keys import MarkId, binding_algorithms
+from assay.provenance.keys import binding_algorithms
 from assay.provenance.marking import MAX_BATCH, mark_images, record_batch
 from assay.provenance.media import MARKABLE_TYPES
-from assay.provenance.models import MarkRecord
+from assay.provenance.records import crl_der, list_marks, mark_page_view, mark_record, provider_credentials
 from assay.provenance.resolution import (
     MAX_RESULTS,
     manifest_store,
@@ -185,7 +184,7 @@ _UPLOAD_ERRORS = (
 )
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
-_ALG = {"enum": list(binding_algorithms())}
+_ALG: JsonDict = {"enum": list(binding_algorithms())}
 
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:
@@ -453,32 +452,7 @@ def api_list_marks(
     config: Config = Depends(get_config),
 ) -> Any:
     per_page = min(per_page or config.page_size, config.max_page_size)
-    q = select(MarkRecord)
-    count_q = select(func.count()).select_from(MarkRecord)
-    if system_id:
-        q, count_q = q.where(MarkRecord.system_id == system_id), count_q.where(MarkRecord.system_id == system_id)
-    if provider_id:
-        q = q.where(MarkRecord.provider_id == provider_id)
-        count_q = count_q.where(MarkRecord.provider_id == provider_id)
-    with db.read() as session:
-        total = session.scalar(count_q) or 0
-        rows = session.scalars(
-            q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id).offset((page - 1) * per_page).limit(per_page)
-        )
-        items = [mark_view(r) for r in rows]
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
-
-
-def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
-    mark = MarkId.parse(mark_id)
-    with db.read() as session:
-        row = session.get(MarkRecord, mark.hex)
-        if row is None:
-            raise NotFound(
-                f"there is no recorded mark {mark.hex}",
-                hint="a mark made offline appears once its provider records the batch",
-            )
-        return mark_view(row)
+    return list_marks(db, system_id=system_id, provider_id=provider_id, page=page, per_page=per_page).as_dict()
 
 
 class _MarkIdConvertor(Convertor[str]):
@@ -512,25 +486,16 @@ def api_mark_record(
     ),
     db: Database = Depends(get_db),
 ) -> Any:
-    return _mark_or_404(db, mark_id)
+    return mark_record(db, mark_id)
 
 
 @router.get("/marks/{mark_id}", response_class=HTMLResponse, include_in_schema=False)
 def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
-    view = _mark_or_404(db, mark_id)
-    from assay.register.service import get_system, get_version
-
-    with db.read() as session:
-        system = get_system(session, view["system_id"])
-        then = (
-            get_version(session, view["system_id"], view["system_version_number"])
-            if system is not None and system.version_number != view["system_version_number"]
-            else None
-        )
+    page = mark_page_view(db, mark_id)
     return request.app.state.templates.TemplateResponse(
         request,
         "provenance/mark.html",
-        {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")},
+        {"mark": page.mark, "system": page.system, "version_then": page.version_then},
     )
 
 
@@ -538,21 +503,11 @@ def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) ->
 def provider_credentials_page(request: Request, provider_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
     """A provider's signing certificates and marking keys (public facts only: fingerprints and key ids), so
     anyone can tie a file's Content Credentials or a mark to the provider, and see what was revoked and when."""
-    from assay.provenance.credentials import list_certificates
-    from assay.provenance.marking import list_namespaces, list_watermark_keys
-    from assay.register.service import get_provider
-
-    with db.read() as session:
-        provider = get_provider(session, provider_id)
-        if provider is None:
-            raise NotFound(f"there is no provider {provider_id!r}", hint="see the list of providers at /providers")
-        certificates = list_certificates(session, provider_id=provider_id)
-        keys = list_namespaces(session, provider_id=provider_id)
-        wm_keys = list_watermark_keys(session, provider_id=provider_id)
+    c = provider_credentials(db, provider_id)
     return request.app.state.templates.TemplateResponse(
         request,
         "provenance/credentials.html",
-        {"p": provider, "certificates": certificates, "keys": keys, "wm_keys": wm_keys},
+        {"p": c.provider, "certificates": c.certificates, "keys": c.namespaces, "wm_keys": c.watermark_keys},
     )
 
 
@@ -595,9 +550,7 @@ def trust_intermediate(env: ProvenanceEnv = Depends(_env)) -> Response:
     responses={200: {"description": "An X.509 CRL (DER)", "content": {"application/pkix-crl": _BINARY}}},
 )
 def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Response:
-    with db.read() as session:
-        revoked = revoked_serials(session)
-    return Response(env.ca.crl_der(revoked), media_type="application/pkix-crl")
+    return Response(crl_der(db, env), media_type="application/pkix-crl")
 
 
 # ---------------------------------------------------------------------------------------------- C2PA resolution
