@@ -24,6 +24,7 @@ from assay.provenance.manifest import (
     DEFAULT_TRAINING_MINING,
     ManifestFacts,
     build_manifest,
+    read_manifest,
     sign_asset,
     xmp_packet,
 )
@@ -120,8 +121,6 @@ def make_marked(
         alg=creds.alg,
         tsa_url=tsa_url,
     )
-    from assay.provenance.manifest import read_manifest
-
     manifest_id = read_manifest(signed, media_type, anchors_pem=b"").manifest_id
     h, w = marked.shape[:2]
     return Made(
@@ -143,8 +142,6 @@ def refuse_marked(data: bytes, media_type: str, name: str) -> None:
     watermark over the first garbles both (running 'assay mark' over its own output folder did that). Only
     the manifest is read here (about a millisecond); a marked copy whose metadata was stripped is not caught
     without running the detector, which would double the cost of marking."""
-    from assay.provenance.manifest import read_manifest
-
     for alg, value in read_manifest(data, media_type, anchors_pem=b"").soft_bindings:
         if alg in binding_algorithms():
             raise InvalidInput(
