@@ -102,7 +102,9 @@ class Tally:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tally:
-        t = cls(**{k: int(d.get(k, 0)) for k in ("checked", "found", "attributed", "ai_generated", "errors")})
+        t = cls()
+        for name in ("checked", "found", "attributed", "ai_generated", "errors"):
+            setattr(t, name, int(d.get(name, 0)))
         for name in ("by_status", "by_system", "by_provider", "errors_by_kind"):
             getattr(t, name).update({str(k): int(v) for k, v in (d.get(name) or {}).items()})
         return t

@@ -343,17 +343,9 @@ def marks_list(
     as_json: bool = json_flag(),
 ) -> None:
     """List recorded marks, newest first."""
-    from sqlalchemy import select
+    from assay.provenance.records import list_marks
 
-    from assay.provenance.checking import mark_view
-    from assay.provenance.models import MarkRecord
-
-    db = open_db(ctx)
-    q = select(MarkRecord).order_by(MarkRecord.created_at.desc()).limit(max(1, min(limit, 10_000)))
-    if system:
-        q = q.where(MarkRecord.system_id == system)
-    with db.read() as session:
-        items = [mark_view(r) for r in session.scalars(q)]
+    items = list_marks(open_db(ctx), system_id=system, per_page=max(1, min(limit, 10_000)), count=False).items
     if as_json:
         print_json(items)
         return
