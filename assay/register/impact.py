@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import ConfigError, FieldProblem
+from assay.register._yaml import StrictLoader  # strict: no duplicate keys, no aliases, YAML 1.2 scalars
 from assay.register.vocabulary import (
     ANNEX_III_PURPOSES,
     SENSITIVE_TRAIT_CATEGORISATION,
@@ -353,11 +354,9 @@ def _fail(name: str, problems: list[FieldProblem]) -> ConfigError:
 
 
 def _read_yaml(path: Path) -> tuple[Any, str]:
-    from assay.register.disclosure import _Loader  # strict: no duplicate keys, no aliases, YAML 1.2 scalars
-
     try:
         data = path.read_bytes()
-        loader = _Loader(data.decode("utf-8"))
+        loader = StrictLoader(data.decode("utf-8"))
         try:
             return loader.get_single_data(), hashlib.sha256(data).hexdigest()
         finally:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import ConfigError, FieldProblem, InvalidInput
+from assay.register._yaml import StrictLoader  # strict: no duplicate keys, no aliases, YAML 1.2 scalars
 from assay.register.vocabulary import (
     VULNERABLE_GROUPS,
     AffectedGroup,
@@ -681,10 +682,8 @@ def _load(path: Path) -> RuleSet:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read the rule file {path}: {exc.strerror}", hint="check the path") from None
-    from assay.register.disclosure import _Loader  # the strict loader: no duplicate keys, no aliases
-
     try:
-        loader = _Loader(data.decode("utf-8"))
+        loader = StrictLoader(data.decode("utf-8"))
         try:
             raw = loader.get_single_data()
         finally:
