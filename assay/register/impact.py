@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from assay.errors import ConfigError, FieldProblem
+from assay.register._conditions import closest_name
 from assay.register._yaml import StrictLoader  # strict: no duplicate keys, no aliases, YAML 1.2 scalars
 from assay.register.vocabulary import (
     ANNEX_III_PURPOSES,
@@ -559,9 +560,10 @@ def _load(path: Path, obligations_path: Path) -> Questionnaire:
     if not isinstance(raw, Mapping):
         raise _fail(path.name, [FieldProblem("(file)", "must be a mapping", "see the file's comment")])
     scoring = raw.get("scoring") or {}
-    threshold = scoring.get("mitigation_threshold")
-    reduction = scoring.get("mitigation_reduction")
-    bounds = scoring.get("level_bounds")
+    # Raw YAML data, checked below before use.
+    threshold: Any = scoring.get("mitigation_threshold")
+    reduction: Any = scoring.get("mitigation_reduction")
+    bounds: Any = scoring.get("level_bounds")
     if not isinstance(threshold, float) or not 0 < threshold <= 1:
         problems.append(FieldProblem("scoring.mitigation_threshold", "must be a number in (0, 1]", "e.g. 0.80"))
     if not isinstance(reduction, float) or not 0 <= reduction < 1:
@@ -586,7 +588,7 @@ def _load(path: Path, obligations_path: Path) -> Questionnaire:
         version,
         tuple(questions),
         float(threshold),
-        float(reduction),  # type: ignore[arg-type]
+        float(reduction),
         tuple(bounds),
         obligations,
         summaries,
@@ -746,8 +748,6 @@ def check_answers(d: Any) -> list[tuple[str, str, str]]:
         question = q.question(qid)
         path = f"impact_answers.{qid}"
         if question is None:
-            from assay.register.screening import closest_name
-
             guess = closest_name(qid, answerable)
             problems.append(
                 (
