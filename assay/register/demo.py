@@ -143,8 +143,8 @@ def load_demo(
 def _existing(session: Any, provider_id: str, d: Any) -> System | None:
     from sqlalchemy import select
 
+    from assay.register._assess import name_key
     from assay.register.models import System
-    from assay.register.service import name_key
 
     if d.system.id is not None:
         found = session.get(System, d.system.id)

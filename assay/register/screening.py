@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -337,7 +337,7 @@ def finding_kind(finding: Mapping[str, Any]) -> str:
     return "policy" if finding.get("framework") == "un_human_rights" else "obligation"
 
 
-def outcome_basis(findings: list[Mapping[str, Any]], outcome: str) -> tuple[str, str]:
+def outcome_basis(findings: Sequence[Mapping[str, Any]], outcome: str) -> tuple[str, str]:
     """(legal outcome, basis) of stored findings: the law's own outcome, and "law" or "register_policy"."""
     legal = max(
         (str(f.get("effective_outcome") or f.get("outcome")) for f in findings if finding_kind(f) != "policy"),
