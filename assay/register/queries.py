@@ -41,6 +41,7 @@ from assay.register.views import (
 )
 
 __all__ = [
+    "current_version",
     "deployer_decisions",
     "deployer_statuses",
     "get_provider",
@@ -50,8 +51,10 @@ __all__ = [
     "history_page",
     "list_providers",
     "provider_choices",
+    "register_counts",
     "search",
     "subject_names",
+    "system_ids",
 ]
 
 
@@ -450,3 +453,27 @@ def _provider_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     return dict(session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids))).all())
+
+
+def register_counts(session: Session) -> dict[str, int]:
+    """How many systems (in all and by outcome) and providers the register holds, for the "about" page."""
+    by_outcome = {
+        str(outcome): int(n)
+        for outcome, n in session.execute(select(System.outcome, func.count()).group_by(System.outcome)).all()
+    }
+    return {
+        "systems": sum(by_outcome.values()),
+        "providers": int(session.scalar(select(func.count()).select_from(Provider)) or 0),
+        **{f"outcome_{k}": v for k, v in by_outcome.items()},
+    }
+
+
+def system_ids(session: Session) -> list[str]:
+    """Every system's id, in id order."""
+    return list(session.scalars(select(System.id).order_by(System.id)))
+
+
+def current_version(session: Session, system_id: str) -> int:
+    """The number of a system's current version; 0 when there is no such system."""
+    system = session.get(System, system_id)
+    return system.current_version if system is not None else 0

@@ -31,6 +31,7 @@ from assay.register._assess import disclosure_sha256, name_key, slugify, validat
 from assay.register.oversight import confirm_deployer, reinstate, rescreen, review_exception, suspend
 from assay.register.publishing import add_provider, publish, update
 from assay.register.queries import (
+    current_version,
     deployer_decisions,
     deployer_statuses,
     get_provider,
@@ -40,8 +41,10 @@ from assay.register.queries import (
     history_page,
     list_providers,
     provider_choices,
+    register_counts,
     search,
     subject_names,
+    system_ids,
 )
 from assay.register.views import (
     DEPLOYER_STATUSES,
@@ -63,6 +66,7 @@ __all__ = [
     "VersionView",
     "add_provider",
     "confirm_deployer",
+    "current_version",
     "deployer_decisions",
     "deployer_statuses",
     "disclosure_sha256",
@@ -76,6 +80,7 @@ __all__ = [
     "name_key",
     "provider_choices",
     "publish",
+    "register_counts",
     "reinstate",
     "rescreen",
     "review_exception",
@@ -83,6 +88,7 @@ __all__ = [
     "slugify",
     "subject_names",
     "suspend",
+    "system_ids",
     "to_dict",
     "update",
     "validate",
