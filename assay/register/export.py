@@ -40,6 +40,8 @@ from assay.register.models import (
     SystemContext,
     SystemVersion,
 )
+from assay.register.queries import deployer_decisions, deployer_statuses
+from assay.register.screening import finding_kind
 
 __all__ = ["CSV_COLUMNS", "iter_csv", "iter_json", "iter_records"]
 
@@ -122,9 +124,6 @@ def _records(
         .order_by(SystemContext.context)
     ):
         ctxs[sid].append(ctx)
-    from assay.register.screening import finding_kind
-    from assay.register.service import deployer_decisions, deployer_statuses
-
     decisions = deployer_decisions(session, ids)
     for s in systems:
         v = versions[s.id]

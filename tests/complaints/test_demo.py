@@ -9,7 +9,7 @@ from pathlib import Path
 from assay.cli.demo import _describe
 from assay.complaints import crypto, keyfile, service
 from assay.complaints.demo import DEMO_PASSPHRASE, load_demo
-from assay.register.demo import load_demo as load_register_demo
+from assay.demo import load_demo as load_register_demo
 
 
 def test_without_a_key_no_page_offers_the_complaint_form(client, system_id) -> None:  # type: ignore[no-untyped-def]
