@@ -42,7 +42,7 @@ ca_app = typer.Typer(help="The register's certificate authority for C2PA signing
 keys_app = typer.Typer(help="Marking keys: namespaces and offline marking kits.", no_args_is_help=True)
 marks_app = typer.Typer(help="Mark records: list them, record offline batches.", no_args_is_help=True)
 
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif"}
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif", ".heic", ".heif"}
 
 
 def install(app: typer.Typer) -> None:
@@ -119,6 +119,12 @@ def mark(
         help="Mark with a marking kit, without the register; append records to --batch.",
     ),
     kit: Path = env_option(None, "--kit", envvar="ASSAY_MARK_KIT", help="The marking kit (with --offline)."),
+    remark: bool = env_option(
+        False,
+        "--remark",
+        envvar="ASSAY_MARK_REMARK",
+        help="Mark again an image that already carries this system's own mark (another system's: always refused).",
+    ),
     batch: Path = env_option(
         None,
         "--batch",
@@ -170,6 +176,7 @@ def mark(
         principal=_operator(),
         visible_label=visible_label,
         names=[str(p) for p in images],
+        remark=remark,
     )
     _integrate(ctx, db)
     for path, r in zip(images, results, strict=True):
@@ -353,15 +360,32 @@ def marks_list(
     if system:
         q = q.where(MarkRecord.system_id == system)
     with db.read() as session:
-        items = [mark_view(r) for r in session.scalars(q)]
+        items = [mark_view(r, oversight=True) for r in session.scalars(q)]  # the local operator
     if as_json:
         print_json(items)
         return
+    _print_marks(items)
+
+
+def _print_marks(items: list[dict[str, Any]]) -> None:
+    """A table that stays readable at 80 columns: the system id column takes what the others leave."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("mark", no_wrap=True)
+    table.add_column("made (UTC)", no_wrap=True)
+    table.add_column("system", overflow="fold")
+    table.add_column("size", no_wrap=True)
+    table.add_column("log", justify="right", no_wrap=True)
     for m in items:
-        console.print(
-            f"{m['mark_id']}  {m['created_at']}  {m['system_id']}  {m['width']}x{m['height']}  log {m['log_index']}",
-            highlight=False,
+        table.add_row(
+            m["mark_id"],
+            m["created_at"].replace("T", " ")[:16],
+            escape(m["system_id"]),
+            f"{m['width']}x{m['height']}",
+            "" if m["log_index"] is None else str(m["log_index"]),
         )
+    console.print(table, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------- assay check
@@ -809,15 +833,6 @@ def _verify_text_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
     return True
 
 
-# The red-line screening's outcomes as the register's pages word them.
-_OUTCOMES = {
-    "prohibited": "prohibited (crosses a red line)",
-    "high_risk": "high risk",
-    "transparency": "transparency duties",
-    "minimal": "minimal risk",
-}
-
-
 def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json_line(v)
@@ -838,10 +853,9 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         return
     ev = v.get("evidence", {})
     m, w = ev.get("manifest", {}), ev.get("watermark", {})
-    found = "found" + (f" (p < {w['p_value']:.0e})" if isinstance(w.get("p_value"), float) else "")
     parts = [
         f"credentials {m.get('state')}",
-        "watermark " + (found if w.get("found") else "not found"),
+        "watermark " + ("found" if w.get("found") else "not found"),
     ]
     if ev.get("match"):
         parts.append(f"picture {ev['match']['assessment']}")
@@ -852,19 +866,25 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
             + ("proof verified" if log.get("verified") else log.get("verification", ""))
         )
     console.print("  " + "; ".join(parts), highlight=False, style="dim")
+    if v.get("confidence"):
+        console.print(f"  {escape(v['confidence'])}", highlight=False)
     if v.get("system"):
         s = v["system"]
         console.print(
             f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})", highlight=False
         )
-        outcome = _OUTCOMES.get(s["outcome"], str(s["outcome"]))
+        from assay.provenance.wording import OUTCOME_LABELS, impact_label
+
+        outcome = OUTCOME_LABELS.get(s["outcome"], str(s["outcome"]))
         console.print(
-            f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
+            f"  red lines and impact: {outcome}, {impact_label(s['impact_level'])}"
             + ("; suspended" if s.get("suspended") else ""),
             highlight=False,
         )
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)
+    if v.get("share_url"):
+        console.print(f"  share this verdict: {v['share_url']}", highlight=False, overflow="fold")
 
 
 def _print_text_verdict(v: dict[str, Any]) -> None:

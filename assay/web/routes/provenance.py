@@ -92,6 +92,16 @@ class VerdictOut(_Open):
     legacy_mark: bool = Field(description="The mark was made with the legacy shared key (weaker evidence).")
     ai_generated: bool
     headline: str = Field(description="The verdict in one sentence.")
+    confidence: str = Field(
+        description="The watermark's odds in plain words, e.g. 'Less than one chance in a trillion that a picture "
+        "without this mark shows this watermark.' (coarse on purpose: raw p-values only for the oversight token); "
+        "empty when no watermark was found."
+    )
+    file_sha256: str | None = Field(description="SHA-256 of the checked file (the file itself is never stored).")
+    share_url: str | None = Field(
+        description="A link re-stating this verdict, signed by the register: the file's SHA-256, what was found and "
+        "when (UTC). It stores no media."
+    )
     media_type: str
     width: int
     height: int
@@ -110,10 +120,12 @@ class MarkOut(_Open):
     system_id: str
     provider_id: str
     system_version_number: int
-    created_at: str
-    recorded_at: str
+    created_at: str = Field(description="ISO 8601, UTC (ends in Z).")
+    recorded_at: str = Field(description="ISO 8601, UTC (ends in Z).")
     sha256: str
-    phash: str
+    phash: str | None = Field(
+        None, description="The 64-bit perceptual hash: only with the oversight body's token (it helps forgers)."
+    )
     width: int
     height: int
     media_type: str
@@ -212,10 +224,22 @@ def check_page(request: Request) -> HTMLResponse:
     return _check_template(request, {"verdict": None})
 
 
+@router.get("/check/shared", response_class=HTMLResponse, include_in_schema=False)
+def shared_verdict_page(request: Request, db: Database = Depends(get_db)) -> HTMLResponse:
+    """A verdict someone shared: re-stated from its signed link (no media is stored), with a form to check the
+    same file again."""
+    from assay.provenance.sharepage import shared_context
+
+    context = shared_context(db, request.app.state.config, dict(request.query_params))
+    return _check_template(request, context, 200 if context["shared"] is not None else 404)
+
+
 def _check_template(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    from assay.provenance import wording
+
     max_mb = max(1, request.app.state.config.max_upload_bytes // 1_000_000)
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/check.html", context | {"max_mb": max_mb}, status_code=status_code
+        request, "provenance/check.html", context | {"max_mb": max_mb, "words": wording}, status_code=status_code
     )
 
 
@@ -235,7 +259,8 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), conf
         image_verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
-    return _check_template(request, {"verdict": image_verdict.as_dict()})
+    # The file's name is shown back with its verdict, never stored or logged.
+    return _check_template(request, {"verdict": image_verdict.as_dict(), "file_name": fields.get("file.name", "")})
 
 
 def _text_verdict(
@@ -338,6 +363,7 @@ def _bool(text: str | None) -> bool:
             401,
             (403, "Not your system, or a system that may not mark (the hint says why)"),
             (404, "No such system"),
+            (409, "The image already carries an Assay mark (the message names its system)"),
             *_UPLOAD_ERRORS,
         ),
     },
@@ -365,6 +391,7 @@ async def api_mark(
     request: Request,
     system_id: str | None = Query(None),
     visible_label: bool = Query(False),
+    remark: bool = Query(False, description="Mark again an image that already carries this system's own mark."),
     principal: Principal = Depends(require_principal),
     db: Database = Depends(get_db),
     env: ProvenanceEnv = Depends(_env),
@@ -390,6 +417,7 @@ async def api_mark(
         principal=principal,
         visible_label=label,
         names=["the file"],  # "the image is not an image ..." would contradict itself
+        remark=remark,
     )
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
@@ -452,6 +480,8 @@ def api_list_marks(
     db: Database = Depends(get_db),
     config: Config = Depends(get_config),
 ) -> Any:
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    oversight = _is_oversight(request, db)
     per_page = min(per_page or config.page_size, config.max_page_size)
     q = select(MarkRecord)
     count_q = select(func.count()).select_from(MarkRecord)
@@ -465,11 +495,11 @@ def api_list_marks(
         rows = session.scalars(
             q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id).offset((page - 1) * per_page).limit(per_page)
         )
-        items = [mark_view(r) for r in rows]
+        items = [mark_view(r, oversight=oversight) for r in rows]
     return {"items": items, "page": page, "per_page": per_page, "total": total}
 
 
-def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
+def _mark_or_404(db: Database, mark_id: str, *, oversight: bool = False) -> dict[str, Any]:
     mark = MarkId.parse(mark_id)
     with db.read() as session:
         row = session.get(MarkRecord, mark.hex)
@@ -478,7 +508,7 @@ def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
                 f"there is no recorded mark {mark.hex}",
                 hint="a mark made offline appears once its provider records the batch",
             )
-        return mark_view(row)
+        return mark_view(row, oversight=oversight)
 
 
 class _MarkIdConvertor(Convertor[str]):
@@ -506,13 +536,15 @@ register_url_convertor("mark_id", _MarkIdConvertor())
     },
 )
 def api_mark_record(
+    request: Request,
     mark_id: str = Path(
         description="16 hexadecimal digits, as 'assay mark' printed them.",
         json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"},
     ),
     db: Database = Depends(get_db),
 ) -> Any:
-    return _mark_or_404(db, mark_id)
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    return _mark_or_404(db, mark_id, oversight=_is_oversight(request, db))
 
 
 @router.get("/marks/{mark_id}", response_class=HTMLResponse, include_in_schema=False)
