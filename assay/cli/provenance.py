@@ -180,13 +180,13 @@ def mark(
     )
     _integrate(ctx, db)
     for path, r in zip(images, results, strict=True):
-        target = _target(path, out, r.media_type)
-        target.write_bytes(r.data)
+        written = _target(path, out, r.media_type)
+        written.write_bytes(r.data)
         if as_json:
-            print_json_line(r.as_dict() | {"input": str(path), "output": str(target)})
+            print_json_line(r.as_dict() | {"input": str(path), "output": str(written)})
         else:
             console.print(
-                f"[green]marked[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                f"[green]marked[/green] {escape(str(path))} -> {escape(str(written))}  mark "
                 f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}",
                 highlight=False,
             )
@@ -782,7 +782,7 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
 
     if verdict.get("kind") == "text":
         return _verify_text_log_proof(verdict, vkey)
-    log = verdict.get("log")
+    log: dict[str, Any] | None = verdict.get("log")
     if not log and verdict.get("status") != "marked":
         return True
     if log and not (log.get("proof") and log.get("entry")):
@@ -808,6 +808,7 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
             else "The transparency-log proof of this mark did not verify."
         )
         return False
+    assert log is not None  # a verified proof came from the verdict's log entry
     log["verified"] = True
     log["verification"] = f"included in {inclusion.origin} at tree size {inclusion.tree_size}"
     return True

@@ -210,7 +210,7 @@ class _Record:
     entry: bytes | None  # the record's log entry
 
 
-_RECORD_COLUMNS = [
+_RECORD_COLUMNS: list[Any] = [
     MarkRecord.mark_id,
     MarkRecord.namespace,
     MarkRecord.system_id,
@@ -232,7 +232,7 @@ _RECORD_COLUMNS = [
     MarkRecord.key_id,
     MarkRecord.binding,
 ]
-_SYSTEM_COLUMNS = [
+_SYSTEM_COLUMNS: list[Any] = [
     System.id.label("s_id"),
     System.name.label("s_name"),
     System.version_label.label("s_version"),
@@ -243,7 +243,7 @@ _SYSTEM_COLUMNS = [
     System.suspended.label("s_suspended"),
     System.training_data_headline.label("s_training_data_headline"),
 ]
-_HEAD_COLUMNS = [
+_HEAD_COLUMNS: list[Any] = [
     LogHead.generation.label("h_generation"),
     LogHead.tree_size.label("h_size"),
     LogHead.root_hash.label("h_root"),
@@ -363,7 +363,7 @@ def _verdict(
         and manifest.state in ("trusted", "valid")
     ):
         codes.append(("marks_differ", {"watermark": ev.watermark_mark.hex, "credentials": ev.manifest_mark.hex}))
-    base = {
+    base: dict[str, Any] = {
         "file_sha256": ev.sha256,
         "confidence": wording.odds(ev.detection.p_value) if ev.detection.found and ev.watermark_mark else "",
         "media_type": ev.media_type,
@@ -601,7 +601,8 @@ def _unrecorded(
 
 def _provider_key_ids(ev: Evidence, provider_id: str) -> set[str]:
     # The evidence names the key that found the mark; the key's owner came with the material.
-    return {ev.detection.key_id} if ev.detection.key_provider == provider_id else set()
+    key_id = ev.detection.key_id
+    return {key_id} if key_id is not None and ev.detection.key_provider == provider_id else set()
 
 
 _keys_cache: dict[str, RegisterKeys | None] = {}

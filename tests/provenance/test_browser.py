@@ -87,5 +87,17 @@ def test_verdict_shows_the_picture_and_its_name_and_shares(browser, served, tmp_
         shared = page.locator("#shared .verdict-headline")
         assert "made by Acme ImageGen (Acme Imaging B.V.)" in shared.inner_text() and "UTC" in shared.inner_text()
         assert page.locator("#shared-sha256").inner_text() == r.sha256
+        # Re-checking from the shared page tells the reader whether it is the same file.
+        page.get_by_label("Image file").set_input_files(str(marked))
+        page.get_by_role("button", name="Check this image").click()
+        assert (
+            "the file of the verdict shared with you (the same SHA-256)" in page.locator("#shared-compare").inner_text()
+        )
+        other = tmp_path / "other.png"
+        other.write_bytes(encode(synthetic_pixels(83, 512, 384), "PNG"))
+        page.goto(link.replace("http://testserver", url))
+        page.get_by_label("Image file").set_input_files(str(other))
+        page.get_by_role("button", name="Check this image").click()
+        assert "not the file of the verdict shared with you" in page.locator("#shared-compare").inner_text()
     finally:
         page.close()

@@ -197,7 +197,7 @@ _UPLOAD_ERRORS = (
 )
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
-_ALG = {"enum": list(binding_algorithms())}
+_ALG: dict[str, Any] = {"enum": list(binding_algorithms())}
 
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:

@@ -5,6 +5,9 @@
 (function () {
   "use strict";
   if (!window.fetch || !window.DOMParser) return;
+  // On a shared verdict's page: the file the link is about, to tell the reader whether they checked that one.
+  var sharedHash = document.getElementById("shared-sha256");
+  var sharedSha = sharedHash ? sharedHash.textContent.trim() : "";
 
   function bind() {
     var form = document.getElementById("file-form");
@@ -27,6 +30,7 @@
         if (!fresh || !main) throw new Error("not a page");
         main.replaceChildren.apply(main, Array.prototype.slice.call(fresh.childNodes));
         show(file);
+        compare();
         bind();
         var verdict = document.getElementById("verdict") || document.getElementById("check-error");
         if (verdict) verdict.scrollIntoView();
@@ -45,6 +49,21 @@
     img.onerror = function () { img.remove(); };  // e.g. HEIC, which browsers may not draw
     img.src = URL.createObjectURL(file);
     slot.replaceChildren(img);
+  }
+
+  function compare() {
+    var figure = document.getElementById("checked-file");
+    if (!sharedSha || !figure) return;
+    var same = figure.getAttribute("data-sha256") === sharedSha;
+    var note = document.createElement("div");
+    note.id = "shared-compare";
+    note.className = "notice " + (same ? "" : "warn");
+    note.setAttribute("role", "status");
+    note.textContent = same
+      ? "This is the file of the verdict shared with you (the same SHA-256); this result is the check made now."
+      : "This is not the file of the verdict shared with you: its SHA-256 differs, so the shared verdict says " +
+        "nothing about it. This result is about the file you chose.";
+    figure.parentNode.insertBefore(note, figure);
   }
 
   bind();
