@@ -147,7 +147,9 @@ def mark(
                 hint="leave out --server (ASSAY_SERVER) to mark with a kit, or the kit options to mark remotely",
             )
         target = remote.Remote(server, token, ca_bundle, unsafe_http)
-        return remote.mark(target, images, system=system, out=out, visible_label=visible_label, as_json=as_json)
+        return remote.mark(
+            target, images, system=system, out=out, visible_label=visible_label, as_json=as_json, remark=remark
+        )
     if offline:
         _mark_offline(
             images,

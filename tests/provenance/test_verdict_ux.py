@@ -169,3 +169,20 @@ def test_cli_output_fits_80_columns(sqlite_register: Register, tmp_path: Path) -
     for out in (check.stdout, listed.stdout):
         too_long = [line for line in out.splitlines() if len(line) > 80]
         assert not too_long, too_long
+
+
+def test_the_api_refuses_a_stripped_marked_image_with_409(web, sqlite_register: Register) -> None:  # type: ignore[no-untyped-def]
+    r = _mark(sqlite_register, 905)
+    auth = {"Authorization": f"Bearer {sqlite_register.acme_token}", "Content-Type": "image/png"}
+    refused = web.post("/api/v1/marks?system_id=acme-imagegen", content=_stripped(r.data), headers=auth)
+    assert refused.status_code == 409, refused.text
+    err = refused.json()
+    assert "Acme ImageGen" in str(err) and "remark" in str(err)
+    again = web.post("/api/v1/marks?system_id=acme-imagegen&remark=true", content=_stripped(r.data), headers=auth)
+    assert again.status_code == 201, again.text
+
+
+def test_systems_list_fits_80_columns(sqlite_register: Register) -> None:
+    listed = _assay(sqlite_register, "systems", "list")
+    assert listed.returncode == 0 and "acme-imagegen" in listed.stdout, listed.stderr
+    assert not [line for line in listed.stdout.splitlines() if len(line) > 80]
