@@ -54,6 +54,7 @@ from assay.provenance.markkit import KIT_FORMAT, OfflineMarker, issue_kit, kit_t
 from assay.provenance.markrecord import record_batch
 from assay.provenance.media import MARKABLE_TYPES, decode_image
 from assay.provenance.models import MarkRecord
+from assay.provenance.remark import refuse_remarking
 from assay.register.access import Principal
 from assay.register.service import SystemView, get_provider, get_system
 from assay.transparency import record
@@ -173,6 +174,7 @@ def mark_images(
     visible_label: bool = False,
     names: Sequence[str] | None = None,
     now: dt.datetime | None = None,
+    remark: bool = False,
 ) -> list[MarkResult]:
     """Mark images for a system through the register (online). All-or-nothing: every image is decoded and
     checked first; the records and their log entries are written in one transaction at the end."""
@@ -191,6 +193,7 @@ def mark_images(
     assert provider is not None
     # 2. every input decodes (nothing is written for a batch with one bad file)
     decoded = [_decode_for_marking(env, data, name) for data, name in zip(images, names, strict=True)]
+    refuse_remarking(db, env, decoded, names, system_id=system.id, allow_same_system=remark)  # stripped marks too
     # 3. signing credentials (issued on first use) and sequence numbers (a short write transaction)
     creds = signing_credentials(db, env, provider_id=system.provider_id, principal=principal, now=now)
     marks = allocate(db, env, provider_id=system.provider_id, count=len(images), now=now)

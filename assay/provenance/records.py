@@ -57,8 +57,10 @@ def list_marks(
     system_id: str | None = None,
     provider_id: str | None = None,
     count: bool = True,
+    oversight: bool = False,
 ) -> MarkPage:
-    """A page of recorded marks, newest first; ``count=False`` skips counting them all (``total`` is then -1)."""
+    """A page of recorded marks, newest first; ``count=False`` skips counting them all (``total`` is then -1).
+    ``oversight``: the views keep what only the oversight body sees (the perceptual hash)."""
     q = select(MarkRecord)
     count_q = select(func.count()).select_from(MarkRecord)
     if system_id:
@@ -71,12 +73,13 @@ def list_marks(
         rows = session.scalars(
             q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id).offset((page - 1) * per_page).limit(per_page)
         )
-        items = [mark_view(r) for r in rows]
+        items = [mark_view(r, oversight=oversight) for r in rows]
     return MarkPage(items=items, page=page, per_page=per_page, total=total)
 
 
-def mark_record(db: Database, mark_id: str) -> dict[str, Any]:
-    """The public view of one recorded mark; :class:`NotFound` (with the fix) when it is not recorded."""
+def mark_record(db: Database, mark_id: str, *, oversight: bool = False) -> dict[str, Any]:
+    """The public view of one recorded mark (``oversight``: with the perceptual hash); :class:`NotFound` (with
+    the fix) when it is not recorded."""
     mark = MarkId.parse(mark_id)
     with db.read() as session:
         row = session.get(MarkRecord, mark.hex)
@@ -85,7 +88,7 @@ def mark_record(db: Database, mark_id: str) -> dict[str, Any]:
                 f"there is no recorded mark {mark.hex}",
                 hint="a mark made offline appears once its provider records the batch",
             )
-        return mark_view(row)
+        return mark_view(row, oversight=oversight)
 
 
 @dataclass(frozen=True)

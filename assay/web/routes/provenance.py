@@ -90,10 +90,22 @@ def check_page(request: Request) -> HTMLResponse:
     return _check_template(request, {"verdict": None})
 
 
+@router.get("/check/shared", response_class=HTMLResponse, include_in_schema=False)
+def shared_verdict_page(request: Request, db: Database = Depends(get_db)) -> HTMLResponse:
+    """A verdict someone shared: re-stated from its signed link (no media is stored), with a form to check the
+    same file again."""
+    from assay.provenance.sharepage import shared_context
+
+    context = shared_context(db, request.app.state.config, dict(request.query_params))
+    return _check_template(request, context, 200 if context["shared"] is not None else 404)
+
+
 def _check_template(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    from assay.provenance import wording
+
     max_mb = max(1, request.app.state.config.max_upload_bytes // 1_000_000)
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/check.html", context | {"max_mb": max_mb}, status_code=status_code
+        request, "provenance/check.html", context | {"max_mb": max_mb, "words": wording}, status_code=status_code
     )
 
 
@@ -113,7 +125,8 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), conf
         image_verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
-    return _check_template(request, {"verdict": image_verdict.as_dict()})
+    # The file's name is shown back with its verdict, never stored or logged.
+    return _check_template(request, {"verdict": image_verdict.as_dict(), "file_name": fields.get("file.name", "")})
 
 
 def _text_verdict(
@@ -216,6 +229,7 @@ def _bool(text: str | None) -> bool:
             401,
             (403, "Not your system, or a system that may not mark (the hint says why)"),
             (404, "No such system"),
+            (409, "The image already carries an Assay mark (the message names its system)"),
             *_UPLOAD_ERRORS,
         ),
     },
@@ -243,6 +257,7 @@ async def api_mark(
     request: Request,
     system_id: str | None = Query(None),
     visible_label: bool = Query(False),
+    remark: bool = Query(False, description="Mark again an image that already carries this system's own mark."),
     principal: Principal = Depends(require_principal),
     db: Database = Depends(get_db),
     env: ProvenanceEnv = Depends(_env),
@@ -268,6 +283,7 @@ async def api_mark(
         principal=principal,
         visible_label=label,
         names=["the file"],  # "the image is not an image ..." would contradict itself
+        remark=remark,
     )
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
@@ -330,8 +346,12 @@ def api_list_marks(
     db: Database = Depends(get_db),
     config: Config = Depends(get_config),
 ) -> Any:
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    oversight = _is_oversight(request, db)
     per_page = min(per_page or config.page_size, config.max_page_size)
-    return list_marks(db, system_id=system_id, provider_id=provider_id, page=page, per_page=per_page).as_dict()
+    return list_marks(
+        db, system_id=system_id, provider_id=provider_id, page=page, per_page=per_page, oversight=oversight
+    ).as_dict()
 
 
 class _MarkIdConvertor(Convertor[str]):
@@ -359,13 +379,15 @@ register_url_convertor("mark_id", _MarkIdConvertor())
     },
 )
 def api_mark_record(
+    request: Request,
     mark_id: str = Path(
         description="16 hexadecimal digits, as 'assay mark' printed them.",
         json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"},
     ),
     db: Database = Depends(get_db),
 ) -> Any:
-    return mark_record(db, mark_id)
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    return mark_record(db, mark_id, oversight=_is_oversight(request, db))
 
 
 @router.get("/marks/{mark_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -69,6 +69,16 @@ class VerdictOut(_Open):
     legacy_mark: bool = Field(description="The mark was made with the legacy shared key (weaker evidence).")
     ai_generated: bool
     headline: str = Field(description="The verdict in one sentence.")
+    confidence: str = Field(
+        description="The watermark's odds in plain words, e.g. 'Less than one chance in a trillion that a picture "
+        "without this mark shows this watermark.' (coarse on purpose: raw p-values only for the oversight token); "
+        "empty when no watermark was found."
+    )
+    file_sha256: str | None = Field(description="SHA-256 of the checked file (the file itself is never stored).")
+    share_url: str | None = Field(
+        description="A link re-stating this verdict, signed by the register: the file's SHA-256, what was found and "
+        "when (UTC). It stores no media."
+    )
     media_type: str
     width: int
     height: int
@@ -87,10 +97,12 @@ class MarkOut(_Open):
     system_id: str
     provider_id: str
     system_version_number: int
-    created_at: str
-    recorded_at: str
+    created_at: str = Field(description="ISO 8601, UTC (ends in Z).")
+    recorded_at: str = Field(description="ISO 8601, UTC (ends in Z).")
     sha256: str
-    phash: str
+    phash: str | None = Field(
+        None, description="The 64-bit perceptual hash: only with the oversight body's token (it helps forgers)."
+    )
     width: int
     height: int
     media_type: str
