@@ -19,10 +19,7 @@ RUNNERS = {"execute", "scalars", "scalar", "query"}
 # Files that still hold queries today, each with the branch that moves them into a service (2026-12-05).
 # Delete an entry once its branch is merged: the test then fails if the file still holds a query.
 ALLOWED = {
-    "assay/web/routes/register.py": "2026-12-05, branch arch-register moves these into assay/register",
     "assay/cli/register.py": "2026-12-05, branch arch-register moves these into assay/register",
-    "assay/web/routes/provenance.py": "2026-12-05, branch arch-provenance moves these into assay/provenance",
-    "assay/cli/provenance.py": "2026-12-05, branch verdictux (owner of cli/provenance.py) moves the mark list",
 }
 
 

@@ -83,7 +83,7 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
         app.include_router(router)
     # Every route, flat, for the Allow header of 405 answers (FastAPI keeps included routers nested). The routers
     # are included without a prefix, so each route's own path is its path in the app.
-    app.state.routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
+    app.state.routes = list(_flat([*app.router.routes, *(route for router in ROUTERS for route in router.routes)]))
 
     # The last added is the outermost: the headers wrap every answer, the BodyLimit's 413 too. (Answers to an
     # unexpected error come from outside all middleware; the error handler adds the headers itself.)
@@ -283,3 +283,14 @@ async def _send_refusal(scope: Scope, send: Send, status: int, code: str, messag
         out.append((b"retry-after", b"5"))
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": body})
+
+
+def _flat(routes: Any) -> Any:
+    """Routes with the routers included in routers (a part's routes package) opened up, recursively: FastAPI
+    keeps an included router as one object holding the ``original_router``."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route

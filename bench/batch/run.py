@@ -70,10 +70,10 @@ def build(n: int) -> tuple[Config, list[str]]:
     manifest = DATA / f"files-{n}.txt"
     if manifest.exists():
         return config, manifest.read_text().splitlines()
+    from assay.demo import load_demo
     from assay.provenance.environment import ProvenanceEnv
     from assay.provenance.marking import mark_images
     from assay.register.access import Principal
-    from assay.demo import load_demo
     from assay.transparency import integrate
 
     (DATA / "register").mkdir(parents=True, exist_ok=True)

@@ -93,10 +93,10 @@ def false_matches(photos: list, records: list, bkey: bytes) -> list[str]:  # typ
 def copy_attack(photos: list) -> list[str]:  # type: ignore[type-arg]
     from assay.config import Config
     from assay.db import Database
+    from assay.demo import load_demo
     from assay.provenance.checking import check_media
     from assay.provenance.demo import DEMO_FOLDER
     from assay.provenance.media import perceptual_hash
-    from assay.demo import load_demo
 
     tmp = Path(tempfile.mkdtemp())
     config = Config(data_dir=tmp / "data", public_url="http://bench.example")

@@ -95,6 +95,11 @@ def test_material_of_a_fresh_folder_is_empty_and_creates_nothing(sqlite_db: Data
     assert not (tmp_path / "fresh").exists()
 
 
+def _timeless(verdict: dict) -> dict:  # type: ignore[type-arg]
+    """A verdict without its share link, which carries the minute it was made (and a signature over it)."""
+    return {k: v for k, v in verdict.items() if k != "share_url"}
+
+
 def test_a_batch_is_resolved_with_one_query(register: Register) -> None:
     reg = register
     marked = _marked(reg, 3)
@@ -111,13 +116,13 @@ def test_a_batch_is_resolved_with_one_query(register: Register) -> None:
     assert none == []
     assert [v.status for v in verdicts] == ["marked"] * 3 + ["no_mark"] * 2
     assert [v.status for v in unmarked] == ["no_mark"] * 2
-    assert single.as_dict() == verdicts[0].as_dict()
+    assert _timeless(single.as_dict()) == _timeless(verdicts[0].as_dict())
     # Each one's log proof came with it, from the tiles, and verifies offline.
     vkey = verifier_key(reg.db)
     assert all(verify_verdict(v, log_key=vkey).body["mark"] == v.mark_id for v in verdicts[:3])
     # The same answers as one file at a time.
     for data, v in zip(marked + plain, verdicts, strict=True):
-        assert check_media(reg.db, reg.config, data, name=v.name).as_dict() == v.as_dict()
+        assert _timeless(check_media(reg.db, reg.config, data, name=v.name).as_dict()) == _timeless(v.as_dict())
 
 
 def test_verify_verdict_fails_closed(sqlite_register: Register) -> None:

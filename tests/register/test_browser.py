@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from assay.register import service
 from assay.demo import load_demo
+from assay.register import service
 
 from .conftest import DELETE, OPERATOR, example, variant
 

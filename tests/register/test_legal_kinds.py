@@ -9,8 +9,8 @@ import io
 import pytest
 from sqlalchemy import select, update
 
-from assay.register import service
 from assay.demo import load_demo
+from assay.register import service
 from assay.register.models import ScreeningRecord, System, SystemVersion
 
 from .conftest import OPERATOR, example, variant

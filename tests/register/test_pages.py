@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from assay.register import service
 from assay.demo import load_demo
+from assay.register import service
 
 from .conftest import DELETE, EXAMPLES, OPERATOR, example, variant
 
