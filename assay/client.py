@@ -166,7 +166,7 @@ class RegisterClient:
             needs_token=True,
         )
 
-    def mark(self, image: bytes, *, system_id: str, visible_label: bool = False) -> Marked:
+    def mark(self, image: bytes, *, system_id: str, visible_label: bool = False, remark: bool = False) -> Marked:
         """Have the register mark an image (``POST /api/v1/marks``): watermark, signed Content Credentials and
         a record, with the provider's certificate, which stays on the register."""
         import base64
@@ -175,7 +175,8 @@ class RegisterClient:
         body = self._json(
             "POST",
             "/api/v1/marks",
-            params={"system_id": system_id, "visible_label": "true" if visible_label else "false"},
+            params={"system_id": system_id, "visible_label": "true" if visible_label else "false"}
+            | ({"remark": "true"} if remark else {}),
             content=image,
             headers={"content-type": "application/octet-stream"},
             needs_token=True,

@@ -397,11 +397,9 @@ def record_public_url(config: Config, *, derived: bool, replace: bool = False) -
     :func:`settle_public_url` then holds every process to it.
     """
     import json
-    import os
-    import secrets
     from datetime import UTC, datetime
 
-    from assay.files import create_once, fsync_dir, write_new
+    from assay.files import create_once, replace_durably
 
     path = Path(config.data_dir) / PUBLIC_URL_FILE
     recorded = read_public_url(config.data_dir)
@@ -422,7 +420,5 @@ def record_public_url(config: Config, *, derived: bool, replace: bool = False) -
     )
     if recorded is None:
         return create_once(path, data, mode=0o644)
-    tmp = write_new(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"), data, mode=0o644)
-    os.replace(tmp, path)  # atomic: readers see the old record or the new one, never half of one
-    fsync_dir(path.parent)
+    replace_durably(path, data, mode=0o644)  # atomic: readers see the old record or the new one, never half of one
     return True

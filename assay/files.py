@@ -65,6 +65,19 @@ def replace_durably(path: Path, data: bytes, *, mode: int = 0o600, step: Callabl
     fsync_dir(path.parent)
 
 
+def install_durably(tmp: Path, path: Path) -> None:
+    """Move a whole temporary file that another library wrote (e.g. pyarrow's Parquet writer) into place at
+    ``path``, durably: fsync its data, rename it over ``path`` (readers see no file or the whole one), fsync
+    the folder. ``tmp`` must be in ``path``'s folder, named so :func:`remove_stale_temporaries` would find it."""
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def remove_stale_temporaries(path: Path) -> int:
     """Remove the temporary files :func:`replace_durably` left for ``path`` when a process died mid-write. Call
     it only while holding the lock that serialises writers of ``path``. Returns how many were removed."""

@@ -185,3 +185,17 @@ def live_server(app):  # type: ignore[no-untyped-def]
     """The app served by a real uvicorn on a free localhost port, for browser tests."""
     with serve(app) as url:
         yield url
+
+
+# Markers given by what a test uses, so `make test-fast` (-m "not browser and not dask and not model and not
+# slow") leaves out the slow kinds without anyone remembering to mark them: a real Chromium, a Dask cluster,
+# a tiny language model built with torch.
+_MARK_BY_FIXTURE = {"browser": "browser", "cluster": "dask", "model_dir": "model"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            marker = _MARK_BY_FIXTURE.get(fixture)
+            if marker is not None:
+                item.add_marker(getattr(pytest.mark, marker))

@@ -41,7 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, serve
     from assay.complaints import service as complaints
     from assay.config import Config
     from assay.db import Database
-    from assay.register.demo import load_demo
+    from assay.demo import load_demo
     from assay.web.app import create_app
 
     root = tmp_path_factory.mktemp("a11y")

@@ -90,7 +90,7 @@ def test_workers_starting_at_once_migrate_an_empty_database_once(engine: str, tm
 
 
 def test_one_integrator_holds_the_lease_and_a_dead_one_is_replaced(db: Database, tmp_path: Path) -> None:
-    from assay.transparency.service import IntegratorLease
+    from assay.transparency.integrator import IntegratorLease
 
     now = [1_000_000.0]
     a = IntegratorLease(db, ttl=10, holder="machine-a:1", clock=lambda: now[0])
@@ -107,7 +107,7 @@ def test_one_integrator_holds_the_lease_and_a_dead_one_is_replaced(db: Database,
 
 def test_only_the_lease_holder_integrates(sqlite_db: Database, config: Config) -> None:
     from assay.transparency import open_log, record
-    from assay.transparency.service import BackgroundIntegrator, IntegratorLease
+    from assay.transparency.integrator import BackgroundIntegrator, IntegratorLease
 
     tlog = open_log(sqlite_db, config)
     leader = BackgroundIntegrator(tlog, lease=IntegratorLease(sqlite_db, holder="leader"))

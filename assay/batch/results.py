@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from assay.errors import InvalidInput, StorageError
-from assay.files import fsync_dir, write_new
+from assay.files import install_durably, replace_durably
 
 __all__ = ["ResultStore", "Tally", "flat_row"]
 
@@ -102,7 +102,9 @@ class Tally:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Tally:
-        t = cls(**{k: int(d.get(k, 0)) for k in ("checked", "found", "attributed", "ai_generated", "errors")})
+        t = cls()
+        for name in ("checked", "found", "attributed", "ai_generated", "errors"):
+            setattr(t, name, int(d.get(name, 0)))
         for name in ("by_status", "by_system", "by_provider", "errors_by_kind"):
             getattr(t, name).update({str(k): int(v) for k, v in (d.get(name) or {}).items()})
         return t
@@ -343,10 +345,7 @@ class ResultStore:
             "tally": tally.as_dict(),
             "jsonl_bytes": self._fh.tell(),
         }
-        tmp = self.folder / f".state.{secrets.token_hex(4)}.tmp"
-        write_new(tmp, json.dumps(state).encode(), mode=0o644)
-        os.replace(tmp, self.state_path)
-        fsync_dir(self.folder)
+        replace_durably(self.state_path, json.dumps(state).encode(), mode=0o644)
 
     def _flush_parquet(self) -> None:
         if not self._rows:
@@ -363,10 +362,7 @@ class ResultStore:
         final = self.parquet_dir / f"part-{start:016d}-{end:016d}.parquet"
         tmp = self.parquet_dir / f".{final.name}.{secrets.token_hex(4)}.tmp"
         pq.write_table(table, tmp, compression="zstd")
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_dir(self.parquet_dir)
+        install_durably(tmp, final)
 
     def close(self) -> None:
         if self._fh is not None:

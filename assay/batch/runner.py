@@ -1,7 +1,7 @@
 """The batch runner: stream inputs to workers with a bounded number of tasks in flight, resolve the evidence
 they return in batches, write the results as they come, and count them.
 
-Engines (both run the same per-file step, :func:`assay.batch._work.examine_chunk`):
+Engines (both run the same per-file step, :func:`assay.batch._work.examine_chunk`; see :mod:`assay.batch.engines`):
 
 - ``dask``: a dask.distributed cluster, given by its scheduler's address (``tcp://...``) or started here as a
   local cluster of worker processes. The verifier material is scattered to every worker once; tasks carry the
@@ -19,51 +19,26 @@ import concurrent.futures as cf
 import hashlib
 import itertools
 import logging
-import os
 import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from assay.batch import _seam
-from assay.batch._work import Item, Outcome, error_record, examine_chunk, read_limited
+from assay.batch._work import Item, error_record, read_limited
+from assay.batch.engines import start_engine
+from assay.batch.options import BatchOptions
 from assay.batch.results import ResultStore, Resume, Tally
 from assay.config import Config
 from assay.db import Database
 from assay.errors import InvalidInput
 
+__all__ = ["BatchOptions", "Summary", "run_batch"]
+
 log = logging.getLogger("assay.batch")
 _TRANSACTION = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
-
-ENGINES = ("auto", "dask", "pool")
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How a batch check runs. Every field has a CLI flag and an ``ASSAY_CHECK_*`` variable."""
-
-    scheduler: str | None = None  # tcp://host:8786: use that Dask cluster
-    engine: str = "auto"  # auto: the scheduler if given, a process pool for small inputs, else a local cluster
-    workers: int = 0  # local engines: processes (0 = one per CPU core)
-    chunk_size: int = 8  # files per task
-    in_flight: int = 0  # tasks out at once (0 = two per worker thread)
-    resolve_batch: int = 500  # marks resolved with one query (a batch also closes at 10x as many files)
-    flush_seconds: float = 120.0  # ...or after this long (results not yet written are lost to a kill)
-    send_bytes: bool = False  # the client reads the files and ships the bytes (workers cannot reach them)
-    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec options (e.g. endpoint_url)
-    small_input: int = 200  # auto: fewer files than this run in a local process pool
-    max_span: int = 100_000  # at most this many inputs between the oldest unfinished one and the newest
-
-    def __post_init__(self) -> None:
-        if self.engine not in ENGINES:
-            raise InvalidInput(f"unknown engine {self.engine!r}", hint=f"choose one of {', '.join(ENGINES)}")
-        for name in ("chunk_size", "resolve_batch", "max_span"):
-            if getattr(self, name) < 1:
-                raise InvalidInput(f"{name.replace('_', '-')} must be at least 1", hint="leave it at its default")
-        if self.workers < 0 or self.in_flight < 0:
-            raise InvalidInput("workers and in-flight must be 0 (automatic) or more", hint="leave them at 0")
 
 
 @dataclass
@@ -123,7 +98,7 @@ def run_batch(
         engine_name = "none" if not peeked else _choose(opts, small=len(peeked) < opts.small_input)
         todo = itertools.chain(peeked, todo)
         material = _seam.material(db, config)
-        engine = _start(engine_name, opts, material)
+        engine = start_engine(engine_name, opts, material)
         try:
             run = _Loop(engine, opts, window, db, config, material, store, finish, on_results, on_progress).run(todo)
             engine_label, workers = engine.describe(), engine.workers
@@ -215,198 +190,6 @@ class _Window:
 
 def _name_bytes(name: str) -> bytes:
     return name.encode("utf-8", "surrogateescape") + b"\n"
-
-
-# ---------------------------------------------------------------------------------------------- engines
-
-
-class _DaskEngine:
-    def __init__(self, opts: BatchOptions, material: Any) -> None:
-        from distributed import Client, LocalCluster
-
-        self.cluster = None
-        if opts.scheduler:
-            try:
-                self.client = Client(opts.scheduler, timeout="30s")
-            except (OSError, TimeoutError) as exc:
-                raise InvalidInput(
-                    f"cannot reach the Dask scheduler at {opts.scheduler}: {exc}",
-                    hint="check --scheduler (ASSAY_DASK_SCHEDULER), e.g. tcp://scheduler:8786",
-                ) from None
-        else:
-            # The cluster's own chatter (INFO on every worker start and stop) is not the user's business.
-            logging.getLogger("distributed").setLevel(logging.WARNING)
-            self.cluster = LocalCluster(
-                n_workers=opts.workers or (os.cpu_count() or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
-                silence_logs=logging.ERROR,
-            )
-            self.client = Client(self.cluster)
-        self._threads: dict[str, int] = {}
-        self._asked = float("-inf")
-        # Once per worker, never per task: a worker plugin, which the scheduler also gives to workers that join
-        # or restart later. (Scattered data would die with the worker holding it: every task needing it would
-        # then be cancelled, and one file that kills its worker would end the run.)
-        import pickle
-        import secrets
-
-        self.token = f"assay-verifier-material-{secrets.token_hex(8)}"
-        from assay.batch._dask import MaterialPlugin
-
-        self.client.register_plugin(MaterialPlugin(self.token, pickle.dumps(material)), name=self.token)
-        self.storage_options = opts.storage_options
-
-    def _nthreads(self) -> dict[str, int]:
-        # A round trip to the scheduler: asked at most every few seconds, so workers joining or leaving the
-        # cluster change how many tasks are kept in flight without costing a call per task.
-        now = time.monotonic()
-        if now - self._asked >= 5.0:
-            self._threads, self._asked = dict(self.client.nthreads()), now
-        return self._threads
-
-    @property
-    def workers(self) -> int:
-        return len(self._nthreads())
-
-    @property
-    def threads(self) -> int:
-        return max(1, sum(self._nthreads().values()))
-
-    def describe(self) -> str:
-        return "dask" + ("" if self.cluster is not None else f" ({self.client.scheduler.address})")
-
-    def submit(self, items: list[Item]) -> Any:
-        from assay.batch._dask import examine_on_worker
-
-        return self.client.submit(examine_on_worker, items, self.token, self.storage_options, pure=False)
-
-    def wait(self, futures: set[Any], timeout: float | None) -> set[Any]:
-        from distributed import wait
-
-        try:
-            return set(wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done)
-        except TimeoutError:
-            return set()
-        except Exception:  # noqa: BLE001 - FuturesCancelledError: those futures are over, their outcome says how
-            return {f for f in futures if f.status != "pending"}
-
-    @staticmethod
-    def outcome(future: Any) -> list[Outcome]:
-        try:
-            return future.result()
-        finally:
-            future.release()
-
-    def close(self) -> None:
-        try:
-            self.client.unregister_worker_plugin(self.token)
-        except Exception:  # noqa: BLE001 - a cluster already gone has no plugin to remove
-            pass
-        self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-
-
-_pool_state: dict[str, Any] = {}
-
-
-# One thread per worker process for the numerical libraries, as Dask sets for its workers: numpy's OpenBLAS
-# otherwise starts a thread per core in every process, and N processes x N threads fight over N cores.
-_ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-
-
-def _pool_init(material: Any, storage_options: dict[str, Any]) -> None:
-    if isinstance(material, bytes):  # a fresh (spawned) process: limit threads before numpy is imported
-        import pickle
-
-        for name, value in _ONE_THREAD.items():
-            os.environ.setdefault(name, value)
-        material = pickle.loads(material)
-    _pool_state["material"], _pool_state["storage_options"] = material, storage_options
-
-
-def _pool_chunk(items: list[Item]) -> list[Outcome]:
-    return examine_chunk(items, _pool_state["material"], _pool_state["storage_options"])
-
-
-class _PoolEngine:
-    def __init__(self, opts: BatchOptions, material: Any) -> None:
-        self.workers = opts.workers or (os.cpu_count() or 1)
-        self.threads = self.workers
-        self.material, self.storage_options = material, opts.storage_options
-        self.pool: cf.Executor | None = None
-
-    def describe(self) -> str:
-        return "pool" if self.workers > 1 else "in-process"
-
-    def _pool(self) -> cf.Executor:
-        if self.pool is None:
-            if self.workers == 1:
-                self.pool = _InlineExecutor()
-                _pool_init(self.material, self.storage_options)
-            else:
-                import multiprocessing
-                import pickle
-
-                # Spawned, not forked: the workers start without this process's numpy (and its thread pool),
-                # and get the material pickled so that it is loaded only after the thread limit is set.
-                self.pool = cf.ProcessPoolExecutor(
-                    max_workers=self.workers,
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_pool_init,
-                    initargs=(pickle.dumps(self.material), self.storage_options),
-                )
-        return self.pool
-
-    def submit(self, items: list[Item]) -> Any:
-        try:
-            return self._pool().submit(_pool_chunk, items)
-        except cf.process.BrokenProcessPool:
-            self.close()  # a worker died: the pool is gone, start another
-            return self._pool().submit(_pool_chunk, items)
-
-    @staticmethod
-    def wait(futures: set[Any], timeout: float | None) -> set[Any]:
-        return set(cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED).done)
-
-    @staticmethod
-    def outcome(future: Any) -> list[Outcome]:
-        return future.result()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-
-
-class _InlineExecutor(cf.Executor):
-    """Runs each task at once in this process (one worker: no process to start, nothing to pickle)."""
-
-    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        fut: cf.Future[Any] = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as a pool would
-            fut.set_exception(exc)
-        return fut
-
-
-def _start(name: str, opts: BatchOptions, material: Any) -> Any:
-    if name == "none":
-        return _PoolEngine(replace(opts, workers=1), material)  # starts nothing until a task comes
-    if name == "dask":
-        try:
-            return _DaskEngine(opts, material)
-        except ImportError:
-            if opts.engine == "auto" and not opts.scheduler:
-                log.warning("dask.distributed is not installed: checking in a local process pool")
-                return _PoolEngine(opts, material)
-            raise InvalidInput(
-                "batch checking on Dask needs the 'batch' extra", hint="pip install 'assay[batch]'"
-            ) from None
-    return _PoolEngine(opts, material)
 
 
 # ---------------------------------------------------------------------------------------------- the loop

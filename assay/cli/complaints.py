@@ -22,7 +22,7 @@ import typer
 from rich.table import Table
 
 from assay.cli._common import console, env_option, err_console, json_flag, open_db, print_json
-from assay.complaints import crypto
+from assay.complaints import crypto, keyfile
 from assay.complaints.client import (
     ApiBackend,
     Backend,
@@ -113,7 +113,7 @@ def keygen(
         help="Where to write the encrypted key file (keep it off the server).",
     ),
     kdf_memlimit: int = env_option(
-        crypto.KeyFileKdf().memlimit,
+        keyfile.KeyFileKdf().memlimit,
         "--kdf-memlimit",
         envvar="ASSAY_COMPLAINTS_KEY_KDF_MEMLIMIT",
         help="Argon2id memory in bytes to protect the key file (default 256 MiB).",
@@ -127,8 +127,8 @@ def keygen(
         if getpass.getpass("Type it again: ") != passphrase:
             raise InvalidInput("the two passphrases differ", hint="run the command again")
     private, _ = crypto.generate_body_key()
-    doc = crypto.write_key_file(
-        out, private, passphrase, kdf=crypto.KeyFileKdf(opslimit=crypto.KeyFileKdf().opslimit, memlimit=kdf_memlimit)
+    doc = keyfile.write_key_file(
+        out, private, passphrase, kdf=keyfile.KeyFileKdf(opslimit=keyfile.KeyFileKdf().opslimit, memlimit=kdf_memlimit)
     )
     public = crypto.b64decode(doc["public_key"])
     result = {
@@ -167,7 +167,7 @@ def publish_key(
     as_json: bool = json_flag(),
 ) -> None:
     """Publish the public key new complaints are sealed to, and record it on the transparency log."""
-    public = crypto.read_key_file_public(key)
+    public = keyfile.read_key_file_public(key)
     backend = _backend(ctx, server, token)
     kid = crypto.key_id(public)
     current = [k for k in backend.keys() if not k.get("retired_on")]

@@ -16,7 +16,7 @@ def install(app: typer.Typer) -> None:
 @demo_app.command("load")
 def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Load the example systems into the register. Idempotent: a second run changes nothing."""
-    from assay.register.demo import loaded_stamp
+    from assay.demo import loaded_stamp
 
     config = get_config(ctx)
     # The common case, a second `make run`: nothing changed since the last load, so not even the database is
@@ -30,7 +30,7 @@ def demo_load(ctx: typer.Context, as_json: bool = json_flag()) -> None:
         else:
             console.print(f"demo register already loaded ({len(stamp['systems'])} systems unchanged)")
         return
-    from assay.register.demo import load_demo, write_stamp
+    from assay.demo import load_demo, write_stamp
 
     result = load_demo(open_db(ctx), config)
     write_stamp(config, result)

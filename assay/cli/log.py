@@ -29,6 +29,12 @@ def install(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
 
 
+def _dir_option() -> Any:
+    return env_option(
+        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
+    )
+
+
 def _url_option() -> Any:
     return env_option(
         None,
@@ -202,17 +208,18 @@ def proof_cmd(
         from assay.transparency import entry_at, proof_for
 
         db = open_db(ctx)
-        proof = proof_for(db, index)
+        found = proof_for(db, index)
         stored = entry_at(db, index)
         if stored is None:
             raise NotFound(
                 f"there is no entry {index} in the log",
                 hint="indexes count from 0; 'assay log show' gives the number of entries",
             )
-        if proof is None:
+        if found is None:
             raise InvalidInput(
                 f"entry {index} is not integrated into the log", hint="check the index, or run 'assay log integrate'"
             )
+        proof = found
         entry = stored
     if entry_out is not None:
         entry_out.write_bytes(entry)
@@ -253,9 +260,7 @@ def check_proof_cmd(
 def verify_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = env_option(
-        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
-    ),
+    folder: Path = _dir_option(),
     key: str = _key_option(),
     checkpoints: list[Path] = env_option(
         [],
@@ -279,23 +284,14 @@ def verify_cmd(
     database_entries = None
     if not url and folder is None:
         # This register's own log: also every checkpoint it ever published, and its database's entries.
-        from sqlalchemy import select
-
-        from assay.transparency.models import LogCheckpoint, LogEntry
+        from assay.transparency.reading import checkpoints_published, entries_between
 
         db = open_db(ctx)
         key = key or _local_key(ctx)
-        with db.read() as s:
-            seen.extend(c.encode() for (c,) in s.execute(select(LogCheckpoint.checkpoint)))
+        seen.extend(c.encode() for c in checkpoints_published(db))
 
         def database_entries(start: int, end: int) -> list[bytes]:
-            with db.read() as s:
-                return [
-                    bytes(d)
-                    for (d,) in s.execute(
-                        select(LogEntry.data).where(LogEntry.idx >= start, LogEntry.idx < end).order_by(LogEntry.idx)
-                    )
-                ]
+            return entries_between(db, start, end)
 
     if not key:
         raise InvalidInput("--key is needed", hint="pass the log's vkey from a source you trust")
@@ -339,9 +335,7 @@ def verify_cmd(
 def monitor_cmd(
     ctx: typer.Context,
     url: str = _url_option(),
-    folder: Path = env_option(
-        None, "--dir", envvar="ASSAY_LOG_DIR", help="Read a log folder (default: this register's <data-dir>/log)."
-    ),
+    folder: Path = _dir_option(),
     key: str = _key_option(),
     state: Path = env_option(
         None,

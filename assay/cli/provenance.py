@@ -42,7 +42,7 @@ ca_app = typer.Typer(help="The register's certificate authority for C2PA signing
 keys_app = typer.Typer(help="Marking keys: namespaces and offline marking kits.", no_args_is_help=True)
 marks_app = typer.Typer(help="Mark records: list them, record offline batches.", no_args_is_help=True)
 
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif"}
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif", ".heic", ".heif"}
 
 
 def install(app: typer.Typer) -> None:
@@ -119,6 +119,12 @@ def mark(
         help="Mark with a marking kit, without the register; append records to --batch.",
     ),
     kit: Path = env_option(None, "--kit", envvar="ASSAY_MARK_KIT", help="The marking kit (with --offline)."),
+    remark: bool = env_option(
+        False,
+        "--remark",
+        envvar="ASSAY_MARK_REMARK",
+        help="Mark again an image that already carries this system's own mark (another system's: always refused).",
+    ),
     batch: Path = env_option(
         None,
         "--batch",
@@ -141,7 +147,9 @@ def mark(
                 hint="leave out --server (ASSAY_SERVER) to mark with a kit, or the kit options to mark remotely",
             )
         target = remote.Remote(server, token, ca_bundle, unsafe_http)
-        return remote.mark(target, images, system=system, out=out, visible_label=visible_label, as_json=as_json)
+        return remote.mark(
+            target, images, system=system, out=out, visible_label=visible_label, as_json=as_json, remark=remark
+        )
     if offline:
         _mark_offline(
             images,
@@ -170,16 +178,17 @@ def mark(
         principal=_operator(),
         visible_label=visible_label,
         names=[str(p) for p in images],
+        remark=remark,
     )
     _integrate(ctx, db)
     for path, r in zip(images, results, strict=True):
-        target = _target(path, out, r.media_type)
-        target.write_bytes(r.data)
+        written = _target(path, out, r.media_type)
+        written.write_bytes(r.data)
         if as_json:
-            print_json_line(r.as_dict() | {"input": str(path), "output": str(target)})
+            print_json_line(r.as_dict() | {"input": str(path), "output": str(written)})
         else:
             console.print(
-                f"[green]marked[/green] {escape(str(path))} -> {escape(str(target))}  mark "
+                f"[green]marked[/green] {escape(str(path))} -> {escape(str(written))}  mark "
                 f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}",
                 highlight=False,
             )
@@ -343,25 +352,36 @@ def marks_list(
     as_json: bool = json_flag(),
 ) -> None:
     """List recorded marks, newest first."""
-    from sqlalchemy import select
+    from assay.provenance.records import list_marks
 
-    from assay.provenance.checking import mark_view
-    from assay.provenance.models import MarkRecord
-
-    db = open_db(ctx)
-    q = select(MarkRecord).order_by(MarkRecord.created_at.desc()).limit(max(1, min(limit, 10_000)))
-    if system:
-        q = q.where(MarkRecord.system_id == system)
-    with db.read() as session:
-        items = [mark_view(r) for r in session.scalars(q)]
+    items = list_marks(
+        open_db(ctx), system_id=system, per_page=max(1, min(limit, 10_000)), count=False, oversight=True
+    ).items  # the local operator
     if as_json:
         print_json(items)
         return
+    _print_marks(items)
+
+
+def _print_marks(items: list[dict[str, Any]]) -> None:
+    """A table that stays readable at 80 columns: the system id column takes what the others leave."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("mark", no_wrap=True)
+    table.add_column("made (UTC)", no_wrap=True)
+    table.add_column("system", overflow="fold")
+    table.add_column("size", no_wrap=True)
+    table.add_column("log", justify="right", no_wrap=True)
     for m in items:
-        console.print(
-            f"{m['mark_id']}  {m['created_at']}  {m['system_id']}  {m['width']}x{m['height']}  log {m['log_index']}",
-            highlight=False,
+        table.add_row(
+            m["mark_id"],
+            m["created_at"].replace("T", " ")[:16],
+            escape(m["system_id"]),
+            f"{m['width']}x{m['height']}",
+            "" if m["log_index"] is None else str(m["log_index"]),
         )
+    console.print(table, highlight=False)
 
 
 # ---------------------------------------------------------------------------------------------- assay check
@@ -758,7 +778,7 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
 
     if verdict.get("kind") == "text":
         return _verify_text_log_proof(verdict, vkey)
-    log = verdict.get("log")
+    log: dict[str, Any] | None = verdict.get("log")
     if not log and verdict.get("status") != "marked":
         return True
     if log and not (log.get("proof") and log.get("entry")):
@@ -784,6 +804,7 @@ def _verify_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
             else "The transparency-log proof of this mark did not verify."
         )
         return False
+    assert log is not None  # a verified proof came from the verdict's log entry
     log["verified"] = True
     log["verification"] = f"included in {inclusion.origin} at tree size {inclusion.tree_size}"
     return True
@@ -809,15 +830,6 @@ def _verify_text_log_proof(verdict: dict[str, Any], vkey: str | None) -> bool:
     return True
 
 
-# The red-line screening's outcomes as the register's pages word them.
-_OUTCOMES = {
-    "prohibited": "prohibited (crosses a red line)",
-    "high_risk": "high risk",
-    "transparency": "transparency duties",
-    "minimal": "minimal risk",
-}
-
-
 def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json_line(v)
@@ -838,10 +850,9 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
         return
     ev = v.get("evidence", {})
     m, w = ev.get("manifest", {}), ev.get("watermark", {})
-    found = "found" + (f" (p < {w['p_value']:.0e})" if isinstance(w.get("p_value"), float) else "")
     parts = [
         f"credentials {m.get('state')}",
-        "watermark " + (found if w.get("found") else "not found"),
+        "watermark " + ("found" if w.get("found") else "not found"),
     ]
     if ev.get("match"):
         parts.append(f"picture {ev['match']['assessment']}")
@@ -852,19 +863,25 @@ def _print_verdict(v: dict[str, Any], as_json: bool) -> None:
             + ("proof verified" if log.get("verified") else log.get("verification", ""))
         )
     console.print("  " + "; ".join(parts), highlight=False, style="dim")
+    if v.get("confidence"):
+        console.print(f"  {escape(v['confidence'])}", highlight=False)
     if v.get("system"):
         s = v["system"]
         console.print(
             f"  training data: {escape(s['training_data_headline'])} ({s['training_data_url']})", highlight=False
         )
-        outcome = _OUTCOMES.get(s["outcome"], str(s["outcome"]))
+        from assay.provenance.wording import OUTCOME_LABELS, impact_label
+
+        outcome = OUTCOME_LABELS.get(s["outcome"], str(s["outcome"]))
         console.print(
-            f"  red lines and impact: {outcome}, impact level {s['impact_level']} of 4"
+            f"  red lines and impact: {outcome}, {impact_label(s['impact_level'])}"
             + ("; suspended" if s.get("suspended") else ""),
             highlight=False,
         )
     for note in v.get("notes", []):
         console.print(f"  note: {escape(note)}", highlight=False)
+    if v.get("share_url"):
+        console.print(f"  share this verdict: {v['share_url']}", highlight=False, overflow="fold")
 
 
 def _print_text_verdict(v: dict[str, Any]) -> None:

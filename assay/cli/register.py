@@ -285,17 +285,15 @@ def systems_rescreen(
     as_json: bool = json_flag(),
 ) -> None:
     """Screen systems again under the red-line rules in force (after the rules changed); logged, history kept."""
-    from sqlalchemy import select
-
-    from assay.register.models import System
     from assay.register.service import rescreen
+    from assay.register.service import system_ids as all_system_ids
 
     if not system_ids and not all_systems:
         raise InvalidInput("name the systems to screen again, or pass --all", hint="assay systems rescreen --all")
     db = open_db(ctx)
     if not system_ids:
         with db.read() as session:
-            system_ids = list(session.scalars(select(System.id).order_by(System.id)))
+            system_ids = all_system_ids(session)
     changed = []
     for system_id in system_ids:
         with db.write() as session:
@@ -336,15 +334,13 @@ def systems_update(
 
         target = remote.Remote(server, token, ca_bundle, unsafe_http)
         return remote.update(target, system_id, file, expected_version=expected_version, reason=reason, as_json=as_json)
-    from assay.register.models import System
-    from assay.register.service import to_dict, update
+    from assay.register.service import current_version, to_dict, update
 
     document, source = _load(file)
     db = open_db(ctx)
     with db.write() as session:
         if expected_version is None:
-            current = session.get(System, system_id)
-            expected_version = current.current_version if current is not None else 0
+            expected_version = current_version(session, system_id)
         view = update(
             session,
             system_id,

@@ -174,7 +174,14 @@ def update(
 
 
 def mark(
-    remote: Remote, images: list[Path], *, system: str, out: Path | None, visible_label: bool, as_json: bool
+    remote: Remote,
+    images: list[Path],
+    *,
+    system: str,
+    out: Path | None,
+    visible_label: bool,
+    as_json: bool,
+    remark: bool = False,
 ) -> None:
     """Mark on the register, one image per request; each marked file is written as soon as it comes back.
 
@@ -188,9 +195,9 @@ def mark(
         for path in images:
             data = _read(path)
             try:
-                marked = register.mark(data, system_id=system, visible_label=visible_label)
+                marked = register.mark(data, system_id=system, visible_label=visible_label, remark=remark)
             except RemoteError as exc:
-                if exc.http_status in (413, 415, 422):  # about this file (not the token, the system or the server)
+                if exc.http_status in (409, 413, 415, 422):  # about this file (not the token, the system or the server)
                     exc.message = f"{path}: {exc.message}"
                 if done:
                     exc.message += f" ({done} of {len(images)} images were marked and written before it)"

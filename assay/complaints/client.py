@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from assay.complaints import crypto, service
+from assay.complaints import crypto, keyfile, service
 from assay.complaints.service import SealedReply
 from assay.errors import AssayError, InvalidInput, StorageError, VerificationError
 
@@ -129,9 +129,11 @@ class ApiBackend:
             body = None
         if r.status_code >= 400:
             err = (body or {}).get("error", {}) if isinstance(body, dict) else {}
-            exc = AssayError(err.get("message") or f"the server answered {r.status_code}", hint=err.get("hint", ""))
-            exc.code = err.get("code", "error")
-            raise exc
+            answered = AssayError(
+                err.get("message") or f"the server answered {r.status_code}", hint=err.get("hint", "")
+            )
+            answered.code = err.get("code", "error")
+            raise answered
         if not isinstance(body, dict):
             raise StorageError(
                 f"{self.base_url} did not answer with JSON", hint="check --server: is it an Assay register?"
@@ -305,13 +307,13 @@ class KeyRing:
 
     def _files_by_id(self) -> dict[str, Path]:
         if self._index is None:
-            self._index = {crypto.key_id(crypto.read_key_file_public(f)): f for f in self.files}
+            self._index = {crypto.key_id(keyfile.read_key_file_public(f)): f for f in self.files}
         return self._index
 
     def holds(self, public_key: bytes) -> bool:
         """Whether one of the key files is this public key (no passphrase needed)."""
         path = self._files_by_id().get(crypto.key_id(public_key))
-        return path is not None and crypto.read_key_file_public(path) == public_key
+        return path is not None and keyfile.read_key_file_public(path) == public_key
 
     def private_key(self, kid: str) -> bytes:
         if kid in self._opened:
@@ -322,7 +324,7 @@ class KeyRing:
                 f"a message is sealed to key {kid}, and none of the key files given is that key",
                 hint="add --key with the key file of that id (old keys stay needed after a rotation)",
             )
-        private, _ = crypto.load_key_file(path, self.passphrase(path))
+        private, _ = keyfile.load_key_file(path, self.passphrase(path))
         self._opened[kid] = private
         return private
 

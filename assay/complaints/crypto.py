@@ -1,4 +1,4 @@
-"""The cryptography of the complaints channel: sealed boxes, the complaint container, receipts, key files.
+"""The cryptography of the complaints channel: sealed boxes, the complaint container, receipts (key files: keyfile).
 
 Everything here is pure: no database, no web. The same constructions run in the browser
 (``assay/web/static/complaints/complaints.js`` with the vendored libsodium.js), so a complaint sealed in a
@@ -37,13 +37,9 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import stat
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
-from pathlib import Path
 from typing import Any
 
 import nacl.bindings
@@ -66,17 +62,14 @@ __all__ = [
     "generate_body_key",
     "key_id",
     "fingerprint",
-    "load_key_file",
     "new_receipt",
     "open_own_copy",
     "open_sealed",
     "pack_complaint",
     "parse_receipt",
-    "read_key_file_public",
     "seal",
     "seal_own_copy",
     "unpack_complaint",
-    "write_key_file",
 ]
 
 CONTAINER_MAGIC = b"ASSAY-COMPLAINT-1\n"
@@ -86,7 +79,6 @@ OWN_COPY_CONTEXT = b"assay-complaints-own-copy-v1"  # BLAKE2b(key=reply seed) of
 # The largest own copy: every field at its limit in 4-byte UTF-8, ten attachment names, the padding and the box.
 MAX_OWN_COPY_BYTES = 256 * 1024
 SEAL_OVERHEAD = nacl.bindings.crypto_box_SEALBYTES  # 48: ephemeral public key + MAC
-KEY_FILE_FORMAT = "assay-complaints-key/1"
 
 # The form's fields, in the order the form shows them. ``what`` is the only one a complaint needs.
 FIELDS: dict[str, int] = {
@@ -510,114 +502,6 @@ def open_own_copy(blob: bytes, copy_key: bytes) -> dict[str, Any]:
 def lookup_hash(access_key: bytes, pepper: bytes) -> bytes:
     """What the server stores and indexes for a receipt: HMAC-SHA256 of the access key under the pepper."""
     return hmac.new(pepper, b"assay-complaints-lookup\n" + access_key, hashlib.sha256).digest()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The oversight body's key file
-
-
-@dataclass(frozen=True)
-class KeyFileKdf:
-    opslimit: int = argon2id.OPSLIMIT_MODERATE
-    memlimit: int = argon2id.MEMLIMIT_MODERATE
-
-
-def write_key_file(
-    path: Path, private_key: bytes, passphrase: str, *, kdf: KeyFileKdf | None = None, overwrite: bool = False
-) -> dict[str, Any]:
-    """Encrypt ``private_key`` under ``passphrase`` and write it to ``path`` (mode 0600). Returns the file's JSON."""
-    kdf = kdf or KeyFileKdf()
-    if len(passphrase) < 12:
-        raise InvalidInput(
-            "the passphrase is shorter than 12 characters",
-            hint="choose a long passphrase, e.g. five or more random words",
-        )
-    if path.exists() and not overwrite:
-        raise InvalidInput(
-            f"{path} already exists", hint="choose another file name; never overwrite a key you may need"
-        )
-    public = bytes(PrivateKey(private_key).public_key)
-    salt = nacl.utils.random(argon2id.SALTBYTES)
-    wrap_key = argon2id.kdf(
-        nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=kdf.opslimit, memlimit=kdf.memlimit
-    )
-    box = nacl.secret.SecretBox(wrap_key).encrypt(private_key)
-    doc = {
-        "format": KEY_FILE_FORMAT,
-        "key_id": key_id(public),
-        "public_key": b64(public),
-        "created": date.today().isoformat(),
-        "kdf": {"alg": "argon2id13", "salt": b64(salt), "opslimit": kdf.opslimit, "memlimit": kdf.memlimit},
-        "encrypted_private_key": b64(bytes(box)),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
-    return doc
-
-
-def _read_key_doc(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InvalidInput(
-            f"no key file at {path}", hint="give the file written by 'assay complaints keygen'"
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(
-            f"{path} is not a readable key file: {exc}", hint="give the file written by 'assay complaints keygen'"
-        ) from None
-    if not isinstance(doc, dict) or doc.get("format") != KEY_FILE_FORMAT:
-        raise InvalidInput(
-            f"{path} is not an Assay complaints key file", hint="give the file written by 'assay complaints keygen'"
-        )
-    return doc
-
-
-def read_key_file_public(path: Path) -> bytes:
-    """The public key in a key file (no passphrase needed)."""
-    return decode_public_key(str(_read_key_doc(path).get("public_key", "")), path=f"{path}: public_key")
-
-
-def load_key_file(path: Path, passphrase: str) -> tuple[bytes, bytes]:
-    """Decrypt a key file: ``(private_key, public_key)``.
-
-    1. The file must be an Assay complaints key file with sane Argon2id parameters.
-    2. The passphrase must open the encrypted private key (authenticated).
-    3. The private key must match the public key written beside it.
-    """
-    doc = _read_key_doc(path)
-    try:
-        kdf = doc["kdf"]
-        salt = _b64decode(kdf["salt"], path="kdf.salt")
-        ops, mem = int(kdf["opslimit"]), int(kdf["memlimit"])
-        sealed = _b64decode(doc["encrypted_private_key"], path="encrypted_private_key")
-        public = decode_public_key(doc["public_key"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidInput(f"{path} is damaged: {exc}", hint="restore the key file from your backup") from None
-    if (
-        len(salt) != argon2id.SALTBYTES
-        or not (argon2id.OPSLIMIT_MIN <= ops <= 64)
-        or not (argon2id.MEMLIMIT_MIN <= mem <= 4 * 1024**3)
-    ):
-        raise InvalidInput(
-            f"{path} has unusable key derivation parameters", hint="restore the key file from your backup"
-        )
-    wrap_key = argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem)
-    try:
-        private = nacl.secret.SecretBox(wrap_key).decrypt(sealed)
-    except nacl.exceptions.CryptoError:
-        raise VerificationError(
-            f"the passphrase does not open {path}", hint="type the passphrase chosen at 'assay complaints keygen'"
-        ) from None
-    if bytes(PrivateKey(private).public_key) != public:
-        raise VerificationError(
-            f"{path} is inconsistent: its private key does not match its public key",
-            hint="restore the key file from your backup",
-        )
-    return private, public
 
 
 # ---------------------------------------------------------------------------------------------------------

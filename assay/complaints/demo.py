@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from assay.complaints import crypto, service
+from assay.complaints import crypto, keyfile, service
 from assay.config import Config
 from assay.db import Database
 
@@ -28,7 +28,7 @@ __all__ = ["DEMO_KEY_FILE", "DEMO_PASSPHRASE", "load_demo"]
 DEMO_PASSPHRASE = "demo-passphrase-not-secret"
 DEMO_KEY_FILE = Path("demo") / "oversight-body-DEMO.key.json"
 # The passphrase is public, so a slow key derivation would protect nothing and only slow down 'make run'.
-_DEMO_KDF = crypto.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024)
+_DEMO_KDF = keyfile.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024)
 
 
 def load_demo(db: Database, config: Config) -> dict[str, Any]:
@@ -38,13 +38,13 @@ def load_demo(db: Database, config: Config) -> dict[str, Any]:
         current = service.current_key(session)
     if current is not None and not current.demo:
         return {"skipped": "the oversight body's own key is published", "message": _skipped(current)}
-    if current is not None and path.is_file() and crypto.read_key_file_public(path) == current.public_key:
+    if current is not None and path.is_file() and keyfile.read_key_file_public(path) == current.public_key:
         return _outcome(current, path, changed=False)
     # No key yet, or a demo key whose file is gone (a new data folder over an old database): a fresh demo key.
     private, public = crypto.generate_body_key()
     if path.exists():
         path.rename(path.with_name(path.name + f".replaced-{datetime.now(UTC):%Y%m%d%H%M%S}"))
-    crypto.write_key_file(path, private, DEMO_PASSPHRASE, kdf=_DEMO_KDF)
+    keyfile.write_key_file(path, private, DEMO_PASSPHRASE, kdf=_DEMO_KDF)
     with db.write() as session:
         view = service.publish_key(session, public, today=datetime.now(UTC).date(), demo=True)
     return _outcome(view, path, changed=True)

@@ -11,21 +11,32 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
-if TYPE_CHECKING:
-    from assay.db import Database
+
+class _Migratable(Protocol):
+    """What migrating needs of :class:`assay.db.Database` (a protocol, so this module does not import the one
+    that imports it)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def is_sqlite(self) -> bool: ...
+    @property
+    def engine(self) -> Engine: ...
+
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(db: Database) -> AlembicConfig:
+def alembic_config(db: _Migratable) -> AlembicConfig:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
@@ -38,7 +49,7 @@ def alembic_config(db: Database) -> AlembicConfig:
 MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"assay migrations").digest()[:8], "big", signed=True)
 
 
-def upgrade(db: Database, target: str = "heads") -> None:
+def upgrade(db: _Migratable, target: str = "heads") -> None:
     """Bring every branch to ``target``, once however many processes or machines start at the same moment.
 
     The migrations run in one transaction, under an exclusive lock held to its end: on PostgreSQL a
@@ -58,7 +69,7 @@ def upgrade(db: Database, target: str = "heads") -> None:
 
 
 @contextmanager
-def _sqlite_file_lock(db: Database) -> Iterator[None]:
+def _sqlite_file_lock(db: _Migratable) -> Iterator[None]:
     """An exclusive ``flock`` on ``<database>.migrate-lock`` (SQLite's own lock times out after 30 s; a long
     migration must make the others wait, not fail)."""
     path = db.url.split("sqlite:///", 1)[-1] if db.is_sqlite else ""
@@ -75,7 +86,7 @@ def _sqlite_file_lock(db: Database) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def pending(db: Database) -> list[str]:
+def pending(db: _Migratable) -> list[str]:
     """Revisions not yet applied (empty when the schema is current)."""
     script = ScriptDirectory.from_config(alembic_config(db))
     with db.engine.connect() as conn:

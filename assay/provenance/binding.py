@@ -62,6 +62,7 @@ class Probe:
     period_px: float = 0.0  # the watermark's tile period as detected (0: not detected)
     rotation_deg: float = 0.0
     flipped: bool = False
+    offset_px: tuple[float, float] = (0.0, 0.0)  # where a watermark tile starts, modulo the period
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def make_probe(pixels: np.ndarray, detection: Any = None) -> Probe:
         period_px=float(getattr(det, "period_px", 0.0) or 0.0) if getattr(det, "found", False) else 0.0,
         rotation_deg=float(getattr(det, "rotation_deg", 0.0) or 0.0) if getattr(det, "found", False) else 0.0,
         flipped=bool(getattr(det, "flipped", False)) if getattr(det, "found", False) else False,
+        offset_px=tuple(getattr(det, "offset_px", (0.0, 0.0)) or (0.0, 0.0))
+        if getattr(det, "found", False)
+        else (0.0, 0.0),  # type: ignore[arg-type]
     )
 
 
@@ -192,7 +196,31 @@ def _hypotheses(probe: Probe, w: int, h: int, gx: int, gy: int, tile_period: Any
             rows = _placements(probe, w, h, s * k, math.radians(deg), probe.flipped, cell * s * k)
             if len(rows):
                 out.append((f"crop x{s:g} {deg:+.1f} deg", rows))
+    # 3. the picture inside a larger one (a screenshot of a post, a page, a collage): the detector's geometry
+    #    places it. The marked picture's tiles start at its top-left corner, so that corner lies on the lattice
+    #    the detector found (offset + a whole number of periods) at the scale the period says.
+    if probe.period_px > 0 and tile_period is not None and abs(probe.rotation_deg) <= 0.5 and not probe.flipped:
+        rows = _inside(probe, w, h, probe.period_px / float(tile_period(w, h)), k)
+        if len(rows):
+            out.append(("inside", rows))
     return out
+
+
+def _inside(probe: Probe, w: int, h: int, s: float, k: float) -> np.ndarray:
+    """Placements of the recorded picture, scaled by ``s``, with its corner on the watermark lattice and
+    mostly inside the checked image (checked-image pixels scaled by ``k`` to the probe)."""
+    if not 0.2 < s < 5:
+        return np.zeros((0, 6))
+    period = probe.period_px
+    ox, oy = (v % period for v in probe.offset_px)
+    # Corners from a period before the edge (a picture cut at the edge) to where the picture still fits.
+    xs = ox + period * np.arange(-1, max(0, math.floor((probe.width - s * w - ox) / period)) + 2)
+    ys = oy + period * np.arange(-1, max(0, math.floor((probe.height - s * h - oy) / period)) + 2)
+    tx, ty = (v.ravel() for v in np.meshgrid(xs, ys))
+    rows = np.zeros((tx.size, 6))
+    rows[:, 0] = rows[:, 4] = s * k
+    rows[:, 2], rows[:, 5] = tx * k, ty * k
+    return rows
 
 
 def _placements(probe: Probe, w: int, h: int, s: float, theta: float, flipped: bool, step_cell: float) -> np.ndarray:

@@ -25,6 +25,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.db import Database
+from assay.db.types import aware as _aware
+from assay.db.types import iso_z as _iso
+from assay.db.types import utc_now as _now
 from assay.errors import ConfigError, Conflict, InvalidInput, NotFound
 from assay.provenance.ca import SigningChain, fingerprint, key_pem, load_chain, write_private
 from assay.provenance.environment import ProvenanceEnv
@@ -331,15 +334,3 @@ def _view(r: SigningCertificate) -> CertificateView:
         issued_log_index=r.issued_log_index,
         chain_pem=r.chain_pem,
     )
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _aware(d: dt.datetime) -> dt.datetime:
-    return d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
-
-
-def _iso(d: dt.datetime) -> str:
-    return _aware(d).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -151,7 +151,7 @@ def material_for(db: Database, config: Config) -> VerifierMaterial:
 
 
 def _files_stamp(data_dir: Path) -> tuple[Any, ...]:
-    out = []
+    out: list[Any] = []
     for rel in (
         "provenance/ca/root.pem",
         "provenance/ca/accepted-anchors.pem",

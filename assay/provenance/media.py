@@ -42,7 +42,10 @@ _FORMAT_TYPES = {
     "TIFF": "image/tiff",
     "BMP": "image/bmp",
     "AVIF": "image/avif",
+    "HEIF": "image/heic",
 }
+# ISO BMFF brands (the 'ftyp' box) of HEIC/HEIF stills, as phones write them.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
 # Types Assay can mark (c2pa embeds manifests in these and they keep 8-bit RGB faithfully).
 MARKABLE_TYPES = ("image/jpeg", "image/png", "image/webp")
 _MIN_SIDE = 64
@@ -76,7 +79,31 @@ def sniff_media_type(data: bytes) -> str | None:
         return "image/bmp"
     if head[4:8] == b"ftyp" and head[8:12] in (b"avif", b"avis"):
         return "image/avif"
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return "image/heic"
     return None
+
+
+def _decoder_ready(media_type: str, name: str) -> None:
+    """AVIF needs Pillow built with libavif (Pillow 11.2+ wheels are); HEIC needs the pillow-heif plugin. Say
+    which is missing rather than calling the file damaged."""
+    if media_type == "image/avif":
+        from PIL import features
+
+        if not features.check("avif"):
+            raise UnsupportedMedia(
+                f"{name} is an AVIF image, and this installation's Pillow cannot decode AVIF",
+                hint="upgrade Pillow (11.2 or later includes AVIF), or convert the image to JPEG or PNG",
+            )
+    elif media_type == "image/heic":
+        try:
+            import pillow_heif
+        except ImportError:
+            raise UnsupportedMedia(
+                f"{name} is a HEIC/HEIF image, and the pillow-heif decoder is not installed",
+                hint="pip install pillow-heif, or convert the image to JPEG or PNG",
+            ) from None
+        pillow_heif.register_heif_opener()
 
 
 def decode_image(
@@ -96,7 +123,7 @@ def decode_image(
     ``height`` stay the file's own).
 
     1. size: empty or over ``max_bytes`` is refused before anything is parsed;
-    2. type: the magic bytes must say JPEG, PNG, WebP, GIF, TIFF, BMP or AVIF (the name is ignored);
+    2. type: the magic bytes must say JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC (the name is ignored);
     3. structure: chunk, segment, block, scan and strip counts within limits no real image reaches (Pillow
        walks them in Python: 48 MB of empty PNG chunks took 8 s just to open);
     4. header: the declared width x height must be within ``max_pixels`` and at least ``min_side`` on each
@@ -109,7 +136,9 @@ def decode_image(
     """
     # 1.
     if not data:
-        raise InvalidInput(f"{name} is empty", hint="choose an image file (JPEG, PNG, WebP, GIF, TIFF, BMP or AVIF)")
+        raise InvalidInput(
+            f"{name} is empty", hint="choose an image file (JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF or HEIC)"
+        )
     if len(data) > max_bytes:
         raise TooLarge(
             f"{name} is {len(data):,} bytes, over the limit of {max_bytes:,}",
@@ -120,14 +149,15 @@ def decode_image(
     if media_type is None:
         raise UnsupportedMedia(
             f"{name} is not an image Assay can read",
-            hint="Assay checks JPEG, PNG, WebP, GIF, TIFF, BMP and AVIF images",
+            hint="Assay checks JPEG, PNG, WebP, GIF, TIFF, BMP, AVIF and HEIC images",
         )
     # 3.
     _check_structure(data, media_type, name)
+    _decoder_ready(media_type, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             # 4.
             width, height = img.size
             if width <= 0 or height <= 0:

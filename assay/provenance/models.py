@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
+from assay.db.types import UTCDateTime
 
 __all__ = ["MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate", "WatermarkKeyRecord"]
 
-_TZ = DateTime(timezone=True)
+_TZ = UTCDateTime()  # aware UTC datetimes on SQLite and PostgreSQL alike
 
 
 class MarkNamespace(Base):

@@ -21,8 +21,10 @@ from sqlalchemy import select
 from assay import watermark
 from assay.db import Database
 from assay.errors import FieldProblem, InvalidInput, NotFound
+from assay.provenance.evidence import examine, material_for
 from assay.provenance.keys import MarkId, binding_algorithms
 from assay.provenance.models import MarkRecord
+from assay.provenance.verdict import resolve
 
 __all__ = ["manifest_store", "matches_by_binding", "matches_by_content", "supported_algorithms"]
 
@@ -104,9 +106,6 @@ def matches_by_content(
     _check_alg(alg, required=False)
     n = _check_max(max_results)
     config = getattr(env, "config", env)
-    from assay.provenance.evidence import examine, material_for
-    from assay.provenance.verdict import resolve
-
     evidence = examine(data, material_for(db, config), name="the asset")
     verdict = resolve(evidence, db, config)
     # Only a mark on the picture it was recorded with resolves: a copied mark names no manifest.

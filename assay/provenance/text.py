@@ -38,6 +38,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assay.db import Database
+from assay.db.types import iso_z as _iso
+from assay.db.types import utc_now as _now
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, TooLarge
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.textmodels import TextKeyRecord, TextRecord, TokenizerFile
@@ -437,12 +439,3 @@ def record_texts(
 
 def find_records(session: Session, sha256: str) -> list[TextRecord]:
     return list(session.scalars(select(TextRecord).where(TextRecord.sha256 == sha256).order_by(TextRecord.id)))
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _iso(d: dt.datetime) -> str:
-    d = d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")

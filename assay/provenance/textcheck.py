@@ -29,6 +29,7 @@ from typing import Any
 
 from assay.config import Config
 from assay.db import Database
+from assay.db.types import iso_z as _iso
 from assay.errors import AssayError, ConfigError, InvalidInput, TooLarge, VerificationError
 from assay.provenance import textwording
 from assay.provenance.text import KeyInfo, Keyring, find_records, keyring_stamp, load_keyring, text_sha256
@@ -360,10 +361,3 @@ def verify_text_verdict(verdict: Mapping[str, Any], *, log_key: str) -> Any:
         tree_size=checkpoint.size,
         body=body,
     )
-
-
-def _iso(d: Any) -> str:
-    import datetime as dt
-
-    d = d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")

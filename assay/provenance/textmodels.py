@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
+from assay.db.types import UTCDateTime
 
 __all__ = ["TextKeyRecord", "TextRecord", "TokenizerFile"]
 
-_TZ = DateTime(timezone=True)
+_TZ = UTCDateTime()  # aware UTC datetimes on SQLite and PostgreSQL alike
 
 
 class TokenizerFile(Base):

@@ -25,7 +25,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,10 @@ class Verdict:
     # Raw scores (detector statistics, hash distances, binding agreement) for authenticated oversight only:
     # in public answers they would help anyone tuning a removal or a forgery.
     oversight: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The watermark's odds in plain words (wording.odds), coarse on purpose; "" when no watermark was found.
+    confidence: str = ""
+    file_sha256: str = ""  # of the checked file, so a reader can tell a shared verdict is about the same file
+    share_url: str = field(default="", compare=False)  # a signed link re-stating this verdict (assay.provenance.share)
 
     @property
     def found(self) -> bool:
@@ -124,6 +128,9 @@ class Verdict:
             "found": self.found,
             "ai_generated": self.ai_generated,
             "headline": self.headline,
+            "confidence": self.confidence,
+            "file_sha256": self.file_sha256 or None,
+            "share_url": self.share_url or None,
             "media_type": self.media_type,
             "width": self.width,
             "height": self.height,
@@ -160,7 +167,29 @@ def resolve_many(evidences: Sequence[Evidence], db: Database, config: Config) ->
         h = _lookup(db, marks[i : i + _CHUNK], namespaces, records)
         head = head or h
     proofs = _proofs(db, head, records)
-    return [_verdict(ev, namespaces, records, proofs, config) for ev in evidences]
+    verdicts = [_verdict(ev, namespaces, records, proofs, config) for ev in evidences]
+    return _with_share_links(verdicts, config)
+
+
+def _with_share_links(verdicts: list[Verdict], config: Config) -> list[Verdict]:
+    """Each verdict with its signed share link (none on a data folder without the register's keys)."""
+    from assay.provenance.share import share_url
+
+    keys = _register_keys(config)
+    if keys is None:
+        return verdicts
+    now = dt.datetime.now(dt.UTC)
+    return [
+        replace(
+            v,
+            share_url=share_url(
+                config.base_url, keys.master, status=v.status, mark_id=v.mark_id, sha256=v.file_sha256, at=now
+            ),
+        )
+        if v.file_sha256
+        else v
+        for v in verdicts
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- the one query
@@ -181,7 +210,7 @@ class _Record:
     entry: bytes | None  # the record's log entry
 
 
-_RECORD_COLUMNS = [
+_RECORD_COLUMNS: list[Any] = [
     MarkRecord.mark_id,
     MarkRecord.namespace,
     MarkRecord.system_id,
@@ -203,7 +232,7 @@ _RECORD_COLUMNS = [
     MarkRecord.key_id,
     MarkRecord.binding,
 ]
-_SYSTEM_COLUMNS = [
+_SYSTEM_COLUMNS: list[Any] = [
     System.id.label("s_id"),
     System.name.label("s_name"),
     System.version_label.label("s_version"),
@@ -214,7 +243,7 @@ _SYSTEM_COLUMNS = [
     System.suspended.label("s_suspended"),
     System.training_data_headline.label("s_training_data_headline"),
 ]
-_HEAD_COLUMNS = [
+_HEAD_COLUMNS: list[Any] = [
     LogHead.generation.label("h_generation"),
     LogHead.tree_size.label("h_size"),
     LogHead.root_hash.label("h_root"),
@@ -334,7 +363,9 @@ def _verdict(
         and manifest.state in ("trusted", "valid")
     ):
         codes.append(("marks_differ", {"watermark": ev.watermark_mark.hex, "credentials": ev.manifest_mark.hex}))
-    base = {
+    base: dict[str, Any] = {
+        "file_sha256": ev.sha256,
+        "confidence": wording.odds(ev.detection.p_value) if ev.detection.found and ev.watermark_mark else "",
         "media_type": ev.media_type,
         "width": ev.width,
         "height": ev.height,
@@ -570,7 +601,8 @@ def _unrecorded(
 
 def _provider_key_ids(ev: Evidence, provider_id: str) -> set[str]:
     # The evidence names the key that found the mark; the key's owner came with the material.
-    return {ev.detection.key_id} if ev.detection.key_provider == provider_id else set()
+    key_id = ev.detection.key_id
+    return {key_id} if key_id is not None and ev.detection.key_provider == provider_id else set()
 
 
 _keys_cache: dict[str, RegisterKeys | None] = {}
@@ -637,9 +669,12 @@ def _system_dict(config: Config, s: Any, version_at_marking: int, version_label:
     }
 
 
-def mark_view(row: Any) -> dict[str, Any]:
-    """The public facts of a mark record (what pages, the API and the resolution API show)."""
-    return {
+def mark_view(row: Any, *, oversight: bool = False) -> dict[str, Any]:
+    """The public facts of a mark record (what pages, the API and the resolution API show).
+
+    The 64-bit perceptual hash only with ``oversight=True`` (the oversight body's token): published, it let an
+    attacker nudge a photograph toward it until it passed for the recorded picture (issue 9)."""
+    view = {
         "mark_id": row.mark_id,
         "system_id": row.system_id,
         "provider_id": row.provider_id,
@@ -658,6 +693,9 @@ def mark_view(row: Any) -> dict[str, Any]:
         "log_index": row.log_index,
         "url_path": f"/marks/{row.mark_id}",
     }
+    if not oversight:
+        del view["phash"]
+    return view
 
 
 def _aware(d: dt.datetime) -> dt.datetime:

@@ -8,7 +8,47 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["NOTES", "headline", "note"]
+__all__ = ["NOTES", "OUTCOME_LABELS", "headline", "impact_label", "note", "odds", "utc"]
+
+# One vocabulary everywhere: the register's pages (assay.web.routes.register's badges), the check page, the API's
+# wording and the CLI name outcomes and impact levels with these words (a test greps templates and CLI for others).
+OUTCOME_LABELS: dict[str, str] = {
+    "prohibited": "Prohibited by law",
+    "high_risk": "High-risk",
+    "transparency": "Transparency obligations",
+    "minimal": "Minimal risk",
+}
+_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
+
+
+def impact_label(level: int | None) -> str:
+    """``Impact level III of IV``, as the register's pages say it (levels are numbers 1-4 in the API)."""
+    roman = _ROMAN.get(level or 0)
+    return f"Impact level {roman} of IV" if roman else "Impact level not assessed"
+
+
+def utc(iso: str | None) -> str:
+    """An ISO 8601 UTC time (``2026-12-05T14:00:00Z``) as people read it: ``2026-12-05 14:00 UTC``."""
+    if not iso:
+        return ""
+    return iso.replace("T", " ")[:16] + " UTC"
+
+
+# Plain-language odds, coarse on purpose: public answers never carry the raw p-value (issue 9: it would help
+# anyone tuning a removal), and people read "one chance in a trillion" where "p < 1e-139" says nothing.
+_ODDS = ((1e-12, "a trillion"), (1e-9, "a billion"), (1e-6, "a million"))
+
+
+def odds(p_value: float | None) -> str:
+    """How unlikely it is that an unmarked picture shows what the detector saw, in words ("" when nothing was
+    found). Bounded at a trillion: smaller figures add nothing a reader can use."""
+    if p_value is None or not p_value == p_value or p_value > _ODDS[-1][0]:  # None, NaN or above the threshold
+        return ""
+    for bound, words in _ODDS:
+        if p_value <= bound:
+            return f"Less than one chance in {words} that a picture without this mark shows this watermark."
+    return ""
+
 
 NOTES: dict[str, str] = {
     "signer_revoked": (

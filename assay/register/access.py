@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assay.db.types import aware as _aware
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unauthorized
 from assay.register.models import ApiToken, Provider
 
@@ -272,11 +273,6 @@ def _info(row: ApiToken) -> TokenInfo:
         revoked_by=row.revoked_by,
         log_index=row.log_index,
     )
-
-
-def _aware(dt: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything Assay stores is UTC.
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _iso(dt: datetime | None) -> str:

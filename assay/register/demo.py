@@ -1,37 +1,30 @@
 """The demo register: the example disclosures in ``assay/register/examples`` loaded idempotently.
 
-``make run`` calls ``assay demo load``, which calls :func:`load_demo`. Running it again changes nothing: a
-provider that exists is kept, a system whose disclosure is unchanged is skipped (same SHA-256), and a system
-whose example file changed since gets a new version (history is never rewritten)::
+``assay demo load`` calls :func:`assay.demo.load_demo`, which calls :func:`load_demo` here first. Running it
+again changes nothing: a provider that exists is kept, a system whose disclosure is unchanged is skipped (same
+SHA-256), and a system whose example file changed since gets a new version (history is never rewritten)::
 
-    result = load_demo(db, config)
+    result = load_demo(db)
     result.published, result.updated, result.unchanged
 
-A second ``make run`` must start serving within seconds, so an unchanged demo is skipped without even opening
-the database: after a load, :func:`write_stamp` records a fingerprint of everything the load depends on (the
-example files, the rules, the demo code, the migrations, the database file and the public URL) in
-``<data_dir>/demo/loaded.json``, and :func:`loaded_stamp` returns it while it still matches. Only the embedded
-SQLite database is fingerprinted; with PostgreSQL every load takes the full (idempotent) path. This module
-imports nothing heavy at the top for that reason.
+The register's demo knows nothing of the other parts (provenance and complaints build on the register, not
+the other way round). This module imports nothing heavy at the top: ``assay demo load`` reads it to decide
+whether anything changed before it opens the database.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assay.config import Config
 from assay.errors import InvalidInput
 
 if TYPE_CHECKING:
     from assay.db import Database
     from assay.register.models import System
 
-__all__ = ["EXAMPLES", "DemoResult", "load_demo", "loaded_stamp", "write_stamp"]
+__all__ = ["EXAMPLES", "DemoResult", "load_demo"]
 
 EXAMPLES = Path(__file__).parent / "examples"
 
@@ -60,18 +53,11 @@ class DemoResult:
         }
 
 
-def load_demo(
-    db: Database,
-    config: Config | None = None,
-    *,
-    examples: Path = EXAMPLES,
-    provenance: bool = True,
-    complaints: bool = True,
-) -> DemoResult:
+def load_demo(db: Database, *, examples: Path = EXAMPLES) -> DemoResult:
     """Load every ``*.yaml`` example (in name order); each system in its own write transaction.
 
-    With ``provenance`` (the default), the provenance part's demo (marked images) is loaded afterwards; with
-    ``complaints`` (the default), a demo oversight key is published unless a key is published already.
+    The register's part only; :func:`assay.demo.load_demo` adds the other parts' demos (marked images, a demo
+    oversight key) after it.
     """
     from sqlalchemy import select
 
@@ -130,21 +116,14 @@ def load_demo(
                 source=path.name,
             )
             result.updated.append(system.id)
-    if provenance:
-        _load_provenance_demo(db, config, result)
-    if complaints:
-        from assay.complaints.demo import load_demo as load_complaints_demo
-
-        # A demo oversight key, so the "File a complaint" forms work at once (marked as a demo everywhere).
-        result.extra["complaints"] = load_complaints_demo(db, config or Config.from_env())
     return result
 
 
 def _existing(session: Any, provider_id: str, d: Any) -> System | None:
     from sqlalchemy import select
 
+    from assay.register._assess import name_key
     from assay.register.models import System
-    from assay.register.service import name_key
 
     if d.system.id is not None:
         found = session.get(System, d.system.id)
@@ -153,101 +132,3 @@ def _existing(session: Any, provider_id: str, d: Any) -> System | None:
     return session.scalars(
         select(System).where(System.provider_id == provider_id, System.name_key == name_key(d.system.name))
     ).first()
-
-
-def _load_provenance_demo(db: Database, config: Config | None, result: DemoResult) -> None:
-    # The provenance part adds marked demo images for the demo systems, when it is installed.
-    try:
-        from assay.provenance.demo import load_demo as load_provenance_demo
-    except ModuleNotFoundError as exc:
-        # Only a missing provenance part is expected; a broken one must not pass silently.
-        if exc.name not in ("assay.provenance", "assay.provenance.demo"):
-            raise
-        return
-    outcome = load_provenance_demo(db, config or Config.from_env())
-    if outcome is not None:
-        result.extra["provenance"] = outcome if isinstance(outcome, (dict, list, str, int)) else str(outcome)
-
-
-# --- The fingerprint of a loaded demo --------------------------------------------------------------------------
-
-STAMP = Path("demo") / "loaded.json"
-_PACKAGE = Path(__file__).resolve().parent.parent
-# What a load reads besides the examples: the rules it screens with, the demo code, the migrations it runs.
-_INPUTS = (
-    "register/data/red_lines.yaml",
-    "register/data/obligations.yaml",
-    "register/data/questionnaire.yaml",
-    "register/demo.py",
-    "provenance/demo.py",
-    "complaints/demo.py",
-)
-_DEMO_IMAGES = Path("demo") / "images"
-
-
-def fingerprint(config: Config, *, examples: Path = EXAMPLES) -> str | None:
-    """A digest of everything an unchanged demo load depends on, or None when it cannot be had cheaply
-    (a database other than the data folder's SQLite file, or none yet)."""
-    from assay import __version__
-
-    if config.database_url and not config.database_url.startswith("sqlite:"):
-        return None
-    db_path = Path(config.resolved_database_url.removeprefix("sqlite:///"))
-    try:
-        db_stat = db_path.stat()
-    except OSError:
-        return None
-    h = hashlib.sha256()
-
-    def add(*parts: object) -> None:
-        for part in parts:
-            data = part if isinstance(part, bytes) else str(part).encode()
-            h.update(len(data).to_bytes(8, "big") + data)
-
-    add(__version__, config.base_url, config.resolved_database_url, db_stat.st_dev, db_stat.st_ino)
-    for path in sorted(examples.glob("*.yaml")):
-        add(path.name, path.read_bytes())
-    for name in _INPUTS:
-        path = _PACKAGE / name
-        add(name, path.read_bytes() if path.exists() else b"")
-    add(*sorted(os.listdir(_PACKAGE / "db" / "migrations" / "versions")))
-    images = Path(config.data_dir) / _DEMO_IMAGES
-    add(*sorted(p.name for p in images.iterdir()) if images.is_dir() else ["(no images)"])
-    return h.hexdigest()
-
-
-def loaded_stamp(config: Config, *, examples: Path = EXAMPLES) -> dict[str, Any] | None:
-    """The record of the last demo load, if nothing it depends on changed since; else None."""
-    try:
-        stamp = json.loads((Path(config.data_dir) / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stamp, dict) or stamp.get("fingerprint") != fingerprint(config, examples=examples):
-        return None
-    return stamp
-
-
-def write_stamp(config: Config, result: DemoResult, *, examples: Path = EXAMPLES) -> None:
-    """Record that the demo is loaded (after a successful load), for :func:`loaded_stamp`."""
-    import secrets
-    from datetime import UTC, datetime
-
-    from assay.files import fsync_dir, write_new
-
-    digest = fingerprint(config, examples=examples)
-    if digest is None:
-        return
-    path = Path(config.data_dir) / STAMP
-    path.parent.mkdir(parents=True, exist_ok=True)
-    systems = sorted({*result.published, *result.updated, *result.unchanged})
-    data = json.dumps(
-        {
-            "fingerprint": digest,
-            "systems": systems,
-            "loaded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-        indent=2,
-    ).encode()
-    tmp = write_new(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"), data, mode=0o644)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)

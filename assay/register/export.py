@@ -30,6 +30,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from assay.db import Database
+from assay.db.types import iso_z as _iso
 from assay.register.models import (
     ImpactRecord,
     Provider,
@@ -39,6 +40,8 @@ from assay.register.models import (
     SystemContext,
     SystemVersion,
 )
+from assay.register.queries import deployer_decisions, deployer_statuses
+from assay.register.screening import finding_kind
 
 __all__ = ["CSV_COLUMNS", "iter_csv", "iter_json", "iter_records"]
 
@@ -121,9 +124,6 @@ def _records(
         .order_by(SystemContext.context)
     ):
         ctxs[sid].append(ctx)
-    from assay.register.screening import finding_kind
-    from assay.register.service import deployer_decisions, deployer_statuses
-
     decisions = deployer_decisions(session, ids)
     for s in systems:
         v = versions[s.id]
@@ -223,9 +223,3 @@ def iter_csv(db: Database, *, base_url: str) -> Iterator[bytes]:
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _iso(dt: datetime) -> str:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

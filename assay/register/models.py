@@ -23,7 +23,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
+from assay.db.types import UTCDateTime
 
 __all__ = [
     "ApiToken",
@@ -52,7 +52,7 @@ __all__ = [
     "SystemVersion",
 ]
 
-_TZ = DateTime(timezone=True)
+_TZ = UTCDateTime()  # aware UTC datetimes on SQLite and PostgreSQL alike
 
 
 class Provider(Base):

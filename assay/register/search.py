@@ -41,15 +41,17 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, cast, exists, func, literal, literal_column, select, text
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import ColumnClause
 
 from assay.errors import FieldProblem, InvalidInput
+from assay.register import screening
 from assay.register.models import Provider, System, SystemCapability, SystemContext, SystemVersion
 
 __all__ = ["OUTCOMES", "RANK_LIMIT", "SEARCH_WINDOW", "SORTS", "Page", "SystemQuery", "reindex_all", "search_systems"]
 
 T = TypeVar("T")
 
-OUTCOMES = ("prohibited", "high_risk", "transparency", "minimal")
+OUTCOMES = screening.OUTCOMES  # one spelling of the outcomes, kept by screening
 SORTS = ("relevance", "name", "updated")
 SEARCH_WINDOW = 10_000
 RANK_LIMIT = 2_000
@@ -336,8 +338,8 @@ class _Sqlite:
         if total <= RANK_LIMIT:
             # Few matches: take them all from the index, sort them by the B-tree.
             ids = self.ids(self.all, ranked=False, limit=RANK_LIMIT, offset=0)
-            order = [System.name_key, System.id] if by_name else [System.updated_at.desc(), System.id.desc()]
-            stmt = select(System.id).where(System.id.in_(ids)).order_by(*order).limit(limit).offset(offset)
+            by: list[Any] = [System.name_key, System.id] if by_name else [System.updated_at.desc(), System.id.desc()]
+            stmt = select(System.id).where(System.id.in_(ids)).order_by(*by).limit(limit).offset(offset)
             return list(self.session.scalars(stmt))
         # Many matches: walk the sort index and keep the rows whose search key matched, which stops after a
         # page (SQLite would otherwise look up every match and sort them all).
@@ -386,8 +388,8 @@ class _Postgres:
         )
         # Facet lexemes are hexadecimal after their prefix: no quoting can break out of the tsquery literal.
         self.facet_q = cast(literal(" & ".join(f"'{f}'" for f in facets)), TSQUERY) if facets else None
-        self.doc = literal_column("systems.search_document")
-        self.name_doc = literal_column("systems.name_document")
+        self.doc: ColumnClause[Any] = literal_column("systems.search_document")
+        self.name_doc: ColumnClause[Any] = literal_column("systems.name_document")
         self.match = self.doc.op("@@")(self.tsq if self.facet_q is None else self.tsq.op("&&")(self.facet_q))
 
     def _base(self, stmt: Select[Any], *, named: bool | None) -> Select[Any]:

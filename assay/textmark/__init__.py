@@ -11,7 +11,7 @@ and its key, never the model::
     (False, True)
 
 The scheme (Gumbel-max sampling keyed on the preceding tokens, scored with Aaronson's sum of -log(1 - r)
-over distinct (context, token) pairs, whose null distribution is exactly Gamma(n, 1)) and its limits are
+over the positions of distinct contexts, whose null distribution is exactly Gamma(n, 1)) and its limits are
 described in docs/text-provenance.md. This package imports numpy and ``assay.errors`` only; torch is imported
 by the processors alone (on first use of ``WatermarkLogitsProcessor``), ``tokenizers`` by ``TextTokenizer``.
 """

@@ -58,11 +58,35 @@ def _mix(x: torch.Tensor) -> torch.Tensor:
     return x ^ _srl(x, 31)
 
 
-def warp(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
-    """Log-probabilities (float64) after temperature, top-k and top-p, rows of ``logits`` independently."""
+def _mix_(x: torch.Tensor) -> torch.Tensor:
+    # _mix in place on a tensor the caller owns: the processor runs at every step over the whole vocabulary,
+    # and at batch 1 on a small model allocation, not arithmetic, is most of its cost.
+    for shift, mult in ((30, _M1), (27, _M2)):
+        x.bitwise_xor_(_srl(x, shift)).mul_(mult)
+    return x.bitwise_xor_(_srl(x, 31))
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _py_mix(x: int) -> int:
+    # The same finaliser on a Python int (for a handful of contexts, cheaper than any array call).
+    x = ((x ^ (x >> 30)) * _prf.M1) & _MASK64
+    x = ((x ^ (x >> 27)) * _prf.M2) & _MASK64
+    return x ^ (x >> 31)
+
+
+def warp(
+    logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, normalise: bool = True
+) -> torch.Tensor:
+    """Log-probabilities (float64) after temperature, top-k and top-p, rows of ``logits`` independently.
+    ``normalise=False`` may skip the normalisation (log-probabilities up to a constant per row: enough for the
+    race, whose winner does not change when a row is shifted)."""
     x = logits.to(torch.float64)
     if temperature != 1.0:
         x = x / temperature
+    if not normalise and not top_k and top_p >= 1.0:
+        return x
     if top_k and 0 < top_k < x.shape[-1]:
         kth = torch.topk(x, top_k, dim=-1).values[..., -1:]
         x = x.masked_fill(x < kth, -math.inf)
@@ -96,19 +120,34 @@ class GumbelSampler:
     def seeds(self, contexts: Sequence[Sequence[int]], device: torch.device) -> torch.Tensor:
         """One seed per context (oldest token first), as int64 on ``device``. Computed with numpy on the host:
         for a batch of contexts a handful of numpy calls beat dozens of tiny device kernels."""
+        if len(contexts) <= 8:
+            return torch.tensor([_signed(self._py_seed(c)) for c in contexts], dtype=torch.int64, device=device)
         s = _prf.context_seeds(np.asarray(contexts, dtype=np.int64).reshape(len(contexts), -1), self._uwords)
         return torch.from_numpy(s.view(np.int64)).to(device)
 
+    def _py_seed(self, context: Sequence[int]) -> int:
+        k0, k1, k2, _ = self._uwords
+        s = k0
+        for c in context:
+            s = _py_mix(s ^ ((int(c) * _prf.GOLDEN + k1) & _MASK64))
+        return _py_mix(s ^ k2)
+
     def exponentials(self, seeds: torch.Tensor, vocab: int) -> torch.Tensor:
         """``E_v = -log r_v`` (B, vocab) float64 for the rows' seeds."""
-        m = _srl(_mix(seeds[:, None] ^ self._table(vocab, seeds.device)[None, :]), 12).to(torch.float64)
-        q = (_prf.TWO52 - m - 0.5) / _prf.TWO52  # 1 - r, exact
-        return -torch.log1p(-q)
+        return self._exps_from(seeds[:, None] ^ self._table(vocab, seeds.device)[None, :])
+
+    @staticmethod
+    def _exps_from(x: torch.Tensor) -> torch.Tensor:
+        # x = seed XOR t_v, a tensor of our own (mixed in place).
+        m = _srl(_mix_(x), 12).to(torch.float64)
+        # 1 - r = (2**52 - m - 1/2) / 2**52, exact; E = -log(r) = -log1p(-(1 - r)), accurate when r is near 1.
+        q = m.neg_().add_(_prf.TWO52 - 0.5).mul_(1.0 / _prf.TWO52)
+        return torch.log1p(q.neg_()).neg_()
 
     @staticmethod
     def race(logp: torch.Tensor, exps: torch.Tensor) -> torch.Tensor:
         """``argmin_v E_v / p_v``: token v wins with probability p_v when the E_v are i.i.d. Exp(1)."""
-        return torch.argmin(torch.log(exps) - logp, dim=-1)
+        return torch.argmin(torch.log(exps).sub_(logp), dim=-1)
 
     def choose(
         self,
@@ -118,6 +157,12 @@ class GumbelSampler:
         generator: torch.Generator | None,
     ) -> torch.Tensor:
         """The next token of each row: keyed where ``fresh`` (context not used before), truly random elsewhere."""
+        if len(fresh) == 1 and fresh[0]:
+            # Batch 1: the seed as a Python int, xor-ed straight into the table (no tensor built for it).
+            table = self._table(logp.shape[-1], logp.device)
+            return self.race(logp, self._exps_from(table[None, :] ^ _signed(self._py_seed(contexts[0]))))
+        if all(fresh):
+            return self.race(logp, self.exponentials(self.seeds(contexts, logp.device), logp.shape[-1]))
         exps = torch.empty_like(logp)
         rows = [i for i, f in enumerate(fresh) if f]
         others = [i for i, f in enumerate(fresh) if not f]
@@ -205,7 +250,7 @@ class WatermarkLogitsProcessor:
         h = self.sampler.context_width
         if self._generator is None:
             self._generator = _generator(scores.device)
-        logp = warp(scores, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+        logp = warp(scores, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, normalise=False)
         if length < h:
             contexts, fresh = [[0] * h] * batch, [False] * batch
         else:

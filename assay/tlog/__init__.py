@@ -24,7 +24,7 @@ from assay.tlog._merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from assay.tlog._note import Note, NoteSignature, Signer, Verifier, open_note, parse_note, parse_vkey
+from assay.tlog._note import Note, NoteSignature, Signer, Verifier, open_note, parse_note
 from assay.tlog._proof import TlogProof, verify_proof
 from assay.tlog._tiles import (
     TILE_WIDTH,
@@ -32,11 +32,13 @@ from assay.tlog._tiles import (
     TileID,
     TileReader,
     bundle_for,
+    bundle_prefix,
     decode_bundle,
     encode_bundle,
     split_hashes,
     tiles_for_size,
 )
+from assay.tlog._vkey import parse_vkey
 from assay.tlog._witness import AddCheckpointRequest
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "TlogProof",
     "Verifier",
     "bundle_for",
+    "bundle_prefix",
     "consistency_proof",
     "cosignature_timestamp",
     "decode_bundle",

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from assay.errors import InvalidInput, VerificationError
 from assay.tlog._merkle import EMPTY_ROOT, HASH_SIZE
-from assay.tlog._note import NoteVerifier, _b64decode, b64, open_note, parse_vkey
+from assay.tlog._note import NoteVerifier, _b64decode, b64, open_note
+from assay.tlog._vkey import parse_vkey
 
 _SIZE = re.compile(r"0|[1-9][0-9]{0,19}")
 MAX_TREE_SIZE = 2**63 - 1

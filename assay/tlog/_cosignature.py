@@ -9,10 +9,9 @@ from __future__ import annotations
 import struct
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from assay.errors import InvalidInput
-from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, _PrivateKey, b64, check_key_name, key_id
+from assay.tlog._note import ALG_COSIGNATURE_V1, NoteSignature, _PrivateKey, _PublicKey
 
 _MAX_TIMESTAMP = 2**63 - 1
 
@@ -28,23 +27,11 @@ def cosignature_timestamp(signature: NoteSignature) -> int:
     return int(struct.unpack(">Q", signature.signature[:8])[0])
 
 
-class CosignatureVerifier:
+class CosignatureVerifier(_PublicKey):
     """Verifies Ed25519 checkpoint cosignatures of one witness."""
 
     alg = ALG_COSIGNATURE_V1
-
-    def __init__(self, name: str, public_key: bytes) -> None:
-        check_key_name(name)
-        if len(public_key) != 32:
-            raise InvalidInput("an Ed25519 public key is 32 bytes", hint="check the witness key")
-        self.name = name
-        self.public_key = bytes(public_key)
-        self.key_id = key_id(name, self.alg, self.public_key)
-        self._key = Ed25519PublicKey.from_public_bytes(self.public_key)
-
-    @property
-    def vkey(self) -> str:
-        return f"{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + self.public_key)}"
+    _which = "witness"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 72:

@@ -94,15 +94,16 @@ class NoteVerifier(Protocol):
     def verify(self, message: bytes, signature: bytes) -> bool: ...
 
 
-class Verifier:
-    """An Ed25519 note verifier for one (name, public key)."""
+class _PublicKey:
+    """A named Ed25519 public key of one signature type (``alg``): what note and cosignature verifiers share."""
 
-    alg = ALG_ED25519
+    alg: int
+    _which = "verifier"
 
     def __init__(self, name: str, public_key: bytes) -> None:
         check_key_name(name)
         if len(public_key) != 32:
-            raise InvalidInput("an Ed25519 public key is 32 bytes", hint="check the verifier key")
+            raise InvalidInput("an Ed25519 public key is 32 bytes", hint=f"check the {self._which} key")
         self.name = name
         self.public_key = bytes(public_key)
         self.key_id = key_id(name, self.alg, self.public_key)
@@ -111,6 +112,12 @@ class Verifier:
     @property
     def vkey(self) -> str:
         return f"{self.name}+{self.key_id.hex()}+{b64(bytes([self.alg]) + self.public_key)}"
+
+
+class Verifier(_PublicKey):
+    """An Ed25519 note verifier for one (name, public key)."""
+
+    alg = ALG_ED25519
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         if len(signature) != 64:
@@ -184,42 +191,6 @@ class Signer(_PrivateKey):
 
     def sign(self, text: str) -> NoteSignature:
         return NoteSignature(self.name, self.key_id, self._key.sign(text.encode()))
-
-
-def parse_vkey(vkey: str) -> NoteVerifier:
-    """A verifier from its vkey text; Ed25519 (0x01) and Ed25519 cosignature (0x04) keys are supported."""
-    from assay.tlog._cosignature import CosignatureVerifier
-
-    parts = vkey.strip().split("+", 2)
-    if len(parts) != 3:
-        raise InvalidInput(
-            f"the verifier key {vkey!r} is not of the form <name>+<hex id>+<base64 key>",
-            hint="copy the whole key, e.g. from the log's /log/vkey",
-        )
-    name, hex_id, encoded = parts
-    check_key_name(name)
-    if not re.fullmatch(r"[0-9a-f]{8}", hex_id):
-        raise InvalidInput(
-            f"the verifier key ID {hex_id!r} is not 8 lowercase hex digits",
-            hint="copy the whole key, e.g. from the log's /log/vkey",
-        )
-    raw = _b64decode(encoded, "the verifier key's public key")
-    if len(raw) != 33 or raw[0] not in (ALG_ED25519, ALG_COSIGNATURE_V1):
-        raise InvalidInput(
-            "the verifier key is not an Ed25519 (type 0x01 or 0x04) key of 32 bytes",
-            hint="only Ed25519 note and cosignature keys are supported",
-        )
-    verifier: NoteVerifier
-    if raw[0] == ALG_ED25519:
-        verifier = Verifier(name, raw[1:])
-    else:
-        verifier = CosignatureVerifier(name, raw[1:])
-    if verifier.key_id.hex() != hex_id:
-        raise InvalidInput(
-            f"the verifier key ID {hex_id} does not match the key's name and public key",
-            hint="the key text was altered or mistyped",
-        )
-    return verifier
 
 
 def parse_note(data: bytes | str) -> Note:

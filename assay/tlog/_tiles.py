@@ -146,9 +146,20 @@ def encode_bundle(entries: Iterable[bytes]) -> bytes:
     return b"".join(parts)
 
 
+def bundle_prefix(data: bytes, count: int) -> bytes:
+    """The first ``count`` entries of an entry bundle, still encoded (a partial bundle cut from a full one);
+    the whole data when it holds fewer (decode_bundle then says what is wrong)."""
+    pos = 0
+    for _ in range(count):
+        if pos + 2 > len(data):
+            return data
+        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
+    return data[:pos]
+
+
 def decode_bundle(data: bytes, width: int) -> list[bytes]:
     """Split an entry bundle that must hold exactly ``width`` entries; trailing or missing bytes fail."""
-    entries = []
+    entries: list[bytes] = []
     pos = 0
     n = len(data)
     while pos < n:

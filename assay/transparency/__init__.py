@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from assay.transparency._record import record, record_many
 from assay.transparency.entry import KINDS, MAX_ENTRY_BYTES, decode_entry
+from assay.transparency.reading import Head, entry_at, read_head
 from assay.transparency.service import (
-    Head,
     TransparencyLog,
-    entry_at,
     integrate,
     latest_checkpoint,
     open_log,
     proof_for,
     proofs_at,
-    read_head,
     verifier_key,
 )
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import CursorResult, event, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from assay.errors import StorageError
@@ -84,7 +84,8 @@ def _flush(session: Session) -> None:
     if pending is None or not pending.rows or pending.transaction is not session.get_transaction():
         return
     advanced = session.execute(_ADVANCE, {"end": pending.next, "start": pending.start})
-    if advanced.rowcount != 1:  # cannot happen while the first UPDATE's lock is held; refuse rather than fork
+    # Cannot happen while the first UPDATE's lock is held; refuse rather than fork.
+    if cast(CursorResult[Any], advanced).rowcount != 1:
         raise StorageError(
             "the log's index counter moved during the transaction",
             hint="write to the database only through assay.db.Database.write()",

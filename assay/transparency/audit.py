@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,12 +22,14 @@ from typing import Any
 import httpx
 
 from assay.errors import AssayError, InvalidInput, StorageError, VerificationError
+from assay.files import replace_durably
 from assay.tlog import (
     TILE_WIDTH,
     Checkpoint,
     TileID,
     TileReader,
     TlogProof,
+    bundle_prefix,
     consistency_proof,
     decode_bundle,
     inclusion_proof,
@@ -83,22 +84,13 @@ class LogSource:
         if data is None and tile.is_partial:
             data = self.tile(tile.full)
             if data is not None and tile.is_entries:
-                data = _bundle_prefix(data, tile.width)
+                data = bundle_prefix(data, tile.width)
         if data is None:
             raise Inconsistency(
                 f"{tile.path} is missing from {self.description}, though the checkpoint needs it",
                 hint="the log does not serve data its checkpoint commits to",
             )
         return data
-
-
-def _bundle_prefix(data: bytes, count: int) -> bytes:
-    pos = 0
-    for _ in range(count):
-        if pos + 2 > len(data):
-            return data
-        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-    return data[:pos]
 
 
 # A full entry bundle: 256 entries of at most 65,535 bytes, each after a 2-byte length.
@@ -418,13 +410,7 @@ def _read_state(path: Path) -> dict[str, Any] | None:
 
 def _write_state(path: Path, state: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_durably(path, (json.dumps(state, indent=2) + "\n").encode(), mode=0o644)
 
 
 def monitor_log(

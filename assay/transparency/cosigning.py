@@ -41,9 +41,9 @@ from assay.tlog import (
 )
 from assay.tlog._note import MAX_SIGNATURES
 from assay.transparency.models import WitnessCosignature
+from assay.transparency.reading import Head, read_published_tile
 
 if TYPE_CHECKING:
-    from assay.transparency.service import Head
     from assay.transparency.storage import LogStorage
 
 log = logging.getLogger("assay.transparency.cosigning")
@@ -105,7 +105,7 @@ class Cosigning:
                     WitnessCosignature.vkey.in_(list(by_key)), WitnessCosignature.size == head.size
                 )
             ).all()
-        lines = []
+        lines: list[str] = []
         room = MAX_SIGNATURES - len(parse_note(head.checkpoint).signatures)  # what signed-note clients accept
         for vkey, cosignature in sorted(rows):
             # Verified again here, against the very checkpoint served: never a cosignature of another one.
@@ -214,10 +214,8 @@ class Cosigning:
             raise WitnessFailed(f"cannot reach the witness: {type(exc).__name__}: {exc}", hint="") from None
 
     def _node_reader(self, head: Head):  # type: ignore[no-untyped-def]
-        from assay.transparency.service import _read_published_tile
-
         def fetch(tile: TileID) -> bytes:
-            data = _read_published_tile(self.storage, tile, head)
+            data = read_published_tile(self.storage, tile, head)
             if data is None:
                 raise WitnessFailed(f"the log's tile {tile.path} is missing", hint="run 'assay log integrate'")
             return data

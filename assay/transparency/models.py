@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
+from assay.db.types import UTCDateTime
 
 # SQLite makes INTEGER PRIMARY KEY the rowid (fast appends); PostgreSQL gets a real 64-bit column.
 _Index = BigInteger().with_variant(Integer(), "sqlite")
@@ -51,7 +52,7 @@ class LogHead(Base):
     checkpoint: Mapped[str] = mapped_column(Text, nullable=False)  # signed note text; "" before the first
     vkey: Mapped[str] = mapped_column(Text, nullable=False)  # the key that signs; "" before the first
     tiles_dir: Mapped[str] = mapped_column(Text, nullable=False)  # where the integrator writes tiles
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LogCheckpoint(Base):
@@ -60,7 +61,7 @@ class LogCheckpoint(Base):
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     checkpoint: Mapped[str] = mapped_column(Text, nullable=False)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class WitnessedLog(Base):
@@ -77,7 +78,7 @@ class WitnessedLog(Base):
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
     checkpoint: Mapped[str] = mapped_column(Text, nullable=False)  # with our cosignature; "" before the first
-    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class WitnessCosignature(Base):
@@ -92,13 +93,13 @@ class WitnessCosignature(Base):
     vkey: Mapped[str] = mapped_column(String(512), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     cosignature: Mapped[str] = mapped_column(Text, nullable=False)  # signed-note signature line(s)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class IntegratorLease(Base):
     """One row (id 1): the process that integrates the log (``holder``) and until when (Unix seconds).
 
-    Taken and renewed by :class:`assay.transparency.service.IntegratorLease` only when free, expired or already
+    Taken and renewed by :class:`assay.transparency.integrator.IntegratorLease` only when free, expired or already
     its own, so at most one live holder at a time; a holder that dies is replaced when ``expires_at`` passes.
     """
 

@@ -20,20 +20,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import secrets
-import socket
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, insert, select, update
 
 from assay.config import Config
 from assay.db import Database
@@ -45,58 +39,23 @@ from assay.tlog import (
     Signer,
     TileCache,
     TileID,
-    TileReader,
-    TlogProof,
     encode_bundle,
-    inclusion_proof,
     leaf_hash,
     node_hash,
     split_hashes,
     tiles_for_size,
     verify_checkpoint,
-    verify_inclusion,
 )
-from assay.transparency._record import entries_committed
 from assay.transparency.cosigning import Cosigning
 from assay.transparency.keys import load_or_create_signer, origin_is_configured
-from assay.transparency.models import IntegratorLease as IntegratorLeaseRow
 from assay.transparency.models import LogCheckpoint, LogEntry, LogHead
+from assay.transparency.reading import Head, proof, proof_at, read_head, read_published_tile
 from assay.transparency.storage import LogStorage, PosixStorage
 
 log = logging.getLogger("assay.transparency")
 
 DEFAULT_BATCH = 4096
 _sha256 = hashlib.sha256
-
-
-@dataclass(frozen=True)
-class Head:
-    """The latest published checkpoint, as stored in the database."""
-
-    generation: int
-    size: int
-    root_hash: bytes
-    checkpoint: str  # the signed note; "" before the first publication
-    vkey: str
-    tiles_dir: str
-    published_at: datetime | None
-
-
-def read_head(session: Session | Connection) -> Head:
-    row = session.execute(
-        select(
-            LogHead.generation,
-            LogHead.tree_size,
-            LogHead.root_hash,
-            LogHead.checkpoint,
-            LogHead.vkey,
-            LogHead.tiles_dir,
-            LogHead.published_at,
-        ).where(LogHead.id == 1)
-    ).one_or_none()
-    if row is None:
-        raise StorageError("the transparency log's head row is missing", hint="run 'assay db upgrade'")
-    return Head(int(row[0]), int(row[1]), bytes(row[2]), row[3], row[4], row[5], row[6])
 
 
 class _TreeState:
@@ -172,6 +131,10 @@ def _perfect_root(hashes: Sequence[bytes]) -> bytes:
     while len(row) > 1:
         row = [_sha256(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
     return row[0]
+
+
+class _MissingTile(StorageError):
+    code = "missing_tile"
 
 
 class _LostRace(Exception):
@@ -322,7 +285,7 @@ class TransparencyLog:
                     published_at=now,
                 )
             )
-            if result.rowcount != 1:
+            if cast(CursorResult[Any], result).rowcount != 1:
                 raise _LostRace()
             if state.size != head.size or not head.checkpoint:
                 s.execute(
@@ -400,7 +363,7 @@ class TransparencyLog:
         return rows
 
     def _read_tile(self, tile: TileID, head: Head) -> bytes:
-        data = _read_published_tile(self.storage, tile, head)
+        data = read_published_tile(self.storage, tile, head)
         if data is None:
             raise _MissingTile(f"{tile.path} is missing from {self.storage!r}")
         return data
@@ -440,76 +403,11 @@ class TransparencyLog:
 
     def read_tile(self, tile: TileID, head: Head | None = None) -> bytes | None:
         """A published tile or bundle (only ranges inside the published tree), or None."""
-        return _read_published_tile(self.storage, tile, head or self.head())
+        return read_published_tile(self.storage, tile, head or self.head())
 
     def proof(self, index: int) -> str | None:
         note = self.cosigning.note if self.cosigning is not None else None
-        return _proof(self.db, self.storage, index, self.vkey, self._tiles, note)
-
-
-class _MissingTile(StorageError):
-    code = "missing_tile"
-
-
-def _read_published_tile(storage: LogStorage, tile: TileID, head: Head) -> bytes | None:
-    span = 1 if tile.is_entries else 1 << (8 * tile.level)
-    first_node = tile.index << 8
-    if (first_node + tile.width) * span > head.size:
-        return None
-    data = storage.read(tile.path)
-    if data is None and tile.is_partial:
-        full = storage.read(tile.full.path)
-        if full is not None:
-            if tile.is_entries:
-                return _bundle_prefix(full, tile.width)
-            return full[: tile.width * 32]
-    return data
-
-
-def _bundle_prefix(data: bytes, count: int) -> bytes:
-    pos = 0
-    for _ in range(count):
-        pos += 2 + int.from_bytes(data[pos : pos + 2], "big")
-    return data[:pos]
-
-
-def _proof(
-    db: Database,
-    storage: LogStorage,
-    index: int,
-    vkey: str,
-    cache: TileCache | None = None,
-    note: Callable[[Head], str] | None = None,
-) -> str | None:
-    # A plain connection, not an ORM session: proofs are served on every check that resolves a mark.
-    with db.engine.connect() as conn:
-        head = read_head(conn)
-        entry = conn.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
-    if not head.checkpoint or index < 0 or index >= head.size or entry is None:
-        return None
-    return _proof_at(storage, head, index, bytes(entry), cache, note(head) if note is not None else head.checkpoint)
-
-
-def _proof_at(
-    storage: LogStorage, head: Head, index: int, entry: bytes, cache: TileCache | None, checkpoint: str
-) -> str:
-    def fetch(tile: TileID) -> bytes:
-        data = _read_published_tile(storage, tile, head)
-        if data is None:
-            raise StorageError(f"the log's tile {tile.path} is missing", hint="run 'assay log integrate' to repair")
-        return data
-
-    hashes = inclusion_proof(index, head.size, TileReader(head.size, fetch, cache=cache).node)
-    # Fail closed: hand out a proof only if it leads from the entry to the published root. (The checkpoint's
-    # signature was checked against the log's key when the integrator loaded it.)
-    try:
-        verify_inclusion(index, head.size, leaf_hash(entry), hashes, head.root_hash)
-    except VerificationError as exc:
-        raise StorageError(
-            f"the log's tiles do not match its checkpoint: {exc.message}",
-            hint="run 'assay log verify' and restore the data folder from a backup",
-        ) from exc
-    return TlogProof(index, tuple(hashes), checkpoint).render()
+        return proof(self.db, self.storage, index, self.vkey, self._tiles, note)
 
 
 def proofs_at(db: Database, head: Head, entries: Mapping[int, bytes]) -> dict[int, str | None | StorageError]:
@@ -535,7 +433,7 @@ def proofs_at(db: Database, head: Head, entries: Mapping[int, bytes]) -> dict[in
             out[index] = None
             continue
         try:
-            out[index] = _proof_at(storage, head, index, entry, cache, checkpoint)
+            out[index] = proof_at(storage, head, index, entry, cache, checkpoint)
         except StorageError as exc:
             out[index] = exc
         except OSError as exc:
@@ -606,7 +504,7 @@ def proof_for(db: Database, index: int) -> str | None:
         storage: LogStorage = S3Storage.from_url(head.tiles_dir, endpoint_url=Config.from_env().s3_endpoint_url)
     else:
         storage = PosixStorage(Path(head.tiles_dir))
-    return _proof(db, storage, index, head.vkey)
+    return proof(db, storage, index, head.vkey)
 
 
 def verifier_key(db: Database) -> str | None:
@@ -618,129 +516,3 @@ def verifier_key(db: Database) -> str | None:
 def latest_checkpoint(db: Database) -> str | None:
     with db.read() as s:
         return read_head(s).checkpoint or None
-
-
-def entry_at(db: Database, index: int) -> bytes | None:
-    with db.read() as s:
-        data = s.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
-    return None if data is None else bytes(data)
-
-
-# This process, as a lease holder: every integrator of one process shares it (two apps in one test process
-# both integrate, as before the lease); another process or machine has another.
-_PROCESS_HOLDER = f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
-class IntegratorLease:
-    """Who integrates the log: a lease row with an expiry, so that of N workers (on any number of machines)
-    one integrates, and a dead one is replaced once its lease runs out.
-
-    :meth:`hold` takes the lease if it is free, expired or already ours, and extends it by ``ttl`` seconds;
-    it answers whether we hold it. Integration stays safe without the lease (compare-and-swap on the head):
-    the lease saves the work, and the witnesses' traffic, of N integrators doing the same thing.
-    Times are wall-clock Unix seconds (machines need synchronised clocks, as for TLS).
-    """
-
-    def __init__(
-        self, db: Database, *, ttl: float = 10.0, holder: str | None = None, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.db = db
-        self.ttl = ttl
-        self.holder = holder or _PROCESS_HOLDER
-        self.clock = clock
-
-    def hold(self) -> bool:
-        now = self.clock()
-        with self.db.write() as s:
-            result = s.execute(
-                update(IntegratorLeaseRow)
-                .where(
-                    IntegratorLeaseRow.id == 1,
-                    or_(IntegratorLeaseRow.holder == self.holder, IntegratorLeaseRow.expires_at < now),
-                )
-                .values(holder=self.holder, expires_at=now + self.ttl)
-            )
-            return result.rowcount == 1
-
-    def release(self) -> None:
-        """Give the lease up now (on a clean shutdown), so another worker takes over without waiting."""
-        with self.db.write() as s:
-            s.execute(
-                update(IntegratorLeaseRow)
-                .where(IntegratorLeaseRow.id == 1, IntegratorLeaseRow.holder == self.holder)
-                .values(expires_at=0.0)
-            )
-
-    def current(self) -> tuple[str, float]:
-        with self.db.read() as s:
-            row = s.execute(
-                select(IntegratorLeaseRow.holder, IntegratorLeaseRow.expires_at).where(IntegratorLeaseRow.id == 1)
-            ).one()
-        return row[0], float(row[1])
-
-
-class BackgroundIntegrator:
-    """A daemon thread that integrates soon after entries are committed in this process, and every
-    ``period`` seconds anyway (for entries written by other processes) — while it holds the lease.
-
-    Every worker runs one; only the lease holder integrates (and asks the witnesses to cosign). The others
-    try to take the lease every period, so when the holder dies, one of them takes over within its ``ttl``.
-    """
-
-    def __init__(
-        self,
-        tlog: TransparencyLog,
-        *,
-        period: float = 1.0,
-        min_interval: float = 0.1,
-        lease: IntegratorLease | None = None,
-    ) -> None:
-        self.tlog = tlog
-        self.period = period
-        self.min_interval = min(min_interval, period)
-        self.lease = lease or IntegratorLease(tlog.db, ttl=max(10.0, 5 * period))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def integrate_if_leader(self) -> bool:
-        """Integrate now if this process holds (or can take) the lease; whether it did."""
-        if not self.lease.hold():
-            return False
-        self.tlog.integrate()
-        return True
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="assay-log-integrator", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        entries_committed.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-            try:
-                self.lease.release()
-            except StorageError as exc:  # the database is gone: the lease simply expires
-                log.warning("transparency log: could not release the integrator lease: %s", exc.message)
-
-    def _run(self) -> None:
-        failures = 0
-        last = 0.0
-        while not self._stop.is_set():
-            entries_committed.wait(self.period if not failures else min(60.0, self.period * 2**failures))
-            if self._stop.is_set():
-                break
-            # An integration costs a few fsyncs whatever its size: let a burst of commits gather first.
-            wait = self.min_interval - (time.monotonic() - last)
-            if wait > 0 and self._stop.wait(wait):
-                break
-            entries_committed.clear()
-            last = time.monotonic()
-            try:
-                self.integrate_if_leader()
-                failures = 0
-            except Exception as exc:  # noqa: BLE001 - a background loop must survive and report
-                failures += 1
-                log.error("transparency log: integration failed (attempt %d): %s", failures, exc)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -243,7 +244,7 @@ class FaultInjectingStorage:
     def restart(self, *, fail_at: tuple[int, str] | None = None) -> FaultInjectingStorage:
         return FaultInjectingStorage(self.files, fail_at=fail_at, inner=self.inner)
 
-    def _step(self, persist: callable) -> None:  # type: ignore[valid-type]
+    def _step(self, persist: Callable[[], object]) -> None:
         if self.crashed:
             raise SimulatedCrash("the storage crashed earlier", hint="restart it")
         self.steps += 1
@@ -261,9 +262,9 @@ class FaultInjectingStorage:
             for path, data in files.items():
                 _check_path(path)
                 if inner is not None:
-                    self._step(lambda p=path, d=bytes(data): inner.write_many({p: d}))
+                    self._step(partial(inner.write_many, {path: bytes(data)}))
                 else:
-                    self._step(lambda p=path, d=bytes(data): self.files.__setitem__(p, d))
+                    self._step(partial(self.files.__setitem__, path, bytes(data)))
 
     def read(self, path: str) -> bytes | None:
         with self._lock:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from assay.errors import AssayError, FieldProblem
+from assay.web.headers import SecurityHeaders
 
 log = logging.getLogger("assay.web")
 
@@ -245,8 +246,6 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         response = render_error(request, 500, body)
         # Starlette answers this from its outermost layer, outside the SecurityHeaders middleware.
-        from assay.web.app import SecurityHeaders
-
         for name, value in SecurityHeaders.HEADERS:
             response.headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
         return response

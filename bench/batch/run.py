@@ -73,7 +73,7 @@ def build(n: int) -> tuple[Config, list[str]]:
     from assay.provenance.environment import ProvenanceEnv
     from assay.provenance.marking import mark_images
     from assay.register.access import Principal
-    from assay.register.demo import load_demo
+    from assay.demo import load_demo
     from assay.transparency import integrate
 
     (DATA / "register").mkdir(parents=True, exist_ok=True)

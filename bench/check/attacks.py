@@ -96,7 +96,7 @@ def copy_attack(photos: list) -> list[str]:  # type: ignore[type-arg]
     from assay.provenance.checking import check_media
     from assay.provenance.demo import DEMO_FOLDER
     from assay.provenance.media import perceptual_hash
-    from assay.register.demo import load_demo
+    from assay.demo import load_demo
 
     tmp = Path(tempfile.mkdtemp())
     config = Config(data_dir=tmp / "data", public_url="http://bench.example")

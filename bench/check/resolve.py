@@ -45,7 +45,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=40)
     args = ap.parse_args()
-    from assay.register.demo import load_demo
+    from assay.demo import load_demo
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(data_dir=Path(tmp), public_url="http://bench.example")

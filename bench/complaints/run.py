@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from assay.complaints import crypto
+from assay.complaints import crypto, keyfile
 from assay.complaints.abuse import ProofOfWork, solve
 
 STATIC = Path(__file__).parents[2] / "assay" / "web" / "static" / "complaints"
@@ -57,9 +57,9 @@ def server_side() -> dict[str, float]:
         )
         out[f"padding_overhead_{mb}mb_pct"] = 100.0 * (len(sealed) - len(blob)) / len(blob)
     path = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-key-{os.getpid()}.json"
-    crypto.write_key_file(path, private, "a long passphrase for the benchmark")
+    keyfile.write_key_file(path, private, "a long passphrase for the benchmark")
     out["key_file_unlock_256mib_s"] = timed(
-        lambda: crypto.load_key_file(path, "a long passphrase for the benchmark"), repeat=1
+        lambda: keyfile.load_key_file(path, "a long passphrase for the benchmark"), repeat=1
     )
     path.unlink()
     pow18 = ProofOfWork(18)

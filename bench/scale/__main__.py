@@ -377,7 +377,7 @@ def two_machines_part(args: argparse.Namespace, pg: str, tmp: Path) -> dict[str,
         # running server will integrate: the other machine must take over.
         from assay.db import Database
         from assay.transparency import record
-        from assay.transparency.service import IntegratorLease
+        from assay.transparency.integrator import IntegratorLease
 
         db = Database(url)
         holder = IntegratorLease(db).current()[0]

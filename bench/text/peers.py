@@ -60,12 +60,12 @@ def unmarked() -> Scheme:
     return Scheme("unmarked", gen, {})
 
 
-def assay(key: TextKey) -> Scheme:
+def assay(key: TextKey, name: str = "Assay") -> Scheme:
     def gen(model, ids, mask, n, temperature):
         proc = WatermarkLogitsProcessor(key, temperature=temperature)
         return _sample(model, ids, mask, n, do_sample=False, logits_processor=[proc])
 
-    return Scheme("Assay", gen, {"Assay": lambda t: detect(t, key).log10_p})
+    return Scheme(name, gen, {name: lambda t: detect(t, key).log10_p})
 
 
 def kgw(model_config) -> Scheme:

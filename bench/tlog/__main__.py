@@ -35,7 +35,7 @@ from assay.db import Database
 from assay.tlog import TileReader, inclusion_proof, leaf_hash, verify_inclusion, verify_proof
 from assay.transparency import entry_at, open_log, proof_for, record, record_many
 from assay.transparency.audit import FolderSource, verify_log
-from assay.transparency.service import BackgroundIntegrator
+from assay.transparency.integrator import BackgroundIntegrator
 
 T = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

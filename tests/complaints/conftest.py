@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assay.complaints import crypto, service
-from assay.complaints.crypto import KeyFileKdf
+from assay.complaints import crypto, keyfile, service
+from assay.complaints.keyfile import KeyFileKdf
 from assay.config import Config
 from assay.db import Database
 
@@ -69,7 +69,7 @@ def body_key(sqlite_db: Database) -> tuple[bytes, bytes, str]:
 @pytest.fixture
 def key_file(tmp_path: Path, body_key: tuple[bytes, bytes, str]) -> Path:
     path = tmp_path / "offline" / "body.key.json"
-    crypto.write_key_file(path, body_key[0], PASSPHRASE, kdf=FAST_KEY_FILE_KDF)
+    keyfile.write_key_file(path, body_key[0], PASSPHRASE, kdf=FAST_KEY_FILE_KDF)
     return path
 
 

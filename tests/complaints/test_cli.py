@@ -13,7 +13,7 @@ from pathlib import Path
 from nacl.public import PrivateKey
 from sqlalchemy import select
 
-from assay.complaints import crypto, service
+from assay.complaints import crypto, keyfile, service
 from assay.db import Database
 
 FAST = ["--kdf-memlimit", str(8 * 1024 * 1024)]
@@ -46,12 +46,12 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     offline = tmp_path / "offline"
     key1 = offline / "body-1.key.json"
     out = json.loads(run(data, "complaints", "keygen", "--out", str(key1), *FAST, "--json").stdout)
-    assert out["key_id"] == crypto.key_id(crypto.read_key_file_public(key1))
+    assert out["key_id"] == crypto.key_id(keyfile.read_key_file_public(key1))
     published = json.loads(run(data, "complaints", "publish-key", "--key", str(key1), "--json").stdout)
     assert published["key_id"] == out["key_id"] and published["log_index"] is not None
 
     db = Database(f"sqlite:///{data / 'assay.db'}")
-    public1 = crypto.read_key_file_public(key1)
+    public1 = keyfile.read_key_file_public(key1)
     evidence = bytes(range(256)) * 40 + b"\x00end"
     reply_private = file_complaint(
         db,
@@ -120,8 +120,8 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
     assert [k["retired_on"] is None for k in keys] == [False, True]
     file_complaint(
         db,
-        crypto.read_key_file_public(key2),
-        crypto.key_id(crypto.read_key_file_public(key2)),
+        keyfile.read_key_file_public(key2),
+        crypto.key_id(keyfile.read_key_file_public(key2)),
         crypto.ComplaintContent(fields={"what": "after the rotation"}, system_id="acme-screening"),
     )
     fresh = offline / "fresh-inbox"
@@ -141,15 +141,15 @@ def test_the_whole_cycle_on_the_local_database(tmp_path: Path, run) -> None:  # 
 def test_wrong_passphrase_and_missing_key_are_clear_errors(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     key = tmp_path / "k.json"
-    crypto.write_key_file(
+    keyfile.write_key_file(
         key,
         bytes(PrivateKey.generate()),
         "another passphrase entirely",
-        kdf=crypto.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024),
+        kdf=keyfile.KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024),
     )
     run(data, "complaints", "publish-key", "--key", str(key))
     db = Database(f"sqlite:///{data / 'assay.db'}")
-    public = crypto.read_key_file_public(key)
+    public = keyfile.read_key_file_public(key)
     file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"))
     db.dispose()
     r = run(data, "complaints", "pull", "--key", str(key), "--inbox", str(tmp_path / "in"), ok=False)
@@ -191,7 +191,7 @@ def test_a_reply_key_swapped_on_the_server_is_refused_before_anything_is_sent(tm
     run(data, "complaints", "keygen", "--out", str(key), *FAST)
     run(data, "complaints", "publish-key", "--key", str(key))
     db = Database(f"sqlite:///{data / 'assay.db'}")
-    public = crypto.read_key_file_public(key)
+    public = keyfile.read_key_file_public(key)
     _, servers_key = crypto.generate_body_key()
     file_complaint(
         db,
@@ -219,7 +219,7 @@ def test_a_closed_complaint_takes_no_more_replies(tmp_path: Path, run) -> None: 
     run(data, "complaints", "keygen", "--out", str(key), *FAST)
     run(data, "complaints", "publish-key", "--key", str(key))
     db = Database(f"sqlite:///{data / 'assay.db'}")
-    public = crypto.read_key_file_public(key)
+    public = keyfile.read_key_file_public(key)
     file_complaint(db, public, crypto.key_id(public), crypto.ComplaintContent(fields={"what": "x"}, system_id="s"))
     db.dispose()
     (written,) = json.loads(run(data, "complaints", "pull", "--key", str(key), "--inbox", str(inbox), "--json").stdout)[
@@ -264,7 +264,7 @@ def _set_up(tmp_path: Path, run) -> tuple[Path, Path, Database, bytes]:  # type:
     data, key = tmp_path / "data", tmp_path / "body.key.json"
     run(data, "complaints", "keygen", "--out", str(key), *FAST)
     run(data, "complaints", "publish-key", "--key", str(key))
-    return data, key, Database(f"sqlite:///{data / 'assay.db'}"), crypto.read_key_file_public(key)
+    return data, key, Database(f"sqlite:///{data / 'assay.db'}"), keyfile.read_key_file_public(key)
 
 
 def test_a_box_that_does_not_open_is_kept_aside_and_later_complaints_still_arrive(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
@@ -384,7 +384,7 @@ def test_pull_writes_outside_the_working_folder_by_default_and_warns_about_a_git
     db = Database(f"sqlite:///{data / 'assay.db'}")
     file_complaint(
         db,
-        crypto.read_key_file_public(key),
+        keyfile.read_key_file_public(key),
         out["key_id"],
         crypto.ComplaintContent(fields={"what": "A plaintext that must not be committed"}, system_id="s"),
     )

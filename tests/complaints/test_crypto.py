@@ -17,19 +17,17 @@ from assay.complaints.crypto import (
     Attachment,
     ComplaintContent,
     KdfParams,
-    KeyFileKdf,
     UndecryptableError,
     derive_receipt_keys,
     generate_body_key,
-    load_key_file,
     new_receipt,
     open_sealed,
     pack_complaint,
     parse_receipt,
     seal,
     unpack_complaint,
-    write_key_file,
 )
+from assay.complaints.keyfile import KeyFileKdf, load_key_file, write_key_file
 from assay.errors import InvalidInput, VerificationError
 
 FAST_KDF = KeyFileKdf(opslimit=1, memlimit=8 * 1024 * 1024)

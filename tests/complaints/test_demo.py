@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from assay.cli.demo import _describe
-from assay.complaints import crypto, service
+from assay.complaints import crypto, keyfile, service
 from assay.complaints.demo import DEMO_PASSPHRASE, load_demo
-from assay.register.demo import load_demo as load_register_demo
+from assay.demo import load_demo as load_register_demo
 
 
 def test_without_a_key_no_page_offers_the_complaint_form(client, system_id) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +29,7 @@ def test_the_demo_key_is_published_marked_and_said_everywhere(client, app, syste
     key_file = Path(first["key_file"])
     assert key_file == config.data_dir / "demo" / "oversight-body-DEMO.key.json"
     # The printed passphrase opens the key file: the demo operator can read the demo complaints.
-    private, public = crypto.load_key_file(key_file, DEMO_PASSPHRASE)
+    private, public = keyfile.load_key_file(key_file, DEMO_PASSPHRASE)
     assert crypto.key_id(public) == first["key_id"]
     assert DEMO_PASSPHRASE in first["message"] and "assay complaints pull --key" in first["message"]
     again = load_demo(db, config)
@@ -61,7 +61,7 @@ def test_the_demo_key_is_published_marked_and_said_everywhere(client, app, syste
     assert f"Replaced the DEMO key {first['key_id']}" in " ".join(out.stdout.split())
     with db.read() as s:
         current = service.current_key(s)
-    assert current is not None and not current.demo and current.public_key == crypto.read_key_file_public(own)
+    assert current is not None and not current.demo and current.public_key == keyfile.read_key_file_public(own)
     assert "skipped" in load_demo(db, config)
     assert 'id="demo-key"' not in client.get(f"/systems/{system_id}/complaints/new").text
 

@@ -36,7 +36,7 @@ class Clock:
 def attacked(config, sqlite_db, monkeypatch):  # type: ignore[no-untyped-def]
     """The app with production limits (300 complaints an hour, 60 free look-ups a minute), an injected clock,
     and no answer floor (it only pads timing; it does not limit anything)."""
-    from assay.web.routes import complaints as routes
+    from assay.web.routes.complaints import _channel as routes
 
     monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 0.0)
     cfg = config.with_overrides(complaints_per_hour=300, complaints_lookups_per_minute=60, complaints_lookup_pow_bits=8)
@@ -145,7 +145,7 @@ def test_argon2id_slots_refuse_a_flood_with_busy_and_forget_it_at_once() -> None
 
 
 def test_free_look_ups_still_count_so_a_flood_makes_them_paid(config, sqlite_db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from assay.web.routes import complaints as routes
+    from assay.web.routes.complaints import _channel as routes
 
     monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 0.0)
     cfg = config.with_overrides(complaints_lookup_pow_bits=0, complaints_lookups_per_minute=5)

@@ -403,7 +403,7 @@ def test_waiting_out_the_look_up_time_floor_holds_no_worker_thread(
     import anyio.to_thread
     import httpx
 
-    from assay.web.routes import complaints as routes
+    from assay.web.routes.complaints import _channel as routes
 
     monkeypatch.setattr(routes, "LOOKUP_FLOOR_SECONDS", 1.5)  # long enough to look while they wait, under load
     from fastapi.testclient import TestClient

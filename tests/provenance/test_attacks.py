@@ -188,7 +188,7 @@ def test_a_rogue_ca_claiming_a_registered_name_is_no_find(sqlite_register: Regis
 
 def test_legacy_marks_still_check_flagged(sqlite_register: Register) -> None:
     """A mark recorded before per-system keys: made with the register-wide key, no keyed fingerprint."""
-    from assay.provenance.marking import _new_namespace
+    from assay.provenance.markkeys import new_namespace as _new_namespace
     from assay.provenance.media import sha256_hex
     from assay.provenance.models import MarkRecord
 

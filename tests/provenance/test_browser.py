@@ -54,3 +54,50 @@ def test_check_page_in_chromium(browser, served, tmp_path) -> None:  # type: ign
         assert "does not mean the image is authentic" in page.locator(".notes").inner_text()
     finally:
         page.close()
+
+
+@pytest.mark.browser
+def test_verdict_shows_the_picture_and_its_name_and_shares(browser, served, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The thumbnail is drawn in the browser from the chosen file (an object URL, nothing uploaded apart from the
+    check); the share link re-states the verdict on a page of its own."""
+    url, reg = served
+    [r] = mark_images(
+        reg.db,
+        reg.env,
+        images=[encode(synthetic_pixels(82, 512, 384), "PNG")],
+        system_id="acme-imagegen",
+        principal=OPERATOR,
+    )
+    marked = tmp_path / "holiday-photo.png"
+    marked.write_bytes(r.data)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(url + "/check")
+        page.get_by_label("Image file").set_input_files(str(marked))
+        page.get_by_role("button", name="Check this image").click()
+        thumb = page.locator("#checked-thumb img.thumbnail")
+        thumb.wait_for()
+        assert thumb.get_attribute("src").startswith("blob:")
+        assert page.evaluate("document.querySelector('#checked-thumb img').naturalWidth") == 512
+        assert page.locator("#checked-file .file-name").inner_text() == "holiday-photo.png"
+        assert "one chance in a" in page.locator(".evidence").inner_text()
+        link = page.locator("#share-url").input_value()
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.goto(link.replace("http://testserver", url))
+        shared = page.locator("#shared .verdict-headline")
+        assert "made by Acme ImageGen (Acme Imaging B.V.)" in shared.inner_text() and "UTC" in shared.inner_text()
+        assert page.locator("#shared-sha256").inner_text() == r.sha256
+        # Re-checking from the shared page tells the reader whether it is the same file.
+        page.get_by_label("Image file").set_input_files(str(marked))
+        page.get_by_role("button", name="Check this image").click()
+        assert (
+            "the file of the verdict shared with you (the same SHA-256)" in page.locator("#shared-compare").inner_text()
+        )
+        other = tmp_path / "other.png"
+        other.write_bytes(encode(synthetic_pixels(83, 512, 384), "PNG"))
+        page.goto(link.replace("http://testserver", url))
+        page.get_by_label("Image file").set_input_files(str(other))
+        page.get_by_role("button", name="Check this image").click()
+        assert "not the file of the verdict shared with you" in page.locator("#shared-compare").inner_text()
+    finally:
+        page.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assay.register import service
-from assay.register.demo import load_demo
+from assay.demo import load_demo
 
 from .conftest import DELETE, OPERATOR, example, variant
 

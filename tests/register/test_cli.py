@@ -95,7 +95,7 @@ def test_schema_prints_the_json_schema(cli) -> None:  # type: ignore[no-untyped-
 
 
 def test_demo_load_is_idempotent(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import assay.register.demo as demo
+    import assay.demo as demo
 
     monkeypatch.setattr(demo, "_load_provenance_demo", lambda *a: None)  # the provenance part tests its own demo
     first = json.loads(cli("demo", "load", "--json").stdout)
@@ -128,7 +128,7 @@ def test_an_unchanged_demo_is_skipped_without_opening_the_database(tmp_path: Pat
     # A second `make run` must serve within seconds: `assay demo load` then reads a fingerprint, nothing more.
     import shutil
 
-    import assay.register.demo as demo
+    import assay.demo as demo
     from assay.config import Config
     from assay.db import Database
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from assay.register import service
-from assay.register.demo import load_demo
+from assay.demo import load_demo
 from assay.register.models import ScreeningRecord, System, SystemVersion
 
 from .conftest import OPERATOR, example, variant

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from assay.register import service
-from assay.register.demo import load_demo
+from assay.demo import load_demo
 
 from .conftest import DELETE, EXAMPLES, OPERATOR, example, variant
 

@@ -11,7 +11,7 @@ from scipy import stats
 
 from assay.errors import InvalidInput, NotFound
 from assay.textmark import TextKey, TextTokenizer, detect
-from assay.textmark._detect import _first_pairs, _windows, score_pairs
+from assay.textmark._detect import _first_contexts, _windows, score_pairs
 from assay.textmark._stats import gamma_log_sf
 
 
@@ -58,8 +58,17 @@ def test_repeated_pairs_are_counted_once():
     # 8 tokens -> 6 pairs; repeating the phrase adds only the pairs that wrap around (18,11,12), (11,12,13)...
     assert once.scored == 6
     assert many.scored == 8
-    mask = _first_pairs(np.array(phrase * 3, dtype=np.int64), 2)
+    mask = _first_contexts(np.array(phrase * 3, dtype=np.int64), 2)
     assert mask.sum() == 8 and mask[:6].all()
+
+
+def test_a_repeated_context_counts_once_whatever_token_follows():
+    # The generator samples a repeated context's step with true randomness: that step is noise, not mark.
+    key = TextKey.generate(context_width=2)
+    tokens = [1, 2, 3, 1, 2, 4]  # contexts (1,2) (2,3) (3,1) (1,2): the last one repeats, with another token
+    assert detect(tokens, key, windowed=False).scored == 3
+    mask = _first_contexts(np.array(tokens, dtype=np.int64), 2)
+    assert mask.tolist() == [True, True, True, False]
 
 
 def test_repetition_cannot_inflate_the_score():

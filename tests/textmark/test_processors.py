@@ -26,6 +26,10 @@ def test_torch_and_numpy_give_the_same_values():
     words = _prf.key_words(key.secret)
     seeds = _prf.context_seeds(ctx, words)
     assert (seeds.view(np.int64) == sampler.seeds(ctx.tolist(), torch.device("cpu")).numpy()).all()
+    # A few contexts (batch 1 at generation) take the Python-int path: the same values.
+    for rows in (ctx[:1], ctx[:3]):
+        small = sampler.seeds(rows.tolist(), torch.device("cpu")).numpy()
+        assert (small == _prf.context_seeds(rows, words).view(np.int64)).all()
     # Many keys at once (detection screens a key ring in one pass) give each key's values.
     ring = [TextKey.generate(context_width=3) for _ in range(4)]
     many = _prf.context_seeds(
@@ -49,6 +53,13 @@ def test_each_step_samples_exactly_from_the_model_distribution():
     chosen = sampler.race(torch.log(p).expand(n, -1), exps)
     counts = np.bincount(chosen.numpy(), minlength=6)
     assert stats.chisquare(counts, p.numpy() * n).pvalue > 1e-3
+    # The processor races unnormalised log-probabilities (a shift per row): the same winners.
+    assert torch.equal(sampler.race(torch.log(p * 3.7).expand(n, -1), exps), chosen)
+    # choose() takes other paths for one row and for a batch of fresh rows: the same tokens.
+    logp = torch.log(p).expand(n, -1)
+    assert torch.equal(sampler.choose(logp[:50], ctx[:50].tolist(), [True] * 50, None), chosen[:50])
+    for i in range(5):
+        assert int(sampler.choose(logp[i : i + 1], [ctx[i].tolist()], [True], None)[0]) == int(chosen[i])
 
 
 def test_warp_matches_the_transformers_warpers():

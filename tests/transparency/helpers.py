@@ -19,7 +19,7 @@ from assay.tlog import (
     verify_inclusion,
 )
 from assay.transparency.models import LogCheckpoint, LogEntry
-from assay.transparency.service import read_head
+from assay.transparency.reading import read_head
 from assay.transparency.storage import LogStorage
 
 

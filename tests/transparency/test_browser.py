@@ -11,7 +11,7 @@ import pytest
 from assay.db import Database
 from assay.tlog import verify_proof
 from assay.transparency import record_many, verifier_key
-from assay.transparency.service import read_head
+from assay.transparency.reading import read_head
 
 pytestmark = pytest.mark.browser
 

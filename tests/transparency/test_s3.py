@@ -16,8 +16,9 @@ from assay.errors import ConfigError, StorageError
 from assay.tlog import verify_proof
 from assay.transparency import entry_at, open_log
 from assay.transparency.models import LogEntry
+from assay.transparency.reading import read_head
 from assay.transparency.s3 import S3Storage
-from assay.transparency.service import TransparencyLog, open_storage, read_head
+from assay.transparency.service import TransparencyLog, open_storage
 from assay.transparency.storage import FaultInjectingStorage, SimulatedCrash
 
 from .helpers import assert_log_consistent

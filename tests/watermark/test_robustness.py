@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 import pytest
+from skimage import data as skimage_data  # hard imports: scikit-image is in the test extra (no skips)
+from skimage import metrics
 
 from assay.watermark import detect
 from bench.watermark import attacks
@@ -41,7 +43,6 @@ def test_quality(photos: dict, marked: dict) -> None:
 
 
 def test_structural_similarity(photos: dict, marked: dict) -> None:
-    metrics = pytest.importorskip("skimage.metrics")
     scores = [metrics.structural_similarity(photos[n], marked[n][0], channel_axis=2, data_range=255) for n in photos]
     assert float(np.mean(scores)) >= 0.98
 
@@ -68,8 +69,7 @@ def test_the_smallest_images_are_found_where_they_were_marked(name: str, key: by
 
     from assay.watermark import embed
 
-    data = pytest.importorskip("skimage.data")
-    pixels = getattr(data, name)()
+    pixels = getattr(skimage_data, name)()
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=2)
     small = np.asarray(Image.fromarray(pixels).resize((256, 256), Image.Resampling.LANCZOS))

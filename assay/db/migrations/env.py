@@ -12,7 +12,10 @@ connection = config.attributes.get("connection")
 if connection is None:
     from sqlalchemy import create_engine
 
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:  # assay.db.migrate always passes a connection; plain `alembic` needs the URL
+        raise RuntimeError("set sqlalchemy.url, or run the migrations through assay.db.migrate")
+    engine = create_engine(url)
     connection = engine.connect()
 
 context.configure(

@@ -24,13 +24,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
-from sqlalchemy import select
 
 from assay.errors import InvalidInput, NotFound
 from assay.tlog import Checkpoint, TileID, leaf_hash
 from assay.transparency import decode_entry, open_log
-from assay.transparency.models import LogEntry
-from assay.transparency.service import BackgroundIntegrator, Head, TransparencyLog
+from assay.transparency.integrator import BackgroundIntegrator
+from assay.transparency.reading import Head, entry_at, recent_entries
+from assay.transparency.service import TransparencyLog
 
 log = logging.getLogger("assay.web.log")
 
@@ -41,9 +41,11 @@ SHORT = "public, max-age=2"
 PUBLIC = {"Access-Control-Allow-Origin": "*"}
 
 # Documented answers (OpenAPI), so that clients and the schema tests know every status and content type.
-_JSON_ERROR = {"content": {"application/json": {}}}
-_NOT_FOUND = {404: {"description": "Not found (the one JSON error shape)", **_JSON_ERROR}}
-_TEXT = {"content": {"text/plain": {}}}
+_JSON_ERROR: dict[str, Any] = {"content": {"application/json": {}}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Not found (the one JSON error shape)", **_JSON_ERROR}
+}
+_TEXT: dict[str, Any] = {"content": {"text/plain": {}}}
 
 
 @asynccontextmanager
@@ -148,14 +150,12 @@ def tile(request: Request, path: str) -> Response:
 
 def _entry_view(tlog: TransparencyLog, index: int) -> dict[str, Any]:
     head = tlog.head()
-    with tlog.db.read() as s:
-        data = s.execute(select(LogEntry.data).where(LogEntry.idx == index)).scalar_one_or_none()
+    data = entry_at(tlog.db, index)
     if data is None:
         raise NotFound(
             f"the log has no entry {index}",
             hint=f"the log holds entries 0 to {max(head.size - 1, 0)}; newer ones appear within seconds",
         )
-    data = bytes(data)
     entry = decode_entry(data)
     integrated = index < head.size
     proof = tlog.proof(index) if integrated else None
@@ -360,14 +360,9 @@ def _describe_entries(db: Any, entries: list[dict[str, Any]]) -> None:
 def log_page(request: Request, before: int | None = Query(None, ge=1, le=2**63 - 1)) -> Response:
     tlog = _log(request)
     page = 25
-    with tlog.db.read() as s:
-        q = select(LogEntry.idx, LogEntry.data).order_by(LogEntry.idx.desc()).limit(page)
-        if before is not None:
-            q = q.where(LogEntry.idx < before)
-        rows = s.execute(q).all()
     recent = []
-    for idx, data in rows:
-        entry = decode_entry(bytes(data))
+    for idx, data in recent_entries(tlog.db, limit=page, before=before):
+        entry = decode_entry(data)
         recent.append({"index": idx, "kind": entry["kind"], "time": entry["time"], "body": entry["body"]})
     _describe_entries(tlog.db, recent)
     older = recent[-1]["index"] if len(recent) == page and recent[-1]["index"] > 0 else None

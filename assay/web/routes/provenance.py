@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from pydantic import BaseModel, Field
+from pydantic.config import JsonDict
 from starlette.convertors import Convertor, register_url_convertor
 
 from assay.config import Config
 from assay.db import Database
-from assay.errors import AssayError, FieldProblem, InvalidInput, NotFound
-from assay.provenance.checking import check_media, mark_view
-from assay.provenance.credentials import revoked_serials
+from assay.errors import AssayError, FieldProblem, InvalidInput
+from assay.provenance.checking import check_media
 from assay.provenance.environment import ProvenanceEnv
-from assay.provenance.keys import MarkId, binding_algorithms
+from assay.provenance.keys import binding_algorithms
 from assay.provenance.marking import MAX_BATCH, mark_images, record_batch
 from assay.provenance.media import MARKABLE_TYPES
-from assay.provenance.models import MarkRecord
+from assay.provenance.records import crl_der, list_marks, mark_page_view, mark_record, provider_credentials
 from assay.provenance.resolution import (
     MAX_RESULTS,
     manifest_store,
@@ -39,140 +38,19 @@ from assay.register.access import Principal
 from assay.web.auth import optional_principal, require_principal
 from assay.web.deps import get_config, get_db
 from assay.web.errors import error_responses
+from assay.web.routes.provenance_models import (
+    BatchOut,
+    MarkedOut,
+    MarkListOut,
+    MarkOut,
+    MatchesOut,
+    SupportedAlgorithmsOut,
+    VerdictOut,
+)
 from assay.web.textcheck import TEXT_BODIES, TextVerdictOut, check_text_body, is_text_request, is_text_upload
 from assay.web.uploads import MediaSlots, read_media_upload, read_text_box
 
 router = APIRouter()
-
-
-# ---------------------------------------------------------------------------------------------- documented answers
-# Models for /openapi.json only (the routes return plain dicts, so nothing is filtered out); extra fields allowed.
-
-
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class WatermarkOut(_Open):
-    algorithm: str = Field(description="The watermark algorithm looked for (its C2PA soft-binding id).")
-    found: bool
-    key_id: str | None = Field(
-        description="The id of the system key that found the mark (listed on the provider's page)."
-    )
-
-
-class MatchEvidenceOut(_Open):
-    sha256_equal: bool = Field(description="This is exactly the recorded file.")
-    assessment: Literal["identical", "similar", "different"] = Field(
-        description="'different': the mark was copied from another picture (status mark_copied)."
-    )
-    compared_by: str = Field(description="sha256, keyed fingerprint, or perceptual hash (legacy marks).")
-    recorded_size: list[int]
-
-
-class EvidenceOut(_Open):
-    manifest: dict[str, Any] = Field(description="The Content Credentials found, and whether they are trusted.")
-    watermark: WatermarkOut = Field(
-        description="The watermark detector's result; raw scores (p-value, z-score) only for the oversight token."
-    )
-    match: MatchEvidenceOut | None = Field(description="How the image compares with the recorded one.")
-
-
-class VerdictOut(_Open):
-    status: Literal["marked", "marked_unrecorded", "mark_copied", "mark_unresolved", "credentials_only", "no_mark"] = (
-        Field(
-            description="marked / marked_unrecorded: attributed. mark_copied: a recorded mark on another picture than "
-            "its own (nothing is attributed). mark_unresolved: a watermark the register cannot resolve."
-        )
-    )
-    found: bool = Field(
-        description="An Assay watermark was found (attributed or not). Untrusted credentials never count."
-    )
-    attributed: bool = Field(description="The file is attributed to a registered provider (and system, if recorded).")
-    legacy_mark: bool = Field(description="The mark was made with the legacy shared key (weaker evidence).")
-    ai_generated: bool
-    headline: str = Field(description="The verdict in one sentence.")
-    media_type: str
-    width: int
-    height: int
-    mark_id: str | None
-    mark_source: Literal["watermark", "manifest"] | None
-    system: dict[str, Any] | None = Field(description="The registered system that made it, if known.")
-    provider: dict[str, Any] | None
-    record: dict[str, Any] | None = Field(description="The mark record, if the mark is recorded.")
-    evidence: EvidenceOut
-    log: dict[str, Any] | None = Field(description="The record's transparency-log entry and proof.")
-    notes: list[str] = Field(description="What the check cannot know.")
-
-
-class MarkOut(_Open):
-    mark_id: str = Field(description="16 lower-case hexadecimal digits.")
-    system_id: str
-    provider_id: str
-    system_version_number: int
-    created_at: str
-    recorded_at: str
-    sha256: str
-    phash: str
-    width: int
-    height: int
-    media_type: str
-    alg: str
-    manifest_id: str | None
-    visible_label: bool
-    origin: Literal["online", "batch"]
-    log_index: int | None
-    url_path: str = Field(description="The mark's public page.")
-
-
-class MarkListOut(BaseModel):
-    items: list[MarkOut]
-    page: int
-    per_page: int
-    total: int
-
-
-class MarkedOut(_Open):
-    mark_id: str
-    system_id: str
-    media_type: str
-    sha256: str
-    phash: str
-    manifest_id: str | None
-    log_index: int | None
-    created_at: str
-    bytes: int = Field(description="The marked image's size.")
-    data_base64: str = Field(description="The marked image, base64.")
-
-
-class BatchResultOut(_Open):
-    mark_id: str
-    status: Literal["recorded", "already_recorded"]
-    log_index: int | None
-
-
-class BatchOut(BaseModel):
-    recorded: int = Field(description="How many entries were new.")
-    results: list[BatchResultOut]
-
-
-class AlgorithmOut(_Open):
-    alg: str
-
-
-class SupportedAlgorithmsOut(BaseModel):
-    watermarks: list[AlgorithmOut]
-    fingerprints: list[AlgorithmOut]
-
-
-class MatchOut(_Open):
-    manifestId: str  # noqa: N815 - the C2PA specification's names
-    endpoint: str
-    similarityScore: int  # noqa: N815
-
-
-class MatchesOut(BaseModel):
-    matches: list[MatchOut]
 
 
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
@@ -185,7 +63,7 @@ _UPLOAD_ERRORS = (
 )
 # A soft-binding value: base64 of the 8-byte mark (12 characters, the last one '=').
 _BINDING_VALUE = r"^[A-Za-z0-9+/]{10}[AEIMQUYcgkosw048]=$"
-_ALG = {"enum": list(binding_algorithms())}
+_ALG: JsonDict = {"enum": list(binding_algorithms())}
 
 
 def _env(config: Config = Depends(get_config)) -> ProvenanceEnv:
@@ -212,10 +90,22 @@ def check_page(request: Request) -> HTMLResponse:
     return _check_template(request, {"verdict": None})
 
 
+@router.get("/check/shared", response_class=HTMLResponse, include_in_schema=False)
+def shared_verdict_page(request: Request, db: Database = Depends(get_db)) -> HTMLResponse:
+    """A verdict someone shared: re-stated from its signed link (no media is stored), with a form to check the
+    same file again."""
+    from assay.provenance.sharepage import shared_context
+
+    context = shared_context(db, request.app.state.config, dict(request.query_params))
+    return _check_template(request, context, 200 if context["shared"] is not None else 404)
+
+
 def _check_template(request: Request, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
+    from assay.provenance import wording
+
     max_mb = max(1, request.app.state.config.max_upload_bytes // 1_000_000)
     return request.app.state.templates.TemplateResponse(
-        request, "provenance/check.html", context | {"max_mb": max_mb}, status_code=status_code
+        request, "provenance/check.html", context | {"max_mb": max_mb, "words": wording}, status_code=status_code
     )
 
 
@@ -235,7 +125,8 @@ async def check_page_post(request: Request, db: Database = Depends(get_db), conf
         image_verdict = await _media_slots(request).run(check_media, db, config, data, name="This file")
     except AssayError as exc:
         return _check_template(request, {"verdict": None, "error": exc}, exc.http_status)
-    return _check_template(request, {"verdict": image_verdict.as_dict()})
+    # The file's name is shown back with its verdict, never stored or logged.
+    return _check_template(request, {"verdict": image_verdict.as_dict(), "file_name": fields.get("file.name", "")})
 
 
 def _text_verdict(
@@ -338,6 +229,7 @@ def _bool(text: str | None) -> bool:
             401,
             (403, "Not your system, or a system that may not mark (the hint says why)"),
             (404, "No such system"),
+            (409, "The image already carries an Assay mark (the message names its system)"),
             *_UPLOAD_ERRORS,
         ),
     },
@@ -365,6 +257,7 @@ async def api_mark(
     request: Request,
     system_id: str | None = Query(None),
     visible_label: bool = Query(False),
+    remark: bool = Query(False, description="Mark again an image that already carries this system's own mark."),
     principal: Principal = Depends(require_principal),
     db: Database = Depends(get_db),
     env: ProvenanceEnv = Depends(_env),
@@ -390,6 +283,7 @@ async def api_mark(
         principal=principal,
         visible_label=label,
         names=["the file"],  # "the image is not an image ..." would contradict itself
+        remark=remark,
     )
     r = results[0]
     headers = {"Assay-Mark-Id": r.mark.hex, "Location": f"/api/v1/marks/{r.mark.hex}"}
@@ -452,33 +346,12 @@ def api_list_marks(
     db: Database = Depends(get_db),
     config: Config = Depends(get_config),
 ) -> Any:
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    oversight = _is_oversight(request, db)
     per_page = min(per_page or config.page_size, config.max_page_size)
-    q = select(MarkRecord)
-    count_q = select(func.count()).select_from(MarkRecord)
-    if system_id:
-        q, count_q = q.where(MarkRecord.system_id == system_id), count_q.where(MarkRecord.system_id == system_id)
-    if provider_id:
-        q = q.where(MarkRecord.provider_id == provider_id)
-        count_q = count_q.where(MarkRecord.provider_id == provider_id)
-    with db.read() as session:
-        total = session.scalar(count_q) or 0
-        rows = session.scalars(
-            q.order_by(MarkRecord.created_at.desc(), MarkRecord.mark_id).offset((page - 1) * per_page).limit(per_page)
-        )
-        items = [mark_view(r) for r in rows]
-    return {"items": items, "page": page, "per_page": per_page, "total": total}
-
-
-def _mark_or_404(db: Database, mark_id: str) -> dict[str, Any]:
-    mark = MarkId.parse(mark_id)
-    with db.read() as session:
-        row = session.get(MarkRecord, mark.hex)
-        if row is None:
-            raise NotFound(
-                f"there is no recorded mark {mark.hex}",
-                hint="a mark made offline appears once its provider records the batch",
-            )
-        return mark_view(row)
+    return list_marks(
+        db, system_id=system_id, provider_id=provider_id, page=page, per_page=per_page, oversight=oversight
+    ).as_dict()
 
 
 class _MarkIdConvertor(Convertor[str]):
@@ -506,31 +379,24 @@ register_url_convertor("mark_id", _MarkIdConvertor())
     },
 )
 def api_mark_record(
+    request: Request,
     mark_id: str = Path(
         description="16 hexadecimal digits, as 'assay mark' printed them.",
         json_schema_extra={"pattern": f"^{_MarkIdConvertor.regex}$"},
     ),
     db: Database = Depends(get_db),
 ) -> Any:
-    return _mark_or_404(db, mark_id)
+    """Public answers leave out the perceptual hash; the oversight body's token gets it."""
+    return mark_record(db, mark_id, oversight=_is_oversight(request, db))
 
 
 @router.get("/marks/{mark_id}", response_class=HTMLResponse, include_in_schema=False)
 def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
-    view = _mark_or_404(db, mark_id)
-    from assay.register.service import get_system, get_version
-
-    with db.read() as session:
-        system = get_system(session, view["system_id"])
-        then = (
-            get_version(session, view["system_id"], view["system_version_number"])
-            if system is not None and system.version_number != view["system_version_number"]
-            else None
-        )
+    page = mark_page_view(db, mark_id)
     return request.app.state.templates.TemplateResponse(
         request,
         "provenance/mark.html",
-        {"mark": view, "system": system, "version_then": then.version if then else (system.version if system else "")},
+        {"mark": page.mark, "system": page.system, "version_then": page.version_then},
     )
 
 
@@ -538,21 +404,11 @@ def mark_page(request: Request, mark_id: str, db: Database = Depends(get_db)) ->
 def provider_credentials_page(request: Request, provider_id: str, db: Database = Depends(get_db)) -> HTMLResponse:
     """A provider's signing certificates and marking keys (public facts only: fingerprints and key ids), so
     anyone can tie a file's Content Credentials or a mark to the provider, and see what was revoked and when."""
-    from assay.provenance.credentials import list_certificates
-    from assay.provenance.marking import list_namespaces, list_watermark_keys
-    from assay.register.service import get_provider
-
-    with db.read() as session:
-        provider = get_provider(session, provider_id)
-        if provider is None:
-            raise NotFound(f"there is no provider {provider_id!r}", hint="see the list of providers at /providers")
-        certificates = list_certificates(session, provider_id=provider_id)
-        keys = list_namespaces(session, provider_id=provider_id)
-        wm_keys = list_watermark_keys(session, provider_id=provider_id)
+    c = provider_credentials(db, provider_id)
     return request.app.state.templates.TemplateResponse(
         request,
         "provenance/credentials.html",
-        {"p": provider, "certificates": certificates, "keys": keys, "wm_keys": wm_keys},
+        {"p": c.provider, "certificates": c.certificates, "keys": c.namespaces, "wm_keys": c.watermark_keys},
     )
 
 
@@ -595,9 +451,7 @@ def trust_intermediate(env: ProvenanceEnv = Depends(_env)) -> Response:
     responses={200: {"description": "An X.509 CRL (DER)", "content": {"application/pkix-crl": _BINARY}}},
 )
 def trust_crl(db: Database = Depends(get_db), env: ProvenanceEnv = Depends(_env)) -> Response:
-    with db.read() as session:
-        revoked = revoked_serials(session)
-    return Response(env.ca.crl_der(revoked), media_type="application/pkix-crl")
+    return Response(crl_der(db, env), media_type="application/pkix-crl")
 
 
 # ---------------------------------------------------------------------------------------------- C2PA resolution

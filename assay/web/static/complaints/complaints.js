@@ -19,7 +19,7 @@
   var OWN_COPY_MAGIC = "ASSAY-OWN-COPY-1\n";
   var OWN_COPY_CONTEXT = "assay-complaints-own-copy-v1";
   var FIELDS = ["what", "when", "effect", "ask", "contact"];
-  // As _FIELD_TITLES in assay/web/routes/complaints.py (the no-JavaScript page shows the same).
+  // As _FIELD_TITLES in assay/web/routes/complaints/_channel.py (the no-JavaScript page shows the same).
   var TITLES = { what: "What happened", when: "When", effect: "How it affected you", ask: "What you asked for",
     contact: "Contact details" };
   // Image types a canvas can re-encode: the re-drawn file keeps the pixels and drops EXIF, XMP, GPS, comments.
@@ -350,7 +350,7 @@
 
   // --- the receipt: the same facts as the no-JavaScript page, and ways to keep it --------------------------
 
-  // The text "Copy" and "Save" give: as _receipt_text() in assay/web/routes/complaints.py writes it.
+  // The text "Copy" and "Save" give: as _receipt_text() in assay/web/routes/complaints/pages.py writes it.
   function receiptText(words, answer) {
     var numbered = words.map(function (w, i) { return (i < 9 ? " " : "") + (i + 1) + ". " + w; }).join("\n");
     return "Receipt of a complaint about " + answer.system_name + "\n\n" + numbered + "\n\n" +
