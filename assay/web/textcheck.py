@@ -50,7 +50,7 @@ class TextWatermarkOut(_Open):
     found: bool
     key_id: str | None = Field(description="The id of the system's text key that found the mark.")
     tokens: int = Field(description="The text's length in the system's tokens.")
-    scored_tokens: int = Field(description="Token positions scored: one per distinct context (a repeated context counts once).")
+    scored_tokens: int = Field(description="Token positions scored: one per distinct context (repeats count once).")
     keys_screened: int = Field(description="Text keys of registered systems the text was screened against.")
     passage: dict[str, int] | None = Field(description="Character offsets of the marked stretch, when found.")
     whole_text: bool | None
