@@ -164,9 +164,15 @@ def serve(
         + (f" with {config.workers} workers" if config.workers > 1 else "")
         + " (Ctrl+C stops it)"
     )
-    common = {"access_log": False, "log_level": "warning", "server_header": False}
     if config.workers == 1:
-        uvicorn.run(create_app(config, db, migrate=False), host=config.host, port=config.port, **common)
+        uvicorn.run(
+            create_app(config, db, migrate=False),
+            host=config.host,
+            port=config.port,
+            access_log=False,
+            log_level="warning",
+            server_header=False,
+        )
         return
     # Workers are new processes that build the app from the environment: hand them this command's settings.
     os.environ.update(config.as_environment())
@@ -176,7 +182,9 @@ def serve(
         host=config.host,
         port=config.port,
         workers=config.workers,
-        **common,
+        access_log=False,
+        log_level="warning",
+        server_header=False,
     )
 
 
@@ -247,12 +255,14 @@ def main() -> None:
 
         # Messages quote paths and user input: printed as text (a "[1]" is not markup), one line each (no
         # wrapping inside a file name, so the message can be searched and copied).
-        out = {"highlight": False, "soft_wrap": True}
-        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", **out)
+        def say(line: str) -> None:
+            err_console.print(line, highlight=False, soft_wrap=True)
+
+        say(f"[bold red]error:[/bold red] {escape(exc.message)}")
         if exc.hint:
-            err_console.print(f"[bold]hint:[/bold] {escape(exc.hint)}", **out)
+            say(f"[bold]hint:[/bold] {escape(exc.hint)}")
         for p in exc.problems:
-            err_console.print(escape(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else "")), **out)
+            say(escape(f"  - {p.path}: {p.message}" + (f" — {p.fix}" if p.fix else "")))
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

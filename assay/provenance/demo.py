@@ -131,7 +131,7 @@ def _still_life(w: int, h: int, seed: int = 3) -> np.ndarray:
     d = ImageDraw.Draw(img)
     d.rectangle((0, h * 0.65, w, h), fill=(120, 80, 50))
     for _ in range(5):
-        cx, r = int(rng.integers(w * 0.15, w * 0.85)), int(rng.integers(50, 110))
+        cx, r = int(rng.integers(int(w * 0.15), int(w * 0.85))), int(rng.integers(50, 110))
         d.ellipse(
             (cx - r, h * 0.65 - 1.6 * r, cx + r, h * 0.65 + 0.2 * r),
             fill=tuple(int(v) for v in rng.integers(60, 240, 3)),

@@ -242,7 +242,7 @@ class WatermarkLogitsProcessor:
             self._batch = batch
         self._length = length
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:  # transformers: Long, Float
         if self.temperature == 0.0:
             return scores
         batch, length = input_ids.shape

@@ -1,0 +1,1 @@
+"""The web shell: the FastAPI app (``assay.web.app``), its routes, templates and static files."""
