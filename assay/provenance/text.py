@@ -340,6 +340,8 @@ def load_keyring(db: Database, master: bytes | None) -> Keyring:
         groups = []
         for sha, keys in by_tok.items():
             data = session.scalar(select(TokenizerFile.data).where(TokenizerFile.sha256 == sha))
+            if data is None:  # the foreign key makes this impossible; fail closed, not with a TypeError
+                raise NotFound(f"the tokenizer {sha[:12]}... of a text key is missing", hint="register it again")
             groups.append((TextTokenizer.from_bytes(bytes(data)), tuple(keys)))
         return Keyring(tuple(groups), {r.key_id: _info(r) for r in rows})
 
@@ -382,6 +384,8 @@ def record_texts(
         if row is None:
             raise NotFound(f"system {system_id!r} has no text key", hint="register its tokenizer first")
         data = session.scalar(select(TokenizerFile.data).where(TokenizerFile.sha256 == row.tokenizer_sha256))
+    if data is None:
+        raise NotFound(f"system {system_id!r}'s tokenizer is missing", hint="register its tokenizer again")
     tok = TextTokenizer.from_bytes(bytes(data))
     for i, t in enumerate(texts):
         if not isinstance(t, str) or not t.strip():

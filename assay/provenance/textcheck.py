@@ -184,7 +184,11 @@ class TextVerdict:
         }
         if oversight and ev.detection is not None:
             # Raw scores for the oversight body only: in public answers they would help tune an evasion.
-            watermark |= {"log10_p": ev.log10_p, "score": ev.detection.score, "window": ev.detection.window.as_dict()}
+            watermark |= {
+                "log10_p": ev.log10_p,
+                "score": ev.detection.score,
+                "window": ev.detection.window.as_dict() if ev.detection.window else None,
+            }
         return {
             "kind": "text",
             "file": ev.name or None,
@@ -247,7 +251,7 @@ def resolve_text(evidence: TextEvidence, db: Database, config: Config) -> TextVe
     rec = rec_facts if system is not None else None
     key = info.as_dict() if info and status == "marked" else None
     index = rec["log_index"] if rec else (info.log_index if key and info else None)
-    log = _log_evidence(db, index)
+    log = _log_evidence(db, index if isinstance(index, int) else None)
     notes = textwording.notes(
         status,
         passage=evidence.passage,

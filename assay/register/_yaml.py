@@ -116,19 +116,20 @@ class StrictLoader(
 
 
 if yaml.__with_libyaml__:
+    _CParser: Any = vars(yaml.cyaml)["CParser"]  # libyaml's parser (the type stubs do not export it)
 
-    class _FastLoader(yaml.cyaml.CParser, _StrictConstructor, _StrictResolver):  # type: ignore[misc]
+    class _FastLoader(_CParser, _StrictConstructor, _StrictResolver):  # type: ignore[misc]
         """The same rules on libyaml's parser, about ten times faster; aliases and depth are checked first."""
 
         def __init__(self, stream: str) -> None:
             _prescan(stream)
-            yaml.cyaml.CParser.__init__(self, stream)
+            _CParser.__init__(self, stream)
             _StrictConstructor.__init__(self)
             _StrictResolver.__init__(self)
 
     def _prescan(stream: str) -> None:
         # libyaml composes nodes in C, where we cannot hook in; so walk its event stream once beforehand.
-        parser = yaml.cyaml.CParser(stream)
+        parser = _CParser(stream)
         depth = 0
         try:
             while parser.check_event():
