@@ -223,9 +223,9 @@ def mark(
 
 def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | None, as_json: bool) -> int:
     """``assay check`` against a register's ``POST /api/v1/check``: the local command's verdicts, proofs
-    verified here against ``--log-key``, the same exit codes (:func:`assay.cli.provenance.report_verdicts`).
+    verified here against ``--log-key``, the same exit codes (:func:`assay.cli.check.report_verdicts`).
     A register that cannot be reached stops the run with one error instead of one per file."""
-    from assay.cli.provenance import _expand, report_verdicts
+    from assay.cli.check import _expand, report_verdicts
 
     files = [str(p) for p in _expand(paths)]
     if not files:
@@ -240,7 +240,7 @@ def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | Non
 
 
 def _verdicts(register: RegisterClient, files: list[str], n_threads: int) -> Iterator[dict[str, Any]]:
-    from assay.cli.provenance import content_type, read_input
+    from assay.cli.check import content_type, read_input
 
     def one(path: str) -> dict[str, Any]:
         name = "standard input" if path == "-" else path

@@ -10,7 +10,7 @@ not an image, empty, over the size limit). All 384x288 JPEG/PNG.
 
 Peers, side by side in one process and run, on the same files:
 
-- **pool**: what ``assay check FILES...`` does without a cluster (assay.cli.provenance._run_checks: a process
+- **pool**: what ``assay check FILES...`` does without a cluster (assay.cli.check._run_checks: a process
   pool examines, this process resolves 32 files at a time);
 - **dask**: ``assay check --out DIR`` on a local Dask cluster (assay.batch.run_batch, engine dask), results
   written to JSON lines and Parquet, cluster start included.
@@ -199,7 +199,7 @@ class count_queries:  # noqa: N801 - used as a context manager
 
 
 def run_pool(config: Config, names: list[str], workers: int) -> dict[str, Any]:
-    from assay.cli.provenance import _run_checks
+    from assay.cli.check import _run_checks
 
     statuses: dict[str, int] = {}
     t0 = time.monotonic()

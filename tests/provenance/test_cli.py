@@ -120,7 +120,7 @@ def _die_on_b(path: str) -> dict[str, str]:
 def test_a_worker_that_dies_costs_its_files_not_the_whole_run() -> None:
     from concurrent.futures import ProcessPoolExecutor
 
-    from assay.cli.provenance import _completed
+    from assay.cli.check import _completed
 
     with ProcessPoolExecutor(max_workers=1) as pool:
         results = {r["file"]: r for r in _completed(pool, _die_on_b, ["a", "b"])}

@@ -70,7 +70,7 @@ def test_the_check_api_never_fails_on_damaged_media(web, seeds: dict[str, bytes]
 def test_assay_check_never_reports_an_internal_error_on_damaged_media(  # type: ignore[no-untyped-def]
     sqlite_register: Register, seeds: dict[str, bytes], tmp_path_factory, case: tuple[str, int]
 ) -> None:
-    from assay.cli.provenance import _examine_one, _resolved, _worker_init
+    from assay.cli.check import _examine_one, _resolved, _worker_init
     from assay.provenance.evidence import VerifierMaterial
 
     # What each of assay check's worker processes does (examine), then what the command itself does (resolve).

@@ -47,7 +47,7 @@ def test_assay_check_refuses_a_verdict_that_contradicts_the_marks_log_entry(tmp_
     # against the log's key, and the verdict's mark, system and file hash must be the logged ones.
     import base64
 
-    from assay.cli.provenance import _verify_log_proof
+    from assay.cli.check import _verify_log_proof
     from assay.config import Config
     from assay.db import Database
     from assay.transparency import entry_at, integrate, proof_for, record, verifier_key
