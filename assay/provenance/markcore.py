@@ -52,17 +52,17 @@ MAX_BATCH = 10_000
 IMAGE_CAPABILITY = "synthetic_image"
 
 
-def may_mark(system: SystemView) -> str | None:
-    """Why ``system`` may not mark images, or None when it may."""
+def may_mark(system: SystemView, capability: str = IMAGE_CAPABILITY) -> str | None:
+    """Why ``system`` may not mark outputs of ``capability`` (images by default), or None when it may."""
     if system.outcome == "prohibited":
         return f"system {system.id!r} is screened as prohibited (a red line): it may not mark outputs"
     if system.suspended:
         return f"system {system.id!r} is suspended by the oversight body: it may not mark outputs"
     if system.status == "withdrawn":
         return f"system {system.id!r} is withdrawn: it may not mark new outputs"
-    if IMAGE_CAPABILITY not in system.capabilities:
+    if capability not in system.capabilities:
         return (
-            f"system {system.id!r} does not declare the '{IMAGE_CAPABILITY}' capability "
+            f"system {system.id!r} does not declare the '{capability}' capability "
             f"(it declares: {', '.join(system.capabilities) or 'none'})"
         )
     return None

@@ -132,19 +132,10 @@ def _info(row: TextKeyRecord) -> KeyInfo:
 
 
 def may_mark_text(system: SystemView) -> str | None:
-    """Why ``system`` may not mark texts, or None when it may."""
-    if system.outcome == "prohibited":
-        return f"system {system.id!r} is screened as prohibited (a red line): it may not mark outputs"
-    if system.suspended:
-        return f"system {system.id!r} is suspended by the oversight body: it may not mark outputs"
-    if system.status == "withdrawn":
-        return f"system {system.id!r} is withdrawn: it may not mark new outputs"
-    if TEXT_CAPABILITY not in system.capabilities:
-        return (
-            f"system {system.id!r} does not declare the '{TEXT_CAPABILITY}' capability "
-            f"(it declares: {', '.join(system.capabilities) or 'none'})"
-        )
-    return None
+    """Why ``system`` may not mark texts, or None when it may (the image rule, for the text capability)."""
+    from assay.provenance.markcore import may_mark
+
+    return may_mark(system, TEXT_CAPABILITY)
 
 
 def _system_for(session: Session, system_id: str, principal: Principal, action: str) -> SystemView:
