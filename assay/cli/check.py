@@ -371,7 +371,7 @@ def _run_checks(files: list[str], config: Config, n_workers: int) -> Iterator[di
 
 def _resolved(db: Any, config: Config, examined: Iterator[Any], *, batch: int = 1) -> Iterator[dict[str, Any]]:
     """Verdicts for examined files, resolved ``batch`` at a time (one query per batch); errors pass through."""
-    from assay.provenance.verdict import resolve_many
+    from assay.provenance.resolving import resolve_many
 
     pending: list[Any] = []
 

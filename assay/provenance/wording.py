@@ -1,4 +1,4 @@
-"""How a verdict is said: headlines and notes, from the facts :mod:`assay.provenance.verdict` established.
+"""How a verdict is said: headlines and notes, from the facts :mod:`assay.provenance.judging` established.
 
 Facts decide, words follow: a verdict carries its note *codes* (stable, for programs) and these sentences
 (for people). Nothing here looks anything up or changes a status.
