@@ -13,9 +13,8 @@ pepper; copy it with the data folder's other secrets to a second machine).
   cost more, and the flooder pays that price on every request while the holder pays it once.
 - :class:`ReceiptBudget` limits how often *one* receipt opens its complaint (per hour, keyed by a keyed hash of
   the receipt's lookup hash). Guesses spend only the budgets of the random receipts they try, never a real one.
-- :class:`WorkSlots` admits server-side Argon2id runs (receipts typed without JavaScript) a few at a time, with a
-  bounded wait; a flood of them delays everyone alike (FIFO) and is answered "busy, try again", never with a
-  lock-out that outlives it.
+- The web app admits server-side Argon2id runs (receipts typed without JavaScript) a few at a time
+  (:class:`assay.web.slots.WorkSlots`): that part needs the web server's event loop, so it lives there.
 - :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters. It caps what a
   flood of complaints can cost the oversight body's inbox.
 - :class:`OneTimeTokens` are signed single-use tokens for forms sent without JavaScript.
@@ -34,7 +33,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import anyio
 from sqlalchemy import delete, select
 
 from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
@@ -51,7 +49,6 @@ __all__ = [
     "ProofOfWork",
     "RateLimit",
     "ReceiptBudget",
-    "WorkSlots",
     "solve",
 ]
 
@@ -379,34 +376,6 @@ class ReceiptBudget:
                 hint="please come back in an hour; nothing about your complaint has changed",
                 extra={"retry_after": 3600 - int(self.state.clock() % 3600) + 1},
             )
-
-
-class WorkSlots:
-    """At most ``slots`` expensive computations at a time in this process; others wait up to ``wait`` seconds.
-
-    Waiters are served first come, first served (anyio's semaphore is fair), so during a flood an honest
-    request has the same chance as each flooding one, and once the flood stops the next request is served at
-    once: nothing is remembered. Made in the event loop that uses it.
-    """
-
-    def __init__(self, slots: int, *, wait: float = 10.0) -> None:
-        self._semaphore = anyio.Semaphore(slots)
-        self.wait = wait
-
-    async def run(self, fn: Callable[[], object], *, busy: str) -> object:
-        from starlette.concurrency import run_in_threadpool
-
-        try:
-            with anyio.fail_after(self.wait):
-                await self._semaphore.acquire()
-        except TimeoutError:
-            raise RateLimited(
-                busy, hint="please try again in a minute, or with JavaScript on", extra={"retry_after": 30}
-            ) from None
-        try:
-            return await run_in_threadpool(fn)
-        finally:
-            self._semaphore.release()
 
 
 # ---------------------------------------------------------------------------------------------------------
