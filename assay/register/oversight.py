@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from assay.db import Database
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from assay.register._assess import _check_reason, _parse, _screen
 from assay.register.access import Principal, record_event
@@ -31,6 +35,7 @@ from assay.register.queries import (
     _review_decisions,
     _version_row,
     get_system,
+    system_ids,
 )
 from assay.register.screening import load_rules
 from assay.register.search import index_system
@@ -40,7 +45,9 @@ __all__ = [
     "REVIEW_DECISIONS",
     "confirm_deployer",
     "reinstate",
+    "RescreenReport",
     "rescreen",
+    "rescreen_many",
     "review_exception",
     "suspend",
 ]
@@ -187,6 +194,39 @@ def rescreen(
     )
     session.flush()
     return get_system(session, system.id)
+
+
+@dataclass(frozen=True)
+class RescreenReport:
+    """What :func:`rescreen_many` did: the systems whose screening changed, out of how many it looked at."""
+
+    changed: tuple[SystemView, ...]
+    checked: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rescreened": [{"id": v.id, "outcome": v.outcome, "outcome_basis": v.outcome_basis} for v in self.changed],
+            "checked": self.checked,
+        }
+
+
+def rescreen_many(db: Database, ids: Sequence[str] | None, *, principal: Principal) -> RescreenReport:
+    """:func:`rescreen` each of ``ids`` (None: every system), each in a write transaction of its own.
+
+    One system per transaction: each rescreening is its own log entry and history row, a failure stops the run
+    without undoing those before it, and the single SQLite writer is not held for the whole register. The
+    permission is checked before anything is read."""
+    principal.require_admin(action="screen systems again")
+    if ids is None:
+        with db.read() as session:
+            ids = system_ids(session)
+    changed = []
+    for system_id in ids:
+        with db.write() as session:
+            view = rescreen(session, system_id, principal=principal)
+        if view is not None:
+            changed.append(view)
+    return RescreenReport(changed=tuple(changed), checked=len(ids))
 
 
 def review_exception(
