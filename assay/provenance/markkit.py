@@ -15,8 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from assay import watermark
 from assay.db import Database
 from assay.errors import FieldProblem, Forbidden, InvalidInput, NotFound
@@ -30,7 +28,7 @@ from assay.provenance.markkeys import new_namespace, system_key
 from assay.provenance.media import MARKABLE_TYPES, decode_image
 from assay.provenance.models import SequenceLease
 from assay.register.access import Principal
-from assay.register.service import get_provider, get_system
+from assay.register.service import get_provider, get_system, system_ids
 
 __all__ = ["KIT_FORMAT", "MAX_KIT_SEQUENCES", "OfflineMarker", "issue_kit", "kit_to_json"]
 
@@ -66,9 +64,7 @@ def issue_kit(
         provider = get_provider(session, provider_id)
         if provider is None:
             raise NotFound(f"there is no provider {provider_id!r}", hint="register the provider first")
-        from assay.register.models import System
-
-        ids = list(session.scalars(select(System.id).where(System.provider_id == provider_id).order_by(System.id)))
+        ids = system_ids(session, provider_id=provider_id)
         systems = [s for s in (get_system(session, i) for i in ids) if s is not None and may_mark(s) is None]
     creds = signing_credentials(db, env, provider_id=provider_id, principal=principal, now=now)
     wm_keys = [system_key(db, env, system_id=s.id, provider_id=provider_id, now=now) for s in systems]
