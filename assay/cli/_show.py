@@ -10,9 +10,10 @@ from typing import Any
 from rich.markup import escape
 
 from assay.cli._common import console, err_console, print_json
-from assay.register.labels import level_numeral, outcome_label
+from assay.register.labels import impact_label, outcome_label
+from assay.register.views import to_dict
 
-__all__ = ["outcome_markup", "print_findings", "print_published", "print_system"]
+__all__ = ["outcome_markup", "page_json", "print_findings", "print_published", "print_system"]
 
 _OUTCOME_STYLE = {"prohibited": "bold red", "high_risk": "yellow", "transparency": "cyan", "minimal": "green"}
 
@@ -50,7 +51,7 @@ def print_system(view: Any) -> None:
         state += " · [bold red]SUSPENDED[/]"
     if view.needs_review:
         state += " · awaiting review"
-    console.print(f"Screening: {state} · impact level {level_numeral(view.impact_level)}", highlight=False)
+    console.print(f"Screening: {state} · {impact_label(view.impact_level)}", highlight=False)
     if view.training_data_headline:
         console.print(f"Training data: {escape(view.training_data_headline)}", highlight=False)
     for dep in getattr(view, "deployers", None) or []:
@@ -81,8 +82,6 @@ def _warn_same_name(view: Any) -> None:
 
 def print_published(verb: str, base_url: str, view: Any, as_json: bool) -> None:
     """What ``systems publish`` and ``systems update`` print once the register has the new version."""
-    from assay.register.views import to_dict
-
     if as_json:
         print_json(to_dict(view))
         return
@@ -91,3 +90,14 @@ def print_published(verb: str, base_url: str, view: Any, as_json: bool) -> None:
     else:
         console.print(f"[green]updated[/green] {view.id} to version {view.version_number}", highlight=False)
     print_system(view)
+
+
+def page_json(result: Any) -> dict[str, Any]:
+    """A page of a listing (``assay.register.search.Page``) as ``--json`` prints it, in the API's shape."""
+    return {
+        "items": [to_dict(item) for item in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+        "pages": result.pages,
+    }

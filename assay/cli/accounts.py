@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, operator, print_json
+from assay.cli._show import page_json
 from assay.register.access import create_token, list_tokens, revoke_token
 from assay.register.service import add_provider, list_providers, to_dict
 
@@ -76,15 +77,7 @@ def providers_list(
     with open_db(ctx).read() as session:
         result = list_providers(session, page=page, per_page=min(per_page or config.page_size, config.max_page_size))
     if as_json:
-        print_json(
-            {
-                "items": [to_dict(p) for p in result.items],
-                "page": result.page,
-                "per_page": result.per_page,
-                "total": result.total,
-                "pages": result.pages,
-            }
-        )
+        print_json(page_json(result))
         return
     table = Table("id", "name", "jurisdiction", "systems", title=f"{result.total} providers")
     for p in result.items:

@@ -19,7 +19,7 @@ from rich.table import Table
 from assay.cli import remote
 from assay.cli._common import console, env_option, get_config, json_flag, open_db, operator, print_json
 from assay.cli._files import read_file
-from assay.cli._show import outcome_markup, print_findings, print_published, print_system
+from assay.cli._show import outcome_markup, page_json, print_findings, print_published, print_system
 from assay.cli.remote import ca_bundle_option, server_option, token_option, unsafe_http_option
 from assay.errors import InvalidInput, NotFound
 from assay.register import service
@@ -277,15 +277,7 @@ def systems_list(
     with open_db(ctx).read() as session:
         result = service.search(session, query)
     if as_json:
-        print_json(
-            {
-                "items": [service.to_dict(s) for s in result.items],
-                "page": result.page,
-                "per_page": result.per_page,
-                "total": result.total,
-                "pages": result.pages,
-            }
-        )
+        print_json(page_json(result))
         return
     total = f"{result.total:,}" + ("" if result.total_is_exact else "+")
     table = Table(title=f"{total} systems")

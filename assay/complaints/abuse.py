@@ -37,8 +37,8 @@ from sqlalchemy import delete, select
 
 from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
 from assay.db import Database
-from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited, StorageError
-from assay.files import create_once
+from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited
+from assay.files import read_or_create_secret
 
 __all__ = [
     "LOOKUP_MAX_BITS",
@@ -84,23 +84,14 @@ class AbuseKeys:
     @classmethod
     def load_or_create(cls, data_dir: Path) -> AbuseKeys:
         """The installation's keys: ``<data_dir>/complaints/abuse.key`` (mode 0600), made on first use."""
-        path = Path(data_dir) / "complaints" / "abuse.key"
-        try:
-            if not path.exists():
-                # Workers starting at once must agree on one key: the first to create it wins.
-                create_once(path, secrets.token_bytes(_KEY_BYTES))
-            data = path.read_bytes()
-        except OSError as exc:
-            raise StorageError(
-                f"cannot read or create the complaints abuse key at {path}: {exc.strerror}",
-                hint="check that the data folder (ASSAY_DATA_DIR) is writable",
-            ) from None
-        if len(data) != _KEY_BYTES:
-            raise StorageError(
-                f"the complaints abuse key at {path} is damaged ({len(data)} bytes, not {_KEY_BYTES})",
-                hint="delete it: a new one is made (outstanding challenges and forms stop working, nothing else)",
+        return cls(
+            read_or_create_secret(
+                Path(data_dir) / "complaints" / "abuse.key",
+                _KEY_BYTES,
+                what="the complaints abuse key",
+                if_damaged="delete it: a new one is made (outstanding challenges and forms stop working, nothing else)",
             )
-        return cls(data)
+        )
 
 
 def _derive(secret: bytes, label: bytes) -> bytes:

@@ -160,26 +160,8 @@ def rescreen(
     if screening.rules_version == load_rules().version:
         return None
     now = now or _now()
-    disclosure = _parse(json.loads(current.disclosure), source=f"version {current.number} of {system_id!r}")
-    result = _screen(disclosure, _review_decisions(session, system.id, current.number, screening.findings))
-    session.add(
-        ScreeningRecord(
-            version_id=current.id,
-            outcome=result["outcome"],
-            needs_review=result["needs_review"],
-            findings=result["findings"],
-            rules_version=result["rules_version"],
-            cause="rules",
-            actor=principal.actor,
-            created_at=now,
-        )
-    )
     previous = system.outcome
-    system.outcome = result["outcome"]
-    system.outcome_basis = result["outcome_basis"]
-    system.needs_review = result["needs_review"]
-    system.updated_at = now
-    _reindex(session, system)
+    result = _screen_again(session, system, current, screening, cause="rules", principal=principal, now=now)
     record_event(
         session,
         "system.rescreened",
@@ -306,25 +288,7 @@ def review_exception(
     )
     session.add(review)
     session.flush()
-    disclosure = _parse(json.loads(current.disclosure), source=f"version {number} of {system_id!r}")
-    result = _screen(disclosure, _review_decisions(session, system.id, number, screening.findings))
-    session.add(
-        ScreeningRecord(
-            version_id=current.id,
-            outcome=result["outcome"],
-            needs_review=result["needs_review"],
-            findings=result["findings"],
-            rules_version=result["rules_version"],
-            cause="review",
-            actor=principal.actor,
-            created_at=now,
-        )
-    )
-    system.outcome = result["outcome"]
-    system.outcome_basis = result["outcome_basis"]
-    system.needs_review = result["needs_review"]
-    system.updated_at = now
-    _reindex(session, system)
+    result = _screen_again(session, system, current, screening, cause="review", principal=principal, now=now)
     review.log_index = record_event(
         session,
         "system.finding",
@@ -404,3 +368,38 @@ def _reindex(session: Session, system: System) -> None:
         capabilities=_capabilities(session, [system.id])[system.id],
         contexts=_contexts(session, [system.id])[system.id],
     )
+
+
+def _screen_again(
+    session: Session,
+    system: Any,
+    version: Any,
+    screening: Any,
+    *,
+    cause: str,
+    principal: Principal,
+    now: datetime,
+) -> dict[str, Any]:
+    """Screen ``version`` of ``system`` again (with the oversight body's reviews of its claims), add the new
+    screening beside the earlier ones (``cause``: "rules" or "review"), and let the system's outcome follow it."""
+    source = f"version {version.number} of {system.id!r}"
+    disclosure = _parse(json.loads(version.disclosure), source=source)
+    result = _screen(disclosure, _review_decisions(session, system.id, version.number, screening.findings))
+    session.add(
+        ScreeningRecord(
+            version_id=version.id,
+            outcome=result["outcome"],
+            needs_review=result["needs_review"],
+            findings=result["findings"],
+            rules_version=result["rules_version"],
+            cause=cause,
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
+    system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
+    system.needs_review = result["needs_review"]
+    system.updated_at = now
+    _reindex(session, system)
+    return result
