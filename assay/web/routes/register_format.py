@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from assay.register.labels import level_numeral, outcome_label
-from assay.web.routes.register_schemas import _log_url
+from assay.web.routes.register_schemas import log_url
 
 
 class _Helpers:
@@ -147,7 +147,7 @@ class _Helpers:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else str(value or "")
 
     def log_url(self, index: Any) -> str | None:
-        return _log_url(index)
+        return log_url(index)
 
     def json(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
