@@ -1,6 +1,6 @@
 """Generation overhead of each watermark's logits processor, side by side in one process.
 
-    python -m bench.text.overhead [--runs 3]
+    python -m bench.text.overhead [--runs 3]          # writes bench/text/OVERHEAD.json (RESULTS.md cites it)
 
 For each model (the bench's 1 M-parameter model and a random-initialised GPT-2-small-shaped one, 124 M
 parameters and 50,257 tokens) and batch size (1 and 25), the median time of one generation step with each
@@ -14,8 +14,10 @@ preemptions of a shared machine fall on every scheme alike. Peers: ``transformer
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -80,12 +82,14 @@ def run(model, prompts, key, temperature: float, *, runs: int = 3, big_runs: int
         ids = torch.tensor([list(p) for p in prompts if len(p) == 12][:batch])
         med = measure(model, ids, 64, key, temperature, runs)
         out[f"bench model, batch {batch}"] = _ratios(med)
+        print(f"bench model, batch {batch}", out[f"bench model, batch {batch}"], flush=True)
     torch.manual_seed(0)
     big = transformers.GPT2LMHeadModel(transformers.GPT2Config()).eval()
     for batch in (1, 25):
         ids = torch.randint(0, 50257, (batch, 16))
         med = measure(big, ids, 12 if batch > 1 else 32, key, temperature, big_runs)
         out[f"GPT-2-small shape, batch {batch}"] = _ratios(med)
+        print(f"GPT-2-small shape, batch {batch}", out[f"GPT-2-small shape, batch {batch}"], flush=True)
     return out
 
 
@@ -125,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
             ids = torch.tensor(prompts[:batch])
             print(f"batch {batch}", _ratios(measure(model, ids, 64, key, args.temperature, args.runs)), flush=True)
         return 0
-    for k, v in run(model, prompts, key, args.temperature, runs=args.runs, big_runs=args.big_runs).items():
+    out = run(model, prompts, key, args.temperature, runs=args.runs, big_runs=args.big_runs)
+    (Path(__file__).resolve().parent / "OVERHEAD.json").write_text(json.dumps(out, indent=1))
+    for k, v in out.items():
         print(k, v, flush=True)
     return 0
 
