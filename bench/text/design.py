@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from .run import _apply
 
     folder = bench_model.ensure_model()
-    model, _ = load_local_model(folder)
+    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
     tok = TextTokenizer.from_path(folder)
     held = corpora.python_docs(training=False)
     bench_order = np.random.default_rng(20261205).permutation(len(held))

@@ -18,6 +18,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     from . import model as bench_model
 
     folder = bench_model.ensure_model()
-    model, _ = load_local_model(folder)
+    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
     tok = TextTokenizer.from_path(folder)
     held = corpora.python_docs(training=False)
     prompts = [p for p in (tok.encode(t)[:12] for t in held[:200]) if len(p) == 12][:25]

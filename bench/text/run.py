@@ -21,6 +21,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.time()
     folder = args.model or bench_model.ensure_model(log=print)
-    model, _ = load_local_model(folder)
+    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
     tok = TextTokenizer.from_path(folder)
     info = json.loads((folder / "train.json").read_text()) if (folder / "train.json").exists() else {}
     info.setdefault("parameters", sum(p.numel() for p in model.parameters()))
