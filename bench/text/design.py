@@ -1,7 +1,7 @@
 """The detector's design set: a small, separate set of generations to choose detection statistics on, so that
 the committed bench (``python -m bench.text``) reports figures on generations the design never saw.
 
-    python -m bench.text.design [--samples 80]
+    python -m bench.text.design [--samples 80]          # the last run: bench/text/DESIGN.md
 
 The prompts are held-out Python-docs paragraphs the bench never prompts with (the bench takes the first
 ``--samples`` of its own permutation; this set takes paragraphs from the other end of a different one), and
