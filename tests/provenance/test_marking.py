@@ -14,6 +14,7 @@ from assay.provenance.marking import OfflineMarker, issue_kit, mark_images, reco
 from assay.provenance.models import MarkRecord
 from assay.register import service
 from assay.register.access import revoke_token
+from assay.transparency.entry import decode_entry
 from assay.transparency.models import LogEntry
 
 from .conftest import OPERATOR, Register, encode, synthetic_pixels
@@ -25,6 +26,19 @@ def _counts(reg: Register) -> tuple[int, int]:
             s.scalar(select(func.count()).select_from(MarkRecord)) or 0,
             s.scalar(select(func.count()).select_from(LogEntry)) or 0,
         )
+
+
+def _assert_no_phash_in_log(register: Register) -> int:
+    """No mark entry of the log publishes the picture's perceptual hash (issue 9), under any field name:
+    neither a ``phash`` field nor any recorded mark's hash anywhere in the entry. Returns the entries seen."""
+    with register.db.read() as s:
+        hashes = {h for (h,) in s.execute(select(MarkRecord.phash))}
+        entries = [d for (d,) in s.execute(select(LogEntry.data).where(LogEntry.kind == "mark.recorded"))]
+    assert hashes and entries
+    for data in entries:
+        assert "phash" not in decode_entry(data)["body"]
+        assert not any(h.encode() in data for h in hashes), data
+    return len(entries)
 
 
 def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
@@ -49,6 +63,7 @@ def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
         # The register never keeps the image: no column holds anything as large as the picture.
         assert len(row.manifest) < len(r.data) / 10
     assert kinds[r.log_index] == "mark.recorded"
+    assert _assert_no_phash_in_log(register) >= 1
     assert MarkId.parse(r.mark.hex).tag_valid(register.env.keys.namespace_key(r.mark.namespace))
     # A marked output is not an original: marking it again (a second watermark garbles the first) is refused,
     # online and offline, and nothing is written.
@@ -143,6 +158,7 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
     assert _counts(register) == before
     out = record_batch(register.db, register.env, entries=entries, principal=acme)
     assert [o["status"] for o in out] == ["recorded", "recorded"]
+    assert _assert_no_phash_in_log(register) >= 2  # the kit's entries carry the hash; the log does not
     assert _counts(register)[0] == before[0] + 2
     # Re-sending is harmless; a different file under a recorded mark id is refused.
     assert [o["status"] for o in record_batch(register.db, register.env, entries=entries, principal=acme)] == [
