@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -167,6 +168,29 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
     ]
     with pytest.raises(InvalidInput, match="problem"):
         record_batch(register.db, register.env, entries=[dict(entries[0], sha256="0" * 64)], principal=acme)
+
+
+def test_a_kit_refuses_its_own_stripped_mark_unless_remarking(register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A marked copy whose Content Credentials were stripped: the register refuses to mark it again (the
+    detector finds the mark); a kit does the same with its own keys, and --remark allows the same system only."""
+    import io
+
+    from PIL import Image
+
+    from assay.errors import Conflict
+
+    kit = issue_kit(register.db, register.env, provider_id="acme", principal=OPERATOR, sequences=3)
+    marker = OfflineMarker(kit, tmp_path / "kit.counter")
+    data, entry = marker.mark(encode(synthetic_pixels(30, 512, 384), "PNG"), system_id="acme-imagegen")
+    stripped = encode(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), "PNG")  # pixels only
+    needle = f"already carries the Assay mark {entry['mark_id']} of system acme-imagegen"
+    with pytest.raises(Conflict, match=needle) as err:
+        marker.mark(stripped, system_id="acme-imagegen", name="copy.png")
+    assert "copy.png" in err.value.message and "--remark" in err.value.hint
+    again, second = marker.mark(stripped, system_id="acme-imagegen", remark=True)
+    assert second["mark_id"] != entry["mark_id"] and again != data
+    # The refusal took no sequence number: the third mark of a three-mark kit still works.
+    marker.mark(encode(synthetic_pixels(31, 512, 384), "PNG"), system_id="acme-imagegen")
 
 
 def test_revoked_namespace_and_exhausted_kit(register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
