@@ -65,15 +65,27 @@ def summarize(rows: list[dict]) -> None:
     ok = [r for r in rows if r["psnr"] >= 35.0]
     fail = [r for r in ok if not r["tile_ok"]]
     ranks = sorted(r["rank"] for r in fail)
-    print(f"(photo, strength) points at PSNR >= 35 dB: {len(ok)}; the tile's message fails on {len(fail)}")
+    print(f"- (photo, strength) points at PSNR >= 35 dB: {len(ok)}; the tile's message fails on {len(fail)}")
     if fail:
         print(
-            f"  there, the true key's screening rank among 1,000: first on {sum(x == 0 for x in ranks)},"
+            f"- there, the true key's screening rank among 1,000: first on {sum(x == 0 for x in ranks)},"
             f" top 3 on {sum(x < 3 for x in ranks)}, top 10 on {sum(x < 10 for x in ranks)},"
             f" median {ranks[len(ranks) // 2]}"
         )
+    lost: dict[int, float] = {}
+    for r in ok:
+        if not r["tile_ok"] and r["rank"] >= 3:
+            lost.setdefault(r["photo"], r["psnr"])
+    if lost:
+        q = list(lost.values())
+        print(
+            f"- the screening loses the true key (out of the top 3, the tile's message gone) on {len(lost)} of"
+            f" {len({r['photo'] for r in rows})} photos at PSNR >= 35 dB: first at mean {sum(q) / len(q):.1f} dB"
+            f" (lowest {min(q):.1f}, highest {max(q):.1f})"
+        )
     zs = sorted(r["field_z"] for r in ok)
-    print(f"  the field's z (true key): lowest {zs[0]:.1f}, median {zs[len(zs) // 2]:.1f}; gate {Z_GATE:.1f}")
+    print(f"- the field's z (true key): lowest {zs[0]:.1f}, median {zs[len(zs) // 2]:.1f}; gate {Z_GATE:.1f}")
+    print()
     print(
         "| strength | photos at >= 35 dB | tile message decodes (true key, gate) | tile, else the field for the"
         " top 3 screened keys | tile, else the field (every key read) |"
