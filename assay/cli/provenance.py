@@ -126,6 +126,7 @@ def mark(
             batch=batch,
             as_json=as_json,
             config=get_config(ctx),
+            remark=remark,
         )
         return
     if kit or batch:
@@ -170,6 +171,7 @@ def _mark_offline(
     batch: Path | None,
     as_json: bool,
     config: Config,
+    remark: bool = False,
 ) -> None:
     from assay.provenance.marking import OfflineMarker
 
@@ -194,6 +196,7 @@ def _mark_offline(
             name=str(path),
             max_bytes=config.max_upload_bytes,
             max_pixels=config.max_pixels,
+            remark=remark,
         )
         target = marked_path(path, out, entry["media_type"])
         target.write_bytes(data)
