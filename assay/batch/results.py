@@ -173,12 +173,16 @@ class Resume:
 class ResultStore:
     """An output folder (see the module's contract). One writer at a time: opening takes an exclusive lock."""
 
-    def __init__(self, folder: Path, *, parquet_rows: int = 20_000) -> None:
+    def __init__(self, folder: Path, *, parquet_rows: int = 20_000, parquet_bytes: int = 8 << 20) -> None:
         self.folder = Path(folder)
         self.jsonl = self.folder / "results.jsonl"
         self.parquet_dir = self.folder / "parquet"
         self.state_path = self.folder / "state.json"
+        # A part is written when it has this many rows or this many bytes of JSON lines, whichever comes
+        # first: the buffer of rows (each keeps its whole record) is the client's largest growing structure,
+        # and the byte cap is what keeps its memory flat however long the run.
         self.parquet_rows = parquet_rows
+        self.parquet_bytes = parquet_bytes
         self._fh: Any = None
         self._lock_fd: int | None = None
         self._rows: list[dict[str, Any]] = []
@@ -313,7 +317,7 @@ class ResultStore:
         start = covered
         for pos, record in self._records(covered, size):
             rows.append(flat_row(record))
-            if len(rows) >= self.parquet_rows:
+            if len(rows) >= self.parquet_rows or pos - start >= self.parquet_bytes:
                 self._write_part(start, pos, rows)
                 start, rows = pos, []
         if rows:
@@ -332,7 +336,7 @@ class ResultStore:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._rows.extend(flat_row(r) for r in records)
-        if len(self._rows) >= self.parquet_rows:
+        if len(self._rows) >= self.parquet_rows or self._fh.tell() - self._part_start >= self.parquet_bytes:
             self._flush_parquet()
 
     def checkpoint(self, *, done_below: int, prefix_sha256: str, done_after: dict[int, str], tally: Tally) -> None:

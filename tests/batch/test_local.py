@@ -89,6 +89,40 @@ def test_the_output_folder_cuts_a_torn_line_and_rebuilds_missing_parquet(
         ResultStore(out).open()
 
 
+def test_parquet_parts_are_cut_by_bytes_as_well_as_rows(register: tuple[Database, Config], tmp_path: Path) -> None:
+    """The rows waiting for their Parquet part are the client's largest buffer: a part is written as soon as
+    its lines pass the byte cap, whatever the row cap, on the write path and when a folder is rebuilt."""
+    import pyarrow.dataset as ds
+
+    db, config = register
+    names = [str(tmp_path / f"missing-{i:03d}.jpg") for i in range(40)]
+    out = tmp_path / "out"
+    opts = BatchOptions(engine="pool", workers=1, chunk_size=2, resolve_batch=2)
+    cap = 2_000  # bytes: a few lines of ~250 bytes each
+    run_batch(iter(names), db=db, config=config, options=opts, store=ResultStore(out, parquet_bytes=cap))
+    lines = (out / "results.jsonl").read_bytes().splitlines(keepends=True)
+    biggest = max(len(line) for line in lines)
+    parts = sorted((out / "parquet").iterdir())
+    assert len(parts) >= len(b"".join(lines)) // (cap + 4 * biggest)
+    for part in parts:
+        start, end = (int(x) for x in part.name.removesuffix(".parquet").split("-")[1:])
+        assert end - start < cap + 4 * biggest  # a group of appended lines may overshoot by itself, no more
+    table = ds.dataset(out / "parquet", format="parquet").to_table()
+    assert sorted(table.column("seq").to_pylist()) == list(range(40))
+
+    # Rebuilt after a crash lost every part: cut by the same cap.
+    for part in parts:
+        part.unlink()
+    store = ResultStore(out, parquet_bytes=cap)
+    store.open()
+    store.close()
+    rebuilt = sorted((out / "parquet").iterdir())
+    assert len(rebuilt) >= 2 and all(
+        int(p.name.removesuffix(".parquet").split("-")[2]) - int(p.name.split("-")[1]) < cap + biggest for p in rebuilt
+    )
+    assert sorted(ds.dataset(out / "parquet", format="parquet").to_table().column("seq").to_pylist()) == list(range(40))
+
+
 def test_a_long_stream_is_pulled_only_as_work_frees_up(register: tuple[Database, Config], tmp_path: Path) -> None:
     db, config = register
     pulled = written = 0
