@@ -452,7 +452,16 @@ def two_machines_part(args: argparse.Namespace, pg: str, tmp: Path) -> dict[str,
             env = env_a if i % 2 == 0 else env_b  # events written through each machine in turn
             doc = yaml.safe_load(path.read_text())
             pid = doc["provider"]["id"]
-            cli(env, "providers", "add", pid, "--name", doc["provider"]["legal_name"], "--jurisdiction", "NL")
+            cli(
+                env,
+                "providers",
+                "add",
+                pid,
+                "--name",
+                doc["provider"]["legal_name"],
+                "--jurisdiction",
+                doc["provider"].get("jurisdiction", "NL"),
+            )
             cli(env, "systems", "publish", str(path))
             written += 2
         # Kill the integrator's leader (its lease stays until it expires), then write entries that only a
