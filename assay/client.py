@@ -166,6 +166,16 @@ class RegisterClient:
             needs_token=True,
         )
 
+    def confirm_deployer(self, system_id: str, *, decision: str) -> dict[str, Any]:
+        """Confirm (or deny, ``decision="denied"``) as the token's organisation that it deploys a system a
+        disclosure names it for (``POST /api/v1/systems/{id}/deployer-confirmation``); the system as it is now."""
+        return self._json(
+            "POST",
+            f"/api/v1/systems/{_segment(system_id)}/deployer-confirmation",
+            json={"decision": decision},
+            needs_token=True,
+        )
+
     def mark(self, image: bytes, *, system_id: str, visible_label: bool = False, remark: bool = False) -> Marked:
         """Have the register mark an image (``POST /api/v1/marks``): watermark, signed Content Credentials and
         a record, with the provider's certificate, which stays on the register."""

@@ -15,6 +15,8 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from assay.errors import StorageError
+
 #: The steps of :func:`replace_durably`, in order (a crash test stops it before or after each one).
 REPLACE_STEPS = ("write", "rename", "sync-folder")
 
@@ -39,6 +41,25 @@ def create_once(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return created
+
+
+def read_or_create_secret(path: Path, size: int, *, what: str, if_damaged: str) -> bytes:
+    """The ``size`` random bytes at ``path``, made there on first use (mode 0600; :func:`create_once`, so processes
+    starting at once agree on one). ``what`` names the secret in errors (``the complaints pepper``); ``if_damaged``
+    is the hint when the file holds anything but ``size`` bytes. A folder that cannot be written or read is a
+    StorageError naming the path, never a traceback."""
+    try:
+        if not path.exists():
+            create_once(path, secrets.token_bytes(size))
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StorageError(
+            f"cannot read or create {what} at {path}: {exc.strerror}",
+            hint="check that the data folder (ASSAY_DATA_DIR) is writable",
+        ) from None
+    if len(data) != size:
+        raise StorageError(f"{what} at {path} is damaged ({len(data)} bytes, not {size})", hint=if_damaged)
+    return data
 
 
 def replace_durably(path: Path, data: bytes, *, mode: int = 0o600, step: Callable[[str], None] | None = None) -> None:

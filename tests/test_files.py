@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assay.errors import StorageError
-from assay.files import create_once
+from assay.files import create_once, read_or_create_secret
 
 
 def test_creates_a_private_file_once_and_keeps_it(tmp_path: Path) -> None:
@@ -46,3 +46,14 @@ def test_an_empty_pepper_left_by_a_crash_is_an_error_not_a_loop(tmp_path: Path) 
     pepper_path(tmp_path).write_bytes(b"")
     with pytest.raises(StorageError, match="damaged"):
         load_or_create_pepper(tmp_path)
+
+
+def test_a_secret_is_made_once_and_a_damaged_one_is_refused_with_its_hint(tmp_path: Path) -> None:
+    path = tmp_path / "part" / "secret.key"
+    first = read_or_create_secret(path, 32, what="the test secret", if_damaged="restore it")
+    assert len(first) == 32 and (path.stat().st_mode & 0o777) == 0o600
+    assert read_or_create_secret(path, 32, what="the test secret", if_damaged="restore it") == first
+    path.write_bytes(b"short")
+    with pytest.raises(StorageError) as err:
+        read_or_create_secret(path, 32, what="the test secret", if_damaged="restore it")
+    assert "the test secret" in err.value.message and "5 bytes" in err.value.message and err.value.hint == "restore it"

@@ -51,7 +51,7 @@ def examine(data: bytes, material: Any, *, name: str) -> Any:
 
 
 def resolve(evidences: list[Any], db: Database, config: Config) -> list[dict[str, Any]]:
-    from assay.provenance.verdict import resolve_many
+    from assay.provenance.resolving import resolve_many
 
     images = [e for e in evidences if not isinstance(e, ExtractedText)]
     image_verdicts = iter(resolve_many(images, db, config) if images else [])

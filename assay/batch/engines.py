@@ -25,6 +25,13 @@ __all__ = ["DaskEngine", "PoolEngine", "start_engine"]
 
 log = logging.getLogger("assay.batch")
 
+_SCHEDULER_HISTORY = {
+    "distributed.admin.log-length": 1000,
+    "distributed.scheduler.dashboard.status.task-stream-length": 1000,
+    "distributed.scheduler.dashboard.tasks.task-stream-length": 1000,
+    "distributed.diagnostics.computations.max-history": 10,
+}
+
 
 class DaskEngine:
     def __init__(self, opts: BatchOptions, material: Any) -> None:
@@ -42,13 +49,19 @@ class DaskEngine:
         else:
             # The cluster's own chatter (INFO on every worker start and stop) is not the user's business.
             logging.getLogger("distributed").setLevel(logging.WARNING)
-            self.cluster = LocalCluster(
-                n_workers=opts.workers or (os.cpu_count() or 1),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
-                silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # The scheduler of a local cluster lives in this process: its histories (task stream, logs,
+            # computations) are capped here so that the client's memory stays flat however many files a run
+            # checks (the defaults keep up to 100,000 entries each).
+            with dask.config.set(_SCHEDULER_HISTORY):
+                self.cluster = LocalCluster(
+                    n_workers=opts.workers or (os.cpu_count() or 1),
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
+                    silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster)
         self._threads: dict[str, int] = {}
         self._asked = float("-inf")

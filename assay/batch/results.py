@@ -173,16 +173,24 @@ class Resume:
 class ResultStore:
     """An output folder (see the module's contract). One writer at a time: opening takes an exclusive lock."""
 
-    def __init__(self, folder: Path, *, parquet_rows: int = 20_000) -> None:
+    def __init__(
+        self, folder: Path, *, parquet_rows: int = 200_000, group_rows: int = 4096, group_bytes: int = 4 << 20
+    ) -> None:
         self.folder = Path(folder)
         self.jsonl = self.folder / "results.jsonl"
         self.parquet_dir = self.folder / "parquet"
         self.state_path = self.folder / "state.json"
+        # Rows wait in memory only until a row group is full (``group_rows`` rows or ``group_bytes`` bytes of
+        # JSON lines, whichever comes first); the group then goes into the part being written, which is
+        # installed under its final name once it holds ``parquet_rows`` rows. The rows (each keeps its whole
+        # record) are the client's largest growing buffer: these caps are what keep its memory flat however
+        # long the run, while parts stay large enough to be few.
         self.parquet_rows = parquet_rows
+        self.group_rows = group_rows
+        self.group_bytes = group_bytes
         self._fh: Any = None
         self._lock_fd: int | None = None
-        self._rows: list[dict[str, Any]] = []
-        self._part_start = 0
+        self._part: _Part | None = None
 
     # -- opening and resuming ------------------------------------------------------------------------------
 
@@ -214,7 +222,7 @@ class ResultStore:
             resume.tally.add(record)
         self._rebuild_parquet(size)
         self._fh = open(self.jsonl, "ab")  # noqa: SIM115 - closed by close()
-        self._part_start = size
+        self._part = self._new_part(size)
         return resume
 
     def _lock(self) -> None:
@@ -301,23 +309,32 @@ class ResultStore:
         return sorted(parts)
 
     def _rebuild_parquet(self, size: int) -> None:
-        """Parts past the repaired end go (they cannot exist, but a damaged folder may have them); the lines no
-        part holds yet get parts now."""
+        """Parts past the repaired end go (they cannot exist, but a damaged folder may have them), and so do
+        parts a crash left half written; the lines no part holds yet get parts now."""
+        for p in self.parquet_dir.iterdir():
+            if p.name.startswith(".part-") and p.name.endswith(".tmp"):
+                p.unlink()
         covered = 0
         for _start, end, path in self._parts():
             if end > size:
                 path.unlink()
             else:
                 covered = max(covered, end)
-        rows: list[dict[str, Any]] = []
-        start = covered
+        part = self._new_part(covered)
         for pos, record in self._records(covered, size):
-            rows.append(flat_row(record))
-            if len(rows) >= self.parquet_rows:
-                self._write_part(start, pos, rows)
-                start, rows = pos, []
-        if rows:
-            self._write_part(start, size, rows)
+            part = self._add(part, [flat_row(record)], pos)
+        part.finish(size)
+
+    def _new_part(self, start: int) -> _Part:
+        return _Part(self.parquet_dir, start, self.group_rows, self.group_bytes)
+
+    def _add(self, part: _Part, rows: list[dict[str, Any]], end: int) -> _Part:
+        """Add rows whose lines end at byte ``end``; a full part is installed and a new one begun."""
+        part.add(rows, end)
+        if part.rows >= self.parquet_rows:
+            part.finish(end)
+            return self._new_part(end)
+        return part
 
     # -- writing -------------------------------------------------------------------------------------------
 
@@ -331,9 +348,8 @@ class ResultStore:
         self._fh.write(data)
         self._fh.flush()
         os.fsync(self._fh.fileno())
-        self._rows.extend(flat_row(r) for r in records)
-        if len(self._rows) >= self.parquet_rows:
-            self._flush_parquet()
+        assert self._part is not None
+        self._part = self._add(self._part, [flat_row(r) for r in records], self._fh.tell())
 
     def checkpoint(self, *, done_below: int, prefix_sha256: str, done_after: dict[int, str], tally: Tally) -> None:
         """Record the low-water mark, atomically (after the lines it covers are durable)."""
@@ -347,26 +363,11 @@ class ResultStore:
         }
         replace_durably(self.state_path, json.dumps(state).encode(), mode=0o644)
 
-    def _flush_parquet(self) -> None:
-        if not self._rows:
-            return
-        end = self._fh.tell()
-        self._write_part(self._part_start, end, self._rows)
-        self._part_start, self._rows = end, []
-
-    def _write_part(self, start: int, end: int, rows: list[dict[str, Any]]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        table = pa.Table.from_pylist(rows, schema=_schema())
-        final = self.parquet_dir / f"part-{start:016d}-{end:016d}.parquet"
-        tmp = self.parquet_dir / f".{final.name}.{secrets.token_hex(4)}.tmp"
-        pq.write_table(table, tmp, compression="zstd")
-        install_durably(tmp, final)
-
     def close(self) -> None:
         if self._fh is not None:
-            self._flush_parquet()
+            if self._part is not None:
+                self._part.finish(self._fh.tell())
+                self._part = None
             self._fh.close()
             self._fh = None
         if self._lock_fd is not None:
@@ -378,3 +379,50 @@ class ResultStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Part:
+    """One Parquet part being written: row groups go into a hidden file as they fill, and the part is installed
+    under its final name (``part-<start>-<end>.parquet``) only when finished, so a crash leaves either a whole
+    part or a hidden file that the next open deletes (its lines are then put into a part again)."""
+
+    def __init__(self, folder: Path, start: int, group_rows: int, group_bytes: int) -> None:
+        self.folder, self.start = folder, start
+        self.group_rows, self.group_bytes = group_rows, group_bytes
+        self.rows = 0  # in the part, written or waiting
+        self._waiting: list[dict[str, Any]] = []
+        self._group_start = start
+        self._end = start
+        self._tmp: Path | None = None
+        self._writer: Any = None
+
+    def add(self, rows: list[dict[str, Any]], end: int) -> None:
+        self._waiting.extend(rows)
+        self.rows += len(rows)
+        self._end = end
+        if len(self._waiting) >= self.group_rows or end - self._group_start >= self.group_bytes:
+            self._write_group()
+
+    def _write_group(self) -> None:
+        if not self._waiting:
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(self._waiting, schema=_schema())
+        if self._writer is None:
+            self._tmp = self.folder / f".part-{self.start:016d}.{secrets.token_hex(4)}.tmp"
+            self._writer = pq.ParquetWriter(self._tmp, _schema(), compression="zstd")
+        self._writer.write_table(table)
+        self._waiting, self._group_start = [], self._end
+
+    def finish(self, end: int) -> None:
+        """Write what waits and install the part as holding the lines up to byte ``end`` (nothing if empty)."""
+        self._end = max(self._end, end)
+        self._write_group()
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._writer = None
+        assert self._tmp is not None
+        install_durably(self._tmp, self.folder / f"part-{self.start:016d}-{self._end:016d}.parquet")

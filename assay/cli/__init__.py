@@ -34,8 +34,8 @@ from assay.errors import AssayError
 # numpy, cryptography...), so it happens only when one of its commands runs.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "systems": ("register", "Publish, update, list and review AI systems in the register."),
-    "providers": ("register", "Providers and deployers: the organisations that answer for systems."),
-    "tokens": ("register", "API tokens: providers publish with them, the oversight body administers."),
+    "providers": ("accounts", "Providers and deployers: the organisations that answer for systems."),
+    "tokens": ("accounts", "API tokens: providers publish with them, the oversight body administers."),
     "schema": (
         "register",
         "Print the JSON Schema of the disclosure format (also served at /schema/disclosure/v1.json).",

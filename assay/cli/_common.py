@@ -86,3 +86,24 @@ def print_json(data: Any) -> None:
 def print_json_line(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
+
+
+def operator() -> Any:
+    """The principal local commands act as: the register's operator (the oversight body), next to its database."""
+    from assay.register.access import Principal
+
+    return Principal.local_operator()
+
+
+def provenance_env(ctx: typer.Context) -> Any:
+    """The provenance part's environment (CA, keys, storage) for the configured data folder."""
+    from assay.provenance.environment import ProvenanceEnv
+
+    return ProvenanceEnv.open(get_config(ctx))
+
+
+def integrate_log(ctx: typer.Context, db: Database) -> None:
+    """Integrate the new log entries now, so what a command just recorded has its proof when it returns."""
+    from assay.transparency import integrate
+
+    integrate(db, get_config(ctx))

@@ -15,11 +15,14 @@ from assay.cli._common import (
     env_option,
     err_console,
     get_config,
+    integrate_log,
     json_flag,
     open_db,
+    operator,
     print_json,
+    provenance_env,
 )
-from assay.cli.provenance import _env, _integrate, _operator, _read
+from assay.cli._files import read_file
 from assay.errors import InvalidInput
 
 ca_app = typer.Typer(help="The register's certificate authority for C2PA signing certificates.", no_args_is_help=True)
@@ -84,7 +87,7 @@ def ca_init(
         create_offline_root(root_dir, name=_ca_name(ctx))
         if not (folder / "intermediate.pem").exists():
             install_intermediate(config.data_dir, root_dir, name=_ca_name(ctx))
-    _env(ctx)  # creates what is still missing (the whole hierarchy, without --root-dir) and the marking keys
+    provenance_env(ctx)  # creates what is still missing (the whole hierarchy, without --root-dir) and the marking keys
     _print_ca(ctx, as_json, "ready")
 
 
@@ -121,7 +124,7 @@ def ca_show(ctx: typer.Context, as_json: bool = json_flag()) -> None:
     """Show the trust anchor (what /trust/anchors.pem serves) and the CA's certificates."""
     from assay.provenance.ca import fingerprint
 
-    env = _env(ctx)
+    env = provenance_env(ctx)
     info = {
         "root": {
             "subject": env.ca.root.subject.rfc4514_string(),
@@ -163,12 +166,12 @@ def ca_issue(
     db = open_db(ctx)
     view = issue_certificate(
         db,
-        _env(ctx),
+        provenance_env(ctx),
         provider_id=provider,
-        principal=_operator(),
-        public_key_pem=_read(public_key) if public_key else None,
+        principal=operator(),
+        public_key_pem=read_file(public_key) if public_key else None,
     )
-    _integrate(ctx, db)
+    integrate_log(ctx, db)
     if as_json:
         print_json(view.as_dict() | {"chain_pem": view.chain_pem})
     else:
@@ -198,13 +201,13 @@ def ca_import(
     db = open_db(ctx)
     view = import_certificate(
         db,
-        _env(ctx),
+        provenance_env(ctx),
         provider_id=provider,
-        principal=_operator(),
-        chain_pem=_read(cert),
-        private_key_pem=_read(key) if key else None,
+        principal=operator(),
+        chain_pem=read_file(cert),
+        private_key_pem=read_file(key) if key else None,
     )
-    _integrate(ctx, db)
+    integrate_log(ctx, db)
     if as_json:
         print_json(view.as_dict())
     else:
@@ -220,9 +223,9 @@ def ca_accept_anchor(
     """Trust another root for providers who bring their own certificates (it is published in anchors.pem)."""
     from assay.provenance.ca import fingerprint, load_chain
 
-    env = _env(ctx)
+    env = provenance_env(ctx)
     accepted = []
-    for cert in load_chain(_read(anchor), what=str(anchor)):
+    for cert in load_chain(read_file(anchor), what=str(anchor)):
         env.ca.accept_anchor(cert)
         accepted.append({"subject": cert.subject.rfc4514_string(), "fingerprint": fingerprint(cert)})
     if as_json:
@@ -243,8 +246,8 @@ def ca_revoke(
     from assay.provenance.credentials import revoke_certificate
 
     db = open_db(ctx)
-    view = revoke_certificate(db, fingerprint_or_serial=ref, principal=_operator(), reason=reason)
-    _integrate(ctx, db)
+    view = revoke_certificate(db, fingerprint_or_serial=ref, principal=operator(), reason=reason)
+    integrate_log(ctx, db)
     if as_json:
         print_json(view.as_dict())
         return
@@ -300,7 +303,7 @@ def keys_kit(
         ) from None
     try:
         db = open_db(ctx)
-        kit = issue_kit(db, _env(ctx), provider_id=provider, principal=_operator(), sequences=sequences)
+        kit = issue_kit(db, provenance_env(ctx), provider_id=provider, principal=operator(), sequences=sequences)
     except BaseException:
         os.close(fd)
         out.unlink(missing_ok=True)
@@ -309,7 +312,7 @@ def keys_kit(
         json.dump(kit, fh, indent=2)
         fh.flush()
         os.fsync(fh.fileno())
-    _integrate(ctx, db)
+    integrate_log(ctx, db)
     if as_json:  # what the kit is, never its secrets
         print_json(
             {
@@ -362,8 +365,8 @@ def keys_revoke(
     from assay.provenance.marking import revoke_namespace
 
     db = open_db(ctx)
-    info = revoke_namespace(db, number=namespace, principal=_operator(), reason=reason)
-    _integrate(ctx, db)
+    info = revoke_namespace(db, number=namespace, principal=operator(), reason=reason)
+    integrate_log(ctx, db)
     if as_json:
         print_json(info)
         return

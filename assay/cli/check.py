@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -13,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from assay.cli import remote as remote_mode
 from assay.cli._common import (
     console,
     env_option,
@@ -22,48 +22,12 @@ from assay.cli._common import (
     open_db,
     print_json_line,
 )
-from assay.cli.provenance import _IMAGE_SUFFIXES
+from assay.cli._files import expand, is_text_name, read_input
 from assay.cli.remote import ca_bundle_option, server_option, unsafe_http_option
 from assay.config import Config
 from assay.errors import AssayError, InvalidInput
 
 # ---------------------------------------------------------------------------------------------- assay check
-
-
-def is_text_name(name: str) -> bool:
-    from assay.provenance.textfiles import is_text_name as text_name
-
-    return name == "-" or text_name(name)
-
-
-_TEXT_TYPES = {".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".markdown": "text/markdown"}
-_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
-def content_type(path: str) -> str:
-    """The type a file is sent to ``POST /api/v1/check`` as: a text by its name, any other file as bytes."""
-    if not is_text_name(Path(path).name):
-        return "application/octet-stream"
-    suffix = Path(path).suffix.lower()
-    return _DOCX if suffix == ".docx" else _TEXT_TYPES.get(suffix, "text/plain") + "; charset=utf-8"
-
-
-def read_input(path: str) -> bytes:
-    """A file's bytes; ``-`` is standard input."""
-    return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-
-
-def _expand(paths: list[Path]) -> Iterator[Path]:
-    for p in paths:
-        if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs.sort()
-                for f in sorted(files):
-                    fp = Path(root) / f
-                    if fp.suffix.lower() in _IMAGE_SUFFIXES or is_text_name(fp.name):
-                        yield fp
-        else:
-            yield p
 
 
 _worker: dict[str, Any] = {}
@@ -188,10 +152,15 @@ def check(
     are checked as a batch (a process pool or a Dask cluster, results to --out, resumable)."""
     paths = list(paths or [])
     if server or remote:  # --remote is the older name of --server; checking is public: no token is sent
-        from assay.cli import remote as remote_mode
-
         target = remote_mode.Remote(server or remote, None, ca_bundle, unsafe_http)
-        code = remote_mode.check(target, [Path(p) for p in paths], workers=workers, log_key=log_key, as_json=as_json)
+        code = remote_mode.check(
+            target,
+            [Path(p) for p in paths],
+            workers=workers,
+            report=lambda verdicts, n: report_verdicts(
+                verdicts, n, vkey=log_key, strict=log_key is not None, as_json=as_json
+            ),
+        )
         raise typer.Exit(code)
     from assay.cli.check_batch import check_batch, is_batch
 
@@ -240,7 +209,7 @@ def check(
         raise InvalidInput(
             "nothing to check", hint="give images or texts, folders, - for standard input, or --from-list"
         )
-    files = [str(p) for p in _expand([Path(p) for p in paths])]
+    files = [str(p) for p in expand([Path(p) for p in paths])]
     if not files:
         raise InvalidInput(
             "no files to check",
@@ -371,7 +340,7 @@ def _run_checks(files: list[str], config: Config, n_workers: int) -> Iterator[di
 
 def _resolved(db: Any, config: Config, examined: Iterator[Any], *, batch: int = 1) -> Iterator[dict[str, Any]]:
     """Verdicts for examined files, resolved ``batch`` at a time (one query per batch); errors pass through."""
-    from assay.provenance.verdict import resolve_many
+    from assay.provenance.resolving import resolve_many
 
     pending: list[Any] = []
 

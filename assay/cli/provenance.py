@@ -23,66 +23,35 @@ from typing import Any
 import typer
 from rich.markup import escape
 
+from assay.cli import remote as remote_mode
 from assay.cli._common import (
     console,
     env_option,
     get_config,
+    integrate_log,
     json_flag,
     open_db,
+    operator,
     print_json,
     print_json_line,
+    provenance_env,
 )
+from assay.cli._files import marked_path, plan_marked_paths, read_file
+from assay.cli.ca import ca_app, keys_app
+from assay.cli.check import check
 from assay.cli.remote import ca_bundle_option, server_option, token_option, unsafe_http_option
 from assay.config import Config
-from assay.errors import InvalidInput, NotFound
+from assay.errors import InvalidInput
 
 marks_app = typer.Typer(help="Mark records: list them, record offline batches.", no_args_is_help=True)
 
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".avif", ".heic", ".heif"}
-
 
 def install(app: typer.Typer) -> None:
-    from assay.cli.ca import ca_app, keys_app
-    from assay.cli.check import check
-
     app.command("mark")(mark)
     app.command("check")(check)
     app.add_typer(marks_app, name="marks")
     app.add_typer(ca_app, name="ca")
     app.add_typer(keys_app, name="keys")
-
-
-def _operator() -> Any:
-    from assay.register.access import Principal
-
-    return Principal.local_operator()
-
-
-def _env(ctx: typer.Context) -> Any:
-    from assay.provenance.environment import ProvenanceEnv
-
-    return ProvenanceEnv.open(get_config(ctx))
-
-
-def _read(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise NotFound(f"there is no file {str(path)!r}", hint="check the path") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{str(path)!r} is a folder", hint="give image files") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {str(path)!r}: {exc.strerror}", hint="check the permissions") from None
-
-
-def _integrate(ctx: typer.Context, db: Any) -> None:
-    # Integrate the new log entries now, so the marks' proofs exist when this command returns.
-    from assay.transparency import integrate
-
-    integrate(db, get_config(ctx))
-
-
-_SUFFIX = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 # ---------------------------------------------------------------------------------------------- assay mark
@@ -138,15 +107,13 @@ def mark(
 ) -> None:
     """Mark images: invisible watermark + signed Content Credentials + a record in the register."""
     if server:
-        from assay.cli import remote
-
         if offline or kit or batch:
             raise InvalidInput(
                 "--server marks on the register; --offline, --kit and --batch mark here with a kit",
                 hint="leave out --server (ASSAY_SERVER) to mark with a kit, or the kit options to mark remotely",
             )
-        target = remote.Remote(server, token, ca_bundle, unsafe_http)
-        return remote.mark(
+        target = remote_mode.Remote(server, token, ca_bundle, unsafe_http)
+        return remote_mode.mark(
             target, images, system=system, out=out, visible_label=visible_label, as_json=as_json, remark=remark
         )
     if offline:
@@ -159,29 +126,30 @@ def mark(
             batch=batch,
             as_json=as_json,
             config=get_config(ctx),
+            remark=remark,
         )
         return
     if kit or batch:
         raise InvalidInput("--kit and --batch only apply with --offline", hint="add --offline, or leave them out")
     from assay.provenance.marking import mark_images
 
-    _plan_targets(images, out)
+    plan_marked_paths(images, out)
     db = open_db(ctx)
-    env = _env(ctx)
-    data = [_read(p) for p in images]
+    env = provenance_env(ctx)
+    data = [read_file(p, what="an image", give="give image files") for p in images]
     results = mark_images(
         db,
         env,
         images=data,
         system_id=system,
-        principal=_operator(),
+        principal=operator(),
         visible_label=visible_label,
         names=[str(p) for p in images],
         remark=remark,
     )
-    _integrate(ctx, db)
+    integrate_log(ctx, db)
     for path, r in zip(images, results, strict=True):
-        written = _target(path, out, r.media_type)
+        written = marked_path(path, out, r.media_type)
         written.write_bytes(r.data)
         if as_json:
             print_json_line(r.as_dict() | {"input": str(path), "output": str(written)})
@@ -190,51 +158,6 @@ def mark(
                 f"[green]marked[/green] {escape(str(path))} -> {escape(str(written))}  mark "
                 f"[bold]{r.mark.hex}[/bold]  log entry {r.log_index}",
                 highlight=False,
-            )
-
-
-def _target(path: Path, out: Path | None, media_type: str) -> Path:
-    suffix = _SUFFIX.get(media_type, path.suffix)
-    if out is None:
-        return path.with_name(f"{path.stem}.marked{suffix}")
-    out.mkdir(parents=True, exist_ok=True)
-    return out / f"{path.stem}{suffix}"
-
-
-def _plan_targets(images: list[Path], out: Path | None) -> None:
-    """Before anything is marked: the output folder exists and every input gets its own writable output file,
-    so a run never records marks whose files it then cannot write (or writes over each other)."""
-    from assay.provenance.media import MARKABLE_TYPES, sniff_media_type
-
-    if out is not None:
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = "it is a file" if out.exists() and not out.is_dir() else exc.strerror
-            raise InvalidInput(
-                f"cannot use {str(out)!r} as the folder for the marked files: {reason}",
-                hint="give --out a folder (it is created if missing), or leave it out to write NAME.marked.EXT",
-            ) from None
-    seen: dict[Path, Path] = {}
-    for path in images:
-        try:
-            with open(path, "rb") as fh:
-                media_type = sniff_media_type(fh.read(32))
-        except OSError:
-            continue  # reported when the file is read
-        if media_type is None:
-            continue  # reported when the file is decoded
-        target = _target(path, out, media_type if media_type in MARKABLE_TYPES else "image/png")
-        if target in seen:
-            raise InvalidInput(
-                f"{str(seen[target])!r} and {str(path)!r} would both be written to {str(target)!r}",
-                hint="rename one of them, or mark them in separate runs with different --out folders",
-            )
-        seen[target] = path
-        if target.is_dir() or not os.access(target.parent, os.W_OK):
-            raise InvalidInput(
-                f"cannot write the marked file {str(target)!r}",
-                hint="check the folder's permissions, or choose another with --out",
             )
 
 
@@ -248,6 +171,7 @@ def _mark_offline(
     batch: Path | None,
     as_json: bool,
     config: Config,
+    remark: bool = False,
 ) -> None:
     from assay.provenance.marking import OfflineMarker
 
@@ -257,23 +181,24 @@ def _mark_offline(
             hint="get a kit with 'assay keys kit --provider ID --out kit.json'",
         )
     try:
-        kit_data = json.loads(_read(kit))
+        kit_data = json.loads(read_file(kit))
     except ValueError:
         raise InvalidInput(
             f"{kit} is not a marking kit (not JSON)", hint="use the file 'assay keys kit' wrote"
         ) from None
-    _plan_targets(images, out)
+    plan_marked_paths(images, out)
     marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
     for path in images:
         data, entry = marker.mark(
-            _read(path),
+            read_file(path, what="an image", give="give image files"),
             system_id=system,
             visible_label=visible_label,
             name=str(path),
             max_bytes=config.max_upload_bytes,
             max_pixels=config.max_pixels,
+            remark=remark,
         )
-        target = _target(path, out, entry["media_type"])
+        target = marked_path(path, out, entry["media_type"])
         target.write_bytes(data)
         # Appended with a flush per line, so a crash loses at most the image being marked.
         with open(batch, "a", encoding="utf-8") as fh:
@@ -315,7 +240,7 @@ def marks_record(
 ) -> None:
     """Record a batch of marks made offline (all or nothing; safe to repeat)."""
     entries = []
-    for n, line in enumerate(_read(batch).decode("utf-8", "replace").splitlines(), 1):
+    for n, line in enumerate(read_file(batch).decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -323,16 +248,14 @@ def marks_record(
         except ValueError:
             raise InvalidInput(f"line {n} of {batch} is not JSON", hint="fix or remove that line") from None
     if remote:
-        from assay.cli.remote import Remote
-
-        with Remote(remote, token, ca_bundle, unsafe_http).client() as register:
+        with remote_mode.Remote(remote, token, ca_bundle, unsafe_http).client() as register:
             result = register.record_batch(entries)
     else:
         from assay.provenance.marking import record_batch
 
         db = open_db(ctx)
-        results = record_batch(db, _env(ctx), entries=entries, principal=_operator())
-        _integrate(ctx, db)
+        results = record_batch(db, provenance_env(ctx), entries=entries, principal=operator())
+        integrate_log(ctx, db)
         result = {"recorded": sum(r["status"] == "recorded" for r in results), "results": results}
     if as_json:
         print_json(result)

@@ -3,8 +3,9 @@ API from another machine, with ``--server``/``ASSAY_SERVER`` and ``--token``/``A
 
 Each of those commands branches here at its top when a server is given; the local commands stay as they are.
 Output is the local commands' own: the register's answers are turned back into the views the local code
-prints (``SystemView`` for systems, the mark record for ``mark``, the verdict for ``check``), so text and
-``--json`` are the same whichever way a command ran. The HTTP side is :mod:`assay.client`.
+prints (``SystemView`` for systems, the mark record for ``mark``, the verdict for ``check``), and the command
+prints them as it prints its own, so text and ``--json`` are the same whichever way a command ran. This module
+imports no other command module (they import it). The HTTP side is :mod:`assay.client`.
 
 ``mark`` runs on the register: the image is uploaded and comes back marked and signed. Offline marking kits
 (``assay mark --offline``) carry the register-wide watermark key; a provider who only needs to mark uses its
@@ -14,7 +15,7 @@ token, and no key ever leaves the register (docs/register.md, "Working from anot
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -23,14 +24,17 @@ from typing import Any
 
 from rich.markup import escape
 
-from assay.cli._common import console, env_option, print_json, print_json_line
+from assay.cli._common import console, env_option, print_json_line
+from assay.cli._files import content_type, expand, marked_path, plan_marked_paths, read_file, read_input
 from assay.client import RegisterClient, RemoteError
 from assay.errors import InvalidInput
+from assay.register.views import SystemView
 
 __all__ = [
     "Remote",
     "ca_bundle_option",
     "check",
+    "confirm_deployer",
     "mark",
     "publish",
     "server_option",
@@ -102,16 +106,8 @@ class Remote:
 # ------------------------------------------------------------------------------------------------ systems
 
 
-def _media_type(path: Path, raw: bytes) -> str:
-    if path.suffix.lower() == ".json" or raw.lstrip()[:1] in (b"{", b"["):
-        return "application/json"
-    return "application/yaml"
-
-
-def _system_view(api: dict[str, Any]) -> Any:
+def _system_view(api: dict[str, Any]) -> SystemView:
     """The register's answer as the ``SystemView`` the local command prints (the same text, the same --json)."""
-    from assay.register.service import SystemView
-
     values: dict[str, Any] = {}
     for f in fields(SystemView):
         key = "url" if f.name == "url_path" else f.name
@@ -130,44 +126,34 @@ def _system_view(api: dict[str, Any]) -> Any:
         ) from None
 
 
-def _print_published(verb: str, remote: Remote, view: Any, as_json: bool) -> None:
-    from assay.cli.register import _print_system
-    from assay.register.service import to_dict
-
-    if as_json:
-        print_json(to_dict(view))
-        return
-    if verb == "published":
-        console.print(f"[green]published[/green] {remote.server}{view.url_path}", highlight=False)
-    else:
-        console.print(f"[green]updated[/green] {view.id} to version {view.version_number}", highlight=False)
-    _print_system(view)
-
-
-def publish(remote: Remote, file: Path, *, provider: str | None, reason: str, as_json: bool) -> None:
-    from assay.cli.register import _load
-
-    document, _ = _load(file)
+def publish(remote: Remote, document: bytes, *, media_type: str, provider: str | None, reason: str) -> SystemView:
+    """Publish a disclosure on the register (``systems publish --server``); the system as recorded."""
     with remote.client() as register:
-        answer = register.publish(document, media_type=_media_type(file, document), provider=provider, reason=reason)
-    _print_published("published", remote, _system_view(answer), as_json)
+        answer = register.publish(document, media_type=media_type, provider=provider, reason=reason)
+    return _system_view(answer)
 
 
 def update(
-    remote: Remote, system_id: str, file: Path, *, expected_version: int | None, reason: str, as_json: bool
-) -> None:
-    from assay.cli.register import _load
-
-    document, _ = _load(file)
+    remote: Remote,
+    system_id: str,
+    document: bytes,
+    *,
+    media_type: str,
+    expected_version: int | None,
+    reason: str,
+) -> SystemView:
+    """Add a version on the register (``systems update --server``); the system as recorded."""
     with remote.client() as register:
         answer = register.update(
-            system_id,
-            document,
-            media_type=_media_type(file, document),
-            expected_version=expected_version,
-            reason=reason,
+            system_id, document, media_type=media_type, expected_version=expected_version, reason=reason
         )
-    _print_published("updated", remote, _system_view(answer), as_json)
+    return _system_view(answer)
+
+
+def confirm_deployer(remote: Remote, system_id: str, *, decision: str) -> dict[str, Any]:
+    """Confirm or deny deploying a system, as the token's organisation (``systems confirm-deployer --server``)."""
+    with remote.client() as register:
+        return register.confirm_deployer(system_id, decision=decision)
 
 
 # ------------------------------------------------------------------------------------------------ mark
@@ -187,13 +173,11 @@ def mark(
 
     Unlike the local command (one transaction for the whole run), each image is its own record: a failure
     stops the run, and the error says how many were marked and written before it."""
-    from assay.cli.provenance import _plan_targets, _read, _target
-
-    _plan_targets(images, out)
+    plan_marked_paths(images, out)
     done = 0
     with remote.client() as register:
         for path in images:
-            data = _read(path)
+            data = read_file(path, what="an image", give="give image files")
             try:
                 marked = register.mark(data, system_id=system, visible_label=visible_label, remark=remark)
             except RemoteError as exc:
@@ -204,7 +188,7 @@ def mark(
                 raise
             finally:
                 del data
-            target = _target(path, out, marked.record.get("media_type", ""))
+            target = marked_path(path, out, marked.record.get("media_type", ""))
             target.write_bytes(marked.data)
             done += 1
             record = marked.record
@@ -221,13 +205,14 @@ def mark(
 # ------------------------------------------------------------------------------------------------ check
 
 
-def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | None, as_json: bool) -> int:
-    """``assay check`` against a register's ``POST /api/v1/check``: the local command's verdicts, proofs
-    verified here against ``--log-key``, the same exit codes (:func:`assay.cli.check.report_verdicts`).
-    A register that cannot be reached stops the run with one error instead of one per file."""
-    from assay.cli.check import _expand, report_verdicts
-
-    files = [str(p) for p in _expand(paths)]
+def check(
+    remote: Remote, paths: list[Path], *, workers: int, report: Callable[[Iterator[dict[str, Any]], int], int]
+) -> int:
+    """``assay check`` against a register's ``POST /api/v1/check``: the verdicts, as they come, go to ``report``
+    (the local command's, :func:`assay.cli.check.report_verdicts`, which verifies the proofs and picks the exit
+    code) with the number of files. A register that cannot be reached stops the run with one error instead of
+    one per file."""
+    files = [str(p) for p in expand(paths)]
     if not files:
         raise InvalidInput(
             "no files to check",
@@ -235,13 +220,10 @@ def check(remote: Remote, paths: list[Path], *, workers: int, log_key: str | Non
         )
     n_threads = max(1, min(workers if workers > 0 else (os.cpu_count() or 1) * 2, len(files), 16))
     with remote.client() as register:
-        verdicts = _verdicts(register, files, n_threads)
-        return report_verdicts(verdicts, len(files), vkey=log_key, strict=log_key is not None, as_json=as_json)
+        return report(_verdicts(register, files, n_threads), len(files))
 
 
 def _verdicts(register: RegisterClient, files: list[str], n_threads: int) -> Iterator[dict[str, Any]]:
-    from assay.cli.check import content_type, read_input
-
     def one(path: str) -> dict[str, Any]:
         name = "standard input" if path == "-" else path
         try:

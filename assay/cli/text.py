@@ -13,7 +13,16 @@ from pathlib import Path
 
 import typer
 
-from assay.cli._common import console, env_option, err_console, get_config, json_flag, open_db, print_json
+from assay.cli._common import (
+    console,
+    env_option,
+    err_console,
+    json_flag,
+    open_db,
+    operator,
+    print_json,
+    provenance_env,
+)
 from assay.errors import InvalidInput
 
 text_app = typer.Typer(help="Text provenance: systems' text watermark keys and records.", no_args_is_help=True)
@@ -23,18 +32,6 @@ text_app.add_typer(key_app, name="key")
 
 def install(app: typer.Typer) -> None:
     app.add_typer(text_app, name="text")
-
-
-def _operator():  # type: ignore[no-untyped-def]
-    from assay.register.access import Principal
-
-    return Principal.local_operator()
-
-
-def _env(ctx: typer.Context):  # type: ignore[no-untyped-def]
-    from assay.provenance.environment import ProvenanceEnv
-
-    return ProvenanceEnv.open(get_config(ctx))
 
 
 def _system_option() -> str:
@@ -65,10 +62,10 @@ def register(
     TextTokenizer.from_path(tokenizer)  # a clear error for a folder without tokenizer.json, before anything else
     info = register_text_watermark(
         open_db(ctx),
-        _env(ctx),
+        provenance_env(ctx),
         system_id=system,
         tokenizer_json=path.read_bytes(),
-        principal=_operator(),
+        principal=operator(),
         context_width=context_width,
     )
     if as_json:
@@ -89,7 +86,7 @@ def key_export(
     from assay.files import create_once
     from assay.provenance.text import export_text_key
 
-    key = export_text_key(open_db(ctx), _env(ctx), system_id=system, principal=_operator())
+    key = export_text_key(open_db(ctx), provenance_env(ctx), system_id=system, principal=operator())
     if out.exists():
         raise InvalidInput(f"{out} already exists", hint="choose another --out (an old key file is not overwritten)")
     create_once(out, key.to_json().encode() + b"\n")  # mode 0600
@@ -134,7 +131,7 @@ def key_revoke(
     """Revoke the system's current text key (after a leak); issue a new one with 'assay text register'."""
     from assay.provenance.text import revoke_text_key
 
-    info = revoke_text_key(open_db(ctx), system_id=system, principal=_operator(), reason=reason)
+    info = revoke_text_key(open_db(ctx), system_id=system, principal=operator(), reason=reason)
     if as_json:
         print_json(info.as_dict())
         return
@@ -158,7 +155,7 @@ def record(
             texts.append(extract_text(f.read_bytes(), str(f)))
         except OSError as exc:
             raise InvalidInput(f"cannot read {f}: {exc.strerror}", hint="check the path") from None
-    out = record_texts(open_db(ctx), _env(ctx), system_id=system, texts=texts, principal=_operator())
+    out = record_texts(open_db(ctx), provenance_env(ctx), system_id=system, texts=texts, principal=operator())
     if as_json:
         print_json(out)
         return

@@ -19,9 +19,8 @@ pepper; copy it with the data folder's other secrets to a second machine).
   complainant out (issue 10); the price bounds a flood by the flooder's CPU instead.
 - :class:`ReceiptBudget` limits how often *one* receipt opens its complaint (per hour, keyed by a keyed hash of
   the receipt's lookup hash). Guesses spend only the budgets of the random receipts they try, never a real one.
-- :class:`WorkSlots` admits server-side Argon2id runs (receipts typed without JavaScript) a few at a time, with a
-  bounded wait; a flood of them delays everyone alike (FIFO) and is answered "busy, try again", never with a
-  lock-out that outlives it.
+- The web app admits server-side Argon2id runs (receipts typed and forms sent without JavaScript) a few at a
+  time (:class:`assay.web.slots.WorkSlots`): that part needs the web server's event loop, so it lives there.
 - :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters, so whoever
   empties it shuts everyone out. The complaint channel no longer uses one.
 - :class:`OneTimeTokens` are signed single-use tokens for forms sent without JavaScript.
@@ -40,13 +39,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import anyio
 from sqlalchemy import delete, select
 
 from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
 from assay.db import Database
-from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited, StorageError
-from assay.files import create_once
+from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited
+from assay.files import read_or_create_secret
 
 __all__ = [
     "FILING_MAX_BITS",
@@ -59,7 +57,6 @@ __all__ = [
     "ProofOfWork",
     "RateLimit",
     "ReceiptBudget",
-    "WorkSlots",
     "solve",
 ]
 
@@ -103,23 +100,14 @@ class AbuseKeys:
     @classmethod
     def load_or_create(cls, data_dir: Path) -> AbuseKeys:
         """The installation's keys: ``<data_dir>/complaints/abuse.key`` (mode 0600), made on first use."""
-        path = Path(data_dir) / "complaints" / "abuse.key"
-        try:
-            if not path.exists():
-                # Workers starting at once must agree on one key: the first to create it wins.
-                create_once(path, secrets.token_bytes(_KEY_BYTES))
-            data = path.read_bytes()
-        except OSError as exc:
-            raise StorageError(
-                f"cannot read or create the complaints abuse key at {path}: {exc.strerror}",
-                hint="check that the data folder (ASSAY_DATA_DIR) is writable",
-            ) from None
-        if len(data) != _KEY_BYTES:
-            raise StorageError(
-                f"the complaints abuse key at {path} is damaged ({len(data)} bytes, not {_KEY_BYTES})",
-                hint="delete it: a new one is made (outstanding challenges and forms stop working, nothing else)",
+        return cls(
+            read_or_create_secret(
+                Path(data_dir) / "complaints" / "abuse.key",
+                _KEY_BYTES,
+                what="the complaints abuse key",
+                if_damaged="delete it: a new one is made (outstanding challenges and forms stop working, nothing else)",
             )
-        return cls(data)
+        )
 
 
 def _derive(secret: bytes, label: bytes) -> bytes:
@@ -408,34 +396,6 @@ class ReceiptBudget:
                 hint="please come back in an hour; nothing about your complaint has changed",
                 extra={"retry_after": 3600 - int(self.state.clock() % 3600) + 1},
             )
-
-
-class WorkSlots:
-    """At most ``slots`` expensive computations at a time in this process; others wait up to ``wait`` seconds.
-
-    Waiters are served first come, first served (anyio's semaphore is fair), so during a flood an honest
-    request has the same chance as each flooding one, and once the flood stops the next request is served at
-    once: nothing is remembered. Made in the event loop that uses it.
-    """
-
-    def __init__(self, slots: int, *, wait: float = 10.0) -> None:
-        self._semaphore = anyio.Semaphore(slots)
-        self.wait = wait
-
-    async def run(self, fn: Callable[[], object], *, busy: str) -> object:
-        from starlette.concurrency import run_in_threadpool
-
-        try:
-            with anyio.fail_after(self.wait):
-                await self._semaphore.acquire()
-        except TimeoutError:
-            raise RateLimited(
-                busy, hint="please try again in a minute, or with JavaScript on", extra={"retry_after": 30}
-            ) from None
-        try:
-            return await run_in_threadpool(fn)
-        finally:
-            self._semaphore.release()
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -22,11 +22,9 @@ complaint with its private key): back it up with the server's data folder.
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
-from assay.errors import StorageError
-from assay.files import create_once
+from assay.files import read_or_create_secret
 
 __all__ = ["PEPPER_BYTES", "load_or_create_pepper"]
 
@@ -39,26 +37,9 @@ def pepper_path(data_dir: Path) -> Path:
 
 def load_or_create_pepper(data_dir: Path) -> bytes:
     """The installation's pepper: read it from the data folder, or make it there on first use (mode 0600)."""
-    path = pepper_path(data_dir)
-    if not path.exists():
-        try:
-            # Two processes starting at once must not use two different peppers: the first to create it wins.
-            create_once(path, secrets.token_bytes(PEPPER_BYTES))
-        except OSError as exc:
-            raise StorageError(
-                f"cannot write the complaints pepper at {path}: {exc.strerror}",
-                hint="check that the data folder (ASSAY_DATA_DIR) is writable",
-            ) from None
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise StorageError(
-            f"cannot read the complaints pepper at {path}: {exc.strerror}",
-            hint="check the data folder's permissions (ASSAY_DATA_DIR)",
-        ) from None
-    if len(data) != PEPPER_BYTES:
-        raise StorageError(
-            f"the complaints pepper at {path} is damaged ({len(data)} bytes, not {PEPPER_BYTES})",
-            hint="restore it from the data folder's backup; without it receipts cannot be found",
-        )
-    return data
+    return read_or_create_secret(
+        pepper_path(data_dir),
+        PEPPER_BYTES,
+        what="the complaints pepper",
+        if_damaged="restore it from the data folder's backup; without it receipts cannot be found",
+    )

@@ -29,7 +29,8 @@ __all__ = [
 if TYPE_CHECKING:
     from assay.provenance.checking import check_media
     from assay.provenance.evidence import Evidence, VerifierMaterial, examine
-    from assay.provenance.verdict import Verdict, resolve, resolve_many
+    from assay.provenance.resolving import resolve, resolve_many
+    from assay.provenance.verdict import Verdict
     from assay.provenance.verify import LogInclusion, verify_verdict
 
 _WHERE = {
@@ -37,8 +38,8 @@ _WHERE = {
     "VerifierMaterial": "evidence",
     "examine": "evidence",
     "Verdict": "verdict",
-    "resolve": "verdict",
-    "resolve_many": "verdict",
+    "resolve": "resolving",
+    "resolve_many": "resolving",
     "check_media": "checking",
     "LogInclusion": "verify",
     "verify_verdict": "verify",

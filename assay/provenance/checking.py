@@ -18,7 +18,8 @@ from typing import Any
 from assay.config import Config
 from assay.db import Database
 from assay.provenance.evidence import detect_safely, examine, material_for
-from assay.provenance.verdict import PHASH_SIMILAR, Verdict, mark_view, resolve
+from assay.provenance.resolving import resolve
+from assay.provenance.verdict import PHASH_SIMILAR, Verdict, mark_view
 
 __all__ = ["PHASH_SIMILAR", "Verdict", "check_media", "detect_safely", "mark_view"]
 

@@ -13,14 +13,13 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
-from sqlalchemy import select
 
 from assay.config import Config
 from assay.db import Database
 from assay.provenance.environment import ProvenanceEnv
 from assay.provenance.marking import mark_images, may_mark
 from assay.register.access import Principal
-from assay.register.service import get_system
+from assay.register.service import get_system, system_ids
 
 __all__ = ["DEMO_FOLDER", "load_demo"]
 
@@ -71,10 +70,8 @@ def load_demo(db: Database, config: Config, *, system_id: str | None = None) -> 
 
 
 def _demo_system(db: Database, system_id: str | None) -> str | None:
-    from assay.register.models import System
-
     with db.read() as session:
-        others = list(session.scalars(select(System.id).order_by(System.id)))
+        others = system_ids(session)
         candidates = [system_id] if system_id else [PREFERRED_SYSTEM, *others]
         for sid in candidates:
             view = get_system(session, sid)

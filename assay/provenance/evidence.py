@@ -26,7 +26,6 @@ Steps of :func:`examine`, on the bytes in memory only (never stored, never logge
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import os
@@ -42,6 +41,7 @@ from sqlalchemy import func, select
 from assay import watermark
 from assay.config import Config
 from assay.db import Database
+from assay.db.types import aware
 from assay.errors import InvalidInput
 from assay.provenance.ca import load_chain, read_anchors_pem
 from assay.provenance.keys import MarkId, WatermarkKey, load_watermark_keys
@@ -106,7 +106,7 @@ class VerifierMaterial:
         signers: dict[tuple[tuple[tuple[str, str], ...], int], RegisteredSigner] = {}
         revoked: dict[int, str] = {}
         for provider_id, fp, serial, chain_pem, revoked_at in certs:
-            when = _aware(revoked_at).strftime("%Y-%m-%d") if revoked_at is not None else None
+            when = aware(revoked_at).strftime("%Y-%m-%d") if revoked_at is not None else None
             serial_int = _hex_int(serial)
             if serial_int is None:
                 continue
@@ -448,7 +448,3 @@ def _hex_int(text: str) -> int | None:
         return int(text, 16)
     except ValueError:
         return None
-
-
-def _aware(d: dt.datetime) -> dt.datetime:
-    return d if d.tzinfo is not None else d.replace(tzinfo=dt.UTC)

@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ __all__ = [
     "RegisterKeys",
     "WatermarkKey",
     "binding_algorithms",
+    "existing_register_keys",
     "load_watermark_keys",
     "namespace_key",
     "namespace_key_id",
@@ -177,6 +179,26 @@ class RegisterKeys:
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return "RegisterKeys(<secret>)"
+
+
+_existing: dict[Path, RegisterKeys] = {}  # by resolved data folder; guarded by _existing_lock
+_existing_lock = threading.Lock()
+
+
+def existing_register_keys(data_dir: Path | str) -> RegisterKeys | None:
+    """The register's keys in ``data_dir``, or None on a folder that has none (a checking process never
+    creates them). Read once per folder and kept: every check of a batch needs them."""
+    path = Path(data_dir).resolve()
+    with _existing_lock:
+        if path in _existing:
+            return _existing[path]
+    try:
+        keys = RegisterKeys.open(path, create=False)
+    except ConfigError:
+        return None  # not kept: the keys may be created later ('assay ca init')
+    with _existing_lock:
+        _existing[path] = keys
+    return keys
 
 
 def _load_or_create(path: Path, create: bool) -> bytes:

@@ -152,13 +152,18 @@ def refuse_marked(data: bytes, media_type: str, name: str) -> None:
 
 
 def log_body(row: MarkRecord) -> dict[str, Any]:
+    """The ``mark.recorded`` entry's body: ids, the file's SHA-256, the algorithm, times.
+
+    Never the image's perceptual hash (issue 9): published, it showed forgers which picture to nudge a
+    photograph toward. The register keeps it in the mark's record (shown to the oversight body only) for the
+    check's picture comparison. Entries written before this change carry a ``phash`` field; the log is
+    append-only, so they keep it (docs/transparency-log.md, "Mark entries")."""
     return {
         "mark": row.mark_id,
         "system": row.system_id,
         "system_version": row.system_version_number,
         "provider": row.provider_id,
         "sha256": row.sha256,
-        "phash": row.phash,
         "alg": row.alg,
         "created_at": iso(row.created_at),
         "manifest": row.manifest_id or "",

@@ -15,11 +15,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from assay import watermark
 from assay.db import Database
-from assay.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound
 from assay.provenance.counter import KitCounter
 from assay.provenance.credentials import SigningCredentials, signing_credentials
 from assay.provenance.environment import ProvenanceEnv
@@ -30,7 +28,7 @@ from assay.provenance.markkeys import new_namespace, system_key
 from assay.provenance.media import MARKABLE_TYPES, decode_image
 from assay.provenance.models import SequenceLease
 from assay.register.access import Principal
-from assay.register.service import get_provider, get_system
+from assay.register.service import get_provider, get_system, system_ids
 
 __all__ = ["KIT_FORMAT", "MAX_KIT_SEQUENCES", "OfflineMarker", "issue_kit", "kit_to_json"]
 
@@ -66,9 +64,7 @@ def issue_kit(
         provider = get_provider(session, provider_id)
         if provider is None:
             raise NotFound(f"there is no provider {provider_id!r}", hint="register the provider first")
-        from assay.register.models import System
-
-        ids = list(session.scalars(select(System.id).where(System.provider_id == provider_id).order_by(System.id)))
+        ids = system_ids(session, provider_id=provider_id)
         systems = [s for s in (get_system(session, i) for i in ids) if s is not None and may_mark(s) is None]
     creds = signing_credentials(db, env, provider_id=provider_id, principal=principal, now=now)
     wm_keys = [system_key(db, env, system_id=s.id, provider_id=provider_id, now=now) for s in systems]
@@ -158,6 +154,27 @@ class OfflineMarker:
         self.counter_file = counter_file
         self.counter = KitCounter(counter_file, start=self.start, end=self.end)
 
+    def _refuse_own_mark(self, pixels: Any, *, system_id: str, name: str, remark: bool) -> None:
+        """The register refuses to mark an image that already carries an Assay mark whose credentials were
+        stripped (``remark.refuse_remarking``); the kit does the same with what it holds: its own systems'
+        watermark keys. It cannot see other providers' marks (it has no key of theirs, by design), so this
+        catches a provider's own output fed back in, the common accident (a second mark garbles the first)."""
+        from assay.provenance.evidence import _detect
+
+        keys = tuple(self.wm_keys.values())
+        facts, mark, _ = _detect(pixels, keys)
+        if mark is None:
+            return
+        owner = next((k.system_id for k in keys if k.key_id == facts.key_id), None)
+        if remark and owner == system_id:
+            return
+        raise Conflict(
+            f"{name} already carries the Assay mark {mark.hex} of system {owner or 'unknown'} (found with this "
+            "kit's key), even though its Content Credentials are gone: marking it again would garble that mark",
+            hint="mark the original image, not a marked copy"
+            + (" (or pass --remark / remark=True to re-mark your own system's output)" if owner == system_id else ""),
+        )
+
     def _next_sequence(self) -> int:
         return self.counter.take()
 
@@ -171,7 +188,11 @@ class OfflineMarker:
         max_bytes: int = 50_000_000,
         max_pixels: int = 80_000_000,
         now: dt.datetime | None = None,
+        remark: bool = False,
     ) -> tuple[bytes, dict[str, Any]]:
+        """Mark one image. Refused (:class:`~assay.errors.Conflict`, nothing taken from the counter) when the
+        image already carries a mark of one of this kit's systems, even with its Content Credentials stripped;
+        ``remark=True`` allows it only when that mark is the same system's, as the register's own marking does."""
         sysinfo = self.systems.get(system_id)
         if sysinfo is None:
             raise Forbidden(
@@ -180,6 +201,7 @@ class OfflineMarker:
             )
         img = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, name=name, min_side=watermark.MIN_SIDE)
         refuse_marked(data, img.media_type, name)
+        self._refuse_own_mark(img.pixels, system_id=system_id, name=name, remark=remark)
         media_type = img.media_type if img.media_type in MARKABLE_TYPES else "image/png"
         now = now or utcnow()
         mark = MarkId.mint(namespace=self.ns, sequence=self._next_sequence(), key=self.ns_key)

@@ -24,7 +24,7 @@ from assay.errors import FieldProblem, InvalidInput, NotFound
 from assay.provenance.evidence import examine, material_for
 from assay.provenance.keys import MarkId, binding_algorithms
 from assay.provenance.models import MarkRecord
-from assay.provenance.verdict import resolve
+from assay.provenance.resolving import resolve
 
 __all__ = ["manifest_store", "matches_by_binding", "matches_by_content", "supported_algorithms"]
 

@@ -31,12 +31,12 @@ def shared_statement(status: str, *, who: str = "", provider: str = "") -> str:
 
 def shared_context(db: Database, config: Config, params: dict[str, Any]) -> dict[str, Any]:
     """The check page's context for a shared link: ``shared`` is None when the link is not valid."""
+    from assay.provenance.keys import existing_register_keys
     from assay.provenance.models import MarkRecord
     from assay.provenance.share import read_shared
-    from assay.provenance.verdict import _register_keys
     from assay.register.service import get_provider, get_system
 
-    keys = _register_keys(config)
+    keys = existing_register_keys(config.data_dir)
     shared = read_shared(keys.master, params) if keys is not None else None
     if shared is None:
         return {"verdict": None, "shared": None, "shared_invalid": True}

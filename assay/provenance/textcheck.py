@@ -19,7 +19,6 @@ system; the wording lives in :mod:`assay.provenance.textwording`.
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import threading
 from collections.abc import Mapping
@@ -325,30 +324,14 @@ def verify_text_verdict(verdict: Mapping[str, Any], *, log_key: str) -> Any:
     1. the verdict carries its log entry and tlog-proof; 2. the proof verifies against ``log_key``;
     3. the entry is a ``text.key.issued`` or ``text.recorded`` entry; 4. its system (and key id, or the text's
     SHA-256 for a record) is the verdict's. Raises VerificationError at the first step that fails."""
-    from assay.provenance.verify import LogInclusion
-    from assay.tlog import verify_proof
-    from assay.transparency import decode_entry
+    from assay.provenance.verify import LogInclusion, verify_logged_entry
 
     log = verdict.get("log")
-    if not isinstance(log, Mapping) or not (log.get("proof") and log.get("entry")):
-        raise VerificationError(
-            str((log or {}).get("proof_error") or "the verdict carries no integrated log entry"),
-            hint="check again in a moment",
-        )
-    try:
-        entry = base64.b64decode(str(log["entry"]), validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError("the verdict's log entry is not base64", hint="pass the verdict unchanged") from None
-    try:
-        checkpoint = verify_proof(str(log["proof"]), entry, log_key)
-    except VerificationError:
-        raise
-    except AssayError as exc:
-        raise VerificationError(exc.message, hint=exc.hint) from None
-    decoded = decode_entry(entry)
-    kind, body = decoded.get("kind"), decoded.get("body") or {}
-    if kind not in _LOG_KINDS:
-        raise VerificationError(f"the log entry is a {kind!r} entry, not a text key or record", hint="")
+    if not isinstance(log, Mapping):
+        raise VerificationError("the verdict carries no integrated log entry", hint="check again in a moment")
+    checkpoint, kind, body = verify_logged_entry(
+        log, log_key=log_key, kinds=tuple(_LOG_KINDS), what="a text key or record"
+    )
     claims = {
         "system": (verdict.get("system") or {}).get("id"),
         "key_id": (verdict.get("key") or {}).get("key_id") if kind == "text.key.issued" else None,

@@ -26,7 +26,7 @@ from typing import Any
 
 from assay.errors import AssayError, VerificationError
 
-__all__ = ["LogInclusion", "verify_verdict"]
+__all__ = ["LogInclusion", "verify_logged_entry", "verify_verdict"]
 
 # The statuses whose verdict rests on a mark record (and so must carry its log entry).
 _RECORDED = ("marked",)
@@ -61,9 +61,6 @@ def verify_verdict(
     5. every system, provider, file hash and watermark key the verdict shows is the logged one (a register
        cannot name another system, file or key than the one it logged).
     """
-    from assay.tlog import verify_proof
-    from assay.transparency import decode_entry
-
     v = verdict.as_dict() if hasattr(verdict, "as_dict") else verdict
     if not isinstance(v, Mapping):
         raise VerificationError("the verdict is not a verdict object", hint="pass a Verdict or its JSON form")
@@ -79,35 +76,15 @@ def verify_verdict(
             "the register gave no transparency-log entry for this mark",
             hint="every recorded mark is logged in the same transaction: the register answered inconsistently",
         )
-    if not (log.get("proof") and log.get("entry")):
-        raise VerificationError(
-            str(log.get("proof_error") or "the log has not integrated this entry yet"),
-            hint="check again in a moment",
-        )
-    try:
-        entry = base64.b64decode(str(log["entry"]), validate=True)
-    except (binascii.Error, ValueError):
-        raise VerificationError("the verdict's log entry is not base64", hint="pass the verdict unchanged") from None
-    # 2.
-    try:
-        checkpoint = verify_proof(
-            str(log["proof"]), entry, log_key, witness_keys=list(witness_keys), min_witnesses=min_witnesses
-        )
-    except VerificationError:
-        raise
-    except AssayError as exc:  # a malformed proof or key
-        raise VerificationError(exc.message, hint=exc.hint) from None
-    # 3.
-    try:
-        decoded = decode_entry(entry)
-    except AssayError as exc:
-        raise VerificationError(f"the log entry is not an Assay entry: {exc.message}", hint=exc.hint) from None
-    if decoded.get("kind") != "mark.recorded":
-        raise VerificationError(
-            f"the log entry is a {decoded.get('kind')!r} entry, not a mark record",
-            hint="the register answered inconsistently",
-        )
-    body = decoded.get("body") or {}
+    # 2. and 3.
+    checkpoint, _, body = verify_logged_entry(
+        log,
+        log_key=log_key,
+        kinds=("mark.recorded",),
+        what="a mark record",
+        witness_keys=witness_keys,
+        min_witnesses=min_witnesses,
+    )
     # 4.
     if body.get("mark") != v.get("mark_id"):
         raise VerificationError("the log entry is not this mark's", hint="the register answered inconsistently")
@@ -128,3 +105,48 @@ def verify_verdict(
                 hint="the register answered inconsistently with its own log",
             )
     return LogInclusion(index=int(log.get("index", -1)), origin=checkpoint.origin, tree_size=checkpoint.size, body=body)
+
+
+def verify_logged_entry(
+    log: Mapping[str, Any],
+    *,
+    log_key: str,
+    kinds: Sequence[str],
+    what: str,
+    witness_keys: Sequence[str] = (),
+    min_witnesses: int = 0,
+) -> tuple[Any, str, dict[str, Any]]:
+    """The steps every verdict's log evidence takes (``log``: its ``{"entry", "proof", ...}``), image or text:
+    the entry and its tlog-proof are there; the proof verifies against ``log_key`` (and the witnesses); the entry
+    is a canonical Assay entry of one of ``kinds`` (``what`` names them in the error). Returns the checkpoint, the
+    entry's kind and its body; raises VerificationError at the first step that fails."""
+    from assay.tlog import verify_proof
+    from assay.transparency import decode_entry
+
+    if not (log.get("proof") and log.get("entry")):
+        raise VerificationError(
+            str(log.get("proof_error") or "the log has not integrated this entry yet"),
+            hint="check again in a moment",
+        )
+    try:
+        entry = base64.b64decode(str(log["entry"]), validate=True)
+    except (binascii.Error, ValueError):
+        raise VerificationError("the verdict's log entry is not base64", hint="pass the verdict unchanged") from None
+    try:
+        checkpoint = verify_proof(
+            str(log["proof"]), entry, log_key, witness_keys=list(witness_keys), min_witnesses=min_witnesses
+        )
+    except VerificationError:
+        raise
+    except AssayError as exc:  # a malformed proof or key
+        raise VerificationError(exc.message, hint=exc.hint) from None
+    try:
+        decoded = decode_entry(entry)
+    except AssayError as exc:
+        raise VerificationError(f"the log entry is not an Assay entry: {exc.message}", hint=exc.hint) from None
+    kind = decoded.get("kind")
+    if kind not in kinds:
+        raise VerificationError(
+            f"the log entry is a {kind!r} entry, not {what}", hint="the register answered inconsistently"
+        )
+    return checkpoint, str(kind), decoded.get("body") or {}

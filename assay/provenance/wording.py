@@ -1,4 +1,4 @@
-"""How a verdict is said: headlines and notes, from the facts :mod:`assay.provenance.verdict` established.
+"""How a verdict is said: headlines and notes, from the facts :mod:`assay.provenance.judging` established.
 
 Facts decide, words follow: a verdict carries its note *codes* (stable, for programs) and these sentences
 (for people). Nothing here looks anything up or changes a status.
@@ -8,23 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay.register.labels import OUTCOME_LABELS, impact_label
+
 __all__ = ["NOTES", "OUTCOME_LABELS", "headline", "impact_label", "note", "odds", "utc"]
 
-# One vocabulary everywhere: the register's pages (assay.web.routes.register's badges), the check page, the API's
-# wording and the CLI name outcomes and impact levels with these words (a test greps templates and CLI for others).
-OUTCOME_LABELS: dict[str, str] = {
-    "prohibited": "Prohibited by law",
-    "high_risk": "High-risk",
-    "transparency": "Transparency obligations",
-    "minimal": "Minimal risk",
-}
-_ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
-
-
-def impact_label(level: int | None) -> str:
-    """``Impact level III of IV``, as the register's pages say it (levels are numbers 1-4 in the API)."""
-    roman = _ROMAN.get(level or 0)
-    return f"Impact level {roman} of IV" if roman else "Impact level not assessed"
+# One vocabulary everywhere: outcomes and impact levels are said with the register's words (assay.register.labels),
+# re-exported here for the check's templates and the CLI.
 
 
 def utc(iso: str | None) -> str:

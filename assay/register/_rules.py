@@ -17,6 +17,7 @@ from typing import Any, Literal
 from assay.errors import ConfigError, FieldProblem
 from assay.register._conditions import FLAGS, Condition, closest_name, compile_condition
 from assay.register._yaml import StrictLoader  # strict: no duplicate keys, no aliases, YAML 1.2 scalars
+from assay.register.labels import OUTCOME_LABELS
 
 __all__ = [
     "DEFAULT_RULES",
@@ -39,12 +40,6 @@ __all__ = [
 Outcome = Literal["prohibited", "high_risk", "transparency", "minimal"]
 # Most severe first; a system's outcome is the most severe of its findings' effective outcomes.
 OUTCOMES: tuple[str, ...] = ("prohibited", "high_risk", "transparency", "minimal")
-OUTCOME_LABELS = {
-    "prohibited": "Prohibited",
-    "high_risk": "High risk",
-    "transparency": "Transparency obligations",
-    "minimal": "Minimal risk",
-}
 EXCEPTION_STATUSES: tuple[str, ...] = (
     "none",  # no exception claimed
     "claimed_pending_review",  # claimed with a justification of substance; waits for the oversight body

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assay.db.types import aware as _aware
+from assay.db.types import iso_z
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unauthorized
 from assay.register.models import ApiToken, Provider
 
@@ -276,4 +277,4 @@ def _info(row: ApiToken) -> TokenInfo:
 
 
 def _iso(dt: datetime | None) -> str:
-    return _aware(dt).strftime("%Y-%m-%dT%H:%M:%SZ") if dt else ""
+    return iso_z(dt) if dt else ""

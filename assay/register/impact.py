@@ -28,6 +28,7 @@ from typing import Any, Literal
 from assay.register._conditions import closest_name
 from assay.register._derivations import DERIVATIONS, DERIVED_FROM
 from assay.register._questionnaire import Choice, Obligation, Question, Questionnaire, load_questionnaire
+from assay.register.labels import LEVEL_NUMERALS, level_name
 
 __all__ = [
     "Choice",
@@ -40,7 +41,7 @@ __all__ = [
     "load_questionnaire",
 ]
 
-LEVEL_NAMES = {1: "Level I", 2: "Level II", 3: "Level III", 4: "Level IV"}
+LEVEL_NAMES = {n: level_name(n) for n in LEVEL_NUMERALS}
 
 
 # --- Assessment --------------------------------------------------------------------------------------------

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from assay.db import Database
 from assay.errors import Conflict, FieldProblem, Forbidden, InvalidInput
 from assay.register._assess import _check_reason, _parse, _screen
 from assay.register.access import Principal, record_event
@@ -31,6 +35,7 @@ from assay.register.queries import (
     _review_decisions,
     _version_row,
     get_system,
+    system_ids,
 )
 from assay.register.screening import load_rules
 from assay.register.search import index_system
@@ -40,7 +45,9 @@ __all__ = [
     "REVIEW_DECISIONS",
     "confirm_deployer",
     "reinstate",
+    "RescreenReport",
     "rescreen",
+    "rescreen_many",
     "review_exception",
     "suspend",
 ]
@@ -153,26 +160,8 @@ def rescreen(
     if screening.rules_version == load_rules().version:
         return None
     now = now or _now()
-    disclosure = _parse(json.loads(current.disclosure), source=f"version {current.number} of {system_id!r}")
-    result = _screen(disclosure, _review_decisions(session, system.id, current.number, screening.findings))
-    session.add(
-        ScreeningRecord(
-            version_id=current.id,
-            outcome=result["outcome"],
-            needs_review=result["needs_review"],
-            findings=result["findings"],
-            rules_version=result["rules_version"],
-            cause="rules",
-            actor=principal.actor,
-            created_at=now,
-        )
-    )
     previous = system.outcome
-    system.outcome = result["outcome"]
-    system.outcome_basis = result["outcome_basis"]
-    system.needs_review = result["needs_review"]
-    system.updated_at = now
-    _reindex(session, system)
+    result = _screen_again(session, system, current, screening, cause="rules", principal=principal, now=now)
     record_event(
         session,
         "system.rescreened",
@@ -187,6 +176,39 @@ def rescreen(
     )
     session.flush()
     return get_system(session, system.id)
+
+
+@dataclass(frozen=True)
+class RescreenReport:
+    """What :func:`rescreen_many` did: the systems whose screening changed, out of how many it looked at."""
+
+    changed: tuple[SystemView, ...]
+    checked: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rescreened": [{"id": v.id, "outcome": v.outcome, "outcome_basis": v.outcome_basis} for v in self.changed],
+            "checked": self.checked,
+        }
+
+
+def rescreen_many(db: Database, ids: Sequence[str] | None, *, principal: Principal) -> RescreenReport:
+    """:func:`rescreen` each of ``ids`` (None: every system), each in a write transaction of its own.
+
+    One system per transaction: each rescreening is its own log entry and history row, a failure stops the run
+    without undoing those before it, and the single SQLite writer is not held for the whole register. The
+    permission is checked before anything is read."""
+    principal.require_admin(action="screen systems again")
+    if ids is None:
+        with db.read() as session:
+            ids = system_ids(session)
+    changed = []
+    for system_id in ids:
+        with db.write() as session:
+            view = rescreen(session, system_id, principal=principal)
+        if view is not None:
+            changed.append(view)
+    return RescreenReport(changed=tuple(changed), checked=len(ids))
 
 
 def review_exception(
@@ -266,25 +288,7 @@ def review_exception(
     )
     session.add(review)
     session.flush()
-    disclosure = _parse(json.loads(current.disclosure), source=f"version {number} of {system_id!r}")
-    result = _screen(disclosure, _review_decisions(session, system.id, number, screening.findings))
-    session.add(
-        ScreeningRecord(
-            version_id=current.id,
-            outcome=result["outcome"],
-            needs_review=result["needs_review"],
-            findings=result["findings"],
-            rules_version=result["rules_version"],
-            cause="review",
-            actor=principal.actor,
-            created_at=now,
-        )
-    )
-    system.outcome = result["outcome"]
-    system.outcome_basis = result["outcome_basis"]
-    system.needs_review = result["needs_review"]
-    system.updated_at = now
-    _reindex(session, system)
+    result = _screen_again(session, system, current, screening, cause="review", principal=principal, now=now)
     review.log_index = record_event(
         session,
         "system.finding",
@@ -364,3 +368,38 @@ def _reindex(session: Session, system: System) -> None:
         capabilities=_capabilities(session, [system.id])[system.id],
         contexts=_contexts(session, [system.id])[system.id],
     )
+
+
+def _screen_again(
+    session: Session,
+    system: Any,
+    version: Any,
+    screening: Any,
+    *,
+    cause: str,
+    principal: Principal,
+    now: datetime,
+) -> dict[str, Any]:
+    """Screen ``version`` of ``system`` again (with the oversight body's reviews of its claims), add the new
+    screening beside the earlier ones (``cause``: "rules" or "review"), and let the system's outcome follow it."""
+    source = f"version {version.number} of {system.id!r}"
+    disclosure = _parse(json.loads(version.disclosure), source=source)
+    result = _screen(disclosure, _review_decisions(session, system.id, version.number, screening.findings))
+    session.add(
+        ScreeningRecord(
+            version_id=version.id,
+            outcome=result["outcome"],
+            needs_review=result["needs_review"],
+            findings=result["findings"],
+            rules_version=result["rules_version"],
+            cause=cause,
+            actor=principal.actor,
+            created_at=now,
+        )
+    )
+    system.outcome = result["outcome"]
+    system.outcome_basis = result["outcome_basis"]
+    system.needs_review = result["needs_review"]
+    system.updated_at = now
+    _reindex(session, system)
+    return result

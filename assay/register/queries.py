@@ -468,9 +468,12 @@ def register_counts(session: Session) -> dict[str, int]:
     }
 
 
-def system_ids(session: Session) -> list[str]:
-    """Every system's id, in id order."""
-    return list(session.scalars(select(System.id).order_by(System.id)))
+def system_ids(session: Session, *, provider_id: str | None = None) -> list[str]:
+    """Every system's id (or every one of ``provider_id``'s), in id order."""
+    q = select(System.id).order_by(System.id)
+    if provider_id is not None:
+        q = q.where(System.provider_id == provider_id)
+    return list(session.scalars(q))
 
 
 def current_version(session: Session, system_id: str) -> int:

@@ -28,7 +28,15 @@ from __future__ import annotations
 
 from assay.register._assess import _assess as _assess  # bench/register times the assessment alone
 from assay.register._assess import disclosure_sha256, name_key, slugify, validate
-from assay.register.oversight import confirm_deployer, reinstate, rescreen, review_exception, suspend
+from assay.register.oversight import (
+    RescreenReport,
+    confirm_deployer,
+    reinstate,
+    rescreen,
+    rescreen_many,
+    review_exception,
+    suspend,
+)
 from assay.register.publishing import add_provider, publish, update
 from assay.register.queries import (
     current_version,
@@ -61,6 +69,7 @@ __all__ = [
     "DEPLOYER_STATUSES",
     "WEB_ADDRESS",
     "ProviderView",
+    "RescreenReport",
     "SystemSummary",
     "SystemView",
     "VersionView",
@@ -83,6 +92,7 @@ __all__ = [
     "register_counts",
     "reinstate",
     "rescreen",
+    "rescreen_many",
     "review_exception",
     "search",
     "slugify",

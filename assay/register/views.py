@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from assay.db.types import aware, utc_now
+from assay.db.types import aware, iso_z, utc_now
 from assay.register.models import (
     Provider,
     ScreeningRecord,
@@ -155,7 +155,7 @@ def to_dict(view: Any) -> dict[str, Any]:
 
 def _isoformat(value: Any) -> Any:
     if isinstance(value, datetime):
-        return _aware(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return iso_z(value)
     if isinstance(value, dict):
         return {k: _isoformat(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -108,6 +108,9 @@ class GumbelSampler:
         self._uwords = _prf.key_words(key.secret)
         self._words = tuple(_signed(w) for w in self._uwords)
         self._tables: dict[tuple[int, str], torch.Tensor] = {}
+        self._np_tables: dict[int, np.ndarray] = {}
+        self._work: tuple = ()  # work buffers of the last shape raced (torch tensors or numpy arrays)
+        self._work_key: tuple[int, int, str] | None = None
 
     def _table(self, vocab: int, device: torch.device) -> torch.Tensor:
         k = (vocab, str(device))
@@ -149,32 +152,99 @@ class GumbelSampler:
         """``argmin_v E_v / p_v``: token v wins with probability p_v when the E_v are i.i.d. Exp(1)."""
         return torch.argmin(torch.log(exps).sub_(logp), dim=-1)
 
+    def keyed_race(self, logp: torch.Tensor, seeds: torch.Tensor | int) -> torch.Tensor:
+        """The keyed choice of every row of ``logp`` (B, V) for its seed (a (B,) int64 tensor, or one int for
+        one row): ``race(logp, exponentials(seeds))`` in the same arithmetic, fused into a dozen in-place passes
+        over work buffers kept between steps (it covers the whole vocabulary at every step, and allocating those
+        arrays cost as much as the arithmetic on a small model). On the CPU the passes run in numpy: its uint64
+        shifts are logical (torch's int64 ones need a mask each) and its per-call cost is a third of torch's,
+        which is most of the time at batch 1 (half the processor's time on the bench model)."""
+        if logp.device.type == "cpu":
+            return torch.from_numpy(self._numpy_race(logp.detach().numpy(), seeds))
+        return self._torch_race(logp, seeds)
+
+    def _numpy_race(self, logp: np.ndarray, seeds: torch.Tensor | int) -> np.ndarray:
+        rows, vocab = logp.shape
+        k = (rows, vocab, "numpy")
+        if self._work_key != k:
+            self._work = tuple(np.empty((rows, vocab), dtype=d) for d in (np.uint64, np.uint64, np.float64))
+            self._work_key = k
+        x, t, f = self._work
+        table = self._np_tables.get(vocab)
+        if table is None:
+            table = self._np_tables[vocab] = _prf.token_table(np.arange(vocab), self._uwords)
+        if isinstance(seeds, int):
+            np.bitwise_xor(table[None, :], np.uint64(seeds & _MASK64), out=x)
+        else:
+            np.bitwise_xor(table[None, :], seeds.numpy().view(np.uint64)[:, None], out=x)
+        for shift, mult in ((30, _prf.M1), (27, _prf.M2), (31, 0)):  # _prf.mix, in place
+            np.right_shift(x, np.uint64(shift), out=t)
+            np.bitwise_xor(x, t, out=x)
+            if mult:
+                np.multiply(x, np.uint64(mult), out=x)
+        np.right_shift(x, np.uint64(12), out=x)  # m, the top 52 bits
+        # -(1 - r) = (m + 1/2 - 2**52) / 2**52 (exact); log1p of it is -E; log(E) - log p_v is raced.
+        np.copyto(f, x, casting="unsafe")
+        f -= _prf.TWO52 - 0.5
+        f *= 1.0 / _prf.TWO52
+        np.log1p(f, out=f)
+        np.negative(f, out=f)
+        np.log(f, out=f)
+        f -= logp
+        return f.argmin(axis=1)
+
+    def _torch_race(self, logp: torch.Tensor, seeds: torch.Tensor | int) -> torch.Tensor:
+        # The same passes in torch, for tensors on a GPU (or any device but the CPU).
+        rows, vocab = logp.shape
+        x, t, f = self._workspace(rows, vocab, logp.device)
+        table = self._table(vocab, logp.device)
+        if isinstance(seeds, int):
+            torch.bitwise_xor(table[None, :], seeds, out=x)
+        else:
+            torch.bitwise_xor(table[None, :], seeds[:, None], out=x)
+        for shift, mult in ((30, _M1), (27, _M2), (31, 0)):
+            torch.bitwise_right_shift(x, shift, out=t).bitwise_and_((1 << (64 - shift)) - 1)
+            x.bitwise_xor_(t)
+            if mult:
+                x.mul_(mult)
+        torch.bitwise_right_shift(x, 12, out=t).bitwise_and_((1 << 52) - 1)  # m, the top 52 bits
+        f.copy_(t).sub_(_prf.TWO52 - 0.5).mul_(1.0 / _prf.TWO52).log1p_().neg_().log_().sub_(logp)
+        return torch.argmin(f, dim=-1)
+
+    def _workspace(self, rows: int, vocab: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        k = (rows, vocab, str(device))
+        if self._work_key != k:
+            self._work = tuple(
+                torch.empty((rows, vocab), dtype=d, device=device) for d in (torch.int64, torch.int64, torch.float64)
+            )
+            self._work_key = k
+        return self._work
+
     def choose(
         self,
         logp: torch.Tensor,
-        contexts: Sequence[Sequence[int]],
+        contexts: Sequence[Sequence[int]] | torch.Tensor,
         fresh: Sequence[bool],
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        """The next token of each row: keyed where ``fresh`` (context not used before), truly random elsewhere."""
-        if len(fresh) == 1 and fresh[0]:
+        """The next token of each row: keyed where ``fresh`` (context not used before), truly random elsewhere.
+        ``contexts`` may also be the rows' seeds already computed (an int64 tensor of shape (B,))."""
+        if len(fresh) == 1 and fresh[0] and not isinstance(contexts, torch.Tensor):
             # Batch 1: the seed as a Python int, xor-ed straight into the table (no tensor built for it).
-            table = self._table(logp.shape[-1], logp.device)
-            return self.race(logp, self._exps_from(table[None, :] ^ _signed(self._py_seed(contexts[0]))))
-        if all(fresh):
-            return self.race(logp, self.exponentials(self.seeds(contexts, logp.device), logp.shape[-1]))
-        exps = torch.empty_like(logp)
-        rows = [i for i, f in enumerate(fresh) if f]
-        others = [i for i, f in enumerate(fresh) if not f]
-        if rows:
-            seeds = self.seeds([contexts[i] for i in rows], logp.device)
-            exps[rows] = self.exponentials(seeds, logp.shape[-1])
-        if others:
-            exps[others] = (
-                torch.empty((len(others), logp.shape[-1]), dtype=logp.dtype, device=logp.device)
-                .exponential_(generator=generator)
-                .clamp_(min=1e-300)
-            )
+            return self.keyed_race(logp, _signed(self._py_seed(contexts[0])))
+        if not any(fresh):
+            return self._random_race(logp, generator)
+        seeds = contexts.to(logp.device) if isinstance(contexts, torch.Tensor) else self.seeds(contexts, logp.device)
+        # Every row is raced with its key (one vectorised pass; a repeated context's row is then redone with
+        # true randomness: cheaper than splitting the batch, and the same tokens).
+        tokens = self.keyed_race(logp, seeds)
+        if not all(fresh):
+            others = torch.tensor([i for i, f in enumerate(fresh) if not f], dtype=torch.int64, device=logp.device)
+            tokens[others] = self._random_race(logp.index_select(0, others), generator)
+        return tokens
+
+    def _random_race(self, logp: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        exps = torch.empty_like(logp).exponential_(generator=generator).clamp_(min=1e-300)
         return self.race(logp, exps)
 
 
@@ -214,7 +284,8 @@ class WatermarkLogitsProcessor:
         self._generator = generator
         self._batch = -1
         self._length = -1
-        self._seen: list[set[tuple[int, ...]]] = []
+        self._seen: list[set[tuple[int, ...]]] = []  # batch 1: the contexts used
+        self._seeds_used = np.zeros((0, 0), dtype=np.int64)  # larger batches: the seeds used, per row
         self.marked_steps = 0  # keyed steps so far (for tests and metrics)
         self.random_steps = 0  # steps sampled with true randomness (repeated or too-short contexts)
 
@@ -239,6 +310,7 @@ class WatermarkLogitsProcessor:
     def _start_if_new(self, batch: int, length: int) -> None:
         if batch != self._batch or length != self._length + 1:
             self._seen = [set() for _ in range(batch)]
+            self._seeds_used = np.zeros((batch, 0), dtype=np.int64)
             self._batch = batch
         self._length = length
 
@@ -251,13 +323,24 @@ class WatermarkLogitsProcessor:
         if self._generator is None:
             self._generator = _generator(scores.device)
         logp = warp(scores, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, normalise=False)
+        contexts: Sequence[Sequence[int]] | torch.Tensor
         if length < h:
             contexts, fresh = [[0] * h] * batch, [False] * batch
-        else:
+        elif batch == 1:
             contexts = input_ids[:, -h:].tolist()
             fresh = _fresh(contexts, self._seen)
-        self.marked_steps += sum(fresh)
-        self.random_steps += batch - sum(fresh)
+        else:
+            # The whole batch at once: one seed per row (numpy on the host), and a context counts as used when
+            # its seed is among the row's earlier seeds (distinct contexts have distinct seeds but with
+            # chance 2**-64; such a collision would only leave one step unmarked).
+            seeds = _prf.context_seeds(input_ids[:, -h:].cpu().numpy(), self.sampler._uwords).view(np.int64)
+            seen = (self._seeds_used == seeds[:, None]).any(axis=1)
+            self._seeds_used = np.concatenate([self._seeds_used, seeds[:, None]], axis=1)
+            fresh = (~seen).tolist()
+            contexts = torch.from_numpy(seeds)
+        n_fresh = sum(fresh)
+        self.marked_steps += n_fresh
+        self.random_steps += batch - n_fresh
         return _only(scores, self.sampler.choose(logp, contexts, fresh, self._generator))
 
 

@@ -35,8 +35,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..errors import FieldProblem, InvalidInput
+from ..errors import FieldProblem
 from . import _detect, _embed, _keys, _pattern, _v2
+from ._input import KEY_BYTES, WatermarkError, check_key
 from ._keys import KeyRing
 
 __all__ = [
@@ -61,17 +62,10 @@ __all__ = [
 ALGORITHM = "org.assay.watermark.2"
 #: Version 1 (one key, a pilot shared by every image, the payload in the clear): still detected, never made.
 LEGACY_ALGORITHM = "org.assay.watermark.1"
-KEY_BYTES = 32
 PAYLOAD_BITS = 64
 MIN_SIDE = 256
 MAX_SIDE = 8192
 P_THRESHOLD = _v2.P_THRESHOLD
-
-
-class WatermarkError(InvalidInput):
-    """Bad input to the watermark: wrong key size, payload out of range, unsupported or too small image."""
-
-    code = "watermark_invalid_input"
 
 
 @dataclass(frozen=True)
@@ -138,23 +132,6 @@ class Detection:
         }
 
 
-def _check_key(key: Any) -> bytes:
-    if not isinstance(key, bytes | bytearray | memoryview):
-        raise WatermarkError(
-            f"The watermark key must be bytes, not {type(key).__name__}.",
-            hint=f"pass {KEY_BYTES} random bytes, e.g. os.urandom({KEY_BYTES})",
-            problems=[FieldProblem("key", "not bytes", f"use {KEY_BYTES} bytes")],
-        )
-    key = bytes(key)
-    if len(key) != KEY_BYTES:
-        raise WatermarkError(
-            f"The watermark key must be exactly {KEY_BYTES} bytes, not {len(key)}.",
-            hint=f"generate one with os.urandom({KEY_BYTES}) and keep it secret",
-            problems=[FieldProblem("key", f"{len(key)} bytes", f"use {KEY_BYTES} bytes")],
-        )
-    return key
-
-
 def _check_payload(payload: Any) -> int:
     try:
         if isinstance(payload, bool):
@@ -213,14 +190,14 @@ def embed(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray:
     """
     rgb = _check_pixels(pixels)
     value = _check_payload(payload)
-    secret = _check_key(key)
+    secret = check_key(key)
     return _embed.apply_delta(rgb, _v2.embed_luma_delta(rgb, secret, value))
 
 
 def _embed_legacy(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray:
     """Version 1, for tests and the benchmark's side-by-side figures only: new marks are always version 2."""
     rgb = _check_pixels(pixels)
-    tile = _pattern.payload_tile(_check_key(key), _check_payload(payload))
+    tile = _pattern.payload_tile(check_key(key), _check_payload(payload))
     return _embed.apply_delta(rgb, _embed.embed_luma_delta(rgb, tile))
 
 
@@ -260,8 +237,8 @@ def detect(
             hint="build one with KeyRing([(key_id, key), ...]) and reuse it",
             problems=[FieldProblem("keys", "not a KeyRing", "use KeyRing(pairs)")],
         )
-    ring = keys if keys is not None else _keys.single_ring(_check_key(key))
-    legacy = _check_key(legacy_key) if legacy_key is not None else (_check_key(key) if key is not None else None)
+    ring = keys if keys is not None else _keys.single_ring(check_key(key))
+    legacy = check_key(legacy_key) if legacy_key is not None else (check_key(key) if key is not None else None)
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         _check_pixels(pixels)  # raises the precise error
     h, w = pixels.shape[:2]

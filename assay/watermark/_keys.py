@@ -28,6 +28,7 @@ import numpy as np
 from scipy import sparse
 
 from . import _ecc
+from ._input import WatermarkError, check_key  # the public functions' checks: one message everywhere
 
 CELLS = 32 * 32
 N_SYNC_CELLS = CELLS - _ecc.CODED_BITS * 3  # 250
@@ -115,8 +116,6 @@ class KeyRing:
     def _set(
         self, ids: tuple[str, ...], keys: tuple[bytes, ...], cells: np.ndarray | None, signs: np.ndarray | None
     ) -> None:
-        from . import _check_key  # the public module's validation, one message for every entry point
-
         index: dict[str, int] = {}
         for i, key_id in enumerate(ids):
             if not isinstance(key_id, str) or not key_id:
@@ -124,7 +123,7 @@ class KeyRing:
             if key_id in index:
                 raise _key_error(f"The key id {key_id!r} appears twice in the key ring.")
             index[key_id] = i
-        checked = tuple(_check_key(k) for k in keys)
+        checked = tuple(check_key(k) for k in keys)
         start = 0 if cells is None else cells.shape[0]
         new = [layout(k) for k in checked[start:]]
         new_cells = np.stack([n.cells.reshape(-1) for n in new]) if new else np.zeros((0, 774), np.intp)
@@ -179,8 +178,6 @@ def _screening_matrix(cells: np.ndarray, signs: np.ndarray) -> sparse.csr_matrix
 
 
 def _key_error(message: str) -> Exception:
-    from . import WatermarkError
-
     return WatermarkError(message, hint="pass (key_id, 32-byte key) pairs with distinct non-empty ids")
 
 

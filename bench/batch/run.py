@@ -420,9 +420,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.memory:
         pool_names = names
         if args.memory_mix == "cheap":
+            # One marked file in every 50, spread evenly: every input size sees the same mix (with the marked files
+            # at the end, the 1,000-file point had none and never loaded the client's resolution code at all).
             broken = [n for n in names if "/broken-" in n]
             marked = [n for n in names if "/marked-" in n][: max(1, len(broken) // 49)]
-            pool_names = broken + marked
+            pool_names = []
+            for i, name in enumerate(broken):
+                pool_names.append(name)
+                if i % 49 == 48 and marked:
+                    pool_names.append(marked[(i // 49) % len(marked)])
         figures["memory_mix"] = args.memory_mix
         rows = []
         for n in (int(x) for x in args.memory.split(",")):

@@ -35,12 +35,6 @@ from bench.watermark.attacks import REQUIRED  # noqa: E402
 from bench.watermark.photos import benchmark_photos  # noqa: E402
 
 
-def _tile_period():  # type: ignore[no-untyped-def]
-    from assay.provenance.verdict import _tile_period as tp
-
-    return tp()
-
-
 def robustness(photos: list, key: bytes, bkey: bytes) -> tuple[list[str], list]:  # type: ignore[type-arg]
     rng = np.random.default_rng(7)
     rows: dict[str, list[float]] = {}
@@ -54,7 +48,7 @@ def robustness(photos: list, key: bytes, bkey: bytes) -> tuple[list[str], list]:
             x = attack(marked, rng)
             probe = make_probe(x, watermark.detect(x, key=key))
             rows.setdefault(name, []).append(
-                compare(probe, fp, bkey, width=w, height=h, tile_period=_tile_period()).agreement
+                compare(probe, fp, bkey, width=w, height=h, tile_period=watermark.tile_period).agreement
             )
     out = ["| attack | matched | min agreement | mean |", "|---|---:|---:|---:|"]
     for name, vals in rows.items():
@@ -78,7 +72,7 @@ def false_matches(photos: list, records: list, bkey: bytes) -> list[str]:  # typ
                 for rname, fp, w, h in records:
                     if rname.split("-")[0] == src:
                         continue  # the same photograph, cropped: not an unrelated picture
-                    a = compare(probe, fp, bkey, width=w, height=h, tile_period=_tile_period()).agreement
+                    a = compare(probe, fp, bkey, width=w, height=h, tile_period=watermark.tile_period).agreement
                     vals.append(a)
                     matches += a >= MATCH_AGREEMENT
                     pairs += 1

@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keys", type=int, default=6, help="fixed keys per context width")
     ap.add_argument("--widths", default="3,4,5")
     ap.add_argument("--batch", type=int, default=25)
+    ap.add_argument("--seed", type=int, default=1, help="which held-out paragraphs give the prompts")
+    ap.add_argument("--out", type=Path, default=HERE / "QUALITY.md")
     args = ap.parse_args(argv)
     import torch
 
@@ -46,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     model, _ = load_local_model(folder)
     tok = TextTokenizer.from_path(folder)
     held = corpora.python_docs(training=False)
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(args.seed)
     prompts = [p for p in (tok.encode(held[i])[:12] for i in rng.permutation(len(held))) if len(p) == 12]
     ids = torch.tensor([list(p) for p in prompts[: args.prompts]])
     temp = args.temperature
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fresh = row(nll(generate(FreshKeyPerRow)) - plain)
     per_width = {}
-    for h in (int(x) for x in args.widths.split(",")):
+    for h in (int(x) for x in args.widths.split(",") if x and args.keys):
         shifts = []
         for k in range(args.keys):
             key = TextKey(np.random.default_rng([h, k]).bytes(32), context_width=h)
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "larger contexts share less and shrink it.",
         "",
     ]
-    (HERE / "QUALITY.md").write_text("\n".join(lines))
+    args.out.write_text("\n".join(lines))
     print("\n".join(lines))
     return 0
 

@@ -89,6 +89,47 @@ def test_the_output_folder_cuts_a_torn_line_and_rebuilds_missing_parquet(
         ResultStore(out).open()
 
 
+def test_parquet_rows_wait_in_memory_only_until_a_row_group_fills(
+    register: tuple[Database, Config], tmp_path: Path
+) -> None:
+    """The rows waiting for Parquet are the client's largest buffer: they go to disk as a row group as soon as
+    their lines pass the byte cap (or the row cap), into a part installed when it holds ``parquet_rows``; a
+    part a crash left half written is deleted and its lines written again, on the write path and on rebuild."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    db, config = register
+    names = [str(tmp_path / f"missing-{i:03d}.jpg") for i in range(40)]
+    out = tmp_path / "out"
+    opts = BatchOptions(engine="pool", workers=1, chunk_size=2, resolve_batch=2)
+
+    def store() -> ResultStore:
+        return ResultStore(out, parquet_rows=15, group_rows=1000, group_bytes=1_000)  # ~4 lines a group
+
+    run_batch(iter(names), db=db, config=config, options=opts, store=store())
+    lines = (out / "results.jsonl").read_bytes().splitlines(keepends=True)
+    biggest = max(len(line) for line in lines)
+    assert biggest * 3 < 1_000 < biggest * 10  # the cap really is a few lines
+    parts = sorted((out / "parquet").iterdir())
+    assert len(parts) == 3  # 40 rows, 15 a part (a part closes at the first group that reaches 15)
+    for part in parts:
+        groups = pq.ParquetFile(part).metadata
+        assert groups.num_row_groups >= 2
+        assert all(groups.row_group(i).num_rows <= 1_000 // (biggest // 2) for i in range(groups.num_row_groups))
+    assert sorted(ds.dataset(out / "parquet", format="parquet").to_table().column("seq").to_pylist()) == list(range(40))
+
+    # A crash: every part lost, a half-written part left behind. Opening deletes it and rebuilds, by the caps.
+    for part in parts:
+        part.unlink()
+    (out / "parquet" / ".part-0000000000000000.dead.tmp").write_bytes(b"PAR1 half")
+    s = store()
+    s.open()
+    s.close()
+    rebuilt = sorted((out / "parquet").iterdir())
+    assert [p.name.startswith("part-") for p in rebuilt] == [True] * 3
+    assert sorted(ds.dataset(out / "parquet", format="parquet").to_table().column("seq").to_pylist()) == list(range(40))
+
+
 def test_a_long_stream_is_pulled_only_as_work_frees_up(register: tuple[Database, Config], tmp_path: Path) -> None:
     db, config = register
     pulled = written = 0

@@ -17,9 +17,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assay.complaints import crypto
-from assay.complaints.abuse import WorkSlots, solve
+from assay.complaints.abuse import solve
 from assay.errors import RateLimited
 from assay.web.app import create_app
+from assay.web.slots import WorkSlots
 
 from .test_web import WHAT, channel_params, form_token, receipt_words, sealed_submission
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -14,6 +15,7 @@ from assay.provenance.marking import OfflineMarker, issue_kit, mark_images, reco
 from assay.provenance.models import MarkRecord
 from assay.register import service
 from assay.register.access import revoke_token
+from assay.transparency.entry import decode_entry
 from assay.transparency.models import LogEntry
 
 from .conftest import OPERATOR, Register, encode, synthetic_pixels
@@ -25,6 +27,19 @@ def _counts(reg: Register) -> tuple[int, int]:
             s.scalar(select(func.count()).select_from(MarkRecord)) or 0,
             s.scalar(select(func.count()).select_from(LogEntry)) or 0,
         )
+
+
+def _assert_no_phash_in_log(register: Register) -> int:
+    """No mark entry of the log publishes the picture's perceptual hash (issue 9), under any field name:
+    neither a ``phash`` field nor any recorded mark's hash anywhere in the entry. Returns the entries seen."""
+    with register.db.read() as s:
+        hashes = {h for (h,) in s.execute(select(MarkRecord.phash))}
+        entries = [d for (d,) in s.execute(select(LogEntry.data).where(LogEntry.kind == "mark.recorded"))]
+    assert hashes and entries
+    for data in entries:
+        assert "phash" not in decode_entry(data)["body"]
+        assert not any(h.encode() in data for h in hashes), data
+    return len(entries)
 
 
 def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
@@ -49,6 +64,7 @@ def test_marking_records_the_mark_and_a_log_entry(register: Register) -> None:
         # The register never keeps the image: no column holds anything as large as the picture.
         assert len(row.manifest) < len(r.data) / 10
     assert kinds[r.log_index] == "mark.recorded"
+    assert _assert_no_phash_in_log(register) >= 1
     assert MarkId.parse(r.mark.hex).tag_valid(register.env.keys.namespace_key(r.mark.namespace))
     # A marked output is not an original: marking it again (a second watermark garbles the first) is refused,
     # online and offline, and nothing is written.
@@ -143,6 +159,7 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
     assert _counts(register) == before
     out = record_batch(register.db, register.env, entries=entries, principal=acme)
     assert [o["status"] for o in out] == ["recorded", "recorded"]
+    assert _assert_no_phash_in_log(register) >= 2  # the kit's entries carry the hash; the log does not
     assert _counts(register)[0] == before[0] + 2
     # Re-sending is harmless; a different file under a recorded mark id is refused.
     assert [o["status"] for o in record_batch(register.db, register.env, entries=entries, principal=acme)] == [
@@ -151,6 +168,29 @@ def test_offline_kit_batch_recording(register: Register, tmp_path) -> None:  # t
     ]
     with pytest.raises(InvalidInput, match="problem"):
         record_batch(register.db, register.env, entries=[dict(entries[0], sha256="0" * 64)], principal=acme)
+
+
+def test_a_kit_refuses_its_own_stripped_mark_unless_remarking(register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A marked copy whose Content Credentials were stripped: the register refuses to mark it again (the
+    detector finds the mark); a kit does the same with its own keys, and --remark allows the same system only."""
+    import io
+
+    from PIL import Image
+
+    from assay.errors import Conflict
+
+    kit = issue_kit(register.db, register.env, provider_id="acme", principal=OPERATOR, sequences=3)
+    marker = OfflineMarker(kit, tmp_path / "kit.counter")
+    data, entry = marker.mark(encode(synthetic_pixels(30, 512, 384), "PNG"), system_id="acme-imagegen")
+    stripped = encode(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), "PNG")  # pixels only
+    needle = f"already carries the Assay mark {entry['mark_id']} of system acme-imagegen"
+    with pytest.raises(Conflict, match=needle) as err:
+        marker.mark(stripped, system_id="acme-imagegen", name="copy.png")
+    assert "copy.png" in err.value.message and "--remark" in err.value.hint
+    again, second = marker.mark(stripped, system_id="acme-imagegen", remark=True)
+    assert second["mark_id"] != entry["mark_id"] and again != data
+    # The refusal took no sequence number: the third mark of a three-mark kit still works.
+    marker.mark(encode(synthetic_pixels(31, 512, 384), "PNG"), system_id="acme-imagegen")
 
 
 def test_revoked_namespace_and_exhausted_kit(register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -139,9 +139,9 @@ def test_heic_without_its_decoder_is_a_clear_error(monkeypatch) -> None:  # type
 
 
 def test_one_vocabulary_in_pages_and_cli() -> None:
-    from assay.web.routes.register_format import _Helpers
+    from assay.register import labels
 
-    assert wording.OUTCOME_LABELS == _Helpers.OUTCOME_LABELS  # the check's words are the register's
+    assert wording.OUTCOME_LABELS is labels.OUTCOME_LABELS  # the check's words are the register's
     mine = [
         *(ROOT / "assay/web/templates/provenance").glob("*.html"),
         ROOT / "assay/cli/provenance.py",

@@ -50,6 +50,45 @@ def test_null_p_values_are_uniform():
         assert (adj <= level).mean() <= level + 0.03
 
 
+# The one human text (a fortune cookie: "spagmumps, n.: Any of the millions of Styrofoam wads ...", 52 tokens of the
+# bench tokenizer) that the bench's fixed key with h = 4 scored below 1e-6 (log10 p = -6.25, no windows).
+_FORTUNE = [1153, 503, 77, 3488, 83, 12, 291, 14, 26, 2966, 297, 263, 289, 1971, 1108, 83, 297, 413, 793, 312, 1307,
+            809, 277, 367, 83, 333, 523, 1392, 2781, 3229, 13, 669, 274, 2017, 14, 911, 571, 51, 78, 437, 268, 331,
+            1710, 672, 447, 648, 402, 3596, 492, 395, 1499, 83]  # fmt: skip
+
+
+def test_the_bench_fortune_false_alarm_is_chance_not_a_flaw_of_the_text_or_the_bound():
+    # Over random keys the same text's p-value is uniform (what the bound promises), so nothing in the text
+    # (repeats, a short or odd tokenisation) makes it score high: the bench key's 5.6e-7 is a draw of the tail.
+    d = detect(_FORTUNE, TextKey(bytes(range(32)), context_width=4))
+    assert d.windows_tested == 0 and d.scored == 48 and -6.3 < d.log10_p < -6.2
+    # No runaway term either: 48 moderate values (the largest below 5), not one lucky pair repeated.
+    terms = score_pairs(np.array(_FORTUNE, dtype=np.int64), d.key)
+    assert terms.max() < 5 and _first_contexts(np.array(_FORTUNE), 4).all()
+    rng = np.random.default_rng(2026)
+    keys = [TextKey(rng.bytes(32), context_width=4) for _ in range(20_000)]
+    lp = np.array([detect(_FORTUNE, keys[i]).log10_p for i in range(2000)])
+    assert stats.kstest(10**lp, "uniform").pvalue > 1e-3
+    from assay.textmark._detect import _scores
+
+    total = _scores(np.array(_FORTUNE, dtype=np.int64), keys).sum(axis=1)
+    tail = stats.gamma.logsf(total, 48) / math.log(10)
+    # Binomial(20,000, 1e-2) and (20,000, 1e-3): 200 +- 3 SD and 20 +- 4 SD.
+    assert 158 <= (tail <= -2).sum() <= 242 and (tail <= -3).sum() <= 38
+
+
+def test_whole_text_and_windows_split_the_false_positive_budget_nine_to_one():
+    key = TextKey.generate()
+    rng = np.random.default_rng(3)
+    text = rng.integers(0, 5000, size=400)
+    d = detect(text, key)
+    whole = detect(text, key, windowed=False)
+    assert d.windows_tested == len(_windows(397)) > 0
+    if d.window is not None and d.window.end - d.window.start == 397:  # decided by the whole text
+        assert d.log10_p == pytest.approx(min(0.0, whole.log10_p - math.log10(0.9)), abs=1e-9)
+    assert d.log10_p >= whole.log10_p - math.log10(0.9) - 1e-9
+
+
 def test_repeated_pairs_are_counted_once():
     key = TextKey.generate(context_width=2)
     phrase = [11, 12, 13, 14, 15, 16, 17, 18]
@@ -103,8 +142,9 @@ def test_window_finds_a_strong_span_and_pays_for_the_search():
     assert d.window is not None and d.window.end - d.window.start < len(text) - 10
     assert 250 <= d.window.end and d.window.start <= 420
     assert d.windows_tested == len(_windows(len(text) - 2))
-    # The reported p-value includes the windows' Bonferroni factor (2W) over the window's own p-value.
-    assert d.log10_p == pytest.approx(d.window.log10_p + math.log10(2 * d.windows_tested), abs=1e-6)
+    # The reported p-value includes the windows' Bonferroni factor (W / 0.1: they share a tenth of the
+    # false-positive budget) over the window's own p-value.
+    assert d.log10_p == pytest.approx(d.window.log10_p + math.log10(d.windows_tested / 0.1), abs=1e-6)
     plain = detect(text, key, windowed=False)
     assert plain.p_value > d.p_value
 

@@ -119,6 +119,39 @@ def test_a_new_generate_call_starts_afresh_and_repeated_contexts_are_not_reused(
     assert (proc.marked_steps, proc.random_steps) == (4, 1)
 
 
+def test_a_batch_is_marked_in_one_pass_exactly_as_row_by_row():
+    # The batched path (seeds tracked per row as an array, one fused race for all rows, the repeated-context
+    # rows redone with true randomness) gives every fresh row the token the one-row path gives it, and
+    # flags the same steps as repeated.
+    key = TextKey.generate(context_width=2)
+    torch.manual_seed(3)
+    rows = torch.tensor([[5, 6, 7], [8, 9, 10], [5, 6, 7], [1, 2, 3]])
+    batch = WatermarkLogitsProcessor(key, temperature=0.9)
+    singles = [WatermarkLogitsProcessor(key, temperature=0.9) for _ in range(len(rows))]
+    ids = rows
+    for step in range(12):
+        scores = torch.randn(len(rows), 300)
+        # Row 3 repeats its context (2, 3) at every step: after the first step it is never keyed again.
+        nxt = batch(ids, scores).argmax(-1)
+        for i, single in enumerate(singles):
+            before = single.marked_steps
+            one = int(single(ids[i : i + 1], scores[i : i + 1]).argmax(-1))
+            if single.marked_steps > before:
+                assert one == int(nxt[i]), (step, i)
+        ids = torch.cat([ids, nxt[:, None]], dim=1)
+        ids[3, -2:] = torch.tensor([2, 3])
+    assert batch.marked_steps == sum(s.marked_steps for s in singles)
+    assert batch.random_steps == sum(s.random_steps for s in singles) and batch.random_steps >= 11
+    # The fused race (numpy on the CPU, torch elsewhere) is the plain one.
+    sampler = GumbelSampler(key)
+    logp = torch.randn(400, 300, dtype=torch.float64)
+    seeds = sampler.seeds(np.arange(800).reshape(400, 2).tolist(), torch.device("cpu"))
+    plain = sampler.race(logp, sampler.exponentials(seeds, 300))
+    assert torch.equal(sampler.keyed_race(logp, seeds), plain)
+    assert torch.equal(sampler._torch_race(logp, seeds), plain)
+    assert int(sampler.keyed_race(logp[:1], int(seeds[0]))[0]) == int(plain[0])
+
+
 def test_processor_output_allows_one_token_and_greedy_is_untouched():
     key = TextKey.generate()
     scores = torch.randn(3, 100)

@@ -19,7 +19,7 @@ from assay.register import service
 from assay.register.search import SEARCH_WINDOW, SORTS, SystemQuery
 from assay.register.vocabulary import Capability, DeploymentContext, Status
 from assay.web.deps import get_config, get_db
-from assay.web.routes.register_api import _no_system, _page_url, router
+from assay.web.routes.register_api import no_system, page_url, router
 from assay.web.routes.register_format import _HELPERS
 
 # One router for the register's API and pages: the pages are added to the API's router (after its routes, in
@@ -51,7 +51,7 @@ def systems_page(request: Request, db: Database = Depends(get_db), config: Any =
             "capabilities": list(Capability),
             "contexts": list(DeploymentContext),
             "statuses": list(Status),
-            "page_url": lambda n: _page_url(request, n),
+            "page_url": lambda n: page_url(request, n),
         },
     )
 
@@ -61,7 +61,7 @@ def system_page(request: Request, system_id: str, db: Database = Depends(get_db)
     with db.read() as session:
         view = service.get_system(session, system_id)
         if view is None:
-            raise _no_system(system_id)
+            raise no_system(system_id)
         versions = service.history(session, system_id)
     return _page(
         request,
@@ -80,7 +80,7 @@ def version_page(request: Request, system_id: str, number: int, db: Database = D
     with db.read() as session:
         current = service.get_system(session, system_id)
         if current is None:
-            raise _no_system(system_id)
+            raise no_system(system_id)
         v = service.get_version(session, system_id, number)
         if v is None:
             raise NotFound(
@@ -107,7 +107,7 @@ def providers_page(request: Request, db: Database = Depends(get_db), config: Any
     page = _int_param(request.query_params.get("page"), 1) or 1
     with db.read() as session:
         result = service.list_providers(session, page=page, per_page=config.page_size)
-    return _page(request, "register/providers.html", {"result": result, "page_url": lambda n: _page_url(request, n)})
+    return _page(request, "register/providers.html", {"result": result, "page_url": lambda n: page_url(request, n)})
 
 
 @router.get("/providers/{provider_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -123,7 +123,7 @@ def provider_page(
             session, SystemQuery(provider=provider_id, sort="name", page=page, per_page=config.page_size)
         )
     return _page(
-        request, "register/provider.html", {"p": p, "result": result, "page_url": lambda n: _page_url(request, n)}
+        request, "register/provider.html", {"p": p, "result": result, "page_url": lambda n: page_url(request, n)}
     )
 
 

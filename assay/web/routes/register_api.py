@@ -117,7 +117,7 @@ def api_get_system(response: Response, system_id: str = SystemId, db: Database =
     with db.read() as session:
         view = service.get_system(session, system_id)
         if view is None:
-            raise _no_system(system_id)
+            raise no_system(system_id)
         versions = service.history(session, system_id)
     # The version a client must name (expected_version / If-Match) to update it.
     response.headers["etag"] = f'"{view.version_number}"'
@@ -544,7 +544,7 @@ def export_csv(db: Database = Depends(get_db), config: Any = Depends(get_config)
     )
 
 
-def _no_system(system_id: str) -> NotFound:
+def no_system(system_id: str) -> NotFound:
     return NotFound(
         f"there is no system {system_id!r} in the register",
         hint="search the register at /systems (API: /api/v1/systems)",
@@ -570,7 +570,7 @@ def _if_match_version(if_match: str | None) -> int:
 
 def _links(request: Request, page: Any) -> dict[str, str | None]:
     def at(n: int) -> str:
-        return _page_url(request, n)
+        return page_url(request, n)
 
     return {
         "self": at(page.page),
@@ -579,7 +579,7 @@ def _links(request: Request, page: Any) -> dict[str, str | None]:
     }
 
 
-def _page_url(request: Request, n: int) -> str:
+def page_url(request: Request, n: int) -> str:
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "page" and v != ""]
     if n > 1:
         params.append(("page", str(n)))

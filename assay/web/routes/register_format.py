@@ -6,25 +6,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from assay.web.routes.register_schemas import _log_url
+from assay.register.labels import level_numeral, outcome_label
+from assay.web.routes.register_schemas import log_url
 
 
 class _Helpers:
     """Formatting for the templates (labels, badges, dates), passed to every page as ``h``."""
 
-    OUTCOME_LABELS = {
-        "prohibited": "Prohibited by law",
-        "high_risk": "High-risk",
-        "transparency": "Transparency obligations",
-        "minimal": "Minimal risk",
-    }
     OUTCOME_CLASSES = {
         "prohibited": "prohibited",
         "high_risk": "high-risk",
         "transparency": "transparency",
         "minimal": "minimal",
     }
-    ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 
     def __init__(self) -> None:
         from assay.register.vocabulary import VOCABULARIES
@@ -62,7 +56,7 @@ class _Helpers:
         }
 
     def outcome_label(self, outcome: str) -> str:
-        return self.OUTCOME_LABELS.get(outcome, outcome)
+        return outcome_label(outcome)
 
     def outcome_class(self, outcome: str) -> str:
         return self.OUTCOME_CLASSES.get(outcome, "")
@@ -103,7 +97,7 @@ class _Helpers:
         return "; ".join(dict.fromkeys(c for c in cites if c))
 
     def roman(self, level: Any) -> str:
-        return self.ROMAN.get(level, str(level))
+        return level_numeral(level)
 
     def label(self, field: str, value: Any) -> str:
         if not isinstance(value, str):
@@ -153,7 +147,7 @@ class _Helpers:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if isinstance(value, datetime) else str(value or "")
 
     def log_url(self, index: Any) -> str | None:
-        return _log_url(index)
+        return log_url(index)
 
     def json(self, value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)

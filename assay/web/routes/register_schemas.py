@@ -288,7 +288,7 @@ _DISCLOSURE_BODY: dict[str, Any] = {
 }
 
 
-def _log_url(index: int | None) -> str | None:
+def log_url(index: int | None) -> str | None:
     return None if index is None else f"/log/entries/{index}"
 
 
@@ -331,7 +331,7 @@ def _version_out(v: Any) -> dict[str, Any]:
         "impact_level": v.impact_level,
         "needs_review": v.needs_review,
         "log_index": v.log_index,
-        "log_url": _log_url(v.log_index),
+        "log_url": log_url(v.log_index),
         "url": v.url_path,
     }
 
@@ -342,7 +342,7 @@ def _detail_out(view: Any, versions: list[Any]) -> dict[str, Any]:
         disclosure_sha256=view.disclosure_sha256,
         created_at=view.created_at,
         log_index=view.log_index,
-        log_url=_log_url(view.log_index),
+        log_url=log_url(view.log_index),
         findings=view.findings,
         impact=view.impact,
         reviews=view.reviews,

@@ -21,6 +21,11 @@ code, the way the attacker would use it:
   public sync, known without any image), each fitted to the image by least squares and subtracted at
   1x-3x, reporting detection against PSNR to the marked image.
 
+- **The version 3 probes** (``v3_probe``, ``v3_costs``; not part of the main run): whether a non-repeating
+  layer carrying the message survives the own-fold removal at every strength, what reading it with 1,000 keys
+  costs, and the *covariance attack* on such a layer: the top singular vectors of N aligned marked images of
+  one system, which learn any structure the layer shares across images (REMOVAL.md).
+
 Detection for version 1 uses its one register-wide key; for version 2 a ring of 1,000 system keys that
 includes the marking system's key (a forgery with any key counts).
 """

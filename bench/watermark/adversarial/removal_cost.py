@@ -89,7 +89,10 @@ def main() -> int:
         "seconds": time.perf_counter() - t0,
     }
     (HERE / "REMOVAL.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
-    (HERE / "REMOVAL.md").write_text(render(rows, meta))
+    # The version 3 probe's section (written from v3_probe and v3_costs, not from this run) is kept.
+    previous = (HERE / "REMOVAL.md").read_text() if (HERE / "REMOVAL.md").exists() else ""
+    kept = previous[previous.find("\n## Version 3 probe") :] if "\n## Version 3 probe" in previous else ""
+    (HERE / "REMOVAL.md").write_text(render(rows, meta) + kept)
     print(render(rows, meta))
     return 0
 

@@ -26,7 +26,6 @@ from assay.complaints.abuse import (
     OneTimeTokens,
     ProofOfWork,
     ReceiptBudget,
-    WorkSlots,
 )
 from assay.complaints.crypto import KdfParams
 from assay.complaints.receipts import load_or_create_pepper
@@ -34,6 +33,7 @@ from assay.complaints.stats import LABELS
 from assay.config import Config
 from assay.db import Database
 from assay.errors import ConfigError, NotFound
+from assay.web.slots import WorkSlots
 
 _T = TypeVar("_T")
 log = logging.getLogger("assay.complaints")
