@@ -101,14 +101,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "complaints_pow_bits",
         18,
-        "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint.",
+        "Proof-of-work difficulty (leading zero bits of SHA-256) a browser solves before sending a complaint "
+        "while the register is quiet (it rises with the load: see ASSAY_COMPLAINTS_PER_HOUR).",
         int,
     ),
     Setting(
         "complaints_per_hour",
         300,
-        "Complaints accepted per hour from everyone together (separate limits for browser complaints and "
-        "no-JavaScript forms, shared by all workers through the database; no IP address kept).",
+        "Complaints an hour, from everyone together, before a browser complaint's proof of work gets harder "
+        "(one bit per doubling, at most 24; counted by all workers through the database; no IP address kept). "
+        "Complaints are never refused for being many.",
         int,
     ),
     Setting(

@@ -11,12 +11,18 @@ pepper; copy it with the data folder's other secrets to a second machine).
   one bit each time the look-ups of the last minute double past a free rate, up to :data:`LOOKUP_MAX_BITS`.
   There is no global cap on look-ups, so a flood cannot lock anyone out: it only makes everyone's next look-up
   cost more, and the flooder pays that price on every request while the holder pays it once.
+- :class:`FilingPrice` prices filing a complaint (or adding to one) from the browser the same way: the channel's
+  proof of work (18 bits) while complaints arrive at up to ``ASSAY_COMPLAINTS_PER_HOUR``, one bit more per
+  doubling beyond, up to :data:`FILING_MAX_BITS`. A solution must also be no more than
+  :data:`FILING_PRICE_SLACK_BITS` below the price when it arrives, so cheap challenges gathered in a quiet
+  moment cannot be spent in a flood. There is no cap on complaints: a shared one let a flood shut every
+  complainant out (issue 10); the price bounds a flood by the flooder's CPU instead.
 - :class:`ReceiptBudget` limits how often *one* receipt opens its complaint (per hour, keyed by a keyed hash of
   the receipt's lookup hash). Guesses spend only the budgets of the random receipts they try, never a real one.
-- The web app admits server-side Argon2id runs (receipts typed without JavaScript) a few at a time
-  (:class:`assay.web.slots.WorkSlots`): that part needs the web server's event loop, so it lives there.
-- :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters. It caps what a
-  flood of complaints can cost the oversight body's inbox.
+- The web app admits server-side Argon2id runs (receipts typed and forms sent without JavaScript) a few at a
+  time (:class:`assay.web.slots.WorkSlots`): that part needs the web server's event loop, so it lives there.
+- :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters, so whoever
+  empties it shuts everyone out. The complaint channel no longer uses one.
 - :class:`OneTimeTokens` are signed single-use tokens for forms sent without JavaScript.
 
 Nothing here is keyed by a client: no IP address, no cookie. Rows expire within hours.
@@ -41,9 +47,11 @@ from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, Rate
 from assay.files import read_or_create_secret
 
 __all__ = [
+    "FILING_MAX_BITS",
     "LOOKUP_MAX_BITS",
     "AbuseKeys",
     "AbuseState",
+    "FilingPrice",
     "LookupPrice",
     "OneTimeTokens",
     "ProofOfWork",
@@ -59,6 +67,14 @@ LOOKUP_CHALLENGE_TTL = 60.0
 # The most a look-up's proof of work ever costs: 2^22 SHA-256, about 3 s in a browser (0.2 s for 18 bits,
 # bench/complaints), about 0.35 s of native CPU. The holder pays it once; a flooder on every request.
 LOOKUP_MAX_BITS = 22
+# The most filing a complaint ever costs: 2^24 SHA-256, about 13 s in a browser, 1.3 s of native CPU a core. A
+# complainant pays it once, after writing for minutes; a flooder with c cores files at most ~45 c a minute.
+FILING_MAX_BITS = 24
+# Filing challenges live three minutes: a slow phone at the highest price needs about a minute.
+FILING_CHALLENGE_TTL = 180.0
+# A filing's solution may be this many bits below the price when it arrives (the register got up to 4x busier
+# while the browser worked); cheaper ones, gathered before a flood, are refused and the browser solves anew.
+FILING_PRICE_SLACK_BITS = 2
 _KEY_BYTES = 32
 
 Clock = Callable[[], float]
@@ -308,17 +324,16 @@ class LookupPrice:
     """
 
     _SCOPE = "lookups"
+    _MAX_BITS = LOOKUP_MAX_BITS
+    _SETTING = ("ASSAY_COMPLAINTS_LOOKUP_POW_BITS", "keep the default of 12 (a few milliseconds in a browser)")
 
     def __init__(self, state: AbuseState, *, base_bits: int, free_per_minute: int) -> None:
         if not 0 <= base_bits <= 32:
-            raise ConfigError(
-                f"ASSAY_COMPLAINTS_LOOKUP_POW_BITS must be between 0 and 32, got {base_bits}",
-                hint="keep the default of 12 (a few milliseconds in a browser)",
-            )
+            raise ConfigError(f"{self._SETTING[0]} must be between 0 and 32, got {base_bits}", hint=self._SETTING[1])
         self.state = state
         self.base_bits = base_bits
         self.free_per_minute = max(1, free_per_minute)
-        self.max_bits = max(LOOKUP_MAX_BITS, base_bits)
+        self.max_bits = max(self._MAX_BITS, base_bits)
         self._cached: tuple[float, int] = (-1e18, base_bits)  # (when, bits); owned by _lock
         self._lock = threading.Lock()
 
@@ -341,6 +356,20 @@ class LookupPrice:
     def paid(self) -> None:
         """Count one look-up that carried a valid proof of work."""
         self.state.add(self._SCOPE, b"", 60)
+
+
+class FilingPrice(LookupPrice):
+    """The proof-of-work difficulty of filing a complaint or adding to one from the browser, priced by load as
+    look-ups are: ``base_bits`` (the channel's, 18) up to ``free_per_minute`` paid filings a minute, one bit
+    more per doubling beyond, at most :data:`FILING_MAX_BITS`. :meth:`least_accepted` is the cheapest solution
+    taken now (the price less :data:`FILING_PRICE_SLACK_BITS`, never under ``base_bits``)."""
+
+    _SCOPE = "filings"
+    _MAX_BITS = FILING_MAX_BITS
+    _SETTING = ("ASSAY_COMPLAINTS_POW_BITS", "keep the default of 18 (about 0.2 s in a browser); 0 turns it off")
+
+    def least_accepted(self) -> int:
+        return max(self.base_bits, self.bits() - FILING_PRICE_SLACK_BITS)
 
 
 class ReceiptBudget:

@@ -162,3 +162,74 @@ def test_free_look_ups_still_count_so_a_flood_makes_them_paid(config, sqlite_db,
         assert client.post("/api/v1/complaints/challenge", params={"purpose": "lookup"}).json()["bits"] >= 1
     assert free == [404] * 12
     assert r.status_code == 422 and "a proof of work is needed" in r.text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Filing (issue 10, item 4's second half): complaints used to take from one bucket shared by everyone (300 an
+# hour, bursts of 75), so 75 complaints, paid at the fixed 18 bits, emptied it and one every 12 s kept every
+# complainant out; forms sent without JavaScript had a bucket of their own, emptied the same way for free.
+
+
+def _junk_filing(client: TestClient, system_id: str, public: bytes, kid: str) -> tuple[int, int]:
+    """A complaint as any client can send it, paying whatever the register asks; returns (status, bits paid)."""
+    from nacl.public import PrivateKey
+
+    c = client.post("/api/v1/complaints/challenge").json()
+    sealed = crypto.seal(
+        crypto.pack_complaint(crypto.ComplaintContent(fields={"what": WHAT}, system_id=system_id)), public
+    )
+    body = {
+        "system_id": system_id,
+        "key_id": kid,
+        "ciphertext": crypto.b64(sealed),
+        "access_key": crypto.b64(random.randbytes(32)),
+        "reply_public_key": crypto.b64(bytes(PrivateKey.generate().public_key)),
+        "pow": {"challenge": c["challenge"], "nonce": solve(c["challenge"])},
+    }
+    return client.post("/api/v1/complaints", json=body).status_code, c["bits"]
+
+
+def test_a_flood_of_paid_complaints_never_locks_a_complainant_out(attacked, system_id, body_key) -> None:  # type: ignore[no-untyped-def]
+    client, clock = attacked
+    _, public, kid = body_key
+    quiet = [client.post("/api/v1/complaints/challenge").json() for _ in range(3)]  # gathered before the flood
+    assert {c["bits"] for c in quiet} == {6}
+    # 1. A burst larger than the old shared bucket (75): every complaint that paid is received.
+    flood = [_junk_filing(client, system_id, public, kid) for _ in range(90)]
+    assert {status for status, _ in flood} == {201}
+    clock.now += 1.5  # past the price's one-second cache
+    status, bits = _junk_filing(client, system_id, public, kid)  # the honest complainant
+    assert status == 201 and bits >= 6 + 4, bits  # 90 a minute against 5 free: four doublings or more
+    # 2. Cheap challenges gathered in the quiet are refused as too easy once the flood has raised the price.
+    old = quiet[0]
+    body, _ = sealed_submission(client, system_id, public, kid, channel_params(client))
+    body["pow"] = {"challenge": old["challenge"], "nonce": solve(old["challenge"])}
+    r = client.post("/api/v1/complaints", json=body)
+    assert r.status_code == 422 and "too easy" in r.text
+    # 3. Then one complaint every 12 s (what kept the old bucket empty), the honest one filing once a minute.
+    for step in range(20):
+        clock.now += 12
+        assert _junk_filing(client, system_id, public, kid)[0] == 201
+        if step % 5 == 4:
+            assert _junk_filing(client, system_id, public, kid)[0] == 201
+    # 4. Once the flood is over the price falls back to the channel's own.
+    clock.now += 180
+    assert client.post("/api/v1/complaints/challenge").json()["bits"] == 6
+
+
+def test_a_flood_of_forms_without_javascript_never_locks_a_complainant_out(attacked, system_id, body_key) -> None:  # type: ignore[no-untyped-def]
+    client, clock = attacked
+
+    def file() -> int:
+        data = {"system_id": system_id, "form_token": form_token(client, system_id), "what": WHAT}
+        return client.post("/complaints", data=data).status_code
+
+    # More than the old bucket's burst (75): each costs the server an Argon2id in a slot, no place in a budget.
+    assert {file() for _ in range(80)} == {200}
+    honest = client.post(
+        "/complaints", data={"system_id": system_id, "form_token": form_token(client, system_id), "what": WHAT}
+    )
+    assert honest.status_code == 200 and len(receipt_words(honest.text).split()) == 12
+    for _ in range(5):
+        clock.now += 12
+        assert file() == 200

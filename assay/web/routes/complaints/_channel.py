@@ -21,10 +21,10 @@ from assay.complaints import crypto, service
 from assay.complaints.abuse import (
     AbuseKeys,
     AbuseState,
+    FilingPrice,
     LookupPrice,
     OneTimeTokens,
     ProofOfWork,
-    RateLimit,
     ReceiptBudget,
 )
 from assay.complaints.crypto import KdfParams
@@ -60,13 +60,13 @@ class _Channel:
         state = AbuseState(db, clock=clock)
         keys = AbuseKeys.load_or_create(config.data_dir)
         self.pow = ProofOfWork(config.complaints_pow_bits, keys=keys, state=state)
-        # Two buckets for complaints, by what a request costs and proves, never by who sends it: forms sent
-        # without JavaScript carry no proof of work, so their flood must not shut out complaints that paid one.
-        self.filing = RateLimit(state, "filing", config.complaints_per_hour)  # browser complaints and additions
-        self.filing_without_js = RateLimit(state, "filing_without_js", config.complaints_per_hour)
-        # Look-ups have no shared bucket (one let 64 guesses lock every holder out): a browser's look-up pays a
-        # proof of work priced by load, each receipt has its own budget, and a receipt typed without JavaScript
-        # waits for one of a few Argon2id slots.
+        # Neither complaints nor look-ups have a shared bucket (one let 64 guesses lock every holder out, and
+        # 75 paid complaints every complainant): from the browser each pays a proof of work priced by load, and
+        # whatever comes without JavaScript (a form, a typed receipt) waits for one of a few Argon2id slots,
+        # first come first served. Each receipt also has its own budget of look-ups.
+        self.filing_price = FilingPrice(
+            state, base_bits=config.complaints_pow_bits, free_per_minute=max(1, config.complaints_per_hour // 60)
+        )
         self.lookup_price = LookupPrice(
             state, base_bits=config.complaints_lookup_pow_bits, free_per_minute=config.complaints_lookups_per_minute
         )

@@ -12,9 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from assay.complaints import crypto, service
-from assay.complaints.abuse import (
-    LOOKUP_CHALLENGE_TTL,
-)
+from assay.complaints.abuse import FILING_CHALLENGE_TTL, LOOKUP_CHALLENGE_TTL
 from assay.complaints.stats import LABELS
 from assay.errors import FieldProblem, InvalidInput, NotFound
 from assay.web.errors import error_responses
@@ -105,15 +103,21 @@ def _access_key(text: str) -> bytes:
 
 
 def _check_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
-    if ch.config.complaints_pow_bits <= 0:
-        return
+    """A complaint (or an addition) pays at least the price of the moment, less a little slack, and is counted.
+
+    No shared bucket follows: the price is the limit (see assay.complaints.abuse.FilingPrice)."""
+    price = ch.filing_price
     if solution is None:
+        if price.bits() <= 0:
+            price.paid()  # free while quiet (ASSAY_COMPLAINTS_POW_BITS=0), but counted: a flood raises the price
+            return
         raise InvalidInput(
             "a proof of work is needed",
             hint="ask POST /api/v1/complaints/challenge and solve it",
             problems=[FieldProblem("pow", "missing", "solve a challenge")],
         )
-    ch.pow.verify(solution.challenge, solution.nonce)
+    ch.pow.verify(solution.challenge, solution.nonce, min_bits=price.least_accepted())
+    price.paid()
 
 
 @router.get(
@@ -139,7 +143,7 @@ def channel_info(request: Request) -> dict[str, Any]:
 @router.post(
     "/api/v1/complaints/challenge",
     tags=["complaints"],
-    summary="A proof-of-work challenge: for a complaint, or (purpose=lookup) for a receipt look-up, priced by load",
+    summary="A proof-of-work challenge for a complaint, or (purpose=lookup) for a receipt look-up; both priced by load",
     responses=error_responses(422),
 )
 def challenge(
@@ -149,7 +153,8 @@ def challenge(
     if purpose == "lookup":
         bits = ch.lookup_price.bits()
         return {"challenge": ch.pow.challenge(bits, ttl=LOOKUP_CHALLENGE_TTL), "bits": bits}
-    return {"challenge": ch.pow.challenge(), "bits": ch.config.complaints_pow_bits}
+    bits = ch.filing_price.bits()
+    return {"challenge": ch.pow.challenge(bits, ttl=FILING_CHALLENGE_TTL), "bits": bits}
 
 
 def _check_lookup_pow(ch: _Channel, solution: ProofOfWorkSolution | None) -> None:
@@ -188,7 +193,6 @@ def submit(request: Request, body: SubmitComplaint) -> JSONResponse:
     reply_public = crypto.decode_public_key(body.reply_public_key, path="reply_public_key")
     own_copy = crypto.b64decode(body.own_copy, path="own_copy") if body.own_copy else None
     _check_pow(ch, body.pow)
-    ch.filing.take("complaint")
     today = _today(request)
     with _db(request).write() as session:
         service.submit_complaint(
@@ -289,11 +293,7 @@ async def add_information(request: Request, body: AddInformation) -> JSONRespons
     ciphertext = crypto.b64decode(body.ciphertext, path="ciphertext")
     own_copy = crypto.b64decode(body.own_copy, path="own_copy") if body.own_copy else None
 
-    def pay() -> None:  # both write to the shared state in the database: not on the event loop
-        _check_pow(ch, body.pow)
-        ch.filing.take("complaint")
-
-    await run_in_threadpool(pay)
+    await run_in_threadpool(_check_pow, ch, body.pow)  # writes to the shared state: not on the event loop
     today = _today(request)
 
     def work() -> JSONResponse:

@@ -24,6 +24,7 @@ from assay.web.routes.complaints._channel import (
     _current_key,
     _db,
     _first_deadlines,
+    _kdf_slots,
     _limits,
     _open_copies,
     _open_with_receipt,
@@ -77,7 +78,12 @@ async def file_without_javascript(request: Request) -> HTMLResponse:
         max_total=config.complaints_max_bytes,
         max_files=crypto.MAX_ATTACHMENTS,
     )
-    return await run_in_threadpool(_file_sealed_on_server, request, ch, form)
+    # No shared bucket (a flood emptied it and shut every complainant out): the server's Argon2id is what a
+    # form costs, admitted a few at a time per worker, first come first served, "busy" after a bounded wait.
+    return await _kdf_slots(ch).run(  # type: ignore[return-value]
+        lambda: _file_sealed_on_server(request, ch, form),
+        busy="the register is busy receiving other complaints just now: go back, your text is still in the form",
+    )
 
 
 def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLResponse:
@@ -91,7 +97,6 @@ def _file_sealed_on_server(request: Request, ch: _Channel, form: Any) -> HTMLRes
         mode="server",
     )
     crypto.check_content(content)  # before anything is spent or stored
-    ch.filing_without_js.take("complaint")
     token = form.fields.get("form_token", "")
     ch.forms.spend(token)
     try:
@@ -241,7 +246,6 @@ async def add_information_without_javascript(request: Request) -> HTMLResponse:
         )
         blob = crypto.pack_complaint(content)
         own_copy = crypto.seal_own_copy(content, keys.copy_key) if _keep_copy(form.fields) else None
-        ch.filing_without_js.take("complaint")
         token = form.fields.get("form_token", "")
         ch.forms.spend(token)
         try:

@@ -322,6 +322,26 @@
     });
   }
 
+  // A complaint's proof of work is priced by load too (the server says how many bits). If the register got
+  // much busier while this browser worked, the answer asks for a dearer one: solve a new challenge and send
+  // again, twice at most.
+  function sendPaid(sodium, url, body, progress, tries) {
+    return proofOfWork(sodium, 0, "complaint").then(function (pow) {
+      body.pow = pow;
+      progress.textContent = "Sending…";
+      return postJSON(url, body);
+    }).catch(function (err) {
+      var dearer = (err.problems || []).some(function (p) {
+        return p.path === "pow" && /too easy/.test(p.message || "");
+      });
+      if (dearer && (tries || 0) < 2) {
+        progress.textContent = "The register is busy: checking again that this is not a flood…";
+        return sendPaid(sodium, url, body, progress, (tries || 0) + 1);
+      }
+      throw err;
+    });
+  }
+
   function showError(box, err) {
     box.textContent = "";
     var p = document.createElement("p");
@@ -458,16 +478,14 @@
         container.fill(0);
         checkSize(ds, ciphertext);
         if (keepCopy) ownCopy = sealOwnCopy(sodium, "complaint", ds.systemId, fields, attachments, keys.copy);
-        progress.textContent = "Checking that this is not a flood of messages (a few seconds)…";
-        return proofOfWork(sodium, ds.powBits);
-      }).then(function (pow) {
-        progress.textContent = "Sending…";
+        progress.textContent = "Checking that this is not a flood of messages (a few seconds; longer while " +
+          "the register is flooded)…";
         var body = {
           system_id: ds.systemId, key_id: ds.keyId, ciphertext: b64(sodium, ciphertext),
-          access_key: b64(sodium, keys.access), reply_public_key: b64(sodium, keys.replyPublic), pow: pow,
+          access_key: b64(sodium, keys.access), reply_public_key: b64(sodium, keys.replyPublic),
         };
         if (ownCopy) body.own_copy = b64(sodium, ownCopy);
-        return postJSON("/api/v1/complaints", body);
+        return sendPaid(sodium, "/api/v1/complaints", body, progress);
       }).then(function (answer) {
         form.reset();
         form.hidden = true;
@@ -601,14 +619,9 @@
         ownCopy = $("i-keep-copy").checked ?
           sealOwnCopy(sodium, "information", "", { what: what }, attachments, session.keys.copy) : null;
         infoProgress.textContent = "Checking that this is not a flood of messages…";
-        return proofOfWork(sodium, ds.powBits);
-      }).then(function (pow) {
-        infoProgress.textContent = "Sending…";
-        var body = {
-          key_id: ds.keyId, ciphertext: b64(sodium, ciphertext), access_key: b64(sodium, session.keys.access), pow: pow,
-        };
+        var body = { key_id: ds.keyId, ciphertext: b64(sodium, ciphertext), access_key: b64(sodium, session.keys.access) };
         if (ownCopy) body.own_copy = b64(sodium, ownCopy);
-        return postJSON("/api/v1/complaints/information", body);
+        return sendPaid(sodium, "/api/v1/complaints/information", body, infoProgress);
       }).then(function (data) {
         info.reset();
         $("i-file-notes").textContent = "";
