@@ -31,7 +31,7 @@ from assay.provenance.keys import LEGACY_KEY_ID, MarkId, binding_key, existing_r
 from assay.provenance.media import hamming
 from assay.provenance.verdict import PHASH_SIMILAR, Verdict, mark_view
 
-__all__ = ["MarkNamespaceFacts", "MarkRecordFacts", "judge"]
+__all__ = ["MarkNamespaceFacts", "MarkRecordFacts", "judge", "log_evidence"]
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ def judge(
     if source == "watermark":
         raw["watermark"]["bound"] = ev.watermark_bound
     # 4.
-    log_evidence = _log_evidence(row.log_index, rec.entry, proofs)
+    log_ev = log_evidence(row.log_index, rec.entry, proofs.get(row.log_index) if row.log_index is not None else None)
     # 5.
     if assessment == "different":
         codes.append(("mark_copied", {}))
@@ -205,7 +205,7 @@ def judge(
         system=_system_dict(config, system, version_at_marking, version) if system is not None else None,
         provider=_provider_dict(config, provider),
         match=match,
-        log=log_evidence,
+        log=log_ev,
         notes=tuple(wording.note(c, **p) for c, p in codes),
         note_codes=tuple(c for c, _ in codes),
         legacy=legacy,
@@ -313,8 +313,9 @@ def _provider_key_ids(ev: Evidence, provider_id: str) -> set[str]:
     return {key_id} if key_id is not None and ev.detection.key_provider == provider_id else set()
 
 
-def _log_evidence(index: int | None, entry: bytes | None, proofs: dict[int, Any]) -> dict[str, Any] | None:
-    """The mark's log entry and, once the log has integrated it, its tlog-proof (C2SP tlog-proof@v1)."""
+def log_evidence(index: int | None, entry: bytes | None, proof: str | AssayError | None) -> dict[str, Any] | None:
+    """A mark's log evidence as a verdict carries it (images and texts alike): its entry and, once the log has
+    integrated it, its tlog-proof (C2SP tlog-proof@v1), or why the proof could not be had just now."""
     if index is None:
         return None
     evidence: dict[str, Any] = {
@@ -323,7 +324,6 @@ def _log_evidence(index: int | None, entry: bytes | None, proofs: dict[int, Any]
         "entry": base64.b64encode(entry).decode() if entry is not None else None,
         "proof": None,
     }
-    proof = proofs.get(index)
     if isinstance(proof, str):
         evidence["proof"] = proof
     elif isinstance(proof, AssayError):

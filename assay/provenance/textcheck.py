@@ -18,7 +18,6 @@ system; the wording lives in :mod:`assay.provenance.textwording`.
 
 from __future__ import annotations
 
-import base64
 import math
 import threading
 from collections.abc import Mapping
@@ -302,20 +301,17 @@ def _system_dict(config: Config, s: Any) -> dict[str, Any]:
 def _log_evidence(db: Database, index: int | None) -> dict[str, Any] | None:
     if index is None:
         return None
+    from assay.provenance.judging import log_evidence
     from assay.transparency import entry_at, proof_for
 
-    entry = entry_at(db, index)
-    out: dict[str, Any] = {
-        "index": index,
-        "url_path": f"/log/entries/{index}",
-        "entry": base64.b64encode(entry).decode() if entry is not None else None,
-        "proof": None,
-    }
+    proof: str | AssayError | None
     try:
-        out["proof"] = proof_for(db, index)
-    except (AssayError, OSError):
-        out["proof_error"] = "the transparency log could not produce its inclusion proof just now"
-    return out
+        proof = proof_for(db, index)
+    except AssayError as exc:
+        proof = exc
+    except OSError as exc:
+        proof = AssayError(f"the log's tiles could not be read: {exc}")
+    return log_evidence(index, entry_at(db, index), proof)
 
 
 def verify_text_verdict(verdict: Mapping[str, Any], *, log_key: str) -> Any:
