@@ -204,6 +204,14 @@ class ResultStore:
                 f"cannot use {str(self.folder)!r} as the output folder: {exc.strerror}",
                 hint="give --out a folder you can write to (it is created if missing)",
             ) from None
+        # Parquet is written from the first full row group on: its library is loaded now, so that a missing
+        # one is said before any file is checked (not after thousands), and its memory is there from the start.
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            raise InvalidInput(
+                "writing results to --out needs pyarrow (the 'batch' extra)", hint="pip install 'assay[batch]'"
+            ) from None
         self._lock()
         size = self._repair_tail()
         state = self._read_state()
