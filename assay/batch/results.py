@@ -422,6 +422,8 @@ class _Part:
             self._tmp = self.folder / f".part-{self.start:016d}.{secrets.token_hex(4)}.tmp"
             self._writer = pq.ParquetWriter(self._tmp, _schema(), compression="zstd")
         self._writer.write_table(table)
+        del table
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed groups' memory otherwise
         self._waiting, self._group_start = [], self._end
 
     def finish(self, end: int) -> None:
