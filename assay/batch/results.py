@@ -174,7 +174,7 @@ class ResultStore:
     """An output folder (see the module's contract). One writer at a time: opening takes an exclusive lock."""
 
     def __init__(
-        self, folder: Path, *, parquet_rows: int = 200_000, group_rows: int = 4096, group_bytes: int = 4 << 20
+        self, folder: Path, *, parquet_rows: int = 200_000, group_rows: int = 1000, group_bytes: int = 2 << 20
     ) -> None:
         self.folder = Path(folder)
         self.jsonl = self.folder / "results.jsonl"
