@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from typing import Any
 
 import numpy as np
 
@@ -97,16 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from assay.textmark import TextKey, TextTokenizer
-    from assay.textmark.processors import load_local_model
+    from assay.textmark import TextKey
 
     from . import corpora, peers
     from . import model as bench_model
     from .run import _apply
 
-    folder = bench_model.ensure_model()
-    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
-    tok = TextTokenizer.from_path(folder)
+    folder, model, tok = bench_model.load()
     held = corpora.python_docs(training=False)
     bench_order = np.random.default_rng(20261205).permutation(len(held))
     bench_prompts = set(bench_order[:200].tolist())

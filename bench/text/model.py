@@ -13,6 +13,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 from . import corpora
 
@@ -49,6 +50,20 @@ def train_tokenizer(texts: list[str], vocab: int):
     )
     tok.train_from_iterator(texts, trainer=trainer)
     return tok
+
+
+def load(path: Path | None = None, log=print) -> tuple[Path, Any, Any]:
+    """(folder, model, tokenizer) for a bench: the cached model (trained first when absent, or the one at
+    ``path``), loaded the way a provider loads one, with torch on one thread (every scheme alike)."""
+    import torch
+
+    from assay.textmark import TextTokenizer
+    from assay.textmark.processors import load_local_model
+
+    torch.set_num_threads(1)
+    where = path or ensure_model(log=log)
+    model: Any = load_local_model(where)[0]  # a transformers model (typed as object by the loader)
+    return where, model, TextTokenizer.from_path(where)
 
 
 def ensure_model(log=print) -> Path:

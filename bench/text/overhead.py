@@ -18,7 +18,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -113,15 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from assay.textmark import TextKey, TextTokenizer
-    from assay.textmark.processors import load_local_model
+    from assay.textmark import TextKey
 
     from . import corpora
     from . import model as bench_model
 
-    folder = bench_model.ensure_model()
-    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
-    tok = TextTokenizer.from_path(folder)
+    folder, model, tok = bench_model.load()
     held = corpora.python_docs(training=False)
     prompts = [p for p in (tok.encode(t)[:12] for t in held[:200]) if len(p) == 12][:25]
     key = TextKey(bytes(range(32)))

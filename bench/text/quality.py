@@ -38,15 +38,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from assay.textmark import TextKey, TextTokenizer
-    from assay.textmark.processors import WatermarkLogitsProcessor, load_local_model
+    from assay.textmark import TextKey
+    from assay.textmark.processors import WatermarkLogitsProcessor
 
     from . import corpora
     from . import model as bench_model
 
-    folder = bench_model.ensure_model()
-    model, _ = load_local_model(folder)
-    tok = TextTokenizer.from_path(folder)
+    folder, model, tok = bench_model.load()
     held = corpora.python_docs(training=False)
     rng = np.random.default_rng(args.seed)
     prompts = [p for p in (tok.encode(held[i])[:12] for i in rng.permutation(len(held))) if len(p) == 12]

@@ -21,7 +21,6 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -76,16 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # one core, for every scheme alike
-    from assay.textmark import TextKey, TextTokenizer, detect
-    from assay.textmark.processors import load_local_model
+    from assay.textmark import TextKey, detect
 
     from . import model as bench_model
     from . import peers
 
     t_start = time.time()
-    folder = args.model or bench_model.ensure_model(log=print)
-    model: Any = load_local_model(folder)[0]  # a transformers model (typed as object by the loader)
-    tok = TextTokenizer.from_path(folder)
+    folder, model, tok = bench_model.load(args.model)
     info = json.loads((folder / "train.json").read_text()) if (folder / "train.json").exists() else {}
     info.setdefault("parameters", sum(p.numel() for p in model.parameters()))
     info.setdefault("spec", {"vocab": tok.vocab_size})
