@@ -25,19 +25,46 @@ def _modules() -> list[Path]:
     return sorted(p for folder in SHELLS for p in folder.rglob("*.py"))
 
 
+def _bindings(tree: ast.Module) -> tuple[set[str], set[str], set[str]]:
+    """Names the module binds: to sqlalchemy (or one of its modules), to SQLAlchemy's statement functions, and to
+    anything else it imports or defines (an assay service's ``update`` or ``query`` is not SQL)."""
+    sa_modules: set[str] = set()
+    sa_names: set[str] = set()
+    other: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                bound = a.asname or a.name.split(".")[0]
+                (sa_modules if a.name.split(".")[0] == "sqlalchemy" else other).add(bound)
+        elif isinstance(node, ast.ImportFrom):
+            from_sa = (node.module or "").split(".")[0] == "sqlalchemy"
+            for a in node.names:
+                (sa_names if from_sa else other).add(a.asname or a.name)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            other.add(node.name)
+    return sa_modules, sa_names, other - sa_names - sa_modules
+
+
 def _queries(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    sa_modules, sa_names, other = _bindings(tree)
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
             found.append(f"line {node.lineno}: imports from {node.module}")
         elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "sqlalchemy" for a in node.names):
             found.append(f"line {node.lineno}: imports sqlalchemy")
         elif isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Name) and func.id in STATEMENTS:
+            if isinstance(func, ast.Name) and func.id in STATEMENTS and func.id not in other:
                 found.append(f"line {node.lineno}: {func.id}(...)")
-            elif isinstance(func, ast.Attribute) and func.attr in RUNNERS:
-                found.append(f"line {node.lineno}: .{func.attr}(...)")
+            elif isinstance(func, ast.Attribute):
+                owner = func.value.id if isinstance(func.value, ast.Name) else None
+                if owner in sa_modules and func.attr in STATEMENTS | RUNNERS | {"text"}:
+                    found.append(f"line {node.lineno}: {owner}.{func.attr}(...)")
+                elif func.attr in RUNNERS and owner not in other:
+                    # A session's or connection's method; a call on an imported module or a class of ours is not.
+                    found.append(f"line {node.lineno}: .{func.attr}(...)")
     return found
 
 
@@ -49,8 +76,23 @@ def test_the_walk_finds_the_shells() -> None:
 
 def test_the_detector_sees_query_code(tmp_path: Path) -> None:
     sample = tmp_path / "route.py"
-    sample.write_text("from sqlalchemy import select\n\ndef f(s):\n    return s.scalars(select(X))\n")
-    assert len(_queries(sample)) == 3
+    sample.write_text(
+        "from sqlalchemy import select\nimport sqlalchemy as sa\n\n"
+        "def f(s):\n    s.execute(sa.delete(Y))\n    return s.scalars(select(X))\n"
+    )
+    assert len(_queries(sample)) == 6  # two imports, select(), .scalars(), sa.delete(), .execute()
+
+
+def test_the_detector_ignores_our_own_functions_named_like_sql(tmp_path: Path) -> None:
+    # A service function called update or query, imported or defined here, or a service module's query(), is
+    # not SQL (the first version of this check reported them).
+    sample = tmp_path / "route.py"
+    sample.write_text(
+        "from assay.register.service import update\nfrom assay.register import search\n\n"
+        "def delete(x):\n    return x\n\n"
+        "def f(s):\n    update(s)\n    delete(s)\n    return search.query(s)\n"
+    )
+    assert _queries(sample) == []
 
 
 @pytest.mark.parametrize("path", _modules(), ids=lambda p: p.relative_to(ROOT).as_posix())
