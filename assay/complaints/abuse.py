@@ -21,8 +21,6 @@ pepper; copy it with the data folder's other secrets to a second machine).
   the receipt's lookup hash). Guesses spend only the budgets of the random receipts they try, never a real one.
 - The web app admits server-side Argon2id runs (receipts typed and forms sent without JavaScript) a few at a
   time (:class:`assay.web.slots.WorkSlots`): that part needs the web server's event loop, so it lives there.
-- :class:`RateLimit` is a token bucket shared by *everyone*: it counts requests, not requesters, so whoever
-  empties it shuts everyone out. The complaint channel no longer uses one.
 - :class:`OneTimeTokens` are signed single-use tokens for forms sent without JavaScript.
 
 Nothing here is keyed by a client: no IP address, no cookie. Rows expire within hours.
@@ -41,7 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from assay.complaints.models import AbuseBucket, AbuseCounter, SpentToken
+from assay.complaints.models import AbuseCounter, SpentToken
 from assay.db import Database
 from assay.errors import ConfigError, Conflict, FieldProblem, InvalidInput, RateLimited
 from assay.files import read_or_create_secret
@@ -55,7 +53,6 @@ __all__ = [
     "LookupPrice",
     "OneTimeTokens",
     "ProofOfWork",
-    "RateLimit",
     "ReceiptBudget",
     "solve",
 ]
@@ -191,29 +188,6 @@ class AbuseState:
             )
         elapsed = (now - current * window) / window
         return rows.get(current, 0) + rows.get(current - 1, 0) * (1.0 - elapsed)
-
-    def take(self, scope: str, per_hour: int, burst: float, what: str) -> None:
-        """Take one token from the shared bucket ``scope``; :class:`RateLimited` when it is empty."""
-        now = self.clock()
-        with self.db.write() as s:
-            # Make the row if it is missing (a second worker doing the same at once is no error), then lock it.
-            s.execute(
-                self._insert(s, AbuseBucket)
-                .values(scope=scope, tokens=burst, updated=now)
-                .on_conflict_do_nothing(index_elements=["scope"])
-            )
-            row = s.execute(select(AbuseBucket).where(AbuseBucket.scope == scope).with_for_update()).scalar_one()
-            tokens = min(burst, row.tokens + max(0.0, now - row.updated) * per_hour / 3600.0)
-            if tokens < 1.0:
-                wait = int((1.0 - tokens) * 3600.0 / per_hour) + 1
-                raise RateLimited(
-                    f"the complaints channel is receiving many {what}s just now",
-                    hint=f"please try again in {max(1, wait // 60)} minute(s); what you typed is not lost "
-                    "if you keep this page open",
-                    extra={"retry_after": wait},
-                )
-            row.tokens = tokens - 1.0
-            row.updated = now
 
     def _maybe_purge(self, s) -> None:  # type: ignore[no-untyped-def]
         now = self.clock()
@@ -399,20 +373,7 @@ class ReceiptBudget:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Shared buckets and one-time tokens
-
-
-class RateLimit:
-    """A token bucket of ``per_hour`` requests shared by all clients of all workers (no key, no address)."""
-
-    def __init__(self, state: AbuseState, scope: str, per_hour: int, *, burst: int | None = None) -> None:
-        self.state = state
-        self.scope = scope
-        self.per_hour = per_hour
-        self.burst = float(burst if burst is not None else max(1, per_hour // 4))
-
-    def take(self, what: str = "request") -> None:
-        self.state.take(self.scope, self.per_hour, self.burst, what)
+# One-time tokens
 
 
 class OneTimeTokens:

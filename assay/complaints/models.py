@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Integer, LargeBinary, String, false
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
 
 __all__ = [
-    "AbuseBucket",
     "AbuseCounter",
     "ChannelSettings",
     "Complaint",
@@ -139,13 +138,3 @@ class AbuseCounter(Base):
     key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)  # b"" for everyone together
     window_no: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
-
-
-class AbuseBucket(Base):
-    """A token bucket shared by everyone (``scope``): tokens left at ``updated`` (Unix seconds)."""
-
-    __tablename__ = "abuse_buckets"
-
-    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
-    tokens: Mapped[float] = mapped_column(Float)
-    updated: Mapped[float] = mapped_column(Float)

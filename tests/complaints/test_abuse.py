@@ -20,7 +20,6 @@ from assay.complaints.abuse import (
     LookupPrice,
     OneTimeTokens,
     ProofOfWork,
-    RateLimit,
     ReceiptBudget,
     solve,
 )
@@ -99,21 +98,6 @@ def test_a_solution_needs_the_difficulty_of_its_challenge(sqlite_db: Database) -
     with pytest.raises(InvalidInput, match="too easy"):
         pow_.verify(easy, solve(easy))
     pow_.verify(easy, solve(easy), min_bits=4)
-
-
-def test_shared_rate_limit_refills_with_time_and_is_one_limit_for_every_worker(db: Database) -> None:
-    clock = Clock()
-    limit = RateLimit(_state(db, clock), "filing", 3600, burst=2)  # one per second, bursts of two
-    other_worker = RateLimit(_state(db, clock), "filing", 3600, burst=2)
-    limit.take()
-    other_worker.take()
-    with pytest.raises(RateLimited) as info:
-        limit.take()
-    assert info.value.extra["retry_after"] >= 1
-    clock.now += 1.0
-    other_worker.take()
-    with pytest.raises(RateLimited):
-        limit.take()
 
 
 def test_one_time_form_tokens(db: Database) -> None:
