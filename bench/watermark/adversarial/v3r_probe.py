@@ -22,9 +22,15 @@ plaintexts looked up in the register's recorded mark ids (one batched lookup): e
 match names the system. Per-image sign masks mean aligned marked images of one system share no chip signs,
 and a field lifted from one image reads on another only if the seeds agree.
 
-Parts (``--only``): ``removal`` (items 1-2: seed stability, removal at every strength with PSNR >= 35 dB,
-JPEG), ``seed`` (item 3: smooth noise and global tone changes on top of the removal), ``copy`` (item 4a),
-``average`` (item 4b), ``cost`` (item 5), ``fp`` (item 6).
+Parts (``--only``, repeatable; all but ``draws`` by default): ``removal`` (seed stability, the removal at every
+strength with PSNR >= 35 dB, JPEG 75/50), ``seed`` (smooth noise, per-block offsets and global tone changes on
+top of the removal), ``copy`` (tile, residual, rescaled residual and the exact field copied onto other photos,
+including every pair whose seeds collide), ``average`` (principal subspace of N aligned marked images, scored on
+held-out ones), ``cost`` (CPU time and memory beside detect(), for several w), ``fp`` (never-marked images, and
+the seeds' collision rates), ``draws`` (the field's z on each photo under several draws of its signs).
+``--threshold T`` probes a seed variant whose bits are [difference > T grey levels]. The committed runs:
+``V3R_PROBE.jsonl`` (w = 4), ``V3R_PROBE_W10.jsonl`` (w = 10), ``V3R_PROBE_T10.jsonl`` (threshold 10, w = 4);
+``--summarize FILE`` prints what REMOVAL.md reports.
 """
 
 from __future__ import annotations
@@ -168,23 +174,55 @@ class Register:
         return [(i, p) for i, p in enumerate(plain) if p in hits and self.recorded[p] == i]
 
 
+def decode_with(flat: np.ndarray, seed: int) -> tuple[int, bool, float]:
+    """(ciphertext, CRC ok, z) of the field read with one seed's signs."""
+    mask = sign_mask(seed)
+    soft = np.bincount(BIT_R, weights=mask * flat, minlength=_ecc.CODED_BITS)
+    ct, crc, coded = _ecc.decode(soft)
+    sym = 1.0 - 2.0 * coded
+    return ct, bool(crc), float((mask * flat * sym[BIT_R]).sum()) / (float(np.linalg.norm(flat)) + 1e-12)
+
+
+def part_draws(pics: list[np.ndarray], draws: int) -> None:
+    """How much the field's z on a photo depends on the draw of its signs: each photo marked with ``draws``
+    random seeds instead of its own, the field read with that seed (no seed attack), unattacked and after the
+    own-fold removal at strength 1.5 (or the last strength 0.5, 0.6, ... that leaves PSNR >= 35 dB)."""
+    rng = np.random.default_rng(77)
+    for i, px in enumerate(pics):
+        payload = _payload(20_000 + i)
+        ct = _keys.encrypt(KEY_V2, payload)
+        for d in range(draws):
+            seed = int(rng.integers(0, 1 << SEED_BITS))
+            with _field_of(seed):
+                marked = nr.embed_probe(px, KEY_V2, payload)
+            tile = adv.folded_tile(marked)
+            out, q = marked, 99.0
+            for st in STRENGTHS[: STRENGTHS.index(1.5) + 1]:
+                attempt = adv.subtract(marked, tile, st)
+                if adv.psnr(marked, attempt) < 35.0:
+                    break
+                out, q = attempt, adv.psnr(marked, attempt)
+            row = {"part": "draws", "photo": i, "draw": d, "seed": seed, "removal_psnr": round(q, 2)}
+            for name, img in (("marked", marked), ("removed", out)):
+                got, crc, z = decode_with(nr._torus(img)[1].ravel(), seed)
+                row[f"{name}_z"] = round(z, 2)
+                row[f"{name}_ok"] = crc and got == ct
+            _emit(row)
+        _log(f"draws: photo {i} done")
+
+
 def read_torus(torus: np.ndarray, rgb: np.ndarray, w: int, reg: Register | None, truth: int | None = None) -> dict:
     """The field read at the w weakest-bit variants of the image's seed; ``truth`` (the embedded seed) only
     for the record (the true variant's rank), never for the decision."""
     seed, margins = seed_of(rgb)
     flat = torus.ravel()
-    norm = float(np.linalg.norm(flat)) + 1e-12
     cand = variants(seed, margins, w)
     energies = []
     for s in cand:
         soft = np.bincount(BIT_R, weights=sign_mask(s) * flat, minlength=_ecc.CODED_BITS)
         energies.append(float(soft @ soft))
     best = int(np.argmax(energies))
-    mask = sign_mask(cand[best])
-    soft = np.bincount(BIT_R, weights=mask * flat, minlength=_ecc.CODED_BITS)
-    ct, crc, coded = _ecc.decode(soft)
-    sym = 1.0 - 2.0 * coded
-    z = float((mask * flat * sym[BIT_R]).sum()) / norm
+    ct, crc, z = decode_with(flat, cand[best])
     gate = z_gate(w)
     log_p = max(min(0.0, w * math.log(2.0) + LOG_MSG - 0.5 * z * z), -745.0) if z > 0 else 0.0
     hits = reg.identify(ct) if (reg is not None and crc and z >= gate) else []
@@ -804,6 +842,22 @@ def summarize(rows: list[dict], v3_rows: list[dict], w: int) -> None:  # noqa: C
                 f" {r['chance']:.4f} |"
                 f" {r['mean_vs_field_corr_max']:.3f} |"
             )
+    dr = by("draws")
+    if dr:
+        print()
+        per = {}
+        for r in dr:
+            per.setdefault(r["photo"], []).append(r)
+        low = sorted((min(x["removed_z"] for x in rs), ph) for ph, rs in per.items())
+        spread = [max(x["marked_z"] for x in rs) - min(x["marked_z"] for x in rs) for rs in per.values()]
+        print(
+            f"- sign draws: {len(dr)} marks ({len(per)} photos); the field decodes on {sum(r['marked_ok'] for r in dr)}"
+            f" marked and {sum(r['removed_ok'] for r in dr)} after the removal (strength <= 1.5, PSNR >= 35 dB);"
+            f" z below the gate {z_gate(w):.2f} after the removal: {sum(r['removed_z'] < z_gate(w) for r in dr)};"
+            f" the lowest z after the removal per photo: {', '.join(f'{z:.1f} (photo {ph})' for z, ph in low[:4])};"
+            f" spread of a photo's marked z over its draws: median {sorted(spread)[len(spread) // 2]:.1f},"
+            f" largest {max(spread):.1f}"
+        )
     for r in by("cost"):
         print(f"- cost (CPU ms, one thread, load {r['load']} -> {r['load_after']}): {r}")
     fp = by("fp")
@@ -840,6 +894,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generated", type=int, default=200, help="generated never-marked images for fp")
     ap.add_argument("--cost-w", type=int, nargs="*", default=[4, 6, 8, 10], help="w values timed by the cost part")
     ap.add_argument("--threshold", type=float, default=0.0, help="seed bit = [difference > this] (grey levels)")
+    ap.add_argument("--sign-draws", type=int, default=6, help="sign draws per photo in the draws part")
     ap.add_argument("--summarize", help="only summarize the JSON lines of an earlier run's output file")
     args = ap.parse_args(argv)
     THRESHOLD[0] = args.threshold
@@ -858,7 +913,7 @@ def main(argv: list[str] | None = None) -> int:
     ring = adv.system_ring(KEY_V2)
     true_index = ring.ids.index("acme-imagegen")
     reg = _register(ring, true_index)
-    pics = _photos(args.photos) if {"removal", "seed", "copy"} & set(parts) else []
+    pics = _photos(args.photos) if {"removal", "seed", "copy", "draws"} & set(parts) else []
     _emit(
         {
             "part": "config",
@@ -869,6 +924,8 @@ def main(argv: list[str] | None = None) -> int:
             "seed_bits": SEED_BITS,
         }
     )
+    if "draws" in parts:
+        part_draws(pics, args.sign_draws)
     if "removal" in parts:
         part_removal(pics, reg, true_index, args.w)
     if "seed" in parts:
