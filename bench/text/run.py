@@ -294,7 +294,7 @@ def _delete30(t: dict) -> list[str]:
                 + " | ".join(f"{c['rate']:.1%} [{c['wilson'][0]:.1%}, {c['wilson'][1]:.1%}]" for c in cells)
                 + " |"
             )
-    return [*out, ""]
+    return [*out, "", *([t["reading"], ""] if t.get("reading") else [])]
 
 
 def _report(r: dict, human: dict[str, list[str]]) -> str:

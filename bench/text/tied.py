@@ -50,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--temperature", type=float, default=0.4)
     ap.add_argument("--batch", type=int, default=25)
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--report-only", action="store_true", help="rewrite DELETE30.md from DELETE30.json (no run)")
     args = ap.parse_args(argv)
+    if args.report_only:
+        (args.out / "DELETE30.md").write_text(_report(json.loads((args.out / "DELETE30.json").read_text())))
+        return 0
 
     import torch
 
@@ -145,12 +149,14 @@ def _report(r: dict) -> str:
     lines = [
         "# Text watermark after 30% word deletion: the deciding cell with more texts",
         "",
-        f"`python -m bench.text.tied` ({r['date']}; load average "
+        f"`python -m bench.text.tied` ({r['date']}; load average at the end "
         f"{', '.join(f'{x:.1f}' for x in r['load_average'])} on a shared 2-core machine; "
         f"{r['seconds'] / 60:.0f} minutes; torch {r['torch']}). Texts per detector: "
         + ", ".join(f"{d} {v['n']:,}" for d, v in r["tpr"].items())
         + f". Temperature {r['temperature']}, the bench model, the same deletions for every scheme.",
         "",
+        *([r["note"], ""] if r.get("note") else []),
+        *([r["reading"], ""] if r.get("reading") else []),
         "TPR with Wilson 95% intervals:",
         "",
         "| detector | FPR | " + " | ".join(f"{L} tokens" for L in LENGTHS) + " |",
