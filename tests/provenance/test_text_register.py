@@ -146,3 +146,13 @@ def test_derivation_is_separate_per_system_and_number():
     assert len({a1, a2, b1}) == 3 and text_secret(master, "a", 1) == a1
     # A zero byte ends the system id (ids never contain one), so ("ab", n) and ("a", m) cannot collide.
     assert text_secret(master, "ab", 1) != text_secret(master, "a", 1)
+
+
+def test_the_cli_states_the_default_context_width_new_keys_get() -> None:
+    # The CLI leaves the width to assay.textmark (None when not given); its help names the number, kept in step here.
+    from assay.cli import command_tree
+    from assay.textmark._keys import DEFAULT_CONTEXT_WIDTH
+
+    register_cmd = command_tree().commands["text"].commands["register"]  # type: ignore[attr-defined]
+    [option] = [p for p in register_cmd.params if p.name == "context_width"]
+    assert option.default is None and f"default {DEFAULT_CONTEXT_WIDTH}," in (option.help or "")
