@@ -49,14 +49,19 @@ def register(
         envvar="ASSAY_TEXT_TOKENIZER",
         help="The system's tokenizer.json, or the local model folder that holds it.",
     ),
-    context_width: int = env_option(
-        3, "--context-width", envvar="ASSAY_TEXT_CONTEXT_WIDTH", help="Preceding tokens that seed the mark (1-8)."
+    context_width: int | None = env_option(
+        None,
+        "--context-width",
+        envvar="ASSAY_TEXT_CONTEXT_WIDTH",
+        help="Preceding tokens that seed the mark (1-8; default 2, assay.textmark's DEFAULT_CONTEXT_WIDTH).",
+        show_default=False,
     ),
     as_json: bool = json_flag(),
 ) -> None:
     """Register the tokenizer a text system generates with and issue its text key (replacing any previous key)."""
     from assay.provenance.text import register_text_watermark
     from assay.textmark import TextTokenizer
+    from assay.textmark._keys import DEFAULT_CONTEXT_WIDTH
 
     path = tokenizer / "tokenizer.json" if tokenizer.is_dir() else tokenizer
     TextTokenizer.from_path(tokenizer)  # a clear error for a folder without tokenizer.json, before anything else
@@ -66,7 +71,7 @@ def register(
         system_id=system,
         tokenizer_json=path.read_bytes(),
         principal=operator(),
-        context_width=context_width,
+        context_width=DEFAULT_CONTEXT_WIDTH if context_width is None else context_width,
     )
     if as_json:
         print_json(info.as_dict())

@@ -60,6 +60,10 @@ def notes(
             "The mark shows which registered system generated the text; it does not show who published it, "
             "whether a person edited or approved it, or whether it is true."
         )
+        out.append(  # measured: bench/text/STEALING.md (spoofed from 10 marked texts, at every context width)
+            "Someone who has collected texts of this system can learn to imitate its mark in text of their own "
+            "(watermark stealing): the mark is strong evidence that the system wrote the text, not proof."
+        )
         if passage and not whole_text:
             out.append(
                 f"The mark was found in a passage (about characters {passage['start']:,} to {passage['end']:,}); "

@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         r = json.loads((args.out / "RESULTS.json").read_text())
         ov_file = args.out / "OVERHEAD.json"
         r["overhead"] = json.loads(ov_file.read_text()) if ov_file.exists() else {}
+        d30 = args.out / "DELETE30.json"
+        r["delete30"] = json.loads(d30.read_text()) if d30.exists() else {}
         (args.out / "RESULTS.json").write_text(json.dumps(r, indent=1))
         (args.out / "RESULTS.md").write_text(_report(r, {}))
         return 0
@@ -97,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     prompts = [tok.encode(held[i])[:12] for i in order if len(tok.encode(held[i])) >= 12][: args.samples]
     filler_pool = [held[i] for i in order[args.samples :]] + corpora.kjv()[:2000]
 
-    key = TextKey(bytes(range(32)), system_id="bench")  # a fixed key: the run is reproducible
+    key = TextKey(bytes(range(32)), system_id="bench")  # a fixed key (the default width, h = 2): reproducible
     schemes = [
         peers.unmarked(),
         peers.assay(key),
-        # The same secret with a wider context (h = 4): the quality / robustness trade-off, side by side.
+        # The same secret with wider contexts: h = 3 (the default until 2026-12) and h = 4, the robustness trade-off
+        # side by side (each edit breaks the h + 1 pairs it is part of).
+        peers.assay(TextKey(bytes(range(32)), context_width=3, system_id="bench-h3"), "Assay (h = 3)"),
         peers.assay(TextKey(bytes(range(32)), context_width=4, system_id="bench-h4"), "Assay (h = 4)"),
-        # ... and a narrower one (h = 2): fewer pairs broken by each edit, more contexts shared between texts.
-        peers.assay(TextKey(bytes(range(32)), context_width=2, system_id="bench-h2"), "Assay (h = 2)"),
         peers.kgw(model.config),
         peers.synthid(model.config.vocab_size, eos),
     ]
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     # the report includes its last figures.
     ov_file = args.out / "OVERHEAD.json"
     overhead = json.loads(ov_file.read_text()) if ov_file.exists() else {}
+    d30 = args.out / "DELETE30.json"  # the deciding cell with more texts (python -m bench.text.tied), if run
 
     out = {
         "samples": len(prompts),
@@ -216,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in quality.items()
         },
         "detect_tokens_per_s": {d: n / t for d, (t, n) in det_time.items() if t},
-        "ring100": {"tpr": ring_tpr, "tokens_per_s": ring_speed},
+        "ring100": {"tpr": ring_tpr, "tokens_per_s": ring_speed, "context_width": key.context_width},
         "overhead": overhead,
+        "delete30": json.loads(d30.read_text()) if d30.exists() else {},
         "platform": platform.platform(),
         "torch": torch.__version__,
     }
@@ -238,14 +242,14 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def _deciding(r: dict, dets: list[str]) -> list[str]:
-    """Every cell where Assay (the default, h = 3) is not ahead of the best peer by more than 5 points, with
-    Wilson 95% intervals: the cells that decide 'ahead at every length'."""
+    """Every cell where Assay (the default, h = 2) is not ahead of the best peer by more than 5 points, with
+    Wilson 95% intervals: the cells that decide 'ahead at every length' (and h = 3, the default until 2026-12)."""
     n = r["samples"]
     peers_ = [d for d in dets if not d.startswith("Assay")]
     out = [
         "### Cells within 5 points: Wilson 95% intervals",
         "",
-        "| condition | tokens | FPR | Assay | Assay (h = 2) | best peer |",
+        "| condition | tokens | FPR | Assay | Assay (h = 3) | best peer |",
         "|---|---|---|---|---|---|",
     ]
 
@@ -263,11 +267,34 @@ def _deciding(r: dict, dets: list[str]) -> list[str]:
                     ours == 1.0 and r["tpr"][best][cond][str(L)][j] == 1.0
                 ):
                     continue
-                h2 = cell("Assay (h = 2)", cond, L, j) if "Assay (h = 2)" in r["tpr"] else "—"
+                h3 = cell("Assay (h = 3)", cond, L, j) if "Assay (h = 3)" in r["tpr"] else "—"
                 out.append(
-                    f"| {cond} | {L} | {f:g} | {cell('Assay', cond, L, j)} | {h2} | {best}: {cell(best, cond, L, j)} |"
+                    f"| {cond} | {L} | {f:g} | {cell('Assay', cond, L, j)} | {h3} | {best}: {cell(best, cond, L, j)} |"
                 )
     return [*out, ""]
+
+
+def _delete30(t: dict) -> list[str]:
+    """The deciding condition rerun with more texts (bench/text/DELETE30.md), for the report."""
+    out = [
+        "### 30% deletion with more texts (`python -m bench.text.tied`, bench/text/DELETE30.md)",
+        "",
+        f"Its own run ({t['date']}, load average {', '.join(f'{x:.1f}' for x in t['load_average'])}): the same "
+        "condition, prompts chosen the same way (its first 200 are these), generations of 400 tokens cut to each "
+        "length; TPR with Wilson 95% intervals.",
+        "",
+        "| detector | texts | FPR | " + " | ".join(f"{L} tokens" for L in LENGTHS) + " |",
+        "|---|---|---|" + "---|" * len(LENGTHS),
+    ]
+    for d, v in t["tpr"].items():
+        for f in FPRS:
+            cells = [v[str(L)][f"{f:g}"] for L in LENGTHS]
+            out.append(
+                f"| {d} | {v['n']:,} | {f:g} | "
+                + " | ".join(f"{c['rate']:.1%} [{c['wilson'][0]:.1%}, {c['wilson'][1]:.1%}]" for c in cells)
+                + " |"
+            )
+    return [*out, "", *([t["reading"], ""] if t.get("reading") else [])]
 
 
 def _report(r: dict, human: dict[str, list[str]]) -> str:
@@ -287,6 +314,7 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         f"Mean entropy of the sampling distribution per generated token (unmarked): "
         f"**{r['quality']['unmarked']['entropy']:.2f} nats**.",
         "",
+        *([r["relabelled"], ""] if r.get("relabelled") else []),
         "## True-positive rate at a false-positive rate of 1e-3 / 1e-6",
         "",
         "Each detector's threshold is its own p-value (Assay: exact Gamma, adjusted for its windows by a weighted "
@@ -308,6 +336,8 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += _deciding(r, dets)
+    if r.get("delete30"):
+        lines += _delete30(r["delete30"])
     lines += [
         "## False positives (count at p <= 1e-3 / p <= 1e-6)",
         "",
@@ -343,7 +373,7 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         "",
         "Every scheme here marks all texts with one key. A distortion-free scheme's interval covers 0 for a fresh key "
         "per text; with one key, texts that share contexts share the key's choices, which shifts it on this small, "
-        "repetitive model (SynthID a little, Assay more; KGW's shift is its bias): see QUALITY.md "
+        "repetitive model (SynthID a little, Assay at h = 3 more; KGW's shift is its bias): see QUALITY.md "
         "(`python -m bench.text.quality`).",
         "",
         "## Speed (one core)",
@@ -373,7 +403,8 @@ def _report(r: dict, human: dict[str, list[str]]) -> str:
         )
     lines += [
         "",
-        "## Assay screening 100 keys at once (TPR at 1e-3 / 1e-6, clean)",
+        f"## Assay screening 100 keys at once (TPR at 1e-3 / 1e-6, clean; keys of h = "
+        f"{r['ring100'].get('context_width', 3)})",
         "",
         "| " + " | ".join(f"{L} tokens" for L in LENGTHS) + " |",
         "|" + "---|" * len(LENGTHS),

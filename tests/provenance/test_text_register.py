@@ -44,7 +44,8 @@ def test_register_issues_a_derived_key_logs_it_and_exports_only_to_the_provider(
     info = register_text_watermark(
         register.db, register.env, system_id="acme-writer", tokenizer_json=_tokenizer_json(), principal=acme
     )
-    assert info.number == 1 and info.context_width == 3 and len(info.tokenizer_sha256) == 64
+    # h = 2 is the default for new keys since 2026-12 (bench/text/STEALING.md); keys issued before keep their 3.
+    assert info.number == 1 and info.context_width == 2 and len(info.tokenizer_sha256) == 64
     key = export_text_key(register.db, register.env, system_id="acme-writer", principal=acme)
     assert isinstance(key, TextKey) and key.key_id == info.key_id and key.system_id == "acme-writer"
     assert key.secret == text_secret(register.env.keys.master, "acme-writer", 1)
@@ -63,15 +64,17 @@ def test_a_new_key_revokes_the_old_one_and_both_stay_in_the_keyring(register):
         register.db, register.env, system_id="acme-writer", tokenizer_json=data, principal=acme
     )
     second = register_text_watermark(
-        register.db, register.env, system_id="acme-writer", tokenizer_json=data, principal=acme, context_width=2
+        register.db, register.env, system_id="acme-writer", tokenizer_json=data, principal=acme, context_width=3
     )
     assert second.number == 2 and second.key_id != first.key_id
+    assert (first.context_width, second.context_width) == (2, 3)
     with register.db.read() as s:
         keys = list_text_keys(s, system_id="acme-writer")
     assert [k.revoked_at is not None for k in keys] == [True, False]
     assert len(_entries(register.db, "text.key.revoked")) == 1
     ring = load_keyring(register.db, register.env.keys.master)
     assert ring.size == 2 and len(ring.groups) == 1  # one tokenizer, stored once
+    assert sorted(k.context_width for k in ring.groups[0][1]) == [2, 3]  # each key keeps the width it was issued with
     revoke_text_key(register.db, system_id="acme-writer", principal=acme, reason="leaked")
     with pytest.raises(NotFound, match="no text key"):
         export_text_key(register.db, register.env, system_id="acme-writer", principal=acme)
@@ -143,3 +146,13 @@ def test_derivation_is_separate_per_system_and_number():
     assert len({a1, a2, b1}) == 3 and text_secret(master, "a", 1) == a1
     # A zero byte ends the system id (ids never contain one), so ("ab", n) and ("a", m) cannot collide.
     assert text_secret(master, "ab", 1) != text_secret(master, "a", 1)
+
+
+def test_the_cli_states_the_default_context_width_new_keys_get() -> None:
+    # The CLI leaves the width to assay.textmark (None when not given); its help names the number, kept in step here.
+    from assay.cli import command_tree
+    from assay.textmark._keys import DEFAULT_CONTEXT_WIDTH
+
+    register_cmd = command_tree().commands["text"].commands["register"]  # type: ignore[attr-defined]
+    [option] = [p for p in register_cmd.params if p.name == "context_width"]
+    assert option.default is None and f"default {DEFAULT_CONTEXT_WIDTH}," in (option.help or "")

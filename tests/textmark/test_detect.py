@@ -83,8 +83,9 @@ def test_whole_text_and_windows_split_the_false_positive_budget_nine_to_one():
     text = rng.integers(0, 5000, size=400)
     d = detect(text, key)
     whole = detect(text, key, windowed=False)
-    assert d.windows_tested == len(_windows(397)) > 0
-    if d.window is not None and d.window.end - d.window.start == 397:  # decided by the whole text
+    positions = 400 - key.context_width
+    assert d.windows_tested == len(_windows(positions)) > 0
+    if d.window is not None and d.window.end - d.window.start == positions:  # decided by the whole text
         assert d.log10_p == pytest.approx(min(0.0, whole.log10_p - math.log10(0.9)), abs=1e-9)
     assert d.log10_p >= whole.log10_p - math.log10(0.9) - 1e-9
 
@@ -152,11 +153,12 @@ def test_window_finds_a_strong_span_and_pays_for_the_search():
 def test_key_ring_screens_all_keys_and_pays_for_them():
     keys = [TextKey.generate(system_id=f"sys-{i}") for i in range(5)]
     rng = np.random.default_rng(5)
-    span = list(rng.integers(0, 5000, size=3))
     target = keys[3]
+    h = target.context_width
+    span = list(rng.integers(0, 5000, size=h))
     for _ in range(150):
         cands = rng.integers(0, 5000, size=32)
-        ctx = np.array(span[-3:], dtype=np.int64)
+        ctx = np.array(span[-h:], dtype=np.int64)
         scores = [score_pairs(np.concatenate([ctx, [c]]).astype(np.int64), target)[0] for c in cands]
         span.append(int(cands[int(np.argmax(scores))]))
     d = detect(span, keys)
