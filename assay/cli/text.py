@@ -60,8 +60,7 @@ def register(
 ) -> None:
     """Register the tokenizer a text system generates with and issue its text key (replacing any previous key)."""
     from assay.provenance.text import register_text_watermark
-    from assay.textmark import TextTokenizer
-    from assay.textmark._keys import DEFAULT_CONTEXT_WIDTH
+    from assay.textmark import DEFAULT_CONTEXT_WIDTH, TextTokenizer
 
     path = tokenizer / "tokenizer.json" if tokenizer.is_dir() else tokenizer
     TextTokenizer.from_path(tokenizer)  # a clear error for a folder without tokenizer.json, before anything else

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from assay.textmark._detect import DEFAULT_THRESHOLD, TextDetection, Window, detect
-from assay.textmark._keys import ALGORITHM, TextKey
+from assay.textmark._keys import ALGORITHM, DEFAULT_CONTEXT_WIDTH, TextKey
 from assay.textmark._tokenizer import TextTokenizer
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ALGORITHM",
+    "DEFAULT_CONTEXT_WIDTH",
     "DEFAULT_THRESHOLD",
     "TextDetection",
     "TextKey",

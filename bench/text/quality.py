@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from assay.textmark import TextKey
+    from assay.textmark import DEFAULT_CONTEXT_WIDTH, TextKey
     from assay.textmark.processors import WatermarkLogitsProcessor
 
     from . import corpora
@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| Assay marked with | NLL shift vs unmarked per token (nats), 95% CI (paired by prompt) |",
         "|---|---|",
-        f"| a fresh key per text (h = 3) | {fresh[0]:+.3f} [{fresh[1]:+.3f}, {fresh[2]:+.3f}] |",
+        f"| a fresh key per text (h = {DEFAULT_CONTEXT_WIDTH}, the default) "
+        f"| {fresh[0]:+.3f} [{fresh[1]:+.3f}, {fresh[2]:+.3f}] |",
     ]
     for h, shifts in per_width.items():
         cells = ", ".join(f"{m:+.3f}" for m, _, _ in shifts)
