@@ -27,6 +27,11 @@ log = logging.getLogger("assay.batch")
 
 _SCHEDULER_HISTORY = {
     "distributed.admin.log-length": 1000,
+    # Developers' logs, 1,000 entries each by default: every batched comm's last messages (task submissions,
+    # compute and result messages, with their pickled payloads), the scheduler's transition and event logs,
+    # the workers' stimulus logs. Filling them (a task per 8 files: the first ~16,000 files) was most of the
+    # client's growth with the input (bench/batch/RESULTS.md); 100 still tells a developer the recent story.
+    "distributed.admin.low-level-log-length": 100,
     "distributed.scheduler.dashboard.status.task-stream-length": 1000,
     "distributed.scheduler.dashboard.tasks.task-stream-length": 1000,
     "distributed.diagnostics.computations.max-history": 10,
@@ -51,9 +56,9 @@ class DaskEngine:
             logging.getLogger("distributed").setLevel(logging.WARNING)
             import dask
 
-            # The scheduler of a local cluster lives in this process: its histories (task stream, logs,
-            # computations) are capped here so that the client's memory stays flat however many files a run
-            # checks (the defaults keep up to 100,000 entries each).
+            # The scheduler of a local cluster lives in this process: its histories (task stream, logs, developers'
+            # logs, computations) are capped here so that the client's memory stays flat however many files a run
+            # checks (the defaults keep 1,000 to 100,000 entries each).
             with dask.config.set(_SCHEDULER_HISTORY):
                 self.cluster = LocalCluster(
                     n_workers=opts.workers or (os.cpu_count() or 1),
