@@ -38,6 +38,9 @@ _SCHEDULER_HISTORY = {
 }
 
 
+_TIDY_EVERY = 1000  # tasks between two tidyings of a local scheduler (a round trip of a few ms)
+
+
 class DaskEngine:
     def __init__(self, opts: BatchOptions, material: Any) -> None:
         from distributed import Client, LocalCluster
@@ -81,6 +84,7 @@ class DaskEngine:
 
         self.client.register_plugin(MaterialPlugin(self.token, pickle.dumps(material)), name=self.token)
         self.storage_options = opts.storage_options
+        self._submitted = 0
 
     def _nthreads(self) -> dict[str, int]:
         # A round trip to the scheduler: asked at most every few seconds, so workers joining or leaving the
@@ -102,8 +106,11 @@ class DaskEngine:
         return "dask" + ("" if self.cluster is not None else f" ({self.client.scheduler.address})")
 
     def submit(self, items: list[Item]) -> Any:
-        from assay.batch._dask import examine_on_worker
+        from assay.batch._dask import examine_on_worker, tidy_scheduler
 
+        self._submitted += 1
+        if self.cluster is not None and self._submitted % _TIDY_EVERY == 0:
+            self.client.run_on_scheduler(tidy_scheduler)  # on the scheduler's event loop: no race with it
         return self.client.submit(examine_on_worker, items, self.token, self.storage_options, pure=False)
 
     def wait(self, futures: set[Any], timeout: float | None) -> set[Any]:
