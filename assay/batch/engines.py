@@ -43,12 +43,15 @@ _TIDY_EVERY = 1000  # tasks between two tidyings of a local scheduler (a round t
 
 class DaskEngine:
     def __init__(self, opts: BatchOptions, material: Any) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         self.cluster = None
         if opts.scheduler:
             try:
-                self.client = Client(opts.scheduler, timeout="30s")
+                # The client's own comm keeps its last messages (low-level-log-length) in this process too.
+                with dask.config.set(_SCHEDULER_HISTORY):
+                    self.client = Client(opts.scheduler, timeout="30s")
             except (OSError, TimeoutError) as exc:
                 raise InvalidInput(
                     f"cannot reach the Dask scheduler at {opts.scheduler}: {exc}",
@@ -57,11 +60,11 @@ class DaskEngine:
         else:
             # The cluster's own chatter (INFO on every worker start and stop) is not the user's business.
             logging.getLogger("distributed").setLevel(logging.WARNING)
-            import dask
 
             # The scheduler of a local cluster lives in this process: its histories (task stream, logs, developers'
             # logs, computations) are capped here so that the client's memory stays flat however many files a run
-            # checks (the defaults keep 1,000 to 100,000 entries each).
+            # checks (the defaults keep 1,000 to 100,000 entries each); so is the client's (its comm's last
+            # messages: with the default, the last 1,000 tasks' submissions stayed in memory).
             with dask.config.set(_SCHEDULER_HISTORY):
                 self.cluster = LocalCluster(
                     n_workers=opts.workers or (os.cpu_count() or 1),
@@ -70,7 +73,7 @@ class DaskEngine:
                     dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
                     silence_logs=logging.ERROR,
                 )
-            self.client = Client(self.cluster)
+                self.client = Client(self.cluster)
         self._threads: dict[str, int] = {}
         self._asked = float("-inf")
         # Once per worker, never per task: a worker plugin, which the scheduler also gives to workers that join
