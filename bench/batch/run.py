@@ -211,7 +211,7 @@ def run_pool(config: Config, names: list[str], workers: int) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     t0 = time.monotonic()
     with Sampler() as mem, count_queries() as queries:
-        for v in _run_checks(names, config, None, workers):
+        for v in _run_checks(names, config, workers):
             statuses[v.get("status", "?")] = statuses.get(v.get("status", "?"), 0) + 1
     seconds = time.monotonic() - t0
     return {
