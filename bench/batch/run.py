@@ -15,8 +15,9 @@ Peers, side by side in one process and run, on the same files:
 - **dask**: ``assay check --out DIR`` on a local Dask cluster (assay.batch.run_batch, engine dask), results
   written to JSON lines and Parquet, cluster start included.
 
-Memory: client RSS (this process) and each worker's RSS, sampled every 0.2 s, as the input grows; the larger
-inputs repeat the smaller set of files through a file list (positions, not names, are the unit of work).
+Memory: the client's peak RSS (this process: the kernel's high-water mark, reset per run) and each worker's RSS,
+sampled every 0.2 s, as the input grows; the larger inputs repeat the smaller set of files through a file list
+(positions, not names, are the unit of work). ``--memory-within N`` also reads the client's RSS during one run.
 """
 
 from __future__ import annotations
