@@ -27,20 +27,31 @@ log = logging.getLogger("assay.batch")
 
 _SCHEDULER_HISTORY = {
     "distributed.admin.log-length": 1000,
+    # Developers' logs, 1,000 entries each by default: every batched comm's last messages (task submissions,
+    # compute and result messages, with their pickled payloads), the scheduler's transition and event logs,
+    # the workers' stimulus logs. Filling them (a task per 8 files: the first ~16,000 files) was most of the
+    # client's growth with the input (bench/batch/RESULTS.md); 100 still tells a developer the recent story.
+    "distributed.admin.low-level-log-length": 100,
     "distributed.scheduler.dashboard.status.task-stream-length": 1000,
     "distributed.scheduler.dashboard.tasks.task-stream-length": 1000,
     "distributed.diagnostics.computations.max-history": 10,
 }
 
 
+_TIDY_EVERY = 1000  # tasks between two tidyings of a local scheduler (a round trip of a few ms)
+
+
 class DaskEngine:
     def __init__(self, opts: BatchOptions, material: Any) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
         self.cluster = None
         if opts.scheduler:
             try:
-                self.client = Client(opts.scheduler, timeout="30s")
+                # The client's own comm keeps its last messages (low-level-log-length) in this process too.
+                with dask.config.set(_SCHEDULER_HISTORY):
+                    self.client = Client(opts.scheduler, timeout="30s")
             except (OSError, TimeoutError) as exc:
                 raise InvalidInput(
                     f"cannot reach the Dask scheduler at {opts.scheduler}: {exc}",
@@ -49,11 +60,11 @@ class DaskEngine:
         else:
             # The cluster's own chatter (INFO on every worker start and stop) is not the user's business.
             logging.getLogger("distributed").setLevel(logging.WARNING)
-            import dask
 
-            # The scheduler of a local cluster lives in this process: its histories (task stream, logs,
-            # computations) are capped here so that the client's memory stays flat however many files a run
-            # checks (the defaults keep up to 100,000 entries each).
+            # The scheduler of a local cluster lives in this process: its histories (task stream, logs, developers'
+            # logs, computations) are capped here so that the client's memory stays flat however many files a run
+            # checks (the defaults keep 1,000 to 100,000 entries each); so is the client's (its comm's last
+            # messages: with the default, the last 1,000 tasks' submissions stayed in memory).
             with dask.config.set(_SCHEDULER_HISTORY):
                 self.cluster = LocalCluster(
                     n_workers=opts.workers or (os.cpu_count() or 1),
@@ -62,7 +73,7 @@ class DaskEngine:
                     dashboard_address=":0",  # any free port: never a clash with another cluster on 8787
                     silence_logs=logging.ERROR,
                 )
-            self.client = Client(self.cluster)
+                self.client = Client(self.cluster)
         self._threads: dict[str, int] = {}
         self._asked = float("-inf")
         # Once per worker, never per task: a worker plugin, which the scheduler also gives to workers that join
@@ -76,6 +87,7 @@ class DaskEngine:
 
         self.client.register_plugin(MaterialPlugin(self.token, pickle.dumps(material)), name=self.token)
         self.storage_options = opts.storage_options
+        self._submitted = 0
 
     def _nthreads(self) -> dict[str, int]:
         # A round trip to the scheduler: asked at most every few seconds, so workers joining or leaving the
@@ -97,8 +109,11 @@ class DaskEngine:
         return "dask" + ("" if self.cluster is not None else f" ({self.client.scheduler.address})")
 
     def submit(self, items: list[Item]) -> Any:
-        from assay.batch._dask import examine_on_worker
+        from assay.batch._dask import examine_on_worker, tidy_scheduler
 
+        self._submitted += 1
+        if self.cluster is not None and self._submitted % _TIDY_EVERY == 0:
+            self.client.run_on_scheduler(tidy_scheduler)  # on the scheduler's event loop: no race with it
         return self.client.submit(examine_on_worker, items, self.token, self.storage_options, pure=False)
 
     def wait(self, futures: set[Any], timeout: float | None) -> set[Any]:

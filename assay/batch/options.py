@@ -21,7 +21,7 @@ class BatchOptions:
     workers: int = 0  # local engines: processes (0 = one per CPU core)
     chunk_size: int = 8  # files per task
     in_flight: int = 0  # tasks out at once (0 = two per worker thread)
-    resolve_batch: int = 500  # marks resolved with one query (a batch also closes at 10x as many files)
+    resolve_batch: int = 500  # marks resolved with one query (a batch also closes at 2x as many files)
     flush_seconds: float = 120.0  # ...or after this long (results not yet written are lost to a kill)
     send_bytes: bool = False  # the client reads the files and ships the bytes (workers cannot reach them)
     storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec options (e.g. endpoint_url)

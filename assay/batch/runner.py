@@ -9,8 +9,8 @@ Engines (both run the same per-file step, :func:`assay.batch._work.examine_chunk
 - ``pool``: a local process pool (or this process for one worker): no cluster to start, for small inputs.
 
 Memory stays flat whatever the input size: inputs are pulled from their stream only when a task slot frees,
-at most ``in_flight`` tasks of ``chunk_size`` files are out at once, at most ``resolve_batch`` evidences wait
-for resolution, and the resume window never spans more than ``max_span`` inputs.
+at most ``in_flight`` tasks of ``chunk_size`` files are out at once, at most ``2 x resolve_batch`` evidences
+wait for resolution, and the resume window never spans more than ``max_span`` inputs.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from assay.errors import InvalidInput
 __all__ = ["BatchOptions", "Summary", "run_batch"]
 
 log = logging.getLogger("assay.batch")
+_FILES_PER_MARK = 2  # a batch closes at resolve_batch marks or this many times as many files
 _TRANSACTION = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
 
@@ -260,11 +261,13 @@ class _Loop:
             for fut in done:
                 self._collect(fut)
             # 3. resolve and write when a batch is full, old enough, or the work is done
-            # A query resolves up to resolve_batch marks; unmarked files cost none, so they only close a batch
-            # when ten times as many have gathered (what the client holds, and loses to a kill, stays bounded).
+            # A query resolves up to resolve_batch marks; unmarked files cost none, so they close a batch only
+            # when twice as many have gathered: at most one query per 2 x resolve_batch files (1,000 by default,
+            # one row group of the output). What the client holds, and loses to a kill, is what a batch holds:
+            # at 10 x (5,000 files) that was the client's largest buffer, bench/batch/RESULTS.md.
             pending = len(self.evidence) + len(self.errors)
             old = self.first_pending is not None and time.monotonic() - self.first_pending >= self.opts.flush_seconds
-            full = self.marks >= self.opts.resolve_batch or pending >= 10 * self.opts.resolve_batch
+            full = self.marks >= self.opts.resolve_batch or pending >= _FILES_PER_MARK * self.opts.resolve_batch
             if pending and (full or old or not self.in_flight or stalled is not None):
                 self._flush()
             if self.on_progress is not None:

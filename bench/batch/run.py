@@ -15,8 +15,9 @@ Peers, side by side in one process and run, on the same files:
 - **dask**: ``assay check --out DIR`` on a local Dask cluster (assay.batch.run_batch, engine dask), results
   written to JSON lines and Parquet, cluster start included.
 
-Memory: client RSS (this process) and each worker's RSS, sampled every 0.2 s, as the input grows; the larger
-inputs repeat the smaller set of files through a file list (positions, not names, are the unit of work).
+Memory: the client's peak RSS (this process: the kernel's high-water mark, reset per run) and each worker's RSS,
+sampled every 0.2 s, as the input grows; the larger inputs repeat the smaller set of files through a file list
+(positions, not names, are the unit of work). ``--memory-within N`` also reads the client's RSS during one run.
 """
 
 from __future__ import annotations
@@ -137,7 +138,11 @@ def build(n: int) -> tuple[Config, list[str]]:
 
 
 class Sampler:
-    """Peak RSS of this process (the client) and of its descendants (pool or Dask workers and nannies)."""
+    """Peak RSS of this process (the client) and of its descendants (pool or Dask workers and nannies).
+
+    The client's is exact: the kernel's high-water mark (VmHWM), reset when sampling starts. Sampling every
+    0.2 s alone misses most of the short peaks while a batch is written, and catches more of them the longer
+    the run: a long run then looked larger than a short one at the same true peak."""
 
     def __init__(self, period: float = 0.2) -> None:
         import psutil
@@ -167,12 +172,15 @@ class Sampler:
             self._stop.wait(self.period)
 
     def __enter__(self) -> Sampler:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        self.client = max(self.client, int(_hwm_mb() * 2**20))
 
 
 class count_queries:  # noqa: N801 - used as a context manager
@@ -204,7 +212,7 @@ def run_pool(config: Config, names: list[str], workers: int) -> dict[str, Any]:
     statuses: dict[str, int] = {}
     t0 = time.monotonic()
     with Sampler() as mem, count_queries() as queries:
-        for v in _run_checks(names, config, None, workers):
+        for v in _run_checks(names, config, workers):
             statuses[v.get("status", "?")] = statuses.get(v.get("status", "?"), 0) + 1
     seconds = time.monotonic() - t0
     return {
@@ -219,7 +227,9 @@ def run_pool(config: Config, names: list[str], workers: int) -> dict[str, Any]:
     }
 
 
-def run_dask(config: Config, names: list[str], workers: int, *, engine: str = "dask") -> dict[str, Any]:
+def run_dask(
+    config: Config, names: list[str], workers: int, *, engine: str = "dask", on_progress: Any = None
+) -> dict[str, Any]:
     from assay.batch import BatchOptions, ResultStore, run_batch
 
     db = Database(config.resolved_database_url)
@@ -233,6 +243,7 @@ def run_dask(config: Config, names: list[str], workers: int, *, engine: str = "d
                 config=config,
                 options=BatchOptions(engine=engine, workers=workers),
                 store=ResultStore(out / "out"),
+                on_progress=on_progress,
             )
         seconds = time.monotonic() - t0
         size = sum(p.stat().st_size for p in (out / "out").rglob("*") if p.is_file())
@@ -251,6 +262,31 @@ def run_dask(config: Config, names: list[str], workers: int, *, engine: str = "d
         "errors_by_kind": dict(summary.run.errors_by_kind),
         "out_mb": size / 2**20,
     }
+
+
+class WithinRun:
+    """The client's RSS within one run, as its input grows: read when the count of checked files passes 500,
+    1,000, 2,000, 4,000, 8,000, then every tenth of the run (with the peak so far, the kernel's VmHWM)."""
+
+    def __init__(self, total: int) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.marks = sorted(
+            {m for m in (500, 1000, 2000, 4000, 8000) if m < total}
+            | set(range(total // 10, total + 1, max(1, total // 10)))
+        )
+        self.series: list[dict[str, float]] = []
+
+    def __call__(self, examined: int, tally: Any) -> None:
+        while self.marks and examined >= self.marks[0]:
+            self.marks.pop(0)
+            self.series.append({"files": examined, "rss_mb": self.me.memory_info().rss / 2**20, "peak_mb": _hwm_mb()})
+
+
+def _hwm_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmHWM:"))
 
 
 def bytes_moved(config: Config, names: list[str]) -> dict[str, float]:
@@ -372,6 +408,9 @@ def main(argv: list[str] | None = None) -> None:
         help="what the memory series repeats: the mixed archive, or its broken files with 2%% marked ones (the "
         "runner's own memory at a high rate, for a 100,000-file run that fits in minutes)",
     )
+    ap.add_argument(
+        "--memory-within", type=int, default=0, help="also one run of this many inputs, RSS read as it goes (0: skip)"
+    )
     ap.add_argument("--scaling", type=int, default=1000, help="files for workers 1 -> 2 (0 to skip)")
     ap.add_argument("--rounds", type=int, default=2, help="pool/dask pairs, interleaved")
     ap.add_argument("--subset", type=int, default=0, help="throughput on the archive's first N files (0: all)")
@@ -417,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
         figures["scaling"] = rows
         print(f"workers 1 -> 2: x{rows[1]['files_per_s'] / rows[0]['files_per_s']:.2f}", flush=True)
 
-    if args.memory:
+    if args.memory or args.memory_within:
         pool_names = names
         if args.memory_mix == "cheap":
             # One marked file in every 50, spread evenly: every input size sees the same mix (with the marked files
@@ -431,13 +470,22 @@ def main(argv: list[str] | None = None) -> None:
                     pool_names.append(marked[(i // 49) % len(marked)])
         figures["memory_mix"] = args.memory_mix
         rows = []
-        for n in (int(x) for x in args.memory.split(",")):
+        for n in (int(x) for x in args.memory.split(",") if x):
             repeated = [pool_names[i % len(pool_names)] for i in range(n)]
             r = run_dask(config, repeated, 2)
             r["load"] = os.getloadavg()[0]
             rows.append(r)
             print(json.dumps(r), flush=True)
         figures["memory"] = rows
+        if args.memory_within:
+            n = args.memory_within
+            within = WithinRun(n)
+            r = run_dask(config, [pool_names[i % len(pool_names)] for i in range(n)], 2, on_progress=within)
+            r["load"], r["series"] = os.getloadavg()[0], within.series
+            figures["memory_within"] = r
+            for point in within.series:
+                print(json.dumps(point), flush=True)
+            print(json.dumps({k: v for k, v in r.items() if k != "series"}), flush=True)
 
     figures["bytes_moved"] = bytes_moved(config, names)
     print(json.dumps(figures["bytes_moved"]), flush=True)

@@ -294,3 +294,24 @@ def test_an_s3_prefix_is_listed_page_by_page_and_read_by_the_workers(
             continue
         assert got["file"] == f"s3://archive/2026/{Path(name).name}"
         assert {**got, "file": name} == want, name
+
+
+def test_tidying_the_scheduler_drops_what_each_task_leaves_behind(cluster: LocalCluster) -> None:
+    # What a local cluster's scheduler keeps per submitted task, forever: an entry in its span's metadata and the
+    # key in dask.utils.key_split's cache. The engine tidies both every 1,000 tasks; here after 30.
+    from dask.utils import key_split
+
+    from assay.batch._dask import tidy_scheduler
+
+    def collections(dask_scheduler: Any) -> int:
+        spans = dask_scheduler.extensions["spans"].spans.values()
+        return max(len((s._metadata or {}).get("collections", ())) for s in spans)
+
+    with Client(cluster) as client:
+        futures = [client.submit(abs, -i, pure=False) for i in range(30)]  # one at a time, as the runner does
+        client.gather(futures)
+        assert client.run_on_scheduler(collections) >= 30
+        assert client.run_on_scheduler(lambda: key_split.cache_info().currsize) >= 30
+        client.run_on_scheduler(tidy_scheduler)
+        assert client.run_on_scheduler(collections) == 10
+        assert client.run_on_scheduler(lambda: key_split.cache_info().currsize) == 0

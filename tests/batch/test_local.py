@@ -146,12 +146,12 @@ def test_a_long_stream_is_pulled_only_as_work_frees_up(register: tuple[Database,
         nonlocal written
         written += len(records)
 
-    # Unmarked results (errors here) wait for resolution until 10 x resolve_batch of them have gathered.
+    # Unmarked results (errors here) wait for resolution until 2 x resolve_batch of them have gathered.
     opts = BatchOptions(engine="pool", workers=2, chunk_size=5, in_flight=3, resolve_batch=4)
     summary = run_batch(stream(), db=db, config=config, options=opts, on_results=on_results)
     assert summary.run.checked == 3000 and written == 3000
-    # In flight (3 tasks of 5), waiting for resolution (< 40 + one task's worth) and the chunk being filled.
-    assert worst <= 3 * 5 + 10 * 4 + 5 + 5, worst
+    # In flight (3 tasks of 5), waiting for resolution (< 8 + one task's worth) and the chunk being filled.
+    assert worst <= 3 * 5 + 2 * 4 + 5 + 5, worst
 
 
 def test_a_fifo_or_a_folder_in_the_archive_is_an_error_not_a_hang(
