@@ -35,6 +35,9 @@ _SCHEDULER_HISTORY = {
     "distributed.scheduler.dashboard.status.task-stream-length": 1000,
     "distributed.scheduler.dashboard.tasks.task-stream-length": 1000,
     "distributed.diagnostics.computations.max-history": 10,
+    # Each worker's statistical profiler samples the running task's stack every 10 ms for the dashboard; off for
+    # a local cluster (3-4 % of a batch's throughput in bench/batch, and nobody looks at its dashboard).
+    "distributed.worker.profile.enabled": False,
 }
 
 
