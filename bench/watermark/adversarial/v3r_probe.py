@@ -56,6 +56,7 @@ from bench.watermark import photos as bench_photos
 from . import attacks as adv
 from . import nonrepeating_probe as nr
 from .run import KEY_V2, _payload
+from .v3_costs import _cpu  # best-of-5 CPU time in ms, as v3_costs measures it
 
 R = hashlib.sha256(b"v3r probe: the register-wide layout secret (a test value)").digest()
 N = nr.N
@@ -582,15 +583,6 @@ def part_average(ns: tuple[int, ...] = (50, 200), held_out: int = 20) -> None:
 
 
 # --- item 5: cost ----------------------------------------------------------------------------------------
-
-
-def _cpu(f, repeat: int = 5) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.process_time()
-        f()
-        best = min(best, time.process_time() - t)
-    return best * 1e3
 
 
 def _torus_from(folded: _detect.FoldedTile, px: np.ndarray) -> np.ndarray:
