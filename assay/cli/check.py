@@ -122,7 +122,7 @@ def check(
     engine: str = env_option(
         "auto", "--engine", envvar="ASSAY_CHECK_ENGINE", help="auto, dask (a local cluster) or pool (processes)."
     ),
-    chunk_size: int = env_option(8, "--chunk-size", envvar="ASSAY_CHECK_CHUNK_SIZE", help="Files per task."),
+    chunk_size: int = env_option(32, "--chunk-size", envvar="ASSAY_CHECK_CHUNK_SIZE", help="Files per task."),
     resolve_batch: int = env_option(
         500, "--resolve-batch", envvar="ASSAY_CHECK_RESOLVE_BATCH", help="Marks resolved with one database query."
     ),

@@ -315,3 +315,22 @@ def test_tidying_the_scheduler_drops_what_each_task_leaves_behind(cluster: Local
         client.run_on_scheduler(tidy_scheduler)
         assert client.run_on_scheduler(collections) == 10
         assert client.run_on_scheduler(lambda: key_split.cache_info().currsize) == 0
+
+
+@pytest.mark.dask
+def test_a_local_clusters_workers_keep_glibcs_adaptive_allocator(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in every worker (and in the starting process's environment), which
+    # switches off glibc's adaptive mmap threshold: the detector's arrays then page-fault on every file (2.3x its
+    # CPU in bench/batch run 7). The engine's local cluster starts its workers without it, and leaves this
+    # process's environment alone; the one-thread limits stay.
+    from assay.batch.engines import DaskEngine
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # another cluster in this process may have set it
+    engine = DaskEngine(BatchOptions(engine="dask", workers=1), material={})
+    try:
+        names = ("MALLOC_TRIM_THRESHOLD_", "OPENBLAS_NUM_THREADS")
+        seen = engine.client.run(lambda: {k: os.environ.get(k) for k in names})
+    finally:
+        engine.close()
+    assert list(seen.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OPENBLAS_NUM_THREADS": "1"}]
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
