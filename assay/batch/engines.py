@@ -46,7 +46,13 @@ _SCHEDULER_HISTORY = {
 # is a fresh mmap: the watermark detector's arrays then page-fault on every file. Measured on a 2-core machine
 # (bench/batch/RESULTS.md, run 7): detect() 2.3x dearer in CPU (36,000 page faults a file instead of 3,800),
 # the batch 0.66x the process pool. None unsets it (dask's documented way); the one-thread limits stay.
-_LOCAL_WORKERS = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+# The event loops' tick (every 20 ms by default) only measures how late the loop runs, for a warning after 3 s
+# and a metric; at that rate it cost an idle worker 26 ms of CPU a second and this process (client and local
+# scheduler) 43: about 5 % of a 2-core machine. Once a second, 8 and 14.
+_LOCAL_CLUSTER = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+    "distributed.admin.tick.interval": "1s",
+}
 
 
 _TIDY_EVERY = 1000  # tasks between two tidyings of a local scheduler (a round trip of a few ms)
@@ -76,7 +82,7 @@ class DaskEngine:
             # logs, computations) are capped here so that the client's memory stays flat however many files a run
             # checks (the defaults keep 1,000 to 100,000 entries each); so is the client's (its comm's last
             # messages: with the default, the last 1,000 tasks' submissions stayed in memory).
-            with dask.config.set({**_SCHEDULER_HISTORY, **_LOCAL_WORKERS}):
+            with dask.config.set({**_SCHEDULER_HISTORY, **_LOCAL_CLUSTER}):
                 self.cluster = LocalCluster(
                     n_workers=opts.workers or (os.cpu_count() or 1),
                     threads_per_worker=1,

@@ -330,7 +330,11 @@ def test_a_local_clusters_workers_keep_glibcs_adaptive_allocator(monkeypatch: py
     try:
         names = ("MALLOC_TRIM_THRESHOLD_", "OPENBLAS_NUM_THREADS")
         seen = engine.client.run(lambda: {k: os.environ.get(k) for k in names})
+        # ...and their event loops tick once a second, not every 20 ms (5 % of a 2-core machine, idle).
+        ticks = engine.client.run(lambda dask_worker: dask_worker._tick_interval)
+        scheduler_tick = engine.client.run_on_scheduler(lambda dask_scheduler: dask_scheduler._tick_interval)
     finally:
         engine.close()
     assert list(seen.values()) == [{"MALLOC_TRIM_THRESHOLD_": None, "OPENBLAS_NUM_THREADS": "1"}]
     assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    assert list(ticks.values()) == [1.0] and scheduler_tick == 1.0
