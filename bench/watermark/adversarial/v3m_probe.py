@@ -638,9 +638,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--average-n", type=int, nargs="+", default=[50, 200], help="N of the averaging attack")
     ap.add_argument("--generated", type=int, default=200, help="generated never-marked images for fp")
     ap.add_argument("--design", choices=("h", "m"), default="h", help="h: header + binary body; m: orthogonal symbols")
+    ap.add_argument("--field-share", type=float, default=0.0, help="the field's share of the energy (0: version 2's)")
     ap.add_argument("--summarize", help="only summarize the JSON lines of an earlier run's output file")
     args = ap.parse_args(argv)
     DESIGN[0] = args.design
+    if args.field_share:  # the tile gets the rest (embedding only; the detector does not use the shares)
+        _v2.PERIODIC_SHARE, _v2.BINDING_SHARE = 1.0 - args.field_share, args.field_share
     if args.summarize:
         from pathlib import Path
 
@@ -655,7 +658,15 @@ def main(argv: list[str] | None = None) -> int:
     true_index = ring.ids.index("acme-imagegen")
     reg = v3r._register(ring, true_index)
     pics = v3r._photos(args.photos) if {"removal", "noise", "copy"} & set(parts) else []
-    _emit({"part": "config", "design": args.design, "z_gate": round(Z_GATE, 2), "header_regions": HEADER_REGIONS})
+    _emit(
+        {
+            "part": "config",
+            "design": args.design,
+            "field_share": _v2.BINDING_SHARE,
+            "z_gate": round(Z_GATE, 2),
+            "header_regions": HEADER_REGIONS,
+        }
+    )
     if "removal" in parts:
         part_removal(pics, reg, true_index)
     if "noise" in parts:
