@@ -278,27 +278,10 @@ def part_noise(pics: list[np.ndarray], reg: v3r.Register, true_index: int, draws
     for i, px in enumerate(pics):
         payload = _payload(20_000 + i)
         marked = embed(px, KEY_V2, payload)
-        tile = adv.folded_tile(marked)
-        removed = None
-        for s in STRENGTHS:
-            out = adv.subtract(marked, tile, s)
-            folded, _ = nr._torus(out)
-            if not v3r.tile_ok(folded, reg.ring, true_index, payload)[0]:
-                removed = (s, out)
-                break
+        removed = v3r.removed_then_changed(marked, reg, true_index, payload, i, draws)
         if removed is None:
             continue
-        s, base = removed
-        h, w_ = base.shape[:2]
-        rng = np.random.default_rng(1000 + i)
-        trials: list[tuple[str, float, int, np.ndarray]] = []
-        for kind in ("smooth", "blocks"):
-            for target in v3r.NOISE_PSNRS:
-                for d in range(draws):
-                    f = v3r.smooth_noise(h, w_, rng) if kind == "smooth" else v3r.block_noise(h, w_, rng)
-                    trials.append((kind, target, d, adv._add(base, (255.0 / 10 ** (target / 20)) * f)))
-        for kind, amount in v3r.TONES:
-            trials.append((kind, amount, 0, v3r.tone(base, kind, amount)))
+        s, base, trials = removed
         for kind, level, d, out in trials:
             _, torus = nr._torus(out)
             _emit(
@@ -453,7 +436,7 @@ def part_average(ns: tuple[int, ...], held_out: int = 20) -> None:
 
 
 def part_cost(reg: v3r.Register) -> None:
-    from assay.watermark import _detect, detect
+    from assay.watermark import detect
 
     px = next(iter(adv.generated_images(1, seed=5, side=1414)))  # v3_costs' 2 MP image, unmarked
     ring = reg.ring
@@ -469,7 +452,6 @@ def part_cost(reg: v3r.Register) -> None:
         "trial_decryption_1000_keys_and_lookup_ms": _cpu(lambda: reg.identify(0x0123456789ABCDEF)),
         "detect_1000_keys_ms_again": _cpu(lambda: detect(px, keys=ring)),
     }
-    _ = _detect
     for name, fn in (("read_peak_mb", lambda: read(torus, reg)), ("detect_peak_mb", lambda: detect(px, keys=ring))):
         tracemalloc.start()
         fn()

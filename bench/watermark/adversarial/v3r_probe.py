@@ -385,34 +385,46 @@ TONES = (
 )
 
 
+Trial = tuple[str, float, int, np.ndarray]  # (kind, level, draw, attacked image)
+
+
+def removed_then_changed(
+    marked: np.ndarray, reg: Register, true_index: int, payload: int, photo: int, draws: int
+) -> tuple[float, np.ndarray, list[Trial]] | None:
+    """The removal at the attacker's best strength (the first that kills the tile's message) and, on top of it,
+    smooth noise / per-block offsets at each PSNR (of the noise alone, ``draws`` each, drawn from the photo's own
+    generator) and each global tone change: (strength, the removal's output, the trials); None if no strength
+    kills the tile. Shared with v3m_probe's noise part, so both designs meet the same images."""
+    tile = adv.folded_tile(marked)
+    for s in STRENGTHS:
+        base = adv.subtract(marked, tile, s)
+        if not tile_ok(nr._torus(base)[0], reg.ring, true_index, payload)[0]:
+            break
+    else:
+        return None
+    h, w_ = base.shape[:2]
+    rng = np.random.default_rng(1000 + photo)
+    trials: list[Trial] = []
+    for kind in ("smooth", "blocks"):
+        for target in NOISE_PSNRS:
+            for d in range(draws):
+                f = smooth_noise(h, w_, rng) if kind == "smooth" else block_noise(h, w_, rng)
+                trials.append((kind, target, d, adv._add(base, (255.0 / 10 ** (target / 20)) * f)))
+    for kind, amount in TONES:
+        trials.append((kind, amount, 0, tone(base, kind, amount)))
+    return s, base, trials
+
+
 def part_seed(pics: list[np.ndarray], reg: Register, true_index: int, w: int, draws: int) -> None:
     """On top of the removal at the attacker's best strength (the first that kills the tile's message), add
     smooth noise / per-block offsets at each PSNR (of the noise alone), or a global tone change."""
     for i, px in enumerate(pics):
         payload = _payload(20_000 + i)
         marked, seed0 = embed(px, KEY_V2, payload)
-        tile = adv.folded_tile(marked)
-        removed = None
-        for s in STRENGTHS:
-            out = adv.subtract(marked, tile, s)
-            folded, _ = nr._torus(out)
-            if not tile_ok(folded, reg.ring, true_index, payload)[0]:
-                removed = (s, out)
-                break
+        removed = removed_then_changed(marked, reg, true_index, payload, i, draws)
         if removed is None:
             continue
-        s, base = removed
-        h, w_ = base.shape[:2]
-        rng = np.random.default_rng(1000 + i)
-        trials: list[tuple[str, float, int, np.ndarray]] = []
-        for kind in ("smooth", "blocks"):
-            for target in NOISE_PSNRS:
-                for d in range(draws):
-                    f = smooth_noise(h, w_, rng) if kind == "smooth" else block_noise(h, w_, rng)
-                    amp = 255.0 / 10 ** (target / 20)
-                    trials.append((kind, target, d, adv._add(base, amp * f)))
-        for kind, amount in TONES:
-            trials.append((kind, amount, 0, tone(base, kind, amount)))
+        s, base, trials = removed
         for kind, level, d, out in trials:
             _, torus = nr._torus(out)
             r = read_torus(torus, out, w, reg, seed0)
