@@ -28,7 +28,9 @@ convert grey, RGBA, paletted and 16-bit Pillow images to that and back without l
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,12 +38,14 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FieldProblem
-from . import _detect, _embed, _keys, _pattern, _v2
+from . import _detect, _embed, _keys, _pattern, _v2, _v3
 from ._input import KEY_BYTES, WatermarkError, check_key
 from ._keys import KeyRing
 
 __all__ = [
     "ALGORITHM",
+    "FIELD_ALGORITHM",
+    "FIELD_SECRET_BYTES",
     "KEY_BYTES",
     "LEGACY_ALGORITHM",
     "MIN_SIDE",
@@ -60,12 +64,16 @@ __all__ = [
 
 #: Stable identifier of the algorithm ``embed`` uses, for the C2PA soft-binding assertion (``alg``).
 ALGORITHM = "org.assay.watermark.2"
+#: Version 3: version 2 plus a non-repeating copy of the message laid out by the register's field secret
+#: (``embed(..., field_secret=)``), found even when the tile is removed (``detect(..., field_secret=)``).
+FIELD_ALGORITHM = _v3.ALGORITHM
 #: Version 1 (one key, a pilot shared by every image, the payload in the clear): still detected, never made.
 LEGACY_ALGORITHM = "org.assay.watermark.1"
 PAYLOAD_BITS = 64
 MIN_SIDE = 256
 MAX_SIDE = 8192
 P_THRESHOLD = _v2.P_THRESHOLD
+FIELD_SECRET_BYTES = _v3.SECRET_BYTES
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,7 @@ class Detection:
     binding_p_value: float = 1.0
     quarter_turns: int = 0
     origin_px: tuple[float, float] | None = None
+    layer: str = "tile"
 
     @property
     def found(self) -> bool:
@@ -114,6 +123,7 @@ class Detection:
 
         return {
             "algorithm": self.algorithm,
+            "layer": self.layer,
             "found": self.found,
             "payload": hex64(self.payload),
             "unbound_payload": hex64(self.unbound_payload),
@@ -181,16 +191,20 @@ def _check_pixels(pixels: Any) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def embed(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray:
+def embed(pixels: np.ndarray, payload: int, *, key: bytes, field_secret: bytes | None = None) -> np.ndarray:
     """Return a marked copy of ``pixels`` (RGB uint8, (H, W, 3), sides 256..8192) carrying ``payload``.
 
-    The mark is version 2 (``ALGORITHM``). Its per-image secret is the keyed encryption of ``payload``, so
-    payloads must differ between images (the register's mark ids do): two images marked with the same key
-    and payload carry the same mark.
+    The mark is version 2 (``ALGORITHM``), or version 3 (``FIELD_ALGORITHM``) with ``field_secret``: the
+    register's 32-byte secret that lays out a second, non-repeating copy of the message, which survives the
+    removal of the repeating tile (only the register holds it: see docs/watermark.md). The per-image secret
+    is the keyed encryption of ``payload``, so payloads must differ between images (the register's mark ids
+    do): two images marked with the same key and payload carry the same mark.
     """
     rgb = _check_pixels(pixels)
     value = _check_payload(payload)
     secret = check_key(key)
+    if field_secret is not None:
+        return _embed.apply_delta(rgb, _v3.embed_luma_delta(rgb, secret, value, _v3.check_secret(field_secret)))
     return _embed.apply_delta(rgb, _v2.embed_luma_delta(rgb, secret, value))
 
 
@@ -215,12 +229,20 @@ def detect(
     key: bytes | None = None,
     keys: KeyRing | None = None,
     legacy_key: bytes | None = None,
+    field_secret: bytes | None = None,
+    accept: Callable[[str, int], bool] | None = None,
 ) -> Detection:
     """Look for a mark made with ``key`` or with any key of ``keys``. Blind: no original image, no stored state.
 
     Version-2 marks are looked for with ``key`` or the ring; version-1 marks with ``legacy_key``, which
     defaults to ``key`` when only ``key`` is given (so ``detect(pixels, key=k)`` finds what ``embed`` made
     with ``k`` in either version). The folding is shared: the legacy look costs about a millisecond.
+
+    With ``field_secret``, version-3 marks are found too: through their tile like version 2, and, when the
+    tile's message is gone (removed), through their field alone (``Detection.layer == "field"``). The field
+    names no key: every key's decryption of its message is offered to ``accept(key_id, payload)``, which
+    says whether that payload is a mark (the register checks the mark id's keyed tag); the mark is reported
+    only when exactly one key is accepted. Without ``accept`` a field alone reports nothing.
 
     Smaller images than 256x256 (a crop or a downscale of a marked image) are examined too, down to 64x64;
     below that nothing can be found and the result says so.
@@ -246,24 +268,37 @@ def detect(
         _check_pixels(pixels)
     if min(h, w) < 64:
         return Detection(payload=None, p_value=1.0)
-    found = _search(np.ascontiguousarray(pixels), ring, legacy)
+    secret = _v3.check_secret(field_secret) if field_secret is not None else None
+    found = _search(np.ascontiguousarray(pixels), ring, legacy, secret, accept)
     if key is not None and isinstance(found, _v2.Found):
         found = dataclasses.replace(found, key_id=None)
     return _as_detection(found)
 
 
-def _search(rgb: np.ndarray, ring: KeyRing, legacy: bytes | None) -> _v2.Found | _detect.Alignment:
-    """Every lattice candidate, best first, until a complete mark is found; otherwise the strongest evidence."""
+def _search(
+    rgb: np.ndarray,
+    ring: KeyRing,
+    legacy: bytes | None,
+    secret: bytes | None = None,
+    accept: Callable[[str, int], bool] | None = None,
+) -> _v2.Found | _detect.Alignment:
+    """Every lattice candidate, best first, until a complete mark is found; then (with the field secret) the
+    version-3 field at the image's own origin; otherwise the strongest evidence."""
     best: _v2.Found | _detect.Alignment | None = None
+    layers = _v3.bindings(secret)
+    unaltered: _detect.FoldedTile | None = None
 
     def rank(r: _v2.Found | _detect.Alignment) -> tuple[int, float]:
         unbound = isinstance(r, _v2.Found) and r.unbound_payload is not None
         return (1 if unbound else 0, -r.p_value)
 
+    n = 0
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
+        if folded.unaltered:
+            unaltered = folded
         results: list[_v2.Found | _detect.Alignment] = []
         if len(ring):
-            results.append(_v2.evaluate(folded, ring, n))
+            results.append(_v2.evaluate(folded, ring, n, layers))
         if legacy is not None:
             results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))
         for r in results:
@@ -271,7 +306,47 @@ def _search(rgb: np.ndarray, ring: KeyRing, legacy: bytes | None) -> _v2.Found |
                 return r
             if best is None or rank(r) > rank(best):
                 best = r
+    if secret is not None and unaltered is not None and len(ring):
+        field = _field_only(unaltered, ring, secret, accept, n)
+        if field is not None:
+            return field
     return best if best is not None else _v2.NOTHING
+
+
+def _field_only(
+    folded: _detect.FoldedTile,
+    ring: KeyRing,
+    secret: bytes,
+    accept: Callable[[str, int], bool] | None,
+    tried: int,
+) -> _v2.Found | None:
+    """A version-3 mark whose tile is gone: its field read at the image's origin, attributed by ``accept``."""
+    read = _v3.read_unaltered(folded, secret)
+    if not read.ok or read.p_value >= P_THRESHOLD:
+        return None
+    accepted = _v3.attribute(read.ciphertext, ring, accept)
+    if len(accepted) != 1:
+        return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
+    index, payload = accepted[0]
+    a, b = folded.basis
+    return dataclasses.replace(
+        _v2.NOTHING,
+        payload=payload,
+        key_id=ring.ids[index],
+        p_value=read.p_value,
+        z=read.z,
+        z_binding=read.z,
+        binding_p_value=read.p_value,
+        crc_ok=True,
+        bit_agreement=1.0,
+        period=math.hypot(a, b) / folded.scale,
+        offset=(0.0, 0.0),
+        origin=(0.0, 0.0),
+        candidates_tried=tried,
+        decoded=read.ciphertext,
+        algorithm=_v3.ALGORITHM,
+        layer="field",
+    )
 
 
 def _as_detection(found: _v2.Found | _detect.Alignment) -> Detection:
@@ -298,7 +373,8 @@ def _as_detection(found: _v2.Found | _detect.Alignment) -> Detection:
         rotation_deg=found.rotation_deg,
         flipped=found.flipped,
         offset_px=found.offset,
-        algorithm=ALGORITHM,
+        algorithm=found.algorithm,
+        layer=found.layer,
         key_id=found.key_id,
         unbound_payload=found.unbound_payload,
         binding_p_value=found.binding_p_value,

@@ -26,6 +26,7 @@ the best few, and check the binding of the one that decodes. The bound: ``evalua
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ from PIL import Image
 
 from . import _detect, _ecc, _embed, _keys, _pattern
 
+ALGORITHM = "org.assay.watermark.2"
 TILE = _pattern.TILE
 CELL = _pattern.CELL
 PERIODIC_SHARE = 0.80
@@ -95,12 +97,18 @@ def binding_image(field: np.ndarray, h: int, w: int, period: float) -> np.ndarra
 
 
 def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
     ciphertext = _keys.encrypt(key, payload)
+    return luma_delta(rgb, message_tile(key, ciphertext), _keys.binding_field(key, ciphertext), PERIODIC_SHARE)
+
+
+def luma_delta(rgb: np.ndarray, tile: np.ndarray, field: np.ndarray, tile_share: float) -> np.ndarray:
+    """The tile repeated over the image plus the non-repeating field (version 2's binding field, version 3's
+    message field), at ``tile_share`` and 1 - ``tile_share`` of the energy, masked, at the target PSNR."""
+    h, w = rgb.shape[:2]
     period = _embed.tile_period(h, w)
-    delta = _embed.pattern_image(message_tile(key, ciphertext), h, w)
-    delta *= np.float32(math.sqrt(PERIODIC_SHARE))
-    delta += binding_image(_keys.binding_field(key, ciphertext), h, w, period) * np.float32(math.sqrt(BINDING_SHARE))
+    delta = _embed.pattern_image(tile, h, w)
+    delta *= np.float32(math.sqrt(tile_share))
+    delta += binding_image(field, h, w, period) * np.float32(math.sqrt(1.0 - tile_share))
     luma = Image.fromarray(rgb).convert("L")
     delta *= _embed.masking(luma, period)
     target_mse = 255.0**2 / 10 ** (_embed.TARGET_PSNR_DB / 10)
@@ -132,6 +140,8 @@ class Found:
     candidates_tried: int
     sync_z: float
     decoded: int = 0  # the decoder's best guess even when not reported (bit-accuracy statistics)
+    algorithm: str = "org.assay.watermark.2"  # the version whose binding layer fits best
+    layer: str = "tile"  # where the message was read: "tile", or "field" (version 3's field alone)
 
 
 NOTHING = Found(None, None, None, 1.0, 0.0, 0.0, 0.0, 1.0, False, 0.0, 0.0, 0.0, 0, False, (0.0, 0.0), None, 0, 0.0)
@@ -245,28 +255,52 @@ def _to_input(folded: _detect.FoldedTile, r: float, c: float) -> tuple[float, fl
     )
 
 
-def _binding(
-    folded: _detect.FoldedTile, index: int, sy: int, sx: int, field: np.ndarray
-) -> tuple[float, tuple[int, int]]:
-    """z of the binding field at its best tile offset, and that offset (in chips, modulo the torus)."""
+def torus(folded: _detect.FoldedTile, index: int, sy: int, sx: int, *, image_origin: bool = False) -> np.ndarray:
+    """The working luma's sums per chip of the non-repeating field's torus, with the torus's chip (0, 0) at the
+    tile origin of alignment (index, sy, sx), or with ``image_origin`` at the input image's top-left pixel
+    (where embed() put it: for an image that kept its size and origin, with alignment (0, 0, 0))."""
     _, quarter, flip = folded.variants[index]
     half, r0, c0 = _half_coords(folded)
+    if image_origin and folded.origin != (0, 0):
+        # A very large image is examined in its centre: its canonical frame starts there, not at the origin.
+        a, b = folded.basis
+        inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE)
+        ox, oy = folded.origin[0] * folded.scale, folded.origin[1] * folded.scale
+        r0 = r0 + np.float32(inv[1, 0] * ox + inv[1, 1] * oy)
+        c0 = c0 + np.float32(inv[0, 0] * ox + inv[0, 1] * oy)
     r, c = _orient(r0, c0, quarter, flip)
     n = _keys.BIND_TORUS
     u = np.floor((r - sy + 0.5) * (1.0 / CELL)).astype(np.int32) & (n - 1)
     v = np.floor((c - sx + 0.5) * (1.0 / CELL)).astype(np.int32) & (n - 1)
     u *= n
     u += v
-    torus = np.bincount(u.ravel(), weights=half.ravel(), minlength=n * n).reshape(n, n)
-    corr = np.fft.irfft2(np.conj(np.fft.rfft2(torus)) * np.fft.rfft2(field), s=(n, n))
+    return np.bincount(u.ravel(), weights=half.ravel(), minlength=n * n).reshape(n, n)
+
+
+def _binding(sums: np.ndarray, field: np.ndarray) -> tuple[float, tuple[int, int]]:
+    """z of a binding field at its best tile offset in the torus ``sums``, and that offset (in chips, modulo
+    the torus)."""
+    n = _keys.BIND_TORUS
+    corr = np.fft.irfft2(np.conj(np.fft.rfft2(sums)) * np.fft.rfft2(field), s=(n, n))
     step = _pattern.CELLS
     grid = corr[::step, ::step]
     i, j = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    return float(grid[i, j]) / (float(np.linalg.norm(torus)) + 1e-12), (int(i) * step, int(j) * step)
+    return float(grid[i, j]) / (float(np.linalg.norm(sums)) + 1e-12), (int(i) * step, int(j) * step)
 
 
-def evaluate(folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int) -> Found:
-    """Steps 4-7 for one lattice candidate: align with the sync, screen the ring, decode, check the binding."""
+Layer = tuple[str, Callable[[bytes, int], np.ndarray], float]  # (algorithm, field of (key, ciphertext), tile share)
+
+
+def evaluate(
+    folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int, layers: Sequence[Layer] | None = None
+) -> Found:
+    """Steps 4-7 for one lattice candidate: align with the sync, screen the ring, decode, check the binding.
+
+    ``layers`` are the binding fields a decoded message may have (version 2's by default; ``_v3.bindings``
+    adds version 3's message field): the one that correlates best decides the algorithm, and the binding's
+    union bound counts every layer tried."""
+    if layers is None:
+        layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE),)
     index, sy, sx, sync_z = _align(folded)
     alignments = [(index, sy, sx)]
     if folded.unaltered and (index, sy, sx) != (0, 0, 0):
@@ -293,15 +327,19 @@ def evaluate(folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int) -> Fou
     z_bind, p_bind, z_all, p_all = 0.0, 1.0, msg.z, p_msg
     origin = None
     payload = unbound = None
+    algorithm = layers[0][0]
     if msg.crc_ok and p_msg < 1e-2:
-        z_bind, (du, dv) = _binding(folded, index, sy, sx, _keys.binding_field(key, msg.ciphertext))
-        p_bind = math.exp(max(_log_union(z_bind, math.log(BIND_OFFSETS)), -745.0))
+        sums = torus(folded, index, sy, sx)
+        tried_layers = [(_binding(sums, make(key, msg.ciphertext)), alg, share) for alg, make, share in layers]
+        (z_bind, (du, dv)), algorithm, tile_share = max(tried_layers, key=lambda t: t[0][0])
+        log_offsets = math.log(BIND_OFFSETS * len(layers))
+        p_bind = math.exp(max(_log_union(z_bind, log_offsets), -745.0))
         # Both layers together: a fixed-weight sum of two Rademacher sums is one, so Hoeffding applies to
-        # the weighted z; the union now also runs over the binding's 64 offsets.
-        w_msg = math.sqrt(PERIODIC_SHARE * _keys.MESSAGE_CELLS.size / _keys.CELLS)
-        w_bind = math.sqrt(BINDING_SHARE)
+        # the weighted z; the union now also runs over the binding's 64 offsets (of every layer tried).
+        w_msg = math.sqrt(tile_share * _keys.MESSAGE_CELLS.size / _keys.CELLS)
+        w_bind = math.sqrt(1.0 - tile_share)
         z_all = (w_msg * msg.z + w_bind * z_bind) / math.hypot(w_msg, w_bind)
-        p_comb = math.exp(max(_log_union(z_all, log_msg + math.log(BIND_OFFSETS)), -745.0))
+        p_comb = math.exp(max(_log_union(z_all, log_msg + log_offsets), -745.0))
         bound = p_bind < BIND_THRESHOLD and p_comb < P_THRESHOLD
         if bound:
             payload = _keys.decrypt(key, msg.ciphertext)
@@ -332,4 +370,5 @@ def evaluate(folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int) -> Fou
         candidates_tried=tried,
         sync_z=sync_z,
         decoded=msg.ciphertext,
+        algorithm=algorithm,
     )

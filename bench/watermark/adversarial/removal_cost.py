@@ -44,7 +44,7 @@ def _oracle(px: np.ndarray, payload: int, ring: _keys.KeyRing | None = None) -> 
     cells = _v2._cells(folded, 0, 0, 0)
     vals = cells[lay.cells] * lay.signs
     z_msg = float((vals * coded[:, None]).sum()) / (float(np.linalg.norm(cells[_keys.MESSAGE_CELLS])) + 1e-12)
-    z_bind, _ = _v2._binding(folded, 0, 0, 0, _keys.binding_field(KEY_V2, ciphertext))
+    z_bind, _ = _v2._binding(_v2.torus(folded, 0, 0, 0), _keys.binding_field(KEY_V2, ciphertext))
     decodes = False
     if ring is not None:
         norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))

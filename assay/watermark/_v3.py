@@ -1,0 +1,214 @@
+"""Version 3 of the mark (``org.assay.watermark.3``): version 2's tile, and a message field read without the tile.
+
+Why. Version 2's message lives in the tile, which repeats, so the image's own fold estimates it and subtracting
+that estimate removes the mark at about 40 dB (bench/watermark/adversarial/REMOVAL.md: 19 of 20 photos). Its
+binding field does not repeat and survives that removal, but the detector can only generate it from the
+ciphertext the tile carries. Version 3 makes the non-repeating field carry the ciphertext itself, in a form
+the detector reads *once*, whatever the number of keys:
+
+1. **The tile** (70% of the energy): version 2's, unchanged (public sync, keyed message chips), so geometry,
+   screening and decoding are version 2's.
+2. **The field** (30%): ±1 chips over a 256 x 256 chip torus drawn from the image's origin (version 2's binding
+   field geometry), laid out by the register's *field secret* ``R`` (one per register; derived from its master
+   key, so it never leaves the register: offline kits cannot make version 3):
+
+   - a **header** of 8 bits, a keyed hash (``R``) of the ciphertext, carried as one Walsh-Hadamard basis vector
+     (the one its value selects) under ``R``'s chip order and signs, in each of the first 38 regions of 256
+     chips (14.8% of the torus);
+   - the **body**, the other 55,808 chips: the 258 coded bits of the ciphertext (version 2's code), each chip
+     one coded bit at ``R``'s fixed assignment, under chip signs drawn from (``R``, header).
+
+   Nothing in the field is the same across images: the body's signs follow the header, which is uniform over
+   256 values, so averaging many aligned marked images learns nothing (measured at chance, REMOVAL.md), and no
+   key or seed from the picture is involved (a seed from the picture was pushed by noise and collided).
+
+Detection with ``R``: version 2's steps find, screen and decode the tile; a decoded message is *bound* when its
+field (either version's) is in the image. When no bound mark is found, the field is read at the image's own
+origin: the header's 256 scores (one product), the 4 best headers' bodies decoded, kept only a decode whose
+CRC passes and whose header is the hash of its own ciphertext, gated at p < 1e-6 over the 2^64 messages (z
+>= 10.79). Its ciphertext names no key: every key of the ring decrypts it and the caller's ``accept`` (the
+register's mark-id tag check) says which decryption is a mark; exactly one must pass.
+
+What it does not do (docs/watermark.md): a field copied onto another picture reads there too (nothing in it
+depends on the picture: the register's fingerprint calls those copies); the field-only read assumes the
+image's origin is the marked image's (a removal followed by a crop or resize defeats it); whoever holds ``R``
+can read and subtract any system's field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import scipy.linalg
+
+from . import _detect, _ecc, _keys, _v2
+from ._input import WatermarkError
+
+ALGORITHM = "org.assay.watermark.3"
+TILE_SHARE = 0.70
+FIELD_SHARE = 1.0 - TILE_SHARE
+N = _keys.BIND_TORUS
+CHIPS = N * N
+SUB = 256  # chips a header region, = the header's alphabet: each region's basis is complete
+HEADER_REGIONS = 38
+HEADER_CHIPS = HEADER_REGIONS * SUB
+HEADER_CANDIDATES = 4  # header values whose body is decoded, best header scores first
+LOG_MESSAGES = _ecc.PAYLOAD_BITS * math.log(2.0)
+P_THRESHOLD = _v2.P_THRESHOLD
+SECRET_BYTES = 32
+
+_HADAMARD = scipy.linalg.hadamard(SUB).astype(np.float32)  # symmetric; row v is the v-th Walsh function
+
+
+@dataclass(frozen=True)
+class FieldLayout:
+    """Everything ``R`` fixes: the torus chips of the header regions (in region order), their signs, the body's
+    chips and the coded bit each carries. About 0.8 MB; built once per secret."""
+
+    secret: bytes
+    header_chips: np.ndarray  # (HEADER_CHIPS,) torus chip indices
+    header_signs: np.ndarray  # (HEADER_REGIONS, SUB) +-1
+    body_chips: np.ndarray  # (CHIPS - HEADER_CHIPS,) torus chip indices
+    body_bit: np.ndarray  # (CHIPS - HEADER_CHIPS,) coded bit of each body chip
+
+
+def check_secret(secret: object) -> bytes:
+    if not isinstance(secret, bytes | bytearray) or len(secret) != SECRET_BYTES:
+        raise WatermarkError(
+            f"The field secret must be {SECRET_BYTES} bytes, not {type(secret).__name__}"
+            + (f" of {len(secret)} bytes." if isinstance(secret, bytes | bytearray) else "."),
+            hint="pass the register's field secret (32 random bytes), as its keys file holds it",
+        )
+    return bytes(secret)
+
+
+def _rng(secret: bytes, person: bytes, data: bytes = b"") -> np.random.Generator:
+    seed = hashlib.blake2b(data, key=secret, digest_size=16, person=person).digest()
+    return np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
+
+
+@lru_cache(maxsize=8)
+def layout(secret: bytes) -> FieldLayout:
+    rng = _rng(secret, b"assay-wm3-layout")
+    perm = rng.permutation(CHIPS)
+    signs = (rng.integers(0, 2, size=(HEADER_REGIONS, SUB)) * 2 - 1).astype(np.float32)
+    body = perm[HEADER_CHIPS:].astype(np.intp)
+    body_bit = (rng.permutation(body.size) % _ecc.CODED_BITS).astype(np.intp)
+    return FieldLayout(secret, perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit)
+
+
+def header_of(secret: bytes, ciphertext: int) -> int:
+    """The 8-bit header: a keyed hash of the ciphertext, so it is random per mark and checks the decode."""
+    return hashlib.blake2b(ciphertext.to_bytes(8, "big"), key=secret, digest_size=1, person=b"assay-wm3-head").digest()[
+        0
+    ]
+
+
+@lru_cache(maxsize=64)
+def _body_signs(secret: bytes, header: int) -> np.ndarray:
+    rng = _rng(secret, b"assay-wm3-signs", bytes([header]))
+    out = (rng.integers(0, 2, size=CHIPS - HEADER_CHIPS, dtype=np.int8) * 2 - 1).astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def field(secret: bytes, ciphertext: int) -> np.ndarray:
+    """(N, N) float32 of +-1: the field of one mark."""
+    lay = layout(secret)
+    header = header_of(secret, ciphertext)
+    out = np.empty(CHIPS, np.float32)
+    out[lay.header_chips] = (_HADAMARD[header] * lay.header_signs).ravel()
+    symbols = (1.0 - 2.0 * _ecc.encode(ciphertext)).astype(np.float32)
+    out[lay.body_chips] = _body_signs(secret, header) * symbols[lay.body_bit]
+    return out.reshape(N, N)
+
+
+# --- embedding -------------------------------------------------------------------------------------------
+
+
+def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int, secret: bytes) -> np.ndarray:
+    ciphertext = _keys.encrypt(key, payload)
+    return _v2.luma_delta(rgb, _v2.message_tile(key, ciphertext), field(secret, ciphertext), TILE_SHARE)
+
+
+# --- detection: the field alone ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldRead:
+    ciphertext: int
+    ok: bool  # the CRC passes and the header is the hash of the ciphertext
+    z: float
+    p_value: float
+    header: int
+    header_rank: int  # 0: the best header score
+
+
+def field_gate(positions: int = 1) -> float:
+    """The z a field read needs for p < P_THRESHOLD, union over the 2^64 messages and the positions read."""
+    return math.sqrt(2.0 * (LOG_MESSAGES + math.log(positions) - math.log(P_THRESHOLD)))
+
+
+def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
+    """Read the field from one torus of chip sums (``_v2.torus`` at the image's origin).
+
+    The z of a decoded message is its field's correlation with the torus over the torus's norm: for each of the
+    2^64 messages a fixed ±1 pattern, so Hoeffding's bound applies, with a union over every message and every
+    position read (a message's header and body are functions of its ciphertext: choosing the best header
+    candidates adds no hypothesis)."""
+    lay = layout(secret)
+    flat = torus.ravel().astype(np.float32)
+    norm = float(np.linalg.norm(flat)) + 1e-12
+    x = flat[lay.header_chips].reshape(HEADER_REGIONS, SUB) * lay.header_signs
+    scores = (x @ _HADAMARD).sum(axis=0)  # _HADAMARD is symmetric: column v is the v-th basis vector
+    body = flat[lay.body_chips]
+    best: FieldRead | None = None
+    for rank, header in enumerate(np.argsort(-scores)[:HEADER_CANDIDATES]):
+        hv = int(header)
+        soft = np.bincount(lay.body_bit, weights=_body_signs(secret, hv) * body, minlength=_ecc.CODED_BITS)
+        ciphertext, crc_ok, coded = _ecc.decode(soft)
+        ok = bool(crc_ok) and header_of(secret, ciphertext) == hv
+        z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
+        if best is None or (ok, z) > (best.ok, best.z):
+            best = FieldRead(ciphertext, ok, z, 1.0, hv, rank)
+    assert best is not None
+    log_p = _v2._log_union(best.z, LOG_MESSAGES + math.log(positions))
+    return FieldRead(best.ciphertext, best.ok, best.z, math.exp(max(log_p, -745.0)), best.header, best.header_rank)
+
+
+Accept = Callable[[str, int], bool]
+
+
+def attribute(ciphertext: int, ring: _keys.KeyRing, accept: Accept | None) -> list[tuple[int, int]]:
+    """(key index, payload) of every key whose decryption of ``ciphertext`` ``accept`` takes for a mark.
+
+    The field names no key: each key's decryption is a candidate, and only the caller knows which payloads are
+    marks (the register checks the mark id's keyed tag: a wrong key's decryption passes with probability
+    2^-16). Without ``accept`` nothing is attributed."""
+    if accept is None:
+        return []
+    out = []
+    for i, key_id in enumerate(ring.ids):
+        payload = _keys.decrypt(ring._keys[i], ciphertext)
+        if accept(key_id, payload):
+            out.append((i, payload))
+    return out
+
+
+def read_unaltered(folded: _detect.FoldedTile, secret: bytes) -> FieldRead:
+    """The field read where an image that kept its size and origin carries it (no alignment needed)."""
+    return read(_v2.torus(folded, 0, 0, 0, image_origin=True), secret)
+
+
+def bindings(secret: bytes | None) -> Sequence[tuple[str, Callable[[bytes, int], np.ndarray], float]]:
+    """The binding layers a decoded tile message is checked against: (algorithm, field of (key, ciphertext),
+    the tile's share of the energy). Version 2's binding field always; version 3's field when ``R`` is known."""
+    v2 = (_v2.ALGORITHM, _keys.binding_field, _v2.PERIODIC_SHARE)
+    if secret is None:
+        return (v2,)
+    return (v2, (ALGORITHM, lambda _key, ciphertext: field(secret, ciphertext), TILE_SHARE))
