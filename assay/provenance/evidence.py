@@ -44,7 +44,7 @@ from assay.db import Database
 from assay.db.types import aware
 from assay.errors import InvalidInput
 from assay.provenance.ca import load_chain, read_anchors_pem
-from assay.provenance.keys import MarkId, WatermarkKey, load_watermark_keys
+from assay.provenance.keys import FieldMaterial, MarkId, WatermarkKey, load_field_material, load_watermark_keys
 from assay.provenance.manifest import ManifestReport, read_manifest
 from assay.provenance.media import decode_image, perceptual_hash, sha256_hex
 from assay.provenance.models import SigningCertificate
@@ -80,6 +80,7 @@ class VerifierMaterial:
     revoked_serials: Mapping[int, str] = field(default_factory=dict)  # serial -> YYYY-MM-DD
     max_bytes: int = 50_000_000
     max_pixels: int = 80_000_000
+    field_material: FieldMaterial | None = None  # reads version 3's field (the register's own secret)
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return (
@@ -103,6 +104,7 @@ class VerifierMaterial:
                 )
             ).all()
             keys = load_watermark_keys(data_dir, session)
+            field_material = load_field_material(data_dir, session)
         signers: dict[tuple[tuple[tuple[str, str], ...], int], RegisteredSigner] = {}
         revoked: dict[int, str] = {}
         for provider_id, fp, serial, chain_pem, revoked_at in certs:
@@ -125,6 +127,7 @@ class VerifierMaterial:
             revoked_serials=revoked,
             max_bytes=config.max_upload_bytes,
             max_pixels=config.max_pixels,
+            field_material=field_material,
         )
 
 
@@ -198,6 +201,7 @@ class DetectionFacts:
     flipped: bool = False
     offset_px: tuple[float, float] = (0.0, 0.0)
     failed: bool = False  # the detector raised (a bug): a mark may have been missed
+    layer: str = "tile"  # where the message was read: the repeating tile, or version 3's field alone
 
     def as_dict(self, *, oversight: bool = False) -> dict[str, Any]:
         """The public form: found or not, by which algorithm and key. Raw scores (which help anyone tuning a
@@ -215,6 +219,7 @@ class DetectionFacts:
                 "rotation_deg": round(self.rotation_deg, 2),
                 "flipped": self.flipped,
                 "offset_px": [round(self.offset_px[0], 1), round(self.offset_px[1], 1)],
+                "layer": self.layer,
             }
         return out
 
@@ -285,7 +290,7 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
         if serial is not None:
             signer = material.signers.get((manifest.cert_issuer, serial))
     # 4.
-    detection, wm_mark, bound = _detect(img.pixels, material.watermark_keys)
+    detection, wm_mark, bound = _detect(img.pixels, material.watermark_keys, material.field_material)
     # 5.
     manifest_mark = manifest_soft_binding(manifest)
     # 6.
@@ -312,17 +317,28 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
     )
 
 
-def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[DetectionFacts, MarkId | None, bool]:
+def _detect(
+    pixels: np.ndarray, keys: tuple[WatermarkKey, ...], field_material: FieldMaterial | None = None
+) -> tuple[DetectionFacts, MarkId | None, bool]:
     """Look for a mark with every key at once (the watermark's KeyRing screens them together; the legacy
-    register-wide key reads version-1 marks). Returns the facts, the mark id, and whether the mark is bound to
-    this picture (False: the watermark's own binding field is missing, as in a mark lifted from another image)."""
+    register-wide key reads version-1 marks; with ``field_material``, version 3's field is read too, even where
+    the tile was removed). Returns the facts, the mark id, and whether the mark is bound to this picture
+    (False: the watermark's own binding field is missing, as in a mark lifted from another image)."""
     if not keys:
         return DetectionFacts(found=False, p_value=1.0, key_id=None), None, False
     ring, legacy, by_id = _ring(keys)
     px = _for_detection(pixels)
     try:
         if len(ring):
-            found = watermark.detect(px, keys=ring, legacy_key=legacy.key if legacy else None)
+            found = watermark.detect(
+                px,
+                keys=ring,
+                legacy_key=legacy.key if legacy else None,
+                field_secret=field_material.secret if field_material is not None else None,
+                accept=(lambda key_id, payload: field_material.accept(by_id[key_id], payload))
+                if field_material is not None
+                else None,
+            )
         else:
             assert legacy is not None
             found = watermark.detect(px, key=legacy.key)
@@ -351,6 +367,7 @@ def _detect(pixels: np.ndarray, keys: tuple[WatermarkKey, ...]) -> tuple[Detecti
         rotation_deg=found.rotation_deg,
         flipped=found.flipped,
         offset_px=found.offset_px,
+        layer=found.layer,
     )
     if payload is None or key is None:
         return facts, None, False

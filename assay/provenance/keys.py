@@ -27,6 +27,7 @@ import hmac
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,11 @@ __all__ = [
     "MarkId",
     "RegisterKeys",
     "WatermarkKey",
+    "FieldMaterial",
     "binding_algorithms",
     "existing_register_keys",
+    "field_secret",
+    "load_field_material",
     "load_watermark_keys",
     "namespace_key",
     "namespace_key_id",
@@ -150,6 +154,54 @@ def namespace_key(master: bytes, namespace: int) -> bytes:
     return hmac.new(master, b"assay/namespace-key/v1" + namespace.to_bytes(4, "big"), hashlib.sha256).digest()
 
 
+def field_secret(master: bytes) -> bytes:
+    """The register's watermark field secret (``assay.watermark`` version 3), derived from the master key.
+
+    Whoever holds it can read, and so subtract, the field of every system's marks: it never leaves the register
+    (offline kits carry system keys, not this, and so make version 2)."""
+    return hmac.new(master, b"assay/watermark-field-secret/v1", hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class FieldMaterial:
+    """What reading version 3's field needs besides the system keys: the field secret, and every namespace's
+    owner and tag key, to tell which system key's decryption of a field's message is a mark.
+
+    The field names no key, so the checker decrypts its message with every system key: a decryption is a mark
+    only when its namespace exists, belongs to the key's provider, and its 16-bit tag verifies (a wrong key
+    passes with probability about 2^-16 x the share of namespaces in use)."""
+
+    secret: bytes = field(repr=False)
+    namespaces: Mapping[int, tuple[str, bytes]] = field(repr=False)  # number -> (provider id, tag key)
+
+    def accept(self, key: WatermarkKey, payload: int) -> bool:
+        if key.legacy:
+            return False
+        mark = key.mark_of(payload)
+        entry = self.namespaces.get(mark.namespace)
+        return entry is not None and entry[0] == key.provider_id and mark.tag_valid(entry[1])
+
+    def __repr__(self) -> str:
+        return f"FieldMaterial(<secret>, {len(self.namespaces)} namespaces)"
+
+
+def load_field_material(data_dir: Path, session: Any) -> FieldMaterial | None:
+    """The field secret and the namespaces' tag keys, or None on a folder without a master key."""
+    master_path = Path(data_dir) / "provenance" / "keys" / "master.key"
+    if not master_path.exists():
+        return None
+    from sqlalchemy import select
+
+    from assay.provenance.models import MarkNamespace
+
+    master = _load_or_create(master_path, False)
+    rows = session.execute(select(MarkNamespace.number, MarkNamespace.provider_id)).all()
+    return FieldMaterial(
+        secret=field_secret(master),
+        namespaces={number: (provider_id, namespace_key(master, number)) for number, provider_id in rows},
+    )
+
+
 def namespace_key_id(key: bytes) -> str:
     """A public fingerprint of a namespace key (16 hex digits) for the log and lists; reveals nothing."""
     return hashlib.sha256(b"assay/key-id/v1" + key).hexdigest()[:16]
@@ -176,6 +228,11 @@ class RegisterKeys:
 
     def namespace_key(self, namespace: int) -> bytes:
         return namespace_key(self.master, namespace)
+
+    @property
+    def field_secret(self) -> bytes:
+        """The secret version 3's watermark field is laid out with: the register's only (see field_secret)."""
+        return field_secret(self.master)
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return "RegisterKeys(<secret>)"
@@ -311,7 +368,7 @@ def binding_algorithms() -> tuple[str, ...]:
     """The soft-binding ``alg`` values whose blocks carry an Assay mark id (the current algorithm first)."""
     from assay import watermark
 
-    return tuple(dict.fromkeys((watermark.ALGORITHM, LEGACY_ALGORITHM)))
+    return tuple(dict.fromkeys((watermark.FIELD_ALGORITHM, watermark.ALGORITHM, LEGACY_ALGORITHM)))
 
 
 LEGACY_ALGORITHM = "org.assay.watermark.1"  # == assay.watermark.LEGACY_ALGORITHM

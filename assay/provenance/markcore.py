@@ -106,12 +106,16 @@ def make_marked(
     creds: SigningCredentials,
     visible_label: bool,
     tsa_url: str = "",
+    field_secret: bytes | None = None,
 ) -> Made:
-    """Label (optional) -> watermark -> encode with XMP -> sign the C2PA manifest. Pure: writes nothing."""
+    """Label (optional) -> watermark -> encode with XMP -> sign the C2PA manifest. Pure: writes nothing.
+
+    With the register's ``field_secret`` (online marking only) the watermark is version 3, whose field survives
+    the removal of the tile; without it (offline kits) version 2. ``facts.alg`` must say which."""
     if visible_label:
         pixels = add_visible_label(pixels)
     # The mark id travels encrypted under the system's key: the embedded bits are never published.
-    marked = watermark.embed(pixels, wm_key.payload_of(mark), key=wm_key.key)
+    marked = watermark.embed(pixels, wm_key.payload_of(mark), key=wm_key.key, field_secret=field_secret)
     encoded = encode_image(marked, media_type, xmp=xmp_packet(facts))
     signed, store = sign_asset(
         build_manifest(facts),

@@ -130,7 +130,7 @@ def _facts(
 ) -> ManifestFacts:
     return ManifestFacts(
         mark=mark,
-        alg=watermark.ALGORITHM,
+        alg=watermark.FIELD_ALGORITHM,  # online marks are version 3: the register holds the field secret
         system_id=system.id,
         system_name=system.name,
         system_version=system.version,
@@ -213,6 +213,7 @@ def mark_images(
                 bind_key=bind_key,
                 creds=creds,
                 visible_label=visible_label,
+                field_secret=env.keys.field_secret,
             )
         )
     # 5. records + log entries, one transaction; the system is read again so a suspension in between counts
@@ -234,7 +235,7 @@ def mark_images(
                 width=m.width,
                 height=m.height,
                 media_type=m.media_type,
-                alg=watermark.ALGORITHM,
+                alg=watermark.FIELD_ALGORITHM,
                 manifest_id=m.manifest_id,
                 manifest=m.manifest,
                 certificate_fingerprint=creds.fingerprint,

@@ -41,15 +41,15 @@ def _check_alg(alg: str | None, *, required: bool) -> None:
         if required:
             raise InvalidInput(
                 "the 'alg' query parameter is missing",
-                hint=f"this register resolves alg={watermark.ALGORITHM}",
-                problems=[FieldProblem("query.alg", "missing", f"use {watermark.ALGORITHM}")],
+                hint=f"this register resolves alg={watermark.FIELD_ALGORITHM} (and {watermark.ALGORITHM})",
+                problems=[FieldProblem("query.alg", "missing", f"use {watermark.FIELD_ALGORITHM}")],
             )
         return
     if alg not in binding_algorithms():
         raise InvalidInput(
             f"this register does not resolve soft bindings of algorithm {alg[:100]!r}",
-            hint=f"see /services/supportedAlgorithms (this register resolves {watermark.ALGORITHM})",
-            problems=[FieldProblem("query.alg", "unsupported algorithm", watermark.ALGORITHM)],
+            hint=f"see /services/supportedAlgorithms (this register resolves {watermark.FIELD_ALGORITHM})",
+            problems=[FieldProblem("query.alg", "unsupported algorithm", watermark.FIELD_ALGORITHM)],
         )
 
 

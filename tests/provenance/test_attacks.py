@@ -108,9 +108,12 @@ def test_the_embedded_bits_are_not_the_published_mark_id(sqlite_register: Regist
     reg = sqlite_register
     r, marked = _mark(reg, 602)
     key = system_key(reg.db, reg.env, system_id="acme-imagegen", provider_id="acme", now=dt.datetime.now(dt.UTC))
-    found = watermark.detect(marked, key=key.key)
+    found = watermark.detect(marked, key=key.key, field_secret=reg.env.keys.field_secret)
     assert found.payload is not None and found.payload != r.mark.payload  # the id on the web is not the payload
     assert key.mark_of(found.payload) == r.mark
+    assert found.algorithm == watermark.FIELD_ALGORITHM  # marked online: version 3
+    # Without the register's field secret the tile's message still decodes, but nothing binds it to the picture.
+    assert watermark.detect(marked, key=key.key).unbound_payload == found.payload
     # The register-wide legacy key finds nothing in a new mark, and another system's key neither.
     assert watermark.detect(marked, key=reg.env.keys.watermark).payload is None
     other = system_key(reg.db, reg.env, system_id="other-gen", provider_id="other", now=dt.datetime.now(dt.UTC))
@@ -243,3 +246,29 @@ def test_by_content_resolves_no_copied_mark(web, sqlite_register: Register) -> N
     assert web.post(url, content=copy, headers={"Content-Type": "image/jpeg"}).json() == {"matches": []}
     checked = web.post("/api/v1/check", content=copy, headers={"Content-Type": "image/jpeg"}).json()
     assert checked["status"] == "mark_copied" and checked["system"] is None and not checked["ai_generated"]
+
+
+def test_an_online_mark_whose_tile_was_removed_still_names_its_system(sqlite_register: Register) -> None:
+    """Issue 9's removal: subtract the marked image's own folded residual (the open code's estimate of the
+    repeating tile). Online marks are version 3: the register reads their field, which the fold cannot see."""
+    from skimage import data
+
+    from bench.watermark.adversarial.attacks import folded_tile, psnr, subtract
+
+    reg = sqlite_register
+    photo = np.asarray(Image.fromarray(data.coffee()).resize((1200, 800), Image.Resampling.LANCZOS))
+    [r] = mark_images(reg.db, reg.env, images=[encode(photo, "PNG")], system_id="acme-imagegen", principal=OPERATOR)
+    marked = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB"))
+    key = system_key(reg.db, reg.env, system_id="acme-imagegen", provider_id="acme", now=dt.datetime.now(dt.UTC))
+    fold = folded_tile(marked)
+    for strength in np.arange(0.8, 2.0, 0.1):  # the attacker's best: the first strength that kills the tile
+        removed = subtract(marked, fold, float(strength))
+        tile = watermark.detect(removed, key=key.key)
+        if tile.payload is None and tile.unbound_payload is None:
+            break
+    assert tile.payload is None and tile.unbound_payload is None  # the tile's message is gone ...
+    assert psnr(marked, removed) >= 35.0  # ... at little cost to the picture
+    v = check_media(reg.db, reg.config, encode(removed, "PNG"))
+    assert v.status == "marked" and v.ai_generated and v.mark_id == r.mark.hex, v.headline
+    assert v.system is not None and v.system["id"] == "acme-imagegen"
+    assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM and v.oversight["watermark"]["layer"] == "field"

@@ -122,7 +122,11 @@ def test_soft_binding_resolution_api(web, marked) -> None:  # type: ignore[no-un
     mark = MarkId.parse(marked.headers["Assay-Mark-Id"])
     algs = web.get("/services/supportedAlgorithms").json()
     assert algs == {
-        "watermarks": [{"alg": watermark.ALGORITHM}, {"alg": watermark.LEGACY_ALGORITHM}],
+        "watermarks": [
+            {"alg": watermark.FIELD_ALGORITHM},
+            {"alg": watermark.ALGORITHM},
+            {"alg": watermark.LEGACY_ALGORITHM},
+        ],
         "fingerprints": [],
     }
     by_binding = web.get("/matches/byBinding", params={"alg": watermark.ALGORITHM, "value": mark.binding_value}).json()
