@@ -31,29 +31,33 @@ from .peers import Method, available_peers
 HERE = Path(__file__).resolve().parent
 
 
+FIELD_SECRET = hashlib.sha256(b"assay benchmark field secret").digest()
+VERSION = [3]  # --version: what is marked and looked for (3: online marks, the default; 2: offline kits)
+
+
 def _assay_method() -> Method:
-    from assay.watermark import _detect, _keys, _v2, embed
+    import assay.watermark as wm
+    from assay.watermark import _keys, embed
 
     key = hashlib.sha256(b"assay benchmark key").digest()
     ring = _keys.single_ring(key)
     state = {"payload": 0}
+    secret = FIELD_SECRET if VERSION[0] == 3 else None
 
     def do_embed(rgb: np.ndarray, bits: np.ndarray) -> np.ndarray:
         state["payload"] = int("".join(map(str, bits)), 2)
-        return embed(rgb, state["payload"], key=key)
+        return embed(rgb, state["payload"], key=key, field_secret=secret)
 
     def do_extract(rgb: np.ndarray) -> np.ndarray:
         truth = np.array([(state["payload"] >> (63 - i)) & 1 for i in range(64)], dtype=np.uint8)
         if min(rgb.shape[:2]) < 64:
             return _Undecided(1 - truth)
-        best = None
-        for n, folded in enumerate(_detect.folded_tiles(np.ascontiguousarray(rgb)), start=1):
-            found = _v2.evaluate(folded, ring, n)
-            if best is None or found.payload is not None or found.p_value < best.p_value:
-                best = found
-            if found.payload is not None:
-                break
-        assert best is not None
+        # The detector's own search (every lattice candidate; version 3: then the field), with the register's
+        # mark check standing in as "the payload this system embedded".
+        best = wm._search(
+            np.ascontiguousarray(rgb), ring, None, secret, lambda key_id, payload: payload == state["payload"]
+        )
+        assert not isinstance(best, wm._detect.Alignment)
         if best.unbound_payload is not None:
             UNBOUND_GENUINE.append(1)
         # The tile carries E_key(payload): bit accuracy is that of the decoded ciphertext (the channel's bits),
@@ -135,31 +139,60 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
     counted), and, for the empirical tail, every key of the ring is also decoded at the first candidate's
     alignment: its message z-score (after picking the best of the 2^64 codewords) is what the bound
     P(z >= t) <= 2^64 exp(-t^2 / 2) per key and alignment speaks of."""
-    from assay.watermark import KeyRing, _detect, _keys, _v2, embed
+    import assay.watermark as wm
+    from assay.watermark import KeyRing, _detect, _keys, _v2, _v3, embed
+
+    from .fieldcheck import register_check
 
     true_key = hashlib.sha256(b"assay fp true key").digest()
     views: list[tuple[str, np.ndarray]] = []
     rng = np.random.default_rng(99)
+    secret = FIELD_SECRET if VERSION[0] == 3 else None
+    layers = _v3.bindings(secret)
     for photo in pics:
-        marked = embed(photo.pixels, int(rng.integers(0, 2**63)), key=true_key)
+        marked = embed(photo.pixels, int(rng.integers(0, 2**63)), key=true_key, field_secret=secret)
         for label, img in (("unmarked", photo.pixels), ("marked, key not in ring", marked)):
             views.append((label, img))
             views.append((label + ", crop 50%", attacks.crop(0.5)(img, rng)))
             views.append((label + ", crop 25%", attacks.crop(0.25)(img, rng)))
             views.append((label + ", JPEG 75", attacks.jpeg(75)(img, rng)))
     size = math.ceil(attempts / len(views))
-    ring = KeyRing([(f"system-{k}", hashlib.sha256(f"registered key {k}".encode()).digest()) for k in range(size)])
+    pairs = [(f"system-{k}", hashlib.sha256(f"registered key {k}".encode()).digest()) for k in range(size)]
+    ring = KeyRing(pairs)
+    check = register_check(pairs)
     false = unbound = 0
     min_p = 1.0
     zs: list[float] = []
+    field_z: list[float] = []
+    field_ok = outside_read = outside_views = 0
+    # Half the views carry no field (the unmarked ones): as many field reads on them as the ring's attempts.
+    shifts = np.random.default_rng(7).integers(0, _v3.N, size=(max(1, math.ceil(2 * attempts / len(views))), 2))
     t0 = time.perf_counter()
     for n, (_label, img) in enumerate(views):
         tiles = list(_detect.folded_tiles(img))
         for i, folded in enumerate(tiles, start=1):
-            result = _v2.evaluate(folded, ring, i)
+            result = _v2.evaluate(folded, ring, i, layers)
             false += result.payload is not None
             unbound += result.unbound_payload is not None
             min_p = min(min_p, result.p_value)
+        if secret is not None:
+            # The whole search as a check runs it (tile, then the field at the image's origin, attributed by the
+            # register's mark check): a payload here is a false attribution.
+            found = wm._search(img, ring, None, secret, check.accept)
+            false += found.payload is not None
+            torus = _v2.torus(tiles[0], 0, 0, 0, image_origin=True)
+            if _label.startswith("marked"):
+                # A genuine field of a system outside the ring: it reads, and must name no key of the ring.
+                outside_views += 1
+                outside_read += _v3.read(torus, secret).p_value < _v3.P_THRESHOLD
+                continue
+            # Version 3's field read (key-independent: one read per view), at the image's origin and, for the
+            # empirical tail, at as many cyclic shifts of the torus as the ring has keys: each shift is another
+            # fixed +-1 pattern per message, a hypothesis of the same kind as the read at the origin.
+            for k, (du, dv) in enumerate(shifts):
+                read = _v3.read(np.roll(torus, (int(du), int(dv)), axis=(0, 1)) if k else torus, secret)
+                field_z.append(read.z)
+                field_ok += read.ok and read.p_value < _v3.P_THRESHOLD
         index, sy, sx, _ = _v2._align(tiles[0])
         cells = _v2._cells(tiles[0], index, sy, sx)
         norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
@@ -168,7 +201,19 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
             progress(f"false positives: {(n + 1) * len(ring)} attempts, {false} false payloads, smallest p {min_p:.3g}")
     z = np.array(zs)
     tail = {f"{t:g}": float(np.mean(z >= t)) for t in (6.0, 7.0, 8.0, 9.0, 10.0)}
+    fz = np.array(field_z) if field_z else np.zeros(1)
+    field = {
+        "reads": len(field_z),
+        "views": len(views) - outside_views,
+        "false_messages": field_ok,
+        "outside_views": outside_views,
+        "outside_read": outside_read,
+        "largest_z": float(fz.max()),
+        "tail": {f"{t:g}": float(np.mean(fz >= t)) for t in (6.0, 7.0, 8.0, 9.0, 10.0)},
+        "threshold_z": _v3.field_gate(),
+    }
     return {
+        "field": field if field_z else None,
         "attempts": len(views) * len(ring),
         "views": len(views),
         "ring": len(ring),
@@ -232,6 +277,7 @@ def render(tallies: dict[str, Tally], methods: list[Method], fp: dict | None, me
     required = [n for n in attacks.REQUIRED]
     met = sum(np.mean(assay.exact[n]) >= 0.95 for n in required)
     out = [
+        f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)}). "
         f"Run {meta['date']} on {meta['machine']}; {meta['photos']} photos of 1-2 MP (scikit-image and "
         f"scikit-learn samples, resampled; rivaGan on the first {meta['slow_photos']}: ~10 s per image and "
         "per extraction).",
@@ -263,6 +309,20 @@ def render(tallies: dict[str, Tally], methods: list[Method], fp: dict | None, me
             f"{tail}; largest {fp['largest_message_z']:.2f}, where the bound needs {fp['threshold_z']:.2f} "
             f"for p < 1e-6 with this ring ({fp['seconds']:.0f} s).",
         ]
+        if fp.get("field"):
+            f = fp["field"]
+            ftail = ", ".join(f"z ≥ {t}: {share:.2g}" for t, share in f["tail"].items())
+            out += [
+                "",
+                f"Version 3's field read (one per view, key-independent), on the {f['views']} views without a "
+                f"field: {f['reads']:,} reads (each view at the image's origin and at "
+                f"{f['reads'] // max(1, f['views']) - 1:,} cyclic shifts of its torus): {f['false_messages']} "
+                f"messages passing CRC, header and gate. Empirical tail of the decoded message's z: {ftail}; "
+                f"largest {f['largest_z']:.2f}, where the bound (2^64 messages) needs {f['threshold_z']:.2f} for "
+                f"p < 1e-6. The {f['outside_views']} views marked by a system outside the ring carry a genuine "
+                f"field, read on {f['outside_read']}: none named a key of the ring (the false payloads above count "
+                "the whole search, field and register's mark check included).",
+            ]
     if meta.get("unbound_genuine") is not None:
         out += [
             "",
@@ -278,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slow-photos", type=int, default=2, help="photos for rivaGan (default 2)")
     parser.add_argument("--fp-attempts", type=int, default=100_000, help="false-positive attempts (0: skip)")
     parser.add_argument("--no-peers", action="store_true", help="Assay only")
+    parser.add_argument(
+        "--version", type=int, choices=(2, 3), default=3, help="Assay's mark: 3 (online, the default) or 2 (kits)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="where to write the table")
     parser.add_argument(
         "--peers-from",
@@ -285,6 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         help="reuse the peers' figures from an earlier RESULTS.json (same photos and attacks) and rerun Assay",
     )
     args = parser.parse_args(argv)
+    VERSION[0] = args.version
 
     def progress(text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
@@ -323,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         tallies[method.name] = run_method(method, subset, progress)
     fp = false_positives(pics, args.fp_attempts, progress) if args.fp_attempts > 0 else None
     meta = {
+        "version": args.version,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, Python {platform.python_version()}, one thread",
         "photos": len(pics),

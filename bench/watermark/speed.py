@@ -1,7 +1,8 @@
 """Speed and memory of Assay's watermark on one core: ``python -m bench.watermark.speed``.
 
-Times embed and detect on 2-megapixel photos, version 1 (one key: the figures before issue 9) and version 2 with
-one key and with a ring of 1,000 keys, marked and unmarked, interleaved (best and median of 9 runs), and the peak of
+Times embed and detect on 2-megapixel photos, version 1 (one key: the figures before issue 9), version 2 and version 3
+with one key and with a ring of 1,000 keys, marked, unmarked and (version 3) with the tile removed, interleaved
+(best and median of 9 runs), and the peak of
 memory that numpy allocates during each call (tracemalloc sees numpy's buffers; Pillow's own buffers, a few image-sized
 bytes, are not included and are counted separately from the image size). Prints the table and writes it, with the load
 average before and after, to SPEED.md beside this file.
@@ -26,20 +27,41 @@ from PIL import Image  # noqa: E402
 from assay.watermark import KeyRing, detect, embed  # noqa: E402
 
 from . import photos  # noqa: E402
+from .fieldcheck import RegisterCheck, register_check  # noqa: E402
 
 
-def _runs(pixels: np.ndarray, marked: np.ndarray, old: np.ndarray, key: bytes, ring: KeyRing) -> dict:
+def _runs(pixels: np.ndarray, marks: dict[str, np.ndarray], key: bytes, ring: KeyRing, reg: RegisterCheck) -> dict:
+    """Every timed call: version 1 (the figures before issue 9), version 2 (offline kits), version 3 (online
+    marks, checked with the register's field secret and its mark check: the real ``FieldMaterial.accept``)."""
     from assay.watermark import _detect, _embed_legacy
 
+    secret = reg.secret
+    accept = reg.accept
+
+    def v3(px: np.ndarray, keys: KeyRing | None) -> Callable[[], object]:
+        if keys is None:
+            return lambda: detect(
+                px, key=key, field_secret=secret, accept=lambda _id, payload: accept("target", payload)
+            )
+        return lambda: detect(px, keys=keys, field_secret=secret, accept=accept)
+
+    one = KeyRing([("target", key)])
     return {
         "v1 embed": lambda: _embed_legacy(pixels, 42, key=key),
         "v2 embed": lambda: embed(pixels, 42, key=key),
-        "v1 marked": lambda: _detect.detect_rgb(old, key),
-        "v2 marked 1": lambda: detect(marked, key=key),
-        "v2 marked 1000": lambda: detect(marked, keys=ring),
+        "v3 embed": lambda: embed(pixels, reg.payload, key=key, field_secret=secret),
+        "v1 marked": lambda: _detect.detect_rgb(marks["v1"], key),
+        "v2 marked 1": lambda: detect(marks["v2"], key=key),
+        "v2 marked 1000": lambda: detect(marks["v2"], keys=ring),
+        "v3 marked 1": v3(marks["v3"], one),
+        "v3 marked 1000": v3(marks["v3"], ring),
+        "v3 tile removed 1": v3(marks["v3 removed"], one),
+        "v3 tile removed 1000": v3(marks["v3 removed"], ring),
         "v1 unmarked": lambda: _detect.detect_rgb(pixels, key),
         "v2 unmarked 1": lambda: detect(pixels, key=key),
         "v2 unmarked 1000": lambda: detect(pixels, keys=ring),
+        "v3 unmarked 1": v3(pixels, one),
+        "v3 unmarked 1000": v3(pixels, ring),
     }
 
 
@@ -71,26 +93,39 @@ def main() -> int:
 
 def main_table(emit: Callable[[str], None]) -> None:
     from assay.watermark import _embed_legacy
+    from bench.watermark.adversarial import attacks as adv
 
     key = bytes(range(32))
-    ring = KeyRing([(f"system-{i}", bytes([i % 256, i // 256]) * 16) for i in range(999)] + [("target", key)])
+    pairs = [(f"system-{i}", bytes([i % 256, i // 256]) * 16) for i in range(999)] + [("target", key)]
+    ring = KeyRing(pairs)
+    reg = register_check(pairs)
     sources = photos.small_photos()[:4]
-    emit(
-        "| photo (2.0 MP) | v1 embed | v2 embed | v1 detect marked | v2 marked, 1 key | v2 marked, 1,000 keys "
-        "| v1 detect unmarked | v2 unmarked, 1 key | v2 unmarked, 1,000 keys | peak numpy memory ÷ image bytes |"
-    )
-    emit("|---|---|---|---|---|---|---|---|---|---|")
+    columns: dict[str, list[str]] = {}
+    names = []
     ratios: dict[str, list[float]] = {}
+    peaks: dict[str, list[float]] = {}
     for photo in sources:
         h, w = photo.pixels.shape[:2]
         f = np.sqrt(2.0e6 / (h * w))
         pixels = np.asarray(
             Image.fromarray(photo.pixels).resize((round(w * f), round(h * f)), Image.Resampling.LANCZOS)
         )
-        marked = embed(pixels, 42, key=key)
-        old = _embed_legacy(pixels, 42, key=key)
-        runs = _runs(pixels, marked, old, key, ring)
-        assert detect(marked, keys=ring).key_id == "target" and detect(pixels, keys=ring).payload is None
+        payload = reg.payload
+        marks = {"v1": _embed_legacy(pixels, 42, key=key), "v2": embed(pixels, 42, key=key)}
+        marks["v3"] = embed(pixels, payload, key=key, field_secret=reg.secret)
+        # The own-fold removal at the first strength that kills the tile's message (the field then answers).
+        fold = adv.folded_tile(marks["v3"])
+        for strength in np.arange(0.8, 2.5, 0.1):
+            marks["v3 removed"] = adv.subtract(marks["v3"], fold, float(strength))
+            got = detect(marks["v3 removed"], keys=ring)
+            if got.payload is None and got.unbound_payload is None:
+                break
+        runs = _runs(pixels, marks, key, ring, reg)
+        for name in ("v3 marked 1000", "v3 tile removed 1000"):
+            found = runs[name]()
+            assert found.payload == payload and found.key_id == "target", name  # type: ignore[attr-defined]
+        assert runs["v3 tile removed 1000"]().layer == "field"  # type: ignore[attr-defined]
+        assert runs["v3 unmarked 1000"]().payload is None  # type: ignore[attr-defined]
         times: dict[str, list[float]] = {k: [] for k in runs}
         cpu: dict[str, list[float]] = {k: [] for k in runs}
         for _ in range(9):  # interleaved, so the shared machine's load hits every variant alike
@@ -104,34 +139,48 @@ def main_table(emit: Callable[[str], None]) -> None:
         cpu_best = {k: float(np.min(v)) for k, v in cpu.items()}
         med = {k: float(np.median(v)) for k, v in times.items()}
         best = {k: float(np.min(v)) for k, v in times.items()}
-        for k in ("v2 embed", "v2 marked 1", "v2 marked 1000", "v2 unmarked 1", "v2 unmarked 1000"):
-            base = {"v2 embed": "v1 embed"}.get(k, "v1 marked" if "marked" in k and "un" not in k else "v1 unmarked")
-            ratios.setdefault(f"{k} ÷ {base}", []).append(best[k] / best[base])
-            ratios.setdefault(f"{k} ÷ {base}, CPU time", []).append(cpu_best[k] / cpu_best[base])
+        names.append(f"{photo.name} {pixels.shape[1]}x{pixels.shape[0]}")
+        for k in runs:
+            columns.setdefault(k, []).append(f"{best[k]:.0f} / {med[k]:.0f} ({cpu_best[k]:.0f})")
         for k, base in (
+            ("v2 embed", "v1 embed"),
+            ("v3 embed", "v2 embed"),
+            ("v2 marked 1", "v1 marked"),
+            ("v2 unmarked 1", "v1 unmarked"),
+            ("v3 marked 1000", "v2 marked 1000"),
+            ("v3 unmarked 1000", "v2 unmarked 1000"),
+            ("v3 tile removed 1000", "v2 unmarked 1000"),
             ("v2 marked 1000", "v2 marked 1"),
             ("v2 unmarked 1000", "v2 unmarked 1"),
-            ("v2 unmarked 1000", "v2 marked 1000"),
-            ("v1 unmarked", "v1 marked"),
+            ("v3 marked 1000", "v3 marked 1"),
+            ("v3 unmarked 1000", "v3 unmarked 1"),
+            ("v3 tile removed 1000", "v3 tile removed 1"),
+            ("v3 unmarked 1000", "v3 marked 1000"),
         ):
-            ratios.setdefault(f"{k} ÷ {base}", []).append(best[k] / best[base])
-        peaks = []
-        for run in (runs["v2 embed"], runs["v2 marked 1000"]):
+            ratios.setdefault(f"{k} ÷ {base}, CPU time", []).append(cpu_best[k] / cpu_best[base])
+        for name in ("v3 embed", "v3 marked 1000", "v3 unmarked 1000"):
             tracemalloc.start()
-            run()
-            peaks.append(tracemalloc.get_traced_memory()[1] / pixels.nbytes)
+            runs[name]()
+            peaks.setdefault(name, []).append(tracemalloc.get_traced_memory()[1] / pixels.nbytes)
             tracemalloc.stop()
-        cells = " | ".join(f"{best[k]:.0f} / {med[k]:.0f} ({cpu_best[k]:.0f})" for k in runs)
-        emit(
-            f"| {photo.name} {pixels.shape[1]}x{pixels.shape[0]} | {cells} "
-            f"| embed {peaks[0]:.1f}×, detect {peaks[1]:.1f}× |"
-        )
+    emit("| call | " + " | ".join(names) + " |")
+    emit("|---|" + "---|" * len(names))
+    for k, cells in columns.items():
+        emit(f"| {k} | " + " | ".join(cells) + " |")
     emit("")
     emit("Best / median of 9 interleaved runs, in ms of wall time, and in brackets the best CPU time of the process")
-    emit("(not inflated by waiting for a core). Ratios of the best wall times (version 2 to version 1, 1,000 keys to")
-    emit("1, unmarked to marked), median over the photos (the best time is the least inflated by the load):")
+    emit("(not inflated by waiting for a core). 1 / 1000: keys in the ring. Version 3 is checked with the register's")
+    emit("field secret and its mark check (`FieldMaterial.accept`, which decrypts the mark id under every key and")
+    emit('verifies its namespace and tag, only when a field message passes the gate). "tile removed": the own-fold')
+    emit("removal at the first strength that kills the tile's message, so the field answers. Ratios of the best CPU")
+    emit("times, median over the photos:")
     for k, v in ratios.items():
         emit(f"- {k}: {np.median(v):.2f}×")
+    emit("")
+    emit(
+        "Peak numpy memory ÷ image bytes (median over the photos): "
+        + ", ".join(f"{k} {np.median(v):.1f}×" for k, v in peaks.items())
+    )
     emit("")
     emit(f"Load average at the end of the run: {_load()}")
 

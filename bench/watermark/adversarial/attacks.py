@@ -99,6 +99,43 @@ def v2_scheme(key: bytes, ring: KeyRing) -> Scheme:
     )
 
 
+FIELD_SECRET = hashlib.sha256(b"adversarial: the register's version-3 field secret").digest()
+
+
+def v3_scheme(key: bytes, ring: KeyRing, secret: bytes = FIELD_SECRET) -> Scheme:
+    """Version 3 as the register runs it: marked with the field secret, checked with it and with the
+    register's mark check. Here the check accepts a payload when the scheme embedded it for the marking
+    system (the register's "recorded" marks); the register itself checks the mark id's keyed tag and namespace,
+    and then resolves only a recorded mark on the picture it was recorded with (bench/check)."""
+    role, sign = _truth_v2(key)
+    secret_chips = np.zeros(_keys.CELLS, bool)
+    secret_chips[_keys.MESSAGE_CELLS] = True  # the tile is version 2's: its sync is public
+    recorded: set[int] = set()
+
+    def mark(px: np.ndarray, payload: int) -> np.ndarray:
+        recorded.add(payload)
+        return embed(px, payload, key=key, field_secret=secret)
+
+    def det(px: np.ndarray) -> Verdict:
+        found = detect(
+            px,
+            keys=ring,
+            field_secret=secret,
+            accept=lambda key_id, payload: key_id == "acme-imagegen" and payload in recorded,
+        )
+        return Verdict(found.payload, found.unbound_payload, found.p_value)
+
+    return Scheme(
+        "v3 (org.assay.watermark.3)",
+        mark,
+        det,
+        role,
+        sign,
+        secret_chips,
+        lambda payload: _ecc.encode(_keys.encrypt(key, payload)),
+    )
+
+
 def system_ring(key: bytes, others: int = 999) -> KeyRing:
     """The register's ring: the attacked system's key among ``others`` other systems' keys."""
     pairs = [(f"system-{i:04d}", hashlib.sha256(f"another system {i}".encode()).digest()) for i in range(others)]

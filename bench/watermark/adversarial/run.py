@@ -1,4 +1,4 @@
-"""Runs the attacks of ``attacks.py`` on version 1 and version 2 and writes RESULTS.md beside this file.
+"""Runs the attacks of ``attacks.py`` on versions 1, 2 and 3 and writes RESULTS.md beside this file.
 
 python -m bench.watermark.adversarial                   # the committed run (about 10-15 minutes, one core)
 python -m bench.watermark.adversarial --quick           # N up to 200, 8 targets, 6 photos: a look
@@ -121,7 +121,7 @@ def removal_attack(
         for n in ns:
             estimates.append((f"shared part of N = {n}", ("mean", n)))
         estimates.append((f"N = {ns[-1]} + this image's payload", ("payload", ns[-1])))
-        if "v2" in scheme.name:
+        if "v1" not in scheme.name:
             estimates.append(("the public sync (no image needed)", ("sync", 0)))
         baseline = sum(scheme.detect(m).payload is not None for m in marked)
         rows.append({"scheme": scheme.name, "estimate": "none", "strength": 0.0, "psnr": 99.0, "detected": baseline})
@@ -156,54 +156,69 @@ def removal_attack(
 
 
 def render(copy_rows: list[dict], avg_rows: list[dict], removal_rows: list[dict], meta: dict) -> str:
-    v1, v2 = meta["schemes"]
+    v1, *later = meta["schemes"]
     out = [
         f"Run {meta['date']} on {meta['machine']} (load average {meta['load']}); {meta['seconds']:.0f} s.",
         "",
-        "Version 1 is checked with its one register-wide key; version 2 with a ring of 1,000 system keys that "
-        "includes the marking system's (a forgery under any key counts). A forgery *succeeds* when the detector "
-        "reports a payload (version 2: a complete, bound mark). Version 2's *flagged as copied* counts the "
-        "images where it decoded the copied message but reported it as `unbound_payload` (its binding field "
-        "was missing): the detector's own statement that a mark was lifted from another picture.",
+        "Version 1 is checked with its one register-wide key; versions 2 and 3 with a ring of 1,000 system keys "
+        "that includes the marking system's (a forgery under any key counts); version 3 also with the register's "
+        "field secret and its mark check (here: the payloads the marking system embedded). A forgery *succeeds* "
+        "when the detector reports a payload (versions 2 and 3: a complete, bound mark). *Flagged as copied* "
+        "counts the images where the detector decoded the copied message but reported it as `unbound_payload` "
+        "(its binding field was missing): the detector's own statement that a mark was lifted from another "
+        "picture. Version 3's field carries the message by itself, so a copy of the whole field reads as a "
+        "complete mark at the watermark's level: the register's fingerprint of the recorded picture, not the "
+        "watermark, then calls it a copy (end to end: bench/check).",
         "",
         f"## Copy from one marked image, onto {copy_rows[0]['targets']} never-marked photos",
         "",
-        f"| copied | PSNR to the photo | JPEG 75 after | {v1}: attributed | {v2}: attributed "
-        f"| {v2}: flagged as copied |",
-        "|---|---|---|---|---|---|",
+        f"| copied | PSNR to the photo | JPEG 75 after | {v1}: attributed | "
+        + " | ".join(f"{v}: attributed | {v}: flagged as copied" for v in later)
+        + " |",
+        "|---|---|---|---|" + "---|---|" * len(later),
     ]
     by = {(r["scheme"], r["kind"], r["psnr"], r["jpeg75"]): r for r in copy_rows}
     for kind in ("folded tile", "unfolded residual"):
         for target_psnr in meta["psnrs"]:
             for jpeg in (False, True):
-                a, b = by[(v1, kind, target_psnr, jpeg)], by[(v2, kind, target_psnr, jpeg)]
+                a = by[(v1, kind, target_psnr, jpeg)]
+                rest = [by[(v, kind, target_psnr, jpeg)] for v in later]
                 out.append(
-                    f"| {kind} | {b['measured_psnr']:.1f} dB | {'yes' if jpeg else 'no'} | "
-                    f"{a['attributed']}/{a['targets']} | {b['attributed']}/{b['targets']} | "
-                    f"{b['flagged_copied']}/{b['targets']} |"
+                    f"| {kind} | {rest[0]['measured_psnr']:.1f} dB | {'yes' if jpeg else 'no'} | "
+                    f"{a['attributed']}/{a['targets']} | "
+                    + " | ".join(
+                        f"{b['attributed']}/{b['targets']} | {b['flagged_copied']}/{b['targets']}" for b in rest
+                    )
+                    + " |"
                 )
     out += [
         "",
         f"## Averaging N marked images (generated, aligned), then forging on {avg_rows[0]['targets']} "
         "never-marked photos at 42 dB",
         "",
-        "Chip map recovered: the share of the scheme's secret chips (v1: all 1,024, its pilot is secret; v2: the "
-        "774 message chips, its sync is public) whose role (fixed, or which coded bit) and sign the attacker "
-        "learned. With payloads known, the forgery carries a payload the attacker chose.",
+        "Chip map recovered: the share of the scheme's secret chips (v1: all 1,024, its pilot is secret; v2 and v3: "
+        "the 774 message chips of the tile, its sync is public) whose role (fixed, or which coded bit) and sign "
+        "the attacker learned. With payloads known, the forgery carries a payload the attacker chose.",
         "",
-        f"| N | payloads known | {v1}: chip map | {v2}: chip map | {v1}: forged (chosen payload) | "
-        f"{v2}: forged | {v2}: flagged as copied |",
-        "|---|---|---|---|---|---|---|",
+        f"| N | payloads known | {v1}: chip map | "
+        + " | ".join(f"{v}: chip map" for v in later)
+        + f" | {v1}: forged (chosen payload) | "
+        + " | ".join(f"{v}: forged | {v}: flagged as copied" for v in later)
+        + " |",
+        "|---|---|---|" + "---|" * len(later) + "---|" + "---|---|" * len(later),
     ]
     by = {(r["scheme"], r["n"], r["payloads_known"]): r for r in avg_rows}
     for n in meta["ns"]:
         for known in (False, True):
-            a, b = by[(v1, n, known)], by[(v2, n, known)]
+            a = by[(v1, n, known)]
+            rest = [by[(v, n, known)] for v in later]
             chosen = f" ({a['chosen_payload']})" if known else ""
             out.append(
                 f"| {n} | {'yes' if known else 'no'} | {100 * a['chip_recovery']:.0f}% | "
-                f"{100 * b['chip_recovery']:.1f}% | {a['attributed']}/{a['targets']}{chosen} | "
-                f"{b['attributed']}/{b['targets']} | {b['flagged_copied']}/{b['targets']} |"
+                + " | ".join(f"{100 * b['chip_recovery']:.1f}%" for b in rest)
+                + f" | {a['attributed']}/{a['targets']}{chosen} | "
+                + " | ".join(f"{b['attributed']}/{b['targets']} | {b['flagged_copied']}/{b['targets']}" for b in rest)
+                + " |"
             )
     out += [
         "",
@@ -211,18 +226,19 @@ def render(copy_rows: list[dict], avg_rows: list[dict], removal_rows: list[dict]
         "",
         "Detected: the exact payload still reported. PSNR: mean (lowest) to the marked image. The goal is "
         "detection ≥ 95% wherever PSNR ≥ 35 dB. The fixed strengths understate the own-fold removal: at the "
-        "attacker's best strength (the first that makes the detector miss) it removes the mark from 19 of 20 photos "
-        "at PSNR ≥ 35 dB, for both versions (`python -m bench.watermark.adversarial.removal_cost`, REMOVAL.md).",
+        "attacker's best strength (the first that makes the detector miss) it removes versions 1 and 2 from 19 "
+        "of 20 photos at PSNR ≥ 35 dB (`python -m bench.watermark.adversarial.removal_cost`, REMOVAL.md, which "
+        "also runs version 3 at every strength).",
         "",
-        f"| estimate | strength | {v1}: detected | {v1}: PSNR | {v2}: detected | {v2}: PSNR |",
-        "|---|---|---|---|---|---|",
+        "| estimate | strength | " + " | ".join(f"{v}: detected | {v}: PSNR" for v in meta["schemes"]) + " |",
+        "|---|---|" + "---|---|" * len(meta["schemes"]),
     ]
     by = {(r["scheme"], r["estimate"], r["strength"]): r for r in removal_rows}
     labels = list(dict.fromkeys(r["estimate"] for r in removal_rows))
     for label in labels:
         for strength in sorted({r["strength"] for r in removal_rows if r["estimate"] == label}):
             cells = []
-            for scheme in (v1, v2):
+            for scheme in meta["schemes"]:
                 r = by.get((scheme, label, strength))
                 if r is None:
                     cells += ["—", "—"]
@@ -247,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     n_photos = 6 if args.quick else 20
     psnrs = [42.0, 38.0, 35.0]
     ring = adv.system_ring(KEY_V2)
-    schemes = [adv.v1_scheme(KEY_V1), adv.v2_scheme(KEY_V2, ring)]
+    schemes = [adv.v1_scheme(KEY_V1), adv.v2_scheme(KEY_V2, ring), adv.v3_scheme(KEY_V2, ring)]
     targets = adv.never_marked_photos(n_targets)
     every = list(bench_photos.benchmark_photos())
     pics = [p.pixels for p in (every[0::2] + every[1::2])[:n_photos]]
@@ -269,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(copy_rows, avg_rows, removal_rows, meta)
     print(text)
     head = (
-        "# Adversarial benchmark: copy, averaging and removal, version 1 against version 2\n\n"
+        "# Adversarial benchmark: copy, averaging and removal, versions 1, 2 and 3\n\n"
         "Produced by `python -m bench.watermark.adversarial` (see `attacks.py` for each attack). Photos: "
         "the copy source and the removal set are the peer benchmark's 1-2 MP photos (bench/watermark/photos.py); "
         "the never-marked targets are one random crop of each picture scikit-image and scikit-learn bundle "

@@ -1,0 +1,41 @@
+"""The register's side of a version-3 check, for the benchmarks: system keys with their providers and namespaces,
+and the real mark check (``assay.provenance.keys.FieldMaterial.accept``) a field's message must pass."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RegisterCheck:
+    material: Any  # assay.provenance.keys.FieldMaterial
+    by_id: dict[str, Any]  # key id -> WatermarkKey
+    payload: int  # what the last key's system embeds for one of its mark ids
+
+    @property
+    def secret(self) -> bytes:
+        return bytes(self.material.secret)
+
+    def accept(self, key_id: str, payload: int) -> bool:
+        return bool(self.material.accept(self.by_id[key_id], payload))
+
+
+def register_check(
+    ring_keys: list[tuple[str, bytes]], seed: bytes = b"bench: the register's master key"
+) -> RegisterCheck:
+    """One provider and one namespace per key (namespace n for the n-th key), the field secret derived from a
+    master key as the register derives it, and a minted mark of the last key's system."""
+    from assay.provenance.keys import FieldMaterial, MarkId, WatermarkKey, field_secret, namespace_key
+
+    master = hashlib.sha256(seed).digest()
+    by_id = {
+        k: WatermarkKey(k, v, "org.assay.watermark.2", provider_id=f"p{i}", system_id=k)
+        for i, (k, v) in enumerate(ring_keys)
+    }
+    namespaces = {n: (f"p{n - 1}", namespace_key(master, n)) for n in range(1, len(ring_keys) + 1)}
+    last = len(ring_keys)
+    mark = MarkId.mint(namespace=last, sequence=7, key=namespaces[last][1])
+    material = FieldMaterial(secret=field_secret(master), namespaces=namespaces)
+    return RegisterCheck(material, by_id, by_id[ring_keys[-1][0]].payload_of(mark))
