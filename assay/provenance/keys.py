@@ -195,7 +195,10 @@ def load_field_material(data_dir: Path, session: Any) -> FieldMaterial | None:
     from assay.provenance.models import MarkNamespace
 
     master = _load_or_create(master_path, False)
-    rows = session.execute(select(MarkNamespace.number, MarkNamespace.provider_id)).all()
+    # Only the register's own marking makes version 3, so only its "online" namespaces can be a field's mark.
+    rows = session.execute(
+        select(MarkNamespace.number, MarkNamespace.provider_id).where(MarkNamespace.purpose == "online")
+    ).all()
     return FieldMaterial(
         secret=field_secret(master),
         namespaces={number: (provider_id, namespace_key(master, number)) for number, provider_id in rows},
@@ -406,12 +409,16 @@ def load_watermark_keys(data_dir: Path, session: Any = None) -> tuple[WatermarkK
 
 
 def key_table_stamp() -> list[Any]:
-    """Scalar subqueries whose values change whenever the watermark key table changes (see material_for)."""
+    """Scalar subqueries whose values change whenever the watermark key table or the namespaces change (see
+    material_for)."""
     from sqlalchemy import func, select
 
-    from assay.provenance.models import WatermarkKeyRecord
+    from assay.provenance.models import MarkNamespace, WatermarkKeyRecord
 
     return [
         select(func.count(WatermarkKeyRecord.key_id)).scalar_subquery(),
         select(func.count(WatermarkKeyRecord.revoked_at)).scalar_subquery(),
+        # the field material's namespaces (a provider's first online marks open one without a new key)
+        select(func.count(MarkNamespace.number)).scalar_subquery(),
+        select(func.max(MarkNamespace.number)).scalar_subquery(),
     ]

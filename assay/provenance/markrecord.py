@@ -237,7 +237,7 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     mt = str(e.get("media_type", ""))
     if mt not in MARKABLE_TYPES:
         raise bad("media_type", f"must be one of {', '.join(MARKABLE_TYPES)}")
-    if e.get("alg") not in binding_algorithms():
+    if e.get("alg") not in (watermark.ALGORITHM, watermark.LEGACY_ALGORITHM):  # kits make version 2 (legacy: 1)
         raise bad("alg", f"must be {watermark.ALGORITHM!r}")
     manifest = None
     if e.get("manifest"):

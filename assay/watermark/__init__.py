@@ -85,7 +85,8 @@ class Detection:
     image. ``unbound_payload`` is a message that decodes with confidence but whose binding is missing: a mark
     copied from another image (or this one altered beyond what the binding survives); never treat it as a
     mark made on this picture. ``key_id`` names the ring's key that matched (None with ``key=``), and
-    ``algorithm`` the version that found it (``ALGORITHM`` or ``LEGACY_ALGORITHM``).
+    ``algorithm`` the version that found it (``ALGORITHM``, ``FIELD_ALGORITHM`` when a version-3 field binds or
+    carries the message, or ``LEGACY_ALGORITHM``).
 
     ``p_value`` bounds the probability that an image without a mark of any of the keys tried scores at least as
     high (1.0 when nothing matched); ``binding_p_value`` the same for the binding alone, given the message. The
@@ -93,7 +94,9 @@ class Detection:
     image had ``tile_period(width, height)``), ``rotation_deg`` (the lattice's angle, within +-45 degrees),
     ``quarter_turns`` and ``flipped`` (the orientation found on top of it), ``offset_px`` (where a tile
     starts, modulo the period) and ``origin_px`` (where the marked image's top-left pixel lies in this image,
-    known only for bound version-2 marks, modulo 8 tiles on images larger than that).
+    known only for bound version-2 and version-3 marks, modulo 8 tiles on images larger than that). ``layer``
+    says where the message was read: ``"tile"``, or ``"field"`` for a version-3 mark whose tile was gone (read
+    only at this image's own origin, so ``origin_px`` is then (0, 0)).
     """
 
     payload: int | None
@@ -263,12 +266,18 @@ def detect(
     legacy = check_key(legacy_key) if legacy_key is not None else (check_key(key) if key is not None else None)
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         _check_pixels(pixels)  # raises the precise error
+    secret = _v3.check_secret(field_secret) if field_secret is not None else None
+    if accept is not None and (secret is None or not callable(accept)):
+        raise WatermarkError(
+            "accept= must be a function (key_id, payload) -> bool, and needs field_secret=.",
+            hint="pass the register's field secret with its mark check, or neither",
+            problems=[FieldProblem("accept", "not callable or without field_secret", "pass both or neither")],
+        )
     h, w = pixels.shape[:2]
     if max(h, w) > MAX_SIDE:
         _check_pixels(pixels)
     if min(h, w) < 64:
         return Detection(payload=None, p_value=1.0)
-    secret = _v3.check_secret(field_secret) if field_secret is not None else None
     found = _search(np.ascontiguousarray(pixels), ring, legacy, secret, accept)
     if key is not None and isinstance(found, _v2.Found):
         found = dataclasses.replace(found, key_id=None)
@@ -338,10 +347,10 @@ def _field_only(
         z_binding=read.z,
         binding_p_value=read.p_value,
         crc_ok=True,
-        bit_agreement=1.0,
+        bit_agreement=read.bit_agreement,
         period=math.hypot(a, b) / folded.scale,
         offset=(0.0, 0.0),
-        origin=(0.0, 0.0),
+        origin=(0.0, 0.0),  # the field read only where an image that kept its origin carries it
         candidates_tried=tried,
         decoded=read.ciphertext,
         algorithm=_v3.ALGORITHM,

@@ -288,7 +288,13 @@ def _binding(sums: np.ndarray, field: np.ndarray) -> tuple[float, tuple[int, int
     return float(grid[i, j]) / (float(np.linalg.norm(sums)) + 1e-12), (int(i) * step, int(j) * step)
 
 
-Layer = tuple[str, Callable[[bytes, int], np.ndarray], float]  # (algorithm, field of (key, ciphertext), tile share)
+# (algorithm, field of (key, ciphertext), the tile's share of the energy, a check of the binding at its offset)
+Layer = tuple[
+    str,
+    Callable[[bytes, int], np.ndarray],
+    float,
+    Callable[[np.ndarray, tuple[int, int], int], bool] | None,
+]
 
 
 def evaluate(
@@ -300,7 +306,7 @@ def evaluate(
     adds version 3's message field): the one that correlates best decides the algorithm, and the binding's
     union bound counts every layer tried."""
     if layers is None:
-        layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE),)
+        layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE, None),)
     index, sy, sx, sync_z = _align(folded)
     alignments = [(index, sy, sx)]
     if folded.unaltered and (index, sy, sx) != (0, 0, 0):
@@ -327,11 +333,13 @@ def evaluate(
     z_bind, p_bind, z_all, p_all = 0.0, 1.0, msg.z, p_msg
     origin = None
     payload = unbound = None
-    algorithm = layers[0][0]
+    algorithm = ALGORITHM  # the tile's format; a version-3 binding, when found, says version 3
     if msg.crc_ok and p_msg < 1e-2:
         sums = torus(folded, index, sy, sx)
-        tried_layers = [(_binding(sums, make(key, msg.ciphertext)), alg, share) for alg, make, share in layers]
-        (z_bind, (du, dv)), algorithm, tile_share = max(tried_layers, key=lambda t: t[0][0])
+        scored = [(_binding(sums, make(key, msg.ciphertext)), alg, share, check) for alg, make, share, check in layers]
+        (z_bind, (du, dv)), layer_alg, tile_share, check = max(scored, key=lambda t: t[0][0])
+        if check is not None and not check(sums, (du, dv), msg.ciphertext):
+            z_bind = 0.0  # the field there is another mark's: this message is not bound to this picture
         log_offsets = math.log(BIND_OFFSETS * len(layers))
         p_bind = math.exp(max(_log_union(z_bind, log_offsets), -745.0))
         # Both layers together: a fixed-weight sum of two Rademacher sums is one, so Hoeffding applies to
@@ -342,6 +350,7 @@ def evaluate(
         p_comb = math.exp(max(_log_union(z_all, log_msg + log_offsets), -745.0))
         bound = p_bind < BIND_THRESHOLD and p_comb < P_THRESHOLD
         if bound:
+            algorithm = layer_alg
             payload = _keys.decrypt(key, msg.ciphertext)
             p_all = min(p_comb, p_msg)
             r, c = _unorient(-CELL * du + sy, -CELL * dv + sx, quarter, flip)

@@ -37,6 +37,7 @@ can read and subtract any system's field.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.linalg
 
+from ..errors import FieldProblem
 from . import _detect, _ecc, _keys, _v2
 from ._input import WatermarkError
 
@@ -78,13 +80,22 @@ class FieldLayout:
 
 
 def check_secret(secret: object) -> bytes:
-    if not isinstance(secret, bytes | bytearray) or len(secret) != SECRET_BYTES:
+    """``secret`` as bytes, if it is a field secret (exactly SECRET_BYTES bytes); else a WatermarkError."""
+    hint = "pass the register's field secret: assay.provenance.keys.field_secret(master) (RegisterKeys.field_secret)"
+    if not isinstance(secret, bytes | bytearray | memoryview):
         raise WatermarkError(
-            f"The field secret must be {SECRET_BYTES} bytes, not {type(secret).__name__}"
-            + (f" of {len(secret)} bytes." if isinstance(secret, bytes | bytearray) else "."),
-            hint="pass the register's field secret (32 random bytes), as its keys file holds it",
+            f"The field secret must be {SECRET_BYTES} bytes, not {type(secret).__name__}.",
+            hint=hint,
+            problems=[FieldProblem("field_secret", "not bytes", f"use {SECRET_BYTES} bytes")],
         )
-    return bytes(secret)
+    value = bytes(secret)
+    if len(value) != SECRET_BYTES:
+        raise WatermarkError(
+            f"The field secret must be {SECRET_BYTES} bytes, not {len(value)}.",
+            hint=hint,
+            problems=[FieldProblem("field_secret", f"{len(value)} bytes", f"use {SECRET_BYTES} bytes")],
+        )
+    return value
 
 
 def _rng(secret: bytes, person: bytes, data: bytes = b"") -> np.random.Generator:
@@ -99,7 +110,10 @@ def layout(secret: bytes) -> FieldLayout:
     signs = (rng.integers(0, 2, size=(HEADER_REGIONS, SUB)) * 2 - 1).astype(np.float32)
     body = perm[HEADER_CHIPS:].astype(np.intp)
     body_bit = (rng.permutation(body.size) % _ecc.CODED_BITS).astype(np.intp)
-    return FieldLayout(secret, perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit)
+    arrays = (perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit)
+    for a in arrays:
+        a.setflags(write=False)  # cached and shared between threads: never written
+    return FieldLayout(secret, *arrays)
 
 
 def header_of(secret: bytes, ciphertext: int) -> int:
@@ -147,6 +161,7 @@ class FieldRead:
     p_value: float
     header: int
     header_rank: int  # 0: the best header score
+    bit_agreement: float = 0.0  # share of the body's soft bits that agree with the decoded codeword
 
 
 def field_gate(positions: int = 1) -> float:
@@ -175,10 +190,11 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
         ok = bool(crc_ok) and header_of(secret, ciphertext) == hv
         z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
         if best is None or (ok, z) > (best.ok, best.z):
-            best = FieldRead(ciphertext, ok, z, 1.0, hv, rank)
+            agreement = float(np.mean((soft > 0) == (coded == 0)))
+            best = FieldRead(ciphertext, ok, z, 1.0, hv, rank, agreement)
     assert best is not None
     log_p = _v2._log_union(best.z, LOG_MESSAGES + math.log(positions))
-    return FieldRead(best.ciphertext, best.ok, best.z, math.exp(max(log_p, -745.0)), best.header, best.header_rank)
+    return dataclasses.replace(best, p_value=math.exp(max(log_p, -745.0)))
 
 
 Accept = Callable[[str, int], bool]
@@ -205,10 +221,34 @@ def read_unaltered(folded: _detect.FoldedTile, secret: bytes) -> FieldRead:
     return read(_v2.torus(folded, 0, 0, 0, image_origin=True), secret)
 
 
-def bindings(secret: bytes | None) -> Sequence[tuple[str, Callable[[bytes, int], np.ndarray], float]]:
+def body_field(secret: bytes, ciphertext: int) -> np.ndarray:
+    """The field with its header chips zeroed: what binds a decoded message to this picture. Two messages whose
+    headers collide (1 in 256) share the header's chips; their bodies share only signs, under which their coded
+    bits agree at random, so the body alone does not bind one mark's message to another mark's field."""
+    out = field(secret, ciphertext)
+    out.ravel()[layout(secret).header_chips] = 0.0
+    return out
+
+
+def confirm(sums: np.ndarray, offset: tuple[int, int], secret: bytes, ciphertext: int) -> bool:
+    """False when the field at the binding's offset reads, with confidence, as another message: the picture
+    carries another version-3 mark, and a tile copied onto it must not borrow that mark's binding."""
+    # _v2._binding's offset d aligns sums[x] with field[x + d]: rolled by d, the sums are the field's frame.
+    read_there = read(np.roll(sums, offset, axis=(0, 1)), secret)
+    return not (read_there.ok and read_there.p_value < P_THRESHOLD and read_there.ciphertext != ciphertext)
+
+
+def bindings(secret: bytes | None) -> Sequence[_v2.Layer]:
     """The binding layers a decoded tile message is checked against: (algorithm, field of (key, ciphertext),
-    the tile's share of the energy). Version 2's binding field always; version 3's field when ``R`` is known."""
-    v2 = (_v2.ALGORITHM, _keys.binding_field, _v2.PERIODIC_SHARE)
+    the tile's share of the energy, a confirmation or None). Version 2's binding field always; version 3's
+    field body when ``R`` is known, confirmed by reading the field where it binds."""
+    v2: _v2.Layer = (_v2.ALGORITHM, _keys.binding_field, _v2.PERIODIC_SHARE, None)
     if secret is None:
         return (v2,)
-    return (v2, (ALGORITHM, lambda _key, ciphertext: field(secret, ciphertext), TILE_SHARE))
+    v3: _v2.Layer = (
+        ALGORITHM,
+        lambda _key, ciphertext: body_field(secret, ciphertext),
+        TILE_SHARE,
+        lambda sums, offset, ciphertext: confirm(sums, offset, secret, ciphertext),
+    )
+    return (v2, v3)

@@ -185,14 +185,14 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
                 # A genuine field of a system outside the ring: it reads, and must name no key of the ring.
                 outside_views += 1
                 outside_read += _v3.read(torus, secret).p_value < _v3.P_THRESHOLD
-                continue
-            # Version 3's field read (key-independent: one read per view), at the image's origin and, for the
-            # empirical tail, at as many cyclic shifts of the torus as the ring has keys: each shift is another
-            # fixed +-1 pattern per message, a hypothesis of the same kind as the read at the origin.
-            for k, (du, dv) in enumerate(shifts):
-                read = _v3.read(np.roll(torus, (int(du), int(dv)), axis=(0, 1)) if k else torus, secret)
-                field_z.append(read.z)
-                field_ok += read.ok and read.p_value < _v3.P_THRESHOLD
+            else:
+                # Version 3's field read (key-independent: one read per view), at the image's origin and, for
+                # the empirical tail, at cyclic shifts of the torus: each shift is another fixed +-1 pattern per
+                # message, a hypothesis of the same kind as the read at the origin.
+                for k, (du, dv) in enumerate(shifts):
+                    read = _v3.read(np.roll(torus, (int(du), int(dv)), axis=(0, 1)) if k else torus, secret)
+                    field_z.append(read.z)
+                    field_ok += read.ok and read.p_value < _v3.P_THRESHOLD
         index, sy, sx, _ = _v2._align(tiles[0])
         cells = _v2._cells(tiles[0], index, sy, sx)
         norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))

@@ -250,12 +250,18 @@ def test_by_content_resolves_no_copied_mark(web, sqlite_register: Register) -> N
 
 def test_an_online_mark_whose_tile_was_removed_still_names_its_system(sqlite_register: Register) -> None:
     """Issue 9's removal: subtract the marked image's own folded residual (the open code's estimate of the
-    repeating tile). Online marks are version 3: the register reads their field, which the fold cannot see."""
+    repeating tile). Online marks are version 3: the register reads their field, which the fold cannot see.
+
+    The provider first issues a kit (its system's key exists before its first online mark) and a check runs
+    before the mark is made: the check's cached material must still learn the online namespace the mark opens,
+    or the field's mark check cannot accept it."""
     from skimage import data
 
     from bench.watermark.adversarial.attacks import folded_tile, psnr, subtract
 
     reg = sqlite_register
+    issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=1)
+    assert check_media(reg.db, reg.config, encode(synthetic_pixels(5, 640, 480), "PNG")).status == "no_mark"
     photo = np.asarray(Image.fromarray(data.coffee()).resize((1200, 800), Image.Resampling.LANCZOS))
     [r] = mark_images(reg.db, reg.env, images=[encode(photo, "PNG")], system_id="acme-imagegen", principal=OPERATOR)
     marked = np.asarray(Image.open(io.BytesIO(r.data)).convert("RGB"))
