@@ -302,7 +302,9 @@ def _search(
         return (1 if unbound else 0, -r.p_value)
 
     n = 0
+    seen: list[_detect.FoldedTile] = []
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
+        seen.append(folded)
         if folded.unaltered:
             unaltered = folded
         results: list[_v2.Found | _detect.Alignment] = []
@@ -315,24 +317,33 @@ def _search(
                 return r
             if best is None or rank(r) > rank(best):
                 best = r
-    if secret is not None and unaltered is not None and len(ring):
-        field = _field_only(unaltered, ring, secret, accept, n)
+    if secret is not None and len(ring):
+        field = _field_only(unaltered, seen, ring, secret, accept, n)
         if field is not None:
             return field
     return best if best is not None else _v2.NOTHING
 
 
 def _field_only(
-    folded: _detect.FoldedTile,
+    unaltered: _detect.FoldedTile | None,
+    candidates: list[_detect.FoldedTile],
     ring: KeyRing,
     secret: bytes,
     accept: Callable[[str, int], bool] | None,
     tried: int,
 ) -> _v2.Found | None:
-    """A version-3 mark whose tile is gone: its field read at the image's origin, attributed by ``accept``."""
-    read = _v3.read_unaltered(folded, secret)
-    if not read.ok or read.p_value >= P_THRESHOLD:
+    """A version-3 mark whose tile gave no complete mark: its field read at the image's origin, and on every
+    lattice candidate whose public sync is significant (a crop or resize moved the origin: the sync gives the
+    tile's phase, the header the tile offset), attributed by ``accept``. Which candidates are read is decided
+    by the sync alone, before any field is read, so the union bound counts exactly the positions read."""
+    aligned = [(f, al) for f in candidates if not f.unaltered and (al := _v3.synced(f)) is not None]
+    positions = (1 if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
+    reads = [(unaltered, _v3.read_unaltered(unaltered, secret, positions))] if unaltered is not None else []
+    reads += [(f, _v3.read_aligned(f, al, secret, positions)) for f, al in aligned]
+    good = [(f, r) for f, r in reads if r.ok and r.p_value < P_THRESHOLD]
+    if not good:
         return None
+    folded, read = max(good, key=lambda fr: fr[1].z)
     accepted = _v3.attribute(read.ciphertext, ring, accept)
     if len(accepted) != 1:
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
@@ -350,7 +361,7 @@ def _field_only(
         bit_agreement=read.bit_agreement,
         period=math.hypot(a, b) / folded.scale,
         offset=(0.0, 0.0),
-        origin=(0.0, 0.0),  # the field read only where an image that kept its origin carries it
+        origin=(0.0, 0.0) if folded.unaltered else None,  # the unaltered read assumes the image's own origin
         candidates_tried=tried,
         decoded=read.ciphertext,
         algorithm=_v3.ALGORITHM,

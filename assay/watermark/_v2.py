@@ -334,7 +334,7 @@ def evaluate(
     origin = None
     payload = unbound = None
     algorithm = ALGORITHM  # the tile's format; a version-3 binding, when found, says version 3
-    if msg.crc_ok and p_msg < 1e-2:
+    if msg.crc_ok:
         sums = torus(folded, index, sy, sx)
         scored = [(_binding(sums, make(key, msg.ciphertext)), alg, share, check) for alg, make, share, check in layers]
         (z_bind, (du, dv)), layer_alg, tile_share, check = max(scored, key=lambda t: t[0][0])
