@@ -336,14 +336,18 @@ def _field_only(
     lattice candidate whose public sync is significant (a crop or resize moved the origin: the sync gives the
     tile's phase, the header the tile offset), attributed by ``accept``. Which candidates are read is decided
     by the sync alone, before any field is read, so the union bound counts exactly the positions read."""
-    aligned = [(f, al) for f in candidates if not f.unaltered and (al := _v3.synced(f)) is not None]
+    aligned = [
+        (f, al)
+        for f in candidates
+        if (al := _v3.synced(f)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
+    ]
     positions = (1 if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
-    reads = [(unaltered, _v3.read_unaltered(unaltered, secret, positions))] if unaltered is not None else []
-    reads += [(f, _v3.read_aligned(f, al, secret, positions)) for f, al in aligned]
-    good = [(f, r) for f, r in reads if r.ok and r.p_value < P_THRESHOLD]
+    reads = [(unaltered, _v3.read_unaltered(unaltered, secret, positions), True)] if unaltered is not None else []
+    reads += [(f, _v3.read_aligned(f, al, secret, positions), False) for f, al in aligned]
+    good = [(f, r, o) for f, r, o in reads if r.ok and r.p_value < P_THRESHOLD]
     if not good:
         return None
-    folded, read = max(good, key=lambda fr: fr[1].z)
+    folded, read, at_origin = max(good, key=lambda fro: fro[1].z)
     accepted = _v3.attribute(read.ciphertext, ring, accept)
     if len(accepted) != 1:
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
@@ -361,7 +365,7 @@ def _field_only(
         bit_agreement=read.bit_agreement,
         period=math.hypot(a, b) / folded.scale,
         offset=(0.0, 0.0),
-        origin=(0.0, 0.0) if folded.unaltered else None,  # the unaltered read assumes the image's own origin
+        origin=(0.0, 0.0) if at_origin else None,  # that read assumes the image's own origin
         candidates_tried=tried,
         decoded=read.ciphertext,
         algorithm=_v3.ALGORITHM,

@@ -90,6 +90,27 @@ def test_removing_the_tile_removes_version_2_but_the_field_still_names_the_syste
         assert detect(field_only, keys=ring).payload is None
 
 
+def test_after_the_removal_a_crop_is_found_where_the_public_sync_survived(photos: dict, ring: KeyRing) -> None:
+    """A crop moves the image's origin; the field is then read where the surviving public sync puts the tile's
+    phase, at the tile offset its header picks. (An attacker who also subtracts the public sync defeats this:
+    docs/watermark.md.)"""
+    px = photos["camera"]
+    payload = 0xABCDEF
+    marked = embed(px, payload, key=KEY, field_secret=SECRET)
+    fold = adv.folded_tile(marked)
+    accept = _register(payload)
+    for strength in np.arange(0.8, 2.5, 0.1):  # the first strength where only the field answers
+        removed = adv.subtract(marked, fold, float(strength))
+        if detect(removed, keys=ring, field_secret=SECRET, accept=accept).layer == "field":
+            break
+    assert detect(removed, keys=ring).payload is None  # the tile alone no longer gives the mark
+    for crop in (4, 16):
+        cropped = np.ascontiguousarray(removed[crop:, crop:])
+        found = detect(cropped, keys=ring, field_secret=SECRET, accept=accept)
+        assert (found.payload, found.layer, found.key_id) == (payload, "field", "acme"), crop
+        assert found.origin_px is None  # read on a measured lattice, not at the image's own origin
+
+
 def test_the_field_reads_nothing_on_unmarked_or_version_2_images(photos: dict, marked: dict, ring: KeyRing) -> None:
     gate = _v3.field_gate()
     from assay.watermark import _detect
