@@ -130,6 +130,8 @@ AFTERWARDS = {  # what an attacker can add to the removal at no cost to the pict
     "crop 64 px": lambda x: x[64:, 64:],
     "resize 0.98": image_attacks.resize(0.98),
     "JPEG 90": image_attacks.jpeg(90),
+    # The public sync is in the open code: subtracted too, it no longer tells the tile's phase after the crop.
+    "public sync subtracted 2x, crop 16 px": lambda x: adv.subtract(x, adv.public_sync_tile(), 2.0)[16:, 16:],
 }
 
 
@@ -201,10 +203,11 @@ def render(rows: list[dict], meta: dict) -> str:
             + " | ".join(f"{sum(t[k] for t in then)}/{len(then)}" for k in AFTERWARDS)
             + " |",
             "",
-            "The field is read where an image that kept its size and origin carries it: a crop or a resize after the"
-            " removal moves it, and the tile that would give the new geometry is gone. The goal's PSNR is measured"
-            " pixel to pixel against the marked image, so it does not count these; an attacker would"
-            " (docs/watermark.md).",
+            "The field is read at the image's own origin, and on every lattice candidate whose public sync survived"
+            " (at the sync's phase and the tile offset the header picks): a crop or a resize after the removal moves"
+            " the origin, and where the attacker also subtracted the public sync (open code) nothing gives the new"
+            " geometry. The goal's PSNR is measured pixel to pixel against the marked image, so it does not count"
+            " these; an attacker would (docs/watermark.md).",
         ]
     v2 = [r for r in rows if "z_after" in r]
     if v2:
