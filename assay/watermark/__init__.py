@@ -342,19 +342,34 @@ def _field_only(
         if (al := _v3.synced(f)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
     ]
     positions = (1 if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
-    reads = [(unaltered, _v3.read_unaltered(unaltered, secret, positions), True)] if unaltered is not None else []
-    reads += [(f, _v3.read_aligned(f, al, secret, positions), False) for f, al in aligned]
-    good = [(f, r, o) for f, r, o in reads if r.ok and r.p_value < P_THRESHOLD]
+    reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | None]] = []
+    if unaltered is not None:
+        reads.append((unaltered, _v3.read_unaltered(unaltered, secret, positions), None))
+    reads += [(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
+    good = [(f, r, al) for f, r, al in reads if r.ok and r.p_value < P_THRESHOLD]
     if not good:
         return None
-    folded, read, at_origin = max(good, key=lambda fro: fro[1].z)
+    folded, read, alignment = max(good, key=lambda fra: fra[1].z)
     accepted = _v3.attribute(read.ciphertext, ring, accept)
     if len(accepted) != 1:
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
     index, payload = accepted[0]
     a, b = folded.basis
+    geometry: dict[str, Any] = {"offset": (0.0, 0.0), "origin": (0.0, 0.0)}  # the read at the image's own origin
+    if alignment is not None:  # a read at the sync's alignment: the tile's geometry as version 2 reports it
+        index_v, sy, sx = alignment
+        _, quarter, flip = folded.variants[index_v]
+        r, c = _v2._unorient(float(sy), float(sx), quarter, flip)
+        geometry = {
+            "offset": _v2._to_input(folded, r, c),
+            "origin": None,
+            "quarter_turns": quarter,
+            "flipped": bool(flip),
+            "rotation_deg": math.degrees(math.atan2(b, a)),
+        }
     return dataclasses.replace(
         _v2.NOTHING,
+        **geometry,
         payload=payload,
         key_id=ring.ids[index],
         p_value=read.p_value,
@@ -364,8 +379,6 @@ def _field_only(
         crc_ok=True,
         bit_agreement=read.bit_agreement,
         period=math.hypot(a, b) / folded.scale,
-        offset=(0.0, 0.0),
-        origin=(0.0, 0.0) if at_origin else None,  # that read assumes the image's own origin
         candidates_tried=tried,
         decoded=read.ciphertext,
         algorithm=_v3.ALGORITHM,

@@ -364,7 +364,7 @@ def evaluate(
         unbound_payload=unbound,
         key_id=ring.ids[msg.key_index] if (payload is not None or unbound is not None) else None,
         p_value=p_all,
-        z=z_all,
+        z=z_all if payload is not None else msg.z,  # the z of the statistic whose p-value is reported
         z_message=msg.z,
         z_binding=z_bind,
         binding_p_value=p_bind,

@@ -103,24 +103,39 @@ def test_after_the_removal_a_crop_is_found_where_the_public_sync_survived(photos
         removed = adv.subtract(marked, fold, float(strength))
         if detect(removed, keys=ring, field_secret=SECRET, accept=accept).layer == "field":
             break
+    else:
+        pytest.fail("the field never answered alone: the removal did not remove the tile")
     assert detect(removed, keys=ring).payload is None  # the tile alone no longer gives the mark
     for crop in (4, 16):
         cropped = np.ascontiguousarray(removed[crop:, crop:])
         found = detect(cropped, keys=ring, field_secret=SECRET, accept=accept)
         assert (found.payload, found.layer, found.key_id) == (payload, "field", "acme"), crop
-        assert found.origin_px is None  # read on a measured lattice, not at the image's own origin
+        assert found.origin_px is None  # read at the sync's alignment, not at the image's own origin
+        assert (found.quarter_turns, found.flipped) == (0, False) and abs(found.rotation_deg) < 1.0
+    # Turned a quarter and cropped: found, and the geometry says it was turned (as the tile would).
+    turned = np.ascontiguousarray(np.rot90(removed)[4:, 4:])
+    found = detect(turned, keys=ring, field_secret=SECRET, accept=accept)
+    assert (found.payload, found.layer) == (payload, "field")
+    assert found.quarter_turns != 0 or found.flipped
 
 
 def test_the_field_reads_nothing_on_unmarked_or_version_2_images(photos: dict, marked: dict, ring: KeyRing) -> None:
     gate = _v3.field_gate()
     from assay.watermark import _detect
 
+    def acme(key_id: str, payload: int) -> bool:
+        return key_id == "acme"  # any payload of acme's key: only the field's own evidence stands in the way
+
     for name, pixels in photos.items():
         for px in (pixels, marked[name][0]):
             folded = next(_detect.folded_tiles(px))
             read = _v3.read_unaltered(folded, SECRET)
             assert read.z < gate and read.p_value > 1e-6, name
-            assert detect(px, keys=ring, field_secret=SECRET, accept=lambda key_id, payload: True).payload is None
+            assert detect(px, keys=ring, field_secret=SECRET, accept=acme).payload is None
+            # Cropped version-2 marks keep their public sync: the field is then read at every tile offset too.
+            for crop in (4, 16, 50):
+                cropped = np.ascontiguousarray(px[crop:, crop:])
+                assert detect(cropped, keys=ring, field_secret=SECRET, accept=acme).payload is None, (name, crop)
 
 
 def test_fields_of_different_marks_share_no_structure() -> None:
