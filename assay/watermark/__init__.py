@@ -295,7 +295,6 @@ def _search(
     version-3 field at the image's own origin; otherwise the strongest evidence."""
     best: _v2.Found | _detect.Alignment | None = None
     layers = _v3.bindings(secret)
-    unaltered: _detect.FoldedTile | None = None
 
     def rank(r: _v2.Found | _detect.Alignment) -> tuple[int, float]:
         unbound = isinstance(r, _v2.Found) and r.unbound_payload is not None
@@ -305,8 +304,6 @@ def _search(
     seen: list[_detect.FoldedTile] = []
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
         seen.append(folded)
-        if folded.unaltered:
-            unaltered = folded
         results: list[_v2.Found | _detect.Alignment] = []
         if len(ring):
             results.append(_v2.evaluate(folded, ring, n, layers))
@@ -318,14 +315,13 @@ def _search(
             if best is None or rank(r) > rank(best):
                 best = r
     if secret is not None and len(ring):
-        field = _field_only(unaltered, seen, ring, secret, accept, n)
+        field = _field_only(seen, ring, secret, accept, n)
         if field is not None:
             return field
     return best if best is not None else _v2.NOTHING
 
 
 def _field_only(
-    unaltered: _detect.FoldedTile | None,
     candidates: list[_detect.FoldedTile],
     ring: KeyRing,
     secret: bytes,
@@ -336,6 +332,7 @@ def _field_only(
     lattice candidate whose public sync is significant (a crop or resize moved the origin: the sync gives the
     tile's phase, the header the tile offset), attributed by ``accept``. Which candidates are read is decided
     by the sync alone, before any field is read, so the union bound counts exactly the positions read."""
+    unaltered = next((f for f in candidates if f.unaltered), None)
     aligned = [
         (f, al)
         for f in candidates

@@ -55,8 +55,7 @@ ALGORITHM = "org.assay.watermark.3"
 # 75 / 25: at 70 / 30 the field survived the own-fold removal at every point measured, but one small photo's
 # 50% crop lost its tile's message for 2 of 6 field secrets; at 75 / 25 the crop kept 6 of 6 and the removal
 # kept 52 of that photo's 54 points (bench/watermark/adversarial/REMOVAL.md has the full run).
-TILE_SHARE = 0.75
-FIELD_SHARE = 1.0 - TILE_SHARE
+TILE_SHARE = 0.75  # the field has the rest
 N = _keys.BIND_TORUS
 CHIPS = N * N
 SUB = 256  # chips a header region, = the header's alphabet: each region's basis is complete
@@ -163,7 +162,6 @@ class FieldRead:
     z: float
     p_value: float
     header: int
-    header_rank: int  # 0: the best header score
     bit_agreement: float = 0.0  # share of the body's soft bits that agree with the decoded codeword
 
 
@@ -186,7 +184,7 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
     scores = (x @ _HADAMARD).sum(axis=0)  # _HADAMARD is symmetric: column v is the v-th basis vector
     body = flat[lay.body_chips]
     best: FieldRead | None = None
-    for rank, header in enumerate(np.argsort(-scores)[:HEADER_CANDIDATES]):
+    for header in np.argsort(-scores)[:HEADER_CANDIDATES]:
         hv = int(header)
         soft = np.bincount(lay.body_bit, weights=_body_signs(secret, hv) * body, minlength=_ecc.CODED_BITS)
         ciphertext, crc_ok, coded = _ecc.decode(soft)
@@ -194,7 +192,7 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
         z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
         if best is None or (ok, z) > (best.ok, best.z):
             agreement = float(np.mean((soft > 0) == (coded == 0)))
-            best = FieldRead(ciphertext, ok, z, 1.0, hv, rank, agreement)
+            best = FieldRead(ciphertext, ok, z, 1.0, hv, agreement)
     assert best is not None
     log_p = _v2._log_union(best.z, LOG_MESSAGES + math.log(positions))
     return dataclasses.replace(best, p_value=math.exp(max(log_p, -745.0)))

@@ -168,7 +168,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
     # Half the views carry no field (the unmarked ones): as many field reads on them as the ring's attempts.
     shifts = np.random.default_rng(7).integers(0, _v3.N, size=(max(1, math.ceil(2 * attempts / len(views))), 2))
     t0 = time.perf_counter()
-    for n, (_label, img) in enumerate(views):
+    for n, (label, img) in enumerate(views):
         tiles = list(_detect.folded_tiles(img))
         for i, folded in enumerate(tiles, start=1):
             result = _v2.evaluate(folded, ring, i, layers)
@@ -181,7 +181,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
             found = wm._search(img, ring, None, secret, check.accept)
             false += found.payload is not None
             torus = _v2.torus(tiles[0], 0, 0, 0, image_origin=True)
-            if _label.startswith("marked"):
+            if label.startswith("marked"):
                 # A genuine field of a system outside the ring: it reads, and must name no key of the ring.
                 outside_views += 1
                 outside_read += _v3.read(torus, secret).p_value < _v3.P_THRESHOLD
