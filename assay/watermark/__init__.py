@@ -301,12 +301,13 @@ def _search(
         return (1 if unbound else 0, -r.p_value)
 
     n = 0
-    seen: list[_detect.FoldedTile] = []
+    seen: list[tuple[_detect.FoldedTile, tuple[int, int, int, float]]] = []  # with the public sync's alignment
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
-        seen.append(folded)
         results: list[_v2.Found | _detect.Alignment] = []
         if len(ring):
-            results.append(_v2.evaluate(folded, ring, n, layers))
+            sync = _v2._align(folded)
+            seen.append((folded, sync))
+            results.append(_v2.evaluate(folded, ring, n, layers, sync))
         if legacy is not None:
             results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))
         for r in results:
@@ -322,7 +323,7 @@ def _search(
 
 
 def _field_only(
-    candidates: list[_detect.FoldedTile],
+    candidates: list[tuple[_detect.FoldedTile, tuple[int, int, int, float]]],
     ring: KeyRing,
     secret: bytes,
     accept: Callable[[str, int], bool] | None,
@@ -332,11 +333,11 @@ def _field_only(
     lattice candidate whose public sync is significant (a crop or resize moved the origin: the sync gives the
     tile's phase, the header the tile offset), attributed by ``accept``. Which candidates are read is decided
     by the sync alone, before any field is read, so the union bound counts exactly the positions read."""
-    unaltered = next((f for f in candidates if f.unaltered), None)
+    unaltered = next((f for f, _ in candidates if f.unaltered), None)
     aligned = [
         (f, al)
-        for f in candidates
-        if (al := _v3.synced(f)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
+        for f, sync in candidates
+        if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
     ]
     positions = (1 if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
     reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | None]] = []

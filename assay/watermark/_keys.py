@@ -67,22 +67,34 @@ def layout(key: bytes) -> KeyLayout:
     return KeyLayout(cells=cells.astype(np.intp), signs=signs)
 
 
-def _round(key: bytes, i: int, half: int) -> int:
-    h = hashlib.blake2b(half.to_bytes(4, "big"), key=key, digest_size=4, person=b"assay-wm-fst-2", salt=bytes([i]))
-    return int.from_bytes(h.digest(), "big")
+@lru_cache(maxsize=4096)
+def _round_states(key: bytes) -> tuple[hashlib.blake2b, ...]:
+    # Each round's keyed BLAKE2b with the key block already absorbed: a round copies its state and hashes 4
+    # bytes (half the time of keying a new hash; a version-3 field is decrypted under every key of the ring).
+    # Never updated, only copied, so safe to share between threads.
+    return tuple(
+        hashlib.blake2b(key=key, digest_size=4, person=b"assay-wm-fst-2", salt=bytes([i]))
+        for i in range(_FEISTEL_ROUNDS)
+    )
 
 
 def encrypt(key: bytes, payload: int) -> int:
+    states = _round_states(key)
     left, right = payload >> 32, payload & 0xFFFFFFFF
     for i in range(_FEISTEL_ROUNDS):
-        left, right = right, left ^ _round(key, i, right)
+        h = states[i].copy()
+        h.update(right.to_bytes(4, "big"))
+        left, right = right, left ^ int.from_bytes(h.digest(), "big")
     return (left << 32) | right
 
 
 def decrypt(key: bytes, ciphertext: int) -> int:
+    states = _round_states(key)
     left, right = ciphertext >> 32, ciphertext & 0xFFFFFFFF
     for i in reversed(range(_FEISTEL_ROUNDS)):
-        left, right = right ^ _round(key, i, left), left
+        h = states[i].copy()
+        h.update(left.to_bytes(4, "big"))
+        left, right = right ^ int.from_bytes(h.digest(), "big"), left
     return (left << 32) | right
 
 

@@ -298,16 +298,20 @@ Layer = tuple[
 
 
 def evaluate(
-    folded: _detect.FoldedTile, ring: _keys.KeyRing, tried: int, layers: Sequence[Layer] | None = None
+    folded: _detect.FoldedTile,
+    ring: _keys.KeyRing,
+    tried: int,
+    layers: Sequence[Layer] | None = None,
+    sync: tuple[int, int, int, float] | None = None,
 ) -> Found:
     """Steps 4-7 for one lattice candidate: align with the sync, screen the ring, decode, check the binding.
 
     ``layers`` are the binding fields a decoded message may have (version 2's by default; ``_v3.bindings``
     adds version 3's message field): the one that correlates best decides the algorithm, and the binding's
-    union bound counts every layer tried."""
+    union bound counts every layer tried. ``sync`` is ``_align(folded)`` when the caller already has it."""
     if layers is None:
         layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE, None),)
-    index, sy, sx, sync_z = _align(folded)
+    index, sy, sx, sync_z = _align(folded) if sync is None else sync
     alignments = [(index, sy, sx)]
     if folded.unaltered and (index, sy, sx) != (0, 0, 0):
         alignments.append((0, 0, 0))  # the sync may have been removed; an unaltered copy needs none

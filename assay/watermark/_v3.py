@@ -180,8 +180,9 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
     lay = layout(secret)
     flat = torus.ravel().astype(np.float32)
     norm = float(np.linalg.norm(flat)) + 1e-12
-    x = flat[lay.header_chips].reshape(HEADER_REGIONS, SUB) * lay.header_signs
-    scores = (x @ _HADAMARD).sum(axis=0)  # _HADAMARD is symmetric: column v is the v-th basis vector
+    # The regions' chips under their signs, summed over the regions, then the 256 Walsh scores at once
+    # (_HADAMARD is symmetric: column v is the v-th basis vector).
+    scores = np.einsum("rk,rk->k", flat[lay.header_chips].reshape(HEADER_REGIONS, SUB), lay.header_signs) @ _HADAMARD
     body = flat[lay.body_chips]
     best: FieldRead | None = None
     for header in np.argsort(-scores)[:HEADER_CANDIDATES]:
@@ -193,6 +194,8 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
         if best is None or (ok, z) > (best.ok, best.z):
             agreement = float(np.mean((soft > 0) == (coded == 0)))
             best = FieldRead(ciphertext, ok, z, 1.0, hv, agreement)
+        if ok:
+            break  # the bound counts every message whichever is reported; a second valid one is 1 in 2^24
     assert best is not None
     log_p = _v2._log_union(best.z, LOG_MESSAGES + math.log(positions))
     return dataclasses.replace(best, p_value=math.exp(max(log_p, -745.0)))
@@ -205,18 +208,26 @@ SYNC_GATE = 6.0  # the public sync's z above which a lattice candidate's field i
 def best_offset(sums: np.ndarray, secret: bytes) -> tuple[int, int]:
     """The tile offset (in chips) where the header scores best: the field's start, given the tile's phase.
 
-    One gather of the header's chips at the 64 offsets and one batched product with the Walsh basis (64 x 38
-    regions); ~30 ms, paid only on a lattice candidate whose public sync is significant but whose tile gave no
-    complete mark (a crop or a resize after the tile's message was weakened or removed)."""
+    One gather of the header's chips at the 64 offsets, summed over the regions under their signs, and one
+    product with the Walsh basis; ~1 ms, paid only on a lattice candidate whose public sync is significant but
+    whose tile gave no complete mark (a crop or a resize after the tile's message was weakened or removed)."""
     lay = layout(secret)
-    step = N // 8
-    rows, cols = np.divmod(lay.header_chips, N)
-    offsets = [(i * step, j * step) for i in range(8) for j in range(8)]
-    # np.roll(sums, (a, b))[r, c] == sums[r - a, c - b]: the torus seen from offset (a, b).
-    x = np.stack([sums[(rows - a) % N, (cols - b) % N] for a, b in offsets]).astype(np.float32)
-    x = x.reshape(len(offsets), HEADER_REGIONS, SUB) * lay.header_signs
-    scores = (x @ _HADAMARD).sum(axis=1)  # (offsets, header values)
-    return offsets[int(np.argmax(scores.max(axis=1)))]
+    x = sums.ravel().astype(np.float32)[_offset_chips(secret)].reshape(len(_OFFSETS), HEADER_REGIONS, SUB)
+    scores = np.einsum("ork,rk->ok", x, lay.header_signs) @ _HADAMARD  # (offsets, header values)
+    return _OFFSETS[int(np.argmax(scores.max(axis=1)))]
+
+
+_OFFSETS = [(i * (N // 8), j * (N // 8)) for i in range(8) for j in range(8)]
+
+
+@lru_cache(maxsize=8)
+def _offset_chips(secret: bytes) -> np.ndarray:
+    """(64 x HEADER_CHIPS,) flat torus indices of the header's chips seen from each tile offset (2.5 MB, once
+    per secret): np.roll(sums, (a, b))[r, c] == sums[r - a, c - b]."""
+    rows, cols = np.divmod(layout(secret).header_chips, N)
+    out = np.concatenate([((rows - a) % N) * N + (cols - b) % N for a, b in _OFFSETS]).astype(np.intp)
+    out.setflags(write=False)
+    return out
 
 
 Accept = Callable[[str, int], bool]
@@ -243,9 +254,10 @@ def read_unaltered(folded: _detect.FoldedTile, secret: bytes, positions: int = 1
     return read(_v2.torus(folded, 0, 0, 0, image_origin=True), secret, positions)
 
 
-def synced(folded: _detect.FoldedTile) -> tuple[int, int, int] | None:
-    """The alignment (orientation, shift) of a lattice candidate whose public sync is significant, else None."""
-    index, sy, sx, sync_z = _v2._align(folded)
+def synced(sync: tuple[int, int, int, float]) -> tuple[int, int, int] | None:
+    """The alignment (orientation, shift) of a lattice candidate whose public sync (``_v2._align``) is
+    significant, else None."""
+    index, sy, sx, sync_z = sync
     return (index, sy, sx) if sync_z >= SYNC_GATE else None
 
 
