@@ -18,8 +18,10 @@ was recorded with agrees on nearly every pair; another picture agrees on about h
 Without the key an attacker does not know which comparisons count; matching all of them means making the
 photograph look like the marked picture at the grid's scale, which is no longer a copy attack.
 
-What is stored: the grid size and the bits (about 100 bytes). No picture, no thumbnail; the bits are pair
-orders under a secret pairing, from which no image can be drawn without the key.
+What is stored: the grid size, the bits (about 100 bytes) and where the watermark starts on the picture (its
+top-left pixel, or version 3's anchor: a point of the picture's content, which places it inside a screenshot).
+No picture, no thumbnail; the bits are pair orders under a secret pairing, from which no image can be drawn
+without the key.
 
 Written by hand: image-hash libraries (ImageHash) compute public, unkeyed hashes of the whole frame, which is
 exactly what an attacker can steer and what a crop breaks.
@@ -31,6 +33,7 @@ import functools
 import hashlib
 import hmac
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +48,7 @@ _PAIRS_PER_CELL = 2
 _REACH = 3  # a cell is compared with one within 3 cells
 _MIN_DIFF = 1.0  # cells closer than this (grey levels) decide nothing
 _MIN_PAIRS = 48
-_VERSION = 1
+_VERSION = 2  # 1: no mark origin (every mark started at the top-left pixel)
 #: A checked picture is the recorded one when at least this share of the decidable pairs agree. Calibrated in
 #: bench/check/attacks.py: legit copies after every required attack stay above 0.88, never-marked photos
 #: below 0.76 against any record, under every geometry tried (see the bench for the current figures).
@@ -127,15 +130,29 @@ def _pairs(key: bytes, gx: int, gy: int) -> tuple[np.ndarray, np.ndarray]:
     return out
 
 
-def fingerprint(pixels: np.ndarray, key: bytes) -> bytes:
-    """The keyed fingerprint of a marked picture (what the register stores with its mark)."""
+def fingerprint(pixels: np.ndarray, key: bytes, mark_origin: tuple[float, float] = (0.0, 0.0)) -> bytes:
+    """The keyed fingerprint of a marked picture (what the register stores with its mark), with where its
+    watermark starts (``assay.watermark.mark_origin``: the top-left pixel for version 2, the picture's anchor
+    for version 3), which places the picture inside a larger one at check time."""
     probe = make_probe(pixels)
     h, w = pixels.shape[:2]
     gx, gy = _grid(w, h)
     means, valid = _cell_means(probe, gx, gy, w, h, _identity(probe, w, h))
     a, b = _pairs(key, gx, gy)
     bits = (means[0, a] > means[0, b]).astype(np.uint8)
-    return bytes([_VERSION, gx, gy]) + np.packbits(bits).tobytes()
+    head = bytes([_VERSION, gx, gy]) + struct.pack("<ff", *mark_origin)
+    return head + np.packbits(bits).tobytes()
+
+
+def _parse(recorded: bytes) -> tuple[int, int, tuple[float, float], bytes] | None:
+    """(gx, gy, mark origin, packed bits) of a stored fingerprint; version 1 (before version 3's anchors) had no
+    origin: its marks start at the top-left pixel."""
+    if len(recorded) >= 3 and recorded[0] == 1:
+        return recorded[1], recorded[2], (0.0, 0.0), recorded[3:]
+    if len(recorded) >= 11 and recorded[0] == _VERSION:
+        ox, oy = struct.unpack("<ff", recorded[3:11])
+        return recorded[1], recorded[2], (float(ox), float(oy)), recorded[11:]
+    return None
 
 
 def compare(
@@ -145,15 +162,16 @@ def compare(
 
     ``tile_period(width, height)``, if given, is the watermark's tile period for an unaltered image of that
     size: with the period the detector measured it gives the scale of a rescaled crop."""
-    if len(recorded) < 3 or recorded[0] != _VERSION:
+    parsed = _parse(recorded)
+    if parsed is None:
         return BindingScore(False, 0.0, 0, "unreadable fingerprint")
-    gx, gy = recorded[1], recorded[2]
+    gx, gy, origin, packed = parsed
     a, b = _pairs(key, gx, gy)
-    bits = np.unpackbits(np.frombuffer(recorded[3:], dtype=np.uint8))[: len(a)].astype(bool)
+    bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8))[: len(a)].astype(bool)
     if len(bits) != len(a):
         return BindingScore(False, 0.0, 0, "unreadable fingerprint")
     best = BindingScore(False, 0.0, 0, "none")
-    for name, transforms in _hypotheses(probe, width, height, gx, gy, tile_period):
+    for name, transforms in _hypotheses(probe, width, height, gx, gy, tile_period, origin):
         means, valid = _cell_means(probe, gx, gy, width, height, transforms)
         diff = means[:, a] - means[:, b]
         usable = valid[:, a] & valid[:, b] & (np.abs(diff) >= _MIN_DIFF)
@@ -180,7 +198,9 @@ def _identity(probe: Probe, w: int, h: int) -> np.ndarray:
     return np.array([[pw / w, 0.0, 0.0, 0.0, ph / h, 0.0]])
 
 
-def _hypotheses(probe: Probe, w: int, h: int, gx: int, gy: int, tile_period: Any) -> list[tuple[str, np.ndarray]]:
+def _hypotheses(
+    probe: Probe, w: int, h: int, gx: int, gy: int, tile_period: Any, origin: tuple[float, float] = (0.0, 0.0)
+) -> list[tuple[str, np.ndarray]]:
     ph, pw = probe.luma.shape
     k = pw / probe.width  # checked-image pixels -> probe pixels
     cell = math.sqrt(w * h) / math.sqrt(gx * gy)
@@ -207,22 +227,24 @@ def _hypotheses(probe: Probe, w: int, h: int, gx: int, gy: int, tile_period: Any
             if len(rows):
                 out.append((f"crop x{s:g} {deg:+.1f} deg", rows))
     # 3. the picture inside a larger one (a screenshot of a post, a page, a collage): the detector's geometry
-    #    places it. The marked picture's tiles start at its top-left corner, so that corner lies on the lattice
-    #    the detector found (offset + a whole number of periods) at the scale the period says.
+    #    places it. The marked picture's tiles start at its mark origin (its top-left corner, or version 3's
+    #    anchor), so that point lies on the lattice the detector found (offset + a whole number of periods) at
+    #    the scale the period says.
     if probe.period_px > 0 and tile_period is not None and abs(probe.rotation_deg) <= 0.5 and not probe.flipped:
-        rows = _inside(probe, w, h, probe.period_px / float(tile_period(w, h)), k)
+        rows = _inside(probe, w, h, probe.period_px / float(tile_period(w, h)), k, origin)
         if len(rows):
             out.append(("inside", rows))
     return out
 
 
-def _inside(probe: Probe, w: int, h: int, s: float, k: float) -> np.ndarray:
-    """Placements of the recorded picture, scaled by ``s``, with its corner on the watermark lattice and
+def _inside(probe: Probe, w: int, h: int, s: float, k: float, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Placements of the recorded picture, scaled by ``s``, with its mark origin on the watermark lattice and
     mostly inside the checked image (checked-image pixels scaled by ``k`` to the probe)."""
     if not 0.2 < s < 5:
         return np.zeros((0, 6))
     period = probe.period_px
-    ox, oy = (v % period for v in probe.offset_px)
+    # The corner lies the scaled origin before a lattice point.
+    ox, oy = ((v - s * o) % period for v, o in zip(probe.offset_px, origin, strict=True))
     # Corners from a period before the edge (a picture cut at the edge) to where the picture still fits.
     xs = ox + period * np.arange(-1, max(0, math.floor((probe.width - s * w - ox) / period)) + 2)
     ys = oy + period * np.arange(-1, max(0, math.floor((probe.height - s * h - oy) / period)) + 2)

@@ -138,7 +138,8 @@ def make_marked(
         height=h,
         manifest_id=manifest_id,
         manifest=store,
-        binding=fingerprint(marked, bind_key),
+        # Version 3 starts its mark at the picture's anchor: kept, it places the picture inside a screenshot.
+        binding=fingerprint(marked, bind_key, watermark.mark_origin(pixels) if field_secret else (0.0, 0.0)),
     )
 
 

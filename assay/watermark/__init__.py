@@ -58,6 +58,7 @@ __all__ = [
     "detect",
     "embed",
     "from_rgb",
+    "mark_origin",
     "tile_period",
     "to_rgb",
 ]
@@ -218,6 +219,13 @@ def _embed_legacy(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray
     return _embed.apply_delta(rgb, _embed.embed_luma_delta(rgb, tile))
 
 
+def mark_origin(pixels: np.ndarray) -> tuple[float, float]:
+    """Where :func:`embed` with a ``field_secret`` (version 3) starts its mark on ``pixels``, (x, y) in pixels:
+    the picture's anchor, a point of its content that a crop moves with it (the top-left pixel when the picture
+    has none). Version 2 starts at the top-left pixel."""
+    return _v3.mark_origin(_check_pixels(pixels))
+
+
 def tile_period(width: int, height: int) -> float:
     """The tile period, in pixels, that :func:`embed` uses for a ``width`` x ``height`` image.
 
@@ -339,10 +347,11 @@ def _field_only(
         for f, sync in candidates
         if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
     ]
-    positions = (1 if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
-    reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | None]] = []
-    if unaltered is not None:
-        reads.append((unaltered, _v3.read_unaltered(unaltered, secret, positions), None))
+    positions = (_v3.ANCHOR_POSITIONS if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
+    # (candidate, read, where: the sync's alignment, or where the field starts in the canonical frame)
+    reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | tuple[float, float]]] = []
+    if unaltered is not None and (anchored := _v3.read_anchored(unaltered, secret, positions)) is not None:
+        reads.append((unaltered, anchored[0], anchored[1]))
     reads += [(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
     good = [(f, r, al) for f, r, al in reads if r.ok and r.p_value < P_THRESHOLD]
     if not good:
@@ -353,8 +362,10 @@ def _field_only(
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
     index, payload = accepted[0]
     a, b = folded.basis
-    geometry: dict[str, Any] = {"offset": (0.0, 0.0), "origin": (0.0, 0.0)}  # the read at the image's own origin
-    if alignment is not None:  # a read at the sync's alignment: the tile's geometry as version 2 reports it
+    if len(alignment) == 2:  # a read at an anchor (or the top-left pixel): where the mark starts
+        start = _v2._to_input(folded, *alignment)
+        geometry: dict[str, Any] = {"offset": start, "origin": start}
+    else:  # a read at the sync's alignment: the tile's geometry as version 2 reports it
         index_v, sy, sx = alignment
         _, quarter, flip = folded.variants[index_v]
         r, c = _v2._unorient(float(sy), float(sx), quarter, flip)

@@ -279,6 +279,7 @@ class FoldedTile:
     origin: tuple[int, int] = (0, 0)  # top-left of the examined region in the input (very large images)
     work: np.ndarray | None = None  # the prefiltered working luma the tile was folded from (shared, not copied)
     unaltered: bool = False  # the candidate embed() would have used for an image of this size
+    luma: np.ndarray | None = None  # the working luma before the prefilter (shared): where anchors are found
 
 
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
@@ -290,8 +291,20 @@ def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
     return out
 
 
-def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
-    """Steps 1-3, lazily: one folded tile per lattice candidate, best candidate first."""
+@dataclass(frozen=True)
+class Working:
+    """The luma the detector examines (step 1, before the prefilter): the image at ``work_scale``, or its
+    centre for a very large image (``origin``: its top-left in input pixels). ``real_scale`` is the working
+    copy's own scale (its sides are rounded): working pixel i covers input position (i + 0.5) / real_scale - 0.5
+    from ``origin``."""
+
+    luma: np.ndarray
+    origin: tuple[int, int]  # (x, y)
+    scale: float
+    real_scale: float
+
+
+def working(rgb: np.ndarray) -> Working:
     h, w = rgb.shape[:2]
     luma = Image.fromarray(rgb).convert("L")
     scale = work_scale(h, w)
@@ -303,10 +316,19 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
         cw, ch = int(w * keep), int(h * keep)
         origin = ((w - cw) // 2, (h - ch) // 2)
         luma = luma.crop((origin[0], origin[1], origin[0] + cw, origin[1] + ch))
-    work = _prefilter(_working_luma(luma, scale))
+    y = _working_luma(luma, scale)
+    real_scale = 0.5 * (y.shape[0] / luma.size[1] + y.shape[1] / luma.size[0])
+    return Working(y, origin, scale, real_scale)
+
+
+def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
+    """Steps 1-3, lazily: one folded tile per lattice candidate, best candidate first."""
+    h, w = rgb.shape[:2]
+    region = working(rgb)
+    scale, origin, real_scale = region.scale, region.origin, region.real_scale
+    work = _prefilter(region.luma)
     # The unaltered geometry first: the period embed() used for an image of this size, in working pixels (the
     # working copy's sides are rounded, hence its own scale). Nothing to measure, and the most common case.
-    real_scale = 0.5 * (work.shape[0] / luma.size[1] + work.shape[1] / luma.size[0])
     unaltered = (tile_period(h, w) * real_scale, 0.0)
 
     def candidates() -> Iterator[tuple[float, float]]:
@@ -335,6 +357,7 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
             origin=origin,
             work=work,
             unaltered=v is unaltered,
+            luma=region.luma,
         )
 
 

@@ -37,9 +37,9 @@ def tile_period(h: int, w: int) -> float:
     return min(_pattern.TILE / work_scale(h, w), min(h, w) / 2.0)
 
 
-def _interp_matrix(n: int, period: float) -> np.ndarray:
-    # (n, TILE) periodic linear interpolation of tile rows at image positions 0..n-1.
-    u = np.arange(n, dtype=np.float64) * (_pattern.TILE / period)
+def _interp_matrix(n: int, period: float, start: float = 0.0) -> np.ndarray:
+    # (n, TILE) periodic linear interpolation of tile rows at image positions 0..n-1, tile row 0 at ``start``.
+    u = (np.arange(n, dtype=np.float64) - start) * (_pattern.TILE / period)
     i0 = np.floor(u).astype(np.int64)
     f = (u - i0).astype(np.float32)
     m = np.zeros((n, _pattern.TILE), dtype=np.float32)
@@ -49,10 +49,11 @@ def _interp_matrix(n: int, period: float) -> np.ndarray:
     return m
 
 
-def pattern_image(tile: np.ndarray, h: int, w: int) -> np.ndarray:
+def pattern_image(tile: np.ndarray, h: int, w: int, origin: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """The tile repeated over an h x w image at ``tile_period``, its position (0, 0) at ``origin`` (x, y)."""
     period = tile_period(h, w)
     t = tile.astype(np.float32)
-    return _interp_matrix(h, period) @ t @ _interp_matrix(w, period).T
+    return _interp_matrix(h, period, origin[1]) @ t @ _interp_matrix(w, period, origin[0]).T
 
 
 def masking(luma: Image.Image, period: float) -> np.ndarray:

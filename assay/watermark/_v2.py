@@ -72,22 +72,26 @@ def message_tile(key: bytes, ciphertext: int) -> np.ndarray:
     return tile / np.sqrt(np.mean(tile**2))
 
 
-def binding_image(field: np.ndarray, h: int, w: int, period: float) -> np.ndarray:
-    """The binding field drawn over an h x w image, bilinear between chip centres, unit RMS.
+def binding_image(
+    field: np.ndarray, h: int, w: int, period: float, origin: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
+    """The binding field drawn over an h x w image, bilinear between chip centres, unit RMS, its chip (0, 0)
+    starting at ``origin`` (x, y) in image pixels.
 
-    Image pixel i sits at canonical position i * TILE / period (as in _embed.pattern_image), so at chip
-    coordinate c(i) = i * s - 3/8 with s = TILE / (period * CELL) chips per pixel (chip j is centred on
+    Image pixel i sits at canonical position (i - o) * TILE / period (as in _embed.pattern_image), so at chip
+    coordinate c(i) = (i - o) * s - 3/8 with s = TILE / (period * CELL) chips per pixel (chip j is centred on
     canonical 4j + 1.5). Pillow's bilinear upscaling maps output pixel i to source position
     box0 + (i + 0.5) * s - 0.5 between source pixel centres; a box starting at c(0) - 0.5 * s + 0.5 makes the
     two agree, and its C loop is 5x faster than numpy gathers."""
     s = TILE / (period * CELL)
-    lo_r, lo_c = -2, -2
+    c0 = -(CELL - 1) / 2.0 / CELL
+    start_c, start_r = c0 - origin[0] * s, c0 - origin[1] * s  # c(0) on each axis
+    lo_r, lo_c = int(np.floor(start_r)) - 2, int(np.floor(start_c)) - 2
     n_r, n_c = int(np.ceil(h * s)) + 5, int(np.ceil(w * s)) + 5
     rows = np.arange(lo_r, lo_r + n_r) % _keys.BIND_TORUS
     cols = np.arange(lo_c, lo_c + n_c) % _keys.BIND_TORUS
     grid = np.ascontiguousarray(field[rows][:, cols], dtype=np.float32)
-    c0 = -(CELL - 1) / 2.0 / CELL
-    box = (c0 - 0.5 * s + 0.5 - lo_c, c0 - 0.5 * s + 0.5 - lo_r)
+    box = (start_c - 0.5 * s + 0.5 - lo_c, start_r - 0.5 * s + 0.5 - lo_r)
     img = Image.fromarray(grid, "F").resize(
         (w, h), Image.Resampling.BILINEAR, box=(box[0], box[1], box[0] + w * s, box[1] + h * s)
     )
@@ -101,14 +105,17 @@ def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int) -> np.ndarray:
     return luma_delta(rgb, message_tile(key, ciphertext), _keys.binding_field(key, ciphertext), PERIODIC_SHARE)
 
 
-def luma_delta(rgb: np.ndarray, tile: np.ndarray, field: np.ndarray, tile_share: float) -> np.ndarray:
+def luma_delta(
+    rgb: np.ndarray, tile: np.ndarray, field: np.ndarray, tile_share: float, origin: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
     """The tile repeated over the image plus the non-repeating field (version 2's binding field, version 3's
-    message field), at ``tile_share`` and 1 - ``tile_share`` of the energy, masked, at the target PSNR."""
+    message field), at ``tile_share`` and 1 - ``tile_share`` of the energy, masked, at the target PSNR; both
+    start at ``origin`` (x, y): the top-left pixel for version 2, the picture's anchor for version 3."""
     h, w = rgb.shape[:2]
     period = _embed.tile_period(h, w)
-    delta = _embed.pattern_image(tile, h, w)
+    delta = _embed.pattern_image(tile, h, w, origin)
     delta *= np.float32(math.sqrt(tile_share))
-    delta += binding_image(field, h, w, period) * np.float32(math.sqrt(1.0 - tile_share))
+    delta += binding_image(field, h, w, period, origin) * np.float32(math.sqrt(1.0 - tile_share))
     luma = Image.fromarray(rgb).convert("L")
     delta *= _embed.masking(luma, period)
     target_mse = 255.0**2 / 10 ** (_embed.TARGET_PSNR_DB / 10)
@@ -233,15 +240,19 @@ def _half_coords(folded: _detect.FoldedTile) -> tuple[np.ndarray, np.ndarray, np
     """The working luma averaged over 2x2 blocks, and the (row, col) of each block's centre in the fold's
     canonical frame, unwrapped (not modulo TILE). Chips are 4 canonical pixels, so 2x2 blocks still fall
     within one chip nearly everywhere, at a quarter of the cost."""
+    half, ys, xs = _half(folded)
+    a, b = folded.basis
+    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE).astype(np.float32)
+    return half, inv[1, 0] * xs[None, :] + inv[1, 1] * ys[:, None], inv[0, 0] * xs[None, :] + inv[0, 1] * ys[:, None]
+
+
+def _half(folded: _detect.FoldedTile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working luma summed over 2x2 blocks, and the working coordinates of the blocks' rows and columns."""
     work = folded.work
     assert work is not None
     h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
     half = work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2]
-    a, b = folded.basis
-    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE).astype(np.float32)
-    xs = np.arange(0.5, w, 2, dtype=np.float32)[None, :]
-    ys = np.arange(0.5, h, 2, dtype=np.float32)[:, None]
-    return half, inv[1, 0] * xs + inv[1, 1] * ys, inv[0, 0] * xs + inv[0, 1] * ys
+    return half, np.arange(0.5, h, 2, dtype=np.float32), np.arange(0.5, w, 2, dtype=np.float32)
 
 
 def _to_input(folded: _detect.FoldedTile, r: float, c: float) -> tuple[float, float]:

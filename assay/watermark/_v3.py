@@ -48,7 +48,7 @@ import numpy as np
 import scipy.linalg
 
 from ..errors import FieldProblem
-from . import _detect, _ecc, _keys, _v2
+from . import _anchor, _detect, _ecc, _keys, _v2
 from ._input import WatermarkError
 
 ALGORITHM = "org.assay.watermark.3"
@@ -147,9 +147,24 @@ def field(secret: bytes, ciphertext: int) -> np.ndarray:
 # --- embedding -------------------------------------------------------------------------------------------
 
 
+def mark_origin(rgb: np.ndarray) -> tuple[float, float]:
+    """Where version 3 starts its tile and field, (x, y) in image pixels: the picture's anchor (``_anchor``),
+    or the top-left pixel when it has none."""
+    region = _detect.working(rgb)
+    anchor = _anchor.mark_anchor(region.luma)
+    if anchor is None:
+        return (0.0, 0.0)
+    # Working position p is input position p / real_scale from the region's origin, in the frame where the
+    # detector's canonical coordinates start at 0 (``_v2._half_coords``; Pillow's half-pixel offset of the
+    # resize, under 0.3 px, is left to the detector's shifts).
+    row, col = (a / region.real_scale for a in anchor)
+    return (region.origin[0] + col, region.origin[1] + row)
+
+
 def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int, secret: bytes) -> np.ndarray:
     ciphertext = _keys.encrypt(key, payload)
-    return _v2.luma_delta(rgb, _v2.message_tile(key, ciphertext), field(secret, ciphertext), TILE_SHARE)
+    tile = _v2.message_tile(key, ciphertext)
+    return _v2.luma_delta(rgb, tile, field(secret, ciphertext), TILE_SHARE, mark_origin(rgb))
 
 
 # --- detection: the field alone ----------------------------------------------------------------------------
@@ -252,6 +267,108 @@ def attribute(ciphertext: int, ring: _keys.KeyRing, accept: Accept | None) -> li
 def read_unaltered(folded: _detect.FoldedTile, secret: bytes, positions: int = 1) -> FieldRead:
     """The field read where an image that kept its size and origin carries it (no alignment needed)."""
     return read(_v2.torus(folded, 0, 0, 0, image_origin=True), secret, positions)
+
+
+# --- detection: the field at the picture's anchors ----------------------------------------------------------
+
+SHIFTS = (-2, -1, 0, 1, 2)  # half-chips around the best start, on each axis (an anchor is found to about a chip)
+# The marked picture's period over this one's: a crop of a few % from each side shrinks this picture's period
+# (by the fourth root of the area kept), a slight resize changes the mark's. A scale off by 0.5 % moves chips
+# 900 px from the anchor by 4.5 px, so the steps are 0.5 %; step 1 scores every other one and the two beside
+# the best.
+RHOS = tuple(round(0.965 + 0.005 * i, 3) for i in range(11))
+ANCHOR_POSITIONS = len(RHOS) * (_anchor.COUNT + 1) * len(SHIFTS) ** 2  # scales x (anchors + top-left) x shifts
+
+
+def _half_chip_sums(half: np.ndarray, rows: np.ndarray, cols: np.ndarray, rho: float) -> np.ndarray:
+    """(2N, 2N): the sums of ``half`` (the working luma in 2x2 blocks) per half chip of the torus, half chip 0
+    at the canonical frame's 0, the frame scaled by ``rho`` (the marked picture's period over this one's).
+    ``rows`` and ``cols`` are the blocks' canonical coordinates on an axis-aligned candidate."""
+    m = 2 * N
+    k = np.float32(0.5 * rho)
+    u = np.floor(rows * k + np.float32(0.25)).astype(np.int64) & (m - 1)
+    v = np.floor(cols * k + np.float32(0.25)).astype(np.int64) & (m - 1)
+    index = (u * m)[:, None] + v[None, :]
+    return np.bincount(index.ravel(), weights=half.ravel(), minlength=m * m).reshape(m, m).astype(np.float32)
+
+
+def _parities(sums: np.ndarray) -> np.ndarray:
+    """(4, N, N): the chip tori of the two half-chip parities on each axis. Chip u of a field starting t half
+    chips from the frame's 0 holds half chips 2u + t and 2u + t + 1: parity t % 2, rolled by t // 2."""
+    out = np.empty((4, N, N), np.float32)
+    even, odd = sums[0::2], sums[1::2]
+    for i, rows in enumerate((even + odd, odd + np.roll(even, -1, axis=0))):
+        even_c, odd_c = rows[:, 0::2], rows[:, 1::2]
+        out[2 * i] = even_c + odd_c
+        out[2 * i + 1] = odd_c + np.roll(even_c, -1, axis=1)
+    return out
+
+
+def _header_scores(tori: np.ndarray, secret: bytes, shifts: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(len(shifts),): the best of the header's 256 scores over the torus norm, for a field starting at each
+    shift (in half chips) of the parities ``tori``."""
+    lay = layout(secret)
+    rows, cols = np.divmod(lay.header_chips, N)
+    t = np.asarray(shifts, dtype=np.int64)
+    variant = 2 * (t[:, 0] % 2) + t[:, 1] % 2
+    index = (variant * CHIPS)[:, None] + ((rows + (t[:, :1] // 2)) % N) * N + (cols + (t[:, 1:] // 2)) % N
+    x = tori.reshape(-1)[index].reshape(len(t), HEADER_REGIONS, SUB)
+    scores = np.einsum("prk,rk->pk", x, lay.header_signs) @ _HADAMARD
+    norms = np.sqrt(np.einsum("vij,vij->v", tori, tori))[variant]
+    return scores.max(axis=1) / (norms + 1e-12)
+
+
+def _canonical(folded: _detect.FoldedTile, row: float, col: float) -> tuple[float, float]:
+    """A working-luma position -> the canonical frame of an axis-aligned candidate (as ``_v2._half_coords``)."""
+    a, b = folded.basis
+    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / _v2.TILE)
+    return float(inv[1, 0] * col + inv[1, 1] * row), float(inv[0, 0] * col + inv[0, 1] * row)
+
+
+def read_anchored(
+    folded: _detect.FoldedTile, secret: bytes, positions: int
+) -> tuple[FieldRead, tuple[float, float]] | None:
+    """The field read where it starts at one of the picture's anchors or at its top-left pixel, at one of the
+    scales RHOS (a crop changed the picture's period; a resize changed the mark's):
+
+    1. every start at every scale, scored by the header's 256 scores at the start's own half chip;
+    2. the best (start, scale), at the 25 half-chip shifts around it (two either way on each axis); the best
+       shift is read.
+
+    The union bound counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``). Returns
+    the read and where the field starts, in the candidate's canonical frame (row, col). ``folded`` is the
+    unaltered candidate (the picture's own period, unrotated)."""
+    if folded.luma is None or folded.basis[1] != 0.0:
+        return None
+    half, ys, xs = _v2._half(folded)
+    k = _v2.TILE / folded.basis[0]
+    rows, cols = ys * np.float32(k), xs * np.float32(k)
+    # The top-left pixel (outside the examined centre of a very large image), then the anchors.
+    starts = [_canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)]
+    starts += [_canonical(folded, r, c) for r, c in _anchor.candidates(folded.luma)]
+    best: tuple[float, float, np.ndarray, tuple[int, int]] | None = None
+
+    def score(rho: float) -> None:
+        nonlocal best
+        tori = _parities(_half_chip_sums(half, rows, cols, rho))
+        own = [(round(rho * r / 2), round(rho * c / 2)) for r, c in starts]  # in half chips
+        scores = _header_scores(tori, secret, own)
+        i = int(np.argmax(scores))
+        if best is None or scores[i] > best[0]:
+            best = (float(scores[i]), rho, tori, own[i])
+
+    for rho in RHOS[1::2]:  # every other scale, then the two beside the best
+        score(rho)
+    assert best is not None
+    i = RHOS.index(best[1])
+    for j in (i - 1, i + 1):
+        if 0 <= j < len(RHOS):
+            score(RHOS[j])
+    _, rho, tori, (r0, c0) = best
+    shifts = [(r0 + dr, c0 + dc) for dr in SHIFTS for dc in SHIFTS]
+    tr, tc = shifts[int(np.argmax(_header_scores(tori, secret, shifts)))]
+    sums = np.roll(tori[2 * (tr % 2) + tc % 2], (-(tr // 2), -(tc // 2)), axis=(0, 1))
+    return read(sums, secret, positions), (2.0 * tr / rho, 2.0 * tc / rho)
 
 
 def synced(sync: tuple[int, int, int, float]) -> tuple[int, int, int] | None:

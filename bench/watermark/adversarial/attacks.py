@@ -178,11 +178,14 @@ def _add(rgb: np.ndarray, delta: np.ndarray) -> np.ndarray:
     return _embed.apply_delta(rgb, delta.astype(np.float32))
 
 
-def draw_tile(target: np.ndarray, tile: np.ndarray, target_psnr: float) -> np.ndarray:
-    """Redraw a tile on ``target`` the way embed() would: at the target's period, with its masking map."""
+def draw_tile(
+    target: np.ndarray, tile: np.ndarray, target_psnr: float, origin: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
+    """Redraw a tile on ``target`` the way embed() would: at the target's period, with its masking map, its
+    position (0, 0) at ``origin`` (x, y; version 3 starts there, at the picture's anchor: open code)."""
     h, w = target.shape[:2]
     period = _embed.tile_period(h, w)
-    delta = _embed.pattern_image(tile / (np.sqrt(np.mean(tile**2)) + 1e-12), h, w)
+    delta = _embed.pattern_image(tile / (np.sqrt(np.mean(tile**2)) + 1e-12), h, w, origin)
     delta *= _embed.masking(Image.fromarray(target).convert("L"), period)
     delta *= np.float32(255.0 / 10 ** (target_psnr / 20) / math.sqrt(max(float(np.mean(delta * delta)), 1e-12)))
     return _add(target, delta)
@@ -248,12 +251,14 @@ def forged_tile(learned: ChipMap, payload: int | None) -> np.ndarray:
     return tile_from_chips(values)
 
 
-def subtract(marked: np.ndarray, tile: np.ndarray, strength: float) -> np.ndarray:
-    """Removal: render the estimate at the image's period with its masking map, fit its gain to the image's
-    residual by least squares, and subtract ``strength`` times that."""
+def subtract(
+    marked: np.ndarray, tile: np.ndarray, strength: float, origin: tuple[float, float] = (0.0, 0.0)
+) -> np.ndarray:
+    """Removal: render the estimate at the image's period with its masking map (its position (0, 0) at
+    ``origin``), fit its gain to the image's residual by least squares, and subtract ``strength`` times that."""
     h, w = marked.shape[:2]
     period = _embed.tile_period(h, w)
-    est = _embed.pattern_image(tile / (np.sqrt(np.mean(tile**2)) + 1e-12), h, w)
+    est = _embed.pattern_image(tile / (np.sqrt(np.mean(tile**2)) + 1e-12), h, w, origin)
     est *= _embed.masking(Image.fromarray(marked).convert("L"), period)
     r = high_pass(luma(marked))
     e = high_pass(est)
