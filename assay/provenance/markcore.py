@@ -115,7 +115,10 @@ def make_marked(
     if visible_label:
         pixels = add_visible_label(pixels)
     # The mark id travels encrypted under the system's key: the embedded bits are never published.
-    marked = watermark.embed(pixels, wm_key.payload_of(mark), key=wm_key.key, field_secret=field_secret)
+    payload = wm_key.payload_of(mark)
+    marked = watermark.embed(pixels, payload, key=wm_key.key, field_secret=field_secret)
+    # Version 3 starts its mark at one of the picture's anchors: kept, it places the picture inside a screenshot.
+    start = watermark.mark_origin(pixels, payload, key=wm_key.key, field_secret=field_secret) if field_secret else None
     encoded = encode_image(marked, media_type, xmp=xmp_packet(facts))
     signed, store = sign_asset(
         build_manifest(facts),
@@ -138,8 +141,7 @@ def make_marked(
         height=h,
         manifest_id=manifest_id,
         manifest=store,
-        # Version 3 starts its mark at the picture's anchor: kept, it places the picture inside a screenshot.
-        binding=fingerprint(marked, bind_key, watermark.mark_origin(pixels) if field_secret else (0.0, 0.0)),
+        binding=fingerprint(marked, bind_key, start or (0.0, 0.0)),
     )
 
 

@@ -219,11 +219,13 @@ def _embed_legacy(pixels: np.ndarray, payload: int, *, key: bytes) -> np.ndarray
     return _embed.apply_delta(rgb, _embed.embed_luma_delta(rgb, tile))
 
 
-def mark_origin(pixels: np.ndarray) -> tuple[float, float]:
-    """Where :func:`embed` with a ``field_secret`` (version 3) starts its mark on ``pixels``, (x, y) in pixels:
-    the picture's anchor, a point of its content that a crop moves with it (the top-left pixel when the picture
-    has none). Version 2 starts at the top-left pixel."""
-    return _v3.mark_origin(_check_pixels(pixels))
+def mark_origin(pixels: np.ndarray, payload: int, *, key: bytes, field_secret: bytes) -> tuple[float, float]:
+    """Where ``embed(pixels, payload, key=key, field_secret=field_secret)`` (version 3) starts its mark, (x, y)
+    in pixels: one of the picture's anchors, points of its content that a crop moves with it, chosen by a
+    keyed hash of the mark (the top-left pixel when the picture has none). Version 2 starts at the top-left
+    pixel."""
+    ciphertext = _keys.encrypt(check_key(key), _check_payload(payload))
+    return _v3.mark_origin(_check_pixels(pixels), _v3.check_secret(field_secret), ciphertext)
 
 
 def tile_period(width: int, height: int) -> float:

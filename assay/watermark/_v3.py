@@ -147,11 +147,18 @@ def field(secret: bytes, ciphertext: int) -> np.ndarray:
 # --- embedding -------------------------------------------------------------------------------------------
 
 
-def mark_origin(rgb: np.ndarray) -> tuple[float, float]:
-    """Where version 3 starts its tile and field, (x, y) in image pixels: the picture's anchor (``_anchor``),
-    or the top-left pixel when it has none."""
+def anchor_choice(secret: bytes, ciphertext: int) -> int:
+    """Which of the picture's strongest central blobs the mark starts at: a keyed hash of the mark, so an
+    attacker with the open code cannot tell which."""
+    digest = hashlib.blake2b(ciphertext.to_bytes(8, "big"), key=secret, digest_size=1, person=b"assay-wm3-anchor")
+    return digest.digest()[0] % _anchor.CHOICES
+
+
+def mark_origin(rgb: np.ndarray, secret: bytes, ciphertext: int) -> tuple[float, float]:
+    """Where version 3 starts its tile and field, (x, y) in image pixels: one of the picture's anchors
+    (``_anchor``; which one: ``anchor_choice``), or the top-left pixel when it has none."""
     region = _detect.working(rgb)
-    anchor = _anchor.mark_anchor(region.luma)
+    anchor = _anchor.mark_anchor(region.luma, anchor_choice(secret, ciphertext))
     if anchor is None:
         return (0.0, 0.0)
     # Working position p is input position p / real_scale from the region's origin, in the frame where the
@@ -164,7 +171,7 @@ def mark_origin(rgb: np.ndarray) -> tuple[float, float]:
 def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int, secret: bytes) -> np.ndarray:
     ciphertext = _keys.encrypt(key, payload)
     tile = _v2.message_tile(key, ciphertext)
-    return _v2.luma_delta(rgb, tile, field(secret, ciphertext), TILE_SHARE, mark_origin(rgb))
+    return _v2.luma_delta(rgb, tile, field(secret, ciphertext), TILE_SHARE, mark_origin(rgb, secret, ciphertext))
 
 
 # --- detection: the field alone ----------------------------------------------------------------------------

@@ -90,15 +90,16 @@ def test_removing_the_tile_removes_version_2_but_the_field_still_names_the_syste
         assert detect(field_only, keys=ring).payload is None
 
 
-def _removed(marked: np.ndarray, accept, ring: KeyRing) -> np.ndarray:  # noqa: ANN001
-    """The own-fold removal at the first strength where only the field answers (fails if there is none)."""
+def _removed(marked: np.ndarray, accept, ring: KeyRing, view=lambda x: x) -> np.ndarray:  # noqa: ANN001
+    """The own-fold removal at the first strength where the tile alone no longer gives the mark on ``view`` of
+    the picture (fails if there is none below 35 dB)."""
     fold = adv.folded_tile(marked)
     for strength in np.arange(0.8, 2.5, 0.1):
         removed = adv.subtract(marked, fold, float(strength))
-        if detect(removed, keys=ring, field_secret=SECRET, accept=accept).layer == "field":
-            assert detect(removed, keys=ring).payload is None  # the tile alone no longer gives the mark
+        assert adv.psnr(marked, removed) >= 35.0, "the removal never removed the tile above 35 dB"
+        if detect(np.ascontiguousarray(view(removed)), keys=ring).payload is None:
             return removed
-    pytest.fail("the field never answered alone: the removal did not remove the tile")
+    pytest.fail("the removal did not remove the tile")
 
 
 def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(photos: dict, ring: KeyRing) -> None:
@@ -112,12 +113,13 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
         px = photos[name]
         payload = 0xABCDEF
         marked = embed(px, payload, key=KEY, field_secret=SECRET)
-        ax, ay = mark_origin(px)
+        ax, ay = mark_origin(px, payload, key=KEY, field_secret=SECRET)
         h, w = px.shape[:2]
         assert min(ax, w - ax) >= 0.15 * w and min(ay, h - ay) >= 0.15 * h  # an anchor, not the top-left pixel
         accept = _register(payload)
         # What is left of the public sync, subtracted where the tile started (the anchor: open code).
         removed = adv.subtract(_removed(marked, accept, ring), adv.public_sync_tile(), 1.0, (ax, ay))
+        removed = _removed(removed, accept, ring, lambda x: x[4:, 4:])  # and until a crop does not revive it
         changes = {
             "top-left 4 px": (removed[4:, 4:], (4, 4)),
             "top-left 24 px": (removed[24:, 24:], (24, 24)),
@@ -126,8 +128,10 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
         }
         for change, (x, (cx, cy)) in changes.items():
             x = np.ascontiguousarray(x)
+            assert detect(x, keys=ring).payload is None, (name, change)  # the tile alone does not give it
             found = detect(x, keys=ring, field_secret=SECRET, accept=accept)
-            assert (found.payload, found.layer, found.key_id) == (payload, "field", "acme"), (name, change)
+            # (What is left of the tile's message may still decode; bound by the field, it is found as well.)
+            assert (found.payload, found.key_id) == (payload, "acme"), (name, change)
             # Found at the anchor itself (a public sync that survived may give a read as well; the best is kept).
             unaltered = next(_detect.folded_tiles(x))
             anchored = _v3.read_anchored(unaltered, SECRET, _v3.ANCHOR_POSITIONS)
@@ -137,7 +141,10 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
             assert start == pytest.approx((ax - cx, ay - cy), abs=4.0), (name, change)
         resized = attacks.resize(0.98)(removed, np.random.default_rng(0))
         found = detect(resized, keys=ring, field_secret=SECRET, accept=accept)
-        assert (found.payload, found.layer) == (payload, "field"), (name, "resize 0.98")
+        assert found.payload == payload, (name, "resize 0.98")
+        anchored = _v3.read_anchored(next(_detect.folded_tiles(resized)), SECRET, _v3.ANCHOR_POSITIONS)
+        assert anchored is not None and anchored[0].ok, (name, "resize 0.98")
+        assert anchored[0].ciphertext == _keys.encrypt(KEY, payload)
 
 
 def test_after_the_removal_a_turned_crop_is_found_where_the_public_sync_survived(photos: dict, ring: KeyRing) -> None:
@@ -147,12 +154,20 @@ def test_after_the_removal_a_turned_crop_is_found_where_the_public_sync_survived
     payload = 0xABCDEF
     marked = embed(px, payload, key=KEY, field_secret=SECRET)
     accept = _register(payload)
-    removed = _removed(marked, accept, ring)
+    removed = _removed(marked, accept, ring, lambda x: np.rot90(x)[4:, 4:])
     turned = np.ascontiguousarray(np.rot90(removed)[4:, 4:])
     found = detect(turned, keys=ring, field_secret=SECRET, accept=accept)
-    assert (found.payload, found.layer) == (payload, "field")
+    assert found.payload == payload
     assert found.quarter_turns != 0 or found.flipped
-    assert found.origin_px is None  # read at the sync's alignment, not at an anchor
+    # The field alone, where the sync puts it (what is left of the tile's message may decode and be bound too).
+    from assay.watermark import _detect, _keys, _v2
+
+    reads = [
+        _v3.read_aligned(f, al, SECRET, 64)
+        for f in _detect.folded_tiles(turned)
+        if (al := _v3.synced(_v2._align(f))) is not None
+    ]
+    assert any(r.ok and r.ciphertext == _keys.encrypt(KEY, payload) for r in reads)
 
 
 def test_the_field_reads_nothing_on_unmarked_or_version_2_images(photos: dict, marked: dict, ring: KeyRing) -> None:
@@ -218,7 +233,8 @@ def test_a_copied_tile_never_borrows_another_marks_field(ring: KeyRing) -> None:
     picture = _photo("astronaut", 3.0)
     target = embed(picture, 0x77, key=KEY, field_secret=SECRET)
     stripped = adv.subtract(target, adv.folded_tile(target), 1.4)  # the attacker removes the target's own tile
-    anchor = mark_origin(picture)  # where the target's field starts (open code): the copies are drawn there
+    # Where the target's field starts (the attacker tries each of the candidate blobs; here, the right one).
+    anchor = mark_origin(picture, 0x77, key=KEY, field_secret=SECRET)
     coffee = _photo("coffee", 1.0)
     # Other marks of acme with the target's header, found by trying payloads (the public check tells an attacker
     # which collide); each one's folded tile is drawn on the stripped target.
@@ -228,7 +244,8 @@ def test_a_copied_tile_never_borrows_another_marks_field(ring: KeyRing) -> None:
     for payload in sources:
         source = embed(coffee, payload, key=KEY, field_secret=SECRET)
         # The source's tile, folded from where its own mark starts, redrawn from where the target's field starts.
-        phase = [-round(v * 128 / tile_period(coffee.shape[1], coffee.shape[0])) for v in mark_origin(coffee)[::-1]]
+        start = mark_origin(coffee, payload, key=KEY, field_secret=SECRET)
+        phase = [-round(v * 128 / tile_period(coffee.shape[1], coffee.shape[0])) for v in start[::-1]]
         tile = np.roll(adv.folded_tile(source), phase, axis=(0, 1))
         forged = adv.draw_tile(stripped, tile, 36.0, anchor)
         found = detect(forged, keys=ring, field_secret=SECRET, accept=_register(0x77, payload))

@@ -275,6 +275,55 @@ def public_sync_tile() -> np.ndarray:
 # --- images --------------------------------------------------------------------------------------------
 
 
+def anchor_candidates(rgb: np.ndarray, count: int, margin: float) -> list[tuple[float, float]]:
+    """The picture's strongest blobs, (x, y) in its pixels, as version 3's embedder (margin ``_anchor.CENTRAL``)
+    or detector (``_anchor.MARGIN``) finds them: open code."""
+    from assay.watermark import _anchor
+
+    region = _detect.working(np.ascontiguousarray(rgb))
+    found = _anchor.find(region.luma, count, margin)
+    return [(region.origin[0] + c / region.real_scale, region.origin[1] + r / region.real_scale) for r, c, _ in found]
+
+
+def blur_anchor(marked: np.ndarray, chip_reach: float = 2.5) -> tuple[np.ndarray, float]:
+    """The attack on version 3's anchor, with the open code: the mark starts at one of the picture's
+    ``_anchor.CHOICES`` strongest central blobs (which one is the register's secret), so blur the picture around
+    all of them, more and more (Gaussian, sigma 4 to 64 px, blended in over a disc of about 4 sigma), until the
+    detector's anchors include none of them (none within ``chip_reach`` chips). Returns the picture and the
+    blur's sigma (0: never moved)."""
+    from assay.watermark import _anchor, tile_period
+
+    targets = anchor_candidates(marked, _anchor.CHOICES, _anchor.CENTRAL)
+    h, w = marked.shape[:2]
+    chip = tile_period(w, h) / 32
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    near = np.zeros((h, w), np.float32)
+    out = marked
+    for sigma in (4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0):
+        near[:] = 0.0
+        for ax, ay in targets:
+            np.maximum(near, np.exp(-((x - ax) ** 2 + (y - ay) ** 2) / (2 * (2 * sigma) ** 2)), out=near)
+        blurred = ndimage.gaussian_filter(marked.astype(np.float32), (sigma, sigma, 0))
+        weight = near[..., None]
+        out = np.clip(np.rint(marked * (1 - weight) + blurred * weight), 0, 255).astype(np.uint8)
+        found = anchor_candidates(out, _anchor.COUNT, _anchor.MARGIN)
+        if all(math.dist(f, t) > chip_reach * chip for f in found for t in targets):
+            return out, sigma
+    return out, 0.0
+
+
+def subtract_public_sync(rgb: np.ndarray) -> np.ndarray:
+    """What is left of the public sync, subtracted where it is: its phase found as the detector finds it (one
+    FFT correlation with the open pattern), then removed by ``subtract`` drawn from there."""
+    from assay.watermark import _v2
+
+    folded = next(iter(_detect.folded_tiles(np.ascontiguousarray(rgb))))
+    _, sy, sx, _ = _v2._align(folded)
+    h, w = rgb.shape[:2]
+    period = _embed.tile_period(h, w)
+    return subtract(rgb, public_sync_tile(), 1.0, (sx * period / _pattern.TILE, sy * period / _pattern.TILE))
+
+
 def generated_images(count: int, seed: int = 9, side: int = 512) -> Iterator[np.ndarray]:
     """``count`` varied side x side images: 4 of 5 are random crops (10-100% of the area) of the pictures
     scikit-image and scikit-learn bundle, randomly mirrored, rotated by quarter turns and recoloured (channel
