@@ -94,10 +94,11 @@ class Detection:
     rest is evidence and geometry: ``period_px`` (the tile period found, in pixels of this image; the marked
     image had ``tile_period(width, height)``), ``rotation_deg`` (the lattice's angle, within +-45 degrees),
     ``quarter_turns`` and ``flipped`` (the orientation found on top of it), ``offset_px`` (where a tile
-    starts, modulo the period) and ``origin_px`` (where the marked image's top-left pixel lies in this image,
-    known only for bound version-2 and version-3 marks, modulo 8 tiles on images larger than that). ``layer``
-    says where the message was read: ``"tile"``, or ``"field"`` for a version-3 mark whose tile was gone (read
-    only at this image's own origin, so ``origin_px`` is then (0, 0)).
+    starts, modulo the period) and ``origin_px`` (where the mark starts in this image: the marked image's
+    top-left pixel for version 2, its anchor for version 3 (:func:`mark_origin`); known only for bound marks,
+    modulo 8 tiles on images larger than that). ``layer`` says where the message was read: ``"tile"``, or
+    ``"field"`` for a version-3 mark whose tile was gone (read at the picture's anchors, ``origin_px`` then says
+    where, or where the surviving public sync put the tile, ``origin_px`` then None).
     """
 
     payload: int | None
@@ -354,7 +355,9 @@ def _field_only(
     reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | tuple[float, float]]] = []
     if unaltered is not None and (anchored := _v3.read_anchored(unaltered, secret, positions)) is not None:
         reads.append((unaltered, anchored[0], anchored[1]))
-    reads += [(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
+    # The anchored read's own exact tier takes half the false-positive budget (``_v3.read_anchored``): every
+    # other read is bounded with the other half, hence twice the positions.
+    reads += [(f, _v3.read_aligned(f, al, secret, 2 * positions), al) for f, al in aligned]
     good = [(f, r, al) for f, r, al in reads if r.ok and r.p_value < P_THRESHOLD]
     if not good:
         return None

@@ -232,7 +232,7 @@ def render(rows: list[dict], meta: dict) -> str:
             + " |",
             "",
             "Version 3 starts its mark at the picture's anchor (the strongest blob of its content away from the"
-            " borders; `assay/watermark/_anchor.py`): the field is read at the detector's 4 strongest anchors and the"
+            " borders; `assay/watermark/_anchor.py`): the field is read at the detector's 6 strongest anchors and the"
             " top-left pixel, at 11 scales (0.965-1.015: a crop shrinks the picture's period, a resize changes the"
             " mark's), and on every lattice candidate whose public sync survived. The candidate anchors are in the"
             " open code too (which of the 3 strongest central blobs a mark starts at is the register's secret): all"
