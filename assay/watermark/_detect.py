@@ -191,14 +191,33 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
         # The rotated partner, refined on its own peak, rotated back by -90 degrees: (x, y) -> (y, -x).
         qy, qx = _parabolic(a, lx + c, -ly + c)
         v2 = np.array([qy - c, -(qx - c)])
-        v = _refine_with_multiples(a, (v1 + v2) / 2.0, c) * 2.0
-        if any(np.hypot(v[0] - o[0], v[1] - o[1]) < 4.0 for o in out):
-            continue
-        out.append((float(v[0]), float(v[1])))
-        significance.append((float(score.flat[flat]) - med) / mad)
-        if len(out) == k:
-            break
+        v = _refine_with_multiples(a, (v1 + v2) / 2.0, c)
+        # A peak may be the diagonal of a weaker lattice (its 45-degree sub-lattice, sqrt(2) longer: the
+        # diagonals of a square lattice add up its rows and columns): that lattice is tried right after it,
+        # refined on its own multiples. Measured: a 50% crop whose mark's lattice ranked 9th, its diagonal 1st.
+        parent = _canonical_basis(np.array([v[0] + v[1], v[1] - v[0]]) / 2.0)
+        tries = [v]
+        if np.hypot(*parent) >= min_p:
+            tries.append(_refine_with_multiples(a, parent, c))
+        for u in tries:
+            u = u * 2.0
+            if any(np.hypot(u[0] - o[0], u[1] - o[1]) < 4.0 for o in out):
+                continue
+            out.append((float(u[0]), float(u[1])))
+            significance.append((float(score.flat[flat]) - med) / mad)
+            if len(out) == k:
+                return list(zip(out, significance, strict=True))
     return list(zip(out, significance, strict=True))
+
+
+def _canonical_basis(v: np.ndarray) -> np.ndarray:
+    """The basis vector of v's square lattice in the search's sector (x > 0, |y| <= x): v turned by 90 degrees
+    as needed."""
+    for _ in range(4):
+        if v[0] > 0 and abs(v[1]) <= v[0]:
+            return v
+        v = np.array([-v[1], v[0]])
+    return v
 
 
 def _refine_with_multiples(a: np.ndarray, v: np.ndarray, c: int) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -20,6 +19,11 @@ def _candidates(px: np.ndarray) -> list[tuple[float, float]]:
     return [(c / region.real_scale, r / region.real_scale) for r, c in _anchor.candidates(region.luma)]
 
 
+def _apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """How far apart on the worse axis: the detector's shifts around an anchor make a square."""
+    return max(abs(a[0] - b[0]), abs(a[1] - b[1]))
+
+
 def test_every_anchor_the_embedder_may_choose_is_among_the_detectors_after_a_crop(photos: dict) -> None:
     starts = {}
     for payload in range(40):  # the choice is a keyed hash of the mark: payloads cover the choices
@@ -34,7 +38,8 @@ def test_every_anchor_the_embedder_may_choose_is_among_the_detectors_after_a_cro
         # crop here; a picture without one is marked at its strongest central blob, which a crop may lose.
         if not _anchor.stable(_detect.working(px).luma):
             assert len(origins) == 1
-            assert min(math.dist(c, next(iter(origins))) for c in _candidates(px)) <= 1.0, name
+            chip = tile_period(w, h) / 32  # the start is on the chip grid: within half a chip of the blob
+            assert min(_apart(c, next(iter(origins))) for c in _candidates(px)) <= 0.5 * chip + 1.0, name
             continue
         stable_somewhere = True
         for ax, ay in origins:
@@ -47,8 +52,9 @@ def test_every_anchor_the_embedder_may_choose_is_among_the_detectors_after_a_cro
             ):
                 found = _candidates(px[top : keep[0], left : keep[1]])
                 assert len(found) <= _anchor.COUNT
-                nearest = min(math.dist(c, (ax - left, ay - top)) for c in found)
-                # The detector reads the best anchor at its half chip and two half chips either way: 5/4 chip.
+                nearest = min(_apart(c, (ax - left, ay - top)) for c in found)
+                # The detector reads the best anchors at their half chip and two half chips either way on each
+                # axis (the start is the blob moved onto the chip grid, up to half a chip): 5/4 chip, rounded.
                 chip = tile_period(w, h) / 32
                 assert nearest <= 1.25 * chip, (name, (ax, ay), top, left, keep, nearest, chip)
     assert stable_somewhere
@@ -64,9 +70,12 @@ def test_a_picture_without_a_strong_blob_is_marked_from_its_top_left_pixel() -> 
     blob = np.clip(
         flat.astype(np.float64) + 60 * np.exp(-((x - 430) ** 2 + (y - 310) ** 2) / (2 * 20.0**2))[..., None], 0, 255
     )
+    chip = tile_period(800, 600) / 32
     for payload in range(4):  # whichever blob the mark would choose, there is one
         start = mark_origin(blob.astype(np.uint8), payload, key=KEY, field_secret=SECRET)
-        assert start == pytest.approx((430, 310), abs=1.0)
+        # The blob's chip corner on the grid through the top-left pixel (where the tile's chips are read).
+        assert start == pytest.approx((430, 310), abs=0.5 * chip + 0.5)
+        assert [v / chip for v in start] == pytest.approx([round(v / chip) for v in start], abs=1e-9)
 
 
 def test_the_fingerprint_keeps_where_the_mark_starts() -> None:
