@@ -225,8 +225,7 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
         if ok:
             break  # the bound counts every message whichever is reported; a second valid one is 1 in 2^24
     assert best is not None
-    log_p = _v2._log_union(best.z, LOG_MESSAGES + math.log(positions))
-    return dataclasses.replace(best, p_value=math.exp(max(log_p, -745.0)))
+    return dataclasses.replace(best, p_value=_p(best.z, positions))
 
 
 TILE_OFFSETS = _v2.BIND_OFFSETS  # the torus holds 8 x 8 tiles: where a field can start, given the tile's phase
@@ -367,9 +366,9 @@ def read_anchored(
     """The field read where it starts at one of the picture's anchors or at its top-left pixel, at one of the
     scales RHOS (a crop changed the picture's period; a resize changed the mark's):
 
-    1. every start at every scale, scored by the header's 256 scores at the start's own half chip;
-    2. the best (start, scale), at the 25 half-chip shifts around it (two either way on each axis); the best
-       shift is read.
+    1. every start at every scale, scored by the header's 256 scores at the four half chips around it;
+    2. the BEST_STARTS best (start, scale) pairs, at the 25 half-chip shifts around each (two either way on
+       each axis); the best shift is read.
 
     The union bound counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``), with half
     the budget; the other half goes to the starts at scale 1 (see the end). Returns
@@ -383,9 +382,9 @@ def read_anchored(
     # The top-left pixel (outside the examined centre of a very large image), then the anchors.
     starts = [_canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)]
     starts += [_canonical(folded, r, c) for r, c in _anchor.candidates(folded.luma)]
-    scored: list[tuple[float, float, int]] = []  # (header score, scale, start index) at the start's own half chip
+    scored: list[tuple[float, float, int]] = []  # (header score, scale, start index), near the start
     tori_at: dict[float, _Tori] = {}
-    exact: tuple[float, float, _Tori, tuple[int, int]] | None = None  # the picture as marked: scale 1
+    exact: tuple[_Tori, tuple[int, int]] | None = None  # the picture as marked: scale 1, the best start
 
     def score(rho: float) -> None:
         nonlocal exact
@@ -396,9 +395,7 @@ def read_anchored(
         scored.extend((float(v), rho, n // len(NEAR)) for n, v in enumerate(values))
         if rho == 1.0:  # as marked: embed() put the start on the chip grid through the top-left pixel
             grid = [(round(_on_grid(r, starts[0][0]) / 2), round(_on_grid(c, starts[0][1]) / 2)) for r, c in starts]
-            scores = _header_scores(tori, secret, grid)
-            i = int(np.argmax(scores))
-            exact = (float(scores[i]), rho, tori, grid[i])
+            exact = (tori, grid[int(np.argmax(_header_scores(tori, secret, grid)))])
 
     for rho in RHOS[1::2]:  # every other scale, then the two beside the best
         score(rho)
@@ -426,7 +423,7 @@ def read_anchored(
     # removal without a crop as easy to read as before the search existed.
     found = (read(_rolled(tori, tr, tc), secret, 2 * positions), (2.0 * tr / rho, 2.0 * tc / rho))
     assert exact is not None
-    _, _, tori1, (er, ec) = exact
+    tori1, (er, ec) = exact
     if (rho, tr, tc) == (1.0, er, ec):
         first = dataclasses.replace(found[0], p_value=_p(found[0].z, 2 * EXACT_POSITIONS))
     else:
@@ -447,6 +444,7 @@ def _rolled(tori: np.ndarray, tr: int, tc: int) -> np.ndarray:
 
 
 def _p(z: float, positions: int) -> float:
+    """The p-value of a field read at z: union over the 2^64 messages and the positions read."""
     return math.exp(max(_v2._log_union(z, LOG_MESSAGES + math.log(positions)), -745.0))
 
 
