@@ -49,6 +49,7 @@ _REACH = 3  # a cell is compared with one within 3 cells
 _MIN_DIFF = 1.0  # cells closer than this (grey levels) decide nothing
 _MIN_PAIRS = 48
 _VERSION = 2  # 1: no mark origin (every mark started at the top-left pixel)
+_MAX_ORIGIN = 8192.0  # pixels: a mark starts inside its picture, whose sides are at most 8192 (the watermark's)
 #: A checked picture is the recorded one when at least this share of the decidable pairs agree. Calibrated in
 #: bench/check/attacks.py: legit copies after every required attack stay above 0.88, never-marked photos
 #: below 0.76 against any record, under every geometry tried (see the bench for the current figures).
@@ -151,6 +152,8 @@ def _parse(recorded: bytes) -> tuple[int, int, tuple[float, float], bytes] | Non
         return recorded[1], recorded[2], (0.0, 0.0), recorded[3:]
     if len(recorded) >= 11 and recorded[0] == _VERSION:
         ox, oy = struct.unpack("<ff", recorded[3:11])
+        if not all(math.isfinite(v) and abs(v) <= _MAX_ORIGIN for v in (ox, oy)):
+            return None  # no picture embed() marks has such an origin: a damaged or forged record
         return recorded[1], recorded[2], (float(ox), float(oy)), recorded[11:]
     return None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 
@@ -88,3 +90,10 @@ def test_the_fingerprint_keeps_where_the_mark_starts() -> None:
     old = bytes([1, gx, gy]) + packed
     assert _parse(old) == (gx, gy, (0.0, 0.0), packed)
     assert _parse(b"\x09junk") is None
+    # A record whose origin no picture can have (damaged, or written by hand) is unreadable, not a crash later.
+    from assay.provenance.binding import compare, make_probe
+
+    for bad in (float("nan"), float("inf"), -1e9):
+        forged = blob[:3] + struct.pack("<ff", bad, 1.0) + blob[11:]
+        assert _parse(forged) is None
+        assert compare(make_probe(px), forged, key, width=400, height=300).geometry == "unreadable fingerprint"
