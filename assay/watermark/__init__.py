@@ -28,6 +28,7 @@ convert grey, RGBA, paletted and 16-bit Pillow images to that and back without l
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import operator
 from collections.abc import Callable
@@ -302,10 +303,16 @@ def _search(
     secret: bytes | None = None,
     accept: Callable[[str, int], bool] | None = None,
 ) -> _v2.Found | _detect.Alignment:
-    """Every lattice candidate, best first, until a complete mark is found; then (with the field secret) the
-    version-3 field at the image's own origin; otherwise the strongest evidence."""
+    """Every lattice candidate, best first, until a complete mark is found; then (with the field secret and a
+    mark check) the version-3 field; otherwise the strongest evidence.
+
+    The field at the picture's anchors is read on the unaltered candidate (the picture's own period,
+    unrotated), right after its tile when the picture repeats at that lattice yet no tile message was found (a
+    removed tile: the other candidates are that lattice's multiples and diagonals, not worth folding first),
+    else after every candidate. The field at each candidate's sync is read at the end."""
     best: _v2.Found | _detect.Alignment | None = None
     layers = _v3.bindings(secret)
+    field = secret is not None and accept is not None and len(ring) > 0  # without a mark check, none is named
 
     def rank(r: _v2.Found | _detect.Alignment) -> tuple[int, float]:
         unbound = isinstance(r, _v2.Found) and r.unbound_payload is not None
@@ -313,12 +320,14 @@ def _search(
 
     n = 0
     seen: list[tuple[_detect.FoldedTile, tuple[int, int, int, float]]] = []  # with the public sync's alignment
+    anchored: _FieldRead | None = None
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
         results: list[_v2.Found | _detect.Alignment] = []
         if len(ring):
             sync = _v2._align(folded)
             seen.append((folded, sync))
-            results.append(_v2.evaluate(folded, ring, n, layers, sync))
+            starts = functools.partial(_v3.tile_alignments, folded) if secret is not None else None
+            results.append(_v2.evaluate(folded, ring, n, layers, sync, starts))
         if legacy is not None:
             results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))
         for r in results:
@@ -326,11 +335,37 @@ def _search(
                 return r
             if best is None or rank(r) > rank(best):
                 best = r
-    if secret is not None and len(ring):
-        field = _field_only(seen, ring, secret, accept, n)
-        if field is not None:
-            return field
+        if field and folded.unaltered and folded.lattice is not None and folded.lattice.repeats_unaltered:
+            assert secret is not None
+            anchored = _read_anchored(folded, secret)
+            if anchored is not None and (found := _attributed(anchored, ring, accept, n)) is not None:
+                return found
+    if field:
+        assert secret is not None
+        found = _field_only(seen, ring, secret, accept, n, anchored)
+        if found is not None:
+            return found
     return best if best is not None else _v2.NOTHING
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldRead:
+    """A version-3 field read: on which candidate, the read, and where (the sync's alignment, or where the
+    field starts in the canonical frame)."""
+
+    folded: _detect.FoldedTile
+    read: _v3.FieldRead
+    where: tuple[int, int, int] | tuple[float, float]
+    rho: float = 1.0  # the candidate's period over the mark's (an anchored read's scale)
+
+    @property
+    def good(self) -> bool:
+        return self.read.ok and self.read.p_value < P_THRESHOLD
+
+
+def _read_anchored(unaltered: _detect.FoldedTile, secret: bytes) -> _FieldRead | None:
+    got = _v3.read_anchored(unaltered, secret)
+    return _FieldRead(unaltered, *got) if got is not None else None
 
 
 def _field_only(
@@ -339,29 +374,43 @@ def _field_only(
     secret: bytes,
     accept: Callable[[str, int], bool] | None,
     tried: int,
+    anchored: _FieldRead | None,
 ) -> _v2.Found | None:
-    """A version-3 mark whose tile gave no complete mark: its field read at the image's origin, and on every
-    lattice candidate whose public sync is significant (a crop or resize moved the origin: the sync gives the
-    tile's phase, the header the tile offset), attributed by ``accept``. Which candidates are read is decided
-    by the sync alone, before any field is read, so the union bound counts exactly the positions read."""
+    """A version-3 mark whose tile gave no complete mark: its field read at the picture's anchors (unless
+    ``anchored`` is that read, made already), and on every lattice candidate whose public sync is significant (a
+    crop or resize moved the origin: the sync gives the tile's phase, the header the tile offset), attributed by
+    ``accept``. The anchored read has its own share of the false-positive budget (``_v3.ANCHORED_SHARE``); which
+    candidates are read at their sync is decided by the sync alone, before any field is read, so the union bound
+    of the rest counts exactly the positions read."""
     unaltered = next((f for f, _ in candidates if f.unaltered), None)
     aligned = [
         (f, al)
         for f, sync in candidates
-        if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == (0, 0, 0))  # that one is read below
+        if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == (0, 0, 0))  # the anchored read's
     ]
-    positions = (_v3.ANCHOR_POSITIONS if unaltered is not None else 0) + _v3.TILE_OFFSETS * len(aligned)
-    # (candidate, read, where: the sync's alignment, or where the field starts in the canonical frame)
-    reads: list[tuple[_detect.FoldedTile, _v3.FieldRead, tuple[int, int, int] | tuple[float, float]]] = []
-    if unaltered is not None and (anchored := _v3.read_anchored(unaltered, secret, positions)) is not None:
-        reads.append((unaltered, anchored[0], anchored[1]))
-    # The anchored read's own exact tier takes half the false-positive budget (``_v3.read_anchored``): every
-    # other read is bounded with the other half, hence twice the positions.
-    reads += [(f, _v3.read_aligned(f, al, secret, 2 * positions), al) for f, al in aligned]
-    good = [(f, r, al) for f, r, al in reads if r.ok and r.p_value < P_THRESHOLD]
+    reads: list[_FieldRead] = []
+    if anchored is None and unaltered is not None:
+        anchored = _read_anchored(unaltered, secret)
+    elif anchored is not None:
+        anchored = None  # read, and not a mark that ``accept`` takes: not offered again
+    if anchored is not None:
+        reads.append(anchored)
+    share = _v3.ANCHORED_SHARE / (_v3.ANCHORED_SHARE - 1)
+    positions = round(share * _v3.TILE_OFFSETS * len(aligned))
+    reads += [_FieldRead(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
+    good = [r for r in reads if r.good]
     if not good:
         return None
-    folded, read, alignment = max(good, key=lambda fra: fra[1].z)
+    return _attributed(max(good, key=lambda r: r.read.z), ring, accept, tried)
+
+
+def _attributed(
+    field: _FieldRead, ring: KeyRing, accept: Callable[[str, int], bool] | None, tried: int
+) -> _v2.Found | None:
+    """The mark a good field read stands for, when exactly one key's decryption of its message is a mark."""
+    if not field.good:
+        return None
+    read, folded, alignment = field.read, field.folded, field.where
     accepted = _v3.attribute(read.ciphertext, ring, accept)
     if len(accepted) != 1:
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
@@ -392,7 +441,7 @@ def _field_only(
         binding_p_value=read.p_value,
         crc_ok=True,
         bit_agreement=read.bit_agreement,
-        period=math.hypot(a, b) / folded.scale,
+        period=math.hypot(a, b) / folded.scale / field.rho,
         candidates_tried=tried,
         decoded=read.ciphertext,
         algorithm=_v3.ALGORITHM,

@@ -24,13 +24,14 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from PIL import Image
 from scipy import fft as sfft
 from scipy import ndimage
 
-from . import _ecc, _pattern
+from . import _anchor, _ecc, _pattern
 from ._embed import tile_period, work_scale
 
 TILE = _pattern.TILE
@@ -306,6 +307,41 @@ class FoldedTile:
     work: np.ndarray | None = None  # the prefiltered working luma the tile was folded from (shared, not copied)
     unaltered: bool = False  # the candidate embed() would have used for an image of this size
     luma: np.ndarray | None = None  # the working luma before the prefilter (shared): where anchors are found
+    lattice: Lattice | None = None  # the working image's lattice search (shared by its candidates)
+
+    @cached_property
+    def anchors(self) -> list[tuple[float, float]]:
+        """The picture's anchors (``_anchor.candidates``) in working pixels (row, col), found on first use: the
+        tile and the field of version 3 start at one of them."""
+        return _anchor.candidates(self.luma) if self.luma is not None else []
+
+
+class Lattice:
+    """The lattice search of one working image (``scored_lattice_candidates``), run on first use: a third of
+    the detector's time, not needed when the unaltered candidate holds the mark."""
+
+    def __init__(self, work: np.ndarray, unaltered: tuple[float, float]) -> None:
+        self.work, self.unaltered = work, unaltered
+
+    @cached_property
+    def scored(self) -> list[tuple[tuple[float, float], float]]:
+        return scored_lattice_candidates(self.work)
+
+    @property
+    def measured(self) -> list[tuple[tuple[float, float], float]]:
+        """The measured lattices other than the unaltered one, best first, with their significance."""
+        return [c for c in self.scored if math.dist(c[0], self.unaltered) > 0.5]
+
+    @property
+    def repeats_unaltered(self) -> bool:
+        """Whether the strongest measured lattice is the unaltered one, standing out of the noise: the picture
+        repeats with the period and orientation embed() uses (a mark, or what its removal left), so the other
+        lattices are its multiples and diagonals."""
+        return (
+            bool(self.scored)
+            and math.dist(self.scored[0][0], self.unaltered) <= 0.5
+            and (self.scored[0][1] >= SIGNIFICANT_LATTICE)
+        )
 
 
 def _orientations(t: np.ndarray) -> list[tuple[np.ndarray, int, bool]]:
@@ -356,6 +392,7 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
     # The unaltered geometry first: the period embed() used for an image of this size, in working pixels (the
     # working copy's sides are rounded, hence its own scale). Nothing to measure, and the most common case.
     unaltered = (tile_period(h, w) * real_scale, 0.0)
+    lattice = Lattice(work, unaltered)
 
     def candidates() -> Iterator[tuple[float, float]]:
         yield unaltered
@@ -365,7 +402,7 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
         # folding every noise peak is what made an unmarked image cost 4x a marked one. Small images (a crop,
         # a downscale) hold few tiles, so their true lattice can rank below a noise peak: they are cheap to
         # fold, and every candidate is tried.
-        measured = [c for c in scored_lattice_candidates(work) if math.dist(c[0], unaltered) > 0.5]
+        measured = lattice.measured
         gate = SIGNIFICANT_LATTICE if work.size >= GATED_WORK_PIXELS else -math.inf
         for i, (c, significance) in enumerate(measured):
             if i == 0 or significance >= gate:
@@ -384,6 +421,7 @@ def folded_tiles(rgb: np.ndarray) -> Iterator[FoldedTile]:
             work=work,
             unaltered=v is unaltered,
             luma=region.luma,
+            lattice=lattice,
         )
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import _detect, _ecc, _embed, _keys, _pattern
+from . import _anchor, _detect, _ecc, _embed, _keys, _pattern
 
 ALGORITHM = "org.assay.watermark.2"
 TILE = _pattern.TILE
@@ -44,6 +44,9 @@ SCREEN_Z = 4.0  # ... and only those screening at least this (a mark at the dete
 # Alignments at which keys are evaluated: one per lattice candidate (the sync's best), plus the unrotated,
 # unshifted one on the unaltered candidate (a copy that kept its size needs no sync).
 ALIGNMENTS = _detect.MAX_CANDIDATES + _detect.UNALTERED_CANDIDATES + 1
+# ... and, looking for version 3 (whose tile starts at an anchor of the picture), the anchors' alignments on the
+# unaltered candidate, for a copy whose sync was subtracted.
+START_ALIGNMENTS = _anchor.COUNT
 BIND_OFFSETS = (_keys.BIND_TORUS // _pattern.CELLS) ** 2  # 64 tile offsets of the binding field
 P_THRESHOLD = 1e-6
 BIND_THRESHOLD = 1e-4  # the binding's own p-value, given the key and message decoded from the tile
@@ -314,12 +317,15 @@ def evaluate(
     tried: int,
     layers: Sequence[Layer] | None = None,
     sync: tuple[int, int, int, float] | None = None,
+    starts: Callable[[], Sequence[tuple[int, int, int]]] | None = None,
 ) -> Found:
     """Steps 4-7 for one lattice candidate: align with the sync, screen the ring, decode, check the binding.
 
     ``layers`` are the binding fields a decoded message may have (version 2's by default; ``_v3.bindings``
     adds version 3's message field): the one that correlates best decides the algorithm, and the binding's
-    union bound counts every layer tried. ``sync`` is ``_align(folded)`` when the caller already has it."""
+    union bound counts every layer tried. ``sync`` is ``_align(folded)`` when the caller already has it.
+    ``starts`` (``_v3.tile_alignments``, looking for version 3) gives more alignments of the unaltered candidate,
+    tried when neither the sync's nor the unshifted one decodes; the bound counts them whether tried or not."""
     if layers is None:
         layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE, None),)
     index, sy, sx, sync_z = _align(folded) if sync is None else sync
@@ -327,18 +333,27 @@ def evaluate(
     if folded.unaltered and (index, sy, sx) != (0, 0, 0):
         alignments.append((0, 0, 0))  # the sync may have been removed; an unaltered copy needs none
     log_keys = math.log(max(1, len(ring)))
-    log_msg = math.log(ALIGNMENTS) + log_keys + _LOG_PAYLOADS
+    log_msg = math.log(ALIGNMENTS + (START_ALIGNMENTS if starts is not None else 0)) + log_keys + _LOG_PAYLOADS
     best: tuple[float, _Message, tuple[int, int, int]] | None = None
-    for al in alignments:
-        cells = _cells(folded, *al)
-        norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
-        for k, z_screen in screen(cells, ring, SCREENED):
-            if len(ring) > SCREENED and z_screen < SCREEN_Z:
-                break  # not worth a decode: a mark at the detection threshold screens at z of about 6
-            msg = _decode(cells, ring, k, norm)
-            score = msg.z if msg.crc_ok else msg.z - 100.0
-            if best is None or score > best[0]:
-                best = (score, msg, al)
+
+    def decode_at(candidates: Sequence[tuple[int, int, int]]) -> None:
+        nonlocal best
+        for al in candidates:
+            cells = _cells(folded, *al)
+            norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
+            for k, z_screen in screen(cells, ring, SCREENED):
+                if len(ring) > SCREENED and z_screen < SCREEN_Z:
+                    break  # not worth a decode: a mark at the detection threshold screens at z of about 6
+                msg = _decode(cells, ring, k, norm)
+                score = msg.z if msg.crc_ok else msg.z - 100.0
+                if best is None or score > best[0]:
+                    best = (score, msg, al)
+
+    decode_at(alignments)
+    if starts is not None and folded.unaltered and (best is None or not best[1].crc_ok):
+        more = [al for al in starts() if al not in alignments][:START_ALIGNMENTS]
+        decode_at(more)
+        alignments += more
     if best is None:  # no key of the ring screened as a candidate: nothing to decode
         best = (0.0, _Message(0, 0, False, 0.0, 0.0), alignments[0])
     _, msg, (index, sy, sx) = best

@@ -292,13 +292,16 @@ RHOS = tuple(round(0.965 + 0.005 * i, 3) for i in range(11))
 ANCHOR_POSITIONS = len(RHOS) * (_anchor.COUNT + 1) * len(SHIFTS) ** 2  # scales x (anchors + top-left) x shifts
 EXACT_POSITIONS = _anchor.COUNT + 1  # the starts at scale 1, each at its own half chip
 BEST_STARTS = 3  # (start, scale) pairs whose shifts are searched
+# The anchored read has 1/ANCHORED_SHARE of the false-positive budget P, the aligned reads the rest (each of
+# their gates counts its positions ANCHORED_SHARE / (ANCHORED_SHARE - 1) times over, as here: 2).
+ANCHORED_SHARE = 2
 NEAR = tuple((dr, dc) for dr in (0, 1) for dc in (0, 1))  # the four half chips around a start
 
 
 def _half_chip_sums(half: np.ndarray, rows: np.ndarray, cols: np.ndarray, rho: float) -> np.ndarray:
     """(2N, 2N): the sums of ``half`` (the working luma in 2x2 blocks) per half chip of the torus, half chip 0
-    at the canonical frame's 0, the frame scaled by ``rho`` (the marked picture's period over this one's).
-    ``rows`` and ``cols`` are the blocks' canonical coordinates on an axis-aligned candidate."""
+    at the canonical frame's 0, the frame scaled by ``rho`` (this candidate's period over the mark's period in
+    the picture). ``rows`` and ``cols`` are the blocks' canonical coordinates on an axis-aligned candidate."""
     m = 2 * N
     k = np.float32(0.5 * rho)
     u = np.floor(rows * k + np.float32(0.25)).astype(np.int64) & (m - 1)
@@ -360,9 +363,7 @@ def _canonical(folded: _detect.FoldedTile, row: float, col: float) -> tuple[floa
     return float(inv[1, 0] * col + inv[1, 1] * row), float(inv[0, 0] * col + inv[0, 1] * row)
 
 
-def read_anchored(
-    folded: _detect.FoldedTile, secret: bytes, positions: int
-) -> tuple[FieldRead, tuple[float, float]] | None:
+def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead, tuple[float, float], float] | None:
     """The field read where it starts at one of the picture's anchors or at its top-left pixel, at one of the
     scales RHOS (a crop changed the picture's period; a resize changed the mark's):
 
@@ -370,18 +371,18 @@ def read_anchored(
     2. the BEST_STARTS best (start, scale) pairs, at the 25 half-chip shifts around each (two either way on
        each axis); the best shift is read.
 
-    The union bound counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``), with half
-    the budget; the other half goes to the starts at scale 1 (see the end). Returns
-    the read and where the field starts, in the candidate's canonical frame (row, col). ``folded`` is the
-    unaltered candidate (the picture's own period, unrotated)."""
+    This read has half the detector's false-positive budget (the reads at the syncs' alignments have the other:
+    ``ANCHORED_SHARE``), so it can be made before the other lattice candidates are folded. Its union bound
+    counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``) with half of that half; the
+    other goes to the starts at scale 1 (see the end). Returns the read, where the field starts in the
+    candidate's canonical frame (row, col), and its scale ``rho`` (the candidate's period over the mark's).
+    ``folded`` is the unaltered candidate (the picture's own period, unrotated)."""
     if folded.luma is None or folded.basis[1] != 0.0:
         return None
     half, ys, xs = _v2._half(folded)
     k = _v2.TILE / folded.basis[0]
     rows, cols = ys * np.float32(k), xs * np.float32(k)
-    # The top-left pixel (outside the examined centre of a very large image), then the anchors.
-    starts = [_canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)]
-    starts += [_canonical(folded, r, c) for r, c in _anchor.candidates(folded.luma)]
+    starts = _starts(folded)
     scored: list[tuple[float, float, int]] = []  # (header score, scale, start index), near the start
     tori_at: dict[float, _Tori] = {}
     exact: tuple[_Tori, tuple[int, int]] | None = None  # the picture as marked: scale 1, the best start
@@ -417,20 +418,43 @@ def read_anchored(
     assert best is not None
     _, rho, tr, tc = best
     tori = tori_at[rho].tori
-    # Two tiers share the false-positive budget, half each (Bonferroni with weights): the search above over
-    # every scale, start and shift (``positions``, with whatever else the caller reads), and the picture as it
-    # was marked (scale 1, each start at its own half chip: EXACT_POSITIONS), whose lower gate keeps the
-    # removal without a crop as easy to read as before the search existed.
-    found = (read(_rolled(tori, tr, tc), secret, 2 * positions), (2.0 * tr / rho, 2.0 * tc / rho))
+    # Two tiers share this read's budget, half each (Bonferroni with weights): the search above over every
+    # scale, start and shift (ANCHOR_POSITIONS), and the picture as it was marked (scale 1, each start at its
+    # own half chip: EXACT_POSITIONS), whose lower gate keeps the removal without a crop as easy to read as
+    # before the search existed.
+    share = 2 * ANCHORED_SHARE
+    found = (read(_rolled(tori, tr, tc), secret, share * ANCHOR_POSITIONS), (2.0 * tr / rho, 2.0 * tc / rho), rho)
     assert exact is not None
     tori1, (er, ec) = exact
     if (rho, tr, tc) == (1.0, er, ec):
-        first = dataclasses.replace(found[0], p_value=_p(found[0].z, 2 * EXACT_POSITIONS))
+        first = dataclasses.replace(found[0], p_value=_p(found[0].z, share * EXACT_POSITIONS))
     else:
-        first = read(_rolled(tori1.tori, er, ec), secret, 2 * EXACT_POSITIONS)
+        first = read(_rolled(tori1.tori, er, ec), secret, share * EXACT_POSITIONS)
     if first.ok and (not found[0].ok or first.p_value < found[0].p_value):
-        return first, (2.0 * er, 2.0 * ec)
+        return first, (2.0 * er, 2.0 * ec), 1.0
     return found
+
+
+def _starts(folded: _detect.FoldedTile) -> list[tuple[float, float]]:
+    """Where a version-3 mark may start, in the unaltered candidate's canonical frame (row, col): the top-left
+    pixel (outside the examined centre of a very large image), then the anchors."""
+    starts = [_canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)]
+    return starts + [_canonical(folded, r, c) for r, c in folded.anchors]
+
+
+def tile_alignments(folded: _detect.FoldedTile) -> list[tuple[int, int, int]]:
+    """The tile's alignments (orientation, shift) where version 3 starts it on the unaltered candidate: each
+    start moved to the chip grid through the top-left pixel, as embed() does. Tried when the public sync gives
+    none (it may have been subtracted: the pattern is open), at most ``_anchor.COUNT + 1``."""
+    if folded.luma is None or folded.basis[1] != 0.0:
+        return []
+    starts = _starts(folded)
+    out: list[tuple[int, int, int]] = []
+    for r, c in starts:
+        al = (0, round(_on_grid(r, starts[0][0])) % _v2.TILE, round(_on_grid(c, starts[0][1])) % _v2.TILE)
+        if al not in out:
+            out.append(al)
+    return out
 
 
 def _on_grid(x: float, x0: float) -> float:

@@ -13,6 +13,7 @@ detection attempts on unmarked photos, on marked photos with wrong keys, and on 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -171,7 +172,8 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
     for n, (label, img) in enumerate(views):
         tiles = list(_detect.folded_tiles(img))
         for i, folded in enumerate(tiles, start=1):
-            result = _v2.evaluate(folded, ring, i, layers)
+            starts = functools.partial(_v3.tile_alignments, folded) if secret is not None else None
+            result = _v2.evaluate(folded, ring, i, layers, starts=starts)
             false += result.payload is not None
             unbound += result.unbound_payload is not None
             min_p = min(min_p, result.p_value)
@@ -200,6 +202,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
         if n % 8 == 7:
             progress(f"false positives: {(n + 1) * len(ring)} attempts, {false} false payloads, smallest p {min_p:.3g}")
     z = np.array(zs)
+    alignments = _v2.ALIGNMENTS + (_v2.START_ALIGNMENTS if secret is not None else 0)
     tail = {f"{t:g}": float(np.mean(z >= t)) for t in (6.0, 7.0, 8.0, 9.0, 10.0)}
     fz = np.array(field_z) if field_z else np.zeros(1)
     field = {
@@ -210,7 +213,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
         "outside_read": outside_read,
         "largest_z": float(fz.max()),
         "tail": {f"{t:g}": float(np.mean(fz >= t)) for t in (6.0, 7.0, 8.0, 9.0, 10.0)},
-        "threshold_z": _v3.field_gate(),
+        "threshold_z": _v3.field_gate(),  # one read's gate, the lowest of any read the detector makes
     }
     return {
         "field": field if field_z else None,
@@ -222,7 +225,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
         "smallest_p_value": min_p,
         "largest_message_z": float(z.max()),
         "tail": tail,
-        "threshold_z": math.sqrt(2 * (math.log(_v2.ALIGNMENTS * len(ring)) + 64 * math.log(2) - math.log(1e-6))),
+        "threshold_z": math.sqrt(2 * (math.log(alignments * len(ring)) + 64 * math.log(2) - math.log(1e-6))),
         "seconds": time.perf_counter() - t0,
     }
 
