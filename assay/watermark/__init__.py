@@ -386,7 +386,7 @@ def _field_only(
     aligned = [
         (f, al)
         for f, sync in candidates
-        if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == (0, 0, 0))  # the anchored read's
+        if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == _v2.top_left_alignment(f))  # read
     ]
     reads: list[_FieldRead] = []
     if anchored is None and unaltered is not None:
@@ -396,12 +396,13 @@ def _field_only(
     if anchored is not None:
         reads.append(anchored)
     share = _v3.ANCHORED_SHARE / (_v3.ANCHORED_SHARE - 1)
-    positions = round(share * _v3.TILE_OFFSETS * len(aligned))
+    positions = math.ceil(share * _v3.TILE_OFFSETS * len(aligned))
     reads += [_FieldRead(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
-    good = [r for r in reads if r.good]
-    if not good:
-        return None
-    return _attributed(max(good, key=lambda r: r.read.z), ring, accept, tried)
+    # Each good read offered in turn, best first: the bound counts every read, whichever is attributed.
+    for r in sorted((r for r in reads if r.good), key=lambda r: -r.read.z):
+        if (found := _attributed(r, ring, accept, tried)) is not None:
+            return found
+    return None
 
 
 def _attributed(

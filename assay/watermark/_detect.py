@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -308,12 +308,17 @@ class FoldedTile:
     unaltered: bool = False  # the candidate embed() would have used for an image of this size
     luma: np.ndarray | None = None  # the working luma before the prefilter (shared): where anchors are found
     lattice: Lattice | None = None  # the working image's lattice search (shared by its candidates)
+    # Values computed on first use. Not functools.cached_property: on Python 3.11 its lock is one per class, so
+    # concurrent checks (the web's thread pool) would run these one at a time; a race here only computes twice.
+    _memo: dict[str, Any] = dataclasses.field(default_factory=dict, init=False, compare=False, repr=False)
 
-    @cached_property
+    @property
     def anchors(self) -> list[tuple[float, float]]:
         """The picture's anchors (``_anchor.candidates``) in working pixels (row, col), found on first use: the
         tile and the field of version 3 start at one of them."""
-        return _anchor.candidates(self.luma) if self.luma is not None else []
+        if "anchors" not in self._memo:
+            self._memo["anchors"] = _anchor.candidates(self.luma) if self.luma is not None else []
+        return self._memo["anchors"]
 
 
 class Lattice:
@@ -322,10 +327,13 @@ class Lattice:
 
     def __init__(self, work: np.ndarray, unaltered: tuple[float, float]) -> None:
         self.work, self.unaltered = work, unaltered
+        self._scored: list[tuple[tuple[float, float], float]] | None = None
 
-    @cached_property
+    @property
     def scored(self) -> list[tuple[tuple[float, float], float]]:
-        return scored_lattice_candidates(self.work)
+        if self._scored is None:  # (not cached_property: see FoldedTile._memo)
+            self._scored = scored_lattice_candidates(self.work)
+        return self._scored
 
     @property
     def measured(self) -> list[tuple[tuple[float, float], float]]:

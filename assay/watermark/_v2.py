@@ -178,6 +178,21 @@ def _align(folded: _detect.FoldedTile) -> tuple[int, int, int, float]:
     return index, sy, sx, float(a @ _keys.SYNC_SIGNS) / (float(np.linalg.norm(a)) + 1e-12)
 
 
+def top_left(folded: _detect.FoldedTile) -> tuple[float, float]:
+    """The input's top-left pixel in the candidate's canonical frame (row, col): where embed() starts version 2's
+    tile. (0, 0), except in a very large image, whose examined centre starts elsewhere."""
+    a, b = folded.basis
+    y, x = -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale
+    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE)
+    return float(inv[1, 0] * x + inv[1, 1] * y), float(inv[0, 0] * x + inv[0, 1] * y)
+
+
+def top_left_alignment(folded: _detect.FoldedTile) -> tuple[int, int, int]:
+    """The unrotated alignment of a tile that starts at the input's top-left pixel (``top_left``)."""
+    r, c = top_left(folded)
+    return (0, round(r) % TILE, round(c) % TILE)
+
+
 def _cells(folded: _detect.FoldedTile, index: int, sy: int, sx: int) -> np.ndarray:
     tile = folded.variants[index][0]
     return _pattern.cells_of(np.roll(tile, (-sy, -sx), axis=(0, 1)))
@@ -325,13 +340,14 @@ def evaluate(
     adds version 3's message field): the one that correlates best decides the algorithm, and the binding's
     union bound counts every layer tried. ``sync`` is ``_align(folded)`` when the caller already has it.
     ``starts`` (``_v3.tile_alignments``, looking for version 3) gives more alignments of the unaltered candidate,
-    tried when neither the sync's nor the unshifted one decodes; the bound counts them whether tried or not."""
+    tried when neither the sync's nor the top-left pixel's gives a complete mark; the bound counts them whether
+    tried or not."""
     if layers is None:
         layers = ((ALGORITHM, _keys.binding_field, PERIODIC_SHARE, None),)
     index, sy, sx, sync_z = _align(folded) if sync is None else sync
     alignments = [(index, sy, sx)]
-    if folded.unaltered and (index, sy, sx) != (0, 0, 0):
-        alignments.append((0, 0, 0))  # the sync may have been removed; an unaltered copy needs none
+    if folded.unaltered and (index, sy, sx) != (unshifted := top_left_alignment(folded)):
+        alignments.append(unshifted)  # the sync may have been removed; an unaltered copy needs none
     log_keys = math.log(max(1, len(ring)))
     log_msg = math.log(ALIGNMENTS + (START_ALIGNMENTS if starts is not None else 0)) + log_keys + _LOG_PAYLOADS
     best: tuple[float, _Message, tuple[int, int, int]] | None = None
@@ -349,65 +365,76 @@ def evaluate(
                 if best is None or score > best[0]:
                     best = (score, msg, al)
 
+    def judge(best: tuple[float, _Message, tuple[int, int, int]] | None) -> Found:
+        if best is None:  # no key of the ring screened as a candidate: nothing to decode
+            best = (0.0, _Message(0, 0, False, 0.0, 0.0), alignments[0])
+        _, msg, (index, sy, sx) = best
+        p_msg = math.exp(max(_log_union(msg.z, log_msg), -745.0))
+        key = ring._keys[msg.key_index]
+        _, quarter, flip = folded.variants[index]
+        z_bind, p_bind, z_all, p_all = 0.0, 1.0, msg.z, p_msg
+        origin = None
+        payload = unbound = None
+        algorithm = ALGORITHM  # the tile's format; a version-3 binding, when found, says version 3
+        if msg.crc_ok:
+            sums = torus(folded, index, sy, sx)
+            scored = [
+                (_binding(sums, make(key, msg.ciphertext)), alg, share, check) for alg, make, share, check in layers
+            ]
+            (z_bind, (du, dv)), layer_alg, tile_share, check = max(scored, key=lambda t: t[0][0])
+            if check is not None and not check(sums, (du, dv), msg.ciphertext):
+                z_bind = 0.0  # the field there is another mark's: this message is not bound to this picture
+            log_offsets = math.log(BIND_OFFSETS * len(layers))
+            p_bind = math.exp(max(_log_union(z_bind, log_offsets), -745.0))
+            # Both layers together: a fixed-weight sum of two Rademacher sums is one, so Hoeffding applies to
+            # the weighted z; the union now also runs over the binding's 64 offsets (of every layer tried).
+            w_msg = math.sqrt(tile_share * _keys.MESSAGE_CELLS.size / _keys.CELLS)
+            w_bind = math.sqrt(1.0 - tile_share)
+            z_all = (w_msg * msg.z + w_bind * z_bind) / math.hypot(w_msg, w_bind)
+            p_comb = math.exp(max(_log_union(z_all, log_msg + log_offsets), -745.0))
+            bound = p_bind < BIND_THRESHOLD and p_comb < P_THRESHOLD
+            if bound:
+                algorithm = layer_alg
+                payload = _keys.decrypt(key, msg.ciphertext)
+                p_all = min(p_comb, p_msg)
+                r, c = _unorient(-CELL * du + sy, -CELL * dv + sx, quarter, flip)
+                origin = _to_input(folded, r, c)
+            elif p_msg < P_THRESHOLD:
+                unbound = _keys.decrypt(key, msg.ciphertext)
+        r, c = _unorient(float(sy), float(sx), quarter, flip)
+        a, b = folded.basis
+        return Found(
+            payload=payload,
+            unbound_payload=unbound,
+            key_id=ring.ids[msg.key_index] if (payload is not None or unbound is not None) else None,
+            p_value=p_all,
+            z=z_all if payload is not None else msg.z,  # the z of the statistic whose p-value is reported
+            z_message=msg.z,
+            z_binding=z_bind,
+            binding_p_value=p_bind,
+            crc_ok=msg.crc_ok,
+            bit_agreement=msg.bit_agreement,
+            period=math.hypot(a, b) / folded.scale,
+            rotation_deg=math.degrees(math.atan2(b, a)),
+            quarter_turns=quarter,
+            flipped=bool(flip),
+            offset=_to_input(folded, r, c),
+            origin=origin,
+            candidates_tried=tried,
+            sync_z=sync_z,
+            decoded=msg.ciphertext,
+            algorithm=algorithm,
+        )
+
     decode_at(alignments)
-    if starts is not None and folded.unaltered and (best is None or not best[1].crc_ok):
+    found = judge(best)
+    if starts is not None and folded.unaltered and found.payload is None:
+        # No complete mark where the sync or the top-left pixel puts the tile: version 3's starts at an anchor
+        # (the sync may have been subtracted, or moved a pixel or two by what was left of it).
         more = [al for al in starts() if al not in alignments][:START_ALIGNMENTS]
+        best = None
         decode_at(more)
-        alignments += more
-    if best is None:  # no key of the ring screened as a candidate: nothing to decode
-        best = (0.0, _Message(0, 0, False, 0.0, 0.0), alignments[0])
-    _, msg, (index, sy, sx) = best
-    p_msg = math.exp(max(_log_union(msg.z, log_msg), -745.0))
-    key = ring._keys[msg.key_index]
-    _, quarter, flip = folded.variants[index]
-    z_bind, p_bind, z_all, p_all = 0.0, 1.0, msg.z, p_msg
-    origin = None
-    payload = unbound = None
-    algorithm = ALGORITHM  # the tile's format; a version-3 binding, when found, says version 3
-    if msg.crc_ok:
-        sums = torus(folded, index, sy, sx)
-        scored = [(_binding(sums, make(key, msg.ciphertext)), alg, share, check) for alg, make, share, check in layers]
-        (z_bind, (du, dv)), layer_alg, tile_share, check = max(scored, key=lambda t: t[0][0])
-        if check is not None and not check(sums, (du, dv), msg.ciphertext):
-            z_bind = 0.0  # the field there is another mark's: this message is not bound to this picture
-        log_offsets = math.log(BIND_OFFSETS * len(layers))
-        p_bind = math.exp(max(_log_union(z_bind, log_offsets), -745.0))
-        # Both layers together: a fixed-weight sum of two Rademacher sums is one, so Hoeffding applies to
-        # the weighted z; the union now also runs over the binding's 64 offsets (of every layer tried).
-        w_msg = math.sqrt(tile_share * _keys.MESSAGE_CELLS.size / _keys.CELLS)
-        w_bind = math.sqrt(1.0 - tile_share)
-        z_all = (w_msg * msg.z + w_bind * z_bind) / math.hypot(w_msg, w_bind)
-        p_comb = math.exp(max(_log_union(z_all, log_msg + log_offsets), -745.0))
-        bound = p_bind < BIND_THRESHOLD and p_comb < P_THRESHOLD
-        if bound:
-            algorithm = layer_alg
-            payload = _keys.decrypt(key, msg.ciphertext)
-            p_all = min(p_comb, p_msg)
-            r, c = _unorient(-CELL * du + sy, -CELL * dv + sx, quarter, flip)
-            origin = _to_input(folded, r, c)
-        elif p_msg < P_THRESHOLD:
-            unbound = _keys.decrypt(key, msg.ciphertext)
-    r, c = _unorient(float(sy), float(sx), quarter, flip)
-    a, b = folded.basis
-    return Found(
-        payload=payload,
-        unbound_payload=unbound,
-        key_id=ring.ids[msg.key_index] if (payload is not None or unbound is not None) else None,
-        p_value=p_all,
-        z=z_all if payload is not None else msg.z,  # the z of the statistic whose p-value is reported
-        z_message=msg.z,
-        z_binding=z_bind,
-        binding_p_value=p_bind,
-        crc_ok=msg.crc_ok,
-        bit_agreement=msg.bit_agreement,
-        period=math.hypot(a, b) / folded.scale,
-        rotation_deg=math.degrees(math.atan2(b, a)),
-        quarter_turns=quarter,
-        flipped=bool(flip),
-        offset=_to_input(folded, r, c),
-        origin=origin,
-        candidates_tried=tried,
-        sync_z=sync_z,
-        decoded=msg.ciphertext,
-        algorithm=algorithm,
-    )
+        if best is not None:
+            other = judge(best)
+            found = max(found, other, key=lambda f: (f.payload is not None, f.unbound_payload is not None, -f.p_value))
+    return found

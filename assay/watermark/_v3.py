@@ -438,21 +438,21 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
 def _starts(folded: _detect.FoldedTile) -> list[tuple[float, float]]:
     """Where a version-3 mark may start, in the unaltered candidate's canonical frame (row, col): the top-left
     pixel (outside the examined centre of a very large image), then the anchors."""
-    starts = [_canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)]
-    return starts + [_canonical(folded, r, c) for r, c in folded.anchors]
+    return [_v2.top_left(folded)] + [_canonical(folded, r, c) for r, c in folded.anchors]
 
 
 def tile_alignments(folded: _detect.FoldedTile) -> list[tuple[int, int, int]]:
-    """The tile's alignments (orientation, shift) where version 3 starts it on the unaltered candidate: each
-    start moved to the chip grid through the top-left pixel, as embed() does. Tried when the public sync gives
-    none (it may have been subtracted: the pattern is open), at most ``_anchor.COUNT + 1``."""
+    """The tile's alignments (orientation, shift) where version 3 starts it at an anchor on the unaltered
+    candidate: each anchor moved to the chip grid through the top-left pixel, as embed() does; at most
+    ``_anchor.COUNT``, none the top-left pixel's (``_v2.top_left_alignment``, tried anyway). Tried when the public
+    sync gives no message (it may have been subtracted: the pattern is open)."""
     if folded.luma is None or folded.basis[1] != 0.0:
         return []
-    starts = _starts(folded)
+    (r0, c0), *anchors = _starts(folded)
     out: list[tuple[int, int, int]] = []
-    for r, c in starts:
-        al = (0, round(_on_grid(r, starts[0][0])) % _v2.TILE, round(_on_grid(c, starts[0][1])) % _v2.TILE)
-        if al not in out:
+    for r, c in anchors:
+        al = (0, round(_on_grid(r, r0)) % _v2.TILE, round(_on_grid(c, c0)) % _v2.TILE)
+        if al not in out and al != _v2.top_left_alignment(folded):
             out.append(al)
     return out
 

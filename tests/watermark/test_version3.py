@@ -167,6 +167,19 @@ def test_a_subtracted_public_sync_does_not_hide_the_tile_without_the_registers_c
     assert found == len(marked3), f"{found} of {len(marked3)}"
 
 
+def test_a_subtracted_public_sync_does_not_hide_the_tile_of_a_very_large_picture(photos: dict) -> None:
+    """Above about 6.5 MP the detector examines the picture's centre, whose frame does not start at the top-left
+    pixel: the tile's unshifted alignment and the anchors' are taken from where the picture starts."""
+    from PIL import Image
+
+    px = np.asarray(Image.fromarray(photos["coffee"]).resize((3300, 2200), Image.Resampling.LANCZOS))
+    payload = 0x5EED
+    marked = embed(px, payload, key=KEY, field_secret=SECRET)
+    stripped = adv.subtract_public_sync(marked)
+    got = detect(stripped, key=KEY, field_secret=SECRET)
+    assert (got.payload, got.algorithm) == (payload, FIELD_ALGORITHM)
+
+
 def test_after_the_removal_a_turned_crop_is_found_where_the_public_sync_survived(photos: dict, ring: KeyRing) -> None:
     """The anchors are searched upright; a picture also turned a quarter is read where its surviving public sync
     puts the tile's phase and orientation, at the tile offset the field's header picks."""
