@@ -285,15 +285,30 @@ def anchor_candidates(rgb: np.ndarray, count: int, margin: float) -> list[tuple[
     return [(region.origin[0] + c / region.real_scale, region.origin[1] + r / region.real_scale) for r, c, _ in found]
 
 
+def embedder_choices(rgb: np.ndarray) -> list[tuple[float, float]]:
+    """Where version 3's embedder may start a mark on this picture, (x, y) in its pixels, as the open code
+    computes it (``_anchor.mark_anchor``): its first ``_anchor.CHOICES`` stable central blobs (which one is the
+    register's secret), else its strongest central blob; none when it is marked from the top-left pixel. On the
+    marked picture (the mark moves the blobs by well under a pixel) as on the original."""
+    from assay.watermark import _anchor
+
+    region = _detect.working(np.ascontiguousarray(rgb))
+    best = _anchor.stable(region.luma)[: _anchor.CHOICES]
+    best = best or [(r, c) for r, c, _ in _anchor.find(region.luma, 1, _anchor.CENTRAL)]
+    return [(region.origin[0] + c / region.real_scale, region.origin[1] + r / region.real_scale) for r, c in best]
+
+
 def blur_anchor(marked: np.ndarray, chip_reach: float = 2.5) -> tuple[np.ndarray, float]:
-    """The attack on version 3's anchor, with the open code: the mark starts at one of the picture's
-    ``_anchor.CHOICES`` strongest central blobs (which one is the register's secret), so blur the picture around
-    all of them, more and more (Gaussian, sigma 4 to 64 px, blended in over a disc of about 4 sigma), until the
-    detector's anchors include none of them (none within ``chip_reach`` chips). Returns the picture and the
-    blur's sigma (0: never moved)."""
+    """The attack on version 3's anchor, with the open code: the mark starts at one of the blobs
+    ``embedder_choices`` lists (1 to ``_anchor.CHOICES``; which one is the register's secret), so blur the
+    picture around all of them, more and more (Gaussian, sigma 4 to 64 px, blended in over a disc of about 4
+    sigma), until the detector's anchors include none of them (none within ``chip_reach`` chips). Returns the
+    picture and the blur's sigma (0: never moved)."""
     from assay.watermark import _anchor, tile_period
 
-    targets = anchor_candidates(marked, _anchor.CHOICES, _anchor.CENTRAL)
+    targets = embedder_choices(marked)
+    if not targets:
+        return marked, 0.0
     h, w = marked.shape[:2]
     chip = tile_period(w, h) / 32
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -312,16 +327,31 @@ def blur_anchor(marked: np.ndarray, chip_reach: float = 2.5) -> tuple[np.ndarray
     return out, 0.0
 
 
-def subtract_public_sync(rgb: np.ndarray) -> np.ndarray:
-    """What is left of the public sync, subtracted where it is: its phase found as the detector finds it (one
-    FFT correlation with the open pattern), then removed by ``subtract`` drawn from there."""
+def sync_origin(rgb: np.ndarray) -> tuple[float, float]:
+    """Where the tile of an unaltered marked picture starts, (x, y) in its pixels, found as the detector finds
+    it: one FFT correlation of its fold with the public sync (open code). Version 3 starts there, at an anchor
+    of the picture; version 2 at the top-left pixel."""
     from assay.watermark import _v2
 
     folded = next(iter(_detect.folded_tiles(np.ascontiguousarray(rgb))))
     _, sy, sx, _ = _v2._align(folded)
+    return _v2._to_input(folded, float(sy), float(sx))
+
+
+def aligned_folded_tile(rgb: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """``folded_tile`` rolled so that its tile starts at (0, 0), and where the tile starts in the picture
+    (``sync_origin``): folds of many marked pictures then line up, wherever each picture's mark starts."""
     h, w = rgb.shape[:2]
-    period = _embed.tile_period(h, w)
-    return subtract(rgb, public_sync_tile(), 1.0, (sx * period / _pattern.TILE, sy * period / _pattern.TILE))
+    x, y = sync_origin(rgb)
+    k = _pattern.TILE / _embed.tile_period(h, w)
+    shift = (-round(y * k) % _pattern.TILE, -round(x * k) % _pattern.TILE)
+    return np.roll(folded_tile(rgb), shift, axis=(0, 1)), (x, y)
+
+
+def subtract_public_sync(rgb: np.ndarray) -> np.ndarray:
+    """What is left of the public sync, subtracted where it is: its phase found as the detector finds it (one
+    FFT correlation with the open pattern), then removed by ``subtract`` drawn from there."""
+    return subtract(rgb, public_sync_tile(), 1.0, sync_origin(rgb))
 
 
 def generated_images(count: int, seed: int = 9, side: int = 512) -> Iterator[np.ndarray]:

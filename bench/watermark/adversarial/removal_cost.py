@@ -13,6 +13,7 @@ for-all detector can read it without first decoding the tile.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -167,6 +168,7 @@ def _then_changed(marked: np.ndarray, tile: np.ndarray, payload: int, ring: _key
         out_row[name] = found(change(out, np.random.default_rng(0)))[0]
     blurred, sigma = adv.blur_anchor(out)
     out_row["anchor_blur"] = {"sigma": sigma, "psnr": round(adv.psnr(marked, blurred), 2)}
+    out_row["choices"] = len(adv.embedder_choices(marked))
     return out_row
 
 
@@ -180,6 +182,17 @@ def _quality_sigma(then: list[dict]) -> str:
     return (
         f"median {np.median(sig):g} px, on {len(moved)} of {len(blurs)} photos; PSNR to the marked picture after"
         f" the removal and the blur: mean {q.mean():.1f} dB, lowest {q.min():.1f}, highest {q.max():.1f}"
+    )
+
+
+def _choices(then: list[dict]) -> str:
+    counts = collections.Counter(t["choices"] for t in then if "choices" in t)
+    if not counts:
+        return "not counted"
+    parts = [f"{counts[k]} photos with {k}" for k in sorted(counts)]
+    return (
+        "blobs to choose from: " + ", ".join(parts) + f" (a single blob, {counts[1]} of {sum(counts.values())}"
+        " photos, is no secret: the attacker knows where the mark starts)"
     )
 
 
@@ -234,9 +247,12 @@ def render(rows: list[dict], meta: dict) -> str:
             "Version 3 starts its mark at the picture's anchor (the strongest blob of its content away from the"
             " borders; `assay/watermark/_anchor.py`): the field is read at the detector's 6 strongest anchors and the"
             " top-left pixel, at 11 scales (0.965-1.015: a crop shrinks the picture's period, a resize changes the"
-            " mark's), and on every lattice candidate whose public sync survived. The candidate anchors are in the"
-            " open code too (which of the 3 strongest central blobs a mark starts at is the register's secret): all"
-            " blurred away (Gaussian blur around them, more and more until the detector's anchors miss them; sigma "
+            " mark's), and on every lattice candidate whose public sync survived. The blobs the embedder may start"
+            " at are in the open code too (`adv.embedder_choices`: up to 3 stable central blobs, which one is the"
+            " register's secret; else the strongest central blob): "
+            + _choices(then)
+            + ". All blurred away (Gaussian blur around them, more and more until the detector's anchors miss them;"
+            " sigma "
             + _quality_sigma(then)
             + ") and then cropped, the field's start is lost. The goal's PSNR is measured pixel to pixel against the"
             " marked image, so it does not count these changes; an attacker would (docs/watermark.md).",

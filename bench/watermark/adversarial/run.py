@@ -82,7 +82,10 @@ def averaging_attack(
     learned_maps: dict = {}
     for scheme in schemes:
         t0 = time.perf_counter()
-        values = np.stack([adv.chips(adv.folded_tile(scheme.embed(img, _payload(i)))) for i, img in enumerate(images)])
+        # Version 3 starts each mark at an anchor of its picture: the attacker lines the folds up by the public
+        # sync (open code) before averaging. Versions 1 and 2 start at the top-left pixel.
+        fold = (lambda x: adv.aligned_folded_tile(x)[0]) if "v3" in scheme.name else adv.folded_tile
+        values = np.stack([adv.chips(fold(scheme.embed(img, _payload(i)))) for i, img in enumerate(images)])
         _progress(f"{scheme.name}: {len(images)} marked and folded in {time.perf_counter() - t0:.0f} s")
         for n in ns:
             for known in (False, True):
@@ -130,14 +133,16 @@ def removal_attack(
                 found = 0
                 quality = []
                 for i, m in enumerate(marked):
+                    # Where this picture's tile starts (version 3: at an anchor, found by the public sync).
+                    origin = adv.sync_origin(m) if "v3" in scheme.name else (0.0, 0.0)
                     if how is None:
-                        tile = adv.folded_tile(m)
+                        tile, origin = adv.folded_tile(m), (0.0, 0.0)  # folded and redrawn from the same pixel
                     elif how[0] == "sync":
                         tile = adv.public_sync_tile()
                     else:
                         learned = learned_maps[(scheme.name, how[1], how[0] == "payload")]
                         tile = adv.forged_tile(learned, _payload(20_000 + i) if how[0] == "payload" else None)
-                    out = adv.subtract(m, tile, strength)
+                    out = adv.subtract(m, tile, strength, origin)
                     quality.append(adv.psnr(m, out))
                     found += scheme.detect(out).payload == _payload(20_000 + i)
                 rows.append(
