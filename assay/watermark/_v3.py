@@ -8,9 +8,10 @@ the detector reads *once*, whatever the number of keys:
 
 1. **The tile** (75% of the energy): version 2's, unchanged (public sync, keyed message chips), so geometry,
    screening and decoding are version 2's.
-2. **The field** (25%): ±1 chips over a 256 x 256 chip torus drawn from the image's origin (version 2's binding
-   field geometry), laid out by the register's *field secret* ``R`` (one per register; derived from its master
-   key, so it never leaves the register: offline kits cannot make version 3):
+2. **The field** (25%): ±1 chips over a 256 x 256 chip torus drawn from where the mark starts (version 2's
+   binding field geometry; both layers start at an anchor of the picture, ``_anchor``), laid out by the
+   register's *field secret* ``R`` (one per register; derived from its master key, so it never leaves the
+   register: offline kits cannot make version 3):
 
    - a **header** of 8 bits, a keyed hash (``R``) of the ciphertext, carried as one Walsh-Hadamard basis vector
      (the one its value selects) under ``R``'s chip order and signs, in each of the first 38 regions of 256
@@ -23,16 +24,18 @@ the detector reads *once*, whatever the number of keys:
    key or seed from the picture is involved (a seed from the picture was pushed by noise and collided).
 
 Detection with ``R``: version 2's steps find, screen and decode the tile; a decoded message is *bound* when its
-field (either version's) is in the image. When no bound mark is found, the field is read at the image's own
-origin: the header's 256 scores (one product), the 4 best headers' bodies decoded, kept only a decode whose
-CRC passes and whose header is the hash of its own ciphertext, gated at p < 1e-6 over the 2^64 messages (z
->= 10.79). Its ciphertext names no key: every key of the ring decrypts it and the caller's ``accept`` (the
-register's mark-id tag check) says which decryption is a mark; exactly one must pass.
+field (either version's) is in the image. When no bound mark is found, the field is read at the picture's
+anchors (``read_anchored``) and where each significant public sync puts the tile (``read_aligned``): the
+header's 256 scores (one product), the 4 best headers' bodies decoded, kept only a decode whose CRC passes and
+whose header is the hash of its own ciphertext, gated at p < 1e-6 over the 2^64 messages and every position
+read (z >= 10.79 for one position; the reads share the 1e-6 in fixed parts). Its ciphertext names no key:
+every key of the ring decrypts it and the caller's ``accept`` (the register's mark-id tag check) says which
+decryption is a mark; exactly one must pass.
 
 What it does not do (docs/watermark.md): a field copied onto another picture reads there too (nothing in it
-depends on the picture: the register's fingerprint calls those copies); the field-only read assumes the
-image's origin is the marked image's (a removal followed by a crop or resize defeats it); whoever holds ``R``
-can read and subtract any system's field.
+depends on the picture: the register's fingerprint calls those copies); after a removal, a crop or a resize
+beyond 1.5 % is read only where an anchor or the public sync survived (blurring the anchor's blob away, then
+cropping, defeats it: REMOVAL.md); whoever holds ``R`` can read and subtract any system's field.
 """
 
 from __future__ import annotations
@@ -371,7 +374,7 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
     2. the BEST_STARTS best (start, scale) pairs, at the 25 half-chip shifts around each (two either way on
        each axis); the best shift is read.
 
-    This read has half the detector's false-positive budget (the reads at the syncs' alignments have the other:
+    This read has half the field's false-positive budget (the reads at the syncs' alignments have the other:
     ``ANCHORED_SHARE``), so it can be made before the other lattice candidates are folded. Its union bound
     counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``) with half of that half; the
     other goes to the starts at scale 1 (see the end). Returns the read, where the field starts in the
@@ -406,7 +409,7 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
             score(RHOS[j])
     # The shifts around the BEST_STARTS best (start, scale) pairs: a start found by its own half chip may be a
     # half chip or two from where the field starts (embed() puts it on the chip grid; a crop moves that grid),
-    # where its header scores weakly; the shifts find it. Every position read is in ``positions``.
+    # where its header scores weakly; the shifts find it. Every position read is in ANCHOR_POSITIONS.
     best: tuple[float, float, int, int] | None = None
     for _, rho, n in sorted(scored, reverse=True)[:BEST_STARTS]:
         r0, c0 = round(rho * starts[n][0] / 2), round(rho * starts[n][1] / 2)

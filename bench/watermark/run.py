@@ -178,8 +178,8 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
             unbound += result.unbound_payload is not None
             min_p = min(min_p, result.p_value)
         if secret is not None:
-            # The whole search as a check runs it (tile, then the field at the image's origin, attributed by the
-            # register's mark check): a payload here is a false attribution.
+            # The whole search as a check runs it (tile, then the field at the anchors and the syncs, attributed
+            # by the register's mark check): a payload here is a false attribution.
             found = wm._search(img, ring, None, secret, check.accept)
             false += found.payload is not None
             torus = _v2.torus(tiles[0], 0, 0, 0, image_origin=True)
@@ -213,7 +213,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
         "outside_read": outside_read,
         "largest_z": float(fz.max()),
         "tail": {f"{t:g}": float(np.mean(fz >= t)) for t in (6.0, 7.0, 8.0, 9.0, 10.0)},
-        "threshold_z": _v3.field_gate(),  # one read's gate, the lowest of any read the detector makes
+        "threshold_z": _v3.field_gate(),  # one position's gate (these reads); the detector's own are higher
     }
     return {
         "field": field if field_z else None,

@@ -216,7 +216,9 @@ def test_the_field_reads_nothing_on_unmarked_or_version_2_images(photos: dict, m
             read = _v3.read_unaltered(folded, SECRET)
             assert read.z < gate and read.p_value > 1e-6, name
             anchored = _v3.read_anchored(folded, SECRET)  # every anchor, shift and scale
-            assert anchored is not None and anchored[0].z < _v3.field_gate(2 * _v3.EXACT_POSITIONS), name
+            assert anchored is not None and anchored[0].z < _v3.field_gate(
+                2 * _v3.ANCHORED_SHARE * _v3.EXACT_POSITIONS
+            ), name
             assert anchored[0].p_value > 1e-6, name
             assert detect(px, keys=ring, field_secret=SECRET, accept=acme).payload is None
             # Cropped version-2 marks keep their public sync: the field is then read at every tile offset too.
