@@ -326,7 +326,10 @@ def _search(
         if len(ring):
             sync = _v2._align(folded)
             seen.append((folded, sync))
-            starts = functools.partial(_v3.tile_alignments, folded) if secret is not None else None
+            # Version 3's tile at the anchors, for a copy whose public sync was subtracted: only for a caller who
+            # reads no field (with the mark check, the field at the same anchors finds that copy, and the tile's
+            # bound keeps its 6 alignments).
+            starts = functools.partial(_v3.tile_alignments, folded) if secret is not None and not field else None
             results.append(_v2.evaluate(folded, ring, n, layers, sync, starts))
         if legacy is not None:
             results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))

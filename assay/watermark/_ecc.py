@@ -65,11 +65,18 @@ def decode(soft: np.ndarray) -> tuple[int, bool, np.ndarray]:
 
     Returns (payload, crc_ok, re-encoded coded bits) of the maximum-likelihood terminated path.
     """
+    return decode_many(np.asarray(soft)[None, :])[0]
+
+
+def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
+    """``decode`` for each row of ``soft`` (n x CODED_BITS), in one pass over the trellis: the Python loop
+    over its 86 steps is most of a decode's time, so n rows cost little more than one."""
     steps = MESSAGE_BITS + _TAIL
-    y = np.asarray(soft, dtype=np.float64).reshape(steps, len(_GENERATORS))
+    n = soft.shape[0]
+    y = np.asarray(soft, dtype=np.float64).reshape(n, steps, len(_GENERATORS))
     # Branch metric of register r at step i: correlation of y with the BPSK symbols (1 - 2*bit).
     symbols = 1.0 - 2.0 * _OUT.astype(np.float64)  # (128, 3)
-    branch = y @ symbols.T  # (steps, 128)
+    branch = y @ symbols.T  # (n, steps, 128)
     # New state n = 2j + b comes from state j (oldest bit 0) or j + 32 (oldest bit 1) with input b: the
     # butterflies of the trellis, as reshapes instead of gathers.
     half = _STATES // 2
@@ -77,23 +84,26 @@ def decode(soft: np.ndarray) -> tuple[int, bool, np.ndarray]:
     b = np.arange(2)
     reg_lo = ((j[:, None] << 1) | b[None, :]).astype(np.int64)  # register for predecessor j
     reg_hi = (((j[:, None] + half) << 1) | b[None, :]).astype(np.int64)  # register for predecessor j + 32
-    bm_lo = branch[:, reg_lo]  # (steps, 32, 2)
-    bm_hi = branch[:, reg_hi]
-    metric = np.full(_STATES, -np.inf)
-    metric[0] = 0.0
-    choice = np.empty((steps, _STATES), dtype=bool)
+    bm_lo = branch[:, :, reg_lo]  # (n, steps, 32, 2)
+    bm_hi = branch[:, :, reg_hi]
+    metric = np.full((n, _STATES), -np.inf)
+    metric[:, 0] = 0.0
+    choice = np.empty((steps, n, _STATES), dtype=bool)
     for i in range(steps):
-        m0 = metric[:half, None] + bm_lo[i]
-        m1 = metric[half:, None] + bm_hi[i]
+        m0 = metric[:, :half, None] + bm_lo[:, i]
+        m1 = metric[:, half:, None] + bm_hi[:, i]
         pick = m1 > m0
-        choice[i] = pick.reshape(-1)
-        metric = np.where(pick, m1, m0).reshape(-1)
-    state = 0  # terminated by the zero tail
-    bits = np.empty(steps, dtype=np.int64)
-    for i in range(steps - 1, -1, -1):
-        bits[i] = state & 1
-        state = (state >> 1) | ((_STATES >> 1) if choice[i, state] else 0)
-    payload = int.from_bytes(np.packbits(bits[:PAYLOAD_BITS].astype(np.uint8)).tobytes(), "big")
-    crc = int.from_bytes(np.packbits(bits[PAYLOAD_BITS:MESSAGE_BITS].astype(np.uint8)).tobytes(), "big")
-    ok = crc == _crc(payload) and not np.any(bits[MESSAGE_BITS:])
-    return payload, ok, encode(payload)
+        choice[i] = pick.reshape(n, -1)
+        metric = np.where(pick, m1, m0).reshape(n, -1)
+    out = []
+    for row in range(n):
+        state = 0  # terminated by the zero tail
+        bits = np.empty(steps, dtype=np.int64)
+        for i in range(steps - 1, -1, -1):
+            bits[i] = state & 1
+            state = (state >> 1) | ((_STATES >> 1) if choice[i, row, state] else 0)
+        payload = int.from_bytes(np.packbits(bits[:PAYLOAD_BITS].astype(np.uint8)).tobytes(), "big")
+        crc = int.from_bytes(np.packbits(bits[PAYLOAD_BITS:MESSAGE_BITS].astype(np.uint8)).tobytes(), "big")
+        ok = crc == _crc(payload) and not np.any(bits[MESSAGE_BITS:])
+        out.append((payload, ok, encode(payload)))
+    return out

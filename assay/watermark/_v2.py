@@ -45,8 +45,8 @@ SCREEN_Z = 4.0  # ... and only those screening at least this (a mark at the dete
 # unshifted one on the unaltered candidate (a copy that kept its size needs no sync).
 ALIGNMENTS = _detect.MAX_CANDIDATES + _detect.UNALTERED_CANDIDATES + 1
 # ... and, looking for version 3 (whose tile starts at an anchor of the picture), the anchors' alignments on the
-# unaltered candidate, for a copy whose sync was subtracted.
-START_ALIGNMENTS = _anchor.COUNT
+# unaltered candidate, for a copy whose sync was subtracted: up to 4 chip corners per anchor (``_v3.CORNERS``).
+START_ALIGNMENTS = _anchor.COUNT * 4
 BIND_OFFSETS = (_keys.BIND_TORUS // _pattern.CELLS) ** 2  # 64 tile offsets of the binding field
 P_THRESHOLD = 1e-6
 BIND_THRESHOLD = 1e-4  # the binding's own p-value, given the key and message decoded from the tile

@@ -216,17 +216,22 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
     scores = np.einsum("rk,rk->k", flat[lay.header_chips].reshape(HEADER_REGIONS, SUB), lay.header_signs) @ _HADAMARD
     body = flat[lay.body_chips]
     best: FieldRead | None = None
-    for header in np.argsort(-scores)[:HEADER_CANDIDATES]:
-        hv = int(header)
-        soft = np.bincount(lay.body_bit, weights=_body_signs(secret, hv) * body, minlength=_ecc.CODED_BITS)
-        ciphertext, crc_ok, coded = _ecc.decode(soft)
-        ok = bool(crc_ok) and header_of(secret, ciphertext) == hv
-        z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
-        if best is None or (ok, z) > (best.ok, best.z):
-            agreement = float(np.mean((soft > 0) == (coded == 0)))
-            best = FieldRead(ciphertext, ok, z, 1.0, hv, agreement)
-        if ok:
-            break  # the bound counts every message whichever is reported; a second valid one is 1 in 2^24
+    headers = [int(h) for h in np.argsort(-scores)[:HEADER_CANDIDATES]]
+    # The best header alone first (a mark's, nearly always), then the others decoded together.
+    for group in (headers[:1], headers[1:]):
+        softs = np.stack(
+            [np.bincount(lay.body_bit, weights=_body_signs(secret, h) * body, minlength=_ecc.CODED_BITS) for h in group]
+        )
+        for hv, soft, (ciphertext, crc_ok, coded) in zip(group, softs, _ecc.decode_many(softs), strict=True):
+            ok = bool(crc_ok) and header_of(secret, ciphertext) == hv
+            z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
+            if best is None or (ok, z) > (best.ok, best.z):
+                agreement = float(np.mean((soft > 0) == (coded == 0)))
+                best = FieldRead(ciphertext, ok, z, 1.0, hv, agreement)
+            if ok:
+                break  # the bound counts every message whichever is reported; a second valid one is 1 in 2^24
+        if best is not None and best.ok:
+            break
     assert best is not None
     return dataclasses.replace(best, p_value=_p(best.z, positions))
 
@@ -292,8 +297,11 @@ SHIFTS = (-2, -1, 0, 1, 2)  # half-chips around the best start, on each axis (an
 # 900 px from the anchor by 4.5 px, so the steps are 0.5 %; step 1 scores every other one and the two beside
 # the best.
 RHOS = tuple(round(0.965 + 0.005 * i, 3) for i in range(11))
+AMBIGUOUS = 0.2  # chips: an anchor this close to the middle between two chip corners may be marked at either
+CORNERS = 4  # chip corners an anchor may stand for, at most (two on each axis when it is that close)
+assert _v2.START_ALIGNMENTS == _anchor.COUNT * CORNERS  # the tile's bound counts every corner of every anchor
 ANCHOR_POSITIONS = len(RHOS) * (_anchor.COUNT + 1) * len(SHIFTS) ** 2  # scales x (anchors + top-left) x shifts
-EXACT_POSITIONS = _anchor.COUNT + 1  # the starts at scale 1, each at its own half chip
+EXACT_POSITIONS = _anchor.COUNT * CORNERS + 1  # the starts at scale 1, each at its chip corner (or two, or four)
 BEST_STARTS = 3  # (start, scale) pairs whose shifts are searched
 # The anchored read has 1/ANCHORED_SHARE of the false-positive budget P, the aligned reads the rest (each of
 # their gates counts its positions ANCHORED_SHARE / (ANCHORED_SHARE - 1) times over, as here: 2).
@@ -336,7 +344,11 @@ class _Tori:
 
     @classmethod
     def of(cls, tori: np.ndarray) -> _Tori:
-        return cls(tori, np.tile(tori, (1, 2, 2)), np.sqrt(np.einsum("vij,vij->v", tori, tori)))
+        wide = np.empty((len(tori), 2 * N, 2 * N), np.float32)  # (np.tile: twice the time, through a copy)
+        wide[:, :N, :N] = tori
+        wide[:, :N, N:] = tori
+        wide[:, N:] = wide[:, :N]
+        return cls(tori, wide, np.sqrt(np.einsum("vij,vij->v", tori, tori)))
 
 
 @lru_cache(maxsize=8)
@@ -398,7 +410,7 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
         values = _header_scores(tori, secret, own)
         scored.extend((float(v), rho, n // len(NEAR)) for n, v in enumerate(values))
         if rho == 1.0:  # as marked: embed() put the start on the chip grid through the top-left pixel
-            grid = [(round(_on_grid(r, starts[0][0]) / 2), round(_on_grid(c, starts[0][1]) / 2)) for r, c in starts]
+            grid = [(round(r / 2), round(c / 2)) for r, c in _grid_starts(starts)]
             exact = (tori, grid[int(np.argmax(_header_scores(tori, secret, grid)))])
 
     for rho in RHOS[1::2]:  # every other scale, then the two beside the best
@@ -451,18 +463,33 @@ def tile_alignments(folded: _detect.FoldedTile) -> list[tuple[int, int, int]]:
     sync gives no message (it may have been subtracted: the pattern is open)."""
     if folded.luma is None or folded.basis[1] != 0.0:
         return []
-    (r0, c0), *anchors = _starts(folded)
     out: list[tuple[int, int, int]] = []
-    for r, c in anchors:
-        al = (0, round(_on_grid(r, r0)) % _v2.TILE, round(_on_grid(c, c0)) % _v2.TILE)
+    for r, c in _grid_starts(_starts(folded))[1:]:
+        al = (0, round(r) % _v2.TILE, round(c) % _v2.TILE)
         if al not in out and al != _v2.top_left_alignment(folded):
             out.append(al)
     return out
 
 
-def _on_grid(x: float, x0: float) -> float:
-    """Canonical position ``x`` moved to the nearest chip corner of a grid through ``x0`` (``mark_origin``)."""
-    return x0 + _pattern.CELL * round((x - x0) / _pattern.CELL)
+def _grid_starts(starts: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The starts as embed() put them: the top-left pixel, then each anchor moved to its nearest chip corner of
+    the grid through it (``mark_origin``). The detector finds an anchor to about a tenth of a chip, so one found
+    within ``AMBIGUOUS`` of the middle between two corners stands for both (at most ``CORNERS``)."""
+    (r0, c0), *anchors = starts
+    out = [(r0, c0)]
+    for r, c in anchors:
+        out += [(y, x) for y in _corners(r, r0) for x in _corners(c, c0)]
+    return out
+
+
+def _corners(x: float, x0: float) -> list[float]:
+    """The chip corners of a grid through ``x0`` that canonical position ``x`` may have been moved to."""
+    u = (x - x0) / _pattern.CELL
+    nearest = round(u)
+    out = [x0 + _pattern.CELL * nearest]
+    if abs(abs(u - nearest) - 0.5) < AMBIGUOUS:
+        out.append(x0 + _pattern.CELL * (nearest + (1 if u > nearest else -1)))
+    return out
 
 
 def _rolled(tori: np.ndarray, tr: int, tc: int) -> np.ndarray:

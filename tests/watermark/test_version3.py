@@ -149,10 +149,11 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
         assert anchored[0].ciphertext == _keys.encrypt(KEY, payload)
 
 
-def test_a_subtracted_public_sync_does_not_hide_the_tile_without_the_registers_check(marked3: dict) -> None:
+def test_a_subtracted_public_sync_does_not_hide_the_mark(marked3: dict, ring: KeyRing) -> None:
     """The public sync is open: subtracted where it is (about 50 dB), the tile's phase is gone. Version 3's tile
     starts at an anchor of the picture, so the detector also tries the anchors' alignments: the tile is still
-    found and bound, by a caller with the field secret and no mark check (which reads no field)."""
+    found and bound, by a caller with the field secret and no mark check (which reads no field). With the
+    register's check the field at the same anchors finds it."""
     found = 0
     for name, (px, payload) in marked3.items():
         stripped = adv.subtract_public_sync(px)
@@ -164,6 +165,8 @@ def test_a_subtracted_public_sync_does_not_hide_the_tile_without_the_registers_c
         got = detect(stripped, key=KEY, field_secret=SECRET)
         assert got.payload in (None, payload), name
         found += (got.payload, got.layer, got.algorithm) == (payload, "tile", FIELD_ALGORITHM)
+        checked = detect(stripped, keys=ring, field_secret=SECRET, accept=_register(payload))
+        assert (checked.payload, checked.key_id) == (payload, "acme"), name
     assert found == len(marked3), f"{found} of {len(marked3)}"
 
 
