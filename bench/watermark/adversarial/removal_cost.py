@@ -254,7 +254,7 @@ def render(rows: list[dict], meta: dict) -> str:
             + ". All blurred away (Gaussian blur around them, more and more until the detector's anchors miss them;"
             " sigma "
             + _quality_sigma(then)
-            + ") and then cropped, the field's start is lost. The goal's PSNR is measured pixel to pixel against the"
+            + ") and then cropped: the last column. The goal's PSNR is measured pixel to pixel against the"
             " marked image, so it does not count these changes; an attacker would (docs/watermark.md).",
         ]
     v2 = [r for r in rows if "z_after" in r]
