@@ -169,6 +169,8 @@ def compare(
     if parsed is None:
         return BindingScore(False, 0.0, 0, "unreadable fingerprint")
     gx, gy, origin, packed = parsed
+    if not (0.0 <= origin[0] <= width and 0.0 <= origin[1] <= height):
+        return BindingScore(False, 0.0, 0, "unreadable fingerprint")  # a mark starts inside its picture
     a, b = _pairs(key, gx, gy)
     bits = np.unpackbits(np.frombuffer(packed, dtype=np.uint8))[: len(a)].astype(bool)
     if len(bits) != len(a):

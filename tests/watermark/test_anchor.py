@@ -97,3 +97,7 @@ def test_the_fingerprint_keeps_where_the_mark_starts() -> None:
         forged = blob[:3] + struct.pack("<ff", bad, 1.0) + blob[11:]
         assert _parse(forged) is None
         assert compare(make_probe(px), forged, key, width=400, height=300).geometry == "unreadable fingerprint"
+    outside = blob[:3] + struct.pack("<ff", 401.0, 1.0) + blob[11:]  # readable, but not inside a 400 x 300 picture
+    assert _parse(outside) is not None
+    assert compare(make_probe(px), outside, key, width=400, height=300).geometry == "unreadable fingerprint"
+    assert compare(make_probe(px), blob, key, width=400, height=300).geometry != "unreadable fingerprint"
