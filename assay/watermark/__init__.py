@@ -392,12 +392,9 @@ def _field_only(
         if (al := _v3.synced(sync)) is not None and not (f.unaltered and al == _v2.top_left_alignment(f))  # read
     ]
     reads: list[_FieldRead] = []
-    if anchored is None and unaltered is not None:
-        anchored = _read_anchored(unaltered, secret)
-    elif anchored is not None:
-        anchored = None  # read, and not a mark that ``accept`` takes: not offered again
-    if anchored is not None:
-        reads.append(anchored)
+    # An anchored read made already was not a mark that ``accept`` takes: it is not offered again.
+    if anchored is None and unaltered is not None and (read := _read_anchored(unaltered, secret)) is not None:
+        reads.append(read)
     share = _v3.ANCHORED_SHARE / (_v3.ANCHORED_SHARE - 1)
     positions = math.ceil(share * _v3.TILE_OFFSETS * len(aligned))
     reads += [_FieldRead(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]

@@ -178,13 +178,17 @@ def _align(folded: _detect.FoldedTile) -> tuple[int, int, int, float]:
     return index, sy, sx, float(a @ _keys.SYNC_SIGNS) / (float(np.linalg.norm(a)) + 1e-12)
 
 
+def canonical(folded: _detect.FoldedTile, row: float, col: float) -> tuple[float, float]:
+    """A working-luma position -> the candidate's canonical frame (row, col; as ``_half_coords``)."""
+    a, b = folded.basis
+    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE)
+    return float(inv[1, 0] * col + inv[1, 1] * row), float(inv[0, 0] * col + inv[0, 1] * row)
+
+
 def top_left(folded: _detect.FoldedTile) -> tuple[float, float]:
     """The input's top-left pixel in the candidate's canonical frame (row, col): where embed() starts version 2's
     tile. (0, 0), except in a very large image, whose examined centre starts elsewhere."""
-    a, b = folded.basis
-    y, x = -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale
-    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE)
-    return float(inv[1, 0] * x + inv[1, 1] * y), float(inv[0, 0] * x + inv[0, 1] * y)
+    return canonical(folded, -folded.origin[1] * folded.scale, -folded.origin[0] * folded.scale)
 
 
 def top_left_alignment(folded: _detect.FoldedTile) -> tuple[int, int, int]:
@@ -292,11 +296,9 @@ def torus(folded: _detect.FoldedTile, index: int, sy: int, sx: int, *, image_ori
     half, r0, c0 = _half_coords(folded)
     if image_origin and folded.origin != (0, 0):
         # A very large image is examined in its centre: its canonical frame starts there, not at the origin.
-        a, b = folded.basis
-        inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE)
-        ox, oy = folded.origin[0] * folded.scale, folded.origin[1] * folded.scale
-        r0 = r0 + np.float32(inv[1, 0] * ox + inv[1, 1] * oy)
-        c0 = c0 + np.float32(inv[0, 0] * ox + inv[0, 1] * oy)
+        tr, tc = top_left(folded)
+        r0 = r0 - np.float32(tr)
+        c0 = c0 - np.float32(tc)
     r, c = _orient(r0, c0, quarter, flip)
     n = _keys.BIND_TORUS
     u = np.floor((r - sy + 0.5) * (1.0 / CELL)).astype(np.int32) & (n - 1)
@@ -350,10 +352,9 @@ def evaluate(
         alignments.append(unshifted)  # the sync may have been removed; an unaltered copy needs none
     log_keys = math.log(max(1, len(ring)))
     log_msg = math.log(ALIGNMENTS + (START_ALIGNMENTS if starts is not None else 0)) + log_keys + _LOG_PAYLOADS
-    best: tuple[float, _Message, tuple[int, int, int]] | None = None
 
-    def decode_at(candidates: Sequence[tuple[int, int, int]]) -> None:
-        nonlocal best
+    def best_of(candidates: Sequence[tuple[int, int, int]]) -> tuple[float, _Message, tuple[int, int, int]] | None:
+        best: tuple[float, _Message, tuple[int, int, int]] | None = None
         for al in candidates:
             cells = _cells(folded, *al)
             norm = float(np.linalg.norm(cells[_keys.MESSAGE_CELLS]))
@@ -364,6 +365,7 @@ def evaluate(
                 score = msg.z if msg.crc_ok else msg.z - 100.0
                 if best is None or score > best[0]:
                     best = (score, msg, al)
+        return best
 
     def judge(best: tuple[float, _Message, tuple[int, int, int]] | None) -> Found:
         if best is None:  # no key of the ring screened as a candidate: nothing to decode
@@ -426,15 +428,12 @@ def evaluate(
             algorithm=algorithm,
         )
 
-    decode_at(alignments)
-    found = judge(best)
+    found = judge(best_of(alignments))
     if starts is not None and folded.unaltered and found.payload is None:
         # No complete mark where the sync or the top-left pixel puts the tile: version 3's starts at an anchor
         # (the sync may have been subtracted, or moved a pixel or two by what was left of it).
-        more = [al for al in starts() if al not in alignments][:START_ALIGNMENTS]
-        best = None
-        decode_at(more)
-        if best is not None:
-            other = judge(best)
+        more = best_of([al for al in starts() if al not in alignments][:START_ALIGNMENTS])
+        if more is not None:
+            other = judge(more)
             found = max(found, other, key=lambda f: (f.payload is not None, f.unbound_payload is not None, -f.p_value))
     return found

@@ -371,13 +371,6 @@ def _header_scores(t: _Tori, secret: bytes, shifts: Sequence[tuple[int, int]]) -
     return scores.max(axis=1) / (t.norms[variant] + 1e-12)
 
 
-def _canonical(folded: _detect.FoldedTile, row: float, col: float) -> tuple[float, float]:
-    """A working-luma position -> the canonical frame of an axis-aligned candidate (as ``_v2._half_coords``)."""
-    a, b = folded.basis
-    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / _v2.TILE)
-    return float(inv[1, 0] * col + inv[1, 1] * row), float(inv[0, 0] * col + inv[0, 1] * row)
-
-
 def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead, tuple[float, float], float] | None:
     """The field read where it starts at one of the picture's anchors or at its top-left pixel, at one of the
     scales RHOS (a crop changed the picture's period; a resize changed the mark's):
@@ -435,8 +428,8 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
     tori = tori_at[rho].tori
     # Two tiers share this read's budget, half each (Bonferroni with weights): the search above over every
     # scale, start and shift (ANCHOR_POSITIONS), and the picture as it was marked (scale 1, each start at its
-    # own half chip: EXACT_POSITIONS), whose lower gate keeps the removal without a crop as easy to read as
-    # before the search existed.
+    # chip corner, or both corners where the anchor is near the middle: EXACT_POSITIONS), whose lower gate
+    # keeps the removal without a crop as easy to read as before the search existed.
     share = 2 * ANCHORED_SHARE
     found = (read(_rolled(tori, tr, tc), secret, share * ANCHOR_POSITIONS), (2.0 * tr / rho, 2.0 * tc / rho), rho)
     assert exact is not None
@@ -453,20 +446,22 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
 def _starts(folded: _detect.FoldedTile) -> list[tuple[float, float]]:
     """Where a version-3 mark may start, in the unaltered candidate's canonical frame (row, col): the top-left
     pixel (outside the examined centre of a very large image), then the anchors."""
-    return [_v2.top_left(folded)] + [_canonical(folded, r, c) for r, c in folded.anchors]
+    return [_v2.top_left(folded)] + [_v2.canonical(folded, r, c) for r, c in folded.anchors]
 
 
 def tile_alignments(folded: _detect.FoldedTile) -> list[tuple[int, int, int]]:
     """The tile's alignments (orientation, shift) where version 3 starts it at an anchor on the unaltered
     candidate: each anchor moved to the chip grid through the top-left pixel, as embed() does; at most
-    ``_anchor.COUNT``, none the top-left pixel's (``_v2.top_left_alignment``, tried anyway). Tried when the public
-    sync gives no message (it may have been subtracted: the pattern is open)."""
+    ``_v2.START_ALIGNMENTS`` (``CORNERS`` per anchor), none the top-left pixel's (``_v2.top_left_alignment``,
+    tried anyway). Tried when the public sync gives no message (it may have been subtracted: the pattern is
+    open)."""
     if folded.luma is None or folded.basis[1] != 0.0:
         return []
     out: list[tuple[int, int, int]] = []
+    top_left = _v2.top_left_alignment(folded)
     for r, c in _grid_starts(_starts(folded))[1:]:
         al = (0, round(r) % _v2.TILE, round(c) % _v2.TILE)
-        if al not in out and al != _v2.top_left_alignment(folded):
+        if al not in out and al != top_left:
             out.append(al)
     return out
 
