@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from . import _anchor, _detect, _ecc, _embed, _keys, _pattern
+from . import _anchor, _detect, _ecc, _embed, _keys, _pattern, _quality
 
 ALGORITHM = "org.assay.watermark.2"
 TILE = _pattern.TILE
@@ -123,6 +123,7 @@ def luma_delta(
     delta *= _embed.masking(luma, period)
     target_mse = 255.0**2 / 10 ** (_embed.TARGET_PSNR_DB / 10)
     delta *= np.float32(np.sqrt(target_mse / max(float(np.mean(delta * delta)), 1e-12)))
+    delta *= np.float32(_quality.gain(rgb, delta))
     return delta
 
 

@@ -44,7 +44,7 @@ def test_quality(photos: dict, marked: dict) -> None:
 
 def test_structural_similarity(photos: dict, marked: dict) -> None:
     scores = [metrics.structural_similarity(photos[n], marked[n][0], channel_axis=2, data_range=255) for n in photos]
-    assert float(np.mean(scores)) >= 0.98
+    assert min(scores) >= 0.98  # every photo, not the mean (issue 9); the flat ones: test_visibility
 
 
 def test_flat_areas_carry_less(photos: dict, marked: dict) -> None:
