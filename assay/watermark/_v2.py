@@ -169,14 +169,27 @@ _LOG_PAYLOADS = _ecc.PAYLOAD_BITS * math.log(2.0)
 
 
 def _align(folded: _detect.FoldedTile) -> tuple[int, int, int, float]:
-    """The orientation (index into folded.variants) and cyclic shift where the public sync correlates best."""
+    """The orientation (index into folded.variants) and cyclic shift where the public sync correlates best, and
+    the sync's z there.
+
+    The pixel correlation's peak is then refined on the chips: of it and its 8 neighbours, the shift where the
+    sync's chips agree best (the z). A chip is CELL pixels wide, so a shift one pixel off mixes a quarter of each
+    chip with its neighbour's; after a rotation the resampled pixel peak can sit there while the chips line up
+    one pixel over (a 5-degree rotation on a 1140 px photo: the tile's message at z 10.8, CRC failing, against
+    13.7 one pixel up). The refinement reads only the public sync, never a key: still one alignment per
+    candidate, so the bound's count of alignments is unchanged."""
     corr = np.fft.irfft2(folded.spectra * _SYNC_FFT_CONJ, s=(TILE, TILE)).reshape(len(folded.variants), -1)
     flat = int(np.argmax(corr))
     index, i = divmod(flat, TILE * TILE)
-    sy, sx = divmod(i, TILE)
-    cells = _cells(folded, index, sy, sx)
-    a = cells[_keys.SYNC_CELLS]
-    return index, sy, sx, float(a @ _keys.SYNC_SIGNS) / (float(np.linalg.norm(a)) + 1e-12)
+    peak_y, peak_x = divmod(i, TILE)
+    best = (-math.inf, 0, 0)
+    for dy in (0, -1, 1):
+        for dx in (0, -1, 1):
+            sy, sx = (peak_y + dy) % TILE, (peak_x + dx) % TILE
+            a = _cells(folded, index, sy, sx)[_keys.SYNC_CELLS]
+            best = max(best, (float(a @ _keys.SYNC_SIGNS) / (float(np.linalg.norm(a)) + 1e-12), sy, sx))
+    z, sy, sx = best
+    return index, sy, sx, z
 
 
 def canonical(folded: _detect.FoldedTile, row: float, col: float) -> tuple[float, float]:
