@@ -245,6 +245,13 @@ def _spdx() -> Any:
 
 def _licence(value: str) -> str:
     value = value.strip()
+    if not value:
+        # license_expression "normalises" an empty expression to the string 'None', which is no licence.
+        raise assay_error(
+            "the licence is empty",
+            "give an SPDX identifier such as 'MIT', a Hugging Face licence name, 'proprietary', or 'other' with a "
+            "licence_url",
+        )
     if value.lower() in _MODEL_LICENCES:
         return value.lower()
     if re.fullmatch(r"LicenseRef-[A-Za-z0-9.\-]{1,100}", value):
