@@ -78,3 +78,14 @@ def test_the_sampled_estimate_tracks_every_window() -> None:
             delta = (rng.standard_normal(pixels.shape[:2]) * amplitude).astype(np.float32)
             marked = _embed.apply_delta(pixels, delta)
             assert abs(win.ssim(win.gather(delta)) - _ssim(pixels, marked)) < _quality.MARGIN / 2, (name, amplitude)
+
+
+@pytest.mark.parametrize("side", [256, 400])
+def test_pictures_with_an_8px_grid_keep_the_goal(side: int) -> None:
+    """Small pictures, a pattern every 8 px (a JPEG's block edges, lines): the sampled windows must not all sit at
+    one phase of it. With the windows on a fixed 8 px phase the estimate was 0.003 high and the picture came out
+    at 0.9795 (reviewer)."""
+    img = np.full((side, side), 120, np.uint8)
+    img[3::8, :] = 140
+    rgb = np.ascontiguousarray(np.repeat(img[..., None], 3, axis=2))
+    assert _ssim(rgb, embed(rgb, 5, key=bytes(range(1, 33)))) >= _quality.SSIM_GOAL
