@@ -272,23 +272,61 @@ def _unorient(r: float, c: float, quarter: int, flip: bool) -> tuple[float, floa
     return r, c
 
 
-def _half_coords(folded: _detect.FoldedTile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The working luma averaged over 2x2 blocks, and the (row, col) of each block's centre in the fold's
-    canonical frame, unwrapped (not modulo TILE). Chips are 4 canonical pixels, so 2x2 blocks still fall
-    within one chip nearly everywhere, at a quarter of the cost."""
-    half, ys, xs = _half(folded)
+def _half_coords(folded: _detect.FoldedTile, rows: int = 0, cols: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working luma averaged over 2x2 blocks (starting at row ``rows`` and column ``cols``, 0 or 1), and the
+    (row, col) of each block's centre in the fold's canonical frame, unwrapped (not modulo TILE). Chips are 4
+    canonical pixels, so 2x2 blocks whose edges fall on the chips' edges (``_block_phase``) still fall within one
+    chip, at a quarter of the cost."""
+    half, ys, xs = _half(folded, rows, cols)
     a, b = folded.basis
     inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / TILE).astype(np.float32)
     return half, inv[1, 0] * xs[None, :] + inv[1, 1] * ys[:, None], inv[0, 0] * xs[None, :] + inv[0, 1] * ys[:, None]
 
 
-def _half(folded: _detect.FoldedTile) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The working luma summed over 2x2 blocks, and the working coordinates of the blocks' rows and columns."""
+def _half(folded: _detect.FoldedTile, rows: int = 0, cols: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The working luma summed over 2x2 blocks from row ``rows`` and column ``cols``, and the working
+    coordinates of the blocks' rows and columns."""
     work = folded.work
     assert work is not None
-    h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
-    half = work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2]
-    return half, np.arange(0.5, h, 2, dtype=np.float32), np.arange(0.5, w, 2, dtype=np.float32)
+    h, w = ((work.shape[0] - rows) // 2) * 2, ((work.shape[1] - cols) // 2) * 2
+    a = work[rows : rows + h, cols : cols + w]
+    half = a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]
+    return (
+        half,
+        np.arange(rows + 0.5, rows + h, 2, dtype=np.float32),
+        np.arange(cols + 0.5, cols + w, 2, dtype=np.float32),
+    )
+
+
+def _block_phase(folded: _detect.FoldedTile, index: int, sy: int, sx: int) -> tuple[int, int]:
+    """Where the 2x2 blocks of the unaltered candidate start (row, column: 0 or 1) so that their edges fall on the
+    chips' edges at alignment (index, sy, sx). Decided from the geometry alone (no key, no field).
+
+    Chips are 4 pixels there, and blocks from the top-left pixel fall on their edges in an unaltered copy; but a
+    mirror or a quarter turn of a picture whose working width (or height) is odd moves the chips by one pixel
+    against that block grid, and every block then straddles a chip edge: the field read about 20% weaker (a
+    mirrored 1720 px photo: binding z 32.3 against 39.3; a grass crop's genuine mark fell below its binding
+    threshold and was called copied). Other candidates (rotated, rescaled) cross the pixel grid anyway."""
+    a, b = folded.basis
+    if not folded.unaltered or b != 0.0:
+        return (0, 0)
+    _, quarter, flip = folded.variants[index]
+
+    def oriented(row: float, col: float) -> tuple[float, float]:
+        r, c = canonical(folded, row, col)
+        ro, co = _orient(np.array(r), np.array(c), quarter, flip)
+        return float(ro), float(co)
+
+    r00, c00 = oriented(0.5, 0.5)
+    r10, c10 = oriented(2.5, 0.5)  # one block down the working rows
+    rows_to_rows = abs(r10 - r00) > abs(c10 - c00)
+
+    def misplaced(x: float, shift: int) -> bool:  # a block centre should sit 1 px from the chip edges around it
+        return abs(((x - shift + 0.5) % 2.0) - 1.0) > 0.5
+
+    if rows_to_rows:
+        return int(misplaced(r00, sy)), int(misplaced(c00, sx))
+    return int(misplaced(c00, sx)), int(misplaced(r00, sy))
 
 
 def _to_input(folded: _detect.FoldedTile, r: float, c: float) -> tuple[float, float]:
@@ -307,7 +345,7 @@ def torus(folded: _detect.FoldedTile, index: int, sy: int, sx: int, *, image_ori
     tile origin of alignment (index, sy, sx), or with ``image_origin`` at the input image's top-left pixel
     (where embed() put it: for an image that kept its size and origin, with alignment (0, 0, 0))."""
     _, quarter, flip = folded.variants[index]
-    half, r0, c0 = _half_coords(folded)
+    half, r0, c0 = _half_coords(folded, *_block_phase(folded, index, sy, sx))
     if image_origin and folded.origin != (0, 0):
         # A very large image is examined in its centre: its canonical frame starts there, not at the origin.
         tr, tc = top_left(folded)
