@@ -334,7 +334,7 @@ def _detect(
                 px,
                 keys=ring,
                 legacy_key=legacy.key if legacy else None,
-                field_secret=field_material.secret if field_material is not None else None,
+                field_secret=field_material.secrets if field_material is not None else None,
                 accept=(lambda key_id, payload: field_material.accept(by_id[key_id], payload))
                 if field_material is not None
                 else None,

@@ -47,6 +47,7 @@ __all__ = [
     "binding_algorithms",
     "existing_register_keys",
     "field_secret",
+    "kit_field_secret",
     "load_field_material",
     "load_watermark_keys",
     "namespace_key",
@@ -163,6 +164,14 @@ def field_secret(master: bytes) -> bytes:
     return hmac.new(master, b"assay/watermark-field-secret/v1", hashlib.sha256).digest()
 
 
+def kit_field_secret(master: bytes) -> bytes:
+    """The field secret of offline kits (``assay.watermark`` version 3 made without the register), derived from
+    the master key: every kit carries it, so every kit holder can read, and so subtract, the field of any kit's
+    marks (not the register's: that is :func:`field_secret`, which never leaves the register). Against anyone
+    without a kit, a kit's marks resist the removal as the register's do."""
+    return hmac.new(master, b"assay/watermark-kit-field-secret/v1", hashlib.sha256).digest()
+
+
 @dataclass(frozen=True)
 class FieldMaterial:
     """What reading version 3's field needs besides the system keys: the field secret, and every namespace's
@@ -174,6 +183,12 @@ class FieldMaterial:
 
     secret: bytes = field(repr=False)
     namespaces: Mapping[int, tuple[str, bytes]] = field(repr=False)  # number -> (provider id, tag key)
+    kit_secret: bytes | None = field(default=None, repr=False)  # offline kits' field secret, read as well
+
+    @property
+    def secrets(self) -> tuple[bytes, ...]:
+        """The field secrets a check reads: the register's, then its kits' (when known)."""
+        return (self.secret,) if self.kit_secret is None else (self.secret, self.kit_secret)
 
     @functools.cached_property
     def _providers(self) -> frozenset[str]:
@@ -181,7 +196,7 @@ class FieldMaterial:
 
     def accept(self, key: WatermarkKey, payload: int) -> bool:
         if key.legacy or key.provider_id not in self._providers:
-            return False  # only a provider that marked online has a field: no decryption needed to say no
+            return False  # only a provider that marked online or with a kit has a field: no decryption to say no
         mark = key.mark_of(payload)
         entry = self.namespaces.get(mark.namespace)
         return entry is not None and entry[0] == key.provider_id and mark.tag_valid(entry[1])
@@ -200,13 +215,14 @@ def load_field_material(data_dir: Path, session: Any) -> FieldMaterial | None:
     from assay.provenance.models import MarkNamespace
 
     master = _load_or_create(master_path, False)
-    # Only the register's own marking makes version 3, so only its "online" namespaces can be a field's mark.
+    # Version 3 is made by the register's own marking ("online" namespaces) and by kits ("kit" namespaces).
     rows = session.execute(
-        select(MarkNamespace.number, MarkNamespace.provider_id).where(MarkNamespace.purpose == "online")
+        select(MarkNamespace.number, MarkNamespace.provider_id).where(MarkNamespace.purpose.in_(("online", "kit")))
     ).all()
     return FieldMaterial(
         secret=field_secret(master),
         namespaces={number: (provider_id, namespace_key(master, number)) for number, provider_id in rows},
+        kit_secret=kit_field_secret(master),
     )
 
 
@@ -241,6 +257,11 @@ class RegisterKeys:
     def field_secret(self) -> bytes:
         """The secret version 3's watermark field is laid out with: the register's only (see field_secret)."""
         return field_secret(self.master)
+
+    @property
+    def kit_field_secret(self) -> bytes:
+        """The field secret of the register's offline kits (see kit_field_secret)."""
+        return kit_field_secret(self.master)
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return "RegisterKeys(<secret>)"

@@ -110,8 +110,9 @@ def make_marked(
 ) -> Made:
     """Label (optional) -> watermark -> encode with XMP -> sign the C2PA manifest. Pure: writes nothing.
 
-    With the register's ``field_secret`` (online marking only) the watermark is version 3, whose field survives
-    the removal of the tile; without it (offline kits) version 2. ``facts.alg`` must say which."""
+    With a ``field_secret`` (the register's when it marks online, the kits' field secret in an offline kit) the
+    watermark is version 3, whose field survives the removal of the tile; without it (a kit of format 2)
+    version 2. ``facts.alg`` must say which."""
     if visible_label:
         pixels = add_visible_label(pixels)
     # The mark id travels encrypted under the system's key: the embedded bits are never published.

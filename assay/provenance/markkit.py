@@ -33,8 +33,11 @@ from assay.register.service import get_provider, get_system, system_ids
 __all__ = ["KIT_FORMAT", "MAX_KIT_SEQUENCES", "OfflineMarker", "issue_kit", "kit_to_json"]
 
 MAX_KIT_SEQUENCES = 10_000_000
-KIT_FORMAT = "assay-marking-kit/2"
+KIT_FORMAT = "assay-marking-kit/3"
 _OLD_KIT_FORMATS = ("assay-marking-kit/1",)
+# Kits from before the kits' field secret: they still mark, with version 2 of the watermark, whose tile an
+# attacker can remove from the picture's own fold (docs/watermark.md); a new kit makes version 3.
+_VERSION_2_KIT_FORMATS = ("assay-marking-kit/2",)
 
 
 def issue_kit(
@@ -49,8 +52,9 @@ def issue_kit(
     """A marking kit: the secrets and the snapshot a provider needs to mark offline. Shown once; keep it secret.
 
     It holds the watermark key of each of the provider's systems that may mark (never another provider's, and
-    never a register-wide key), the provider's image-binding key, a fresh namespace's key with a lease of
-    ``sequences`` marks, and the provider's signing certificate and key.
+    never a register-wide key), the kits' watermark field secret (every kit's: its marks are version 3, whose
+    field survives the removal of the tile by anyone without a kit), the provider's image-binding key, a fresh
+    namespace's key with a lease of ``sequences`` marks, and the provider's signing certificate and key.
     """
     principal.require_provider(provider_id, action="get marking kits")
     if not (1 <= sequences <= min(MAX_KIT_SEQUENCES, MAX_SEQUENCE)):
@@ -79,7 +83,8 @@ def issue_kit(
         "provider": {"id": provider.id, "name": provider.name, "url": env.url(provider.url_path)},
         "issued_at": iso(now),
         "watermark": {
-            "alg": watermark.ALGORITHM,
+            "alg": watermark.FIELD_ALGORITHM,
+            "field_secret": b64(env.keys.kit_field_secret),
             "keys": [
                 {"key_id": k.key_id, "system_id": k.system_id, "algorithm": k.algorithm, "key": b64(k.key)}
                 for k in wm_keys
@@ -117,7 +122,7 @@ class OfflineMarker:
                 "this marking kit is from before per-system watermark keys: its marks could be copied by any kit",
                 hint="ask the register for a new kit ('assay keys kit'); record what you marked with this one first",
             )
-        if not isinstance(kit, dict) or kit.get("format") != KIT_FORMAT:
+        if not isinstance(kit, dict) or kit.get("format") not in (KIT_FORMAT, *_VERSION_2_KIT_FORMATS):
             raise InvalidInput("this is not an Assay marking kit", hint="use the file 'assay keys kit' wrote")
         try:
             self.kit = kit
@@ -132,6 +137,12 @@ class OfflineMarker:
                 )
                 for k in kit["watermark"]["keys"]
             }
+            # A kit of format 2 has no field secret: it marks with version 2 (see ``version_2``).
+            field = kit["watermark"].get("field_secret") if kit["format"] == KIT_FORMAT else None
+            if kit["format"] == KIT_FORMAT and not field:
+                raise KeyError("watermark.field_secret")
+            self.field_secret = base64.b64decode(field) if field else None
+            self.alg = watermark.FIELD_ALGORITHM if self.field_secret else watermark.ALGORITHM
             self.bind_key = base64.b64decode(kit["binding"]["key"])
             self.ns = int(kit["namespace"]["number"])
             self.ns_key = base64.b64decode(kit["namespace"]["key"])
@@ -151,8 +162,19 @@ class OfflineMarker:
                 f"the marking kit is incomplete or damaged ({exc})",
                 hint="ask the register for a new kit ('assay keys kit')",
             ) from None
+        if self.field_secret is not None and len(self.field_secret) != watermark.FIELD_SECRET_BYTES:
+            raise InvalidInput(
+                    "the marking kit's watermark field secret is damaged",
+                hint="ask the register for a new kit ('assay keys kit')",
+            )
         self.counter_file = counter_file
         self.counter = KitCounter(counter_file, start=self.start, end=self.end)
+
+    @property
+    def version_2(self) -> bool:
+        """True for a kit from before the kits' field secret: its marks are version 2, whose tile can be removed
+        from the picture's own fold; ask the register for a new kit."""
+        return self.field_secret is None
 
     def _refuse_own_mark(self, pixels: Any, *, system_id: str, name: str, remark: bool) -> None:
         """The register refuses to mark an image that already carries an Assay mark whose credentials were
@@ -207,7 +229,7 @@ class OfflineMarker:
         mark = MarkId.mint(namespace=self.ns, sequence=self._next_sequence(), key=self.ns_key)
         facts = ManifestFacts(
             mark=mark,
-            alg=watermark.ALGORITHM,
+            alg=self.alg,
             system_id=system_id,
             system_name=sysinfo["name"],
             system_version=sysinfo["version"],
@@ -229,6 +251,7 @@ class OfflineMarker:
             bind_key=self.bind_key,
             creds=self.creds,
             visible_label=visible_label,
+            field_secret=self.field_secret,
         )
         entry = {
             "mark_id": mark.hex,
@@ -240,7 +263,7 @@ class OfflineMarker:
             "width": m.width,
             "height": m.height,
             "media_type": m.media_type,
-            "alg": watermark.ALGORITHM,
+            "alg": self.alg,
             "manifest_id": m.manifest_id,
             "manifest": b64(m.manifest),
             "certificate_fingerprint": self.creds.fingerprint,

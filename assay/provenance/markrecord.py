@@ -237,8 +237,9 @@ def _parse_entry(e: Any, i: int) -> dict[str, Any]:
     mt = str(e.get("media_type", ""))
     if mt not in MARKABLE_TYPES:
         raise bad("media_type", f"must be one of {', '.join(MARKABLE_TYPES)}")
-    if e.get("alg") not in (watermark.ALGORITHM, watermark.LEGACY_ALGORITHM):  # kits make version 2 (legacy: 1)
-        raise bad("alg", f"must be {watermark.ALGORITHM!r}")
+    # Kits make version 3 (kits of format 2: version 2; version 1 is legacy).
+    if e.get("alg") not in (watermark.FIELD_ALGORITHM, watermark.ALGORITHM, watermark.LEGACY_ALGORITHM):
+        raise bad("alg", f"must be {watermark.FIELD_ALGORITHM!r} (or {watermark.ALGORITHM!r} from an older kit)")
     manifest = None
     if e.get("manifest"):
         try:

@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -244,7 +244,7 @@ def detect(
     key: bytes | None = None,
     keys: KeyRing | None = None,
     legacy_key: bytes | None = None,
-    field_secret: bytes | None = None,
+    field_secret: bytes | Sequence[bytes] | None = None,
     accept: Callable[[str, int], bool] | None = None,
 ) -> Detection:
     """Look for a mark made with ``key`` or with any key of ``keys``. Blind: no original image, no stored state.
@@ -254,7 +254,9 @@ def detect(
     with ``k`` in either version). The folding is shared: the legacy look costs about a millisecond.
 
     With ``field_secret``, version-3 marks are found too: through their tile like version 2, and, when the
-    tile's message is gone (removed), through their field alone (``Detection.layer == "field"``). The field
+    tile's message is gone (removed), through their field alone (``Detection.layer == "field"``). It may be a
+    list of secrets (the register's own and its offline kits'): each is one more field layout, read on the
+    same chip sums, and counted in every bound. The field
     names no key: every key's decryption of its message is offered to ``accept(key_id, payload)``, which
     says whether that payload is a mark (the register checks the mark id's keyed tag); the mark is reported
     only when exactly one key is accepted. Without ``accept`` a field alone reports nothing.
@@ -278,8 +280,8 @@ def detect(
     legacy = check_key(legacy_key) if legacy_key is not None else (check_key(key) if key is not None else None)
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != 3:
         _check_pixels(pixels)  # raises the precise error
-    secret = _v3.check_secret(field_secret) if field_secret is not None else None
-    if accept is not None and (secret is None or not callable(accept)):
+    secrets = _v3.check_secrets(field_secret) if field_secret is not None else ()
+    if accept is not None and (not secrets or not callable(accept)):
         raise WatermarkError(
             "accept= must be a function (key_id, payload) -> bool, and needs field_secret=.",
             hint="pass the register's field secret with its mark check, or neither",
@@ -290,7 +292,7 @@ def detect(
         _check_pixels(pixels)
     if min(h, w) < 64:
         return Detection(payload=None, p_value=1.0)
-    found = _search(np.ascontiguousarray(pixels), ring, legacy, secret, accept)
+    found = _search(np.ascontiguousarray(pixels), ring, legacy, secrets, accept)
     if key is not None and isinstance(found, _v2.Found):
         found = dataclasses.replace(found, key_id=None)
     return _as_detection(found)
@@ -300,7 +302,7 @@ def _search(
     rgb: np.ndarray,
     ring: KeyRing,
     legacy: bytes | None,
-    secret: bytes | None = None,
+    secrets: tuple[bytes, ...] = (),
     accept: Callable[[str, int], bool] | None = None,
 ) -> _v2.Found | _detect.Alignment:
     """Every lattice candidate, best first, until a complete mark is found; then (with the field secret and a
@@ -311,8 +313,8 @@ def _search(
     removed tile: the other candidates are that lattice's multiples and diagonals, not worth folding first),
     else after every candidate. The field at each candidate's sync is read at the end."""
     best: _v2.Found | _detect.Alignment | None = None
-    layers = _v3.bindings(secret)
-    field = secret is not None and accept is not None and len(ring) > 0  # without a mark check, none is named
+    layers = _v3.bindings(secrets)
+    field = bool(secrets) and accept is not None and len(ring) > 0  # without a mark check, none is named
 
     def rank(r: _v2.Found | _detect.Alignment) -> tuple[int, float]:
         unbound = isinstance(r, _v2.Found) and r.unbound_payload is not None
@@ -320,7 +322,7 @@ def _search(
 
     n = 0
     seen: list[tuple[_detect.FoldedTile, tuple[int, int, int, float]]] = []  # with the public sync's alignment
-    anchored: _FieldRead | None = None
+    anchored: list[_FieldRead] | None = None
     for n, folded in enumerate(_detect.folded_tiles(rgb), start=1):
         results: list[_v2.Found | _detect.Alignment] = []
         if len(ring):
@@ -329,7 +331,7 @@ def _search(
             # Version 3's tile at the anchors, for a copy whose public sync was subtracted: only for a caller who
             # reads no field (with the mark check, the field at the same anchors finds that copy, and the tile's
             # bound keeps its 6 alignments).
-            starts = functools.partial(_v3.tile_alignments, folded) if secret is not None and not field else None
+            starts = functools.partial(_v3.tile_alignments, folded) if secrets and not field else None
             results.append(_v2.evaluate(folded, ring, n, layers, sync, starts))
         if legacy is not None:
             results.append(dataclasses.replace(_detect.align_and_decode(folded, legacy), candidates_tried=n))
@@ -339,13 +341,11 @@ def _search(
             if best is None or rank(r) > rank(best):
                 best = r
         if field and folded.unaltered and folded.lattice is not None and folded.lattice.repeats_unaltered:
-            assert secret is not None
-            anchored = _read_anchored(folded, secret)
-            if anchored is not None and (found := _attributed(anchored, ring, accept, n)) is not None:
+            anchored = _read_anchored(folded, secrets)
+            if (found := _first_attributed(anchored, ring, accept, n)) is not None:
                 return found
     if field:
-        assert secret is not None
-        found = _field_only(seen, ring, secret, accept, n, anchored)
+        found = _field_only(seen, ring, secrets, accept, n, anchored)
         if found is not None:
             return found
     return best if best is not None else _v2.NOTHING
@@ -366,18 +366,27 @@ class _FieldRead:
         return self.read.ok and self.read.p_value < P_THRESHOLD
 
 
-def _read_anchored(unaltered: _detect.FoldedTile, secret: bytes) -> _FieldRead | None:
-    got = _v3.read_anchored(unaltered, secret)
-    return _FieldRead(unaltered, *got) if got is not None else None
+def _read_anchored(unaltered: _detect.FoldedTile, secrets: tuple[bytes, ...]) -> list[_FieldRead]:
+    return [_FieldRead(unaltered, *got) for got in _v3.read_anchored(unaltered, secrets)]
+
+
+def _first_attributed(
+    reads: list[_FieldRead], ring: KeyRing, accept: Callable[[str, int], bool] | None, tried: int
+) -> _v2.Found | None:
+    """Each good read offered in turn, best first (the bound counts every read, whichever is attributed)."""
+    for r in sorted((r for r in reads if r.good), key=lambda r: -r.read.z):
+        if (found := _attributed(r, ring, accept, tried)) is not None:
+            return found
+    return None
 
 
 def _field_only(
     candidates: list[tuple[_detect.FoldedTile, tuple[int, int, int, float]]],
     ring: KeyRing,
-    secret: bytes,
+    secrets: tuple[bytes, ...],
     accept: Callable[[str, int], bool] | None,
     tried: int,
-    anchored: _FieldRead | None,
+    anchored: list[_FieldRead] | None,
 ) -> _v2.Found | None:
     """A version-3 mark whose tile gave no complete mark: its field read at the picture's anchors (unless
     ``anchored`` is that read, made already), and on every lattice candidate whose public sync is significant (a
@@ -393,16 +402,12 @@ def _field_only(
     ]
     reads: list[_FieldRead] = []
     # An anchored read made already was not a mark that ``accept`` takes: it is not offered again.
-    if anchored is None and unaltered is not None and (read := _read_anchored(unaltered, secret)) is not None:
-        reads.append(read)
+    if anchored is None and unaltered is not None:
+        reads += _read_anchored(unaltered, secrets)
     share = _v3.ANCHORED_SHARE / (_v3.ANCHORED_SHARE - 1)
-    positions = math.ceil(share * _v3.TILE_OFFSETS * len(aligned))
-    reads += [_FieldRead(f, _v3.read_aligned(f, al, secret, positions), al) for f, al in aligned]
-    # Each good read offered in turn, best first: the bound counts every read, whichever is attributed.
-    for r in sorted((r for r in reads if r.good), key=lambda r: -r.read.z):
-        if (found := _attributed(r, ring, accept, tried)) is not None:
-            return found
-    return None
+    positions = math.ceil(share * _v3.TILE_OFFSETS * len(aligned) * len(secrets))  # every secret's layout too
+    reads += [_FieldRead(f, _v3.read_aligned(f, al, s, positions), al) for f, al in aligned for s in secrets]
+    return _first_attributed(reads, ring, accept, tried)
 
 
 def _attributed(

@@ -103,6 +103,32 @@ def check_secret(secret: object) -> bytes:
     return value
 
 
+MAX_SECRETS = 4  # field secrets read at once (each is one more layout in every bound, and one more read)
+
+
+def check_secrets(value: object) -> tuple[bytes, ...]:
+    """``value`` as a tuple of field secrets: one secret, or a list or tuple of 1..MAX_SECRETS distinct ones
+    (the register's and its offline kits'); else a WatermarkError."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return (check_secret(value),)
+    hint = "pass one field secret, or a list of them: [register field secret, kit field secret]"
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_SECRETS:
+        raise WatermarkError(
+            f"The field secret must be {SECRET_BYTES} bytes (or a list of 1 to {MAX_SECRETS} such secrets), not "
+            + (f"a list of {len(value)}." if isinstance(value, list | tuple) else f"{type(value).__name__}."),
+            hint=hint,
+            problems=[FieldProblem("field_secret", "not bytes or a short list of bytes", hint)],
+        )
+    out = tuple(check_secret(v) for v in value)
+    if len(set(out)) != len(out):
+        raise WatermarkError(
+            "The field secrets list the same secret twice.",
+            hint="list each field secret once",
+            problems=[FieldProblem("field_secret", "repeated secret", "list each once")],
+        )
+    return out
+
+
 def _rng(secret: bytes, person: bytes, data: bytes = b"") -> np.random.Generator:
     seed = hashlib.blake2b(data, key=secret, digest_size=16, person=person).digest()
     return np.random.Generator(np.random.PCG64(int.from_bytes(seed, "big")))
@@ -362,18 +388,37 @@ def _header_base(secret: bytes) -> np.ndarray:
 def _header_scores(t: _Tori, secret: bytes, shifts: Sequence[tuple[int, int]]) -> np.ndarray:
     """(len(shifts),): the best of the header's 256 scores over the torus norm, for a field starting at each
     shift (in half chips) of the parities."""
-    lay = layout(secret)
+    return _header_scores_of(t, (secret,), shifts)[0]
+
+
+def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tuple[int, int]]) -> np.ndarray:
+    """(len(secrets), len(shifts)): ``_header_scores`` for each secret, from one gather of every secret's chips."""
     s = np.asarray(shifts, dtype=np.int64)
     variant = 2 * (s[:, 0] % 2) + s[:, 1] % 2
-    offsets = variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N
-    x = t.wide.reshape(-1)[offsets[:, None] + _header_base(secret)[None, :]].reshape(len(s), HEADER_REGIONS, SUB)
-    scores = np.einsum("prk,rk->pk", x, lay.header_signs) @ _HADAMARD
-    return scores.max(axis=1) / (t.norms[variant] + 1e-12)
+    offsets = (variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N).astype(np.int32)
+    # int32 indices (the wide tori hold 4 x 4 x CHIPS values): half the index traffic of int64, the gather's cost
+    x = np.take(t.wide.reshape(-1), offsets[:, None] + _header_bases(secrets)[None, :])
+    x = x.reshape(len(s), len(secrets), HEADER_REGIONS, SUB)
+    norms = t.norms[variant] + 1e-12
+    out = np.empty((len(secrets), len(s)), np.float32)
+    for i, secret in enumerate(secrets):
+        scores = np.einsum("prk,rk->pk", x[:, i], layout(secret).header_signs) @ _HADAMARD
+        out[i] = scores.max(axis=1) / norms
+    return out
 
 
-def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead, tuple[float, float], float] | None:
-    """The field read where it starts at one of the picture's anchors or at its top-left pixel, at one of the
-    scales RHOS (a crop changed the picture's period; a resize changed the mark's):
+@lru_cache(maxsize=8)
+def _header_bases(secrets: tuple[bytes, ...]) -> np.ndarray:
+    out = np.concatenate([_header_base(secret) for secret in secrets]).astype(np.int32)
+    out.setflags(write=False)
+    return out
+
+
+def read_anchored(
+    folded: _detect.FoldedTile, secrets: Sequence[bytes]
+) -> list[tuple[FieldRead, tuple[float, float], float]]:
+    """The field of each secret read where it starts at one of the picture's anchors or at its top-left pixel,
+    at one of the scales RHOS (a crop changed the picture's period; a resize changed the mark's):
 
     1. every start at every scale, scored by the header's 256 scores at the four half chips around it;
     2. the BEST_STARTS best (start, scale) pairs, at the 25 half-chip shifts around each (two either way on
@@ -382,36 +427,56 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
     This read has half the field's false-positive budget (the reads at the syncs' alignments have the other:
     ``ANCHORED_SHARE``), so it can be made before the other lattice candidates are folded. Its union bound
     counts every (scale, start, shift) that step 2 could read (``ANCHOR_POSITIONS``) with half of that half; the
-    other goes to the starts at scale 1 (see the end). Returns the read, where the field starts in the
-    candidate's canonical frame (row, col), and its scale ``rho`` (the candidate's period over the mark's).
-    ``folded`` is the unaltered candidate (the picture's own period, unrotated)."""
-    if folded.luma is None or folded.basis[1] != 0.0:
-        return None
+    other goes to the starts at scale 1 (see the end); and every secret read (each is one more field layout).
+    The secrets share the picture's chip sums (the costly part); each has its own header scores. Returns, for
+    each secret in order, the read, where the field starts in the candidate's canonical frame (row, col), and
+    its scale ``rho`` (the candidate's period over the mark's); nothing when the candidate is not the
+    unaltered one (the picture's own period, unrotated)."""
+    if folded.luma is None or folded.basis[1] != 0.0 or not secrets:
+        return []
     half, ys, xs = _v2._half(folded)
     k = _v2.TILE / folded.basis[0]
     rows, cols = ys * np.float32(k), xs * np.float32(k)
     starts = _starts(folded)
-    scored: list[tuple[float, float, int]] = []  # (header score, scale, start index), near the start
+    # Per secret: (header score, scale, start index) near each start, and the picture as marked (scale 1, the
+    # best start on the chip grid).
+    scored: list[list[tuple[float, float, int]]] = [[] for _ in secrets]
+    exact: list[tuple[_Tori, tuple[int, int]] | None] = [None] * len(secrets)
     tori_at: dict[float, _Tori] = {}
-    exact: tuple[_Tori, tuple[int, int]] | None = None  # the picture as marked: scale 1, the best start
 
     def score(rho: float) -> None:
-        nonlocal exact
+        if rho in tori_at:
+            return
         tori = tori_at[rho] = _Tori.of(_parities(_half_chip_sums(half, rows, cols, rho)))
         # Each start at the half chips around it (in half chips; its own position may be one off the field's).
         own = [(math.floor(rho * r / 2) + dr, math.floor(rho * c / 2) + dc) for r, c in starts for dr, dc in NEAR]
-        values = _header_scores(tori, secret, own)
-        scored.extend((float(v), rho, n // len(NEAR)) for n, v in enumerate(values))
-        if rho == 1.0:  # as marked: embed() put the start on the chip grid through the top-left pixel
-            grid = [(round(r / 2), round(c / 2)) for r, c in _grid_starts(starts)]
-            exact = (tori, grid[int(np.argmax(_header_scores(tori, secret, grid)))])
+        grid = [(round(r / 2), round(c / 2)) for r, c in _grid_starts(starts)] if rho == 1.0 else []
+        # as marked (scale 1): embed() put the start on the chip grid through the top-left pixel
+        values = _header_scores_of(tori, secrets, own + grid)
+        for i in range(len(secrets)):
+            scored[i].extend((float(v), rho, n // len(NEAR)) for n, v in enumerate(values[i, : len(own)]))
+            if grid:
+                exact[i] = (tori, grid[int(np.argmax(values[i, len(own) :]))])
 
-    for rho in RHOS[1::2]:  # every other scale, then the two beside the best
+    for rho in RHOS[1::2]:  # every other scale, then the two beside the best (of any secret: the one marked)
         score(rho)
-    i = RHOS.index(max(scored)[1])
+    i = RHOS.index(max(max(found) for found in scored)[1])
     for j in (i - 1, i + 1):
         if 0 <= j < len(RHOS):
             score(RHOS[j])
+    share = 2 * ANCHORED_SHARE * len(secrets)
+    return [_read_best(secret, scored[i], tori_at, starts, exact[i], share) for i, secret in enumerate(secrets)]
+
+
+def _read_best(
+    secret: bytes,
+    scored: list[tuple[float, float, int]],
+    tori_at: dict[float, _Tori],
+    starts: list[tuple[float, float]],
+    exact: tuple[_Tori, tuple[int, int]] | None,
+    share: int,
+) -> tuple[FieldRead, tuple[float, float], float]:
+    """Step 2 of ``read_anchored`` for one secret, and the read."""
     # The shifts around the BEST_STARTS best (start, scale) pairs: a start found by its own half chip may be a
     # half chip or two from where the field starts (embed() puts it on the chip grid; a crop moves that grid),
     # where its header scores weakly; the shifts find it. Every position read is in ANCHOR_POSITIONS.
@@ -429,8 +494,8 @@ def read_anchored(folded: _detect.FoldedTile, secret: bytes) -> tuple[FieldRead,
     # Two tiers share this read's budget, half each (Bonferroni with weights): the search above over every
     # scale, start and shift (ANCHOR_POSITIONS), and the picture as it was marked (scale 1, each start at its
     # chip corner, or both corners where the anchor is near the middle: EXACT_POSITIONS), whose lower gate
-    # keeps the removal without a crop as easy to read as before the search existed.
-    share = 2 * ANCHORED_SHARE
+    # keeps the removal without a crop as easy to read as before the search existed. ``share`` counts both
+    # tiers and every secret read.
     found = (read(_rolled(tori, tr, tc), secret, share * ANCHOR_POSITIONS), (2.0 * tr / rho, 2.0 * tc / rho), rho)
     assert exact is not None
     tori1, (er, ec) = exact
@@ -529,17 +594,19 @@ def confirm(sums: np.ndarray, offset: tuple[int, int], secret: bytes, ciphertext
     return not (read_there.ok and read_there.p_value < P_THRESHOLD and read_there.ciphertext != ciphertext)
 
 
-def bindings(secret: bytes | None) -> Sequence[_v2.Layer]:
+def bindings(secrets: Sequence[bytes]) -> Sequence[_v2.Layer]:
     """The binding layers a decoded tile message is checked against: (algorithm, field of (key, ciphertext),
     the tile's share of the energy, a confirmation or None). Version 2's binding field always; version 3's
-    field body when ``R`` is known, confirmed by reading the field where it binds."""
+    field body for each field secret known (the register's, its kits'), confirmed by reading the field where it
+    binds. The binding's bound counts every layer."""
     v2: _v2.Layer = (_v2.ALGORITHM, _keys.binding_field, _v2.PERIODIC_SHARE, None)
-    if secret is None:
-        return (v2,)
-    v3: _v2.Layer = (
+    return (v2, *(_layer(secret) for secret in secrets))
+
+
+def _layer(secret: bytes) -> _v2.Layer:
+    return (
         ALGORITHM,
         lambda _key, ciphertext: body_field(secret, ciphertext),
         TILE_SHARE,
         lambda sums, offset, ciphertext: confirm(sums, offset, secret, ciphertext),
     )
-    return (v2, v3)

@@ -16,7 +16,18 @@ class RegisterCheck:
 
     @property
     def secret(self) -> bytes:
+        """The register's own field secret (its online marks)."""
         return bytes(self.material.secret)
+
+    @property
+    def kit_secret(self) -> bytes:
+        """The offline kits' field secret."""
+        return bytes(self.material.kit_secret)
+
+    @property
+    def secrets(self) -> tuple[bytes, ...]:
+        """What a check reads: both secrets."""
+        return tuple(self.material.secrets)
 
     def accept(self, key_id: str, payload: int) -> bool:
         return bool(self.material.accept(self.by_id[key_id], payload))
@@ -26,8 +37,15 @@ def register_check(
     ring_keys: list[tuple[str, bytes]], seed: bytes = b"bench: the register's master key"
 ) -> RegisterCheck:
     """One provider and one namespace per key (namespace n for the n-th key), the field secret derived from a
-    master key as the register derives it, and a minted mark of the last key's system."""
-    from assay.provenance.keys import FieldMaterial, MarkId, WatermarkKey, field_secret, namespace_key
+    master key as the register derives it (the register's and its kits'), and a minted mark of the last key's system."""
+    from assay.provenance.keys import (
+        FieldMaterial,
+        MarkId,
+        WatermarkKey,
+        field_secret,
+        kit_field_secret,
+        namespace_key,
+    )
 
     master = hashlib.sha256(seed).digest()
     by_id = {
@@ -37,5 +55,5 @@ def register_check(
     namespaces = {n: (f"p{n - 1}", namespace_key(master, n)) for n in range(1, len(ring_keys) + 1)}
     last = len(ring_keys)
     mark = MarkId.mint(namespace=last, sequence=7, key=namespaces[last][1])
-    material = FieldMaterial(secret=field_secret(master), namespaces=namespaces)
+    material = FieldMaterial(secret=field_secret(master), namespaces=namespaces, kit_secret=kit_field_secret(master))
     return RegisterCheck(material, by_id, by_id[ring_keys[-1][0]].payload_of(mark))

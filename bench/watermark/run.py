@@ -33,7 +33,10 @@ HERE = Path(__file__).resolve().parent
 
 
 FIELD_SECRET = hashlib.sha256(b"assay benchmark field secret").digest()
-VERSION = [3]  # --version: what is marked and looked for (3: online marks, the default; 2: offline kits)
+KIT_FIELD_SECRET = hashlib.sha256(b"assay benchmark kits' field secret").digest()
+READ_SECRETS = (FIELD_SECRET, KIT_FIELD_SECRET)  # what a check reads: the register's secret and its kits'
+VERSION = [3]  # --version: what is marked and looked for (3: online marks, the default; 2: kits of format 2)
+KIT = [False]  # --kit: version 3 marked with the kits' field secret (an offline kit's mark)
 
 
 def _assay_method() -> Method:
@@ -43,7 +46,8 @@ def _assay_method() -> Method:
     key = hashlib.sha256(b"assay benchmark key").digest()
     ring = _keys.single_ring(key)
     state = {"payload": 0}
-    secret = FIELD_SECRET if VERSION[0] == 3 else None
+    secret = (KIT_FIELD_SECRET if KIT[0] else FIELD_SECRET) if VERSION[0] == 3 else None
+    read = READ_SECRETS if VERSION[0] == 3 else ()
 
     def do_embed(rgb: np.ndarray, bits: np.ndarray) -> np.ndarray:
         state["payload"] = int("".join(map(str, bits)), 2)
@@ -56,7 +60,7 @@ def _assay_method() -> Method:
         # The detector's own search (every lattice candidate; version 3: then the field), with the register's
         # mark check standing in as "the payload this system embedded".
         best = wm._search(
-            np.ascontiguousarray(rgb), ring, None, secret, lambda key_id, payload: payload == state["payload"]
+            np.ascontiguousarray(rgb), ring, None, read, lambda key_id, payload: payload == state["payload"]
         )
         assert not isinstance(best, wm._detect.Alignment)
         if best.unbound_payload is not None:
@@ -149,7 +153,8 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
     views: list[tuple[str, np.ndarray]] = []
     rng = np.random.default_rng(99)
     secret = FIELD_SECRET if VERSION[0] == 3 else None
-    layers = _v3.bindings(secret)
+    reading = READ_SECRETS if VERSION[0] == 3 else ()
+    layers = _v3.bindings(reading)
     for photo in pics:
         marked = embed(photo.pixels, int(rng.integers(0, 2**63)), key=true_key, field_secret=secret)
         for label, img in (("unmarked", photo.pixels), ("marked, key not in ring", marked)):
@@ -180,7 +185,7 @@ def false_positives(pics: list[photos.Photo], attempts: int, progress: Callable[
         if secret is not None:
             # The whole search as a check runs it (tile, then the field at the anchors and the syncs, attributed
             # by the register's mark check): a payload here is a false attribution.
-            found = wm._search(img, ring, None, secret, check.accept)
+            found = wm._search(img, ring, None, reading, check.accept)
             false += found.payload is not None
             torus = _v2.torus(tiles[0], 0, 0, 0, image_origin=True)
             if label.startswith("marked"):
@@ -280,7 +285,11 @@ def render(tallies: dict[str, Tally], methods: list[Method], fp: dict | None, me
     required = [n for n in attacks.REQUIRED]
     met = sum(np.mean(assay.exact[n]) >= 0.95 for n in required)
     out = [
-        f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)}). "
+        f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)})"
+        + (", made by an offline kit (the kits' field secret)" if meta.get("kit") else "")
+        + "; checked with both field secrets (the register's and its kits'). "
+        if meta.get("version") == 3 and "kit" in meta
+        else f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)}). "
         f"Run {meta['date']} on {meta['machine']}; {meta['photos']} photos of 1-2 MP (scikit-image and "
         f"scikit-learn samples, resampled; rivaGan on the first {meta['slow_photos']}: ~10 s per image and "
         "per extraction).",
@@ -342,8 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fp-attempts", type=int, default=100_000, help="false-positive attempts (0: skip)")
     parser.add_argument("--no-peers", action="store_true", help="Assay only")
     parser.add_argument(
-        "--version", type=int, choices=(2, 3), default=3, help="Assay's mark: 3 (online, the default) or 2 (kits)"
+        "--version", type=int, choices=(2, 3), default=3, help="Assay's mark: 3 (the default) or 2 (kits of format 2)"
     )
+    parser.add_argument("--kit", action="store_true", help="version 3 as an offline kit makes it (the kits' secret)")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md", help="where to write the table")
     parser.add_argument(
         "--peers-from",
@@ -352,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     VERSION[0] = args.version
+    KIT[0] = args.kit
 
     def progress(text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
@@ -391,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     fp = false_positives(pics, args.fp_attempts, progress) if args.fp_attempts > 0 else None
     meta = {
         "version": args.version,
+        "kit": args.kit,
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, Python {platform.python_version()}, one thread",
         "photos": len(pics),

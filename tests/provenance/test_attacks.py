@@ -10,15 +10,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
 
 from assay import watermark
+from assay.errors import InvalidInput
 from assay.provenance.ca import CertificateAuthority, key_pem
 from assay.provenance.checking import check_media
 from assay.provenance.credentials import signing_credentials
 from assay.provenance.keys import MarkId
 from assay.provenance.manifest import ManifestFacts, build_manifest, sign_asset
-from assay.provenance.marking import issue_kit, mark_images, system_key
+from assay.provenance.marking import OfflineMarker, issue_kit, mark_images, record_batch, system_key
 from assay.provenance.media import hamming, perceptual_hash
 
 from .conftest import OPERATOR, Register, encode, synthetic_pixels
@@ -278,3 +280,49 @@ def test_an_online_mark_whose_tile_was_removed_still_names_its_system(sqlite_reg
     assert v.status == "marked" and v.ai_generated and v.mark_id == r.mark.hex, v.headline
     assert v.system is not None and v.system["id"] == "acme-imagegen"
     assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM and v.oversight["watermark"]["layer"] == "field"
+
+
+def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(sqlite_register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same removal on a mark an offline kit made: kits carry the kits' field secret (not the register's), so
+    their marks are version 3 too, and the register reads the kits' field beside its own."""
+    from skimage import data
+
+    from bench.watermark.adversarial.attacks import folded_tile, psnr, subtract
+
+    reg = sqlite_register
+    kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=2)
+    assert kit["watermark"]["alg"] == watermark.FIELD_ALGORITHM
+    assert "field_secret" in kit["watermark"] and reg.env.keys.field_secret.hex() not in str(kit)
+    photo = np.asarray(Image.fromarray(data.coffee()).resize((1200, 800), Image.Resampling.LANCZOS))
+    marker = OfflineMarker(kit, tmp_path / "kit.counter")
+    assert not marker.version_2
+    made, entry = marker.mark(encode(photo, "PNG"), system_id="acme-imagegen")
+    assert entry["alg"] == watermark.FIELD_ALGORITHM
+    assert [o["status"] for o in record_batch(reg.db, reg.env, entries=[entry], principal=OPERATOR)] == ["recorded"]
+    marked = np.asarray(Image.open(io.BytesIO(made)).convert("RGB"))
+    key = system_key(reg.db, reg.env, system_id="acme-imagegen", provider_id="acme", now=dt.datetime.now(dt.UTC))
+    fold = folded_tile(marked)
+    for strength in np.arange(0.8, 2.0, 0.1):  # the attacker's best: the first strength that kills the tile
+        removed = subtract(marked, fold, float(strength))
+        tile = watermark.detect(removed, key=key.key)
+        if tile.payload is None and tile.unbound_payload is None:
+            break
+    assert tile.payload is None and tile.unbound_payload is None
+    assert psnr(marked, removed) >= 35.0
+    v = check_media(reg.db, reg.config, encode(removed, "PNG"))
+    assert v.status == "marked" and v.ai_generated and v.mark_id == entry["mark_id"], v.headline
+    assert v.system is not None and v.system["id"] == "acme-imagegen"
+    assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM and v.oversight["watermark"]["layer"] == "field"
+
+
+def test_a_kit_of_format_2_still_marks_with_version_2(sqlite_register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    reg = sqlite_register
+    kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=1)
+    old = dict(kit, format="assay-marking-kit/2", watermark={"alg": watermark.ALGORITHM, "keys": kit["watermark"]["keys"]})
+    marker = OfflineMarker(old, tmp_path / "kit.counter")
+    assert marker.version_2
+    _, entry = marker.mark(encode(synthetic_pixels(31, 640, 480), "PNG"), system_id="acme-imagegen")
+    assert entry["alg"] == watermark.ALGORITHM
+    damaged = dict(kit, watermark=dict(kit["watermark"], field_secret=""))
+    with pytest.raises(InvalidInput, match="incomplete or damaged"):
+        OfflineMarker(damaged, tmp_path / "kit2.counter")

@@ -136,7 +136,7 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
                 assert found.period_px == pytest.approx(tile_period(w, h), rel=0.006), (name, change)
             # Found at the anchor itself (a public sync that survived may give a read as well; the best is kept).
             unaltered = next(_detect.folded_tiles(x))
-            anchored = _v3.read_anchored(unaltered, SECRET)
+            anchored = _v3.read_anchored(unaltered, (SECRET,))[0]
             assert anchored is not None and anchored[0].ok and anchored[0].p_value < 1e-6, (name, change)
             assert anchored[0].ciphertext == _keys.encrypt(KEY, payload)
             start = _v2._to_input(unaltered, *anchored[1])
@@ -144,7 +144,7 @@ def test_after_the_removal_a_crop_or_a_resize_is_found_at_the_pictures_anchor(ph
         resized = attacks.resize(0.98)(removed, np.random.default_rng(0))
         found = detect(resized, keys=ring, field_secret=SECRET, accept=accept)
         assert found.payload == payload, (name, "resize 0.98")
-        anchored = _v3.read_anchored(next(_detect.folded_tiles(resized)), SECRET)
+        anchored = _v3.read_anchored(next(_detect.folded_tiles(resized)), (SECRET,))[0]
         assert anchored is not None and anchored[0].ok, (name, "resize 0.98")
         assert anchored[0].ciphertext == _keys.encrypt(KEY, payload)
 
@@ -218,7 +218,7 @@ def test_the_field_reads_nothing_on_unmarked_or_version_2_images(photos: dict, m
             folded = next(_detect.folded_tiles(px))
             read = _v3.read_unaltered(folded, SECRET)
             assert read.z < gate and read.p_value > 1e-6, name
-            anchored = _v3.read_anchored(folded, SECRET)  # every anchor, shift and scale
+            anchored = _v3.read_anchored(folded, (SECRET,))[0]  # every anchor, shift and scale
             assert anchored is not None and anchored[0].z < _v3.field_gate(
                 2 * _v3.ANCHORED_SHARE * _v3.EXACT_POSITIONS
             ), name
@@ -315,6 +315,11 @@ def test_field_secret_errors(photos: dict, ring: KeyRing) -> None:
             detect(px, keys=ring, field_secret=bad)  # type: ignore[arg-type]
         with pytest.raises(WatermarkError, match="field secret must be 32 bytes"):
             detect(px[:32, :32], keys=ring, field_secret=bad)  # type: ignore[arg-type]  # checked before the size
+    for bad_list in ([], [SECRET] * 5, (SECRET, b"short")):
+        with pytest.raises(WatermarkError, match="field secret must be 32 bytes"):
+            detect(px, keys=ring, field_secret=bad_list)  # type: ignore[arg-type]
+    with pytest.raises(WatermarkError, match="same secret twice"):
+        detect(px, keys=ring, field_secret=[SECRET, SECRET])
     with pytest.raises(WatermarkError, match="needs field_secret"):
         detect(px, keys=ring, accept=lambda key_id, payload: True)
     with pytest.raises(WatermarkError, match="must be a function"):
@@ -339,7 +344,44 @@ def test_a_mirrored_or_turned_copy_reads_its_field_as_strongly(turn: str) -> Non
     marked = embed(pixels, 99, key=key, field_secret=secret)
     changed = np.ascontiguousarray(marked[:, ::-1] if turn == "mirror" else np.rot90(marked))
     ring = _keys.single_ring(key)
-    before = wm._search(marked, ring, None, secret, None)
-    after = wm._search(changed, ring, None, secret, None)
+    before = wm._search(marked, ring, None, (secret,), None)
+    after = wm._search(changed, ring, None, (secret,), None)
     assert before.payload == after.payload == 99
     assert after.z_binding >= 0.95 * before.z_binding, (after.z_binding, before.z_binding)
+
+
+KIT_SECRET = hashlib.sha256(b"test: the kits' field secret").digest()
+
+
+def test_a_kits_mark_survives_the_removal_and_is_read_beside_the_registers(
+    photos: dict, marked3: dict, ring: KeyRing
+) -> None:
+    """Offline kits mark with their own field secret (never the register's): after the own-fold removal their
+    field still names the system when the check reads both secrets, and the register's own marks are still read
+    through theirs with the second secret in every bound."""
+    both = [SECRET, KIT_SECRET]
+    name = "coffee"
+    payload = 0x0123456789ABCDEF
+    kit_marked = embed(photos[name], payload, key=KEY, field_secret=KIT_SECRET)
+    found = detect(kit_marked, keys=ring, field_secret=both, accept=_register(payload))
+    assert (found.payload, found.algorithm, found.layer) == (payload, FIELD_ALGORITHM, "tile")
+    # Without the kits' secret the tile still decodes, but nothing binds it.
+    alone = detect(kit_marked, keys=ring, field_secret=SECRET, accept=_register(payload))
+    assert (alone.payload, alone.unbound_payload) == (None, payload)
+    fold = adv.folded_tile(kit_marked)
+    by_field = 0
+    for s in (1.0, 1.3, 1.6, 1.9):
+        removed = adv.subtract(kit_marked, fold, s)
+        if adv.psnr(kit_marked, removed) < 35.0:
+            break
+        found = detect(removed, keys=ring, field_secret=both, accept=_register(payload))
+        assert (found.payload, found.key_id) == (payload, "acme"), s
+        if found.layer == "field":
+            by_field += 1
+            # The register's secret alone does not read a kit's field.
+            assert detect(removed, keys=ring, field_secret=SECRET, accept=_register(payload)).payload is None
+    assert by_field, "the tile's message survived every strength: the test did not reach the field"
+    px3, payload3 = marked3[name]
+    removed3 = adv.subtract(px3, adv.folded_tile(px3), 1.6)
+    found = detect(removed3, keys=ring, field_secret=both, accept=_register(payload3))
+    assert (found.payload, found.layer) == (payload3, "field")

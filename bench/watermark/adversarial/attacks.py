@@ -102,9 +102,9 @@ def v2_scheme(key: bytes, ring: KeyRing) -> Scheme:
 FIELD_SECRET = hashlib.sha256(b"adversarial: the register's version-3 field secret").digest()
 
 
-def v3_scheme(key: bytes, ring: KeyRing, secret: bytes = FIELD_SECRET) -> Scheme:
-    """Version 3 as the register runs it: marked with the field secret, checked with it and with the
-    register's mark check. Here the check accepts a payload when the scheme embedded it for the marking
+def v3_scheme(key: bytes, ring: KeyRing, secret: bytes = FIELD_SECRET, read: tuple[bytes, ...] = ()) -> Scheme:
+    """Version 3 as the register runs it: marked with the field secret, checked with it (or with every secret of
+    ``read``: the register reads its own and its kits') and with the register's mark check. Here the check accepts a payload when the scheme embedded it for the marking
     system (the register's "recorded" marks); the register itself checks the mark id's keyed tag and namespace,
     and then resolves only a recorded mark on the picture it was recorded with (bench/check)."""
     role, sign = _truth_v2(key)
@@ -120,7 +120,7 @@ def v3_scheme(key: bytes, ring: KeyRing, secret: bytes = FIELD_SECRET) -> Scheme
         found = detect(
             px,
             keys=ring,
-            field_secret=secret,
+            field_secret=list(read or (secret,)),
             accept=lambda key_id, payload: key_id == "acme-imagegen" and payload in recorded,
         )
         return Verdict(found.payload, found.unbound_payload, found.p_value)

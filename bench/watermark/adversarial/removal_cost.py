@@ -65,12 +65,19 @@ def main() -> int:
     schemes = [adv.v1_scheme(KEY_V1), adv.v2_scheme(KEY_V2, ring)]
     # Version 3 with several field secrets: each lays the field out differently (its z on a photo varies by
     # about 2 between secrets), so one secret's figure could be a lucky or an unlucky draw.
-    secrets = {}
+    # Each register's pair of secrets: its own (online marks) and its kits' (offline marks); a check reads both.
+    secrets: dict[str, tuple[bytes, ...]] = {}
+    kits = []
     for k in range(V3_SECRETS):
         secret = hashlib.sha256(b"removal_cost: field secret %d" % k).digest()
-        v3 = adv.v3_scheme(KEY_V2, ring, secret)
+        kit = hashlib.sha256(b"removal_cost: kits' field secret %d" % k).digest()
+        v3 = adv.v3_scheme(KEY_V2, ring, secret, (secret, kit))
         schemes.append(dataclasses.replace(v3, name=f"{v3.name}, field secret {k + 1}"))
-        secrets[schemes[-1].name] = secret
+        secrets[schemes[-1].name] = (secret, kit)
+        made = adv.v3_scheme(KEY_V2, ring, kit, (secret, kit))
+        kits.append(dataclasses.replace(made, name=f"v3 from a kit (the kits' field secret), field secret {k + 1}"))
+        secrets[kits[-1].name] = (secret, kit)
+    schemes += kits
     every = list(bench_photos.benchmark_photos())
     pics = [p.pixels for p in (every[0::2] + every[1::2])[:20]]
     rows = []
@@ -149,13 +156,15 @@ AFTERWARDS: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] =
 }
 
 
-def _then_changed(marked: np.ndarray, tile: np.ndarray, payload: int, ring: _keys.KeyRing, secret: bytes) -> dict:
+def _then_changed(
+    marked: np.ndarray, tile: np.ndarray, payload: int, ring: _keys.KeyRing, secrets: tuple[bytes, ...]
+) -> dict:
     """Version 3 at the first strength where only its field answers (the tile's message gone), then cropped,
     slightly resized, re-encoded, or its anchor attacked: does the field still name the system?"""
     from assay.watermark import detect
 
     def found(px: np.ndarray) -> tuple[bool, str]:
-        d = detect(np.ascontiguousarray(px), keys=ring, field_secret=secret, accept=lambda k, p: p == payload)
+        d = detect(np.ascontiguousarray(px), keys=ring, field_secret=list(secrets), accept=lambda k, p: p == payload)
         return d.payload == payload and d.key_id == "acme-imagegen", d.layer
 
     for s in STRENGTHS:
@@ -203,7 +212,9 @@ def render(rows: list[dict], meta: dict) -> str:
         "Produced by `python -m bench.watermark.adversarial.removal_cost`: on the removal set of `run.py` (20 photos,"
         " 1-2 MP), the own folded residual is subtracted at strengths 0.5, 0.6, ... 3.0 and the first that makes the"
         " detector miss the exact payload is kept. Versions 2 and 3 are checked with the ring of 1,000 keys, version 3"
-        " also with the register's field secret and mark check, at every strength that leaves PSNR ≥ 35 dB.",
+        " also with both field secrets (the register's and its kits') and the mark check, at every strength that"
+        " leaves PSNR ≥ 35 dB. Version 3 is marked by the register (its own secret) or by an offline kit (the kits'"
+        " secret).",
         "",
         f"Run {meta['date']} on {meta['machine']} (load average {meta['load']}); {meta['seconds']:.0f} s.",
         "",
@@ -230,19 +241,29 @@ def render(rows: list[dict], meta: dict) -> str:
             f"| {np.mean(q):.1f} ({np.min(q):.1f}, {np.max(q):.1f}) "
             f"| {np.median(s):.1f} ({np.min(s):.1f}-{np.max(s):.1f}) |"
         )
-    then = [r["then"] for r in rows if "then" in r]
+    then_by = {
+        name: [r["then"] for r in rows if r["scheme"] == name and "then" in r]
+        for name in dict.fromkeys(r["scheme"] for r in rows if "then" in r)
+    }
+    then = [t for ts in then_by.values() for t in ts]
     if then:
         out += [
             "",
-            "Version 3 (field secret 1) at the first strength where only its field answers (the tile's message gone: "
-            f"{sum(t['removed_only'] for t in then)} of {len(then)} photos read through the field there, PSNR "
-            f"{np.mean([t['psnr'] for t in then]):.1f} dB on average), then changed once more:",
+            "Version 3 (field secret 1: the register's, and the kits') at the first strength where only its field"
+            " answers (the tile's message gone: "
+            + "; ".join(
+                f"{sum(t['removed_only'] for t in ts)} of {len(ts)} photos read through the field there, PSNR "
+                f"{np.mean([t['psnr'] for t in ts]):.1f} dB on average ({'kit' if 'kit' in name else 'register'})"
+                for name, ts in then_by.items()
+            )
+            + "), then changed once more:",
             "",
-            "| then | " + " | ".join(AFTERWARDS) + " |",
+            "| still names the system | " + " | ".join(AFTERWARDS) + " |",
             "|---|" + "---|" * len(AFTERWARDS),
-            "| still names the system | "
-            + " | ".join(f"{sum(t[k] for t in then)}/{len(then)}" for k in AFTERWARDS)
-            + " |",
+            *(
+                f"| {name} | " + " | ".join(f"{sum(t[k] for t in ts)}/{len(ts)}" for k in AFTERWARDS) + " |"
+                for name, ts in then_by.items()
+            ),
             "",
             "Version 3 starts its mark at the picture's anchor (the strongest blob of its content away from the"
             " borders; `assay/watermark/_anchor.py`): the field is read at the detector's 6 strongest anchors and the"
