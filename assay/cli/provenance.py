@@ -26,6 +26,7 @@ from rich.markup import escape
 from assay.cli import remote as remote_mode
 from assay.cli._common import (
     console,
+    err_console,
     env_option,
     get_config,
     integrate_log,
@@ -188,6 +189,11 @@ def _mark_offline(
         ) from None
     plan_marked_paths(images, out)
     marker = OfflineMarker(kit_data, kit.with_name(kit.name + ".counter"))
+    if marker.version_2:
+        err_console.print(
+            f"[yellow]note:[/] {escape(str(kit))} is a kit of format 2: it marks with watermark version 2, whose"
+            " tile can be removed from the picture's own fold. Ask the register for a new kit ('assay keys kit')."
+        )
     for path in images:
         data, entry = marker.mark(
             read_file(path, what="an image", give="give image files"),

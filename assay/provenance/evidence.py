@@ -80,7 +80,7 @@ class VerifierMaterial:
     revoked_serials: Mapping[int, str] = field(default_factory=dict)  # serial -> YYYY-MM-DD
     max_bytes: int = 50_000_000
     max_pixels: int = 80_000_000
-    field_material: FieldMaterial | None = None  # reads version 3's field (the register's own secret)
+    field_material: FieldMaterial | None = None  # reads version 3's fields (the register's secret, its kits')
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return (

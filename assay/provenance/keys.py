@@ -215,14 +215,17 @@ def load_field_material(data_dir: Path, session: Any) -> FieldMaterial | None:
     from assay.provenance.models import MarkNamespace
 
     master = _load_or_create(master_path, False)
-    # Version 3 is made by the register's own marking ("online" namespaces) and by kits ("kit" namespaces).
+    # Version 3 is made by the register's own marking ("online" namespaces) and by kits ("kit" namespaces). The
+    # kits' field is read only once a kit was issued: each secret is one more read on every check.
     rows = session.execute(
-        select(MarkNamespace.number, MarkNamespace.provider_id).where(MarkNamespace.purpose.in_(("online", "kit")))
+        select(MarkNamespace.number, MarkNamespace.provider_id, MarkNamespace.purpose).where(
+            MarkNamespace.purpose.in_(("online", "kit"))
+        )
     ).all()
     return FieldMaterial(
         secret=field_secret(master),
-        namespaces={number: (provider_id, namespace_key(master, number)) for number, provider_id in rows},
-        kit_secret=kit_field_secret(master),
+        namespaces={number: (provider_id, namespace_key(master, number)) for number, provider_id, _ in rows},
+        kit_secret=kit_field_secret(master) if any(purpose == "kit" for *_, purpose in rows) else None,
     )
 
 

@@ -164,7 +164,7 @@ class OfflineMarker:
             ) from None
         if self.field_secret is not None and len(self.field_secret) != watermark.FIELD_SECRET_BYTES:
             raise InvalidInput(
-                    "the marking kit's watermark field secret is damaged",
+                "the marking kit's watermark field secret is damaged",
                 hint="ask the register for a new kit ('assay keys kit')",
             )
         self.counter_file = counter_file

@@ -284,12 +284,14 @@ def render(tallies: dict[str, Tally], methods: list[Method], fp: dict | None, me
 
     required = [n for n in attacks.REQUIRED]
     met = sum(np.mean(assay.exact[n]) >= 0.95 for n in required)
+    version = meta.get("version", 2)
+    mark = f"Assay's mark: version {version} (org.assay.watermark.{version})"
+    if version == 3 and "kit" in meta:  # runs since kits make version 3: both secrets are read
+        mark += (", made by an offline kit (the kits' field secret)" if meta["kit"] else "") + (
+            "; checked with both field secrets (the register's and its kits')"
+        )
     out = [
-        f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)})"
-        + (", made by an offline kit (the kits' field secret)" if meta.get("kit") else "")
-        + "; checked with both field secrets (the register's and its kits'). "
-        if meta.get("version") == 3 and "kit" in meta
-        else f"Assay's mark: version {meta.get('version', 2)} (org.assay.watermark.{meta.get('version', 2)}). "
+        mark + ". "
         f"Run {meta['date']} on {meta['machine']}; {meta['photos']} photos of 1-2 MP (scikit-image and "
         f"scikit-learn samples, resampled; rivaGan on the first {meta['slow_photos']}: ~10 s per image and "
         "per extraction).",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -292,7 +293,11 @@ def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(sqli
     reg = sqlite_register
     kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=2)
     assert kit["watermark"]["alg"] == watermark.FIELD_ALGORITHM
-    assert "field_secret" in kit["watermark"] and reg.env.keys.field_secret.hex() not in str(kit)
+    import base64
+
+    register_secret = reg.env.keys.field_secret
+    assert kit["watermark"]["field_secret"] == base64.b64encode(reg.env.keys.kit_field_secret).decode()
+    assert base64.b64encode(register_secret).decode() not in json.dumps(kit) and register_secret.hex() not in str(kit)
     photo = np.asarray(Image.fromarray(data.coffee()).resize((1200, 800), Image.Resampling.LANCZOS))
     marker = OfflineMarker(kit, tmp_path / "kit.counter")
     assert not marker.version_2

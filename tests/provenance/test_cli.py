@@ -90,7 +90,22 @@ def test_offline_marking_with_a_kit_then_batch_recording(sqlite_register: Regist
         str(batch),
     )
     assert offline.returncode == 0, offline.stderr
-    assert len(batch.read_text().splitlines()) == 1
+    assert "format 2" not in offline.stderr
+    assert [json.loads(line)["alg"] for line in batch.read_text().splitlines()] == ["org.assay.watermark.3"]
+    # A kit of format 2 (no field secret) still marks, with version 2, and the CLI says to get a new kit.
+    old = json.loads(kit.read_text())
+    old["format"] = "assay-marking-kit/2"
+    del old["watermark"]["field_secret"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    old_batch = tmp_path / "old.jsonl"
+    second = tmp_path / "b.jpg"
+    second.write_bytes(encode(synthetic_pixels(73, 512, 384), "JPEG"))
+    marked_old = _assay(
+        sqlite_register, "mark", str(second), "--system", "acme-imagegen", "--offline", "--kit",
+        str(tmp_path / "old.json"), "--batch", str(old_batch),
+    )  # fmt: skip
+    assert marked_old.returncode == 0 and "kit of format 2" in marked_old.stderr, marked_old.stderr
+    assert json.loads(old_batch.read_text())["alg"] == "org.assay.watermark.2"
     before = _assay(sqlite_register, "check", str(tmp_path / "a.marked.jpg"), "--json")
     assert before.returncode == 1 and json.loads(before.stdout)["status"] == "marked_unrecorded"
     recorded = _assay(sqlite_register, "marks", "record", str(batch))
