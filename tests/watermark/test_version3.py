@@ -385,3 +385,5 @@ def test_a_kits_mark_survives_the_removal_and_is_read_beside_the_registers(
     removed3 = adv.subtract(px3, adv.folded_tile(px3), 1.6)
     found = detect(removed3, keys=ring, field_secret=both, accept=_register(payload3))
     assert (found.payload, found.layer) == (payload3, "field")
+    # ... and a kit holder's secret does not read the register's field.
+    assert detect(removed3, keys=ring, field_secret=KIT_SECRET, accept=_register(payload3)).payload is None

@@ -246,6 +246,7 @@ def render(rows: list[dict], meta: dict) -> str:
         for name in dict.fromkeys(r["scheme"] for r in rows if "then" in r)
     }
     then = [t for ts in then_by.values() for t in ts]
+    first = next(iter(then_by.values()), [])
     if then:
         out += [
             "",
@@ -271,10 +272,10 @@ def render(rows: list[dict], meta: dict) -> str:
             " mark's), and on every lattice candidate whose public sync survived. The blobs the embedder may start"
             " at are in the open code too (`adv.embedder_choices`: up to 3 stable central blobs, which one is the"
             " register's secret; else the strongest central blob): "
-            + _choices(then)
-            + ". All blurred away (Gaussian blur around them, more and more until the detector's anchors miss them;"
-            " sigma "
-            + _quality_sigma(then)
+            + _choices(first)
+            + " (the register's secret; the kits' choose among the same blobs). All blurred away (Gaussian blur"
+            " around them, more and more until the detector's anchors miss them; sigma "
+            + _quality_sigma(first)
             + ") and then cropped: the last column. The goal's PSNR is measured pixel to pixel against the"
             " marked image, so it does not count these changes; an attacker would (docs/watermark.md).",
         ]
