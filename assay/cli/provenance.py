@@ -26,8 +26,8 @@ from rich.markup import escape
 from assay.cli import remote as remote_mode
 from assay.cli._common import (
     console,
-    err_console,
     env_option,
+    err_console,
     get_config,
     integrate_log,
     json_flag,

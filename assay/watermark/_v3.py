@@ -432,6 +432,7 @@ def read_anchored(
     unaltered one (the picture's own period, unrotated)."""
     if folded.luma is None or folded.basis[1] != 0.0 or not secrets:
         return []
+    secrets = tuple(secrets)
     half, ys, xs = _v2._half(folded)
     k = _v2.TILE / folded.basis[0]
     rows, cols = ys * np.float32(k), xs * np.float32(k)

@@ -283,7 +283,9 @@ def test_an_online_mark_whose_tile_was_removed_still_names_its_system(sqlite_reg
     assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM and v.oversight["watermark"]["layer"] == "field"
 
 
-def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(sqlite_register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(
+    sqlite_register: Register, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """The same removal on a mark an offline kit made: kits carry the kits' field secret (not the register's), so
     their marks are version 3 too, and the register reads the kits' field beside its own."""
     from skimage import data
@@ -323,7 +325,9 @@ def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(sqli
 def test_a_kit_of_format_2_still_marks_with_version_2(sqlite_register: Register, tmp_path) -> None:  # type: ignore[no-untyped-def]
     reg = sqlite_register
     kit = issue_kit(reg.db, reg.env, provider_id="acme", principal=OPERATOR, sequences=1)
-    old = dict(kit, format="assay-marking-kit/2", watermark={"alg": watermark.ALGORITHM, "keys": kit["watermark"]["keys"]})
+    old = dict(
+        kit, format="assay-marking-kit/2", watermark={"alg": watermark.ALGORITHM, "keys": kit["watermark"]["keys"]}
+    )
     marker = OfflineMarker(old, tmp_path / "kit.counter")
     assert marker.version_2
     _, entry = marker.mark(encode(synthetic_pixels(31, 640, 480), "PNG"), system_id="acme-imagegen")

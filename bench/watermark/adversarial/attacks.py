@@ -104,9 +104,10 @@ FIELD_SECRET = hashlib.sha256(b"adversarial: the register's version-3 field secr
 
 def v3_scheme(key: bytes, ring: KeyRing, secret: bytes = FIELD_SECRET, read: tuple[bytes, ...] = ()) -> Scheme:
     """Version 3 as the register runs it: marked with the field secret, checked with it (or with every secret of
-    ``read``: the register reads its own and its kits') and with the register's mark check. Here the check accepts a payload when the scheme embedded it for the marking
-    system (the register's "recorded" marks); the register itself checks the mark id's keyed tag and namespace,
-    and then resolves only a recorded mark on the picture it was recorded with (bench/check)."""
+    ``read``: the register reads its own and its kits') and with the register's mark check. Here the check
+    accepts a payload when the scheme embedded it for the marking system (the register's "recorded" marks); the
+    register itself checks the mark id's keyed tag and namespace, and then resolves only a recorded mark on the
+    picture it was recorded with (bench/check)."""
     role, sign = _truth_v2(key)
     secret_chips = np.zeros(_keys.CELLS, bool)
     secret_chips[_keys.MESSAGE_CELLS] = True  # the tile is version 2's: its sync is public
