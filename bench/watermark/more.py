@@ -88,9 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--version", type=int, choices=(2, 3), default=3, help="Assay's mark: 3 (online, the default) or 2 (kits)"
     )
+    parser.add_argument("--kit", action="store_true", help="version 3 as an offline kit makes it (the kits' secret)")
     args = parser.parse_args(argv)
     key = hashlib.sha256(b"review 3 extra photos key").digest()
-    secret = hashlib.sha256(b"review 3 extra photos field secret").digest() if args.version == 3 else None
+    register = hashlib.sha256(b"review 3 extra photos field secret").digest()
+    kits = hashlib.sha256(b"review 3 extra photos kits' field secret").digest()
+    secret = (kits if args.kit else register) if args.version == 3 else None
+    # What a check reads: the register's secret, and its kits' once it has issued one (always, with --kit).
+    reading = ([register, kits] if args.kit else register) if args.version == 3 else None
     exact: dict[str, list[bool]] = {}
     misses: dict[str, list[str]] = {}
     wrong = images = unbound = 0
@@ -106,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             rng = np.random.default_rng([idx, 13, len(attack)])
             attacked = np.ascontiguousarray(run(marked, rng))
             got = (
-                detect(attacked, key=key, field_secret=secret, accept=accept if secret else None)
+                detect(attacked, key=key, field_secret=reading, accept=accept if secret else None)
                 if min(attacked.shape[:2]) >= 64
                 else None
             )
@@ -117,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                 misses.setdefault(attack, []).append(name)
         images += 1
         print(f"[{time.perf_counter() - t0:.0f} s] {images} {name} {px.shape[1]}x{px.shape[0]}", file=sys.stderr)
-    print(f"Version {args.version}: {images} images, {wrong} wrong payloads, {unbound} genuine marks called unbound")
+    made = ", made by a kit (checked with both secrets)" if args.kit else ""
+    print(f"Version {args.version}{made}: {images} images, {wrong} wrong payloads, {unbound} genuine marks called unbound")
     print("\n| attack | exact recovery | missed |\n|---|---|---|")
     for attack, got in exact.items():
         label = attack + (" (stretch)" if attack in attacks.STRETCH else "")
