@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         images += 1
         print(f"[{time.perf_counter() - t0:.0f} s] {images} {name} {px.shape[1]}x{px.shape[0]}", file=sys.stderr)
     made = ", made by a kit (checked with both secrets)" if args.kit else ""
-    print(f"Version {args.version}{made}: {images} images, {wrong} wrong payloads, {unbound} genuine marks called unbound")
+    counts = f"{images} images, {wrong} wrong payloads, {unbound} genuine marks called unbound"
+    print(f"Version {args.version}{made}: {counts}")
     print("\n| attack | exact recovery | missed |\n|---|---|---|")
     for attack, got in exact.items():
         label = attack + (" (stretch)" if attack in attacks.STRETCH else "")
