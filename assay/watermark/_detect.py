@@ -24,6 +24,7 @@ import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,10 @@ def _working_luma(img: Image.Image, scale: float) -> np.ndarray:
     return np.asarray(img, dtype=np.float32)
 
 
+@lru_cache(maxsize=16)
 def _taper(h: int, w: int) -> np.ndarray:
-    # A Tukey window: without it the image borders put a bright cross on the spectrum's axes.
+    # A Tukey window: without it the image borders put a bright cross on the spectrum's axes. Cached per size
+    # (read-only): the same for every image of that size.
     def one(n: int) -> np.ndarray:
         edge = max(2, n // 12)
         win = np.ones(n, dtype=np.float32)
@@ -87,7 +90,9 @@ def _taper(h: int, w: int) -> np.ndarray:
         win[-edge:] = ramp[::-1]
         return win
 
-    return one(h)[:, None] * one(w)[None, :]
+    out = one(h)[:, None] * one(w)[None, :]
+    out.setflags(write=False)
+    return out
 
 
 _TRIANGLE = np.array([1, 2, 3, 4, 5, 4, 3, 2, 1], dtype=np.float32) / 25.0  # a 5-box convolved with itself
@@ -99,9 +104,14 @@ def _prefilter(y: np.ndarray) -> np.ndarray:
     this beats global spectral whitening by about 2 dB of pilot correlation."""
     # Two 5-pixel box passes approximate a Gaussian of sigma 2 at a third of the cost; done as their
     # composition, one 9-tap triangle per axis (the same filter, 30% quicker than four box passes).
-    r = y - ndimage.correlate1d(ndimage.correlate1d(y, _TRIANGLE, axis=0), _TRIANGLE, axis=1)
-    local = ndimage.uniform_filter(r * r, 9)
-    r /= np.sqrt(local + 1e-2 * float(local.mean()) + 1e-9)
+    # In place where the result allows (15% of the prefilter's time, the same values).
+    r = ndimage.correlate1d(y, _TRIANGLE, axis=0)
+    ndimage.correlate1d(r, _TRIANGLE, axis=1, output=r)
+    np.subtract(y, r, out=r)
+    local = np.square(r)
+    ndimage.uniform_filter(local, 9, output=local)
+    local += 1e-2 * float(local.mean()) + 1e-9
+    r /= np.sqrt(local, out=local)
     np.clip(r, -4.0, 4.0, out=r)
     return r
 
@@ -119,14 +129,22 @@ def _acf(x: np.ndarray, max_lag: int, *, band: float) -> np.ndarray:
     f = sfft.rfft2(x * _taper(h, w), s=(sh, sw))  # float32 in, complex64 out: precise enough for peaks
     power = f.real**2 + f.imag**2
     local = ndimage.uniform_filter(power, 15, mode="wrap") + 1e-12
-    fy = np.fft.fftfreq(sh)[:, None]
-    fx = np.fft.rfftfreq(sw)[None, :]
-    r2 = fy * fy + fx * fx
-    lines = (power / local - 1.0) * ((r2 <= band**2) & (r2 >= (1.0 / 200.0) ** 2))
+    lines = (power / local - 1.0) * _band(sh, sw, band)
     full = sfft.irfft2(lines, s=(sh, sw))
     lags = np.arange(-max_lag, max_lag + 1)
     a = full[np.ix_(lags % sh, lags % sw)]  # lag 0 at the centre
     return a / (float(np.abs(lines).sum()) + 1e-12)
+
+
+@lru_cache(maxsize=16)
+def _band(sh: int, sw: int, band: float) -> np.ndarray:
+    """The rfft2 bins of an sh x sw transform between 1/200 and ``band`` cycles per pixel (cached, read-only)."""
+    fy = np.fft.fftfreq(sh)[:, None]
+    fx = np.fft.rfftfreq(sw)[None, :]
+    r2 = fy * fy + fx * fx
+    out = (r2 <= band**2) & (r2 >= (1.0 / 200.0) ** 2)
+    out.setflags(write=False)
+    return out
 
 
 def _parabolic(a: np.ndarray, iy: int, ix: int) -> tuple[float, float]:
@@ -160,18 +178,15 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
     a = _acf(half, max_lag, band=2 * ACF_BAND)
     c = max_lag
     lim = int(min(max_p, max_lag))
-    dy, dx = np.mgrid[-lim : lim + 1, -lim : lim + 1]
-    r = np.hypot(dx, dy)
-    valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= min_p) & (r <= max_p)
+    dy, dx, valid, sides, diagonals = _score_geometry(lim, max_lag)
     # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
     score = np.full(dx.shape, -np.inf, dtype=np.float64)
-    vy, vx = dy[valid], dx[valid]
-    score[valid] = a[vy + c, vx + c] + a[vx + c, -vy + c]
+    flat = a.ravel()
+    score[valid] = flat[sides[0]] + flat[sides[1]]
     # The diagonals v + R90 v and v - R90 v are lattice points too: more evidence where they are in range.
-    for sy, sx in ((vy + vx, vx - vy), (vy - vx, vx + vy)):
-        inside = (np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag)
-        extra = np.zeros(vy.shape)
-        extra[inside] = a[sy[inside] + c, sx[inside] + c]
+    for inside, at in diagonals:
+        extra = np.zeros(inside.shape)
+        extra[inside] = flat[at]
         score[valid] += DIAGONAL_WEIGHT * extra
     peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
     # Significance of a peak: its height over the spread of the score map (median and MAD, robust to the
@@ -209,6 +224,29 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
             if len(out) == k:
                 return list(zip(out, significance, strict=True))
     return list(zip(out, significance, strict=True))
+
+
+@lru_cache(maxsize=16)
+def _score_geometry(
+    lim: int, max_lag: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """What the lattice score map needs that depends only on its size (cached per size, read-only): the lags
+    (dy, dx) of the map, the valid ones (the search's sector and period range), the flat ACF indices of each
+    valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which are within the ACF and their
+    indices."""
+    c, side = max_lag, 2 * max_lag + 1
+    dy, dx = np.mgrid[-lim : lim + 1, -lim : lim + 1]
+    r = np.hypot(dx, dy)
+    valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD / 2) & (r <= MAX_PERIOD / 2)
+    vy, vx = dy[valid], dx[valid]
+    sides = ((vy + c) * side + vx + c, (vx + c) * side - vy + c)
+    diagonals = []
+    for sy, sx in ((vy + vx, vx - vy), (vy - vx, vx + vy)):
+        inside = (np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag)
+        diagonals.append((inside, (sy[inside] + c) * side + sx[inside] + c))
+    for x in (dy, dx, valid, *sides, *(y for d in diagonals for y in d)):
+        x.setflags(write=False)
+    return dy, dx, valid, sides, diagonals
 
 
 def _canonical_basis(v: np.ndarray) -> np.ndarray:
@@ -263,15 +301,10 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
         return tile - tile.mean()
     # Columns of m: image displacement per canonical column step and per canonical row step.
     m = np.array([[a, -b], [b, a]]) / TILE
-    inv = np.linalg.inv(m).astype(np.float32)
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    ys = np.arange(h, dtype=np.float32)[:, None]
-    col = inv[0, 0] * xs + inv[0, 1] * ys
-    row = inv[1, 0] * xs + inv[1, 1] * ys
+    inv = np.linalg.inv(m)
     values = white.ravel()
     if math.hypot(a, b) >= TILE / FOLD_RESAMPLE:
-        rows = np.floor(row + 0.5).astype(np.int32) & (TILE - 1)
-        bins = (rows * TILE + (np.floor(col + 0.5).astype(np.int32) & (TILE - 1))).ravel()
+        bins = _tile_bins(h, w, inv, TILE)
         sums = np.bincount(bins, weights=values, minlength=size)
         counts = np.bincount(bins, minlength=size).astype(np.float64)
     else:
@@ -279,8 +312,7 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
         # 64 px), then interpolated back to TILE x TILE in the Fourier domain. Exact for the tile's content,
         # which has at most 15 cycles per tile; much cheaper than bilinear weights or resampling the image.
         half = TILE // 2
-        rows = np.floor(row * 0.5 + 0.5).astype(np.int32) & (half - 1)
-        bins = (rows * half + (np.floor(col * 0.5 + 0.5).astype(np.int32) & (half - 1))).ravel()
+        bins = _tile_bins(h, w, 0.5 * inv, half)
         sums = np.bincount(bins, weights=values, minlength=half * half)
         counts = np.bincount(bins, minlength=half * half).astype(np.float64)
         coarse = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(half, half)
@@ -291,6 +323,34 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
         return tile - tile.mean()
     tile = np.where(counts > 0, sums / np.maximum(counts, 1e-9), 0.0).reshape(TILE, TILE)
     return tile - tile.mean()
+
+
+_FRACTION_BITS = 16
+
+
+def _tile_bins(h: int, w: int, inv: np.ndarray, n: int) -> np.ndarray:
+    """(h * w,) int32: the nearest position of each pixel on an n x n tile, row-major, where ``inv`` maps image
+    (x, y) to tile (col, row). In fixed point (16 fractional bits): each pixel's position is one integer sum
+    of a per-column and a per-row term, shifted and masked, half the time of the float32 arithmetic it replaces
+    and closer to the exact positions (float32 rounds positions near 1,000 px to 6e-5 px, fixed point to
+    1.5e-5). int32 unless a very long side needs more."""
+    one = float(1 << _FRACTION_BITS)
+    xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
+    reach = (float(np.abs(inv[:, 0]).max()) * w + float(np.abs(inv[:, 1]).max()) * h + 1.0) * one
+    dtype = np.int32 if reach < 2**31 else np.int64
+
+    def axis(i: int) -> np.ndarray:  # floor(inv[i] @ (x, y) + 0.5) mod n, as (h, w) integers
+        by_x = np.round(inv[i, 0] * xs * one).astype(dtype)
+        by_y = np.round((inv[i, 1] * ys + 0.5) * one).astype(dtype)
+        out = by_y[:, None] + by_x[None, :]
+        out >>= _FRACTION_BITS  # an arithmetic shift: the floor, negative positions too
+        out &= n - 1
+        return out
+
+    bins = axis(1)
+    bins *= n
+    bins += axis(0)
+    return bins.ravel()
 
 
 @dataclass(frozen=True)

@@ -84,17 +84,15 @@ def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
     b = np.arange(2)
     reg_lo = ((j[:, None] << 1) | b[None, :]).astype(np.int64)  # register for predecessor j
     reg_hi = (((j[:, None] + half) << 1) | b[None, :]).astype(np.int64)  # register for predecessor j + 32
-    bm_lo = branch[:, :, reg_lo]  # (n, steps, 32, 2)
-    bm_hi = branch[:, :, reg_hi]
-    metric = np.full((n, _STATES), -np.inf)
-    metric[:, 0] = 0.0
+    # (steps, n, 2, 32, 2): per step, the branch metrics from the low and the high predecessors, contiguous.
+    bm = np.ascontiguousarray(np.stack([branch[:, :, reg_lo], branch[:, :, reg_hi]], axis=2).transpose(1, 0, 2, 3, 4))
+    metric = np.full((n, 2, half, 1), -np.inf)
+    metric[:, 0, 0] = 0.0
     choice = np.empty((steps, n, _STATES), dtype=bool)
     for i in range(steps):
-        m0 = metric[:, :half, None] + bm_lo[:, i]
-        m1 = metric[:, half:, None] + bm_hi[:, i]
-        pick = m1 > m0
-        choice[i] = pick.reshape(n, -1)
-        metric = np.where(pick, m1, m0).reshape(n, -1)
+        m = metric + bm[i]  # (n, 2, 32, 2): [:, 0] from predecessor j, [:, 1] from j + 32
+        np.greater(m[:, 1], m[:, 0], out=choice[i].reshape(n, half, 2))
+        metric = np.maximum(m[:, 0], m[:, 1]).reshape(n, 2, half, 1)
     out = []
     for row in range(n):
         state = 0  # terminated by the zero tail

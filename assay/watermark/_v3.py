@@ -43,6 +43,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -82,6 +83,11 @@ class FieldLayout:
     header_signs: np.ndarray  # (HEADER_REGIONS, SUB) +-1
     body_chips: np.ndarray  # (CHIPS - HEADER_CHIPS,) torus chip indices
     body_bit: np.ndarray  # (CHIPS - HEADER_CHIPS,) coded bit of each body chip
+    # The body in coded-bit order (a stable sort of body_bit: each bit's chips consecutive) and where each bit's
+    # chips start, so a read sums them per bit with np.add.reduceat (a tenth of a weighted bincount's time).
+    by_bit: np.ndarray  # (CHIPS - HEADER_CHIPS,) positions in the body
+    bit_starts: np.ndarray  # (CODED_BITS,)
+    body_chips_by_bit: np.ndarray  # body_chips[by_bit]
 
 
 def check_secret(secret: object) -> bytes:
@@ -141,7 +147,9 @@ def layout(secret: bytes) -> FieldLayout:
     signs = (rng.integers(0, 2, size=(HEADER_REGIONS, SUB)) * 2 - 1).astype(np.float32)
     body = perm[HEADER_CHIPS:].astype(np.intp)
     body_bit = (rng.permutation(body.size) % _ecc.CODED_BITS).astype(np.intp)
-    arrays = (perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit)
+    by_bit = np.argsort(body_bit, kind="stable")
+    bit_starts = np.searchsorted(body_bit[by_bit], np.arange(_ecc.CODED_BITS))  # every bit has ~216 chips
+    arrays = (perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit, by_bit, bit_starts, body[by_bit])
     for a in arrays:
         a.setflags(write=False)  # cached and shared between threads: never written
     return FieldLayout(secret, *arrays)
@@ -160,6 +168,38 @@ def _body_signs(secret: bytes, header: int) -> np.ndarray:
     out = (rng.integers(0, 2, size=CHIPS - HEADER_CHIPS, dtype=np.int8) * 2 - 1).astype(np.float32)
     out.setflags(write=False)
     return out
+
+
+_SIGN = np.array([-1.0, 1.0], np.float32)  # bit -> chip sign
+
+
+class _BodyBits:
+    """``_body_signs`` of every header of one secret, in the body's coded-bit order, packed (1 is +1): what a read
+    needs. Drawn on first use of each header, into one table per secret (1.8 MB, allocated once: a picture without
+    a field reads 4 new headers per read, drawing a header's signs costs a third of a millisecond, and caching
+    them one small array at a time fragmented the heap until numpy's large temporaries were faulted in afresh on
+    every check, measured at 8,000 page faults a check)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self.secret = secret
+        self.table = np.zeros((SUB, (CHIPS - HEADER_CHIPS + 7) // 8), np.uint8)
+        self.drawn = np.zeros(SUB, bool)
+        self.lock = threading.Lock()
+
+    def rows(self, headers: Sequence[int]) -> np.ndarray:
+        missing = [h for h in headers if not self.drawn[h]]
+        if missing:
+            by_bit = layout(self.secret).by_bit
+            with self.lock:
+                for h in missing:
+                    self.table[h] = np.packbits(_body_signs.__wrapped__(self.secret, h)[by_bit] > 0)
+                    self.drawn[h] = True
+        return self.table[list(headers)]
+
+
+@lru_cache(maxsize=8)
+def _body_bits(secret: bytes) -> _BodyBits:
+    return _BodyBits(secret)
 
 
 def field(secret: bytes, ciphertext: int) -> np.ndarray:
@@ -235,19 +275,20 @@ def read(torus: np.ndarray, secret: bytes, positions: int = 1) -> FieldRead:
     position read (a message's header and body are functions of its ciphertext: choosing the best header
     candidates adds no hypothesis)."""
     lay = layout(secret)
-    flat = torus.ravel().astype(np.float32)
+    flat = np.ascontiguousarray(torus, dtype=np.float32).ravel()
     norm = float(np.linalg.norm(flat)) + 1e-12
     # The regions' chips under their signs, summed over the regions, then the 256 Walsh scores at once
     # (_HADAMARD is symmetric: column v is the v-th basis vector).
     scores = np.einsum("rk,rk->k", flat[lay.header_chips].reshape(HEADER_REGIONS, SUB), lay.header_signs) @ _HADAMARD
-    body = flat[lay.body_chips]
+    body = flat[lay.body_chips_by_bit]
     best: FieldRead | None = None
     headers = [int(h) for h in np.argsort(-scores)[:HEADER_CANDIDATES]]
     # Every candidate decoded in one pass over the trellis (most reads are of pictures without a field, where
     # all are decoded; one pass costs little more than a row), taken best header first.
-    softs = np.stack(
-        [np.bincount(lay.body_bit, weights=_body_signs(secret, h) * body, minlength=_ecc.CODED_BITS) for h in headers]
-    )
+    bits = np.unpackbits(_body_bits(secret).rows(headers), axis=1, count=body.size)
+    signed = _SIGN[bits]
+    signed *= body
+    softs = np.add.reduceat(signed, lay.bit_starts, axis=1)
     for hv, soft, (ciphertext, crc_ok, coded) in zip(headers, softs, _ecc.decode_many(softs), strict=True):
         ok = bool(crc_ok) and header_of(secret, ciphertext) == hv
         z = (float(scores[hv]) + float(soft @ (1.0 - 2.0 * coded))) / norm
@@ -374,6 +415,12 @@ class _Tori:
         wide[:, N:] = wide[:, :N]
         return cls(tori, wide, np.sqrt(np.einsum("vij,vij->v", tori, tori)))
 
+    def rolled(self, tr: int, tc: int) -> np.ndarray:
+        """The chip torus of a field starting (tr, tc) half chips from the frame's 0: a view of the wide torus
+        (what np.roll of the parity's torus would copy)."""
+        r, c = (tr // 2) % N, (tc // 2) % N
+        return self.wide[2 * (tr % 2) + tc % 2, r : r + N, c : c + N]
+
 
 @lru_cache(maxsize=8)
 def _header_base(secret: bytes) -> np.ndarray:
@@ -393,10 +440,16 @@ def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tup
     """(len(secrets), len(shifts)): ``_header_scores`` for each secret, from one gather of every secret's chips."""
     s = np.asarray(shifts, dtype=np.int64)
     variant = 2 * (s[:, 0] % 2) + s[:, 1] % 2
-    offsets = (variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N).astype(np.int32)
-    # int32 indices (the wide tori hold 4 x 4 x CHIPS values): half the index traffic of int64, the gather's cost
-    x = np.take(t.wide.reshape(-1), offsets[:, None] + _header_bases(secrets)[None, :])
-    x = x.reshape(len(s), len(secrets), HEADER_REGIONS, SUB)
+    offsets = variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N
+    # One gather per position, of the fixed chip indices from the wide tori seen from that position's offset: a
+    # third of the time of one gather with every position's indices added up front (that index array is twice
+    # the data gathered, written and read again; measured). mode="clip" skips the bounds check: every index is
+    # inside the wide tori by construction.
+    wide, bases = t.wide.reshape(-1), _header_bases(secrets)
+    gathered = np.empty((len(s), bases.size), np.float32)
+    for row, offset in zip(gathered, offsets.tolist(), strict=True):
+        np.take(wide[offset:], bases, out=row, mode="clip")
+    x = gathered.reshape(len(s), len(secrets), HEADER_REGIONS, SUB)
     norms = t.norms[variant] + 1e-12
     out = np.empty((len(secrets), len(s)), np.float32)
     for i, secret in enumerate(secrets):
@@ -407,7 +460,7 @@ def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tup
 
 @lru_cache(maxsize=8)
 def _header_bases(secrets: tuple[bytes, ...]) -> np.ndarray:
-    out = np.concatenate([_header_base(secret) for secret in secrets]).astype(np.int32)
+    out = np.concatenate([_header_base(secret) for secret in secrets]).astype(np.intp)
     out.setflags(write=False)
     return out
 
@@ -489,19 +542,18 @@ def _read_best(
             best = (float(scores[k]), rho, *shifts[k])
     assert best is not None
     _, rho, tr, tc = best
-    tori = tori_at[rho].tori
     # Two tiers share this read's budget, half each (Bonferroni with weights): the search above over every
     # scale, start and shift (ANCHOR_POSITIONS), and the picture as it was marked (scale 1, each start at its
     # chip corner, or both corners where the anchor is near the middle: EXACT_POSITIONS), whose lower gate
     # keeps the removal without a crop as easy to read as before the search existed. ``share`` counts both
     # tiers and every secret read.
-    found = (read(_rolled(tori, tr, tc), secret, share * ANCHOR_POSITIONS), (2.0 * tr / rho, 2.0 * tc / rho), rho)
+    found = (read(tori_at[rho].rolled(tr, tc), secret, share * ANCHOR_POSITIONS), (2.0 * tr / rho, 2.0 * tc / rho), rho)
     assert exact is not None
     tori1, (er, ec) = exact
     if (rho, tr, tc) == (1.0, er, ec):
         first = dataclasses.replace(found[0], p_value=_p(found[0].z, share * EXACT_POSITIONS))
     else:
-        first = read(_rolled(tori1.tori, er, ec), secret, share * EXACT_POSITIONS)
+        first = read(tori1.rolled(er, ec), secret, share * EXACT_POSITIONS)
     if first.ok and (not found[0].ok or first.p_value < found[0].p_value):
         return first, (2.0 * er, 2.0 * ec), 1.0
     return found
@@ -549,11 +601,6 @@ def _corners(x: float, x0: float) -> list[float]:
     if abs(abs(u - nearest) - 0.5) < AMBIGUOUS:
         out.append(x0 + _pattern.CELL * (nearest + (1 if u > nearest else -1)))
     return out
-
-
-def _rolled(tori: np.ndarray, tr: int, tc: int) -> np.ndarray:
-    """The chip torus of a field starting (tr, tc) half chips from the frame's 0."""
-    return np.roll(tori[2 * (tr % 2) + tc % 2], (-(tr // 2), -(tc // 2)), axis=(0, 1))
 
 
 def _p(z: float, positions: int) -> float:

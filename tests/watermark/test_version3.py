@@ -7,6 +7,7 @@ version 3 is still found, through its field. Full figures: ``python -m bench.wat
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import pytest
@@ -387,3 +388,31 @@ def test_a_kits_mark_survives_the_removal_and_is_read_beside_the_registers(
     assert (found.payload, found.layer) == (payload3, "field")
     # ... and a kit holder's secret does not read the register's field.
     assert detect(removed3, keys=ring, field_secret=KIT_SECRET, accept=_register(payload3)).payload is None
+
+
+def test_a_read_sums_each_coded_bit_over_exactly_its_chips_under_each_headers_signs() -> None:
+    # The read sums the body per coded bit in bit order (reduceat over a sorted layout, with every header's
+    # signs packed once per secret): the same soft bits as summing the field's own chips, for the field's
+    # header and for headers it does not carry.
+    ciphertext = 0x0123456789ABCDEF
+    torus = _v3.field(SECRET, ciphertext)
+    lay = _v3.layout(SECRET)
+    found = _v3.read(torus, SECRET)
+    assert found.ok and found.ciphertext == ciphertext and found.header == _v3.header_of(SECRET, ciphertext)
+    # A clean field: its z is its correlation with itself over its norm, sqrt(chips).
+    assert found.z == pytest.approx(math.sqrt(_v3.CHIPS), rel=1e-5)
+    flat = torus.ravel()
+    for header in (found.header, (found.header + 1) % 256, 255):
+        want = np.bincount(lay.body_bit, weights=_v3._body_signs(SECRET, header) * flat[lay.body_chips])
+        bits = np.unpackbits(_v3._body_bits(SECRET).rows([header]), axis=1, count=lay.body_chips.size)
+        got = np.add.reduceat(_v3._SIGN[bits][0] * flat[lay.body_chips_by_bit], lay.bit_starts)
+        assert np.allclose(got, want, atol=1e-3)
+
+
+def test_the_wide_tori_give_every_roll_of_the_parity_tori() -> None:
+    rng = np.random.default_rng(5)
+    tori = rng.standard_normal((4, _v3.N, _v3.N)).astype(np.float32)
+    t = _v3._Tori.of(tori)
+    for tr, tc in [(0, 0), (3, 5), (511, 2), (-3, 700), (256, 255), (1, 510)]:
+        want = np.roll(tori[2 * (tr % 2) + tc % 2], (-(tr // 2), -(tc // 2)), axis=(0, 1))
+        assert np.array_equal(t.rolled(tr, tc), want)
