@@ -181,12 +181,12 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
     dy, dx, valid, sides, diagonals = _score_geometry(lim, max_lag)
     # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
     score = np.full(dx.shape, -np.inf, dtype=np.float64)
-    flat = a.ravel()
-    score[valid] = flat[sides[0]] + flat[sides[1]]
+    acf = a.ravel()
+    score[valid] = acf[sides[0]] + acf[sides[1]]
     # The diagonals v + R90 v and v - R90 v are lattice points too: more evidence where they are in range.
     for inside, at in diagonals:
         extra = np.zeros(inside.shape)
-        extra[inside] = flat[at]
+        extra[inside] = acf[at]
         score[valid] += DIAGONAL_WEIGHT * extra
     peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
     # Significance of a peak: its height over the spread of the score map (median and MAD, robust to the
@@ -229,7 +229,9 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
 @lru_cache(maxsize=16)
 def _score_geometry(
     lim: int, max_lag: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+) -> tuple[
+    np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[tuple[np.ndarray, np.ndarray], ...]
+]:
     """What the lattice score map needs that depends only on its size (cached per size, read-only): the lags
     (dy, dx) of the map, the valid ones (the search's sector and period range), the flat ACF indices of each
     valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which are within the ACF and their
@@ -240,10 +242,11 @@ def _score_geometry(
     valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD / 2) & (r <= MAX_PERIOD / 2)
     vy, vx = dy[valid], dx[valid]
     sides = ((vy + c) * side + vx + c, (vx + c) * side - vy + c)
-    diagonals = []
-    for sy, sx in ((vy + vx, vx - vy), (vy - vx, vx + vy)):
-        inside = (np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag)
-        diagonals.append((inside, (sy[inside] + c) * side + sx[inside] + c))
+    ends = ((vy + vx, vx - vy), (vy - vx, vx + vy))
+    within = [(np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag) for sy, sx in ends]
+    diagonals = tuple(
+        (inside, (sy[inside] + c) * side + sx[inside] + c) for inside, (sy, sx) in zip(within, ends, strict=True)
+    )
     for x in (dy, dx, valid, *sides, *(y for d in diagonals for y in d)):
         x.setflags(write=False)
     return dy, dx, valid, sides, diagonals

@@ -148,7 +148,9 @@ def layout(secret: bytes) -> FieldLayout:
     body = perm[HEADER_CHIPS:].astype(np.intp)
     body_bit = (rng.permutation(body.size) % _ecc.CODED_BITS).astype(np.intp)
     by_bit = np.argsort(body_bit, kind="stable")
-    bit_starts = np.searchsorted(body_bit[by_bit], np.arange(_ecc.CODED_BITS))  # every bit has ~216 chips
+    # reduceat needs every segment non-empty (an empty one would yield the next chip, not 0): body_bit is a
+    # permutation taken mod CODED_BITS, so each coded bit has 216 or 217 of the 55,808 body chips.
+    bit_starts = np.searchsorted(body_bit[by_bit], np.arange(_ecc.CODED_BITS))
     arrays = (perm[:HEADER_CHIPS].astype(np.intp), signs, body, body_bit, by_bit, bit_starts, body[by_bit])
     for a in arrays:
         a.setflags(write=False)  # cached and shared between threads: never written
@@ -162,7 +164,7 @@ def header_of(secret: bytes, ciphertext: int) -> int:
     ]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=64)  # for field() (embedding, binding checks); reads use _BodyBits's packed table
 def _body_signs(secret: bytes, header: int) -> np.ndarray:
     rng = _rng(secret, b"assay-wm3-signs", bytes([header]))
     out = (rng.integers(0, 2, size=CHIPS - HEADER_CHIPS, dtype=np.int8) * 2 - 1).astype(np.float32)
@@ -443,8 +445,9 @@ def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tup
     offsets = variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N
     # One gather per position, of the fixed chip indices from the wide tori seen from that position's offset: a
     # third of the time of one gather with every position's indices added up front (that index array is twice
-    # the data gathered, written and read again; measured). mode="clip" skips the bounds check: every index is
-    # inside the wide tori by construction.
+    # the data gathered, written and read again; measured). mode="clip" clamps instead of checking, so the bound
+    # must hold by construction, and does: offsets are at most 3 * 4 CHIPS + (N - 1)(2N + 1) and the header's
+    # indices at most (N - 1)(2N + 1), together 16 CHIPS - 2N - 2 < 16 CHIPS, the wide tori's size.
     wide, bases = t.wide.reshape(-1), _header_bases(secrets)
     gathered = np.empty((len(s), bases.size), np.float32)
     for row, offset in zip(gathered, offsets.tolist(), strict=True):

@@ -35,3 +35,41 @@ def test_erasures_are_tolerated() -> None:
     soft[::3] = 0.0  # a third of the coded bits carry nothing
     decoded, ok, _ = _ecc.decode(soft)
     assert ok and decoded == 0xFEEDFACECAFEBEEF
+
+
+def _reference_viterbi(soft: np.ndarray) -> list[int]:
+    """The maximum-likelihood terminated path, written as plainly as possible (a dict of path metrics per state,
+    the survivor kept on ties as the decoder keeps it: the predecessor whose oldest bit is 0): the message bits."""
+    steps = _ecc.MESSAGE_BITS + 6
+    y = soft.reshape(steps, 3)
+    metric = {0: (0.0, [])}
+    for i in range(steps):
+        nxt: dict[int, tuple[float, list[int]]] = {}
+        for state in sorted(metric):  # predecessor j (oldest bit 0) before j + 32
+            m, bits = metric[state]
+            for b in (0, 1):
+                reg = (state << 1) | b
+                out = _ecc._OUT[reg]
+                cand = m + float(np.dot(y[i], 1.0 - 2.0 * out))
+                new = reg & 63
+                if new not in nxt or cand > nxt[new][0]:
+                    nxt[new] = (cand, [*bits, b])
+        metric = nxt
+    return metric[0][1]
+
+
+def test_the_batched_trellis_finds_the_maximum_likelihood_path_ties_included() -> None:
+    # decode_many against a plain per-state Viterbi, on noise, on noisy codewords and on small integers (every
+    # step full of ties, where which survivor is kept decides the result).
+    rng = np.random.default_rng(11)
+    rows = [rng.normal(size=_ecc.CODED_BITS) for _ in range(6)]
+    rows += [
+        (1.0 - 2.0 * _ecc.encode(int(rng.integers(0, 2**63)))) + rng.normal(0, 1.2, _ecc.CODED_BITS) for _ in range(6)
+    ]
+    rows += [rng.integers(-1, 2, _ecc.CODED_BITS).astype(float) for _ in range(6)]
+    for row, (payload, ok, coded) in zip(rows, _ecc.decode_many(np.stack(rows)), strict=True):
+        bits = _reference_viterbi(row)
+        assert payload == int("".join(map(str, bits[: _ecc.PAYLOAD_BITS])), 2)
+        crc = int("".join(map(str, bits[_ecc.PAYLOAD_BITS : _ecc.MESSAGE_BITS])), 2)
+        assert ok == (crc == _ecc._crc(payload) and not any(bits[_ecc.MESSAGE_BITS :]))
+        assert np.array_equal(coded, _ecc.encode(payload))

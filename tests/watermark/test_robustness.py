@@ -13,7 +13,7 @@ import pytest
 from skimage import data as skimage_data  # hard imports: scikit-image is in the test extra (no skips)
 from skimage import metrics
 
-from assay.watermark import _detect, detect
+from assay.watermark import detect
 from bench.watermark import attacks
 
 # Stretch goals that the watermark meets on these photos; crop 25% and resize 0.25 are reported by the
@@ -75,26 +75,3 @@ def test_the_smallest_images_are_found_where_they_were_marked(name: str, key: by
     small = np.asarray(Image.fromarray(pixels).resize((256, 256), Image.Resampling.LANCZOS))
     found = detect(attacks.jpeg(90)(embed(small, 0xC0FFEE, key=key), np.random.default_rng(0)), key=key)
     assert found.payload == 0xC0FFEE and found.p_value < 1e-6
-
-
-@pytest.mark.parametrize(
-    ("h", "w", "basis", "n"),
-    [
-        (695, 1042, (137.79, -2.21), 128),
-        (401, 333, (129.3, 40.1), 128),
-        (300, 500, (60.0, 31.0), 64),
-        (3, 60000, (150.0, 70.0), 128),
-    ],
-)
-def test_the_fold_puts_each_pixel_at_its_nearest_tile_position(h: int, w: int, basis: tuple, n: int) -> None:
-    # Fixed-point tile positions against the exact ones in float64: they differ only where a pixel sits within
-    # 1e-4 of a position boundary (a handful in a million), and a 60,000 px side takes the 64-bit path.
-    a, b = basis
-    inv = np.linalg.inv(np.array([[a, -b], [b, a]]) / 128) * (n / 128)
-    got = _detect._tile_bins(h, w, inv, n).reshape(h, w)
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
-    col, row = inv[0, 0] * xs + inv[0, 1] * ys, inv[1, 0] * xs + inv[1, 1] * ys
-    want = (np.floor(row + 0.5).astype(np.int64) % n) * n + np.floor(col + 0.5).astype(np.int64) % n
-    near_edge = (np.abs((row + 0.5) % 1 - 0.5) > 0.4999) | (np.abs((col + 0.5) % 1 - 0.5) > 0.4999)
-    assert np.array_equal(got[~near_edge], want[~near_edge])
-    assert np.mean(got != want) < 1e-4
