@@ -416,3 +416,22 @@ def test_the_wide_tori_give_every_roll_of_the_parity_tori() -> None:
     for tr, tc in [(0, 0), (3, 5), (511, 2), (-3, 700), (256, 255), (1, 510)]:
         want = np.roll(tori[2 * (tr % 2) + tc % 2], (-(tr // 2), -(tc // 2)), axis=(0, 1))
         assert np.array_equal(t.rolled(tr, tc), want)
+
+
+def test_header_scores_at_any_shift_are_those_of_the_rolled_torus() -> None:
+    # The anchored search gathers the header's chips from the wide tori at each shift's offset (mode="clip", so
+    # an index past the end would be clamped silently): every shift, negative or many tori away, must score what
+    # reading the parity torus rolled to that shift scores.
+    rng = np.random.default_rng(8)
+    other = hashlib.sha256(b"test: a kit's secret").digest()
+    t = _v3._Tori.of(rng.standard_normal((4, _v3.N, _v3.N)).astype(np.float32))
+    shifts = [(0, 0), (-1, -1), (511, 511), (512, 0), (-5000, 3), (7, 10**6), (-(10**6) - 1, -3)]
+    shifts += [(int(a), int(b)) for a, b in rng.integers(-2000, 2000, size=(20, 2))]
+    got = _v3._header_scores_of(t, (SECRET, other), shifts)
+    for i, secret in enumerate((SECRET, other)):
+        lay = _v3.layout(secret)
+        for j, (tr, tc) in enumerate(shifts):
+            torus = np.roll(t.tori[2 * (tr % 2) + tc % 2], (-(tr // 2), -(tc // 2)), axis=(0, 1)).ravel()
+            regions = torus[lay.header_chips].reshape(_v3.HEADER_REGIONS, _v3.SUB) * lay.header_signs
+            want = float((regions.sum(axis=0) @ _v3._HADAMARD).max() / (np.linalg.norm(torus) + 1e-12))
+            assert got[i, j] == pytest.approx(want, rel=1e-4)
