@@ -439,7 +439,8 @@ def _header_scores(t: _Tori, secret: bytes, shifts: Sequence[tuple[int, int]]) -
 
 
 def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tuple[int, int]]) -> np.ndarray:
-    """(len(secrets), len(shifts)): ``_header_scores`` for each secret, from one gather of every secret's chips."""
+    """(len(secrets), len(shifts)): ``_header_scores`` for each secret; each position gathers every secret's
+    header chips at once."""
     s = np.asarray(shifts, dtype=np.int64)
     variant = 2 * (s[:, 0] % 2) + s[:, 1] % 2
     offsets = variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N
