@@ -24,6 +24,9 @@ MESSAGE_BITS = PAYLOAD_BITS + CRC_BITS
 CODED_BITS = (MESSAGE_BITS + _TAIL) * len(_GENERATORS)
 
 _STATES = 1 << (_K - 1)
+_STEPS = MESSAGE_BITS + _TAIL
+_MESSAGE_BYTES = (_STEPS + 7) // 8
+_WINDOW_WEIGHTS = 1 << np.arange(_K - 1, -1, -1)  # oldest bit highest in the register
 
 
 def _parity(x: np.ndarray) -> np.ndarray:
@@ -44,20 +47,13 @@ def _crc(payload: int) -> int:
     return binascii.crc_hqx(payload.to_bytes(8, "big"), 0)
 
 
-def _bits(value: int, n: int) -> np.ndarray:
-    return np.array([(value >> (n - 1 - i)) & 1 for i in range(n)], dtype=np.int64)
-
-
 def encode(payload: int) -> np.ndarray:
     """Coded bits (0/1, length CODED_BITS) for a 64-bit payload."""
-    message = np.concatenate([_bits(payload, PAYLOAD_BITS), _bits(_crc(payload), CRC_BITS), np.zeros(_TAIL, int)])
-    state = 0
-    out = np.empty((len(message), len(_GENERATORS)), dtype=np.int8)
-    for i, b in enumerate(message):
-        reg = (state << 1) | int(b)
-        out[i] = _OUT[reg]
-        state = reg & (_STATES - 1)
-    return out.reshape(-1)
+    message = ((payload << CRC_BITS) | _crc(payload)) << _TAIL
+    bits = np.unpackbits(np.frombuffer(message.to_bytes(_MESSAGE_BYTES, "big"), np.uint8))[-_STEPS:]
+    # The shift register at each step is the message's last K bits (zeros before the first): a sliding window.
+    window = np.lib.stride_tricks.sliding_window_view(np.concatenate([np.zeros(_TAIL, np.uint8), bits]), _K)
+    return _OUT[window @ _WINDOW_WEIGHTS].reshape(-1)
 
 
 def decode(soft: np.ndarray) -> tuple[int, bool, np.ndarray]:
@@ -71,21 +67,16 @@ def decode(soft: np.ndarray) -> tuple[int, bool, np.ndarray]:
 def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
     """``decode`` for each row of ``soft`` (n x CODED_BITS), in one pass over the trellis: the Python loop
     over its 86 steps is most of a decode's time, so n rows cost little more than one."""
-    steps = MESSAGE_BITS + _TAIL
+    steps = _STEPS
     n = soft.shape[0]
     y = np.asarray(soft, dtype=np.float64).reshape(n, steps, len(_GENERATORS))
     # Branch metric of register r at step i: correlation of y with the BPSK symbols (1 - 2*bit).
     symbols = 1.0 - 2.0 * _OUT.astype(np.float64)  # (128, 3)
-    branch = y @ symbols.T  # (n, steps, 128)
-    # New state n = 2j + b comes from state j (oldest bit 0) or j + 32 (oldest bit 1) with input b: the
-    # butterflies of the trellis, as reshapes instead of gathers.
+    # New state n = 2j + b comes from state j (oldest bit 0: register 2j + b) or j + 32 (oldest bit 1: register
+    # 64 + 2j + b) with input b: the butterflies of the trellis. Registers in their natural order are already
+    # laid out that way, (2, 32, 2) = (predecessor low or high, j, b): per step a reshape, no gather.
     half = _STATES // 2
-    j = np.arange(half)
-    b = np.arange(2)
-    reg_lo = ((j[:, None] << 1) | b[None, :]).astype(np.int64)  # register for predecessor j
-    reg_hi = (((j[:, None] + half) << 1) | b[None, :]).astype(np.int64)  # register for predecessor j + 32
-    # (steps, n, 2, 32, 2): per step, the branch metrics from the low and the high predecessors, contiguous.
-    bm = np.ascontiguousarray(np.stack([branch[:, :, reg_lo], branch[:, :, reg_hi]], axis=2).transpose(1, 0, 2, 3, 4))
+    bm = (y.transpose(1, 0, 2) @ symbols.T).reshape(steps, n, 2, half, 2)  # (steps, n, 2, 32, 2)
     metric = np.full((n, 2, half, 1), -np.inf)
     metric[:, 0, 0] = 0.0
     choice = np.empty((steps, n, _STATES), dtype=bool)
@@ -93,15 +84,16 @@ def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
         m = metric + bm[i]  # (n, 2, 32, 2): [:, 0] from predecessor j, [:, 1] from j + 32
         np.greater(m[:, 1], m[:, 0], out=choice[i].reshape(n, half, 2))
         metric = np.maximum(m[:, 0], m[:, 1]).reshape(n, 2, half, 1)
+    # Traceback on Python integers: each step's 64 survivor choices of a row packed into one word (bit s: state s
+    # came from its high predecessor), the message bits gathered most significant first.
+    words = np.packbits(choice, axis=2, bitorder="little").view("<u8")[..., 0].T.tolist()
     out = []
-    for row in range(n):
-        state = 0  # terminated by the zero tail
-        bits = np.empty(steps, dtype=np.int64)
+    for row in words:
+        state, message = 0, 0  # terminated by the zero tail
         for i in range(steps - 1, -1, -1):
-            bits[i] = state & 1
-            state = (state >> 1) | ((_STATES >> 1) if choice[i, row, state] else 0)
-        payload = int.from_bytes(np.packbits(bits[:PAYLOAD_BITS].astype(np.uint8)).tobytes(), "big")
-        crc = int.from_bytes(np.packbits(bits[PAYLOAD_BITS:MESSAGE_BITS].astype(np.uint8)).tobytes(), "big")
-        ok = crc == _crc(payload) and not np.any(bits[MESSAGE_BITS:])
+            message |= (state & 1) << (steps - 1 - i)
+            state = (state >> 1) | (half if (row[i] >> state) & 1 else 0)
+        payload = message >> (CRC_BITS + _TAIL)
+        ok = (message >> _TAIL) & 0xFFFF == _crc(payload) and not message & (_STATES - 1)
         out.append((payload, ok, encode(payload)))
     return out

@@ -37,6 +37,24 @@ def test_erasures_are_tolerated() -> None:
     assert ok and decoded == 0xFEEDFACECAFEBEEF
 
 
+def _reference_encode(payload: int) -> np.ndarray:
+    """The shift register stepped bit by bit: 64 payload bits, the CRC-16, six zeros."""
+    message = [(payload >> (63 - i)) & 1 for i in range(64)]
+    message += [(_ecc._crc(payload) >> (15 - i)) & 1 for i in range(16)] + [0] * 6
+    state, out = 0, []
+    for b in message:
+        reg = (state << 1) | b
+        out += [bin(reg & g).count("1") & 1 for g in (0o133, 0o171, 0o165)]
+        state = reg & 63
+    return np.array(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.integers(0, (1 << 64) - 1))
+def test_encode_is_the_shift_register(payload: int) -> None:
+    assert np.array_equal(_ecc.encode(payload), _reference_encode(payload))
+
+
 def _reference_viterbi(soft: np.ndarray) -> list[int]:
     """The maximum-likelihood terminated path, written as plainly as possible (a dict of path metrics per state,
     the survivor kept on ties as the decoder keeps it: the predecessor whose oldest bit is 0): the message bits."""

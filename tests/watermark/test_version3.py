@@ -404,8 +404,7 @@ def test_a_read_sums_each_coded_bit_over_exactly_its_chips_under_each_headers_si
     flat = torus.ravel()
     for header in (found.header, (found.header + 1) % 256, 255):
         want = np.bincount(lay.body_bit, weights=_v3._body_signs(SECRET, header) * flat[lay.body_chips])
-        bits = np.unpackbits(_v3._body_bits(SECRET).rows([header]), axis=1, count=lay.body_chips.size)
-        got = np.add.reduceat(_v3._SIGN[bits][0] * flat[lay.body_chips_by_bit], lay.bit_starts)
+        got = _v3._soft_bits(SECRET, [header], flat[lay.body_chips_by_bit])[0]
         assert np.allclose(got, want, atol=1e-3)
 
 
@@ -435,3 +434,24 @@ def test_header_scores_at_any_shift_are_those_of_the_rolled_torus() -> None:
             regions = torus[lay.header_chips].reshape(_v3.HEADER_REGIONS, _v3.SUB) * lay.header_signs
             want = float((regions.sum(axis=0) @ _v3._HADAMARD).max() / (np.linalg.norm(torus) + 1e-12))
             assert got[i, j] == pytest.approx(want, rel=1e-4)
+
+
+def test_half_chip_sums_by_runs_are_the_scattered_sums() -> None:
+    # The anchored search sums the blocks onto the torus by runs of consecutive half chips (rows, then columns);
+    # every block must land where a scatter of each block on its own puts it, at every scale read, on pictures
+    # narrower and wider than the torus (which then wraps), and for periods either side of the tile's.
+    rng = np.random.default_rng(12)
+    m = 2 * _v3.N
+    for blocks_h, blocks_w in ((347, 521), (700, 1100), (90, 130)):
+        half = (rng.standard_normal((blocks_h, blocks_w)) * 30).astype(np.float32)
+        ys = np.arange(0.5, 2 * blocks_h, 2, dtype=np.float32)
+        xs = np.arange(0.5, 2 * blocks_w, 2, dtype=np.float32)
+        for period in (124.6, 127.93, 128.0, 131.0):
+            rows, cols = ys * np.float32(128 / period), xs * np.float32(128 / period)
+            for rho in _v3.RHOS:
+                k = np.float32(0.5 * rho)
+                u = np.floor(rows * k + np.float32(0.25)).astype(np.int64) % m
+                v = np.floor(cols * k + np.float32(0.25)).astype(np.int64) % m
+                want = np.bincount((u[:, None] * m + v[None, :]).ravel(), weights=half.ravel(), minlength=m * m)
+                got = _v3._half_chip_sums(half, rows, cols, rho)
+                assert np.allclose(got.ravel(), want, rtol=0, atol=1e-3), (blocks_h, blocks_w, period, rho)
