@@ -294,13 +294,19 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     size = TILE * TILE
     if b == 0.0 and a >= TILE / FOLD_RESAMPLE:
         # An axis-aligned lattice (the unaltered candidate): the tile position is separable, a row index per
-        # image row and a column index per image column, so the fold is one bincount and the counts an outer
-        # product, at a third of the general case's cost.
-        rb = np.floor(np.arange(h) * (TILE / a) + 0.5).astype(np.int32) & (TILE - 1)
-        cb = np.floor(np.arange(w) * (TILE / a) + 0.5).astype(np.int32) & (TILE - 1)
-        sums = np.bincount((rb[:, None] * TILE + cb[None, :]).ravel(), weights=white.ravel(), minlength=size)
-        counts = np.outer(np.bincount(rb, minlength=TILE), np.bincount(cb, minlength=TILE)).ravel()
-        tile = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(TILE, TILE)
+        # image row and a column index per image column, so the rows are summed onto the tile's rows, then the
+        # columns onto its columns, each by runs of consecutive positions (``runs``: a third of one bincount's
+        # time, itself a third of the general case's), and the counts are an outer product.
+        ru = np.floor(np.arange(h) * (TILE / a) + 0.5).astype(np.int64)
+        cu = np.floor(np.arange(w) * (TILE / a) + 0.5).astype(np.int64)
+        by_row = np.zeros((TILE, w))
+        for source, target, n in runs(ru, TILE):
+            by_row[target : target + n] += white[source : source + n]
+        sums = np.zeros((TILE, TILE))
+        for source, target, n in runs(cu, TILE):
+            sums[:, target : target + n] += by_row[:, source : source + n]
+        counts = np.outer(np.bincount(ru & (TILE - 1), minlength=TILE), np.bincount(cu & (TILE - 1), minlength=TILE))
+        tile = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
         return tile - tile.mean()
     # Columns of m: image displacement per canonical column step and per canonical row step.
     m = np.array([[a, -b], [b, a]]) / TILE
@@ -326,6 +332,17 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
         return tile - tile.mean()
     tile = np.where(counts > 0, sums / np.maximum(counts, 1e-9), 0.0).reshape(TILE, TILE)
     return tile - tile.mean()
+
+
+def runs(u: np.ndarray, m: int) -> list[tuple[int, int, int]]:
+    """``u`` (non-decreasing integers: where each row, column or block goes on an axis of ``m`` positions that
+    wraps) as runs (first element, its position modulo ``m``, length) whose positions step by exactly 1 and do
+    not wrap: within a run the targets are distinct, so a run is one slice added; elements that share a target
+    are in different runs."""
+    cuts = np.flatnonzero((np.diff(u) != 1) | (np.diff(u // m) != 0)) + 1
+    starts = [0, *cuts.tolist()]
+    ends = [*starts[1:], len(u)]
+    return [(s, int(u[s]) % m, e - s) for s, e in zip(starts, ends, strict=True)]
 
 
 _FRACTION_BITS = 16

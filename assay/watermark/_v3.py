@@ -407,22 +407,12 @@ def _half_chip_sums(half: np.ndarray, rows: np.ndarray, cols: np.ndarray, rho: f
     m = 2 * N
     k = np.float32(0.5 * rho)
     by_row = np.zeros((m, half.shape[1]), np.float32)
-    for source, target, n in _runs(np.floor(rows * k + np.float32(0.25)).astype(np.int64), m):
+    for source, target, n in _detect.runs(np.floor(rows * k + np.float32(0.25)).astype(np.int64), m):
         by_row[target : target + n] += half[source : source + n]
     out = np.zeros((m, m), np.float32)
-    for source, target, n in _runs(np.floor(cols * k + np.float32(0.25)).astype(np.int64), m):
+    for source, target, n in _detect.runs(np.floor(cols * k + np.float32(0.25)).astype(np.int64), m):
         out[:, target : target + n] += by_row[:, source : source + n]
     return out
-
-
-def _runs(u: np.ndarray, m: int) -> list[tuple[int, int, int]]:
-    """``u`` (non-decreasing integers: where each block goes) as runs (first block, its position modulo ``m``,
-    length) whose positions step by exactly 1 and do not wrap: within a run the targets are distinct, so a run
-    is one slice added; blocks that share a target are in different runs."""
-    cuts = np.flatnonzero((np.diff(u) != 1) | (np.diff(u // m) != 0)) + 1
-    starts = [0, *cuts.tolist()]
-    ends = [*starts[1:], len(u)]
-    return [(s, int(u[s]) % m, e - s) for s, e in zip(starts, ends, strict=True)]
 
 
 def _parities(sums: np.ndarray) -> np.ndarray:
@@ -439,34 +429,27 @@ def _parities(sums: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Tori:
-    """A scale's parity tori (``_parities``), with what every header score at that scale needs: the tori wrapped
-    once onto a (2N, 2N) torus each (a shift is then an offset, no modulo per chip) and their norms."""
+    """A scale's parity tori (``_parities``) and their norms: what every header score at that scale needs."""
 
     tori: np.ndarray
-    wide: np.ndarray
     norms: np.ndarray
 
     @classmethod
     def of(cls, tori: np.ndarray) -> _Tori:
-        wide = np.empty((len(tori), 2 * N, 2 * N), np.float32)  # (np.tile: twice the time, through a copy)
-        wide[:, :N, :N] = tori
-        wide[:, :N, N:] = tori
-        wide[:, N:] = wide[:, :N]
-        return cls(tori, wide, np.sqrt(np.einsum("vij,vij->v", tori, tori)))
+        return cls(tori, np.sqrt(np.einsum("vij,vij->v", tori, tori)))
 
-    def rolled(self, tr: int, tc: int) -> np.ndarray:
-        """The chip torus of a field starting (tr, tc) half chips from the frame's 0: a view of the wide torus
-        (what np.roll of the parity's torus would copy)."""
+    def rolled(self, tr: int, tc: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The chip torus of a field starting (tr, tc) half chips from the frame's 0: its parity's torus rolled (what
+        np.roll copies, in four block copies, into ``out`` when given)."""
+        torus = self.tori[2 * (tr % 2) + tc % 2]
         r, c = (tr // 2) % N, (tc // 2) % N
-        return self.wide[2 * (tr % 2) + tc % 2, r : r + N, c : c + N]
-
-
-@lru_cache(maxsize=8)
-def _header_base(secret: bytes) -> np.ndarray:
-    rows, cols = np.divmod(layout(secret).header_chips, N)
-    out = (rows * (2 * N) + cols).astype(np.intp)
-    out.setflags(write=False)
-    return out
+        if out is None:
+            out = np.empty((N, N), np.float32)
+        out[: N - r, : N - c] = torus[r:, c:]
+        out[: N - r, N - c :] = torus[r:, :c]
+        out[N - r :, : N - c] = torus[:r, c:]
+        out[N - r :, N - c :] = torus[:r, :c]
+        return out
 
 
 def _header_scores(t: _Tori, secret: bytes, shifts: Sequence[tuple[int, int]]) -> np.ndarray:
@@ -480,18 +463,20 @@ def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tup
     header chips at once."""
     s = np.asarray(shifts, dtype=np.int64)
     variant = 2 * (s[:, 0] % 2) + s[:, 1] % 2
-    offsets = variant * (4 * CHIPS) + ((s[:, 0] // 2) % N) * (2 * N) + (s[:, 1] // 2) % N
-    # One gather per position, of the fixed chip indices from the wide tori seen from that position's offset: a
-    # third of the time of one gather with every position's indices added up front (that index array is twice
-    # the data gathered, written and read again; measured). mode="clip" clamps instead of checking, so the bound
-    # must hold by construction, and does: offsets are at most 3 * 4 CHIPS + (N - 1)(2N + 1) and the header's
-    # indices at most (N - 1)(2N + 1), together 16 CHIPS - 2N - 2 < 16 CHIPS, the wide tori's size.
-    # In the order of the offsets: each parity's wide torus (1 MB) is then read while it is in the cache (a fifth
-    # less time than in the callers' order, which goes round the four).
-    wide, bases = t.wide.reshape(-1), _header_bases(secrets)
+    # Per position, its torus rolled into one buffer (256 kB, so the gather that follows reads from the cache),
+    # then the header's chips gathered; positions in the order of (parity, row, column), so a torus shared by
+    # several is rolled once. Measured: a quarter less time than gathering at an offset from each parity's torus
+    # wrapped onto a (2N, 2N) one (4 MB a scale to write, and read from beyond the cache).
+    key = variant * CHIPS + ((s[:, 0] // 2) % N) * N + (s[:, 1] // 2) % N
+    bases = _header_bases(secrets)
     gathered = np.empty((len(s), bases.size), np.float32)
-    for p in np.argsort(offsets, kind="stable").tolist():
-        np.take(wide[int(offsets[p]) :], bases, out=gathered[p], mode="clip")
+    buffer = np.empty((N, N), np.float32)
+    flat, last = buffer.reshape(-1), -1
+    for p in np.argsort(key, kind="stable").tolist():
+        if key[p] != last:
+            t.rolled(int(s[p, 0]), int(s[p, 1]), out=buffer)
+            last = key[p]
+        np.take(flat, bases, out=gathered[p], mode="clip")  # every index is below CHIPS: no clipping happens
     x = gathered.reshape(len(s), len(secrets), HEADER_REGIONS, SUB)
     norms = t.norms[variant] + 1e-12
     out = np.empty((len(secrets), len(s)), np.float32)
@@ -503,7 +488,7 @@ def _header_scores_of(t: _Tori, secrets: tuple[bytes, ...], shifts: Sequence[tup
 
 @lru_cache(maxsize=8)
 def _header_bases(secrets: tuple[bytes, ...]) -> np.ndarray:
-    out = np.concatenate([_header_base(secret) for secret in secrets]).astype(np.intp)
+    out = np.concatenate([layout(secret).header_chips for secret in secrets]).astype(np.intp)
     out.setflags(write=False)
     return out
 
