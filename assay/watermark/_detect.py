@@ -291,7 +291,6 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     """
     h, w = white.shape
     a, b = v1
-    size = TILE * TILE
     if b == 0.0 and a >= TILE / FOLD_RESAMPLE:
         # An axis-aligned lattice (the unaltered candidate): the tile position is separable, a row index per
         # image row and a column index per image column, so the rows are summed onto the tile's rows, then the
@@ -311,19 +310,14 @@ def fold(white: np.ndarray, v1: tuple[float, float]) -> np.ndarray:
     # Columns of m: image displacement per canonical column step and per canonical row step.
     m = np.array([[a, -b], [b, a]]) / TILE
     inv = np.linalg.inv(m)
-    values = white.ravel()
     if math.hypot(a, b) >= TILE / FOLD_RESAMPLE:
-        bins = _tile_bins(h, w, inv, TILE)
-        sums = np.bincount(bins, weights=values, minlength=size)
-        counts = np.bincount(bins, minlength=size).astype(np.float64)
+        sums, counts = _binned(white, inv, TILE)
     else:
         # Short period: nearest position on a grid of half the resolution (fully covered down to a period of
         # 64 px), then interpolated back to TILE x TILE in the Fourier domain. Exact for the tile's content,
         # which has at most 15 cycles per tile; much cheaper than bilinear weights or resampling the image.
         half = TILE // 2
-        bins = _tile_bins(h, w, 0.5 * inv, half)
-        sums = np.bincount(bins, weights=values, minlength=half * half)
-        counts = np.bincount(bins, minlength=half * half).astype(np.float64)
+        sums, counts = _binned(white, 0.5 * inv, half)
         coarse = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0).reshape(half, half)
         spectrum = np.fft.fftshift(np.fft.fft2(coarse))
         padded = np.zeros((TILE, TILE), dtype=complex)
@@ -348,18 +342,19 @@ def runs(u: np.ndarray, m: int) -> list[tuple[int, int, int]]:
 _FRACTION_BITS = 16
 
 
-def _tile_bins(h: int, w: int, inv: np.ndarray, n: int) -> np.ndarray:
-    """(h * w,) int32: the nearest position of each pixel on an n x n tile, row-major, where ``inv`` maps image
-    (x, y) to tile (col, row). In fixed point (16 fractional bits): each pixel's position is one integer sum
-    of a per-column and a per-row term, shifted and masked, half the time of the float32 arithmetic it replaces
-    and closer to the exact positions (float32 rounds positions near 1,000 px to 6e-5 px, fixed point to
-    1.5e-5). int32 unless a very long side needs more."""
+def _tile_bins(h: int, w: int, inv: np.ndarray, n: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """((stop - start) * w,) int32: the nearest position of each pixel of rows ``start`` to ``stop`` (all by default)
+    of an h x w image on an n x n tile, row-major, where ``inv`` maps image (x, y) to tile (col, row). In fixed
+    point (16 fractional bits): each pixel's position is one integer sum of a per-column and a per-row term,
+    shifted and masked, half the time of the float32 arithmetic it replaces and closer to the exact positions
+    (float32 rounds positions near 1,000 px to 6e-5 px, fixed point to 1.5e-5). int32 unless a very long side
+    needs more."""
     one = float(1 << _FRACTION_BITS)
-    xs, ys = np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64)
+    xs, ys = np.arange(w, dtype=np.float64), np.arange(start, h if stop is None else stop, dtype=np.float64)
     reach = (float(np.abs(inv[:, 0]).max()) * w + float(np.abs(inv[:, 1]).max()) * h + 1.0) * one
     dtype = np.int32 if reach < 2**31 else np.int64
 
-    def axis(i: int) -> np.ndarray:  # floor(inv[i] @ (x, y) + 0.5) mod n, as (h, w) integers
+    def axis(i: int) -> np.ndarray:  # floor(inv[i] @ (x, y) + 0.5) mod n, as (rows, w) integers
         by_x = np.round(inv[i, 0] * xs * one).astype(dtype)
         by_y = np.round((inv[i, 1] * ys + 0.5) * one).astype(dtype)
         out = by_y[:, None] + by_x[None, :]
@@ -371,6 +366,24 @@ def _tile_bins(h: int, w: int, inv: np.ndarray, n: int) -> np.ndarray:
     bins *= n
     bins += axis(0)
     return bins.ravel()
+
+
+_BAND_PIXELS = 1 << 15  # pixels a band of the fold bins at once: its temporaries (under 1 MB) stay in the cache
+
+
+def _binned(white: np.ndarray, inv: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sums and the counts of the pixels of ``white`` at each position of an n x n tile (``_tile_bins``),
+    binned a band of rows at a time: the positions, and the float64 copy of the values a weighted bincount
+    makes, then stay in the cache (measured: 40% less time than the whole image at once on a 2 MP check)."""
+    h, w = white.shape
+    sums, counts = np.zeros(n * n), np.zeros(n * n)
+    band = max(1, _BAND_PIXELS // w)
+    for start in range(0, h, band):
+        stop = min(h, start + band)
+        bins = _tile_bins(h, w, inv, n, start, stop)
+        sums += np.bincount(bins, weights=white[start:stop].ravel(), minlength=n * n)
+        counts += np.bincount(bins, minlength=n * n)
+    return sums, counts
 
 
 @dataclass(frozen=True)

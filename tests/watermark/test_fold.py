@@ -29,3 +29,16 @@ def test_the_fold_puts_each_pixel_at_its_nearest_tile_position(h: int, w: int, b
     near_edge = (np.abs((row + 0.5) % 1 - 0.5) > 0.4999) | (np.abs((col + 0.5) % 1 - 0.5) > 0.4999)
     assert np.array_equal(got[~near_edge], want[~near_edge])
     assert np.mean(got != want) < 1e-4
+
+
+@pytest.mark.parametrize(("h", "w"), [(695, 1042), (3, 60000), (129, 77)])
+def test_the_fold_bins_a_band_at_a_time_as_it_would_the_whole_image(h: int, w: int) -> None:
+    # The fold bins bands of rows (so their temporaries stay in the cache); every pixel must count once, at the
+    # position the whole image's bins give it: bands of one row (a 60,000 px side), of many, and a last partial one.
+    rng = np.random.default_rng(3)
+    white = rng.standard_normal((h, w)).astype(np.float32)
+    inv = np.linalg.inv(np.array([[131.2, -17.5], [17.5, 131.2]]) / 128)
+    bins = _detect._tile_bins(h, w, inv, 128)
+    sums, counts = _detect._binned(white, inv, 128)
+    assert np.array_equal(counts, np.bincount(bins, minlength=128 * 128))
+    assert np.allclose(sums, np.bincount(bins, weights=white.ravel(), minlength=128 * 128), rtol=0, atol=1e-9)
