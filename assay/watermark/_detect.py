@@ -161,15 +161,23 @@ def lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[
     return [v for v, _ in scored_lattice_candidates(work, k)]
 
 
-def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list[tuple[tuple[float, float], float]]:
+def blocks(work: np.ndarray) -> np.ndarray:
+    """The sums of ``work`` over 2x2 blocks from its top-left pixel (an odd last row or column left out)."""
+    h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
+    return work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2]
+
+
+def scored_lattice_candidates(
+    work: np.ndarray, k: int = MAX_CANDIDATES, sums: np.ndarray | None = None
+) -> list[tuple[tuple[float, float], float]]:
     """Up to k basis vectors (dx, dy) in working pixels of square lattices, best first, with their significance.
 
     The search runs on a 2x2-averaged copy (the lines it looks for are below 0.2 cycles per working pixel, so
     nothing is lost, and the FFTs are 4x smaller); the peaks at 2v and v +- R90 v then pin the period to
-    about 0.1%, which the fold needs: a tile that drifts by a pixel over the image blurs the chips.
+    about 0.1%, which the fold needs: a tile that drifts by a pixel over the image blurs the chips. ``sums`` is
+    ``blocks(work)`` when the caller has it.
     """
-    h, w = (work.shape[0] // 2) * 2, (work.shape[1] // 2) * 2
-    half = 0.25 * (work[0:h:2, 0:w:2] + work[1:h:2, 0:w:2] + work[0:h:2, 1:w:2] + work[1:h:2, 1:w:2])
+    half = 0.25 * (blocks(work) if sums is None else sums)
     hh, hw = half.shape
     max_lag = int(min(MAX_PERIOD * 0.5 * 2.05, 0.9 * min(hh, hw)))
     min_p, max_p = MIN_PERIOD / 2, MAX_PERIOD / 2
@@ -178,20 +186,18 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
     a = _acf(half, max_lag, band=2 * ACF_BAND)
     c = max_lag
     lim = int(min(max_p, max_lag))
-    dy, dx, valid, sides, diagonals = _score_geometry(lim, max_lag)
+    dy, dx, valid, where, sides, diagonals = _score_geometry(lim, max_lag)
     # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
-    score = np.full(dx.shape, -np.inf, dtype=np.float64)
     acf = a.ravel()
-    score[valid] = acf[sides[0]] + acf[sides[1]]
+    spread = (acf[sides[0]] + acf[sides[1]]).astype(np.float64)  # at the valid v, in the map's order
     # The diagonals v + R90 v and v - R90 v are lattice points too: more evidence where they are in range.
     for inside, at in diagonals:
-        extra = np.zeros(inside.shape)
-        extra[inside] = acf[at]
-        score[valid] += DIAGONAL_WEIGHT * extra
+        spread[inside] += DIAGONAL_WEIGHT * acf[at]
+    score = np.full(dx.shape, -np.inf, dtype=np.float64)
+    score.flat[where] = spread
     peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
     # Significance of a peak: its height over the spread of the score map (median and MAD, robust to the
     # peaks themselves). A photograph without a mark has no lattice: its best "peaks" are the noise's maxima.
-    spread = score[valid]
     med = float(np.median(spread))
     mad = float(np.median(np.abs(spread - med))) * 1.4826 + 1e-12
     idx = np.flatnonzero(peaks)
@@ -230,26 +236,33 @@ def scored_lattice_candidates(work: np.ndarray, k: int = MAX_CANDIDATES) -> list
 def _score_geometry(
     lim: int, max_lag: int
 ) -> tuple[
-    np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], tuple[tuple[np.ndarray, np.ndarray], ...]
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    tuple[np.ndarray, np.ndarray],
+    tuple[tuple[np.ndarray, np.ndarray], ...],
 ]:
     """What the lattice score map needs that depends only on its size (cached per size, read-only): the lags
-    (dy, dx) of the map, the valid ones (the search's sector and period range), the flat ACF indices of each
-    valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which are within the ACF and their
-    indices."""
+    (dy, dx) of the map, the valid ones (the search's sector and period range) as a mask and as flat indices,
+    the flat ACF indices of each valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which valid
+    v have it within the ACF (their positions among the valid) and its indices."""
     c, side = max_lag, 2 * max_lag + 1
     dy, dx = np.mgrid[-lim : lim + 1, -lim : lim + 1]
     r = np.hypot(dx, dy)
     valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD / 2) & (r <= MAX_PERIOD / 2)
+    where = np.flatnonzero(valid)
     vy, vx = dy[valid], dx[valid]
     sides = ((vy + c) * side + vx + c, (vx + c) * side - vy + c)
     ends = ((vy + vx, vx - vy), (vy - vx, vx + vy))
     within = [(np.abs(sy) <= max_lag) & (np.abs(sx) <= max_lag) for sy, sx in ends]
     diagonals = tuple(
-        (inside, (sy[inside] + c) * side + sx[inside] + c) for inside, (sy, sx) in zip(within, ends, strict=True)
+        (np.flatnonzero(inside), (sy[inside] + c) * side + sx[inside] + c)
+        for inside, (sy, sx) in zip(within, ends, strict=True)
     )
-    for x in (dy, dx, valid, *sides, *(y for d in diagonals for y in d)):
+    for x in (dy, dx, valid, where, *sides, *(y for d in diagonals for y in d)):
         x.setflags(write=False)
-    return dy, dx, valid, sides, diagonals
+    return dy, dx, valid, where, sides, diagonals
 
 
 def _canonical_basis(v: np.ndarray) -> np.ndarray:
@@ -421,12 +434,22 @@ class Lattice:
     def __init__(self, work: np.ndarray, unaltered: tuple[float, float]) -> None:
         self.work, self.unaltered = work, unaltered
         self._scored: list[tuple[tuple[float, float], float]] | None = None
+        self._blocks: np.ndarray | None = None
 
     @property
     def scored(self) -> list[tuple[tuple[float, float], float]]:
         if self._scored is None:  # (not cached_property: see FoldedTile._memo)
-            self._scored = scored_lattice_candidates(self.work)
+            self._scored = scored_lattice_candidates(self.work, sums=self.blocks)
         return self._scored
+
+    @property
+    def blocks(self) -> np.ndarray:
+        """``blocks(work)``, shared by the search and version 3's field (read-only)."""
+        if self._blocks is None:
+            sums = blocks(self.work)
+            sums.setflags(write=False)
+            self._blocks = sums
+        return self._blocks
 
     @property
     def measured(self) -> list[tuple[tuple[float, float], float]]:

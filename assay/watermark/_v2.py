@@ -289,8 +289,10 @@ def _half(folded: _detect.FoldedTile, rows: int = 0, cols: int = 0) -> tuple[np.
     work = folded.work
     assert work is not None
     h, w = ((work.shape[0] - rows) // 2) * 2, ((work.shape[1] - cols) // 2) * 2
-    a = work[rows : rows + h, cols : cols + w]
-    half = a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]
+    if rows == cols == 0 and folded.lattice is not None and folded.lattice.work is work:
+        half = folded.lattice.blocks  # the lattice search's (read-only), the same sums
+    else:
+        half = _detect.blocks(work[rows:, cols:])
     return (
         half,
         np.arange(rows + 0.5, rows + h, 2, dtype=np.float32),
