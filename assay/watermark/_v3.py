@@ -420,10 +420,15 @@ def _parities(sums: np.ndarray) -> np.ndarray:
     chips from the frame's 0 holds half chips 2u + t and 2u + t + 1: parity t % 2, rolled by t // 2."""
     out = np.empty((4, N, N), np.float32)
     even, odd = sums[0::2], sums[1::2]
-    for i, rows in enumerate((even + odd, odd + np.roll(even, -1, axis=0))):
-        even_c, odd_c = rows[:, 0::2], rows[:, 1::2]
-        out[2 * i] = even_c + odd_c
-        out[2 * i + 1] = odd_c + np.roll(even_c, -1, axis=1)
+    rows = np.empty((2, N, 2 * N), np.float32)  # the two row parities' pairs of rows (into place: no np.roll)
+    np.add(even, odd, out=rows[0])
+    np.add(odd[:-1], even[1:], out=rows[1, :-1])
+    np.add(odd[-1], even[0], out=rows[1, -1])
+    for i in range(2):
+        even_c, odd_c = rows[i, :, 0::2], rows[i, :, 1::2]
+        np.add(even_c, odd_c, out=out[2 * i])
+        np.add(odd_c[:, :-1], even_c[:, 1:], out=out[2 * i + 1, :, :-1])
+        np.add(odd_c[:, -1], even_c[:, 0], out=out[2 * i + 1, :, -1])
     return out
 
 

@@ -455,3 +455,18 @@ def test_half_chip_sums_by_runs_are_the_scattered_sums() -> None:
                 want = np.bincount((u[:, None] * m + v[None, :]).ravel(), weights=half.ravel(), minlength=m * m)
                 got = _v3._half_chip_sums(half, rows, cols, rho)
                 assert np.allclose(got.ravel(), want, rtol=0, atol=1e-3), (blocks_h, blocks_w, period, rho)
+
+
+def test_parity_tori_sum_each_chips_two_by_two_half_chips() -> None:
+    # Chip (i, j) of parity (pr, pc) holds half chips 2i + pr, 2i + pr + 1 by 2j + pc, 2j + pc + 1, wrapping at
+    # the torus's last row and column.
+    rng = np.random.default_rng(13)
+    m = 2 * _v3.N
+    sums = rng.standard_normal((m, m)).astype(np.float32)
+    got = _v3._parities(sums)
+    i = np.arange(_v3.N)
+    for pr in (0, 1):
+        for pc in (0, 1):
+            r, c = (2 * i + pr)[:, None], (2 * i + pc)[None, :]
+            want = sums[r % m, c % m] + sums[(r + 1) % m, c % m] + sums[r % m, (c + 1) % m] + sums[(r + 1) % m, (c + 1) % m]
+            assert np.allclose(got[2 * pr + pc], want, rtol=0, atol=1e-5)
