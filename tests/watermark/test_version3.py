@@ -468,5 +468,5 @@ def test_parity_tori_sum_each_chips_two_by_two_half_chips() -> None:
     for pr in (0, 1):
         for pc in (0, 1):
             r, c = (2 * i + pr)[:, None], (2 * i + pc)[None, :]
-            want = sums[r % m, c % m] + sums[(r + 1) % m, c % m] + sums[r % m, (c + 1) % m] + sums[(r + 1) % m, (c + 1) % m]
+            want = sum(sums[(r + a) % m, (c + b) % m] for a in (0, 1) for b in (0, 1))
             assert np.allclose(got[2 * pr + pc], want, rtol=0, atol=1e-5)
