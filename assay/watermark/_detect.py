@@ -127,9 +127,13 @@ def _acf(x: np.ndarray, max_lag: int, *, band: float) -> np.ndarray:
     # scipy.fft with next_fast_len is 3x quicker here than numpy.fft at h + max_lag (often a large prime factor).
     sh, sw = sfft.next_fast_len(h + max_lag, real=True), sfft.next_fast_len(w + max_lag, real=True)
     f = sfft.rfft2(x * _taper(h, w), s=(sh, sw))  # float32 in, complex64 out: precise enough for peaks
-    power = f.real**2 + f.imag**2
-    local = ndimage.uniform_filter(power, 15, mode="wrap") + 1e-12
-    lines = (power / local - 1.0) * _band(sh, sw, band)
+    power = np.square(f.real)
+    power += np.square(f.imag)
+    lines = ndimage.uniform_filter(power, 15, mode="wrap")  # the local average, then (in place) the lines
+    lines += 1e-12
+    np.divide(power, lines, out=lines)
+    lines -= 1.0
+    lines *= _band(sh, sw, band)
     full = sfft.irfft2(lines, s=(sh, sw))
     lags = np.arange(-max_lag, max_lag + 1)
     a = full[np.ix_(lags % sh, lags % sw)]  # lag 0 at the centre
@@ -195,7 +199,12 @@ def scored_lattice_candidates(
         spread[inside] += DIAGONAL_WEIGHT * acf[at]
     score = np.full(dx.shape, -np.inf, dtype=np.float64)
     score.flat[where] = spread
-    peaks = (score == ndimage.maximum_filter(score, size=5)) & valid
+    # The map's maxima over 5 x 5, on its columns from two before the first valid one (the columns before are
+    # -inf, as the filter's reflection of those two is: the same maxima in half the time).
+    first = max(0, int(np.flatnonzero(valid.any(axis=0))[0]) - 2) if valid.any() else 0
+    peaks = np.zeros(score.shape, bool)
+    peaks[:, first:] = score[:, first:] == ndimage.maximum_filter(score[:, first:], size=5)
+    peaks &= valid
     # Significance of a peak: its height over the spread of the score map (median and MAD, robust to the
     # peaks themselves). A photograph without a mark has no lattice: its best "peaks" are the noise's maxima.
     med = float(np.median(spread))
