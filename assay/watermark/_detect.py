@@ -355,6 +355,8 @@ def runs(u: np.ndarray, m: int) -> list[tuple[int, int, int]]:
     wraps) as runs (first element, its position modulo ``m``, length) whose positions step by exactly 1 and do
     not wrap: within a run the targets are distinct, so a run is one slice added; elements that share a target
     are in different runs."""
+    if len(u) == 0:
+        return []
     cuts = np.flatnonzero((np.diff(u) != 1) | (np.diff(u // m) != 0)) + 1
     starts = [0, *cuts.tolist()]
     ends = [*starts[1:], len(u)]
@@ -396,7 +398,7 @@ _BAND_PIXELS = 1 << 15  # pixels a band of the fold bins at once: its temporarie
 def _binned(white: np.ndarray, inv: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The sums and the counts of the pixels of ``white`` at each position of an n x n tile (``_tile_bins``),
     binned a band of rows at a time: the positions, and the float64 copy of the values a weighted bincount
-    makes, then stay in the cache (measured: 40% less time than the whole image at once on a 2 MP check)."""
+    makes, then stay in the cache (measured inside a 2 MP check: 4.5-5 ms instead of about 6)."""
     h, w = white.shape
     sums, counts = np.zeros(n * n), np.zeros(n * n)
     band = max(1, _BAND_PIXELS // w)
@@ -453,7 +455,8 @@ class Lattice:
 
     @property
     def blocks(self) -> np.ndarray:
-        """``blocks(work)``, shared by the search and version 3's field (read-only)."""
+        """``blocks(work)``, shared by the search and ``_v2._half`` (the field's and the binding's chip sums at
+        block phase (0, 0)); read-only."""
         if self._blocks is None:
             sums = blocks(self.work)
             sums.setflags(write=False)

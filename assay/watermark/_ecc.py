@@ -85,7 +85,7 @@ def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
         np.greater(m[:, 1], m[:, 0], out=choice[i].reshape(n, half, 2))
         metric = np.maximum(m[:, 0], m[:, 1]).reshape(n, 2, half, 1)
     # Traceback on Python integers: each step's 64 survivor choices of a row packed into one word (bit s: state s
-    # came from its high predecessor), the message bits gathered most significant first.
+    # came from its high predecessor), each step's bit placed with the first step's most significant.
     words = np.packbits(choice, axis=2, bitorder="little").view("<u8")[..., 0].T.tolist()
     out = []
     for row in words:

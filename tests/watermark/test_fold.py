@@ -42,3 +42,11 @@ def test_the_fold_bins_a_band_at_a_time_as_it_would_the_whole_image(h: int, w: i
     sums, counts = _detect._binned(white, inv, 128)
     assert np.array_equal(counts, np.bincount(bins, minlength=128 * 128))
     assert np.allclose(sums, np.bincount(bins, weights=white.ravel(), minlength=128 * 128), rtol=0, atol=1e-9)
+
+
+def test_runs_split_where_positions_repeat_skip_or_wrap() -> None:
+    # (first element, position modulo m, length): a new run where a position repeats (3, 3), skips (5 -> 7) or
+    # wraps past m (7 -> 8 with m = 8); nothing for nothing.
+    u = np.array([1, 2, 3, 3, 4, 5, 7, 8, 9])
+    assert _detect.runs(u, 8) == [(0, 1, 3), (3, 3, 3), (6, 7, 1), (7, 0, 2)]
+    assert _detect.runs(np.array([], dtype=np.int64), 8) == []

@@ -408,7 +408,7 @@ def test_a_read_sums_each_coded_bit_over_exactly_its_chips_under_each_headers_si
         assert np.allclose(got, want, atol=1e-3)
 
 
-def test_the_wide_tori_give_every_roll_of_the_parity_tori() -> None:
+def test_a_rolled_parity_torus_is_np_roll_of_it() -> None:
     rng = np.random.default_rng(5)
     tori = rng.standard_normal((4, _v3.N, _v3.N)).astype(np.float32)
     t = _v3._Tori.of(tori)
@@ -418,9 +418,8 @@ def test_the_wide_tori_give_every_roll_of_the_parity_tori() -> None:
 
 
 def test_header_scores_at_any_shift_are_those_of_the_rolled_torus() -> None:
-    # The anchored search gathers the header's chips from the wide tori at each shift's offset (mode="clip", so
-    # an index past the end would be clamped silently): every shift, negative or many tori away, must score what
-    # reading the parity torus rolled to that shift scores.
+    # The anchored search rolls each shift's parity torus into a buffer and gathers the header's chips there:
+    # every shift, negative or many tori away, must score what reading np.roll of the parity torus scores.
     rng = np.random.default_rng(8)
     other = hashlib.sha256(b"test: a kit's secret").digest()
     t = _v3._Tori.of(rng.standard_normal((4, _v3.N, _v3.N)).astype(np.float32))
