@@ -287,7 +287,12 @@ def _check_without_tile(reg: Register, data: bytes, mark_id: str) -> None:
     v = check_media(reg.db, reg.config, encode(removed, "PNG"))
     assert v.status == "marked" and v.ai_generated and v.mark_id == mark_id, v.headline
     assert v.system is not None and v.system["id"] == "acme-imagegen"
-    assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM and v.oversight["watermark"]["layer"] == "field"
+    # Version 3's field answers: read alone (layer "field"), or, when what is left of the tile's message still
+    # decodes (its CRC passes, its p-value alone above the gate, so the key-only check above found nothing), as the
+    # binding that makes that message a complete mark (layer "tile"). Which one depends on the random keys of the
+    # run: a fresh clone's run met the second.
+    assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM
+    assert v.oversight["watermark"]["layer"] in ("field", "tile")
 
 
 def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(
