@@ -190,7 +190,7 @@ def scored_lattice_candidates(
     a = _acf(half, max_lag, band=2 * ACF_BAND)
     c = max_lag
     lim = int(min(max_p, max_lag))
-    dy, dx, valid, where, sides, diagonals = _score_geometry(lim, max_lag)
+    dy, dx, valid, where, first, sides, diagonals = _score_geometry(lim, max_lag)
     # score(v) = A(v) + A(R90 v), with R90 (dx, dy) -> (-dy, dx); the ACF is symmetric, so A(-v) = A(v).
     acf = a.ravel()
     spread = (acf[sides[0]] + acf[sides[1]]).astype(np.float64)  # at the valid v, in the map's order
@@ -199,9 +199,8 @@ def scored_lattice_candidates(
         spread[inside] += DIAGONAL_WEIGHT * acf[at]
     score = np.full(dx.shape, -np.inf, dtype=np.float64)
     score.flat[where] = spread
-    # The map's maxima over 5 x 5, on its columns from two before the first valid one (the columns before are
-    # -inf, as the filter's reflection of those two is: the same maxima in half the time).
-    first = max(0, int(np.flatnonzero(valid.any(axis=0))[0]) - 2) if valid.any() else 0
+    # The map's maxima over 5 x 5, on its columns from ``first`` (two before the first valid one: the columns
+    # before are -inf, as the filter's reflection of those two is; the same maxima in half the time).
     peaks = np.zeros(score.shape, bool)
     peaks[:, first:] = score[:, first:] == ndimage.maximum_filter(score[:, first:], size=5)
     peaks &= valid
@@ -249,18 +248,21 @@ def _score_geometry(
     np.ndarray,
     np.ndarray,
     np.ndarray,
+    int,
     tuple[np.ndarray, np.ndarray],
     tuple[tuple[np.ndarray, np.ndarray], ...],
 ]:
     """What the lattice score map needs that depends only on its size (cached per size, read-only): the lags
     (dy, dx) of the map, the valid ones (the search's sector and period range) as a mask and as flat indices,
-    the flat ACF indices of each valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which valid
-    v have it within the ACF (their positions among the valid) and its indices."""
+    the column two before the first with a valid lag (where the search for maxima starts), the flat ACF indices
+    of each valid v and of R90 v, and for each diagonal (v + R90 v, v - R90 v) which valid v have it within the
+    ACF (their positions among the valid) and its indices."""
     c, side = max_lag, 2 * max_lag + 1
     dy, dx = np.mgrid[-lim : lim + 1, -lim : lim + 1]
     r = np.hypot(dx, dy)
     valid = (dx >= 1) & (np.abs(dy) < dx + 0.5) & (r >= MIN_PERIOD / 2) & (r <= MAX_PERIOD / 2)
     where = np.flatnonzero(valid)
+    first = max(0, int(np.flatnonzero(valid.any(axis=0))[0]) - 2) if where.size else 0
     vy, vx = dy[valid], dx[valid]
     sides = ((vy + c) * side + vx + c, (vx + c) * side - vy + c)
     ends = ((vy + vx, vx - vy), (vy - vx, vx + vy))
@@ -271,7 +273,7 @@ def _score_geometry(
     )
     for x in (dy, dx, valid, where, *sides, *(y for d in diagonals for y in d)):
         x.setflags(write=False)
-    return dy, dx, valid, where, sides, diagonals
+    return dy, dx, valid, where, first, sides, diagonals
 
 
 def _canonical_basis(v: np.ndarray) -> np.ndarray:

@@ -94,6 +94,6 @@ def decode_many(soft: np.ndarray) -> list[tuple[int, bool, np.ndarray]]:
             message |= (state & 1) << (steps - 1 - i)
             state = (state >> 1) | (half if (row[i] >> state) & 1 else 0)
         payload = message >> (CRC_BITS + _TAIL)
-        ok = (message >> _TAIL) & 0xFFFF == _crc(payload) and not message & (_STATES - 1)
+        ok = (message >> _TAIL) & ((1 << CRC_BITS) - 1) == _crc(payload) and not message & ((1 << _TAIL) - 1)
         out.append((payload, ok, encode(payload)))
     return out

@@ -556,18 +556,16 @@ def read_anchored(
     # the search existed. ``share`` counts both tiers and every secret read.
     share = 2 * ANCHORED_SHARE * len(secrets)
     picks = [_best_shift(secret, scored[i], tori_at, starts) for i, secret in enumerate(secrets)]
+    marked = [at for at in exact if at is not None]  # scale 1 is among the scales scored first
+    assert len(marked) == len(secrets)
     reads: list[tuple[np.ndarray, bytes, int]] = []
-    for secret, (rho, tr, tc), at in zip(secrets, picks, exact, strict=True):
-        assert at is not None
-        tori1, (er, ec) = at
+    for secret, (rho, tr, tc), (tori1, (er, ec)) in zip(secrets, picks, marked, strict=True):
         reads.append((tori_at[rho].rolled(tr, tc), secret, share * ANCHOR_POSITIONS))
         if (rho, tr, tc) != (1.0, er, ec):
             reads.append((tori1.rolled(er, ec), secret, share * EXACT_POSITIONS))
     done = iter(read_many(reads))
     out = []
-    for (rho, tr, tc), at in zip(picks, exact, strict=True):
-        assert at is not None
-        _, (er, ec) = at
+    for (rho, tr, tc), (_, (er, ec)) in zip(picks, marked, strict=True):
         found = next(done)
         if (rho, tr, tc) == (1.0, er, ec):
             first = dataclasses.replace(found, p_value=_p(found.z, share * EXACT_POSITIONS))
