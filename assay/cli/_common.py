@@ -74,7 +74,9 @@ def open_db(ctx: typer.Context, *, migrate: bool = True) -> Database:
     record_public_url(ctx, config)
     db = Database(config.resolved_database_url)
     if migrate:
-        db.upgrade()
+        from assay.provenance.fieldindex import migration_steps
+
+        db.upgrade(migration_steps(config.data_dir))
     root.obj["db"] = db
     return db
 

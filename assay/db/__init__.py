@@ -17,9 +17,10 @@ Contract:
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
@@ -123,12 +124,13 @@ class Database:
             session.rollback()
             session.close()
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration (creates it on an empty database)."""
+    def upgrade(self, data_steps: Mapping[str, Callable[[Any], None]] | None = None) -> None:
+        """Bring the schema to the newest migration (creates it on an empty database). ``data_steps``: what a
+        migration needs the register's keys for, by revision (see :func:`assay.db.migrate.upgrade`)."""
         from assay.db.migrate import upgrade
 
         try:
-            upgrade(self)
+            upgrade(self, data_steps=data_steps)
         except OperationalError as exc:
             raise StorageError(
                 f"cannot bring the database schema up to date at "

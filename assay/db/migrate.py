@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -18,7 +18,9 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+
+DataStep = Callable[[Connection], None]
 
 
 class _Migratable(Protocol):
@@ -49,8 +51,13 @@ def alembic_config(db: _Migratable) -> AlembicConfig:
 MIGRATION_LOCK = int.from_bytes(hashlib.sha256(b"assay migrations").digest()[:8], "big", signed=True)
 
 
-def upgrade(db: _Migratable, target: str = "heads") -> None:
+def upgrade(db: _Migratable, target: str = "heads", *, data_steps: Mapping[str, DataStep] | None = None) -> None:
     """Bring every branch to ``target``, once however many processes or machines start at the same moment.
+
+    ``data_steps``: by revision, what a migration cannot do itself because it needs the register's keys (which
+    this package never holds), run inside it on its connection: provenance_0021 indexes the field messages of
+    the marks made before it (``assay.provenance.fieldindex.migration_steps``). Without one, the rows it would
+    fill stay as they were.
 
     The migrations run in one transaction, under an exclusive lock held to its end: on PostgreSQL a
     transaction-level advisory lock (released by the commit, or by the server if the process dies); on SQLite a
@@ -58,6 +65,7 @@ def upgrade(db: _Migratable, target: str = "heads") -> None:
     does nothing.
     """
     cfg = alembic_config(db)
+    cfg.attributes["data_steps"] = dict(data_steps or {})
     with _sqlite_file_lock(db), db.engine.connect() as conn:
         if db.is_sqlite:
             conn = conn.execution_options(assay_immediate=True)  # BEGIN IMMEDIATE (see assay.db)

@@ -30,7 +30,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from assay.db import Database
 from assay.db.types import aware
 from assay.errors import InvalidInput
 from assay.provenance.ca import load_chain, read_anchors_pem
+from assay.provenance.fieldindex import FieldIndex
 from assay.provenance.keys import FieldMaterial, MarkId, WatermarkKey, load_field_material, load_watermark_keys
 from assay.provenance.manifest import ManifestReport, read_manifest
 from assay.provenance.media import decode_image, perceptual_hash, sha256_hex
@@ -81,6 +82,8 @@ class VerifierMaterial:
     max_bytes: int = 50_000_000
     max_pixels: int = 80_000_000
     field_material: FieldMaterial | None = None  # reads version 3's fields (the register's secret, its kits')
+    # Names the key of a field's message (the register's index of its marks'); a worker's copy names nothing.
+    field_index: Callable[[int], Iterable[str]] | None = None
 
     def __repr__(self) -> str:  # keys never end up in logs or tracebacks
         return (
@@ -128,6 +131,7 @@ class VerifierMaterial:
             max_bytes=config.max_upload_bytes,
             max_pixels=config.max_pixels,
             field_material=field_material,
+            field_index=FieldIndex(db) if field_material is not None else None,
         )
 
 
@@ -290,7 +294,9 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
         if serial is not None:
             signer = material.signers.get((manifest.cert_issuer, serial))
     # 4.
-    detection, wm_mark, bound = _detect(img.pixels, material.watermark_keys, material.field_material)
+    detection, wm_mark, bound = _detect(
+        img.pixels, material.watermark_keys, material.field_material, material.field_index
+    )
     # 5.
     manifest_mark = manifest_soft_binding(manifest)
     # 6.
@@ -318,12 +324,16 @@ def examine(data: bytes, material: VerifierMaterial, *, name: str = "the file") 
 
 
 def _detect(
-    pixels: np.ndarray, keys: tuple[WatermarkKey, ...], field_material: FieldMaterial | None = None
+    pixels: np.ndarray,
+    keys: tuple[WatermarkKey, ...],
+    field_material: FieldMaterial | None = None,
+    field_index: Callable[[int], Iterable[str]] | None = None,
 ) -> tuple[DetectionFacts, MarkId | None, bool]:
     """Look for a mark with every key at once (the watermark's KeyRing screens them together; the legacy
     register-wide key reads version-1 marks; with ``field_material``, version 3's field is read too, even where
-    the tile was removed). Returns the facts, the mark id, and whether the mark is bound to this picture
-    (False: the watermark's own binding field is missing, as in a mark lifted from another image)."""
+    the tile was removed; ``field_index`` names a field message's key at once). Returns the facts, the mark id,
+    and whether the mark is bound to this picture (False: the watermark's own binding field is missing, as in a
+    mark lifted from another image)."""
     if not keys:
         return DetectionFacts(found=False, p_value=1.0, key_id=None), None, False
     ring, legacy, by_id = _ring(keys)
@@ -338,6 +348,7 @@ def _detect(
                 accept=(lambda key_id, payload: field_material.accept(by_id[key_id], payload))
                 if field_material is not None
                 else None,
+                lookup=field_index if field_material is not None else None,
             )
         else:
             assert legacy is not None

@@ -36,6 +36,7 @@ from assay.db import Database
 from assay.errors import FieldProblem, Forbidden, InvalidInput, NotFound, TooLarge
 from assay.provenance.credentials import signing_credentials
 from assay.provenance.environment import ProvenanceEnv
+from assay.provenance.fieldindex import entry as field_entry
 from assay.provenance.keys import MarkId, binding_key
 from assay.provenance.manifest import ManifestFacts
 from assay.provenance.markcore import (
@@ -247,6 +248,8 @@ def mark_images(
             )
             session.add(row)
             session.flush()
+            if (indexed := field_entry(m.mark, wm_key)) is not None:
+                session.add(indexed)
             row.log_index = record(session, "mark.recorded", log_body(row))
             results.append(
                 MarkResult(

@@ -14,11 +14,12 @@ from assay import watermark
 from assay.db import Database
 from assay.errors import FieldProblem, Forbidden, InvalidInput, TooLarge
 from assay.provenance.environment import ProvenanceEnv
-from assay.provenance.keys import MarkId, binding_algorithms
+from assay.provenance.fieldindex import entry as field_entry
+from assay.provenance.keys import MarkId, WatermarkKey, binding_algorithms, system_watermark_key, watermark_key_id
 from assay.provenance.manifest import read_manifest_store
 from assay.provenance.markcore import MAX_BATCH, aware, log_body, may_mark, utcnow
 from assay.provenance.media import MARKABLE_TYPES
-from assay.provenance.models import MarkNamespace, MarkRecord, SequenceLease, WatermarkKeyRecord
+from assay.provenance.models import FieldMessage, MarkNamespace, MarkRecord, SequenceLease, WatermarkKeyRecord
 from assay.register.access import Principal
 from assay.register.service import get_system
 from assay.transparency import record
@@ -121,11 +122,10 @@ def record_batch(
             if why:
                 problems.append(FieldProblem(f"[{i}].system_id", why, ""))
                 continue
+            key_row = None
             if p["key_id"] is not None:
-                owner = session.scalar(
-                    select(WatermarkKeyRecord.system_id).where(WatermarkKeyRecord.key_id == p["key_id"])
-                )
-                if owner != system.id:
+                key_row = session.get(WatermarkKeyRecord, p["key_id"])
+                if key_row is None or key_row.system_id != system.id:
                     problems.append(
                         FieldProblem(
                             f"[{i}].key_id",
@@ -197,6 +197,8 @@ def record_batch(
             )
             session.add(row)
             session.flush()
+            if key_row is not None and (indexed := _field_entry(env, mark, key_row)) is not None:
+                session.add(indexed)
             row.log_index = record(session, "mark.recorded", log_body(row))
             out.append({"mark_id": mark.hex, "status": "recorded", "log_index": row.log_index})
         if problems:
@@ -207,6 +209,15 @@ def record_batch(
                 problems=problems[:100],
             )
     return out
+
+
+def _field_entry(env: ProvenanceEnv, mark: MarkId, row: WatermarkKeyRecord) -> FieldMessage | None:
+    """The field-message index row of a kit's mark (its key derived as the register derives it; a key id
+    that does not derive is never trusted, and the mark is then recorded without an index row)."""
+    key = system_watermark_key(env.keys.master, row.system_id, row.generation)
+    if watermark_key_id(key) != row.key_id:
+        return None
+    return field_entry(mark, WatermarkKey(row.key_id, key, row.algorithm, provider_id=row.provider_id))
 
 
 def _parse_entry(e: Any, i: int) -> dict[str, Any]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assay.db import Base
 from assay.db.types import UTCDateTime
 
-__all__ = ["MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate", "WatermarkKeyRecord"]
+__all__ = ["FieldMessage", "MarkNamespace", "MarkRecord", "SequenceLease", "SigningCertificate", "WatermarkKeyRecord"]
 
 _TZ = UTCDateTime()  # aware UTC datetimes on SQLite and PostgreSQL alike
 
@@ -115,6 +115,23 @@ class MarkRecord(Base):
     # The keyed fingerprint of the marked picture (assay.provenance.binding). Server-only: never shown on a page,
     # in the API or on the log, since it is what tells the recorded picture from a copy of its mark.
     binding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class FieldMessage(Base):
+    """The message a mark's version-3 field carries, beside the key that encrypted it: a field read names no
+    key, and this index names it at once (:mod:`assay.provenance.fieldindex`) instead of a decryption under
+    every key. Written with the mark's record (the record itself stays as it was made); server-only, like the
+    binding: a field's message tells which of a remover's reads were right. Every mark made with a system key
+    has one (version 2's tile carries the same encryption), the legacy key's marks none."""
+
+    __tablename__ = "provenance_field_messages"
+    __table_args__ = (Index("ix_prov_field_message", "message", "key_id"),)  # the lookup reads the index alone
+
+    mark_id: Mapped[str] = mapped_column(
+        ForeignKey("provenance_marks.mark_id", name="fk_prov_field_message_mark"), primary_key=True
+    )
+    message: Mapped[str] = mapped_column(String(16))  # assay.watermark.field_message, 16 lower-case hex digits
+    key_id: Mapped[str] = mapped_column(String(16))
 
 
 class WatermarkKeyRecord(Base):

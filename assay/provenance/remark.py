@@ -37,7 +37,7 @@ def refuse_remarking(
     if not material.watermark_keys:
         return  # a register that never marked anything: nothing to find
     for (pixels, _), name in zip(decoded, names, strict=True):
-        _, mark, _ = _detect(pixels, material.watermark_keys, material.field_material)
+        _, mark, _ = _detect(pixels, material.watermark_keys, material.field_material, material.field_index)
         if mark is None:
             continue
         owner_system, who = _owner(db, mark)

@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,7 @@ __all__ = [
     "WatermarkError",
     "detect",
     "embed",
+    "field_message",
     "from_rgb",
     "mark_origin",
     "tile_period",
@@ -230,6 +231,13 @@ def mark_origin(pixels: np.ndarray, payload: int, *, key: bytes, field_secret: b
     return _v3.mark_origin(_check_pixels(pixels), _v3.check_secret(field_secret), ciphertext)
 
 
+def field_message(payload: int, *, key: bytes) -> int:
+    """The 64-bit message a version-3 mark of ``payload`` made with ``key`` carries in its field (the keyed
+    encryption of the payload, which names no key). A register that keeps it for each mark can name the key of
+    a field read at once (``detect(..., lookup=)``) instead of decrypting the read under every key."""
+    return _keys.encrypt(check_key(key), _check_payload(payload))
+
+
 def tile_period(width: int, height: int) -> float:
     """The tile period, in pixels, that :func:`embed` uses for a ``width`` x ``height`` image.
 
@@ -246,6 +254,7 @@ def detect(
     legacy_key: bytes | None = None,
     field_secret: bytes | Sequence[bytes] | None = None,
     accept: Callable[[str, int], bool] | None = None,
+    lookup: Callable[[int], Iterable[str]] | None = None,
 ) -> Detection:
     """Look for a mark made with ``key`` or with any key of ``keys``. Blind: no original image, no stored state.
 
@@ -259,7 +268,9 @@ def detect(
     same chip sums, and counted in every bound. The field
     names no key: every key's decryption of its message is offered to ``accept(key_id, payload)``, which
     says whether that payload is a mark (the register checks the mark id's keyed tag); the mark is reported
-    only when exactly one key is accepted. Without ``accept`` a field alone reports nothing.
+    only when exactly one key is accepted. Without ``accept`` a field alone reports nothing. ``lookup(message)``
+    may name the keys whose recorded marks carry that field message (the register's index): those are offered
+    to ``accept`` first, and one it takes is the mark, without decrypting under every key.
 
     Smaller images than 256x256 (a crop or a downscale of a marked image) are examined too, down to 64x64;
     below that nothing can be found and the result says so.
@@ -287,12 +298,18 @@ def detect(
             hint="pass the register's field secret with its mark check, or neither",
             problems=[FieldProblem("accept", "not callable or without field_secret", "pass both or neither")],
         )
+    if lookup is not None and (accept is None or not callable(lookup)):
+        raise WatermarkError(
+            "lookup= must be a function (field message) -> key ids, and needs accept=.",
+            hint="pass the register's index of its marks' field messages with its mark check, or neither",
+            problems=[FieldProblem("lookup", "not callable or without accept", "pass accept= too, or no lookup")],
+        )
     h, w = pixels.shape[:2]
     if max(h, w) > MAX_SIDE:
         _check_pixels(pixels)
     if min(h, w) < 64:
         return Detection(payload=None, p_value=1.0)
-    found = _search(np.ascontiguousarray(pixels), ring, legacy, secrets, accept)
+    found = _search(np.ascontiguousarray(pixels), ring, legacy, secrets, accept, lookup)
     if key is not None and isinstance(found, _v2.Found):
         found = dataclasses.replace(found, key_id=None)
     return _as_detection(found)
@@ -304,6 +321,7 @@ def _search(
     legacy: bytes | None,
     secrets: tuple[bytes, ...] = (),
     accept: Callable[[str, int], bool] | None = None,
+    lookup: Callable[[int], Iterable[str]] | None = None,
 ) -> _v2.Found | _detect.Alignment:
     """Every lattice candidate, best first, until a complete mark is found; then (with the field secret and a
     mark check) the version-3 field; otherwise the strongest evidence.
@@ -342,10 +360,10 @@ def _search(
                 best = r
         if field and folded.unaltered and folded.lattice is not None and folded.lattice.repeats_unaltered:
             anchored = _read_anchored(folded, secrets)
-            if (found := _first_attributed(anchored, ring, accept, n)) is not None:
+            if (found := _first_attributed(anchored, ring, accept, n, lookup)) is not None:
                 return found
     if field:
-        found = _field_only(seen, ring, secrets, accept, n, anchored)
+        found = _field_only(seen, ring, secrets, accept, n, anchored, lookup)
         if found is not None:
             return found
     return best if best is not None else _v2.NOTHING
@@ -371,11 +389,15 @@ def _read_anchored(unaltered: _detect.FoldedTile, secrets: tuple[bytes, ...]) ->
 
 
 def _first_attributed(
-    reads: list[_FieldRead], ring: KeyRing, accept: Callable[[str, int], bool] | None, tried: int
+    reads: list[_FieldRead],
+    ring: KeyRing,
+    accept: Callable[[str, int], bool] | None,
+    tried: int,
+    lookup: Callable[[int], Iterable[str]] | None = None,
 ) -> _v2.Found | None:
     """Each good read offered in turn, best first (the bound counts every read, whichever is attributed)."""
     for r in sorted((r for r in reads if r.good), key=lambda r: -r.read.z):
-        if (found := _attributed(r, ring, accept, tried)) is not None:
+        if (found := _attributed(r, ring, accept, tried, lookup)) is not None:
             return found
     return None
 
@@ -387,6 +409,7 @@ def _field_only(
     accept: Callable[[str, int], bool] | None,
     tried: int,
     anchored: list[_FieldRead] | None,
+    lookup: Callable[[int], Iterable[str]] | None = None,
 ) -> _v2.Found | None:
     """A version-3 mark whose tile gave no complete mark: its field read at the picture's anchors (unless
     ``anchored`` is that read, made already), and on every lattice candidate whose public sync is significant (a
@@ -407,17 +430,21 @@ def _field_only(
     share = _v3.ANCHORED_SHARE / (_v3.ANCHORED_SHARE - 1)
     positions = math.ceil(share * _v3.TILE_OFFSETS * len(aligned) * len(secrets))  # every secret's layout too
     reads += [_FieldRead(f, _v3.read_aligned(f, al, s, positions), al) for f, al in aligned for s in secrets]
-    return _first_attributed(reads, ring, accept, tried)
+    return _first_attributed(reads, ring, accept, tried, lookup)
 
 
 def _attributed(
-    field: _FieldRead, ring: KeyRing, accept: Callable[[str, int], bool] | None, tried: int
+    field: _FieldRead,
+    ring: KeyRing,
+    accept: Callable[[str, int], bool] | None,
+    tried: int,
+    lookup: Callable[[int], Iterable[str]] | None = None,
 ) -> _v2.Found | None:
     """The mark a good field read stands for, when exactly one key's decryption of its message is a mark."""
     if not field.good:
         return None
     read, folded, alignment = field.read, field.folded, field.where
-    accepted = _v3.attribute(read.ciphertext, ring, accept)
+    accepted = _v3.attribute(read.ciphertext, ring, accept, lookup)
     if len(accepted) != 1:
         return None  # no key's decryption is a mark, or (about 1 in 65,000 per key) more than one
     index, payload = accepted[0]

@@ -57,7 +57,9 @@ def create_app(config: Config | None = None, db: Database | None = None, *, migr
     if db is None:
         db = Database(config.resolved_database_url)
     if migrate:
-        db.upgrade()
+        from assay.provenance.fieldindex import migration_steps
+
+        db.upgrade(migration_steps(config.data_dir))
     app = FastAPI(
         title="Assay",
         version=__version__,

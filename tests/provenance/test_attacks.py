@@ -5,6 +5,7 @@ provider's valid certificate claiming a mark, a rogue CA claiming a registered n
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -293,6 +294,30 @@ def _check_without_tile(reg: Register, data: bytes, mark_id: str) -> None:
     # run: a fresh clone's run met the second.
     assert v.detection["algorithm"] == watermark.FIELD_ALGORITHM
     assert v.oversight["watermark"]["layer"] in ("field", "tile")
+    _the_index_names_the_key(reg, encode(removed, "PNG"), key, mark_id, v.as_dict(oversight=True))
+
+
+def _the_index_names_the_key(reg: Register, data: bytes, key: object, mark_id: str, verdict: dict) -> None:
+    """The mark's record came with its field message's index row, which names the system's key; a check that
+    finds the index stale (it names no key, or the wrong one) decrypts under every key and says the same."""
+    from assay.provenance.evidence import examine, material_for
+    from assay.provenance.fieldindex import FieldIndex
+    from assay.provenance.resolving import resolve
+
+    message = watermark.field_message(key.payload_of(MarkId.parse(mark_id)), key=key.key)  # type: ignore[attr-defined]
+    assert tuple(FieldIndex(reg.db)(message)) == (key.key_id,)  # type: ignore[attr-defined]
+    assert tuple(FieldIndex(reg.db)(message ^ 1)) == ()
+    material = material_for(reg.db, reg.config)
+    asked: list[int] = []
+    for index in (lambda m: asked.append(m) or material.field_index(m), lambda m: (), lambda m: ["0" * 16]):
+        checked = resolve(examine(data, dataclasses.replace(material, field_index=index)), reg.db, reg.config)
+        assert _without_time(checked.as_dict(oversight=True)) == _without_time(verdict)
+    if verdict["evidence"]["watermark"]["layer"] == "field":
+        assert asked == [message]  # the field's read was looked up, once
+
+
+def _without_time(verdict: dict) -> dict:
+    return {k: v for k, v in verdict.items() if k != "share_url"}  # its link is signed with the minute
 
 
 def test_an_offline_kits_mark_whose_tile_was_removed_still_names_its_system(

@@ -12,7 +12,17 @@ import math
 import numpy as np
 import pytest
 
-from assay.watermark import FIELD_ALGORITHM, KeyRing, WatermarkError, _v3, detect, embed, mark_origin, tile_period
+from assay.watermark import (
+    FIELD_ALGORITHM,
+    KeyRing,
+    WatermarkError,
+    _v3,
+    detect,
+    embed,
+    field_message,
+    mark_origin,
+    tile_period,
+)
 from bench.watermark import attacks
 from bench.watermark.adversarial import attacks as adv
 
@@ -89,6 +99,42 @@ def test_removing_the_tile_removes_version_2_but_the_field_still_names_the_syste
         )
         assert two.payload is None
         assert detect(field_only, keys=ring).payload is None
+        _the_index_names_the_key_at_once(field_only, ring, payload3)
+
+
+def _the_index_names_the_key_at_once(field_only: np.ndarray, ring: KeyRing, payload: int) -> None:
+    """With the register's index of its marks' field messages (``lookup``), the key it names is asked first
+    and alone; a key it names wrongly, or does not hold, costs the loop over every key, never the mark."""
+    message = field_message(payload, key=KEY)
+
+    def check(named: list[str], *, only_for_the_message: bool = True) -> tuple[object, list[str]]:
+        asked: list[str] = []
+
+        def accept(key_id: str, got: int) -> bool:
+            asked.append(key_id)
+            return (key_id, got) == ("acme", payload)
+
+        def lookup(m: int) -> list[str]:
+            return named if m == message or not only_for_the_message else []
+
+        return detect(field_only, keys=ring, field_secret=SECRET, accept=accept, lookup=lookup), asked
+
+    for named, asked_at_most in ((["acme"], 1), (["system-0", "acme"], 2), (["unknown", "acme"], 1)):
+        found, asked = check(named)
+        assert (found.payload, found.key_id, found.layer) == (payload, "acme", "field"), named
+        assert len(asked) <= asked_at_most, (named, len(asked))
+    for named in ([], ["system-0"], ["unknown"]):  # a stale index: every key is asked, the mark still found
+        found, asked = check(named, only_for_the_message=False)
+        assert (found.payload, found.key_id) == (payload, "acme"), named
+        assert len(asked) >= len(ring), named
+    # A second key whose decryption passes makes the loop's answer ambiguous (nothing named); the recorded
+    # message names its key.
+    either = lambda key_id, got: (key_id, got) == ("acme", payload) or key_id == "system-0"  # noqa: E731
+    assert detect(field_only, keys=ring, field_secret=SECRET, accept=either).payload is None
+    recorded = detect(
+        field_only, keys=ring, field_secret=SECRET, accept=either, lookup=lambda m: ["acme"] if m == message else []
+    )
+    assert (recorded.payload, recorded.key_id) == (payload, "acme")
 
 
 def _removed(marked: np.ndarray, accept, ring: KeyRing, view=lambda x: x) -> np.ndarray:  # noqa: ANN001
@@ -325,6 +371,10 @@ def test_field_secret_errors(photos: dict, ring: KeyRing) -> None:
         detect(px, keys=ring, accept=lambda key_id, payload: True)
     with pytest.raises(WatermarkError, match="must be a function"):
         detect(px, keys=ring, field_secret=SECRET, accept="yes")  # type: ignore[arg-type]
+    with pytest.raises(WatermarkError, match="needs accept"):
+        detect(px, keys=ring, field_secret=SECRET, lookup=lambda message: ["acme"])
+    with pytest.raises(WatermarkError, match="lookup= must be a function"):
+        detect(px, keys=ring, field_secret=SECRET, accept=lambda key_id, payload: True, lookup=["acme"])  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("turn", ["mirror", "quarter turn"])
