@@ -79,7 +79,7 @@ def variants(srcs: list[tuple[str, np.ndarray]], per: int, seed: int = 99) -> It
 
 
 def main(argv: list[str] | None = None) -> int:
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENCV_FOR_THREADS_NUM"):
         os.environ.setdefault(var, "1")
     from assay.watermark import detect, embed
 

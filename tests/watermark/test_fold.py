@@ -50,3 +50,39 @@ def test_runs_split_where_positions_repeat_skip_or_wrap() -> None:
     u = np.array([1, 2, 3, 3, 4, 5, 7, 8, 9])
     assert _detect.runs(u, 8) == [(0, 1, 3), (3, 3, 3), (6, 7, 1), (7, 0, 2)]
     assert _detect.runs(np.array([], dtype=np.int64), 8) == []
+
+
+def _prefilter_by_definition(y: np.ndarray) -> np.ndarray:
+    """The prefilter as its docstring defines it, in float64 with scipy.ndimage (borders reflected)."""
+    from scipy import ndimage
+
+    y = y.astype(np.float64)
+    tri = _detect._TRIANGLE.astype(np.float64)
+    r = y - ndimage.correlate1d(ndimage.correlate1d(y, tri, axis=0), tri, axis=1)
+    local = ndimage.uniform_filter(r * r, 9)
+    return np.clip(r / np.sqrt(local + 1e-2 * local.mean() + 1e-9), -4.0, 4.0)
+
+
+@pytest.mark.parametrize(("h", "w"), [(300, 451), (9, 700), (64, 64), (12, 10)])
+def test_the_prefilter_is_its_definition_to_float32_precision_borders_included(h: int, w: int) -> None:
+    # OpenCV computes it (in float32); a border mode other than scipy's reflection ('d c b a | a b c d') moves
+    # the first and last four rows and columns by far more than the tolerance (tried: BORDER_REFLECT_101 in
+    # either filter).
+    rng = np.random.default_rng(h * w)
+    y = (rng.random((h, w)) * 255 + 40 * np.sin(np.arange(w) / 7.0)).astype(np.float32)
+    got = _detect._prefilter(y)
+    assert got.dtype == np.float32 and got.shape == y.shape
+    np.testing.assert_allclose(got, _prefilter_by_definition(y), atol=5e-4)
+
+
+def test_the_lattice_score_maps_maxima_are_scipys_maximum_filter() -> None:
+    """The lattice search takes its peaks with OpenCV's dilation: the very values of scipy's maximum filter
+    (reflected borders, the -inf of the columns outside the search kept)."""
+    import cv2
+    from scipy import ndimage
+
+    rng = np.random.default_rng(5)
+    score = rng.normal(size=(121, 140))
+    score[:, :2] = -np.inf
+    got = cv2.dilate(score, _detect._FIVE, borderType=cv2.BORDER_REFLECT)
+    assert np.array_equal(got, ndimage.maximum_filter(score, size=5))
