@@ -27,7 +27,6 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from assay import watermark
 from assay.errors import ConfigError
 from assay.provenance.keys import MarkId, RegisterKeys, WatermarkKey, system_watermark_key, watermark_key_id
 from assay.provenance.models import FieldMessage
@@ -42,6 +41,8 @@ _PAGE = 1000  # marks indexed per statement by the migration
 
 def message_hex(mark: MarkId, key: WatermarkKey) -> str:
     """The field message of ``mark`` made with the system key ``key``, as the index keeps it (16 hex digits)."""
+    from assay import watermark  # here: every 'assay' command passes migration_steps, few mark (0.8 s of imports)
+
     return f"{watermark.field_message(key.payload_of(mark), key=key.key):016x}"
 
 

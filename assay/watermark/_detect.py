@@ -509,9 +509,11 @@ class Working:
     real_scale: float
 
 
-def working(rgb: np.ndarray) -> Working:
+def working(rgb: np.ndarray, luma: Image.Image | None = None) -> Working:
+    """``luma``: ``Image.fromarray(rgb).convert("L")`` when the caller has it (the embedder needs it twice)."""
     h, w = rgb.shape[:2]
-    luma = Image.fromarray(rgb).convert("L")
+    if luma is None:
+        luma = Image.fromarray(rgb).convert("L")
     scale = work_scale(h, w)
     origin = (0, 0)
     keep = math.sqrt(MAX_WORK_PIXELS / (h * w * scale * scale))

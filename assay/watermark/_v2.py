@@ -109,7 +109,12 @@ def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int) -> np.ndarray:
 
 
 def luma_delta(
-    rgb: np.ndarray, tile: np.ndarray, field: np.ndarray, tile_share: float, origin: tuple[float, float] = (0.0, 0.0)
+    rgb: np.ndarray,
+    tile: np.ndarray,
+    field: np.ndarray,
+    tile_share: float,
+    origin: tuple[float, float] = (0.0, 0.0),
+    luma: Image.Image | None = None,
 ) -> np.ndarray:
     """The tile repeated over the image plus the non-repeating field (version 2's binding field, version 3's
     message field), at ``tile_share`` and 1 - ``tile_share`` of the energy, masked, at the target PSNR; both
@@ -119,7 +124,8 @@ def luma_delta(
     delta = _embed.pattern_image(tile, h, w, origin)
     delta *= np.float32(math.sqrt(tile_share))
     delta += binding_image(field, h, w, period, origin) * np.float32(math.sqrt(1.0 - tile_share))
-    luma = Image.fromarray(rgb).convert("L")
+    if luma is None:
+        luma = Image.fromarray(rgb).convert("L")
     delta *= _embed.masking(luma, period)
     target_mse = 255.0**2 / 10 ** (_embed.TARGET_PSNR_DB / 10)
     delta *= np.float32(np.sqrt(target_mse / max(float(np.mean(delta * delta)), 1e-12)))

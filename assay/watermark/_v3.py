@@ -50,6 +50,7 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
+from PIL import Image
 
 from ..errors import FieldProblem
 from . import _anchor, _detect, _ecc, _embed, _keys, _pattern, _v2
@@ -222,10 +223,13 @@ def anchor_choice(secret: bytes, ciphertext: int) -> int:
     return digest.digest()[0] % _anchor.CHOICES
 
 
-def mark_origin(rgb: np.ndarray, secret: bytes, ciphertext: int) -> tuple[float, float]:
+def mark_origin(
+    rgb: np.ndarray, secret: bytes, ciphertext: int, luma: Image.Image | None = None
+) -> tuple[float, float]:
     """Where version 3 starts its tile and field, (x, y) in image pixels: one of the picture's anchors
-    (``_anchor``; which one: ``anchor_choice``), or the top-left pixel when it has none."""
-    region = _detect.working(rgb)
+    (``_anchor``; which one: ``anchor_choice``), or the top-left pixel when it has none. ``luma``: the picture's
+    Pillow luma, when the caller has it."""
+    region = _detect.working(rgb, luma)
     anchor = _anchor.mark_anchor(region.luma, anchor_choice(secret, ciphertext))
     if anchor is None:
         return (0.0, 0.0)
@@ -245,7 +249,9 @@ def mark_origin(rgb: np.ndarray, secret: bytes, ciphertext: int) -> tuple[float,
 def embed_luma_delta(rgb: np.ndarray, key: bytes, payload: int, secret: bytes) -> np.ndarray:
     ciphertext = _keys.encrypt(key, payload)
     tile = _v2.message_tile(key, ciphertext)
-    return _v2.luma_delta(rgb, tile, field(secret, ciphertext), TILE_SHARE, mark_origin(rgb, secret, ciphertext))
+    luma = Image.fromarray(rgb).convert("L")  # once, for the anchors and the masking
+    origin = mark_origin(rgb, secret, ciphertext, luma)
+    return _v2.luma_delta(rgb, tile, field(secret, ciphertext), TILE_SHARE, origin, luma)
 
 
 # --- detection: the field alone ----------------------------------------------------------------------------

@@ -86,3 +86,22 @@ def test_the_lattice_score_maps_maxima_are_scipys_maximum_filter() -> None:
     score[:, :2] = -np.inf
     got = cv2.dilate(score, _detect._FIVE, borderType=cv2.BORDER_REFLECT)
     assert np.array_equal(got, ndimage.maximum_filter(score, size=5))
+
+
+@pytest.mark.parametrize(("h", "w", "period"), [(1153, 1734, 140.0), (1414, 1414, 150.0), (700, 900, 200.0)])
+def test_the_masking_map_is_upsampled_as_pillows_bilinear_resize(h: int, w: int, period: float) -> None:
+    """The embedder upsamples its masking map with OpenCV (a twentieth of Pillow's time): Pillow's BILINEAR to
+    within a float32 ulp or two, edges included, so marks are made as before (another interpolation moves
+    values by far more: tried with bicubic)."""
+    from PIL import Image
+
+    from assay.watermark import _embed
+
+    rng = np.random.default_rng(h + w)
+    luma = Image.fromarray((rng.random((h, w)) * 200 + 20).astype(np.uint8))
+    got = _embed.masking(luma, period)
+    r = int(period // 64)
+    small = _embed.masking(luma.reduce(r), period / r)  # the map before it is upsampled (r = 1 there)
+    want = np.asarray(Image.fromarray(small, "F").resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+    assert got.shape == (h, w)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
