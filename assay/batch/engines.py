@@ -165,7 +165,7 @@ _pool_state: dict[str, Any] = {}
 
 # One thread per worker process for the numerical libraries, as Dask sets for its workers: numpy's OpenBLAS
 # otherwise starts a thread per core in every process, and N processes x N threads fight over N cores.
-_ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+_ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OPENCV_FOR_THREADS_NUM")}
 
 
 def pool_init(material: Any, storage_options: dict[str, Any]) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread per process: the CLI parallelises over processes (assay check), and on a small machine
-# multithreaded small matrix products in the watermark detector are many times slower, not faster.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+# One BLAS (and OpenCV) thread per process: the CLI parallelises over processes (assay check), and on a small
+# machine multithreaded small matrix products in the watermark detector are many times slower, not faster.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENCV_FOR_THREADS_NUM"):
     os.environ.setdefault(_var, "1")
 
 import logging

@@ -371,3 +371,16 @@ def keys_revoke(
         print_json(info)
         return
     console.print(f"revoked namespace {namespace}")
+
+
+@keys_app.command("index")
+def keys_index(ctx: typer.Context, as_json: bool = json_flag()) -> None:
+    """Index the field messages of marks recorded without one (e.g. by an older process, mid-upgrade)."""
+    from assay.provenance.fieldindex import index_missing
+
+    db = open_db(ctx)
+    done = index_missing(db, get_config(ctx).data_dir)
+    if as_json:
+        print_json({"indexed": done})
+        return
+    console.print(f"indexed the field messages of {done} marks", highlight=False)

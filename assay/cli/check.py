@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -331,8 +332,10 @@ def _run_checks(files: list[str], config: Config, n_workers: int) -> Iterator[di
             _worker_init(material)
             yield from _resolved(db, config, map(_examine_one, files))
             return
-        # Workers examine (the CPU work); this process resolves what they found, a batch at a time.
-        with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(material,)) as pool:
+        # Workers examine (the CPU work); this process resolves what they found, a batch at a time. They get no
+        # index of field messages: it reads the database, which stays in this process.
+        shipped = replace(material, field_index=None)
+        with ProcessPoolExecutor(max_workers=n_workers, initializer=_worker_init, initargs=(shipped,)) as pool:
             yield from _resolved(db, config, _completed(pool, _examine_one, files), batch=32)
     finally:
         db.dispose()

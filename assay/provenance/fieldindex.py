@@ -9,7 +9,9 @@ database looks the message up and asks only the key it names::
     watermark.detect(pixels, keys=ring, field_secret=secrets, accept=accept, lookup=lookup)
 
 The index only narrows whom to ask: the key it names must still decrypt the message into a mark the register's
-check takes (its namespace and tag), so a stale or tampered index costs the loop over every key, never a verdict.
+check takes (its namespace and tag), so a stale or tampered row costs the loop over every key, not a wrong name.
+One difference is meant: where a second key's decryption also passes the check (about 2^-16 times the share of
+namespaces in use, per key), the loop names neither key and the index names the one the mark was recorded with.
 A worker without the database (a batch's) holds an index that names nothing, and decrypts under every key.
 
 The marks made before the index are indexed by its migration, with the step :func:`migration_steps` gives (it
@@ -19,6 +21,8 @@ derives their keys from the register's master key, which the migrations do not h
 from __future__ import annotations
 
 import logging
+import os
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,10 +32,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from assay.errors import ConfigError
-from assay.provenance.keys import MarkId, RegisterKeys, WatermarkKey, system_watermark_key, watermark_key_id
+from assay.provenance.keys import (
+    MarkId,
+    WatermarkKey,
+    existing_master_key,
+    system_watermark_key,
+    watermark_key_id,
+)
 from assay.provenance.models import FieldMessage
 
-__all__ = ["FieldIndex", "entry", "message_hex", "migration_steps"]
+__all__ = ["FieldIndex", "entry", "index_missing", "message_hex", "migration_steps"]
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +66,30 @@ def entry(mark: MarkId, key: WatermarkKey) -> FieldMessage | None:
 class FieldIndex:
     """``lookup(message)``: the ids of the keys whose recorded marks carry this field message (one, or none).
 
-    Safe to share between threads (each lookup takes its own connection). Pickles to an index that names
-    nothing: a database handle does not travel to workers."""
+    Safe to share between threads (each lookup takes its own connection). Bound to the process that made it: a
+    copy in another process, pickled (a spawned worker, Dask) or inherited (a forked one, whose connections
+    are the parent's), names nothing, as does an index whose database is gone (it is held weakly: the cached
+    verifier material must not keep a database alive)."""
 
     def __init__(self, db: Any | None) -> None:
-        self._db = db
+        self._db = weakref.ref(db) if db is not None else None
+        self._pid = os.getpid()
 
     def __call__(self, message: int) -> Iterable[str]:
-        if self._db is None:
+        db = self._db() if self._db is not None and os.getpid() == self._pid else None
+        if db is None:
             return ()
-        query = select(FieldMessage.key_id).where(FieldMessage.message == f"{message:016x}").limit(_MOST)
+        query = (
+            select(FieldMessage.key_id)
+            .where(FieldMessage.message == f"{message:016x}")
+            .order_by(FieldMessage.key_id)
+            .limit(_MOST)
+        )
         try:
-            with self._db.engine.connect() as conn:
+            with db.engine.connect() as conn:
                 return tuple(conn.execute(query).scalars())
         except SQLAlchemyError:
-            # The index is a shortcut: without it every key is asked, and the verdict is the same.
+            # The index is a shortcut: without it every key is asked (see the module's docstring).
             log.warning("the field-message index could not be read; decrypting under every key instead")
             return ()
 
@@ -84,15 +103,30 @@ class FieldIndex:
 def migration_steps(data_dir: Path | str) -> dict[str, Callable[[sa.Connection], None]]:
     """The data steps of the migrations that need the register's keys (``Database.upgrade(data_steps=...)``):
     provenance_0021 indexes the field messages of the marks made before it."""
-    return {"provenance_0021": lambda conn: _index_existing(conn, Path(data_dir))}
+    return {"provenance_0021": lambda conn: _index_step(conn, Path(data_dir))}
 
 
-def _index_existing(conn: sa.Connection, data_dir: Path) -> None:
-    # Tables as they are at provenance_0021 (not the models, which may grow later).
+def _index_step(conn: sa.Connection, data_dir: Path) -> None:
+    _index_missing(conn, data_dir)
+
+
+def index_missing(db: Any, data_dir: Path | str) -> int:
+    """Index the marks made with a system key that have no row yet (recorded by a process from before the
+    index, during a rolling upgrade, or migrated without the register's keys); returns how many. Idempotent."""
+    with db.write() as session:
+        return _index_missing(session.connection(), Path(data_dir))
+
+
+def _index_missing(conn: sa.Connection, data_dir: Path) -> int:
+    # Tables as they are at provenance_0021 (not the models, which may grow later). About 17 us a mark: a
+    # minute for 3.5 million, inside the migration's transaction, once.
     try:
-        master = RegisterKeys.open(data_dir, create=False).master
-    except ConfigError:
-        return  # no master key: no system key, no mark to index
+        master = existing_master_key(data_dir)
+    except (ConfigError, OSError) as exc:
+        log.warning("marks' field messages not indexed: the master key is unreadable (%s)", exc)
+        return 0
+    if master is None:
+        return 0  # no master key: no system key, no mark made with one
     keys = sa.table(
         "provenance_watermark_keys",
         *(sa.column(name) for name in ("key_id", "system_id", "provider_id", "generation", "algorithm")),
@@ -104,16 +138,17 @@ def _index_existing(conn: sa.Connection, data_dir: Path) -> None:
             derived[key_id] = WatermarkKey(key_id, key, algorithm, provider_id=provider_id, system_id=system_id)
     marks = sa.table("provenance_marks", sa.column("mark_id"), sa.column("key_id"))
     index = sa.table("provenance_field_messages", sa.column("mark_id"), sa.column("message"), sa.column("key_id"))
-    after = ""
+    missing = ~sa.exists().where(index.c.mark_id == marks.c.mark_id)
+    after, done = "", 0
     while True:  # in pages by mark id: no cursor stays open across the inserts, and memory stays flat
         page = conn.execute(
             sa.select(marks.c.mark_id, marks.c.key_id)
-            .where(marks.c.key_id.is_not(None), marks.c.mark_id > after)
+            .where(marks.c.key_id.is_not(None), marks.c.mark_id > after, missing)
             .order_by(marks.c.mark_id)
             .limit(_PAGE)
         ).all()
         if not page:
-            return
+            break
         after = page[-1][0]
         rows = [
             {"mark_id": mark_id, "message": message_hex(MarkId.parse(mark_id), derived[key_id]), "key_id": key_id}
@@ -122,3 +157,7 @@ def _index_existing(conn: sa.Connection, data_dir: Path) -> None:
         ]
         if rows:
             conn.execute(index.insert(), rows)
+            done += len(rows)
+    if done:
+        log.info("indexed the field messages of %d marks", done)
+    return done

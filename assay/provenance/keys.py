@@ -45,6 +45,7 @@ __all__ = [
     "WatermarkKey",
     "FieldMaterial",
     "binding_algorithms",
+    "existing_master_key",
     "existing_register_keys",
     "field_secret",
     "kit_field_secret",
@@ -310,6 +311,13 @@ def _load_or_create(path: Path, create: bool) -> bytes:
             hint="restore it from a backup: marks made with it resolve only with the same key",
         )
     return key
+
+
+def existing_master_key(data_dir: Path | str) -> bytes | None:
+    """The register's master key in ``data_dir``, or None when it has none (a checking process never creates
+    it). Raises ConfigError when it is damaged."""
+    path = Path(data_dir) / "provenance" / "keys" / "master.key"
+    return _load_or_create(path, False) if path.exists() else None
 
 
 LEGACY_KEY_ID = "register-v1"

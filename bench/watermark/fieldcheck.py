@@ -59,10 +59,11 @@ def register_check(
     return RegisterCheck(material, by_id, by_id[ring_keys[-1][0]].payload_of(mark))
 
 
-def field_index(folder: Any, recorded: dict[str, int], others: int = 1_000_000) -> Any:
+def field_index(folder: Any, recorded: dict[str, int], others: int = 1_000_000) -> tuple[Any, Any]:
     """The register's index of its marks' field messages (``assay.provenance.fieldindex.FieldIndex``) on a real
     SQLite file in ``folder``: the table and index its migration makes, holding ``recorded`` (key id -> field
-    message) and ``others`` random marks' messages besides, so a lookup costs what it costs in a large register."""
+    message) and ``others`` random marks' messages besides, so a lookup costs what it costs in a large register.
+    Returns the index and its database, which the caller keeps (the index holds it weakly)."""
     import sqlite3
     from pathlib import Path
 
@@ -70,16 +71,14 @@ def field_index(folder: Any, recorded: dict[str, int], others: int = 1_000_000) 
 
     from assay.db import Database
     from assay.provenance.fieldindex import FieldIndex
+    from assay.provenance.models import FieldMessage
 
     path = Path(folder) / "index.sqlite"
     rng = np.random.default_rng(9)
     rows = [(f"{i:016x}", f"{m:016x}", f"{k:016x}") for i, (m, k) in enumerate(rng.integers(0, 1 << 63, (others, 2)))]
     rows += [(f"{others + i:016x}", f"{message:016x}", key_id) for i, (key_id, message) in enumerate(recorded.items())]
-    with sqlite3.connect(path) as conn:
-        conn.execute(
-            "CREATE TABLE provenance_field_messages (mark_id VARCHAR(16) PRIMARY KEY, message VARCHAR(16) NOT NULL, "
-            "key_id VARCHAR(16) NOT NULL)"
-        )
-        conn.execute("CREATE INDEX ix_prov_field_message ON provenance_field_messages (message, key_id)")
-        conn.executemany("INSERT INTO provenance_field_messages VALUES (?, ?, ?)", rows)
-    return FieldIndex(Database(f"sqlite:///{path}"))
+    db = Database(f"sqlite:///{path}")
+    FieldMessage.__table__.create(db.engine)  # the model's table and index (its marks' table is not needed here)
+    with sqlite3.connect(path) as conn:  # without the foreign-key check that would want the marks' table
+        conn.executemany("INSERT INTO provenance_field_messages (mark_id, message, key_id) VALUES (?, ?, ?)", rows)
+    return FieldIndex(db), db

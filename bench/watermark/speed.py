@@ -103,8 +103,10 @@ def main_table(emit: Callable[[str], None]) -> None:
     ring = KeyRing(pairs)
     reg = register_check(pairs)
     # The register's index of its marks' field messages, on a real SQLite file with a million other marks.
-    folder = tempfile.TemporaryDirectory()
-    index = field_index(folder.name, {"target": field_message(reg.payload, key=key)})
+    folder = tempfile.TemporaryDirectory()  # removed at the end, or by its finalizer on an error
+    message = field_message(reg.payload, key=key)
+    index, index_db = field_index(folder.name, {"target": message})
+    assert tuple(index(message)) == ("target",), "the index names the mark's key"
     sources = photos.small_photos()[:4]
     columns: dict[str, list[str]] = {}
     names = []
@@ -205,6 +207,7 @@ def main_table(emit: Callable[[str], None]) -> None:
     )
     emit("")
     emit(f"Load average at the end of the run: {_load()}")
+    index_db.dispose()
     folder.cleanup()
 
 

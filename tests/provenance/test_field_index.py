@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from assay import watermark
 from assay.db import Database
@@ -67,11 +67,14 @@ def test_every_mark_is_indexed_and_older_marks_by_the_migration(register: Regist
 
 
 def test_a_worker_copy_of_the_index_names_nothing(register: Register) -> None:
-    """The index holds a database handle, which does not travel: a batch worker's copy names no key (its
-    checks decrypt under every key), and an index that cannot be read names none either (the check goes on)."""
+    """The index holds a database handle, which does not travel: a copy in another process, pickled (a spawned
+    or Dask worker) or inherited (a forked one, whose connections are the parent's), names no key, nor does an
+    index whose database is gone or cannot be read (the check goes on, decrypting under every key)."""
+    import gc
+    import multiprocessing
     import pickle
 
-    [online] = mark_images(
+    mark_images(
         register.db,
         register.env,
         images=[encode(synthetic_pixels(43), "PNG")],
@@ -82,5 +85,47 @@ def test_a_worker_copy_of_the_index_names_nothing(register: Register) -> None:
     index = FieldIndex(register.db)
     assert tuple(index(int(message, 16))) == (key_id,)
     assert tuple(pickle.loads(pickle.dumps(index))(int(message, 16))) == ()
-    broken = Database("sqlite:///" + str(Path(register.config.data_dir) / "no such folder" / "db.sqlite"))
-    assert tuple(FieldIndex(broken)(int(message, 16))) == ()
+    fork = multiprocessing.get_context("fork")  # the child inherits the index itself, not a pickled copy
+    parent, child = fork.Pipe()
+    worker = fork.Process(target=lambda: child.send(tuple(index(int(message, 16)))))
+    worker.start()
+    worker.join(30)
+    assert parent.poll(5) and parent.recv() == ()
+    other = Database(register.db.url)
+    gone = FieldIndex(other)
+    del other
+    gc.collect()
+    assert tuple(gone(int(message, 16))) == ()
+    unreachable = Database("postgresql+psycopg://nobody@127.0.0.1:9/nothing?connect_timeout=2")
+    assert tuple(FieldIndex(unreachable)(int(message, 16))) == ()
+
+
+def test_marks_left_unindexed_are_indexed_on_demand(register: Register) -> None:
+    """``assay keys index``: marks recorded without a row (by a process from before the index) get theirs."""
+    from typer.testing import CliRunner
+
+    from assay.cli import app
+    from assay.provenance.fieldindex import index_missing
+
+    for seed in (44, 45):
+        mark_images(
+            register.db,
+            register.env,
+            images=[encode(synthetic_pixels(seed), "PNG")],
+            system_id="acme-imagegen",
+            principal=OPERATOR,
+        )
+    indexed = _index(register.db)
+    assert len(indexed) == 2
+    with register.db.write() as s:
+        s.execute(delete(FieldMessage).where(FieldMessage.mark_id == min(indexed)))
+    assert index_missing(register.db, register.config.data_dir) == 1
+    assert _index(register.db) == indexed
+    assert index_missing(register.db, register.config.data_dir) == 0
+    with register.db.write() as s:
+        s.execute(delete(FieldMessage))
+    env = {"ASSAY_DATA_DIR": str(register.config.data_dir), "ASSAY_DATABASE_URL": register.db.url}
+    result = CliRunner().invoke(app, ["keys", "index", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert '"indexed": 2' in result.output
+    assert _index(register.db) == indexed

@@ -76,8 +76,8 @@ def test_the_prefilter_is_its_definition_to_float32_precision_borders_included(h
 
 
 def test_the_lattice_score_maps_maxima_are_scipys_maximum_filter() -> None:
-    """The lattice search takes its peaks with OpenCV's dilation: the very values of scipy's maximum filter
-    (reflected borders, the -inf of the columns outside the search kept)."""
+    """The lattice search takes its peaks with OpenCV's dilation: the very values of scipy's maximum filter,
+    the -inf of the columns outside the search included (a 3 x 3 neighbourhood fails it: tried)."""
     import cv2
     from scipy import ndimage
 

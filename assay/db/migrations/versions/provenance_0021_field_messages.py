@@ -3,7 +3,7 @@
 Marks recorded before it are indexed here when the caller passes the step that derives their messages from the
 register's keys (``Database.upgrade(data_steps=...)``, as ``assay`` and the web app do). Without it, or without a
 master key (then no mark was made with a system key), nothing is indexed, and a field read of an older mark is
-decrypted under every key, as before: slower, never a different verdict.
+decrypted under every key, as before: slower, the same key named (``assay keys index`` indexes them later).
 
 Revision ID: provenance_0021
 """
