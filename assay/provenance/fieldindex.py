@@ -30,15 +30,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from assay.errors import ConfigError
-from assay.provenance.keys import (
-    MarkId,
-    WatermarkKey,
-    existing_master_key,
-    system_watermark_key,
-    watermark_key_id,
-)
+from assay.provenance.keys import MarkId, WatermarkKey, load_watermark_keys
 from assay.provenance.models import FieldMessage
 
 __all__ = ["FieldIndex", "entry", "index_missing", "message_hex", "migration_steps"]
@@ -118,24 +113,15 @@ def index_missing(db: Any, data_dir: Path | str) -> int:
 
 
 def _index_missing(conn: sa.Connection, data_dir: Path) -> int:
-    # Tables as they are at provenance_0021 (not the models, which may grow later). About 17 us a mark: a
-    # minute for 3.5 million, inside the migration's transaction, once.
+    # About 17 us a mark: a minute for 3.5 million, inside the migration's transaction, once. The system keys as
+    # every check derives them (no master key: none, and no mark made with one).
     try:
-        master = existing_master_key(data_dir)
+        with Session(bind=conn) as session:
+            derived = {k.key_id: k for k in load_watermark_keys(data_dir, session) if not k.legacy}
     except (ConfigError, OSError) as exc:
-        log.warning("marks' field messages not indexed: the master key is unreadable (%s)", exc)
+        log.warning("marks' field messages not indexed: the register's keys are unreadable (%s)", exc)
         return 0
-    if master is None:
-        return 0  # no master key: no system key, no mark made with one
-    keys = sa.table(
-        "provenance_watermark_keys",
-        *(sa.column(name) for name in ("key_id", "system_id", "provider_id", "generation", "algorithm")),
-    )
-    derived: dict[str, WatermarkKey] = {}
-    for key_id, system_id, provider_id, generation, algorithm in conn.execute(sa.select(keys)):
-        key = system_watermark_key(master, system_id, generation)
-        if watermark_key_id(key) == key_id:  # a key id that does not derive is never trusted
-            derived[key_id] = WatermarkKey(key_id, key, algorithm, provider_id=provider_id, system_id=system_id)
+    # Tables as they are at provenance_0021 (not the models, which may grow later).
     marks = sa.table("provenance_marks", sa.column("mark_id"), sa.column("key_id"))
     index = sa.table("provenance_field_messages", sa.column("mark_id"), sa.column("message"), sa.column("key_id"))
     missing = ~sa.exists().where(index.c.mark_id == marks.c.mark_id)

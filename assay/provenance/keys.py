@@ -208,14 +208,13 @@ class FieldMaterial:
 
 def load_field_material(data_dir: Path, session: Any) -> FieldMaterial | None:
     """The field secret and the namespaces' tag keys, or None on a folder without a master key."""
-    master_path = Path(data_dir) / "provenance" / "keys" / "master.key"
-    if not master_path.exists():
+    master = existing_master_key(data_dir)
+    if master is None:
         return None
     from sqlalchemy import select
 
     from assay.provenance.models import MarkNamespace
 
-    master = _load_or_create(master_path, False)
     # Version 3 is made by the register's own marking ("online" namespaces) and by kits ("kit" namespaces). The
     # kits' field is read only once a kit was issued: each secret is one more read on every check.
     rows = session.execute(
@@ -448,13 +447,12 @@ def load_watermark_keys(data_dir: Path, session: Any = None) -> tuple[WatermarkK
     revocation still check), then the legacy register-wide key. Creates nothing (empty on a fresh folder)."""
     folder = Path(data_dir) / "provenance" / "keys"
     keys: list[WatermarkKey] = []
-    master_path = folder / "master.key"
-    if session is not None and master_path.exists():
+    master = existing_master_key(data_dir) if session is not None else None
+    if master is not None:
         from sqlalchemy import select
 
         from assay.provenance.models import WatermarkKeyRecord
 
-        master = _load_or_create(master_path, False)
         rows = session.execute(
             select(
                 WatermarkKeyRecord.key_id,
